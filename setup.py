@@ -1,0 +1,26 @@
+"""pip install of the hand_pose_ros Python package and its console scripts.
+
+The messages (msg/) are built by CMake (see ./dev setup or colcon); this installs the code.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="hand_pose_ros",
+    version="0.1.0",
+    description="Real-time multi-view 3D hand pose estimation for ROS 2",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(include=["hand_pose_ros", "hand_pose_ros.*"]),
+    package_data={"hand_pose_ros": ["py.typed"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/hand_pose_ros"]),
+    ],
+    install_requires=["numpy", "scipy", "opencv-python-headless", "pyyaml", "torch"],
+    entry_points={
+        "console_scripts": [
+            "hand-pose-ros = hand_pose_ros.cli:main",
+            "hand_pose_node = hand_pose_ros.ros.node:main",
+        ]
+    },
+)
