@@ -1,0 +1,45 @@
+"""Test-session environment: ROS 2 kept on this machine, each session on its own domain.
+
+Set before anything imports rclpy, so every node in this process and every subprocess a
+test starts (they inherit the environment) uses the same isolated DDS settings.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import random
+import tempfile
+
+import pytest
+
+# Fast DDS accepts domain ids 0-232; stay clear of 0 (the default other tools use).
+_DOMAIN_ID = str(random.SystemRandom().randint(1, 200))
+_LOG_DIR = tempfile.mkdtemp(prefix="hand_pose_ros_test_ros_log_")
+os.environ["ROS_DOMAIN_ID"] = _DOMAIN_ID
+os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+os.environ["ROS_PYTHON_CHECK_FIELDS"] = "1"
+os.environ["ROS_LOG_DIR"] = _LOG_DIR
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def ros_env() -> dict[str, str]:
+    """The environment for subprocesses that talk ROS: this session's domain, localhost only."""
+    return dict(os.environ)
+
+
+@pytest.fixture
+def ros_log_dir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> pathlib.Path:
+    """A per-test ROS log directory under the test's tmp dir."""
+    log_dir = tmp_path / "ros_log"
+    log_dir.mkdir()
+    monkeypatch.setenv("ROS_LOG_DIR", str(log_dir))
+    return log_dir
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> pathlib.Path:
+    return REPO_ROOT
