@@ -1,0 +1,149 @@
+"""sensor_msgs Image / CompressedImage → ``(H, W, 3) uint8`` RGB arrays for the detector.
+
+``cv_bridge`` is used where it imports *and* converts correctly (its PyPI build breaks with
+OpenCV 5); otherwise the project's own path reads the message buffer in place with
+``np.frombuffer`` (zero copy for ``rgb8``/``rgba8``; one colour conversion otherwise).
+Every refusal raises ``ImageConversionError`` naming the camera and what was wrong.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "ImageConversionError",
+    "SUPPORTED_ENCODINGS",
+    "image_to_rgb",
+    "compressed_to_rgb",
+    "rgb_to_image_fields",
+    "cv_bridge_available",
+]
+
+LOG = logging.getLogger(__name__)
+
+# encoding → (channels, how to get RGB from the (H, W, C) uint8 view).
+_RGB_FROM: dict[str, tuple[int, Any]] = {
+    "rgb8": (3, lambda a: a),
+    "bgr8": (3, lambda a: cv2.cvtColor(a, cv2.COLOR_BGR2RGB)),
+    "mono8": (1, lambda a: cv2.cvtColor(a[..., 0], cv2.COLOR_GRAY2RGB)),
+    "rgba8": (4, lambda a: a[..., :3]),
+    "bgra8": (4, lambda a: cv2.cvtColor(a, cv2.COLOR_BGRA2RGB)),
+    # 4:2:2 packed: 2 bytes per pixel. "yuv422" is UYVY in sensor_msgs' image_encodings.
+    "yuv422": (2, lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2RGB_UYVY)),
+    "uyvy": (2, lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2RGB_UYVY)),
+    "yuv422_yuy2": (2, lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2RGB_YUY2)),
+    "yuyv": (2, lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2RGB_YUY2)),
+}
+SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_RGB_FROM)
+
+# Encodings with more than 8 bits per channel (depth cameras, raw sensors): the hand
+# network takes 8-bit colour, and guessing a scaling would silently change the input.
+_WIDE_ENCODINGS = ("mono16", "rgb16", "bgr16", "rgba16", "bgra16", "16uc1", "16sc1", "32fc1", "64fc1")
+
+
+class ImageConversionError(ValueError):
+    """An image message that cannot become an RGB array (the message says why and where)."""
+
+
+def _bridge() -> Any | None:
+    """A cv_bridge.CvBridge that round-trips an rgb8 image exactly, else None."""
+    try:
+        from cv_bridge import CvBridge  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    bridge = CvBridge()
+    probe = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    try:
+        back = bridge.imgmsg_to_cv2(bridge.cv2_to_imgmsg(probe, encoding="rgb8"), desired_encoding="rgb8")
+    except Exception as exc:  # the PyPI build fails with OpenCV 5 (FIELD_NOTES)
+        LOG.info("cv_bridge imports but does not work here (%s); using the numpy conversion", exc)
+        return None
+    return bridge if np.array_equal(np.asarray(back), probe) else None
+
+
+_BRIDGE = _bridge()
+
+
+def cv_bridge_available() -> bool:
+    """True when conversions go through a working cv_bridge."""
+    return _BRIDGE is not None
+
+
+def image_to_rgb(msg: Any, where: str = "image", use_cv_bridge: bool = True) -> np.ndarray:
+    """A sensor_msgs/Image → ``(H, W, 3) uint8`` RGB, a view of ``msg.data`` when possible.
+
+    Args:
+        msg: anything with ``height, width, encoding, step, data`` (sensor_msgs/Image).
+        where: names the source in errors (e.g. ``"camera 'cam0' (/cam0/image_raw)"``).
+        use_cv_bridge: go through cv_bridge when it works here.
+
+    Raises:
+        ImageConversionError: zero size, unsupported or 16-bit encoding, or a step/data size
+            that does not match width × height × bytes per pixel.
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    encoding = str(msg.encoding).strip().lower()
+    if height <= 0 or width <= 0:
+        raise ImageConversionError(f"{where}: zero-size image ({width}x{height})")
+    if encoding in _WIDE_ENCODINGS or "16" in encoding or "32" in encoding:
+        raise ImageConversionError(
+            f"{where}: encoding {msg.encoding!r} has more than 8 bits per channel; the hand "
+            f"detector takes 8-bit colour or mono ({', '.join(SUPPORTED_ENCODINGS)})"
+        )
+    if encoding not in _RGB_FROM:
+        raise ImageConversionError(
+            f"{where}: unsupported encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        )
+    channels, to_rgb = _RGB_FROM[encoding]
+    row_bytes = width * channels
+    if step < row_bytes:
+        raise ImageConversionError(
+            f"{where}: step {step} is smaller than width {width} x {channels} bytes per pixel = {row_bytes}"
+        )
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    if buffer.size != step * height:
+        raise ImageConversionError(
+            f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
+        )
+    if use_cv_bridge and _BRIDGE is not None:
+        return np.asarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
+    # (H, step) rows → (H, W, C) pixels; padding bytes at row ends are skipped by the slice.
+    pixels = buffer.reshape(height, step)[:, :row_bytes].reshape(height, width, channels)
+    return to_rgb(pixels)
+
+
+def compressed_to_rgb(msg: Any, where: str = "compressed image") -> np.ndarray:
+    """A sensor_msgs/CompressedImage (JPEG or PNG) → ``(H, W, 3) uint8`` RGB.
+
+    Raises:
+        ImageConversionError: an unsupported format or data that does not decode.
+    """
+    fmt = str(msg.format).lower()
+    if not any(name in fmt for name in ("jpeg", "jpg", "png")):
+        raise ImageConversionError(f"{where}: compressed format {msg.format!r} is not JPEG or PNG")
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    if buffer.size == 0:
+        raise ImageConversionError(f"{where}: empty compressed data")
+    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ImageConversionError(f"{where}: {buffer.size} bytes of {msg.format!r} data do not decode")
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+def rgb_to_image_fields(rgb: np.ndarray) -> dict[str, Any]:
+    """``(H, W, 3) uint8`` RGB → the fields of an rgb8 sensor_msgs/Image (for publishers)."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    rgb = np.ascontiguousarray(rgb)
+    return {
+        "height": rgb.shape[0],
+        "width": rgb.shape[1],
+        "encoding": "rgb8",
+        "is_bigendian": 0,
+        "step": rgb.shape[1] * 3,
+        "data": rgb.tobytes(),
+    }

@@ -1,0 +1,192 @@
+"""Approximate-time synchronisation of N camera streams, with a partial mode for dead cameras.
+
+Semantics follow ``message_filters.ApproximateTimeSynchronizer``: each camera keeps a
+bounded queue of its latest messages keyed by header stamp; when a message arrives, a set
+is emitted if every other camera holds a message whose stamp lies within ``slop`` of it and
+the set's spread (max − min stamp) is at most ``slop``. Unlike message_filters' Python
+implementation (a Cartesian product over all queues), the candidate for each camera is the
+stamp nearest the new message, so one arrival costs O(cameras × queue).
+
+Partial mode: when the oldest pending message has waited ``partial_timeout`` seconds (arrival
+clock, not stamps) without completing a set, a set is emitted from the cameras that have a
+message within ``slop`` of it, provided there are at least ``min_views``; missing cameras are
+``None``. Messages older than an emitted set are dropped and counted, never queued forever.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer"]
+
+LOG = logging.getLogger(__name__)
+
+NS_PER_S = 1_000_000_000
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SyncConfig:
+    """Synchroniser settings.
+
+    Attributes:
+        num_cameras: N ≥ 1 streams, indexed 0..N-1 in the node's camera order.
+        slop: seconds; the largest stamp difference inside one set.
+        queue_size: messages kept per camera (oldest dropped first).
+        min_views: cameras a partial set needs (1..N).
+        partial_timeout: seconds a message waits for a full set before a partial one is
+            tried; ``0`` disables partial sets.
+    """
+
+    num_cameras: int
+    slop: float = 0.01
+    queue_size: int = 5
+    min_views: int = 2
+    partial_timeout: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.num_cameras < 1:
+            raise ValueError(f"num_cameras: expected >= 1, got {self.num_cameras}")
+        if not self.slop > 0:
+            raise ValueError(f"slop: expected seconds > 0, got {self.slop}")
+        if self.queue_size < 1:
+            raise ValueError(f"queue_size: expected >= 1, got {self.queue_size}")
+        if not 1 <= self.min_views <= self.num_cameras:
+            raise ValueError(f"min_views: expected 1..{self.num_cameras} (the number of cameras), got {self.min_views}")
+        if self.partial_timeout < 0:
+            raise ValueError(f"partial_timeout: expected seconds >= 0, got {self.partial_timeout}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SyncedSet:
+    """One synchronised set: per camera the item (``None`` where missing) and its stamp (ns)."""
+
+    items: tuple[Any | None, ...]
+    stamps_ns: tuple[int | None, ...]
+    partial: bool
+
+    @property
+    def stamp_ns(self) -> int:
+        """Capture time of the set: the earliest stamp present (nanoseconds)."""
+        return min(s for s in self.stamps_ns if s is not None)
+
+    @property
+    def spread_s(self) -> float:
+        present = [s for s in self.stamps_ns if s is not None]
+        return (max(present) - min(present)) / NS_PER_S
+
+
+@dataclasses.dataclass
+class _Pending:
+    stamp_ns: int
+    arrival_s: float
+    item: Any
+
+
+class ApproximateSynchronizer:
+    """Thread-safe: ``add`` from subscription callbacks, ``poll`` from a timer.
+
+    Counters (read any time): ``emitted``, ``partial``, ``dropped`` (messages discarded
+    unused: queue overflow, older than an emitted set, or too old for a partial set),
+    ``rejected`` (stamp not newer than the camera's last, i.e. duplicate or backwards).
+    """
+
+    def __init__(self, config: SyncConfig) -> None:
+        self.config = config
+        self._queues: list[list[_Pending]] = [[] for _ in range(config.num_cameras)]
+        self._last_stamp: list[int | None] = [None] * config.num_cameras
+        self._lock = threading.Lock()
+        self.emitted = 0
+        self.partial = 0
+        self.dropped = 0
+        self.rejected = 0
+
+    def add(self, camera: int, stamp_ns: int, item: Any, arrival_s: float) -> SyncedSet | None:
+        """Queue one message; return the full set it completes, if any.
+
+        Raises:
+            ValueError: ``stamp_ns`` is not newer than this camera's previous message
+                (duplicate or going backwards); the message is not queued.
+        """
+        if not 0 <= camera < self.config.num_cameras:
+            raise IndexError(f"camera index {camera} outside 0..{self.config.num_cameras - 1}")
+        with self._lock:
+            last = self._last_stamp[camera]
+            if last is not None and stamp_ns <= last:
+                self.rejected += 1
+                kind = "duplicate" if stamp_ns == last else "backwards"
+                raise ValueError(f"{kind} stamp {stamp_ns} ns (previous {last} ns)")
+            self._last_stamp[camera] = stamp_ns
+            queue = self._queues[camera]
+            queue.append(_Pending(stamp_ns, arrival_s, item))
+            if len(queue) > self.config.queue_size:
+                queue.pop(0)
+                self.dropped += 1
+            chosen = self._match(stamp_ns, skip=camera)
+            chosen[camera] = queue[-1]
+            if None in chosen:
+                return None
+            return self._emit(chosen, partial=False)
+
+    def poll(self, now_s: float) -> SyncedSet | None:
+        """Emit a partial set if the oldest pending message timed out (see module docstring)."""
+        timeout = self.config.partial_timeout
+        if timeout <= 0:
+            return None
+        with self._lock:
+            oldest: tuple[int, _Pending] | None = None
+            for cam, queue in enumerate(self._queues):
+                if queue and (oldest is None or queue[0].arrival_s < oldest[1].arrival_s):
+                    oldest = (cam, queue[0])
+            if oldest is None or now_s - oldest[1].arrival_s < timeout:
+                return None
+            cam, anchor = oldest
+            chosen = self._match(anchor.stamp_ns, skip=cam)
+            chosen[cam] = anchor
+            if sum(p is not None for p in chosen) >= self.config.min_views:
+                return self._emit(chosen, partial=True)
+            self._queues[cam].pop(0)
+            self.dropped += 1
+            return None
+
+    def _match(self, stamp_ns: int, skip: int) -> list[_Pending | None]:
+        """Per camera the pending message nearest ``stamp_ns`` within slop (None if none).
+
+        The set must also have a spread ≤ slop; a camera whose nearest candidate would
+        widen the spread beyond it counts as missing.
+        """
+        slop_ns = int(self.config.slop * NS_PER_S)
+        chosen: list[_Pending | None] = [None] * self.config.num_cameras
+        low = high = stamp_ns
+        for cam, queue in enumerate(self._queues):
+            if cam == skip or not queue:
+                continue
+            best = min(queue, key=lambda p: abs(p.stamp_ns - stamp_ns))
+            if max(high, best.stamp_ns) - min(low, best.stamp_ns) <= slop_ns:
+                chosen[cam] = best
+                low, high = min(low, best.stamp_ns), max(high, best.stamp_ns)
+        return chosen
+
+    def _emit(self, chosen: Sequence[_Pending | None], partial: bool) -> SyncedSet:
+        """Remove the chosen messages and everything older in their queues (counted as drops)."""
+        newest = max(p.stamp_ns for p in chosen if p is not None)
+        for cam, pick in enumerate(chosen):
+            queue = self._queues[cam]
+            if pick is not None:
+                keep = [p for p in queue if p.stamp_ns > pick.stamp_ns]
+                self.dropped += len(queue) - len(keep) - 1
+            else:
+                # A missing camera's messages older than the set can never join a later one.
+                keep = [p for p in queue if p.stamp_ns > newest]
+                self.dropped += len(queue) - len(keep)
+            self._queues[cam] = keep
+        self.emitted += 1
+        self.partial += int(partial)
+        return SyncedSet(
+            items=tuple(None if p is None else p.item for p in chosen),
+            stamps_ns=tuple(None if p is None else p.stamp_ns for p in chosen),
+            partial=partial,
+        )

@@ -1,0 +1,139 @@
+"""Image message → RGB array conversion for every supported encoding, and clear refusals."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from sensor_msgs.msg import CompressedImage, Image
+
+from hand_pose_ros.assets import hand_photos_dir
+from hand_pose_ros.ros.image_conversion import (
+    ImageConversionError,
+    compressed_to_rgb,
+    cv_bridge_available,
+    image_to_rgb,
+    rgb_to_image_fields,
+)
+
+
+@pytest.fixture(scope="module")
+def photo() -> np.ndarray:
+    """A real hand photo, RGB, cropped to an even width (4:2:2 needs pairs of pixels)."""
+    bgr = cv2.imread(str(hand_photos_dir() / "handSrc.jpg"))
+    h, w = bgr.shape[:2]
+    return cv2.cvtColor(bgr[: h - h % 2, : w - w % 2], cv2.COLOR_BGR2RGB)
+
+
+def msg_from(array: np.ndarray, encoding: str, pad: int = 0) -> Image:
+    h, w = array.shape[:2]
+    row = array.reshape(h, -1)
+    if pad:
+        row = np.concatenate([row, np.full((h, pad), 77, np.uint8)], axis=1)
+    return Image(height=h, width=w, encoding=encoding, step=row.shape[1], data=row.tobytes())
+
+
+@pytest.mark.parametrize(
+    "encoding, encode",
+    [
+        ("rgb8", lambda rgb: rgb),
+        ("bgr8", lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)),
+        ("rgba8", lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA)),
+        ("bgra8", lambda rgb: cv2.cvtColor(rgb, cv2.COLOR_RGB2BGRA)),
+    ],
+)
+@pytest.mark.parametrize("pad", [0, 6])
+def test_colour_encodings_round_trip_exactly(photo, encoding, encode, pad):
+    out = image_to_rgb(msg_from(encode(photo), encoding, pad), use_cv_bridge=False)
+    assert out.shape == photo.shape and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, photo)
+
+
+def test_rgb8_is_zero_copy(photo):
+    msg = msg_from(photo, "rgb8")
+    out = image_to_rgb(msg, use_cv_bridge=False)
+    assert np.shares_memory(out, np.frombuffer(msg.data, np.uint8))
+
+
+def test_mono8_replicates_grey(photo):
+    grey = cv2.cvtColor(photo, cv2.COLOR_RGB2GRAY)
+    out = image_to_rgb(msg_from(grey, "mono8"), use_cv_bridge=False)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], grey)
+
+
+def _to_uyvy(rgb: np.ndarray, yuy2: bool) -> np.ndarray:
+    """Pack RGB into 4:2:2 (BT.601 video range, as OpenCV decodes it), chroma averaged over pairs."""
+    r, g, b = (rgb[..., c].astype(np.float32) / 255 for c in range(3))
+    y = 16 + 65.481 * r + 128.553 * g + 24.966 * b
+    cb = 128 - 37.797 * r - 74.203 * g + 112.0 * b
+    cr = 128 + 112.0 * r - 93.786 * g - 18.214 * b
+    u = (cb[:, 0::2] + cb[:, 1::2]) / 2
+    v = (cr[:, 0::2] + cr[:, 1::2]) / 2
+    h, w = y.shape
+    packed = np.empty((h, w * 2), np.float32)
+    if yuy2:
+        packed[:, 0::4], packed[:, 1::4], packed[:, 2::4], packed[:, 3::4] = y[:, 0::2], u, y[:, 1::2], v
+    else:
+        packed[:, 0::4], packed[:, 1::4], packed[:, 2::4], packed[:, 3::4] = u, y[:, 0::2], v, y[:, 1::2]
+    return np.clip(np.round(packed), 0, 255).astype(np.uint8).reshape(h, w, 2)
+
+
+# 4:2:2 halves chroma resolution: edges between pixel pairs lose colour detail.
+YUV_MEDIAN_TOLERANCE = 6  # grey levels
+
+
+@pytest.mark.parametrize("encoding, yuy2", [("yuv422", False), ("yuv422_yuy2", True)])
+def test_yuv422_decodes_close_to_source(photo, encoding, yuy2):
+    out = image_to_rgb(msg_from(_to_uyvy(photo, yuy2), encoding), use_cv_bridge=False)
+    assert out.shape == photo.shape
+    diff = np.abs(out.astype(int) - photo.astype(int))
+    assert np.median(diff) <= YUV_MEDIAN_TOLERANCE
+    # Swapping the two layouts must be visibly wrong (the test tells them apart).
+    other = "yuv422_yuy2" if encoding == "yuv422" else "yuv422"
+    wrong = image_to_rgb(msg_from(_to_uyvy(photo, yuy2), other), use_cv_bridge=False)
+    assert np.median(np.abs(wrong.astype(int) - photo.astype(int))) > 3 * YUV_MEDIAN_TOLERANCE
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(height=0, width=0, encoding="rgb8", step=0, data=b""), "zero-size"),
+        (dict(height=4, width=4, encoding="mono16", step=8, data=bytes(32)), "more than 8 bits"),
+        (dict(height=4, width=4, encoding="16UC1", step=8, data=bytes(32)), "more than 8 bits"),
+        (dict(height=4, width=4, encoding="bayer_rggb8", step=4, data=bytes(16)), "unsupported encoding"),
+        (dict(height=4, width=4, encoding="rgb8", step=10, data=bytes(40)), "step 10 is smaller"),
+        (dict(height=4, width=4, encoding="rgb8", step=12, data=bytes(47)), "expected step 12 x height 4"),
+    ],
+)
+def test_bad_images_are_refused_with_the_reason_and_source(fields, message):
+    with pytest.raises(ImageConversionError, match=message) as info:
+        image_to_rgb(Image(**fields), where="camera 'cam2'")
+    assert "camera 'cam2'" in str(info.value)
+
+
+@pytest.mark.parametrize("ext, fmt, exact", [(".png", "png", True), (".jpg", "rgb8; jpeg compressed bgr8", False)])
+def test_compressed_png_and_jpeg(photo, ext, fmt, exact):
+    ok, data = cv2.imencode(ext, cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    out = compressed_to_rgb(CompressedImage(format=fmt, data=data.tobytes()))
+    if exact:
+        np.testing.assert_array_equal(out, photo)
+    else:
+        assert np.median(np.abs(out.astype(int) - photo.astype(int))) <= 3
+
+
+@pytest.mark.parametrize("fmt, data, message", [("tiff", b"xx", "not JPEG or PNG"), ("jpeg", b"", "empty"), ("png", b"garbage", "do not decode")])
+def test_bad_compressed_refused(fmt, data, message):
+    with pytest.raises(ImageConversionError, match=message):
+        compressed_to_rgb(CompressedImage(format=fmt, data=data))
+
+
+def test_rgb_to_image_fields_round_trip(photo):
+    assert np.array_equal(image_to_rgb(Image(**rgb_to_image_fields(photo)), use_cv_bridge=False), photo)
+
+
+@pytest.mark.skipif(not cv_bridge_available(), reason="no working cv_bridge here (FIELD_NOTES)")
+@pytest.mark.parametrize("encoding, encode", [("rgb8", lambda a: a), ("bgr8", lambda a: a[..., ::-1].copy())])
+def test_numpy_path_matches_cv_bridge(photo, encoding, encode):
+    msg = msg_from(encode(photo), encoding)
+    np.testing.assert_array_equal(image_to_rgb(msg, use_cv_bridge=True), image_to_rgb(msg, use_cv_bridge=False))
