@@ -1,0 +1,116 @@
+"""What starts the node: package, executable, parameters file, remappings — plain data.
+
+``launch/multiview.launch.py`` (standard ROS 2 launch) and ``hand-pose-ros run`` both build
+their node from ``node_spec``, so the two cannot drift apart (test/ros/test_launch_spec.py).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import pathlib
+import shutil
+import sys
+
+from hand_pose_ros.ros.params import NODE_NAME
+
+__all__ = [
+    "PACKAGE",
+    "EXECUTABLE",
+    "DEFAULT_PARAMS_FILE",
+    "RVIZ_CONFIG",
+    "FASTDDS_PROFILE",
+    "NodeSpec",
+    "node_spec",
+    "config_path",
+    "node_command",
+    "ros_environment",
+]
+
+PACKAGE = "hand_pose_ros"
+EXECUTABLE = NODE_NAME  # console script (pip) and lib/hand_pose_ros/hand_pose_node (colcon)
+DEFAULT_PARAMS_FILE = "multiview.yaml"
+RVIZ_CONFIG = "multiview.rviz"
+FASTDDS_PROFILE = "fastdds_shm_8mib.xml"
+
+# Output topics, relative (they follow the namespace); remap these to rename them.
+OUTPUT_TOPICS = ("hands/pose", "hands/markers")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class NodeSpec:
+    package: str
+    executable: str
+    name: str
+    namespace: str
+    parameters: tuple[str, ...]  # parameter files, in order
+    remappings: tuple[tuple[str, str], ...]
+    overrides: tuple[tuple[str, object], ...]  # single parameters given on the command line
+
+
+def config_path(name: str) -> pathlib.Path:
+    """A file of the package's ``config/``: the installed share dir if any, else the checkout."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+
+        candidate = pathlib.Path(get_package_share_directory(PACKAGE)) / "config" / name
+        if candidate.exists():
+            return candidate
+    except (ImportError, LookupError, OSError):  # no ament index or package: use the checkout
+        pass
+    return pathlib.Path(__file__).resolve().parents[2] / "config" / name
+
+
+def node_spec(
+    params_file: str | os.PathLike[str] | None = None,
+    namespace: str = "",
+    backend: str = "",
+    remappings: tuple[tuple[str, str], ...] = (),
+) -> NodeSpec:
+    """The node as both the launch file and ``hand-pose-ros run`` start it.
+
+    Args:
+        params_file: a ROS 2 parameters file; default ``config/multiview.yaml``.
+        namespace: ROS namespace of the node (and its relative output topics).
+        backend: override ``detector.backend`` when not empty.
+        remappings: extra ``(from, to)`` topic remappings.
+    """
+    overrides: tuple[tuple[str, object], ...] = (("detector.backend", backend),) if backend else ()
+    return NodeSpec(
+        package=PACKAGE,
+        executable=EXECUTABLE,
+        name=NODE_NAME,
+        namespace=namespace,
+        parameters=(str(params_file or config_path(DEFAULT_PARAMS_FILE)),),
+        remappings=tuple(remappings),
+        overrides=overrides,
+    )
+
+
+def node_command(spec: NodeSpec) -> list[str]:
+    """The command line ``ros2 run``/launch would execute for ``spec``."""
+    exe = shutil.which(spec.executable, path=os.pathsep.join([str(pathlib.Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    cmd = [exe] if exe else [sys.executable, "-m", "hand_pose_ros.ros.node"]
+    cmd += ["--ros-args", "-r", f"__node:={spec.name}"]
+    if spec.namespace:
+        cmd += ["-r", f"__ns:={spec.namespace if spec.namespace.startswith('/') else '/' + spec.namespace}"]
+    for path in spec.parameters:
+        cmd += ["--params-file", path]
+    for name, value in spec.overrides:
+        cmd += ["-p", f"{name}:={value}"]
+    for src, dst in spec.remappings:
+        cmd += ["-r", f"{src}:={dst}"]
+    return cmd
+
+
+def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+    """``base`` (default os.environ) plus this project's DDS settings where not set already.
+
+    Localhost-only discovery (multicast off the machine is not wanted) and the Fast DDS
+    profile with an 8 MiB shared-memory segment (the default 512 KiB loses best-effort
+    640×480 images, FIELD_NOTES).
+    """
+    env = dict(os.environ if base is None else base)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config_path(FASTDDS_PROFILE)))
+    return env

@@ -1,0 +1,95 @@
+"""RViz markers for fused hands: joints, bones and a label per hand, with stable ids.
+
+Each hand track owns marker id ``track_id`` in the namespaces ``joints``, ``bones`` and
+``labels``; when a track disappears its markers are sent once more as DELETE. Hand meshes
+(the mesh issue) plug in through ``extra``: callables returning more markers per hand, which
+must use their own namespace (e.g. ``mesh``) and the hand's track id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from builtin_interfaces.msg import Duration
+from geometry_msgs.msg import Point
+from std_msgs.msg import ColorRGBA, Header
+from visualization_msgs.msg import Marker, MarkerArray
+
+from hand_pose_ros.keypoints import HAND_EDGES, Handedness, HandKeypoint
+from hand_pose_ros.types import Hand3D
+
+__all__ = ["HandMarkers", "HAND_COLOURS", "MarkerSource"]
+
+# RGBA per handedness: left blue, right orange (colour-blind safe pair), unknown grey.
+HAND_COLOURS: dict[Handedness, tuple[float, float, float, float]] = {
+    Handedness.LEFT: (0.0, 0.45, 0.70, 1.0),
+    Handedness.RIGHT: (0.90, 0.60, 0.0, 1.0),
+    Handedness.UNKNOWN: (0.6, 0.6, 0.6, 1.0),
+}
+JOINT_DIAMETER_M = 0.012  # about a fingertip's width
+BONE_WIDTH_M = 0.005
+LABEL_HEIGHT_M = 0.025
+LABEL_OFFSET_M = 0.05  # label above the wrist, along world +z (REP 103 up)
+# Markers vanish by themselves if the node stops publishing (a crashed node leaves no ghosts).
+MARKER_LIFETIME = Duration(sec=1)
+
+NAMESPACES = ("joints", "bones", "labels")
+
+MarkerSource = Callable[[Hand3D, Header], Sequence[Marker]]
+
+
+class HandMarkers:
+    """Turns each set's hands into a MarkerArray; remembers shown tracks to delete them later."""
+
+    def __init__(self, extra: Sequence[MarkerSource] = ()) -> None:
+        self._extra = list(extra)
+        self._shown: dict[int, set[str]] = {}  # track id → namespaces shown
+
+    def update(self, hands: Sequence[Hand3D], header: Header) -> MarkerArray:
+        out = MarkerArray()
+        current: dict[int, set[str]] = {}
+        for hand in hands:
+            markers = self._hand_markers(hand, header)
+            for source in self._extra:
+                markers.extend(source(hand, header))
+            current[hand.track_id] = {m.ns for m in markers}
+            out.markers.extend(markers)
+        for track_id, namespaces in self._shown.items():
+            for ns in namespaces - current.get(track_id, set()):
+                out.markers.append(Marker(header=header, ns=ns, id=track_id, action=Marker.DELETE))
+        self._shown = current
+        return out
+
+    def _hand_markers(self, hand: Hand3D, header: Header) -> list[Marker]:
+        colour = ColorRGBA(**dict(zip("rgba", HAND_COLOURS[hand.handedness])))
+        points = hand.keypoints_3d  # (21, 3) m, world
+        valid = ~np.isnan(points).any(axis=1)
+
+        def base(ns: str, kind: int) -> Marker:
+            m = Marker(header=header, ns=ns, id=int(hand.track_id), type=kind, action=Marker.ADD)
+            m.pose.orientation.w = 1.0
+            m.color = colour
+            m.lifetime = MARKER_LIFETIME
+            return m
+
+        joints = base("joints", Marker.SPHERE_LIST)
+        joints.scale.x = joints.scale.y = joints.scale.z = JOINT_DIAMETER_M
+        joints.points = [_point(p) for p in points[valid]]
+        bones = base("bones", Marker.LINE_LIST)
+        bones.scale.x = BONE_WIDTH_M
+        for a, b in HAND_EDGES:
+            if valid[a] and valid[b]:
+                bones.points.extend([_point(points[a]), _point(points[b])])
+        markers = [joints, bones]
+        if valid[HandKeypoint.WRIST]:
+            label = base("labels", Marker.TEXT_VIEW_FACING)
+            label.scale.z = LABEL_HEIGHT_M
+            label.text = f"{hand.handedness.label} #{hand.track_id}"
+            label.pose.position = _point(points[HandKeypoint.WRIST] + [0.0, 0.0, LABEL_OFFSET_M])
+            markers.append(label)
+        return markers
+
+
+def _point(p: np.ndarray) -> Point:
+    return Point(x=float(p[0]), y=float(p[1]), z=float(p[2]))

@@ -1,0 +1,300 @@
+"""``hand_pose_node``: synchronised camera images → one batched detector call → fused 3D hands.
+
+A thin shell: callbacks convert messages and hand off; the synchroniser (``sync``) makes
+sets; a latest-wins worker (``worker``) runs the detector and fusion and publishes
+``/hands/pose`` (HandPoseArray), ``/hands/markers``, optional overlays and wrist TF;
+``/diagnostics`` reports per-camera health, sync drops, latency and the active backend.
+No maths here: that lives in the ROS-free detection and fusion packages.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import rclpy
+from rclpy.executors import ExternalShutdownException
+from rclpy.node import Node
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from std_msgs.msg import Header
+from visualization_msgs.msg import MarkerArray
+from diagnostic_msgs.msg import DiagnosticArray
+
+from hand_pose_ros.calibration import Rig, load_calibration
+from hand_pose_ros.msg import HandPoseArray
+from hand_pose_ros.ros import input_checks
+from hand_pose_ros.ros.conversions import hands_to_array_msg, ns_to_stamp, stamp_to_ns, wrist_transforms
+from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, ProcessingInfo, RateMeter, diagnostic_array
+from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
+from hand_pose_ros.ros.markers import HandMarkers
+from hand_pose_ros.ros.overlay import draw_detections
+from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS, NodeConfig, ParameterError
+from hand_pose_ros.ros.sync import ApproximateSynchronizer, SyncedSet
+from hand_pose_ros.ros.worker import LatestWinsWorker
+
+__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC"]
+
+POSE_TOPIC = "hands/pose"
+MARKERS_TOPIC = "hands/markers"
+OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
+LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
+
+
+class StartupError(RuntimeError):
+    """The node cannot start; ``problems`` holds one message per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def build_pipeline(config: NodeConfig, rig: Rig) -> tuple[Any, Any, Any]:
+    """The detector, the fusion and its ``wrist_pose``, from the node's parameter groups.
+
+    Raises:
+        StartupError: a component missing or rejecting its settings (one line each).
+    """
+    problems: list[str] = []
+    detector = fusion = wrist_pose = None
+    try:
+        from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+
+        detector = HandDetector(HandDetectorConfig(**config.detector))
+    except (TypeError, ValueError, ImportError, FileNotFoundError) as exc:
+        problems.append(f"detector.*: {exc}")
+    try:
+        from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+
+        fusion = MultiViewFusion(rig, FusionConfig(**config.fusion))
+    except (TypeError, ValueError, ImportError) as exc:
+        problems.append(f"fusion.*: {exc}")
+    if problems:
+        raise StartupError(problems)
+    return detector, fusion, wrist_pose
+
+
+def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
+    """Validate parameters and load the rig in the node's camera order.
+
+    Raises:
+        StartupError: every parameter problem, one line each.
+    """
+    merged = dict(PARAMETER_DEFAULTS)
+    merged.update(params)
+    calibration = None
+    calibration_problem = ""
+    if merged["extrinsics.source"] == "file":
+        from hand_pose_ros.ros.params import expand_path
+
+        path = expand_path(str(merged["extrinsics.calibration_file"]))
+        try:
+            calibration = load_calibration(path)
+        except FileNotFoundError:
+            pass  # reported by NodeConfig as a missing file
+        except ValueError as exc:
+            calibration_problem = f"extrinsics.calibration_file: {exc}"
+    elif merged["extrinsics.source"] == "tf":
+        calibration_problem = (
+            "extrinsics.source: 'tf' needs tf2_ros, which is not importable here (not on PyPI); "
+            "use 'file' with a calibration YAML"
+        )
+    try:
+        config = NodeConfig.from_parameters(params, calibration.names if calibration else None)
+        problems = []
+    except ParameterError as exc:
+        config, problems = None, exc.problems
+    if calibration_problem:
+        problems.append(calibration_problem)
+    if config is not None and calibration is not None and config.world_frame != calibration.world_frame:
+        problems.append(
+            f"world_frame: {config.world_frame!r} differs from the calibration's world frame {calibration.world_frame!r}"
+        )
+    if config is not None and config.publish_tf:
+        try:
+            import tf2_ros  # noqa: F401
+        except ImportError:
+            problems.append("publish.tf: needs tf2_ros, which is not importable here; set it false")
+    if problems or config is None or calibration is None:
+        raise StartupError(problems or ["no calibration"])
+    rig = Rig(cameras=tuple(calibration[c.name] for c in config.cameras), world_frame=calibration.world_frame)
+    return config, rig
+
+
+class HandPoseNode(Node):
+    """The multi-view hand pose node (see the module docstring)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
+        for name, default in PARAMETER_DEFAULTS.items():
+            if not self.has_parameter(name):
+                self.declare_parameter(name, default)
+        params = {n: p.value for n, p in self._parameters.items() if n != "use_sim_time"}
+        self.config, self.rig = load_config(params)
+        self._detector, self._fusion, self._wrist_pose = build_pipeline(self.config, self.rig)
+        cfg = self.config
+        self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras]
+        self._sync = ApproximateSynchronizer(cfg.sync)
+        self._latency = LatencyStats()
+        self._output = RateMeter()
+        self._last_error = ""
+        self._markers = HandMarkers()
+        self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
+        self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish_markers else None
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._overlay_pubs = (
+            [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in cfg.cameras]
+            if cfg.publish_overlays
+            else None
+        )
+        self._tf = None
+        if cfg.publish_tf:
+            from tf2_ros import TransformBroadcaster  # checked importable by load_config
+
+            self._tf = TransformBroadcaster(self)
+        qos = QoSProfile(
+            history=HistoryPolicy.KEEP_LAST,
+            depth=cfg.qos_depth,
+            reliability=ReliabilityPolicy.RELIABLE if cfg.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
+        )
+        image_type = CompressedImage if cfg.compressed else Image
+        for index, camera in enumerate(cfg.cameras):
+            self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos)
+            self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
+        self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process, self._on_process_error, "hand_pose_worker")
+        if cfg.sync.partial_timeout > 0:
+            self.create_timer(cfg.sync.partial_timeout / 2, self._poll_sync)
+        self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+        self.get_logger().info(
+            f"{len(cfg.cameras)} cameras {[c.name for c in cfg.cameras]}, detector {self._detector.backend_name} "
+            f"on {self._detector.device}, world frame {cfg.world_frame!r}"
+        )
+
+    # --- callbacks: convert and hand off --------------------------------------------------
+    def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
+        now = time.monotonic()
+        health = self._health[index]
+        health.images.tick(now)
+        where = f"camera {health.name!r} ({health.image_topic})"
+        try:
+            calibration = self.rig[index]
+            if isinstance(msg, CompressedImage):
+                rgb = compressed_to_rgb(msg, where)
+                input_checks.check_image_size(rgb.shape[1], rgb.shape[0], calibration, where)
+            else:
+                # Size first: a huge or mis-sized image is refused before touching its data.
+                input_checks.check_image_size(msg.width, msg.height, calibration, where)
+                rgb = image_to_rgb(msg, where)
+            ready = self._sync.add(index, stamp_to_ns(msg.header.stamp), rgb, now)
+        except (ImageConversionError, ValueError) as exc:
+            health.reject(str(exc) if where in str(exc) else f"{where}: {exc}")
+            self.get_logger().warning(health.last_error, throttle_duration_sec=LOG_THROTTLE_S)
+            return
+        if ready is not None:
+            self._worker.submit(ready)
+
+    def _on_info(self, index: int, msg: CameraInfo) -> None:
+        health = self._health[index]
+        health.camera_info_received += 1
+        health.camera_info_error = input_checks.camera_info_problem(msg, self.rig[index])
+        if health.camera_info_error:
+            self.get_logger().warning(
+                f"camera {health.name!r} ({health.camera_info_topic}): {health.camera_info_error}",
+                throttle_duration_sec=LOG_THROTTLE_S,
+            )
+
+    def _poll_sync(self) -> None:
+        ready = self._sync.poll(time.monotonic())
+        if ready is not None:
+            self._worker.submit(ready)
+
+    # --- worker thread ----------------------------------------------------------------------
+    def _process(self, synced: SyncedSet) -> None:
+        present = [i for i, item in enumerate(synced.items) if item is not None]
+        detections = self._detector.detect([synced.items[i] for i in present])  # one batched call
+        views: list[list[Any]] = [[] for _ in synced.items]
+        for i, found in zip(present, detections):
+            views[i] = list(found)
+        hands = self._fusion.process(views, synced.stamp_ns / 1e9)
+        header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
+        latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / 1e9
+        self._pose_pub.publish(
+            hands_to_array_msg(
+                hands,
+                stamp_ns=synced.stamp_ns,
+                world_frame=self.config.world_frame,
+                camera_frame_ids=[c.frame_id for c in self.rig.cameras],
+                camera_stamps_ns=synced.stamps_ns,
+                sync_spread=synced.spread_s,
+                latency=latency,
+                wrist_pose=self._wrist_pose,
+            )
+        )
+        self._latency.add(latency)
+        self._output.tick(time.monotonic())
+        self._last_error = ""
+        if self._marker_pub is not None:
+            self._marker_pub.publish(self._markers.update(hands, header))
+        if self._overlay_pubs is not None:
+            for i in present:
+                overlay = draw_detections(synced.items[i], views[i], self.config.cameras[i].name)
+                image = Image(header=Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id))
+                for key, value in rgb_to_image_fields(overlay).items():
+                    setattr(image, key, value)
+                self._overlay_pubs[i].publish(image)
+        if self._tf is not None:
+            self._tf.sendTransform(wrist_transforms(hands, header, self._wrist_pose))
+
+    def _on_process_error(self, exc: BaseException) -> None:
+        self._last_error = f"processing failed: {type(exc).__name__}: {exc}"
+
+    def _publish_diagnostics(self) -> None:
+        now = time.monotonic()
+        sync = self._sync
+        info = ProcessingInfo(
+            backend=str(self._detector.backend_name),
+            device=str(self._detector.device),
+            sets_processed=self._worker.processed,
+            sets_skipped=self._worker.skipped,
+            errors=self._worker.errors,
+            last_error=self._last_error,
+            output_rate_hz=self._output.rate(now),
+            latency=self._latency,
+        )
+        counts = {"emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
+        self._diag_pub.publish(
+            diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, counts, info)
+        )
+
+    def destroy_node(self) -> None:
+        self._worker.stop()
+        super().destroy_node()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point (``hand_pose_node``); returns 2 when start-up is refused."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    rclpy.init(args=list(sys.argv if argv is None else argv))
+    node = None
+    try:
+        node = HandPoseNode()
+        rclpy.spin(node)
+    except StartupError as exc:
+        log = rclpy.logging.get_logger(NODE_NAME)
+        for problem in exc.problems:
+            log.error(f"invalid configuration: {problem}")
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

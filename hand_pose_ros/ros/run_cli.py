@@ -1,0 +1,44 @@
+"""``hand-pose-ros run``: start hand_pose_node as ``ros2 launch`` would, with a parameters file.
+
+The command line comes from ``launch_spec.node_spec`` (shared with launch/multiview.launch.py).
+The node runs in the foreground; Ctrl-C stops it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--params", metavar="YAML", help="ROS 2 parameters file (default: config/multiview.yaml)")
+    parser.add_argument("--namespace", default="", help="namespace of the node and its topics")
+    parser.add_argument("--backend", default="", help="detector backend override")
+    parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="topic remapping (repeatable)")
+    parser.add_argument("--print-command", action="store_true", help="print the node's command line and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+    import sys
+
+    from hand_pose_ros.ros.launch_spec import node_command, node_spec, ros_environment
+
+    remaps = []
+    for item in args.remap:
+        src, sep, dst = item.partition(":=")
+        if not sep or not src or not dst:
+            print(f"hand-pose-ros run: --remap expects FROM:=TO, got {item!r}", file=sys.stderr)
+            return 2
+        remaps.append((src, dst))
+    spec = node_spec(params_file=args.params, namespace=args.namespace, backend=args.backend, remappings=tuple(remaps))
+    cmd = node_command(spec)
+    if args.print_command:
+        print(shlex.join(cmd))
+        return 0
+    process = subprocess.Popen(cmd, env=ros_environment())
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.wait()  # the node got the same SIGINT and shuts down cleanly
+        return 0
