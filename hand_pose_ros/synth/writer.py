@@ -1,0 +1,135 @@
+"""Render a synthetic multi-camera dataset to a directory (layout in docs/dataset.md).
+
+DIR/calibration.yaml, DIR/images/<camera>/<frame:06d>.jpg, DIR/ground_truth.json,
+DIR/meshes.npz (optional) and DIR/bag/ (optional rosbag2 MCAP).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import pathlib
+
+import cv2
+import numpy as np
+
+from hand_pose_ros.calibration import save_calibration
+from hand_pose_ros.handmodel import HandModel
+from hand_pose_ros.keypoints import Handedness
+from hand_pose_ros.synth.appearance import make_background, sample_appearance
+from hand_pose_ros.synth.config import GENERATOR_VERSION, SynthConfig
+from hand_pose_ros.synth.groundtruth import keypoint_visibility
+from hand_pose_ros.synth.motion import make_motion
+from hand_pose_ros.synth.renderer import HandRenderer, PosedHand, sample_lighting
+from hand_pose_ros.synth.rig import WORKSPACE_CENTRE, make_rig
+
+__all__ = ["generate_dataset", "stamp_ns", "EPOCH_NS", "GROUND_TRUTH_FILE", "CALIBRATION_FILE"]
+
+LOG = logging.getLogger(__name__)
+
+# Stamps start at a fixed, realistic wall-clock time (2026-01-01T00:00:00Z) so that
+# recordings look like real ones and stay deterministic.
+EPOCH_NS = 1_767_225_600 * 1_000_000_000
+GROUND_TRUTH_FILE = "ground_truth.json"
+CALIBRATION_FILE = "calibration.yaml"
+MESHES_FILE = "meshes.npz"
+
+
+def stamp_ns(frame: int, fps: float) -> int:
+    """Integer nanoseconds of ``frame``: ``EPOCH_NS + frame / fps``."""
+    return EPOCH_NS + int(round(frame * 1e9 / fps))
+
+
+def _streams(seed: int) -> dict[str, np.random.Generator]:
+    """Independent generators per concern, so changing one (e.g. frames) keeps the others."""
+    names = ("rig", "motion", "looks", "noise")
+    children = np.random.SeedSequence(seed).spawn(len(names))
+    return {n: np.random.default_rng(s) for n, s in zip(names, children)}
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="frame", desc="synth", disable=not enabled)
+
+
+def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, progress: bool = False) -> pathlib.Path:
+    """Render ``config`` into ``out_dir`` (created; existing files of the same names are replaced).
+
+    Returns:
+        the output directory.
+    """
+    out = pathlib.Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    rng = _streams(config.seed)
+    rig = make_rig(
+        num_cameras=config.cameras, layout=config.layout, rng=rng["rig"],
+        width=config.width, height=config.height, distortion=config.distortion,
+    )
+    save_calibration(out / CALIBRATION_FILE, rig)
+    if config.hands == 2:
+        sides = [Handedness.LEFT, Handedness.RIGHT]
+    else:
+        sides = [Handedness.LEFT if rng["motion"].uniform() < 0.5 else Handedness.RIGHT]
+    models = [HandModel.load(side) for side in sides]
+    tracks = make_motion(models=models, num_frames=config.frames, fps=config.fps, rng=rng["motion"], centre=WORKSPACE_CENTRE)
+    looks = [sample_appearance(rng["looks"]) for _ in models]
+    lighting = sample_lighting(rng["looks"])
+    backgrounds = [make_background(config.width, config.height, rng["looks"]) for _ in rig.cameras]
+    for camera in rig.cameras:
+        (out / "images" / camera.name).mkdir(parents=True, exist_ok=True)
+
+    frames = []
+    vertices = []  # per frame (H, V, 3)
+    encode = [int(cv2.IMWRITE_JPEG_QUALITY), config.jpeg_quality]
+    with HandRenderer(rig=rig, backgrounds=backgrounds, lighting=lighting, rng=rng["noise"]) as renderer, \
+            _progress(config.frames, progress) as bar:
+        for t in range(config.frames):
+            posed = [model(track.angles[t], track.roots[t]) for model, track in zip(models, tracks)]
+            views = renderer.render([
+                PosedHand(vertices=p.vertices, faces=m.faces, world_T_wrist=tr.roots[t], appearance=look)
+                for p, m, tr, look in zip(posed, models, tracks, looks)
+            ])
+            for camera, view in zip(rig.cameras, views):
+                path = out / "images" / camera.name / f"{t:06d}.jpg"
+                if not cv2.imwrite(str(path), cv2.cvtColor(view.image, cv2.COLOR_RGB2BGR), encode):
+                    raise OSError(f"could not write {path}")
+            hands = []
+            for index, (p, model) in enumerate(zip(posed, models)):
+                hands.append({
+                    "id": index,
+                    "handedness": model.handedness.label,
+                    "keypoints_3d": p.keypoints.tolist(),
+                    "visible": {
+                        camera.name: keypoint_visibility(camera, p.keypoints, view.depth).tolist()
+                        for camera, view in zip(rig.cameras, views)
+                    },
+                })
+            frames.append({"frame": t, "stamp": stamp_ns(t, config.fps) / 1e9, "hands": hands})
+            vertices.append(np.stack([p.vertices for p in posed]).astype(np.float32))
+            bar.update(1)
+
+    ground_truth = {
+        "fps": float(config.fps),
+        "world_frame": rig.world_frame,
+        "cameras": rig.names,
+        "frames": frames,
+        "generator": {"name": "hand_pose_ros.synth", "version": GENERATOR_VERSION, "config": dataclasses.asdict(config)},
+    }
+    (out / GROUND_TRUTH_FILE).write_text(json.dumps(ground_truth), encoding="utf-8")
+    if config.meshes:
+        np.savez_compressed(
+            out / MESHES_FILE,
+            vertices=np.stack(vertices),  # (T, H, V, 3) float32 metres, world frame
+            faces=np.stack([m.faces for m in models]).astype(np.int32),  # (H, F, 3)
+            hand_ids=np.arange(len(models), dtype=np.int32),
+            stamps=np.array([f["stamp"] for f in frames]),
+        )
+    if config.bag:
+        from hand_pose_ros.synth.bag import write_bag
+
+        write_bag(out, out / "bag")
+    LOG.info("wrote %d frames x %d cameras to %s", config.frames, config.cameras, out)
+    return out
