@@ -1,0 +1,52 @@
+"""The bundled sample: rendered once by the set-up into ``cache_dir()/sample``.
+
+Re-rendered only when missing or made by another generator version or configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import pathlib
+import shutil
+
+from hand_pose_ros.synth.config import GENERATOR_VERSION, SynthConfig
+
+__all__ = ["SAMPLE_CONFIG", "prepare_sample", "sample_is_current"]
+
+LOG = logging.getLogger(__name__)
+
+# What the main job plays by default: 4 cameras, 2 s of two moving hands, with a bag.
+SAMPLE_CONFIG = SynthConfig(cameras=4, frames=60, hands=2, seed=2026, fps=30.0, bag=True)
+
+
+def sample_is_current(directory: pathlib.Path, config: SynthConfig = SAMPLE_CONFIG) -> bool:
+    """True when ``directory`` holds a complete sample of this generator version and config."""
+    import dataclasses
+
+    try:
+        generator = json.loads((directory / "ground_truth.json").read_text(encoding="utf-8"))["generator"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+    complete = (directory / "calibration.yaml").exists() and (not config.bag or (directory / "bag" / "metadata.yaml").exists())
+    return complete and generator.get("version") == GENERATOR_VERSION and generator.get("config") == dataclasses.asdict(config)
+
+
+def prepare_sample(cache: pathlib.Path) -> None:
+    """Set-up step: render ``SAMPLE_CONFIG`` into ``cache/sample`` unless it is already there."""
+    import os
+
+    os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+    from hand_pose_ros.synth.writer import generate_dataset
+
+    out = cache / "sample"
+    if sample_is_current(out):
+        return
+    LOG.info("rendering the bundled sample into %s", out)
+    staging = cache / "sample.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    generate_dataset(staging, SAMPLE_CONFIG)
+    if out.exists():
+        shutil.rmtree(out)
+    staging.rename(out)  # appears complete or not at all
