@@ -66,6 +66,7 @@ def node_spec(
     namespace: str = "",
     backend: str = "",
     remappings: tuple[tuple[str, str], ...] = (),
+    overrides: tuple[tuple[str, object], ...] = (),
 ) -> NodeSpec:
     """The node as both the launch file and ``hand-pose-ros run`` start it.
 
@@ -74,8 +75,9 @@ def node_spec(
         namespace: ROS namespace of the node (and its relative output topics).
         backend: override ``detector.backend`` when not empty.
         remappings: extra ``(from, to)`` topic remappings.
+        overrides: single parameters set after the file (e.g. ``("publish.overlays", True)``).
     """
-    overrides: tuple[tuple[str, object], ...] = (("detector.backend", backend),) if backend else ()
+    overrides = ((("detector.backend", backend),) if backend else ()) + tuple(overrides)
     return NodeSpec(
         package=PACKAGE,
         executable=EXECUTABLE,
@@ -97,7 +99,7 @@ def node_command(spec: NodeSpec) -> list[str]:
     for path in spec.parameters:
         cmd += ["--params-file", path]
     for name, value in spec.overrides:
-        cmd += ["-p", f"{name}:={value}"]
+        cmd += ["-p", f"{name}:={_param_text(value)}"]
     for src, dst in spec.remappings:
         cmd += ["-r", f"{src}:={dst}"]
     return cmd
@@ -114,3 +116,12 @@ def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
     env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
     env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config_path(FASTDDS_PROFILE)))
     return env
+
+
+def _param_text(value: object) -> str:
+    """A parameter value as ``--ros-args -p`` parses it (YAML): booleans lower-case, lists in brackets."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_param_text(v) for v in value) + "]"
+    return str(value)

@@ -132,7 +132,7 @@ class HandPoseNode(Node):
         for name, default in PARAMETER_DEFAULTS.items():
             if not self.has_parameter(name):
                 self.declare_parameter(name, default)
-        params = {n: p.value for n, p in self._parameters.items() if n != "use_sim_time"}
+        params = {n: p.value for n, p in self._parameters.items()}
         self.config, self.rig = load_config(params)
         self._detector, self._fusion, self._wrist_pose = build_pipeline(self.config, self.rig)
         cfg = self.config

@@ -31,12 +31,14 @@ __all__ = [
 ]
 
 NODE_NAME = "hand_pose_node"
+# Parameters every rclpy node declares itself; not ours to validate.
+ROS_BUILTIN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_service"})
 
 # The defaults, in one place (config/multiview.yaml repeats them with the sample's values).
 PARAMETER_DEFAULTS: dict[str, Any] = {
     "world_frame": "world",  # frame_id of /hands/pose; must match the calibration's world frame
     # Cameras in the node's order (the order of detector views and HandPoseArray.camera_*).
-    "cameras.image_topics": ["/cam0/image_raw", "/cam1/image_raw"],
+    "cameras.image_topics": [f"/cam{i}/image_raw" for i in range(4)],  # the bundled sample's rig
     "cameras.camera_info_topics": [""],  # "" → sibling "camera_info" of each image topic
     "cameras.names": [""],  # "" → the calibration file's camera names, in order
     "cameras.compressed": False,  # subscribe sensor_msgs/CompressedImage (JPEG/PNG) instead
@@ -114,8 +116,10 @@ class NodeConfig:
         """
         problems: list[str] = []
         p = dict(PARAMETER_DEFAULTS)
-        p.update(params)
+        p.update({k: v for k, v in params.items() if k not in ROS_BUILTIN_PARAMETERS})
         for name in params:
+            if name in ROS_BUILTIN_PARAMETERS:
+                continue
             if name not in PARAMETER_DEFAULTS and not name.startswith(("detector.", "fusion.")):
                 problems.append(f"{name}: unknown parameter (the known ones are listed in config/multiview.yaml)")
 

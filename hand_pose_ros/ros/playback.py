@@ -1,0 +1,170 @@
+"""Play a rosbag2 recording's camera topics into a running hand_pose_node and record its output.
+
+Shared by ``hand-pose-ros demo`` and ``hand-pose-ros play``: the node runs as a subprocess
+(as ``hand-pose-ros run`` starts it), this process publishes the bag's Image/CompressedImage
+and CameraInfo messages at the recorded rate over real DDS and subscribes to the outputs.
+Header stamps are shifted by one constant so the first message carries "now": latencies
+are then meaningful, and ``PlaybackResult.stamp_offset_ns`` maps outputs back to the bag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pathlib
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from hand_pose_ros.ros.bag_io import bag_topics, read_bag
+from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
+from hand_pose_ros.ros.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spin_in_background, wait_until
+from hand_pose_ros.ros.launch_spec import node_spec
+
+__all__ = ["PlaybackResult", "play_through_node", "IMAGE_TYPES", "NodeStartError"]
+
+LOG = logging.getLogger(__name__)
+
+IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+DRAIN_QUIET_S = 1.5  # after the last image, stop once no output arrived for this long
+DRAIN_MAX_S = 10.0
+
+
+class NodeStartError(RuntimeError):
+    """The node did not come up (its log's tail is in the message)."""
+
+
+@dataclasses.dataclass
+class PlaybackResult:
+    image_topics: list[str]
+    frames_in: int  # images of the busiest camera topic (sets offered to the node)
+    images_published: int
+    stamp_offset_ns: int  # published stamp = recorded stamp + offset
+    poses: list[Received]
+    markers: list[Received]
+    overlays: dict[str, list[Received]]
+    diagnostics: list[Received]
+    play_wall_s: float
+    node_returncode: int
+
+
+def _tail(path: pathlib.Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def play_through_node(
+    bag: str | os.PathLike[str],
+    *,
+    params_file: str | None = None,
+    overrides: Sequence[tuple[str, object]] = (),
+    overlay_cameras: Sequence[str] = (),
+    rate: float = 1.0,
+    log_dir: str | os.PathLike[str] = ".",
+    startup_timeout: float = 120.0,
+    progress: bool = True,
+) -> PlaybackResult:
+    """Start the node, play ``bag`` into it at ``rate`` × recorded speed, stop it, return the output.
+
+    Args:
+        overrides: extra node parameters (e.g. ``("publish.overlays", True)``).
+        overlay_cameras: camera names whose ``hands/debug/<name>/image_raw`` to record.
+
+    Raises:
+        NodeStartError: the node exited or did not subscribe within ``startup_timeout`` s.
+        FileNotFoundError / ValueError: the bag is missing or has no camera topics.
+    """
+    import rclpy
+    from diagnostic_msgs.msg import DiagnosticArray
+    from sensor_msgs.msg import Image
+    from visualization_msgs.msg import MarkerArray
+
+    from hand_pose_ros.msg import HandPoseArray
+
+    topics = bag_topics(bag)
+    image_topics = [t for t, (kind, _) in topics.items() if kind in IMAGE_TYPES]
+    info_topics = [t for t, (kind, _) in topics.items() if kind == INFO_TYPE]
+    if not image_topics:
+        raise ValueError(f"{bag}: no Image or CompressedImage topics (topics: {sorted(topics)})")
+    apply_ros_environment()
+    log_path = pathlib.Path(log_dir) / "hand_pose_node.log"
+    rclpy.init()
+    node = rclpy.create_node("hand_pose_player")
+    executor, thread = spin_in_background(node)
+    try:
+        outputs: dict[str, type] = {"/hands/pose": HandPoseArray, "/hands/markers": MarkerArray, "/diagnostics": DiagnosticArray}
+        outputs.update({f"/hands/debug/{c}/image_raw": Image for c in overlay_cameras})
+        recorder = Recorder(node, outputs)
+        compressed = any(topics[t][0].endswith("CompressedImage") for t in image_topics)
+        from sensor_msgs.msg import CompressedImage
+
+        publisher = RigPublisher(node, image_topics, info_topics, image_type=CompressedImage if compressed else Image)
+        spec = node_spec(params_file=params_file, overrides=tuple(overrides))
+        with NodeProcess(spec, log_path=log_path) as proc:
+            up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers("/hands/pose") > 0), startup_timeout)
+            if not proc.alive() or not up:
+                raise NodeStartError(f"hand_pose_node did not start (log {log_path}):\n{_tail(log_path)}")
+            LOG.info("node up; playing %s", bag)
+            played = _play(bag, publisher, image_topics, info_topics, rate, node, progress)
+            last_count, last_change = -1, time.monotonic()
+            deadline = time.monotonic() + DRAIN_MAX_S
+            while time.monotonic() < deadline and time.monotonic() - last_change < DRAIN_QUIET_S:
+                count = recorder.count("/hands/pose")
+                if count != last_count:
+                    last_count, last_change = count, time.monotonic()
+                time.sleep(0.05)
+            returncode = proc.stop()
+        return PlaybackResult(
+            image_topics=image_topics,
+            frames_in=played["frames"],
+            images_published=played["images"],
+            stamp_offset_ns=played["offset"],
+            poses=recorder.get("/hands/pose"),
+            markers=recorder.get("/hands/markers"),
+            overlays={c: recorder.get(f"/hands/debug/{c}/image_raw") for c in overlay_cameras},
+            diagnostics=recorder.get("/diagnostics"),
+            play_wall_s=played["wall"],
+            node_returncode=returncode,
+        )
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        thread.join(5.0)
+
+
+def _play(bag, publisher: RigPublisher, image_topics, info_topics, rate: float, node: Any, progress: bool) -> dict[str, Any]:
+    """Publish the bag's camera messages at ``rate`` × recorded speed with shifted stamps."""
+    from tqdm import tqdm
+
+    index = {t: ("image", i) for i, t in enumerate(image_topics)}
+    index.update({t: ("info", i) for i, t in enumerate(info_topics)})
+    total = sum(c for t, (_, c) in bag_topics(bag).items() if t in image_topics)
+    start_wall = time.monotonic()
+    first_log = offset = None
+    per_topic = dict.fromkeys(image_topics, 0)
+    images = 0
+    with tqdm(total=total, unit="img", desc="play", disable=not progress) as bar:
+        for item in read_bag(bag, list(index)):
+            if first_log is None:
+                first_log = item.log_time_ns
+                offset = node.get_clock().now().nanoseconds - stamp_to_ns(item.message.header.stamp)
+            delay = (item.log_time_ns - first_log) / 1e9 / rate - (time.monotonic() - start_wall)
+            if delay > 0:
+                time.sleep(delay)
+            msg = item.message
+            original = stamp_to_ns(msg.header.stamp)
+            msg.header.stamp = ns_to_stamp(original + offset)
+            kind, i = index[item.topic]
+            if kind == "image":
+                publisher.images[i].publish(msg)
+                per_topic[item.topic] += 1
+                images += 1
+                bar.update(1)
+            else:
+                publisher.infos[i].publish(msg)
+    return {"frames": max(per_topic.values()), "images": images, "offset": offset or 0, "wall": time.monotonic() - start_wall}
