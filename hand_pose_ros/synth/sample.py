@@ -9,6 +9,7 @@ import json
 import logging
 import pathlib
 import shutil
+import tempfile
 
 from hand_pose_ros.synth.config import GENERATOR_VERSION, SynthConfig
 
@@ -43,10 +44,12 @@ def prepare_sample(cache: pathlib.Path) -> None:
     if sample_is_current(out):
         return
     LOG.info("rendering the bundled sample into %s", out)
-    staging = cache / "sample.partial"
-    if staging.exists():
-        shutil.rmtree(staging)
-    generate_dataset(staging, SAMPLE_CONFIG)
-    if out.exists():
-        shutil.rmtree(out)
-    staging.rename(out)  # appears complete or not at all
+    # A private staging directory: two set-ups running at once must not share one.
+    staging = pathlib.Path(tempfile.mkdtemp(prefix="sample.partial-", dir=cache))
+    try:
+        generate_dataset(staging, SAMPLE_CONFIG)
+        if out.exists():
+            shutil.rmtree(out)
+        staging.rename(out)  # appears complete or not at all
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
