@@ -100,6 +100,7 @@ def _optional_step(module: str, function: str) -> Callable[[pathlib.Path], None]
 STEPS: list[Callable[[pathlib.Path], None]] = [
     fetch_hand_photos,
     fetch_webxr_hand,
+    _optional_step("hand_pose_ros.detection.weights", "prepare_weights"),
     _optional_step("hand_pose_ros.synth.sample", "prepare_sample"),
 ]
 

@@ -1,0 +1,78 @@
+"""``HandDetectorConfig``: every setting of the 2D hand detector, validated, in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["HandDetectorConfig", "BACKENDS", "PRECISIONS", "MODELS"]
+
+BACKENDS = ("torch", "onnxruntime", "tensorrt")
+PRECISIONS = ("fp32", "fp16")
+MODELS = ("full", "lite")
+
+
+def _choice(field: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"HandDetectorConfig.{field}: expected one of {list(choices)}, got {value!r}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HandDetectorConfig:
+    """Settings of ``HandDetector``.
+
+    Attributes:
+        backend: network runtime, one of ``BACKENDS``.
+        fallback: backends tried in this order when ``backend`` cannot start (library or device
+            missing); empty means fail instead. The active one is logged.
+        device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; where crops are made and networks run.
+        precision: ``"fp32"`` or ``"fp16"`` network arithmetic (TensorRT builds an fp16 engine).
+        model: MediaPipe's ``"full"`` (more accurate) or ``"lite"`` (faster) networks.
+        max_hands: most hands reported per view.
+        tracking: reuse each hand's region from the previous frame of the same view and run
+            the palm detector only where a hand was lost or every ``redetect_interval`` frames.
+        redetect_interval: frames between palm-detector runs on a view that tracks fewer than
+            ``max_hands`` hands (to pick up new ones).
+        min_detection_confidence: palm score needed to start a hand, in [0, 1].
+        min_presence: hand-presence score needed to report (and keep tracking) a hand, in [0, 1].
+        max_image_side: images whose longer side exceeds this (px) are downscaled first;
+            results are still in the original image's pixels.
+        num_threads: CPU threads for torch/onnxruntime; None leaves the library's default.
+    """
+
+    backend: str = "torch"
+    fallback: tuple[str, ...] = ()
+    device: str = "cpu"
+    precision: str = "fp32"
+    model: str = "full"
+    max_hands: int = 2
+    tracking: bool = True
+    redetect_interval: int = 10
+    min_detection_confidence: float = 0.5
+    min_presence: float = 0.5
+    max_image_side: int = 4096
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        _choice("backend", self.backend, BACKENDS)
+        object.__setattr__(self, "fallback", tuple(self.fallback))
+        for name in self.fallback:
+            _choice("fallback", name, BACKENDS)
+        if not (self.device == "cpu" or self.device == "cuda" or
+                (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+            raise ValueError(f"HandDetectorConfig.device: expected 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("model", self.model, MODELS)
+        for name, low in (("max_hands", 1), ("redetect_interval", 1), ("max_image_side", 64)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ValueError(f"HandDetectorConfig.{name}: expected an int >= {low}, got {value!r}")
+        if not isinstance(self.tracking, bool):
+            raise ValueError(f"HandDetectorConfig.tracking: expected a bool, got {self.tracking!r}")
+        for name in ("min_detection_confidence", "min_presence"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"HandDetectorConfig.{name}: expected a number in [0, 1], got {value!r}")
+        if self.num_threads is not None and (
+            isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1
+        ):
+            raise ValueError(f"HandDetectorConfig.num_threads: expected None or an int >= 1, got {self.num_threads!r}")

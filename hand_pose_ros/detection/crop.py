@@ -1,0 +1,124 @@
+"""Input images → one device tensor; batched affine crops (letterbox and rotated hand regions).
+
+Legend: V views, N crops, S crop side (192 palm, 224 landmark). Pixel coordinates have their
+origin at the centre of the top-left pixel, x right, y down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+__all__ = ["PreparedImages", "prepare_images", "warp_crops"]
+
+LOG = logging.getLogger(__name__)
+
+
+class PreparedImages:
+    """The views of one call, on the device.
+
+    Attributes:
+        batch: ``(V, 3, H_max, W_max)`` float32 in [0, 255], each view zero-padded at the
+            right/bottom to the largest size.
+        sizes: ``(V, 2)`` float32 width, height of each view in ``batch`` pixels.
+        scales: per view (x, y) original pixels per ``batch`` pixel (> 1 only for downscaled views).
+        shapes: original ``(H, W)`` per view.
+    """
+
+    def __init__(self, batch: torch.Tensor, sizes: torch.Tensor, scales: list[tuple[float, float]], shapes: list[tuple[int, int]]):
+        self.batch, self.sizes, self.scales, self.shapes = batch, sizes, scales, shapes
+
+
+def _as_rgb(image: object, view: int) -> np.ndarray:
+    """One view as ``(H, W, 3)`` uint8 RGB, or ValueError naming the view and the problem."""
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"view {view}: expected a numpy array (H, W, 3) uint8 RGB, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"view {view}: expected dtype uint8, got {image.dtype} (convert with (x * 255).astype(np.uint8) for [0, 1] floats)")
+    if image.ndim == 2:
+        image = image[..., None]
+    if image.ndim != 3:
+        raise ValueError(f"view {view}: expected shape (H, W, 3), got {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"view {view}: empty image of shape {image.shape}")
+    channels = image.shape[2]
+    if channels == 1:  # grayscale: the networks want RGB, repeating the plane is what cameras mean
+        return np.repeat(image, 3, axis=2)
+    if channels == 4:  # RGBA: alpha carries no hand information
+        return np.ascontiguousarray(image[..., :3])
+    if channels != 3:
+        raise ValueError(f"view {view}: expected 1, 3 or 4 channels (gray, RGB, RGBA), got {channels}")
+    return image
+
+
+def prepare_images(images: Sequence[np.ndarray], max_side: int, device: torch.device) -> PreparedImages:
+    """Validate, convert and upload the views of one call.
+
+    Args:
+        images: V arrays ``(H, W, 3)`` uint8 RGB (grayscale ``(H, W)``/``(H, W, 1)`` and RGBA
+            are converted); views larger than ``max_side`` are downscaled (INTER_AREA).
+    Raises:
+        ValueError: naming the view index for non-arrays, wrong dtype/shape/channels, empty images.
+    """
+    arrays, scales, shapes = [], [], []
+    for view, image in enumerate(images):
+        rgb = _as_rgb(image, view)
+        shapes.append(rgb.shape[:2])
+        long_side = max(rgb.shape[:2])
+        scale = (1.0, 1.0)
+        if long_side > max_side:
+            factor = long_side / max_side
+            size = (max(1, round(rgb.shape[1] / factor)), max(1, round(rgb.shape[0] / factor)))
+            LOG.debug("view %d: downscaling %s to %s", view, rgb.shape[1::-1], size)
+            rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+            scale = (shapes[-1][1] / size[0], shapes[-1][0] / size[1])
+        arrays.append(rgb)
+        scales.append(scale)
+    height = max(a.shape[0] for a in arrays)
+    width = max(a.shape[1] for a in arrays)
+    if all(a.shape[:2] == (height, width) for a in arrays):
+        host = np.stack(arrays)
+    else:
+        host = np.zeros((len(arrays), height, width, 3), np.uint8)
+        for i, a in enumerate(arrays):
+            host[i, : a.shape[0], : a.shape[1]] = a
+    batch = torch.from_numpy(host).to(device).permute(0, 3, 1, 2).float()  # (V, 3, H, W)
+    sizes = torch.tensor([[a.shape[1], a.shape[0]] for a in arrays], dtype=torch.float32, device=device)
+    return PreparedImages(batch, sizes, scales, shapes)
+
+
+def warp_crops(
+    images: PreparedImages,
+    view_index: torch.Tensor | None,
+    affines: torch.Tensor,
+    size: int,
+    replicate_border: bool,
+    dtype: torch.dtype,
+) -> torch.Tensor:
+    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, one ``grid_sample`` for all.
+
+    Args:
+        view_index: ``(N,)`` long, the view each crop comes from; None: crop i from view i.
+        affines: ``(N, 2, 3)`` crop pixel → image pixel maps (``geometry.crop_affines``).
+        replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
+            otherwise outside the view is black (the palm detector's letterbox).
+    """
+    device = images.batch.device
+    axis = torch.arange(size, dtype=torch.float32, device=device)
+    v, u = torch.meshgrid(axis, axis, indexing="ij")
+    uv1 = torch.stack([u, v, torch.ones_like(u)], -1).reshape(1, -1, 3)  # (1, S², 3)
+    src = uv1 @ affines.transpose(1, 2)  # (N, S², 2) image px
+    if replicate_border:
+        sizes = images.sizes if view_index is None else images.sizes[view_index]
+        limit = sizes[:, None, :] - 1  # (N, 1, 2)
+        src = torch.minimum(src.clamp(min=0), limit)
+    full = torch.tensor(images.batch.shape[:1:-1], dtype=torch.float32, device=device)  # (W_max, H_max)
+    grid = ((2 * src + 1) / full - 1).reshape(-1, size, size, 2)
+    source = images.batch if view_index is None else images.batch[view_index]
+    crops = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return (crops / 255.0).to(dtype)

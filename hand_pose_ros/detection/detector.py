@@ -1,0 +1,238 @@
+"""``HandDetector``: images of V camera views → up to ``max_hands`` 2D hands per view.
+
+Two stages, each ONE batched network call over all views: the palm detector on the views that
+need it (letterboxed 192×192), then the landmark network on every hand region of every view
+(rotated 224×224 crops). With tracking on, a view's regions come from its previous frame's
+landmarks and the palm detector runs only where a hand was lost, where nothing is tracked, or
+every ``redetect_interval`` frames while fewer than ``max_hands`` hands are tracked.
+
+Handedness: MediaPipe's landmark model was trained on mirrored (selfie) images. Our cameras are
+not mirrored, so its label is flipped here: ``Handedness.RIGHT`` is the person's own right hand.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import pathlib
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from hand_pose_ros.detection import geometry
+from hand_pose_ros.detection.backends import BackendUnavailable, create_backend
+from hand_pose_ros.detection.config import HandDetectorConfig
+from hand_pose_ros.detection.crop import PreparedImages, prepare_images, warp_crops
+from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
+from hand_pose_ros.types import HandDetection2D
+
+__all__ = ["HandDetector"]
+
+LOG = logging.getLogger(__name__)
+
+# AssociationNormRect's threshold: a palm region overlapping a tracked one by more is the same hand.
+_SAME_HAND_IOU = 0.5
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+@dataclasses.dataclass
+class _ViewTrack:
+    """Tracking state of one view: next-frame regions ``(k, 5)`` (CPU) and palm bookkeeping."""
+
+    shape: tuple[int, int]
+    rects: torch.Tensor
+    frames_since_palm: int
+    lost: bool
+
+
+@dataclasses.dataclass
+class _Candidate:
+    view: int
+    rect: torch.Tensor  # (5,) region in prepared-image px
+    palm_box: torch.Tensor | None  # (4,) px when it came from the palm detector
+
+
+class HandDetector:
+    """MediaPipe's hand pipeline on real weights, batched over views, on the configured device.
+
+    Example:
+        >>> detector = HandDetector(HandDetectorConfig(device="cpu"))
+        >>> views = detector.detect([rgb0, rgb1])   # list (per view) of lists of HandDetection2D
+
+    Raises (constructor):
+        WeightsError: converted weights missing/corrupt (message names the file and ``./dev setup``).
+        BackendUnavailable: neither ``backend`` nor any ``fallback`` could start.
+    """
+
+    def __init__(self, config: HandDetectorConfig | None = None, *, cache: pathlib.Path | None = None) -> None:
+        self.config = config or HandDetectorConfig()
+        cfg = self.config
+        self._device = torch.device(cfg.device)
+        self._dtype = _DTYPES[cfg.precision]
+        if cfg.num_threads is not None:
+            torch.set_num_threads(cfg.num_threads)  # process-wide: torch has one intra-op pool
+        failures = []
+        for name in (cfg.backend, *cfg.fallback):
+            try:
+                self._backend = create_backend(name, cfg.model, self._device, self._dtype, cache, cfg.num_threads)
+                break
+            except BackendUnavailable as exc:
+                LOG.warning("hand detector: backend %s cannot start: %s", name, exc)
+                failures.append(f"{name}: {exc}")
+        else:
+            raise BackendUnavailable("no configured detector backend could start; " + " | ".join(failures))
+        LOG.info("hand detector: backend %s on %s, %s, model %s, tracking %s",
+                 self._backend.name, self._device, cfg.precision, cfg.model, "on" if cfg.tracking else "off")
+        self._anchors = geometry.ssd_anchors(self._device)
+        self._tracks: dict[int, _ViewTrack] = {}
+        self.stage_calls = {"palm": 0, "landmark": 0}  # network calls so far (for diagnostics)
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    @property
+    def device(self) -> str:
+        return str(self._device)
+
+    def reset(self) -> None:
+        """Forget the tracking state of every view."""
+        self._tracks.clear()
+
+    def detect(self, images: Sequence[np.ndarray]) -> list[list[HandDetection2D]]:
+        """Hands in each view.
+
+        Args:
+            images: V arrays ``(H, W, 3)`` uint8 RGB, one per camera view; view i must be the
+                same camera on every call (tracking state is kept per view index).
+        Returns:
+            V lists (possibly empty) of ``HandDetection2D``: keypoints in full-image pixels.
+        Raises:
+            ValueError: naming the view index for images that are not usable.
+        """
+        if isinstance(images, np.ndarray) and images.ndim < 4:
+            raise ValueError(f"images: expected a sequence of V views (H, W, 3), got one array of shape {images.shape}")
+        if len(images) == 0:
+            return []
+        prepared = prepare_images(list(images), self.config.max_image_side, self._device)
+        views = len(prepared.shapes)
+        for view in [v for v, t in self._tracks.items() if v >= views or t.shape != prepared.shapes[v]]:
+            del self._tracks[view]  # the camera changed: its regions mean nothing now
+        palm_views = [v for v in range(views) if self._needs_palm(v)]
+        palms = self._detect_palms(prepared, palm_views) if palm_views else {}
+        candidates = self._associate(views, palms)
+        results: list[list[HandDetection2D]] = [[] for _ in range(views)]
+        kept_rects: dict[int, list[torch.Tensor]] = {v: [] for v in range(views)}
+        if candidates:
+            self._landmarks(prepared, candidates, results, kept_rects)
+        if self.config.tracking:
+            for v in range(views):
+                tried = sum(1 for c in candidates if c.view == v)
+                previous = self._tracks.get(v)
+                self._tracks[v] = _ViewTrack(
+                    shape=prepared.shapes[v],
+                    rects=torch.stack(kept_rects[v]) if kept_rects[v] else torch.zeros(0, 5),
+                    frames_since_palm=0 if v in palm_views else (previous.frames_since_palm + 1 if previous else 0),
+                    lost=len(kept_rects[v]) < tried,
+                )
+        return results
+
+    def _needs_palm(self, view: int) -> bool:
+        cfg, track = self.config, self._tracks.get(view)
+        if not cfg.tracking or track is None or len(track.rects) == 0 or track.lost:
+            return True
+        return len(track.rects) < cfg.max_hands and track.frames_since_palm + 1 >= cfg.redetect_interval
+
+    def _detect_palms(self, prepared: PreparedImages, palm_views: list[int]) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Palm stage, one call over ``palm_views`` → per view a list of (region (5,), palm box (4,))."""
+        index = torch.tensor(palm_views, device=self._device)
+        sizes = prepared.sizes[index]  # (P, 2) W, H
+        side = sizes.max(1).values  # letterbox: the longer side fills the 192 input
+        zeros = torch.zeros_like(side)
+        letterbox = torch.stack([sizes[:, 0] / 2, sizes[:, 1] / 2, side, side, zeros], -1)
+        crops = warp_crops(prepared, None if len(palm_views) == len(prepared.shapes) else index,
+                           geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
+                           geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype)
+        raw_boxes, raw_scores = self._backend.palm(crops)
+        self.stage_calls["palm"] += 1
+        boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
+        boxes, keypoints, _, valid = geometry.weighted_nms(
+            boxes, keypoints, scores, self.config.max_hands, self.config.min_detection_confidence)
+        # Letterbox (normalised 192 input) → image px: x = (x_n − ½)·side + W/2.
+        offset = (sizes / 2)[:, None, None, :]  # (P, 1, 1, 2)
+        scale = side[:, None, None, None]
+        corners = (boxes.reshape(*boxes.shape[:2], 2, 2) - 0.5) * scale + offset
+        keypoints = (keypoints - 0.5) * scale + offset
+        boxes_px = corners.reshape(*boxes.shape)
+        rects = geometry.palm_rects(boxes_px.reshape(-1, 4), keypoints.reshape(-1, *keypoints.shape[2:]))
+        rects = rects.reshape(*boxes.shape[:2], 5).cpu()
+        boxes_px, valid = boxes_px.cpu(), valid.cpu()
+        return {
+            view: [(rects[i, d], boxes_px[i, d]) for d in range(valid.shape[1]) if valid[i, d]]
+            for i, view in enumerate(palm_views)
+        }
+
+    def _associate(self, views: int, palms: dict[int, list[tuple[torch.Tensor, torch.Tensor]]]) -> list[_Candidate]:
+        """Tracked regions first, then palm regions that are not already tracked, ≤ max_hands per view."""
+        out: list[_Candidate] = []
+        for view in range(views):
+            track = self._tracks.get(view)
+            chosen = [_Candidate(view, r, None) for r in (track.rects if track is not None else [])]
+            for rect, box in palms.get(view, []):
+                if chosen and geometry.rect_iou(rect[None], torch.stack([c.rect for c in chosen])).max() > _SAME_HAND_IOU:
+                    continue
+                chosen.append(_Candidate(view, rect, box))
+            out.extend(chosen[: self.config.max_hands])
+        return out
+
+    def _landmarks(self, prepared: PreparedImages, candidates: list[_Candidate],
+                   results: list[list[HandDetection2D]], kept_rects: dict[int, list[torch.Tensor]]) -> None:
+        """Landmark stage, one call over every region of every view; fills ``results``."""
+        size = geometry.LANDMARK_INPUT_SIZE
+        rects = torch.stack([c.rect for c in candidates]).to(self._device)  # (N, 5)
+        index = torch.tensor([c.view for c in candidates], device=self._device)
+        crops = warp_crops(prepared, index, geometry.crop_affines(rects, size), size,
+                           replicate_border=True, dtype=self._dtype)
+        landmarks, presence, handedness, world = self._backend.landmark(crops)
+        self.stage_calls["landmark"] += 1
+        n = len(candidates)
+        keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
+        world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
+        next_rects = geometry.landmark_rects(keypoints)
+        bounds = geometry.rect_bounds(rects)
+        keypoints, world, next_rects, bounds = (t.cpu() for t in (keypoints, world, next_rects, bounds))
+        presence, right_mirrored = presence[:, 0].cpu(), handedness[:, 0].cpu()
+        for i in sorted(range(n), key=lambda j: -float(presence[j])):
+            cand = candidates[i]
+            if presence[i] < self.config.min_presence:
+                continue
+            mine = kept_rects[cand.view]
+            if mine and geometry.rect_iou(next_rects[i][None], torch.stack(mine)).max() > _SAME_HAND_IOU:
+                continue  # two regions converged on one hand: keep the more confident one
+            mine.append(next_rects[i])
+            results[cand.view].append(self._to_detection(
+                prepared, cand, keypoints[i], world[i], float(presence[i]), float(right_mirrored[i]),
+                cand.palm_box if cand.palm_box is not None else bounds[i]))
+
+    @staticmethod
+    def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: torch.Tensor, world: torch.Tensor,
+                      presence: float, right_mirrored: float, box: torch.Tensor) -> HandDetection2D:
+        sx, sy = prepared.scales[cand.view]
+        scale = np.array([sx, sy], np.float32)
+        # Back to the original image's pixels (pixel centres): x = (x' + ½)·s − ½.
+        keypoints_px = (keypoints.numpy() + 0.5) * scale - 0.5
+        box_px = (box.numpy().reshape(2, 2) + 0.5) * scale - 0.5
+        # The model's "Right" is for mirrored images: on our un-mirrored images it is the
+        # person's left hand.
+        hand = Handedness.LEFT if right_mirrored > 0.5 else Handedness.RIGHT
+        return HandDetection2D(
+            keypoints_2d=keypoints_px,
+            # The landmark network gives one presence score per hand, no per-keypoint score.
+            keypoint_scores=np.full(NUM_KEYPOINTS, presence, np.float32),
+            handedness=hand,
+            handedness_score=max(right_mirrored, 1.0 - right_mirrored),
+            presence=presence,
+            palm_box=box_px.reshape(4),
+            world_landmarks=world.numpy(),
+        )
