@@ -23,9 +23,11 @@ __all__ = ["CameraArray", "distort_normalized", "undistort_normalized"]
 # The rational model's 8 coefficients in CameraInfo/OpenCV order.
 _RATIONAL_COEFFS = 8
 # Undistortion is solved by fixed-point / Newton iteration; stop when the update is
-# below this (normalized units, ≈1e-9 px at f = 1000 px) or after this many steps.
-_UNDISTORT_TOL = 1e-12
+# below this (normalized units, ≈1e-7 px at f = 1000 px) or after this many steps.
+_UNDISTORT_TOL = 1e-10
 _UNDISTORT_MAX_ITER = 40
+# Checking convergence costs as much as an iteration: check every few.
+_CHECK_EVERY = 4
 # Points closer than this to the camera plane (metres) are behind/at the camera: NaN.
 _MIN_DEPTH = 1e-6
 
@@ -76,14 +78,18 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
     radtan = ~is_fisheye & np.any(rational != 0, axis=1)
     if radtan.any():
         xd, yd, d = xy_d[radtan, :, 0], xy_d[radtan, :, 1], rational[radtan]
-        x, y = xd.copy(), yd.copy()
+        k1, k2, p1, p2, k3, k4, k5, k6 = (d[:, i : i + 1] for i in range(_RATIONAL_COEFFS))
+        x, y = xd, yd
         # Fixed point as OpenCV's undistortPoints: x = (xd - tangential(x)) / radial(x).
-        for _ in range(_UNDISTORT_MAX_ITER):
-            radial, dx, dy = _rational_factors(x, y, d)
-            x_new, y_new = (xd - dx) / radial, (yd - dy) / radial
-            step = np.nanmax(np.abs(x_new - x) + np.abs(y_new - y), initial=0.0)
+        for it in range(_UNDISTORT_MAX_ITER):
+            r2 = x * x + y * y
+            xy2 = 2.0 * x * y
+            inv_radial = (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6))) / (1.0 + r2 * (k1 + r2 * (k2 + r2 * k3)))
+            x_new = (xd - p1 * xy2 - p2 * (r2 + 2.0 * x * x)) * inv_radial
+            y_new = (yd - p1 * (r2 + 2.0 * y * y) - p2 * xy2) * inv_radial
+            done = it % _CHECK_EVERY == _CHECK_EVERY - 1 and np.nanmax(np.abs(x_new - x) + np.abs(y_new - y), initial=0.0) < _UNDISTORT_TOL
             x, y = x_new, y_new
-            if step < _UNDISTORT_TOL:
+            if done:
                 break
         out[radtan] = np.stack([x, y], axis=-1)
     if is_fisheye.any():
@@ -178,13 +184,19 @@ class CameraArray:
         v = K[:, None, 1, 1] * xy[..., 1] + K[:, None, 1, 2]
         return np.stack([u, v], axis=-1)
 
-    def pixels_to_normalized(self, pixels: np.ndarray) -> np.ndarray:
-        """(V, N, 2) distorted pixels → (V, N, 2) undistorted normalized coordinates; NaN stays NaN."""
-        pixels = check_shape("pixels", pixels, (len(self), None, 2), "CameraArray.pixels_to_normalized")
-        K = self.K
+    def pixels_to_normalized(self, pixels: np.ndarray, views: np.ndarray | None = None) -> np.ndarray:
+        """(V, N, 2) distorted pixels → (V, N, 2) undistorted normalized coordinates; NaN stays NaN.
+
+        With ``views`` ((M,) camera index per row), ``pixels`` is (M, N, 2): row m seen by camera views[m].
+        """
+        if views is None:
+            views = np.arange(len(self))
+            pixels = check_shape("pixels", pixels, (len(self), None, 2), "CameraArray.pixels_to_normalized")
+        K = self.K[views]
         yd = (pixels[..., 1] - K[:, None, 1, 2]) / K[:, None, 1, 1]
         xd = (pixels[..., 0] - K[:, None, 0, 2] - K[:, None, 0, 1] * yd) / K[:, None, 0, 0]
-        return undistort_normalized(np.stack([xd, yd], axis=-1), self.rational, self.fisheye, self.is_fisheye)
+        return undistort_normalized(np.stack([xd, yd], axis=-1), self.rational[views], self.fisheye[views],
+                                    self.is_fisheye[views])
 
     def project(self, points: np.ndarray, distort: bool = True) -> np.ndarray:
         """(N, 3) or (V, N, 3) world points, metres → (V, N, 2) pixels; NaN behind a camera."""

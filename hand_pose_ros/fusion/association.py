@@ -1,0 +1,122 @@
+"""Which detection in which view is which physical hand: association by geometry, not labels.
+
+Legend: D detections of this frame over all views (``view`` (D,) gives each one's view),
+``xy`` (D, 21, 2) undistorted normalized keypoints (NaN unseen), K tracks.
+
+Two cues, both label-free:
+  * tracks: a detection continues a track when its keypoints lie near the track's predicted
+    joints projected into that view (one Hungarian assignment per view);
+  * epipolar geometry: detections left over are grouped greedily, cheapest pair first, when
+    every pair of members agrees (median symmetric epipolar distance of their joints, px)
+    — complete linkage, at most one detection per view per hand.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from hand_pose_ros.fusion.camera import CameraArray
+
+__all__ = ["essential_matrices", "epipolar_costs", "track_costs", "group_detections"]
+
+# Fewer shared joints than this give no reliable pair cost (inf).
+_MIN_COMMON_JOINTS = 5
+
+
+def essential_matrices(cams: CameraArray) -> np.ndarray:
+    """(V, V, 3, 3) E[j, i] with x_jᵀ E[j, i] x_i = 0 for normalized points of one 3D point."""
+    R, t = cams.camera_T_world[:, :3, :3], cams.camera_T_world[:, :3, 3]
+    R_ji = R[:, None] @ R[None].transpose(0, 1, 3, 2)  # (V, V, 3, 3): R_j R_iᵀ
+    t_ji = t[:, None] - (R_ji @ t[None, :, :, None])[..., 0]  # (V, V, 3)
+    skew = np.zeros(t_ji.shape + (3,))
+    skew[..., 0, 1], skew[..., 0, 2] = -t_ji[..., 2], t_ji[..., 1]
+    skew[..., 1, 0], skew[..., 1, 2] = t_ji[..., 2], -t_ji[..., 0]
+    skew[..., 2, 0], skew[..., 2, 1] = -t_ji[..., 1], t_ji[..., 0]
+    return skew @ R_ji
+
+
+def _masked_median(values: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Median over ``axis`` ignoring NaN; inf where fewer than ``_MIN_COMMON_JOINTS`` values."""
+    count = np.isfinite(values).sum(axis)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: handled below
+        med = np.nanmedian(values, axis=axis)
+    return np.where(count >= _MIN_COMMON_JOINTS, med, np.inf)
+
+
+def epipolar_costs(view: np.ndarray, xy: np.ndarray, cams: CameraArray, essential: np.ndarray) -> np.ndarray:
+    """(D,) views + (D, 21, 2) normalized → (D, D) px, median symmetric epipolar distance; inf in one view."""
+    xh = np.concatenate([xy, np.ones_like(xy[..., :1])], -1)  # (D, 21, 3)
+    E = essential[view[None, :], view[:, None]]  # (D, D, 3, 3): E[a, b] maps x_a to a line in b's view
+    lines_b = np.einsum("abij,anj->abni", E, xh)  # (D, D, 21, 3)
+    lines_a = np.einsum("abji,bnj->abni", E, xh)
+    num = np.abs(np.einsum("abni,bni->abn", lines_b, xh))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        dist_b = num / np.hypot(lines_b[..., 0], lines_b[..., 1]) * cams.focal[view][None, :, None]
+        dist_a = num / np.hypot(lines_a[..., 0], lines_a[..., 1]) * cams.focal[view][:, None, None]
+    cost = _masked_median(0.5 * (dist_a + dist_b))
+    cost[view[:, None] == view[None, :]] = np.inf
+    return cost
+
+
+def track_costs(view: np.ndarray, xy: np.ndarray, predicted: np.ndarray, cams: CameraArray) -> np.ndarray:
+    """(D,) views, (D, 21, 2) normalized, (K, 21, 3) predicted world joints → (K, D) px median distance."""
+    if predicted.shape[0] == 0 or view.size == 0:
+        return np.full((predicted.shape[0], view.size), np.inf)
+    R, t = cams.camera_T_world[view, :3, :3], cams.camera_T_world[view, :3, 3]  # (D, 3, 3), (D, 3)
+    cam = predicted[:, None] @ R.transpose(0, 2, 1)[None] + t[None, :, None, :]  # (K, D, 21, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(cam[..., 2] > 0, cam[..., 2], np.nan)
+        dist = np.linalg.norm(cam[..., :2] / z[..., None] - xy[None], axis=-1) * cams.focal[view][None, :, None]
+    return _masked_median(dist)
+
+
+def group_detections(view: np.ndarray, pair_cost: np.ndarray, track_cost: np.ndarray,
+                     threshold_px: float) -> tuple[list[list[int]], list[int]]:
+    """Group detections into hands; returns (groups of detection indices, track index or -1 per group).
+
+    Args:
+        view: (D,) view of each detection.
+        pair_cost: (D, D) px from ``epipolar_costs``.
+        track_cost: (K, D) px from ``track_costs``.
+    """
+    D, K = view.size, track_cost.shape[0]
+    groups: list[list[int]] = [[] for _ in range(K)]
+    assigned = np.zeros(D, bool)
+    if K:
+        for v in np.unique(view):
+            dets = np.flatnonzero(view == v)
+            cost = track_cost[:, dets]
+            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
+            for k, c in zip(rows, cols):
+                if cost[k, c] < threshold_px:
+                    groups[k].append(int(dets[c]))
+                    assigned[dets[c]] = True
+    sources = list(range(K))
+    groups, sources = [g for g in groups if g], [s for g, s in zip(groups, sources) if g]
+    # Each leftover detection starts alone; merge cheapest pairs first (complete linkage).
+    for d in np.flatnonzero(~assigned):
+        groups.append([int(d)])
+        sources.append(-1)
+    label = np.empty(D, int)
+    for gi, g in enumerate(groups):
+        label[g] = gi
+    a_idx, b_idx = np.nonzero(np.triu(pair_cost < threshold_px, 1))
+    for a, b in sorted(zip(a_idx, b_idx), key=lambda ab: pair_cost[ab[0], ab[1]]):
+        ga, gb = label[a], label[b]
+        if ga == gb or (sources[ga] >= 0 and sources[gb] >= 0):
+            continue  # already together, or two tracks: tracks never merge here
+        members_a, members_b = groups[ga], groups[gb]
+        if set(view[members_a]) & set(view[members_b]):
+            continue  # one detection per view per hand
+        if pair_cost[np.ix_(members_a, members_b)].max() >= threshold_px:
+            continue
+        keep, drop = (ga, gb) if sources[gb] < 0 else (gb, ga)
+        groups[keep] = groups[keep] + groups[drop]
+        label[groups[drop]] = keep
+        groups[drop] = []
+    out = [(g, s) for g, s in zip(groups, sources) if g]
+    return [g for g, _ in out], [s for _, s in out]

@@ -1,0 +1,86 @@
+"""``FusionConfig``: every setting of the multi-view fusion, with its default and reason."""
+
+from __future__ import annotations
+
+import dataclasses
+
+__all__ = ["FusionConfig", "FILTERS", "FILL_PRIORS"]
+
+FILTERS = ("one_euro", "none")
+FILL_PRIORS = ("world_landmarks", "previous_frame")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class FusionConfig:
+    """Settings of ``MultiViewFusion`` (pixels are full-resolution image pixels, times seconds).
+
+    Attributes:
+        min_keypoint_score: 2D keypoints scoring below this are treated as unseen.
+        inlier_threshold_px: a view agrees on a joint when its reprojection error is below this
+            (≈ 3σ of the detector's 2D noise).
+        association_threshold_px: detections in two views are the same hand when their joints'
+            median epipolar distance is below this; a detection joins a track when its joints'
+            median distance to the track's projected prediction is below it.
+        refine: run the robust nonlinear refinement after triangulation.
+        refine_iterations: Gauss-Newton iterations of the refinement.
+        huber_px: Huber scale of the refinement's reprojection term.
+        bone_weight_px_per_mm: weight of the bone-length term (1 mm error costs this many px).
+        bone_learning_rate: per-frame rate at which a track's bone lengths follow new measurements.
+        fill_missing: priors, in order, that fill joints with < 2 consistent views; any of
+            ``FILL_PRIORS``; empty: such joints are reported missing (NaN, confidence 0).
+        monocular: estimate hands seen by one view from the detector's world landmarks (PnP).
+        monocular_scale_stddev: relative 1σ error of the detector's metric hand size; the
+            monocular depth 1σ is this × the depth.
+        max_hands: at most this many hands are reported per frame (the most confident).
+        track_gate_m: a hand continues a track when its mean joint distance to the track's
+            prediction is below this (metres).
+        track_timeout_s: a track survives dropouts up to this long.
+        handedness_memory: weight of the past in the handedness vote, per frame (0: no memory).
+        filter: temporal filter on the 3D joints, one of ``FILTERS``.
+        one_euro_min_cutoff_hz, one_euro_beta, one_euro_derivative_cutoff_hz: One-Euro
+            parameters (beta in s/m: the cutoff rises by beta Hz per m/s of joint speed).
+    """
+
+    min_keypoint_score: float = 0.05
+    inlier_threshold_px: float = 20.0
+    association_threshold_px: float = 40.0
+    refine: bool = True
+    refine_iterations: int = 4
+    huber_px: float = 6.0
+    bone_weight_px_per_mm: float = 2.0
+    bone_learning_rate: float = 0.05
+    fill_missing: tuple[str, ...] = ()
+    monocular: bool = True
+    monocular_scale_stddev: float = 0.1
+    max_hands: int = 2
+    track_gate_m: float = 0.15
+    track_timeout_s: float = 0.5
+    handedness_memory: float = 0.95
+    filter: str = "one_euro"
+    one_euro_min_cutoff_hz: float = 2.0
+    one_euro_beta: float = 10.0
+    one_euro_derivative_cutoff_hz: float = 1.0
+
+    def __post_init__(self) -> None:
+        positive = ("inlier_threshold_px", "association_threshold_px", "huber_px", "track_gate_m",
+                    "track_timeout_s", "one_euro_min_cutoff_hz", "one_euro_derivative_cutoff_hz")
+        for name in positive:
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FusionConfig.{name} must be > 0, got {getattr(self, name)!r}")
+        for name in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"FusionConfig.{name} must be >= 0, got {getattr(self, name)!r}")
+        for name in ("min_keypoint_score", "bone_learning_rate", "handedness_memory"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"FusionConfig.{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if self.refine_iterations < 0 or self.max_hands < 1:
+            raise ValueError(
+                f"FusionConfig: refine_iterations must be >= 0 and max_hands >= 1, got "
+                f"{self.refine_iterations} and {self.max_hands}"
+            )
+        if self.filter not in FILTERS:
+            raise ValueError(f"FusionConfig.filter must be one of {list(FILTERS)}, got {self.filter!r}")
+        object.__setattr__(self, "fill_missing", tuple(self.fill_missing))
+        bad = [p for p in self.fill_missing if p not in FILL_PRIORS]
+        if bad:
+            raise ValueError(f"FusionConfig.fill_missing entries must be among {list(FILL_PRIORS)}, got {bad}")

@@ -1,0 +1,284 @@
+"""``MultiViewFusion``: per-view 2D hand detections of one instant → tracked 3D hands (world frame).
+
+Per frame: undistort all keypoints → group detections into hands (tracks, then epipolar
+geometry) → robust triangulation of every hand's joints at once → refinement with the
+track's bone lengths → one-view hands by PnP on the detector's metric landmarks → optional
+priors for missing joints → tracks (ids, handedness vote, One-Euro filter) → ``Hand3D``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from hand_pose_ros.calibration import Rig
+from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
+from hand_pose_ros.fusion.camera import CameraArray
+from hand_pose_ros.fusion.config import FusionConfig
+from hand_pose_ros.fusion.monocular import estimate_monocular, rigid_align
+from hand_pose_ros.fusion.refinement import refine_points
+from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
+from hand_pose_ros.fusion.triangulation import robust_triangulate, view_pairs
+from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
+from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
+
+__all__ = ["MultiViewFusion"]
+
+logger = logging.getLogger(__name__)
+
+J = NUM_KEYPOINTS
+# A detection whose seen joints agree with its hand's triangulation less often than this
+# fraction is not part of that hand (a wrong association); it is treated on its own.
+_MIN_INLIER_FRACTION = 0.3
+# A multi-view hand needs this many triangulated joints; fewer, and its views go on alone.
+_MIN_TRIANGULATED_JOINTS = 5
+# Handedness scores are clipped to this before taking log-odds (a score of 1 is not infinite evidence).
+_MAX_HANDEDNESS_SCORE = 0.99
+# Joint confidence falls by half when the mean reprojection error reaches the inlier threshold × this.
+_CONFIDENCE_ERROR_SCALE = 0.5
+# Confidence of priors relative to a detection score: a filled joint is a guess.
+_PRIOR_CONFIDENCE = 0.3
+
+
+class MultiViewFusion:
+    """Fuses per-camera ``HandDetection2D`` lists into tracked ``Hand3D`` (see module docstring).
+
+    Args:
+        rig: the calibrated cameras; ``process`` takes detections in this order.
+        config: settings; defaults suit 640×480 detections from 2–8 cameras.
+    """
+
+    def __init__(self, rig: Rig, config: FusionConfig | None = None) -> None:
+        if not isinstance(rig, Rig) or len(rig) == 0:
+            raise ValueError(f"rig must be a non-empty hand_pose_ros.calibration.Rig, got {rig!r}")
+        self.rig = rig
+        self.config = config if config is not None else FusionConfig()
+        self.cams = CameraArray.from_rig(rig)
+        self._essential = essential_matrices(self.cams)
+        self._pairs = view_pairs(len(rig))
+        self.tracker = Tracker(self.config)
+        self._views = np.zeros(0, int)
+
+    def reset(self) -> None:
+        """Forget all tracks (ids restart at 0)."""
+        self.tracker.reset()
+
+    def _flatten(self, detections: Sequence[Sequence[HandDetection2D]]) -> tuple[np.ndarray, list[HandDetection2D]]:
+        if len(detections) != len(self.rig):
+            raise ValueError(f"detections: expected one list per camera ({len(self.rig)}: {self.rig.names}), got {len(detections)}")
+        view, dets = [], []
+        for v, per_view in enumerate(detections):
+            for i, det in enumerate(per_view):
+                if not isinstance(det, HandDetection2D):
+                    raise TypeError(f"detections for camera {self.rig.names[v]!r}, item {i}: expected HandDetection2D, got {type(det).__name__}")
+                view.append(v)
+                dets.append(det)
+        return np.array(view, dtype=int), dets
+
+    def process(self, detections: Sequence[Sequence[HandDetection2D]], stamp: float) -> list[Hand3D]:
+        """One frame: a list of detections per camera (rig order; empty = none) at ``stamp`` s → hands.
+
+        Raises:
+            ValueError: wrong number of camera lists or a non-finite stamp.
+            TypeError: an item that is not a HandDetection2D (naming the camera).
+        """
+        if not np.isfinite(stamp):
+            raise ValueError(f"stamp must be finite seconds, got {stamp!r}")
+        cfg = self.config
+        view, dets = self._flatten(detections)
+        self._views = view  # camera of each detection of this frame
+        self.tracker.prune(stamp)
+        if not dets:
+            return []
+        D = len(dets)
+        scores = np.stack([d.keypoint_scores for d in dets]).astype(np.float64)  # (D, 21)
+        pixels = np.stack([d.keypoints_2d for d in dets]).astype(np.float64)  # (D, 21, 2) px
+        seen = np.isfinite(pixels).all(-1) & (scores >= cfg.min_keypoint_score) & (scores > 0)
+        pixels[~seen] = np.nan
+        xy = self.cams.pixels_to_normalized(pixels, view)  # (D, 21, 2)
+
+        predicted = self.tracker.predictions(stamp)
+        groups, hints = group_detections(
+            view, epipolar_costs(view, xy, self.cams, self._essential),
+            track_costs(view, xy, predicted, self.cams), cfg.association_threshold_px,
+        )
+        points, inliers, errors, num_views, multi, groups, hints = self._triangulate(view, xy, scores, groups, hints)
+        hands: list[dict] = []
+        for g, members in enumerate(groups):
+            if multi[g]:
+                hands.append(self._multi_view_hand(points[g], inliers[g], errors[g], num_views[g], members, scores, dets, hints[g]))
+        fused = np.stack([h["points"] for h in hands]) if hands else np.zeros((0, J, 3))
+        for g, members in enumerate(groups):
+            if not multi[g] and cfg.monocular:
+                hand = self._monocular_hand(members[0], view, xy, scores, dets, fused, hints[g])
+                if hand is not None:
+                    hands.append(hand)
+        return self._finish(hands, stamp)
+
+    def _triangulate(self, view, xy, scores, groups, hints):
+        """Triangulate all groups' joints at once; detach views that disagree with their hand."""
+        cfg = self.config
+        V, G = len(self.rig), len(groups)
+        obs = np.full((V, G * J, 2), np.nan)
+        obs_scores = np.zeros((V, G * J))
+        for g, members in enumerate(groups):
+            for d in members:
+                obs[view[d], g * J:(g + 1) * J] = xy[d]
+                obs_scores[view[d], g * J:(g + 1) * J] = scores[d]
+        tri = robust_triangulate(obs, obs_scores, self.cams, cfg.inlier_threshold_px, self._pairs)
+        inliers = tri.inliers.reshape(V, G, J).transpose(1, 0, 2)  # (G, V, 21)
+        seen = np.isfinite(obs[..., 0]).reshape(V, G, J).transpose(1, 0, 2)
+        points = tri.points
+        if cfg.refine and cfg.refine_iterations:
+            bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
+            targets = np.concatenate([
+                self.tracker.tracks[k].bones if k >= 0 else np.full(len(BONE_INDEX), np.nan) for k in hints
+            ]) if G else np.zeros(0)
+            points = refine_points(points, obs, np.where(tri.inliers, obs_scores, 0.0), self.cams, bones, targets,
+                                   huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
+                                   iterations=cfg.refine_iterations)
+        points = points.reshape(G, J, 3)
+        num_views = tri.num_views.reshape(G, J)
+        multi = (num_views >= 2).sum(1) >= _MIN_TRIANGULATED_JOINTS
+        # Views that disagree with their hand leave it and are treated as one-view hands.
+        new_groups, new_hints = [], []
+        for g, members in enumerate(groups):
+            keep = []
+            for d in members:
+                n_seen = seen[g, view[d]].sum()
+                agree = inliers[g, view[d]].sum()
+                if multi[g] and agree < _MIN_INLIER_FRACTION * n_seen:
+                    new_groups.append([d])
+                    new_hints.append(-1)
+                elif multi[g]:
+                    keep.append(d)
+                else:
+                    new_groups.append([d])
+                    new_hints.append(hints[g] if len(members) == 1 else -1)
+            groups[g] = keep
+        errors = np.where(tri.inliers, tri.errors, 0.0).reshape(V, G, J).sum(0) / np.maximum(num_views, 1)
+        keep_g = [g for g in range(G) if multi[g]]
+        extra = len(new_groups)
+        pad = lambda a, fill: np.concatenate([a[keep_g], np.full((extra,) + a.shape[1:], fill, a.dtype)])  # noqa: E731
+        return (pad(points, np.nan), pad(inliers, False), pad(errors, np.nan), pad(num_views, 0),
+                np.array([True] * len(keep_g) + [False] * extra, bool),
+                [groups[g] for g in keep_g] + new_groups, [hints[g] for g in keep_g] + new_hints)
+
+    def _confidence(self, mean_score: np.ndarray, num_views: np.ndarray, error_px: np.ndarray) -> np.ndarray:
+        """(21,) ×3 → (21,) in [0, 1]: score × view agreement × reprojection fit."""
+        views_term = 1.0 - 0.5 ** np.maximum(num_views - 1, 0)  # 2 views 0.5, 3 0.75, 4 0.875 …
+        scale = _CONFIDENCE_ERROR_SCALE * self.config.inlier_threshold_px
+        fit = 1.0 / (1.0 + (np.nan_to_num(error_px) / scale) ** 2)
+        return np.where(num_views >= 2, mean_score * views_term * fit, 0.0)
+
+    def _handedness_evidence(self, members: list[int], dets: list[HandDetection2D]) -> float:
+        """Log-odds for RIGHT summed over the hand's detections."""
+        total = 0.0
+        for d in members:
+            p = min(max(float(dets[d].handedness_score), 1 - _MAX_HANDEDNESS_SCORE), _MAX_HANDEDNESS_SCORE)
+            sign = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}.get(dets[d].handedness, 0.0)
+            total += sign * np.log(p / (1 - p))
+        return total
+
+    def _multi_view_hand(self, points, inliers, errors, num_views, members, scores, dets, hint) -> dict:
+        view_scores = np.zeros_like(inliers, dtype=np.float64)  # (V, 21)
+        for d in members:
+            view_scores[self._views[d], :] = scores[d]
+        mean_score = (view_scores * inliers).sum(0) / np.maximum(inliers.sum(0), 1)
+        conf = self._confidence(mean_score, num_views, errors)
+        source = np.where(num_views >= 2, KeypointSource.TRIANGULATED, KeypointSource.MISSING)
+        errors = np.where(num_views >= 2, errors, np.nan)
+        return dict(points=points, measured=points.copy(), confidence=conf, num_views=num_views, errors=errors,
+                    source=source, members=members, hint=hint, monocular=False, depth_stddev=0.0,
+                    vote=self._handedness_evidence(members, dets),
+                    presence=max(float(dets[d].presence) for d in members), dets=dets)
+
+    def _monocular_hand(self, d, view, xy, scores, dets, fused, hint) -> dict | None:
+        cfg = self.config
+        v = int(view[d])
+        # A lone detection on top of a fused hand's projection is that hand seen again, not a new one.
+        if fused.shape[0] and (track_costs(view[d:d + 1], xy[d:d + 1], fused, self.cams)[:, 0] < cfg.association_threshold_px).any():
+            return None
+        landmarks = dets[d].world_landmarks.astype(np.float64)
+        source = KeypointSource.MONOCULAR
+        if not np.isfinite(landmarks).all(-1).any() and hint >= 0 and "previous_frame" in cfg.fill_missing:
+            prev = self.tracker.tracks[hint].points  # the track's last shape, in this camera's axes
+            cam_prev = prev @ self.cams.camera_T_world[v, :3, :3].T
+            landmarks = cam_prev - np.nanmean(cam_prev, axis=0)
+            source = KeypointSource.PREVIOUS_FRAME
+        est = estimate_monocular(xy[d], scores[d], landmarks, float(self.cams.focal[v]))
+        if est is None:
+            return None
+        world_T_camera = self.rig.cameras[v].world_T_camera
+        points = est.points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
+        depth_stddev = cfg.monocular_scale_stddev * est.depth
+        ok = np.isfinite(points).all(-1)
+        # Confidence: the detector's score discounted by the relative depth uncertainty.
+        conf = np.where(ok, scores[d] / (1.0 + (depth_stddev / max(est.depth, 1e-6)) * 10.0), 0.0)
+        return dict(points=points, measured=np.full((J, 3), np.nan), confidence=conf, num_views=ok.astype(int),
+                    errors=np.where(ok, est.residual_px, np.nan), source=np.where(ok, source, KeypointSource.MISSING),
+                    members=[d], hint=hint, monocular=True, depth_stddev=depth_stddev,
+                    vote=self._handedness_evidence([d], dets), presence=float(dets[d].presence), dets=dets)
+
+    def _fill_missing(self, hand: dict, track_points: np.ndarray | None) -> None:
+        """Fill joints with < 2 consistent views from the configured priors, marking their source."""
+        for prior in self.config.fill_missing:
+            missing = ~np.isfinite(hand["points"]).all(-1)
+            if not missing.any():
+                return
+            if prior == "world_landmarks":
+                best = max(hand["members"], key=lambda d: np.isfinite(hand["dets"][d].world_landmarks).all(-1).sum())
+                landmarks = hand["dets"][best].world_landmarks.astype(np.float64)
+                world_T_cam = self.rig.cameras[self._views[best]].world_T_camera
+                source = landmarks @ world_T_cam[:3, :3].T  # camera-aligned axes → world axes
+                kind = KeypointSource.WORLD_LANDMARKS
+            elif track_points is not None:
+                source, kind = track_points, KeypointSource.PREVIOUS_FRAME
+            else:
+                continue
+            T = rigid_align(source, hand["points"])
+            if T is None:
+                continue
+            filled = source @ T[:3, :3].T + T[:3, 3]
+            use = missing & np.isfinite(filled).all(-1)
+            hand["points"][use] = filled[use]
+            hand["source"][use] = kind
+            hand["confidence"][use] = _PRIOR_CONFIDENCE * np.median(hand["confidence"][~missing])
+
+    def _finish(self, hands: list[dict], stamp: float) -> list[Hand3D]:
+        cfg = self.config
+        if len(hands) > cfg.max_hands:
+            hands = sorted(hands, key=lambda h: (not h["monocular"], h["confidence"].sum()), reverse=True)[: cfg.max_hands]
+        points = np.stack([h["points"] for h in hands]) if hands else np.zeros((0, J, 3))
+        track_index = self.tracker.match(points, [h["hint"] for h in hands], stamp)
+        # Two hands cannot continue one track: the later one starts a new track.
+        used: set[int] = set()
+        for i, k in enumerate(track_index):
+            if k in used:
+                track_index[i] = -1
+            used.add(k)
+        out: list[Hand3D] = []
+        for hand, k in zip(hands, track_index):
+            self._fill_missing(hand, self.tracker.tracks[k].points if k >= 0 else None)
+            track = self.tracker.update(k, hand["points"], hand["measured"], hand["vote"], stamp)
+            filtered = track.filter is not None
+            out.append(Hand3D(
+                track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
+                presence=hand["presence"],
+                keypoints_3d=np.where(np.isfinite(hand["points"]), track.points if filtered else hand["points"], np.nan),
+                keypoint_confidence=hand["confidence"], num_views=hand["num_views"],
+                reprojection_error_px=hand["errors"], keypoint_source=hand["source"],
+                monocular=hand["monocular"], depth_stddev=hand["depth_stddev"], age=track.age,
+            ))
+        self._resolve_handedness(out)
+        return sorted(out, key=lambda h: h.track_id)
+
+    def _resolve_handedness(self, hands: list[Hand3D]) -> None:
+        """Two hands with the same label: the one whose vote is weaker takes the other label."""
+        if len(hands) != 2 or hands[0].handedness != hands[1].handedness or hands[0].handedness == Handedness.UNKNOWN:
+            return
+        weaker, stronger = sorted(hands, key=lambda h: h.handedness_score)
+        weaker.handedness = Handedness.LEFT if weaker.handedness == Handedness.RIGHT else Handedness.RIGHT
+        weaker.handedness_score = stronger.handedness_score  # decided by the stronger vote

@@ -1,0 +1,77 @@
+"""One view: absolute hand pose from the detector's metric world landmarks and 2D keypoints (PnP).
+
+The landmarks give the hand's metric shape in camera-aligned axes (x right, y down, z
+forward, origin ≈ hand centre); the 2D keypoints fix where it is. A linear solve for the
+translation (landmark axes taken as the camera's) starts an iterative PnP that also fits
+the rotation. Depth is the least certain part: its 1σ is the relative error of the
+detector's metric hand size times the depth (the size/depth ambiguity of one view).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import cv2
+import numpy as np
+
+__all__ = ["MonocularEstimate", "estimate_monocular", "rigid_align"]
+
+# PnP needs at least this many keypoints with landmarks and 2D positions.
+_MIN_PNP_POINTS = 6
+# The hand must end up at least this far in front of the camera (metres).
+_MIN_DEPTH = 0.05
+
+
+@dataclasses.dataclass(frozen=True)
+class MonocularEstimate:
+    """points_camera: (21, 3) metres in the camera optical frame; depth (m) of the landmark
+    origin; residual_px: (21,) reprojection error per keypoint (NaN where unseen)."""
+
+    points_camera: np.ndarray
+    depth: float
+    residual_px: np.ndarray
+
+
+def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarray, focal_px: float) -> MonocularEstimate | None:
+    """(21, 2) normalized keypoints, (21,) weights, (21, 3) metric landmarks → estimate or None.
+
+    None when fewer than ``_MIN_PNP_POINTS`` joints have both, or the solution is behind the camera.
+    """
+    ok = np.isfinite(xy).all(-1) & np.isfinite(landmarks).all(-1) & (weights > 0)
+    if ok.sum() < _MIN_PNP_POINTS:
+        return None
+    x, y = xy[ok, 0], xy[ok, 1]
+    L = landmarks[ok].astype(np.float64)
+    w = np.sqrt(weights[ok])
+    zeros, ones = np.zeros_like(x), np.ones_like(x)
+    # (L + t) projects to (x, y): [1 0 -x] t = x Lz - Lx ; [0 1 -y] t = y Lz - Ly.
+    A = np.concatenate([np.stack([ones, zeros, -x], 1), np.stack([zeros, ones, -y], 1)]) * np.tile(w, 2)[:, None]
+    b = np.concatenate([x * L[:, 2] - L[:, 0], y * L[:, 2] - L[:, 1]]) * np.tile(w, 2)
+    t = np.linalg.lstsq(A, b, rcond=None)[0]
+    if t[2] < _MIN_DEPTH:
+        return None
+    rvec, tvec = np.zeros((3, 1)), t.reshape(3, 1).copy()
+    found, rvec, tvec = cv2.solvePnP(L, np.column_stack([x, y]), np.eye(3), None, rvec, tvec,
+                                     useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
+    R = cv2.Rodrigues(rvec)[0]
+    if not found or tvec[2, 0] < _MIN_DEPTH:
+        R, tvec = np.eye(3), t.reshape(3, 1)
+    points = landmarks.astype(np.float64) @ R.T + tvec[:, 0]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        residual = np.linalg.norm(points[:, :2] / points[:, 2:] - xy, axis=-1) * focal_px
+    return MonocularEstimate(points, float(tvec[2, 0]), residual)
+
+
+def rigid_align(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
+    """(N, 3), (N, 3) with NaN rows → (4, 4) rigid transform mapping source onto target (Kabsch); None if < 3 pairs."""
+    ok = np.isfinite(source).all(-1) & np.isfinite(target).all(-1)
+    if ok.sum() < 3:
+        return None
+    s, d = source[ok], target[ok]
+    cs, cd = s.mean(0), d.mean(0)
+    U, _, Vt = np.linalg.svd((s - cs).T @ (d - cd))
+    flip = np.sign(np.linalg.det(Vt.T @ U.T))
+    R = Vt.T @ np.diag([1.0, 1.0, flip]) @ U.T
+    T = np.eye(4)
+    T[:3, :3], T[:3, 3] = R, cd - R @ cs
+    return T

@@ -1,0 +1,92 @@
+"""Nonlinear refinement of triangulated joints: robust reprojection + bone-length consistency.
+
+Minimises, over the joints of all hands at once,
+``Σ_v,n ρ(|f_v (π_v(X_n) − x_vn)|) + Σ_bones (λ (|X_c − X_p| − L))²`` with ρ Huber, by
+block-Jacobi Gauss-Newton: one 3×3 system per joint per iteration, batched (no loop over
+joints). Bone targets ``L`` are the track's learned bone lengths (NaN: no term).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hand_pose_ros.fusion.camera import CameraArray
+
+__all__ = ["refine_points", "bone_lengths"]
+
+# Points nearer than this to a camera plane (metres) contribute no reprojection term.
+_MIN_DEPTH = 1e-3
+# Levenberg damping relative to each joint's Hessian trace keeps the 3×3 solves well posed.
+_DAMPING = 1e-6
+# Block-Jacobi moves both ends of a bone at once: doubling the bone curvature avoids overshoot.
+_JACOBI_BONE_FACTOR = 2.0
+
+
+def bone_lengths(points: np.ndarray, bones: np.ndarray) -> np.ndarray:
+    """(N, 3) metres and (B, 2) joint indices (parent, child) → (B,) metres; NaN if an end is missing."""
+    return np.linalg.norm(points[bones[:, 1]] - points[bones[:, 0]], axis=-1)
+
+
+def refine_points(
+    points: np.ndarray,
+    xy: np.ndarray,
+    weights: np.ndarray,
+    cams: CameraArray,
+    bones: np.ndarray,
+    bone_targets: np.ndarray,
+    *,
+    huber_px: float,
+    bone_weight_px_per_mm: float,
+    iterations: int,
+) -> np.ndarray:
+    """(N, 3) metres start, (V, N, 2) normalized observations, (V, N) weights → (N, 3) refined.
+
+    Args:
+        weights: per observation (0 = unused: outliers and unseen views).
+        bones: (B, 2) int indices into N (parent, child).
+        bone_targets: (B,) metres; NaN where unknown.
+        huber_px: residual (px) beyond which an observation's influence stops growing.
+        bone_weight_px_per_mm: 1 mm of bone-length error costs as much as this many px.
+    """
+    x = points.copy()
+    active = np.isfinite(x).all(-1)  # (N,) joints with enough views; the rest stay NaN
+    w_obs = np.where(np.isfinite(xy).all(-1), weights, 0.0) * active  # (V, N)
+    obs = np.nan_to_num(xy)
+    R, t = cams.camera_T_world[:, :3, :3], cams.camera_T_world[:, :3, 3]
+    f = cams.focal[:, None, None]  # (V, 1, 1)
+    lam2 = (bone_weight_px_per_mm * 1e3) ** 2  # px² per m² of bone error
+    bone_ok = np.isfinite(bone_targets) & active[bones[:, 0]] & active[bones[:, 1]]
+    b_par, b_chi, b_len = bones[bone_ok, 0], bones[bone_ok, 1], bone_targets[bone_ok]
+    xs = np.nan_to_num(x)
+    for _ in range(iterations):
+        cam = xs[None] @ R.transpose(0, 2, 1) + t[:, None, :]  # (V, N, 3)
+        z = np.where(cam[..., 2] > _MIN_DEPTH, cam[..., 2], np.inf)
+        u = cam[..., :2] / z[..., None]  # (V, N, 2)
+        res = f * (u - obs)  # (V, N, 2) px
+        norm = np.linalg.norm(res, axis=-1)
+        huber = np.where(norm > huber_px, huber_px / np.maximum(norm, 1e-12), 1.0)
+        w = w_obs * huber * (z < np.inf)  # (V, N)
+        # d(px)/dX = f / z [[1, 0, −u], [0, 1, −v]] R
+        J_cam = np.zeros(cam.shape[:2] + (2, 3))
+        J_cam[..., 0, 0] = J_cam[..., 1, 1] = 1.0
+        J_cam[..., :, 2] = -u
+        J = (f[..., None] / z[..., None, None]) * (J_cam @ R[:, None])  # (V, N, 2, 3)
+        Jw = J * w[..., None, None]
+        H = np.einsum("vnri,vnrj->nij", Jw, J)  # (N, 3, 3)
+        g = np.einsum("vnri,vnr->ni", Jw, res)  # (N, 3)
+        if b_len.size:
+            d = xs[b_chi] - xs[b_par]  # (B, 3)
+            length = np.linalg.norm(d, axis=-1, keepdims=True)
+            dirn = d / np.maximum(length, 1e-9)
+            err = length[:, 0] - b_len
+            outer = lam2 * _JACOBI_BONE_FACTOR * dirn[:, :, None] * dirn[:, None, :]
+            np.add.at(H, b_chi, outer)
+            np.add.at(H, b_par, outer)
+            np.add.at(g, b_chi, lam2 * dirn * err[:, None])
+            np.add.at(g, b_par, -lam2 * dirn * err[:, None])
+        trace = np.trace(H, axis1=1, axis2=2)
+        H += (_DAMPING * trace + 1e-12)[:, None, None] * np.eye(3)
+        step = np.linalg.solve(H, -g[..., None])[..., 0]
+        xs = xs + np.where(active[:, None], step, 0.0)
+    xs[~active] = np.nan
+    return xs

@@ -1,0 +1,135 @@
+"""Hand tracks over time: ids, constant-velocity prediction, learned bone lengths, handedness vote."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from hand_pose_ros.fusion.config import FusionConfig
+from hand_pose_ros.fusion.filtering import OneEuroFilter
+from hand_pose_ros.fusion.refinement import bone_lengths
+from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, Handedness
+
+__all__ = ["Track", "Tracker", "BONE_INDEX"]
+
+BONE_INDEX = np.array(BONES, dtype=int)  # (20, 2) parent, child
+# A bone measurement further than this (relative) from the learned length is an outlier
+# once the length is established (after _BONES_ESTABLISHED measurements).
+_BONE_OUTLIER_REL = 0.25
+_BONES_ESTABLISHED = 5
+# Velocity of the hand centre is smoothed with this weight on the newest estimate.
+_VELOCITY_SMOOTHING = 0.5
+
+
+@dataclasses.dataclass(eq=False)
+class Track:
+    """One hand followed over time (world frame, metres, seconds)."""
+
+    track_id: int
+    points: np.ndarray  # (21, 3) last output (filtered)
+    last_stamp: float
+    velocity: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(3))  # (3,) m/s of the centre
+    age: int = 1
+    handedness_vote: float = 0.0  # log-odds for RIGHT, decayed sum over frames
+    bones: np.ndarray = dataclasses.field(default_factory=lambda: np.full(len(BONES), np.nan))  # (20,) m
+    bone_counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(BONES), int))
+    filter: OneEuroFilter | None = None
+
+    def predict(self, stamp: float) -> np.ndarray:
+        """(21, 3) joints expected at ``stamp`` (constant velocity of the hand centre)."""
+        return self.points + self.velocity * max(stamp - self.last_stamp, 0.0)
+
+    def learn_bones(self, points: np.ndarray, rate: float) -> None:
+        """Update bone lengths from (21, 3) triangulated joints (NaN-safe, outliers skipped)."""
+        measured = bone_lengths(points, BONE_INDEX)
+        ok = np.isfinite(measured)
+        established = self.bone_counts >= _BONES_ESTABLISHED
+        ok &= ~established | (np.abs(measured - self.bones) < _BONE_OUTLIER_REL * self.bones)
+        # Running mean at first, then an exponential average with ``rate``.
+        step = np.maximum(1.0 / (self.bone_counts + 1), rate)
+        self.bones = np.where(ok, np.where(self.bone_counts > 0, self.bones + step * (measured - self.bones), measured), self.bones)
+        self.bone_counts = self.bone_counts + ok
+
+    @property
+    def handedness(self) -> Handedness:
+        if self.handedness_vote == 0:
+            return Handedness.UNKNOWN
+        return Handedness.RIGHT if self.handedness_vote > 0 else Handedness.LEFT
+
+    @property
+    def handedness_score(self) -> float:
+        """Probability of ``handedness`` from the vote's log-odds."""
+        return float(1.0 / (1.0 + np.exp(-abs(self.handedness_vote))))
+
+
+class Tracker:
+    """Keeps tracks, matches fused hands to them, votes handedness and filters the joints."""
+
+    def __init__(self, config: FusionConfig) -> None:
+        self.config = config
+        self.tracks: list[Track] = []
+        self._ids = itertools.count()
+
+    def reset(self) -> None:
+        self.tracks = []
+        self._ids = itertools.count()
+
+    def prune(self, stamp: float) -> None:
+        """Drop tracks unseen for longer than the timeout (or from the future: a restarted replay)."""
+        timeout = self.config.track_timeout_s
+        self.tracks = [t for t in self.tracks if 0 <= stamp - t.last_stamp <= timeout]
+
+    def predictions(self, stamp: float) -> np.ndarray:
+        """(K, 21, 3) predicted joints of the live tracks."""
+        if not self.tracks:
+            return np.zeros((0, NUM_KEYPOINTS, 3))
+        return np.stack([t.predict(stamp) for t in self.tracks])
+
+    def match(self, points: np.ndarray, hinted: list[int], stamp: float) -> list[int]:
+        """(H, 21, 3) hands + track hint per hand (-1: none) → track index per hand (-1: new).
+
+        Hints from the 2D association are kept; the other hands are matched by mean joint
+        distance to the predictions of the tracks not hinted, within ``track_gate_m``.
+        """
+        result = list(hinted)
+        free_tracks = [k for k in range(len(self.tracks)) if k not in hinted]
+        free_hands = [h for h, k in enumerate(hinted) if k < 0]
+        if free_tracks and free_hands:
+            pred = self.predictions(stamp)[free_tracks]  # (F, 21, 3)
+            dist = np.linalg.norm(points[free_hands][:, None] - pred[None], axis=-1)  # (h, F, 21)
+            with np.errstate(invalid="ignore"):
+                cost = np.nanmean(np.where(np.isfinite(dist), dist, np.nan), axis=-1) if dist.size else dist
+            cost = np.where(np.isfinite(cost), cost, np.inf)
+            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
+            for r, c in zip(rows, cols):
+                if cost[r, c] < self.config.track_gate_m:
+                    result[free_hands[r]] = free_tracks[c]
+        return result
+
+    def update(self, track_index: int, points: np.ndarray, measured: np.ndarray, vote: float, stamp: float) -> Track:
+        """Feed a hand's (21, 3) fused joints to its track (-1: start one); returns the track.
+
+        ``measured``: (21, 3) joints trusted for learning bone lengths (NaN elsewhere).
+        """
+        cfg = self.config
+        if track_index < 0:
+            track = Track(track_id=next(self._ids), points=points.copy(), last_stamp=stamp, age=0)
+            if cfg.filter == "one_euro":
+                track.filter = OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
+            self.tracks.append(track)
+        else:
+            track = self.tracks[track_index]
+        out = track.filter(points, stamp) if track.filter is not None else points.copy()
+        dt = stamp - track.last_stamp
+        if track.age > 0 and dt > 0:
+            moved = np.nanmean(out - track.points, axis=0) / dt if np.isfinite(out - track.points).any() else np.zeros(3)
+            track.velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
+        track.points = np.where(np.isfinite(out), out, track.predict(stamp))
+        track.last_stamp = stamp
+        track.age += 1
+        track.handedness_vote = cfg.handedness_memory * track.handedness_vote + vote
+        track.learn_bones(measured, cfg.bone_learning_rate)
+        return track

@@ -1,0 +1,145 @@
+"""Robust multi-view triangulation, batched over points: subset search + weighted DLT.
+
+Legend: V views, N points (joints of all hands stacked). Observations are undistorted
+normalized camera coordinates ``(V, N, 2)`` with NaN for "not seen"; errors are pixels in
+the undistorted image (normalized error × focal length).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+
+import numpy as np
+
+from hand_pose_ros.fusion.camera import CameraArray
+
+__all__ = ["Triangulation", "weighted_dlt", "reprojection_errors", "robust_triangulate", "view_pairs"]
+
+# Rays closer to parallel than this (1 − cos²) give no depth: that pair's hypothesis is void.
+_MIN_RAY_ANGLE_TERM = 1e-9
+# Points must lie in front of both cameras of a hypothesis pair (metres along each ray).
+_MIN_RAY_DEPTH = 1e-3
+
+
+@dataclasses.dataclass(frozen=True)
+class Triangulation:
+    """Result for N points.
+
+    Attributes:
+        points: (N, 3) float64 metres, world frame; NaN where fewer than 2 consistent views.
+        inliers: (V, N) bool, views that agreed on each point.
+        errors: (V, N) float64 px, each observation's reprojection error to ``points``; NaN where unseen.
+        num_views: (N,) int, inlier views per point (0 where the point is NaN).
+        reprojection_error: (N,) float64 px, mean error over the inlier views; NaN where missing.
+    """
+
+    points: np.ndarray
+    inliers: np.ndarray
+    errors: np.ndarray
+    num_views: np.ndarray
+    reprojection_error: np.ndarray
+
+
+def view_pairs(num_views: int) -> np.ndarray:
+    """(P, 2) int, all unordered pairs of view indices."""
+    return np.array(list(itertools.combinations(range(num_views), 2)), dtype=int).reshape(-1, 2)
+
+
+def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.ndarray:
+    """(V, N, 2) normalized, (V, N) weights ≥ 0 → (N, 3) metres; NaN where < 2 views weigh > 0.
+
+    Minimises Σ_v w_v² |A_v X|² over homogeneous X (the smallest eigenvector of AᵀWA); with
+    w = score × f / depth the algebraic residual becomes a pixel residual.
+    """
+    P = cams.camera_T_world[:, :3, :]  # (V, 3, 4)
+    w = np.where(np.isfinite(xy).all(-1), np.nan_to_num(weights), 0.0)  # (V, N)
+    x = np.nan_to_num(xy)
+    rows = np.stack(
+        [x[..., 0, None] * P[:, None, 2] - P[:, None, 0], x[..., 1, None] * P[:, None, 2] - P[:, None, 1]],
+        axis=2,
+    )  # (V, N, 2, 4)
+    rows = (rows * w[..., None, None]).transpose(1, 0, 2, 3).reshape(xy.shape[1], -1, 4)  # (N, 2V, 4)
+    A = rows.transpose(0, 2, 1) @ rows  # (N, 4, 4)
+    enough = (w > 0).sum(0) >= 2
+    A[~enough] = np.eye(4)
+    vecs = np.linalg.eigh(A)[1][..., 0]  # (N, 4) smallest eigenvalue's vector
+    with np.errstate(divide="ignore", invalid="ignore"):
+        points = vecs[:, :3] / vecs[:, 3:]
+    points[~enough] = np.nan
+    return points
+
+
+def reprojection_errors(points: np.ndarray, xy: np.ndarray, cams: CameraArray) -> np.ndarray:
+    """(…, N, 3) metres and (V, N, 2) normalized → (…, V, N) px in the undistorted image."""
+    R, t = cams.camera_T_world[:, :3, :3], cams.camera_T_world[:, :3, 3]
+    cam = points[..., None, :, :] @ R.transpose(0, 2, 1) + t[:, None, :]  # (…, V, N, 3)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = np.where(cam[..., 2] > _MIN_RAY_DEPTH, cam[..., 2], np.nan)
+        diff = cam[..., :2] / z[..., None] - xy
+    return np.linalg.norm(diff, axis=-1) * cams.focal[:, None]
+
+
+def _pair_midpoints(xy: np.ndarray, cams: CameraArray, pairs: np.ndarray) -> np.ndarray:
+    """(V, N, 2) normalized → (P, N, 3) midpoints of the closest approach of each pair's rays."""
+    R = cams.camera_T_world[:, :3, :3]
+    rays = np.einsum("vji,vnj->vni", R, np.concatenate([xy, np.ones_like(xy[..., :1])], -1))  # (V, N, 3) world
+    centers = cams.centers  # (V, 3)
+    da, db = rays[pairs[:, 0]], rays[pairs[:, 1]]  # (P, N, 3)
+    w0 = (centers[pairs[:, 0]] - centers[pairs[:, 1]])[:, None, :]  # (P, 1, 3)
+    a, b, c = (da * da).sum(-1), (da * db).sum(-1), (db * db).sum(-1)
+    d, e = (da * w0).sum(-1), (db * w0).sum(-1)
+    denom = a * c - b * b
+    ok = denom > _MIN_RAY_ANGLE_TERM * a * c
+    denom = np.where(ok, denom, 1.0)
+    s = (b * e - c * d) / denom
+    u = (a * e - b * d) / denom
+    ok &= (s > _MIN_RAY_DEPTH) & (u > _MIN_RAY_DEPTH)
+    mid = 0.5 * (centers[pairs[:, 0], None] + s[..., None] * da + centers[pairs[:, 1], None] + u[..., None] * db)
+    mid[~ok] = np.nan
+    return mid
+
+
+def robust_triangulate(
+    xy: np.ndarray,
+    scores: np.ndarray,
+    cams: CameraArray,
+    threshold_px: float,
+    pairs: np.ndarray | None = None,
+) -> Triangulation:
+    """(V, N, 2) normalized + (V, N) scores → robust 3D points, outlier views rejected per point.
+
+    Every pair of views proposes a point (ray midpoint); each point keeps the proposal with
+    the lowest truncated squared reprojection cost over all views (MSAC), its inliers are the
+    views within ``threshold_px``, and the point is re-estimated from them by weighted DLT
+    (weights: score × focal / depth, so the residual is in pixels).
+    """
+    V, N = xy.shape[:2]
+    seen = np.isfinite(xy).all(-1) & (np.nan_to_num(scores) > 0)  # (V, N)
+    xy = np.where(seen[..., None], xy, np.nan)
+    if pairs is None:
+        pairs = view_pairs(V)
+    if len(pairs) == 0:
+        nan = np.full(N, np.nan)
+        return Triangulation(np.full((N, 3), np.nan), np.zeros((V, N), bool), np.full((V, N), np.nan), np.zeros(N, int), nan)
+    tau2 = threshold_px**2
+    hyps = _pair_midpoints(xy, cams, pairs)  # (P, N, 3)
+    err = reprojection_errors(hyps, xy, cams)  # (P, V, N)
+    cost = np.where(seen, np.minimum(np.nan_to_num(err, nan=np.inf) ** 2, tau2), tau2).sum(1)  # (P, N)
+    cost[np.isnan(hyps[..., 0])] = np.inf
+    best = np.argmin(cost, axis=0)  # (N,)
+    idx = np.arange(N)
+    inliers = seen & (err[best, :, idx].T < threshold_px)  # (V, N)
+    hyp = hyps[best, idx]  # (N, 3)
+    depth = np.einsum("vj,nj->vn", cams.camera_T_world[:, 2, :3], hyp) + cams.camera_T_world[:, 2, 3, None]
+    weights = np.where(inliers, np.nan_to_num(scores) * cams.focal[:, None] / np.abs(depth), 0.0)
+    points = weighted_dlt(xy, weights, cams)
+    errors = reprojection_errors(points, xy, cams)  # (V, N)
+    inliers &= np.nan_to_num(errors, nan=np.inf) < threshold_px
+    num_views = inliers.sum(0)
+    points[num_views < 2] = np.nan
+    num_views[num_views < 2] = 0
+    with np.errstate(invalid="ignore"):
+        mean_err = np.where(inliers, errors, 0.0).sum(0) / num_views
+    mean_err[num_views == 0] = np.nan
+    return Triangulation(points, inliers & (num_views >= 2), errors, num_views, mean_err)
