@@ -2,8 +2,9 @@
 
 Ground truth is the synth format (``ground_truth.json``: frames with stamps and per-hand
 ``keypoints_3d`` in metres, world frame). Output hands are matched to ground-truth hands of
-the same frame by handedness (one hand of each side in the sample); MPJPE is the mean
-over matched hands of the mean Euclidean joint error over the joints both have (NaN-free).
+the same frame by position (smallest mean joint distance first, each used once), so a
+wrong handedness label shows in ``handedness_accuracy`` instead of as a huge error; MPJPE is
+the mean over matched hands of the mean Euclidean joint error over the joints both have.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Summary:
     frames_with_hands: int
     mpjpe_mm: float  # NaN without ground truth
     matched_hands: int
+    handedness_accuracy: float  # fraction of matched hands with the right label
     latency_ms: dict[str, float]  # end-to-end: image stamp → received here
     node_latency_ms: dict[str, float]  # the node's own HandPoseArray.latency
     output_rate_hz: float
@@ -48,43 +50,56 @@ def _percentiles(values_s: Sequence[float]) -> dict[str, float]:
     return {f"p{q}": float(np.percentile(arr, q)) for q in (50, 90, 99)}
 
 
-def _ground_truth_by_stamp(path: str | os.PathLike[str]) -> dict[int, dict[Handedness, np.ndarray]]:
+# An output stamp further than this from every ground-truth stamp is not one of its frames.
+STAMP_MATCH_TOLERANCE_NS = 5_000_000
+
+
+def _ground_truth_by_stamp(path: str | os.PathLike[str]) -> dict[int, list[tuple[Handedness, np.ndarray]]]:
+    """recorded stamp (ns) → [(handedness, (21, 3) m world)] per ground-truth hand."""
     data = json.loads(pathlib.Path(path).read_text(encoding="utf-8"))
-    out = {}
-    for frame in data["frames"]:
-        hands = {Handedness.from_label(h["handedness"]): np.asarray(h["keypoints_3d"], np.float64) for h in frame["hands"]}
-        out[int(round(frame["stamp"] * 1e9))] = hands
-    return out
+    return {
+        int(round(frame["stamp"] * 1e9)): [
+            (Handedness.from_label(h["handedness"]), np.asarray(h["keypoints_3d"], np.float64)) for h in frame["hands"]
+        ]
+        for frame in data["frames"]
+    }
 
 
-def hand_errors_m(result: PlaybackResult, ground_truth: str | os.PathLike[str]) -> list[float]:
-    """Per matched output hand, the mean joint error (m) against the ground truth of its frame."""
+def hand_errors_m(result: PlaybackResult, ground_truth: str | os.PathLike[str]) -> list[tuple[float, bool]]:
+    """Per matched output hand: (mean joint error in m, handedness label correct)."""
     from hand_pose_ros.ros.conversions import msg_to_hand, stamp_to_ns
 
     truth = _ground_truth_by_stamp(ground_truth)
     stamps = np.array(sorted(truth))
-    errors = []
+    matches = []
     for received in result.poses:
         recorded = stamp_to_ns(received.message.header.stamp) - result.stamp_offset_ns
         nearest = int(stamps[np.argmin(np.abs(stamps - recorded))])
-        if abs(nearest - recorded) > 5_000_000:  # > 5 ms: not a frame of this ground truth
+        if abs(nearest - recorded) > STAMP_MATCH_TOLERANCE_NS:
             continue
-        for hand_msg in received.message.hands:
-            hand = msg_to_hand(hand_msg)
-            gt = truth[nearest].get(hand.handedness)
-            if gt is None:
-                continue
-            distance = np.linalg.norm(hand.keypoints_3d - gt, axis=1)  # (21,) m, NaN where missing
-            if np.isfinite(distance).any():
-                errors.append(float(np.nanmean(distance)))
-    return errors
+        hands = [msg_to_hand(h) for h in received.message.hands]
+        # (output hand, gt hand) → mean joint distance over joints present in both
+        pairs = []
+        for i, hand in enumerate(hands):
+            for j, (_, gt) in enumerate(truth[nearest]):
+                distance = np.linalg.norm(hand.keypoints_3d - gt, axis=1)  # (21,) m, NaN where missing
+                if np.isfinite(distance).any():
+                    pairs.append((float(np.nanmean(distance)), i, j))
+        used_out, used_gt = set(), set()
+        for error, i, j in sorted(pairs):
+            if i not in used_out and j not in used_gt:
+                used_out.add(i)
+                used_gt.add(j)
+                matches.append((error, hands[i].handedness == truth[nearest][j][0]))
+    return matches
 
 
 def summarise(result: PlaybackResult, ground_truth: str | os.PathLike[str] | None) -> Summary:
     from hand_pose_ros.ros.conversions import stamp_to_ns
 
     latencies = [(r.time_ns - stamp_to_ns(r.message.header.stamp)) / 1e9 for r in result.poses]
-    errors = hand_errors_m(result, ground_truth) if ground_truth else []
+    matches = hand_errors_m(result, ground_truth) if ground_truth else []
+    errors = [e for e, _ in matches]
     times = [r.time_ns for r in result.poses]
     span = (max(times) - min(times)) / 1e9 if len(times) > 1 else 0.0
     return Summary(
@@ -94,6 +109,7 @@ def summarise(result: PlaybackResult, ground_truth: str | os.PathLike[str] | Non
         frames_with_hands=sum(bool(r.message.hands) for r in result.poses),
         mpjpe_mm=float(np.mean(errors) * 1e3) if errors else float("nan"),
         matched_hands=len(errors),
+        handedness_accuracy=float(np.mean([ok for _, ok in matches])) if matches else float("nan"),
         latency_ms=_percentiles(latencies),
         node_latency_ms=_percentiles([r.message.latency for r in result.poses]),
         output_rate_hz=(len(times) - 1) / span if span > 0 else 0.0,
@@ -102,7 +118,9 @@ def summarise(result: PlaybackResult, ground_truth: str | os.PathLike[str] | Non
 
 def format_summary(s: Summary) -> str:
     lat, node = s.latency_ms, s.node_latency_ms
-    mpjpe = "n/a (no ground truth)" if np.isnan(s.mpjpe_mm) else f"{s.mpjpe_mm:.1f} mm over {s.matched_hands} hands"
+    mpjpe = "n/a (no hands matched to ground truth)" if np.isnan(s.mpjpe_mm) else (
+        f"{s.mpjpe_mm:.1f} mm over {s.matched_hands} hands, handedness right for {s.handedness_accuracy:.0%}"
+    )
     return "\n".join([
         f"frames in / out        {s.frames_in} / {s.frames_out}  ({s.output_rate_hz:.1f} Hz out)",
         f"hands found            {s.hands_found} in {s.frames_with_hands} frames",

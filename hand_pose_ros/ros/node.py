@@ -15,9 +15,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import rclpy
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
+from rclpy.signals import SignalHandlerOptions
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
@@ -135,6 +137,7 @@ class HandPoseNode(Node):
         params = {n: p.value for n, p in self._parameters.items()}
         self.config, self.rig = load_config(params)
         self._detector, self._fusion, self._wrist_pose = build_pipeline(self.config, self.rig)
+        self._warm_up()
         cfg = self.config
         self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras]
         self._sync = ApproximateSynchronizer(cfg.sync)
@@ -142,6 +145,7 @@ class HandPoseNode(Node):
         self._output = RateMeter()
         self._last_error = ""
         self._markers = HandMarkers()
+        self._last_images: list[Any] = [None] * len(cfg.cameras)  # worker thread only
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish_markers else None
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -172,6 +176,14 @@ class HandPoseNode(Node):
             f"{len(cfg.cameras)} cameras {[c.name for c in cfg.cameras]}, detector {self._detector.backend_name} "
             f"on {self._detector.device}, world frame {cfg.world_frame!r}"
         )
+
+    def _warm_up(self) -> None:
+        """One detector call on black views before subscribing: the first real set is then not
+        delayed by lazy initialisation (seconds with torch)."""
+        started = time.monotonic()
+        self._detector.detect([np.zeros((c.height, c.width, 3), np.uint8) for c in self.rig.cameras])
+        self._detector.reset()
+        self.get_logger().info(f"detector warmed up in {time.monotonic() - started:.1f} s")
 
     # --- callbacks: convert and hand off --------------------------------------------------
     def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
@@ -214,10 +226,14 @@ class HandPoseNode(Node):
     # --- worker thread ----------------------------------------------------------------------
     def _process(self, synced: SyncedSet) -> None:
         present = [i for i, item in enumerate(synced.items) if item is not None]
-        detections = self._detector.detect([synced.items[i] for i in present])  # one batched call
-        views: list[list[Any]] = [[] for _ in synced.items]
-        for i, found in zip(present, detections):
-            views[i] = list(found)
+        # The detector keeps tracking state per view index, so every call gets all V views:
+        # a camera missing from a partial set is filled with its last image (or black) and
+        # its detections are discarded.
+        images = [item if item is not None else self._filler(i) for i, item in enumerate(synced.items)]
+        for i in present:
+            self._last_images[i] = synced.items[i]
+        detections = self._detector.detect(images)  # one batched call over all views
+        views: list[list[Any]] = [list(detections[i]) if i in present else [] for i in range(len(images))]
         hands = self._fusion.process(views, synced.stamp_ns / 1e9)
         header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
         latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / 1e9
@@ -248,6 +264,14 @@ class HandPoseNode(Node):
         if self._tf is not None:
             self._tf.sendTransform(wrist_transforms(hands, header, self._wrist_pose))
 
+    def _filler(self, index: int) -> Any:
+        """Stand-in view for a camera missing from a partial set (its output is discarded)."""
+        last = self._last_images[index]
+        if last is None:
+            camera = self.rig[index]
+            last = self._last_images[index] = np.zeros((camera.height, camera.width, 3), np.uint8)
+        return last
+
     def _on_process_error(self, exc: BaseException) -> None:
         self._last_error = f"processing failed: {type(exc).__name__}: {exc}"
 
@@ -277,7 +301,8 @@ class HandPoseNode(Node):
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (``hand_pose_node``); returns 2 when start-up is refused."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    rclpy.init(args=list(sys.argv if argv is None else argv))
+    # Ctrl-C is handled here, not by rclpy's handler, so the worker stops before the context.
+    rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
         node = HandPoseNode()

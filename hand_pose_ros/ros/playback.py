@@ -28,8 +28,8 @@ LOG = logging.getLogger(__name__)
 
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-DRAIN_QUIET_S = 1.5  # after the last image, stop once no output arrived for this long
-DRAIN_MAX_S = 10.0
+DRAIN_QUIET_S = 3.0  # after the last image, stop once no output arrived for this long (a set takes up to ~2 s on 2 CPU cores)
+DRAIN_MAX_S = 15.0
 
 
 class NodeStartError(RuntimeError):
