@@ -121,4 +121,5 @@ def warp_crops(
     grid = ((2 * src + 1) / full - 1).reshape(-1, size, size, 2)
     source = images.batch if view_index is None else images.batch[view_index]
     crops = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    return (crops / 255.0).to(dtype)
+    # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
+    return (crops.round() / 255.0).to(dtype)

@@ -1,0 +1,83 @@
+"""``hand-pose-ros detect IMAGE [IMAGE ...]``: 2D hands in still images, as text or JSON."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.detection.config import BACKENDS, MODELS, PRECISIONS
+
+    parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads)")
+    parser.add_argument("--backend", default="torch", choices=BACKENDS, help="network runtime (default: torch)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    parser.add_argument("--model", default="full", choices=MODELS)
+    parser.add_argument("--max-hands", type=int, default=2, help="most hands per image (default: 2)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document with every hand")
+    parser.add_argument("--overlay", metavar="DIR", help="write each image with the skeletons drawn into DIR")
+
+
+def _draw(image_bgr, hands):
+    import cv2
+
+    from hand_pose_ros.keypoints import HAND_EDGES
+
+    out = image_bgr.copy()
+    thickness = max(1, round(max(out.shape[:2]) / 400))
+    for hand in hands:
+        points = [tuple(int(round(v)) for v in p) for p in hand.keypoints_2d]
+        for a, b in HAND_EDGES:
+            cv2.line(out, points[a], points[b], (0, 255, 0), thickness, cv2.LINE_AA)
+        for p in points:
+            cv2.circle(out, p, thickness + 1, (0, 0, 255), -1, cv2.LINE_AA)
+        label = f"{hand.handedness.label} {hand.handedness_score:.2f}"
+        cv2.putText(out, label, points[0], cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness + 0.2, (255, 0, 0), thickness)
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import pathlib
+    import sys
+
+    import cv2
+
+    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+
+    images = []
+    for name in args.images:
+        bgr = cv2.imread(name, cv2.IMREAD_COLOR)
+        if bgr is None:
+            print(f"hand-pose-ros detect: cannot read image {name!r} (missing or not an image)", file=sys.stderr)
+            return 2
+        images.append(bgr)
+    try:
+        config = HandDetectorConfig(backend=args.backend, device=args.device, precision=args.precision,
+                                    model=args.model, max_hands=args.max_hands, tracking=False)
+    except ValueError as exc:
+        print(f"hand-pose-ros detect: {exc}", file=sys.stderr)
+        return 2
+    detector = HandDetector(config)
+    # Unrelated stills: one batched call, no tracking between them.
+    views = detector.detect([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for bgr in images])
+    fields = ("keypoints_2d", "keypoint_scores", "handedness", "handedness_score", "presence", "palm_box", "world_landmarks")
+    if args.json:
+        doc = [{"image": name, "hands": [{k: hand.to_dict()[k] for k in fields} for hand in hands]}
+               for name, hands in zip(args.images, views)]
+        print(json.dumps(doc))
+    else:
+        for name, hands in zip(args.images, views):
+            print(f"{name}: {len(hands)} hand(s)")
+            for hand in hands:
+                wrist = hand.keypoints_2d[0]
+                print(f"  {hand.handedness.label:5s} (score {hand.handedness_score:.2f}) presence {hand.presence:.3f}"
+                      f" wrist at ({wrist[0]:.1f}, {wrist[1]:.1f}) px")
+    if args.overlay:
+        folder = pathlib.Path(args.overlay)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, bgr, hands in zip(args.images, images, views):
+            cv2.imwrite(str(folder / f"{pathlib.Path(name).stem}_hands.png"), _draw(bgr, hands))
+    return 0
