@@ -35,6 +35,9 @@ class FusionConfig:
         track_gate_m: a hand continues a track when its mean joint distance to the track's
             prediction is below this (metres).
         track_timeout_s: a track survives dropouts up to this long.
+        joint_gate_m: a joint agreed on by only two views that lies further than this from its
+            track's prediction is rejected (two views alone cannot expose an outlier lying
+            near the epipolar line).
         handedness_memory: weight of the past in the handedness vote, per frame (0: no memory).
         filter: temporal filter on the 3D joints, one of ``FILTERS``.
         one_euro_min_cutoff_hz, one_euro_beta, one_euro_derivative_cutoff_hz: One-Euro
@@ -45,9 +48,9 @@ class FusionConfig:
     inlier_threshold_px: float = 20.0
     association_threshold_px: float = 40.0
     refine: bool = True
-    refine_iterations: int = 4
-    huber_px: float = 6.0
-    bone_weight_px_per_mm: float = 2.0
+    refine_iterations: int = 3
+    huber_px: float = 10.0
+    bone_weight_px_per_mm: float = 0.3
     bone_learning_rate: float = 0.05
     fill_missing: tuple[str, ...] = ()
     monocular: bool = True
@@ -55,6 +58,7 @@ class FusionConfig:
     max_hands: int = 2
     track_gate_m: float = 0.15
     track_timeout_s: float = 0.5
+    joint_gate_m: float = 0.04
     handedness_memory: float = 0.95
     filter: str = "one_euro"
     one_euro_min_cutoff_hz: float = 2.0
@@ -63,7 +67,7 @@ class FusionConfig:
 
     def __post_init__(self) -> None:
         positive = ("inlier_threshold_px", "association_threshold_px", "huber_px", "track_gate_m",
-                    "track_timeout_s", "one_euro_min_cutoff_hz", "one_euro_derivative_cutoff_hz")
+                    "track_timeout_s", "joint_gate_m", "one_euro_min_cutoff_hz", "one_euro_derivative_cutoff_hz")
         for name in positive:
             if not getattr(self, name) > 0:
                 raise ValueError(f"FusionConfig.{name} must be > 0, got {getattr(self, name)!r}")

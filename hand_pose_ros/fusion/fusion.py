@@ -60,6 +60,7 @@ class MultiViewFusion:
         self._pairs = view_pairs(len(rig))
         self.tracker = Tracker(self.config)
         self._views = np.zeros(0, int)
+        self._stamp = 0.0
 
     def reset(self) -> None:
         """Forget all tracks (ids restart at 0)."""
@@ -89,6 +90,7 @@ class MultiViewFusion:
         cfg = self.config
         view, dets = self._flatten(detections)
         self._views = view  # camera of each detection of this frame
+        self._stamp = stamp
         self.tracker.prune(stamp)
         if not dets:
             return []
@@ -141,6 +143,7 @@ class MultiViewFusion:
                                    iterations=cfg.refine_iterations)
         points = points.reshape(G, J, 3)
         num_views = tri.num_views.reshape(G, J)
+        self._gate_two_view_joints(points, num_views, hints)
         multi = (num_views >= 2).sum(1) >= _MIN_TRIANGULATED_JOINTS
         # Views that disagree with their hand leave it and are treated as one-view hands.
         new_groups, new_hints = [], []
@@ -165,6 +168,17 @@ class MultiViewFusion:
         return (pad(points, np.nan), pad(inliers, False), pad(errors, np.nan), pad(num_views, 0),
                 np.array([True] * len(keep_g) + [False] * extra, bool),
                 [groups[g] for g in keep_g] + new_groups, [hints[g] for g in keep_g] + new_hints)
+
+    def _gate_two_view_joints(self, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
+        """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction."""
+        tracked = [g for g, k in enumerate(hints) if k >= 0]
+        if not tracked:
+            return
+        predicted = self.tracker.predictions(self._stamp)[[hints[g] for g in tracked]]  # (g, 21, 3)
+        dist = np.linalg.norm(points[tracked] - predicted, axis=-1)
+        reject = (num_views[tracked] == 2) & (dist > self.config.joint_gate_m)
+        points[tracked] = np.where(reject[..., None], np.nan, points[tracked])
+        num_views[tracked] = np.where(reject, 0, num_views[tracked])
 
     def _confidence(self, mean_score: np.ndarray, num_views: np.ndarray, error_px: np.ndarray) -> np.ndarray:
         """(21,) ×3 → (21,) in [0, 1]: score × view agreement × reprojection fit."""
