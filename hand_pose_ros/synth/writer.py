@@ -18,9 +18,9 @@ import numpy as np
 from hand_pose_ros.calibration import save_calibration
 from hand_pose_ros.handmodel import HandModel
 from hand_pose_ros.keypoints import Handedness
-from hand_pose_ros.synth.appearance import make_background, sample_appearance
+from hand_pose_ros.synth.appearance import forearm_mesh, make_background, sample_appearance
 from hand_pose_ros.synth.config import GENERATOR_VERSION, SynthConfig
-from hand_pose_ros.synth.groundtruth import keypoint_visibility
+from hand_pose_ros.synth.groundtruth import FOREARM_PART, PARTS_PER_HAND, face_parts, keypoint_visibility
 from hand_pose_ros.synth.motion import make_motion
 from hand_pose_ros.synth.renderer import HandRenderer, PosedHand, sample_lighting
 from hand_pose_ros.synth.rig import WORKSPACE_CENTRE, make_rig
@@ -55,6 +55,15 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="frame", desc="synth", disable=not enabled)
 
 
+def _occluders(posed, models, roots, forearms, hand_parts) -> tuple[np.ndarray, np.ndarray]:
+    """All triangles of the scene (M, 3, 3) metres world and their part labels (M,)."""
+    triangles, parts = [], []
+    for h, (p, model, root, arm, labels) in enumerate(zip(posed, models, roots, forearms, hand_parts)):
+        triangles += [p.vertices[model.faces], arm @ root[:3, :3].T + root[:3, 3]]
+        parts += [h * PARTS_PER_HAND + labels, np.full(len(arm), h * PARTS_PER_HAND + FOREARM_PART)]
+    return np.concatenate(triangles), np.concatenate(parts)
+
+
 def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, progress: bool = False) -> pathlib.Path:
     """Render ``config`` into ``out_dir`` (created; existing files of the same names are replaced).
 
@@ -81,6 +90,11 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
     for camera in rig.cameras:
         (out / "images" / camera.name).mkdir(parents=True, exist_ok=True)
 
+    hand_parts = [face_parts(m.mesh.skin_joints, m.mesh.skin_weights, m.faces) for m in models]
+    forearms = []  # per hand: (M, 3, 3) triangles of forearm and sleeve in the wrist frame
+    for look in looks:
+        arm_v, arm_f, sleeve_v, sleeve_f = forearm_mesh(look.sleeve_start_z)
+        forearms.append(np.concatenate([arm_v[arm_f], sleeve_v[sleeve_f]]))
     frames = []
     vertices = []  # per frame (H, V, 3)
     encode = [int(cv2.IMWRITE_JPEG_QUALITY), config.jpeg_quality]
@@ -96,17 +110,18 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
                 path = out / "images" / camera.name / f"{t:06d}.jpg"
                 if not cv2.imwrite(str(path), cv2.cvtColor(view.image, cv2.COLOR_RGB2BGR), encode):
                     raise OSError(f"could not write {path}")
-            hands = []
-            for index, (p, model) in enumerate(zip(posed, models)):
-                hands.append({
+            keypoints = np.stack([p.keypoints for p in posed])  # (H, 21, 3)
+            triangles, parts = _occluders(posed, models, [tr.roots[t] for tr in tracks], forearms, hand_parts)
+            visible = {camera.name: keypoint_visibility(camera, keypoints, triangles, parts) for camera in rig.cameras}
+            hands = [
+                {
                     "id": index,
                     "handedness": model.handedness.label,
-                    "keypoints_3d": p.keypoints.tolist(),
-                    "visible": {
-                        camera.name: keypoint_visibility(camera, p.keypoints, view.depth).tolist()
-                        for camera, view in zip(rig.cameras, views)
-                    },
-                })
+                    "keypoints_3d": keypoints[index].tolist(),
+                    "visible": {name: v[index].tolist() for name, v in visible.items()},
+                }
+                for index, model in enumerate(models)
+            ]
             frames.append({"frame": t, "stamp": stamp_ns(t, config.fps) / 1e9, "hands": hands})
             vertices.append(np.stack([p.vertices for p in posed]).astype(np.float32))
             bar.update(1)
