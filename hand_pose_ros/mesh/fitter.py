@@ -1,0 +1,215 @@
+"""``HandMeshFitter``: fused 3D hands → fitted hand meshes, per track, warm-started over time.
+
+Per call, hands are grouped by handedness and by cold / warm start and each group is fitted
+in one batch (``solver.gauss_newton``). A track's previous fit is its next starting point
+and its pose prior; its scale prior follows its fits slowly (``scale_learning_rate``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from hand_pose_ros.keypoints import HandKeypoint, Handedness
+from hand_pose_ros.mesh.config import MeshFitterConfig
+from hand_pose_ros.mesh.solver import (
+    Articulation,
+    FitState,
+    Posed,
+    SolverSettings,
+    gauss_newton,
+    similarity_align,
+    similarity_matrix,
+)
+from hand_pose_ros.types import Hand3D
+
+__all__ = ["FittedMesh", "HandMeshFitter", "load_articulation"]
+
+_LOG = logging.getLogger(__name__)
+
+# Keypoints that stay put relative to the wrist when fingers move: they give a cold start's
+# global pose and scale (the flat rest hand against the observed palm).
+_PALM = (HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP,
+         HandKeypoint.RING_FINGER_MCP, HandKeypoint.PINKY_MCP)
+_MIN_ALIGN_POINTS = 3  # a similarity needs three non-collinear points
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class FittedMesh:
+    """One hand's fitted mesh, world frame, metres.
+
+    Attributes:
+        track_id: the ``Hand3D`` track it was fitted to.
+        handedness: LEFT or RIGHT.
+        model: "webxr" or "mano".
+        vertices: (V, 3) float64 metres, world frame.
+        faces: (F, 3) int64 vertex indices, counter-clockwise seen from outside.
+        joint_pose: (J, 3) float64 radians: WebXR (25, 3) (flexion, abduction, twist) per
+            ``WEBXR_JOINTS``; MANO (15, 3) axis-angle per finger joint (kintree order).
+        world_T_wrist: (4, 4) float64 rigid transform of the model's wrist frame.
+        scale: hand size relative to the model (vertices = scale · rigid · model).
+        keypoints: (21, 3) float64 metres, the fitted model's MediaPipe keypoints.
+        residual: (21,) float64 metres, distance keypoint → fused keypoint; NaN where missing.
+        rms_error: root-mean-square of the finite residuals, metres.
+    """
+
+    track_id: int
+    handedness: Handedness
+    model: str
+    vertices: np.ndarray
+    faces: np.ndarray
+    joint_pose: np.ndarray
+    world_T_wrist: np.ndarray
+    scale: float
+    keypoints: np.ndarray
+    residual: np.ndarray
+    rms_error: float
+
+
+@dataclasses.dataclass
+class _Track:
+    handedness: Handedness
+    state: FitState  # batch of one
+    posed: Posed  # the model posed with ``state`` (the next frame's first linearisation)
+    log_scale_prior: float
+    last_stamp: float
+
+
+def load_articulation(config: MeshFitterConfig, handedness: Handedness) -> Articulation:
+    """The configured hand model for one hand (loads the WebXR glb or the user's MANO pkl)."""
+    if config.model == "webxr":
+        from hand_pose_ros.handmodel import HandModel
+        from hand_pose_ros.mesh.webxr import WebXRArticulation
+
+        return WebXRArticulation(HandModel.load(handedness))
+    if config.model == "mano":
+        from hand_pose_ros.mesh.mano import ManoArticulation, ManoLayer
+        from hand_pose_ros.mesh.mano_io import load_mano
+
+        return ManoArticulation(ManoLayer(load_mano(config.mano_dir, handedness)))
+    raise ValueError(f"no articulation for model {config.model!r}")
+
+
+class HandMeshFitter:
+    """Fits the configured hand model to each fused hand; remembers tracks between calls.
+
+    Example::
+
+        fitter = HandMeshFitter(MeshFitterConfig(model="webxr"))
+        meshes = fitter.fit(hands, stamp)   # list[FittedMesh], one per fitted hand
+    """
+
+    def __init__(self, config: MeshFitterConfig, articulations: dict[Handedness, Articulation] | None = None) -> None:
+        """``articulations`` overrides the models ``config`` would load (e.g. a test's MANO)."""
+        self.config = config
+        self._articulations: dict[Handedness, Articulation] = dict(articulations or {})
+        self._tracks: dict[int, _Track] = {}
+        low, high = config.scale_range
+        self._log_scale_bounds = (float(np.log(low)), float(np.log(high)))
+
+    def articulation(self, handedness: Handedness) -> Articulation:
+        """The model for one hand, loaded on first use."""
+        if handedness not in self._articulations:
+            self._articulations[handedness] = load_articulation(self.config, handedness)
+        return self._articulations[handedness]
+
+    def reset(self) -> None:
+        """Forget every track (the next fits start cold)."""
+        self._tracks.clear()
+
+    def fit(self, hands: Sequence[Hand3D], stamp: float) -> list[FittedMesh]:
+        """Fit one synchronized set's hands (``stamp``: capture time, seconds).
+
+        Returns one ``FittedMesh`` per hand with known handedness and at least
+        ``min_keypoints`` valid keypoints, in the order of ``hands``; [] for model "none".
+        """
+        if self.config.model == "none":
+            return []
+        self._tracks = {i: t for i, t in self._tracks.items()
+                        if 0 <= stamp - t.last_stamp <= self.config.track_timeout_s}
+        groups: dict[tuple[Handedness, bool], list[Hand3D]] = {}
+        for hand in hands:
+            valid = np.isfinite(hand.keypoints_3d).all(-1) & (hand.keypoint_confidence > 0)
+            if hand.handedness == Handedness.UNKNOWN or valid.sum() < self.config.min_keypoints:
+                _LOG.debug("track %d not fitted: handedness %s, %d valid keypoints",
+                           hand.track_id, hand.handedness.label, valid.sum())
+                continue
+            track = self._tracks.get(hand.track_id)
+            warm = track is not None and track.handedness == hand.handedness
+            groups.setdefault((hand.handedness, warm), []).append(hand)
+        fitted: dict[int, FittedMesh] = {}
+        for (handedness, warm), members in groups.items():
+            for mesh in self._fit_group(self.articulation(handedness), members, warm, stamp):
+                fitted[mesh.track_id] = mesh
+        return [fitted[h.track_id] for h in hands if h.track_id in fitted]
+
+    def _fit_group(self, articulation: Articulation, hands: list[Hand3D], warm: bool, stamp: float) -> list[FittedMesh]:
+        targets = np.stack([h.keypoints_3d for h in hands])  # (B, 21, 3) m, world
+        weights = np.stack([h.keypoint_confidence for h in hands]).astype(np.float64)  # (B, 21)
+        weights = np.where(np.isfinite(targets).all(-1), weights, 0.0)
+        if warm:
+            init = FitState.concat([self._tracks[h.track_id].state for h in hands])
+            posed = Posed.concat([self._tracks[h.track_id].posed for h in hands])
+            prior = dataclasses.replace(
+                init, log_scale=np.array([self._tracks[h.track_id].log_scale_prior for h in hands]))
+        else:
+            init = self._cold_start(articulation, targets, weights)
+            prior, posed = init, None
+        settings = SolverSettings(
+            iterations=self.config.warm_iterations if warm else self.config.cold_iterations,
+            pose_prior_weight=self.config.pose_prior_weight if warm else self.config.rest_prior_weight,
+            scale_prior_weight=self.config.scale_prior_weight,
+            log_scale_bounds=self._log_scale_bounds,
+            damping=self.config.damping,
+            max_step=self.config.max_step,
+        )
+        state, posed = gauss_newton(articulation, targets, weights, init, prior, settings, posed)
+        world_T = similarity_matrix(state)  # (B, 4, 4)
+        keypoints = np.einsum("bij,bkj->bki", world_T[:, :3, :3], posed.keypoints) + world_T[:, None, :3, 3]
+        vertices = articulation.world_vertices(posed, world_T)
+        joint_pose = articulation.joint_pose(state.params)
+        residual = np.linalg.norm(keypoints - targets, axis=-1)  # (B, 21), NaN where missing
+        residual = np.where(weights > 0, residual, np.nan)
+        out = []
+        rate = self.config.scale_learning_rate
+        for b, hand in enumerate(hands):
+            old_prior = prior.log_scale[b]
+            self._tracks[hand.track_id] = _Track(
+                hand.handedness, state.take([b]), posed.take([b]), float((1 - rate) * old_prior + rate * state.log_scale[b]), stamp)
+            world_T_wrist = np.eye(4)
+            world_T_wrist[:3, :3], world_T_wrist[:3, 3] = state.rotation[b], state.translation[b]
+            finite = residual[b][np.isfinite(residual[b])]
+            out.append(FittedMesh(
+                track_id=hand.track_id,
+                handedness=hand.handedness,
+                model=articulation.name,
+                vertices=vertices[b],
+                faces=articulation.faces,
+                joint_pose=joint_pose[b],
+                world_T_wrist=world_T_wrist,
+                scale=float(np.exp(state.log_scale[b])),
+                keypoints=keypoints[b],
+                residual=residual[b],
+                rms_error=float(np.sqrt(np.mean(finite**2))),
+            ))
+        return out
+
+    def _cold_start(self, articulation: Articulation, targets: np.ndarray, weights: np.ndarray) -> FitState:
+        """Rest pose placed by a similarity on the palm keypoints (all keypoints if too few)."""
+        rest = articulation.rest_params()
+        local = articulation.forward(rest[None]).keypoints[0]  # (21, 3) m, wrist frame
+        low, high = self.config.scale_range
+        scales, rotations, translations = [], [], []
+        for target, weight in zip(targets, weights):
+            palm = np.zeros_like(weight)
+            palm[list(_PALM)] = weight[list(_PALM)]
+            use = palm if (palm > 0).sum() >= _MIN_ALIGN_POINTS else weight
+            s, R, t = similarity_align(local, target, use)
+            scales.append(np.clip(s, low, high))
+            rotations.append(R)
+            translations.append(t)
+        batch = len(targets)
+        return FitState(np.tile(rest, (batch, 1)), np.stack(rotations), np.stack(translations), np.log(scales))

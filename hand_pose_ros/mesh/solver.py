@@ -1,0 +1,222 @@
+"""Batched Gauss-Newton / Levenberg-Marquardt fit of an articulated hand to 3D keypoints.
+
+The hand model is an ``Articulation``: pose parameters (P,) → its 21 MediaPipe keypoints in
+the model's wrist frame, with their Jacobian. On top the solver fits a similarity per hand,
+``world = s · R · local + t`` (s = exp(log_scale)), so every hand model shares the global
+pose, scale, priors, bounds and damping below. B = hands in the batch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Protocol
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from hand_pose_ros.keypoints import NUM_KEYPOINTS
+from hand_pose_ros.types import check_shape
+
+__all__ = ["Articulation", "FitState", "Posed", "SolverSettings", "gauss_newton", "similarity_align", "similarity_matrix"]
+
+_GLOBAL_PARAMS = 7  # rotation increment (3), translation (3), log-scale (1)
+# Keeps the normal matrix invertible when a parameter has neither data nor prior (e.g. a
+# joint of a finger whose keypoints are all missing and a zero pose prior): m² per unit².
+_RIDGE = 1e-12
+
+
+@dataclasses.dataclass(frozen=True)
+class Posed:
+    """B hands posed by an articulation in their wrist frames (root = identity, unit scale).
+
+    Attributes:
+        keypoints: (B, 21, 3) float64 metres, MediaPipe order.
+        transforms: (B, J, 4, 4) float64 wrist_T_joint of the model's J joints.
+        vertices: (B, V, 3) float64 metres when the forward pass makes them (MANO), else None.
+    """
+
+    keypoints: np.ndarray
+    transforms: np.ndarray
+    vertices: np.ndarray | None = None
+
+    def take(self, index: list[int]) -> "Posed":
+        return Posed(*(None if v is None else v[index] for v in dataclasses.astuple(self)))
+
+    @staticmethod
+    def concat(items: list["Posed"]) -> "Posed":
+        columns = zip(*(dataclasses.astuple(p) for p in items))
+        return Posed(*(None if c[0] is None else np.concatenate(c) for c in columns))
+
+
+class Articulation(Protocol):
+    """A hand model as seen by the solver and the fitter (WebXR or MANO)."""
+
+    name: str  # "webxr" | "mano"
+    faces: np.ndarray  # (F, 3) int64 triangles
+    lower: np.ndarray  # (P,) parameter lower bounds (-inf: none)
+    upper: np.ndarray  # (P,) upper bounds
+
+    def rest_params(self) -> np.ndarray:
+        """(P,) the model's rest pose."""
+        ...
+
+    def joint_pose(self, params: np.ndarray) -> np.ndarray:
+        """(B, P) → (B, J, 3) the model's per-joint pose (radians)."""
+        ...
+
+    def forward(self, params: np.ndarray) -> Posed:
+        """(B, P) → the hands posed in their wrist frames."""
+        ...
+
+    def jacobian(self, params: np.ndarray, posed: Posed) -> np.ndarray:
+        """(B, P) and their ``forward`` → (B, 21, 3, P) d keypoints / d params, wrist frame."""
+        ...
+
+    def world_vertices(self, posed: Posed, world_T_wrist: np.ndarray) -> np.ndarray:
+        """``forward`` output, (B, 4, 4) similarity → (B, V, 3) vertices, metres, world frame."""
+        ...
+
+
+@dataclasses.dataclass(frozen=True)
+class FitState:
+    """Fitted parameters of B hands: ``world = exp(log_scale) · rotation · local + translation``.
+
+    Attributes:
+        params: (B, P) float64 articulation parameters.
+        rotation: (B, 3, 3) float64 world_R_wrist.
+        translation: (B, 3) float64 metres, the wrist in the world frame.
+        log_scale: (B,) float64, log of the hand's size relative to the model.
+    """
+
+    params: np.ndarray
+    rotation: np.ndarray
+    translation: np.ndarray
+    log_scale: np.ndarray
+
+    def take(self, index: np.ndarray | list[int]) -> "FitState":
+        """The hands at ``index`` (a sub-batch)."""
+        return FitState(self.params[index], self.rotation[index], self.translation[index], self.log_scale[index])
+
+    @staticmethod
+    def concat(states: list["FitState"]) -> "FitState":
+        return FitState(*(np.concatenate([getattr(s, f.name) for s in states]) for f in dataclasses.fields(FitState)))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SolverSettings:
+    """Numerical settings of ``gauss_newton`` (see ``MeshFitterConfig`` for their meaning)."""
+
+    iterations: int
+    pose_prior_weight: float
+    scale_prior_weight: float
+    log_scale_bounds: tuple[float, float]
+    damping: float
+    max_step: float
+
+
+def similarity_matrix(state: FitState) -> np.ndarray:
+    """(B, 4, 4) float64 world_T_wrist with the scale folded into the rotation block."""
+    T = np.zeros(state.rotation.shape[:-2] + (4, 4))
+    T[..., :3, :3] = np.exp(state.log_scale)[..., None, None] * state.rotation
+    T[..., :3, 3] = state.translation
+    T[..., 3, 3] = 1.0
+    return T
+
+
+def similarity_align(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Weighted Umeyama: (N, 3) source, (N, 3) target (m), (N,) weights → s, (3, 3) R, (3,) t.
+
+    Minimises Σ w ‖s R source + t − target‖². Needs ≥ 3 positively weighted, non-collinear
+    points (rows with weight 0 may hold NaN).
+    """
+    w = weights / weights.sum()
+    ok = w > 0
+    src, dst, w = source[ok], target[ok], w[ok]
+    mu_s, mu_d = w @ src, w @ dst
+    cs, cd = src - mu_s, dst - mu_d
+    cov = (cd * w[:, None]).T @ cs  # (3, 3)
+    U, S, Vt = np.linalg.svd(cov)
+    flip = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
+    R = U @ flip @ Vt
+    variance = w @ (cs**2).sum(axis=1)
+    s = float(np.trace(np.diag(S) @ flip) / variance)
+    return s, R, mu_d - s * R @ mu_s
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    """(..., 3) → (..., 3, 3) cross-product matrices."""
+    x, y, z = np.moveaxis(v, -1, 0)
+    zero = np.zeros_like(x)
+    return np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
+
+
+def gauss_newton(
+    articulation: Articulation,
+    targets: np.ndarray,
+    weights: np.ndarray,
+    init: FitState,
+    prior: FitState,
+    settings: SolverSettings,
+    posed: Posed | None = None,
+) -> tuple[FitState, Posed]:
+    """Fit B hands to their keypoints.
+
+    Args:
+        articulation: the hand model (all B hands use it).
+        targets: (B, 21, 3) float64 metres, world frame; NaN rows are ignored.
+        weights: (B, 21) per-keypoint weights (confidences); 0 for missing keypoints.
+        init: starting point.
+        prior: pose parameters and log-scale the priors pull towards.
+        settings: iterations, prior weights, bounds, damping.
+        posed: ``articulation.forward(init.params)`` when the caller has it (a track's last
+            fit), saving one forward pass.
+
+    Returns:
+        The fitted state (pose parameters within the articulation's bounds) and the model
+        posed with it; ``iterations`` forward passes (one more without ``posed``).
+    """
+    batch = targets.shape[0]
+    check_shape("targets", targets, (batch, NUM_KEYPOINTS, 3), "gauss_newton")
+    check_shape("weights", weights, (batch, NUM_KEYPOINTS), "gauss_newton")
+    valid = np.isfinite(targets).all(-1) & (weights > 0)
+    y = np.where(valid[..., None], targets, 0.0)
+    sqrt_w = np.sqrt(np.where(valid, weights, 0.0))[..., None, None]  # (B, 21, 1, 1)
+    params, rotation, translation, log_scale = init.params, init.rotation, init.translation, init.log_scale
+    num_params = params.shape[1]
+    n = num_params + _GLOBAL_PARAMS
+    prior_diag = np.zeros(n)
+    prior_diag[:num_params] = settings.pose_prior_weight**2
+    prior_diag[-1] = settings.scale_prior_weight**2
+    low_s, high_s = settings.log_scale_bounds
+    if posed is None:
+        posed = articulation.forward(params)
+    for _ in range(settings.iterations):
+        local, dlocal = posed.keypoints, articulation.jacobian(params, posed)  # (B, 21, 3), (B, 21, 3, P)
+        s = np.exp(log_scale)[:, None, None]
+        rotated = s * np.einsum("bij,bkj->bki", rotation, local)  # (B, 21, 3) s·R·local
+        residual = (rotated + translation[:, None] - y)[..., None] * sqrt_w  # (B, 21, 3, 1)
+        jac = np.concatenate(
+            [
+                s[..., None] * np.einsum("bij,bkjp->bkip", rotation, dlocal),  # pose parameters
+                -_skew(rotated),  # world-frame rotation increment about the wrist
+                np.broadcast_to(np.eye(3), rotated.shape + (3,)),  # translation
+                rotated[..., None],  # log-scale
+            ],
+            axis=-1,
+        ) * sqrt_w  # (B, 21, 3, n)
+        jac = jac.reshape(batch, -1, n)
+        normal = np.einsum("bmi,bmj->bij", jac, jac)  # (B, n, n)
+        gradient = np.einsum("bmi,bm->bi", jac, residual.reshape(batch, -1))  # (B, n)
+        gradient[:, :num_params] += settings.pose_prior_weight**2 * (params - prior.params)
+        gradient[:, -1] += settings.scale_prior_weight**2 * (log_scale - prior.log_scale)
+        diagonal = np.einsum("bii->bi", normal) + prior_diag
+        system = normal + np.einsum("bi,ij->bij", diagonal * settings.damping + prior_diag + _RIDGE, np.eye(n))
+        step = -np.linalg.solve(system, gradient[..., None])[..., 0]  # (B, n)
+        params = np.clip(params + np.clip(step[:, :num_params], -settings.max_step, settings.max_step),
+                         articulation.lower, articulation.upper)
+        increment = np.clip(step[:, num_params:num_params + 3], -settings.max_step, settings.max_step)
+        rotation = Rotation.from_rotvec(increment).as_matrix() @ rotation
+        translation = translation + step[:, num_params + 3:num_params + 6]
+        log_scale = np.clip(log_scale + step[:, -1], low_s, high_s)
+        posed = articulation.forward(params)
+    return FitState(params, rotation, translation, log_scale), posed
