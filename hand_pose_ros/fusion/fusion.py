@@ -38,6 +38,10 @@ _MIN_TRIANGULATED_JOINTS = 5
 _MAX_HANDEDNESS_SCORE = 0.99
 # Joint confidence falls by half when the mean reprojection error reaches the inlier threshold × this.
 _CONFIDENCE_ERROR_SCALE = 0.5
+# A one-view hand continuing a track takes the track's depth, good to about this (metres, 1σ).
+_TRACK_DEPTH_STDDEV_M = 0.02
+# Monocular confidence = score / (1 + this × relative depth 1σ): 10 % depth 1σ halves it.
+_MONOCULAR_CONFIDENCE_SLOPE = 10.0
 # Confidence of priors relative to a detection score: a filled joint is a guess.
 _PRIOR_CONFIDENCE = 0.3
 
@@ -157,9 +161,10 @@ class MultiViewFusion:
                     new_hints.append(-1)
                 elif multi[g]:
                     keep.append(d)
-                else:
-                    new_groups.append([d])
-                    new_hints.append(hints[g] if len(members) == 1 else -1)
+            if not multi[g]:
+                # Too few agreeing joints for a multi-view hand: its best-seen view goes on alone.
+                new_groups.append([max(members, key=lambda d: seen[g, view[d]].sum())])
+                new_hints.append(hints[g])
             groups[g] = keep
         errors = np.where(tri.inliers, tri.errors, 0.0).reshape(V, G, J).sum(0) / np.maximum(num_views, 1)
         keep_g = [g for g in range(G) if multi[g]]
@@ -222,15 +227,25 @@ class MultiViewFusion:
             cam_prev = prev @ self.cams.camera_T_world[v, :3, :3].T
             landmarks = cam_prev - np.nanmean(cam_prev, axis=0)
             source = KeypointSource.PREVIOUS_FRAME
-        est = estimate_monocular(xy[d], scores[d], landmarks, float(self.cams.focal[v]))
+        est = estimate_monocular(xy[d], scores[d], landmarks, float(self.cams.focal[v]), cfg.inlier_threshold_px)
         if est is None:
             return None
+        points_camera, depth_stddev = est.points_camera, cfg.monocular_scale_stddev * est.depth
+        if hint >= 0 and self._stamp - self.tracker.tracks[hint].last_multi_view_stamp <= cfg.track_timeout_s:
+            # A track triangulated moments ago knows the depth better than one view's hand
+            # size: slide the hand along the ray through its centre to the predicted depth.
+            predicted = self.tracker.tracks[hint].predict(self._stamp)
+            pred_cam = predicted @ self.cams.camera_T_world[v, :3, :3].T + self.cams.camera_T_world[v, :3, 3]
+            pred_depth = np.nanmean(pred_cam[:, 2])
+            centre = np.nanmean(points_camera, axis=0)
+            if np.isfinite(pred_depth) and centre[2] > 0:
+                points_camera = points_camera + centre * (pred_depth / centre[2] - 1.0)
+                depth_stddev = min(depth_stddev, _TRACK_DEPTH_STDDEV_M)
         world_T_camera = self.rig.cameras[v].world_T_camera
-        points = est.points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
-        depth_stddev = cfg.monocular_scale_stddev * est.depth
+        points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
         ok = np.isfinite(points).all(-1)
         # Confidence: the detector's score discounted by the relative depth uncertainty.
-        conf = np.where(ok, scores[d] / (1.0 + (depth_stddev / max(est.depth, 1e-6)) * 10.0), 0.0)
+        conf = np.where(ok, scores[d] / (1.0 + _MONOCULAR_CONFIDENCE_SLOPE * depth_stddev / max(est.depth, 1e-6)), 0.0)
         return dict(points=points, measured=np.full((J, 3), np.nan), confidence=conf, num_views=ok.astype(int),
                     errors=np.where(ok, est.residual_px, np.nan), source=np.where(ok, source, KeypointSource.MISSING),
                     members=[d], hint=hint, monocular=True, depth_stddev=depth_stddev,
@@ -263,6 +278,7 @@ class MultiViewFusion:
 
     def _finish(self, hands: list[dict], stamp: float) -> list[Hand3D]:
         cfg = self.config
+        hands = self._suppress_duplicates(hands)
         if len(hands) > cfg.max_hands:
             hands = sorted(hands, key=lambda h: (not h["monocular"], h["confidence"].sum()), reverse=True)[: cfg.max_hands]
         points = np.stack([h["points"] for h in hands]) if hands else np.zeros((0, J, 3))
@@ -276,7 +292,7 @@ class MultiViewFusion:
         out: list[Hand3D] = []
         for hand, k in zip(hands, track_index):
             self._fill_missing(hand, self.tracker.tracks[k].points if k >= 0 else None)
-            track = self.tracker.update(k, hand["points"], hand["measured"], hand["vote"], stamp)
+            track = self.tracker.update(k, hand["points"], hand["measured"], hand["vote"], stamp, not hand["monocular"])
             filtered = track.filter is not None
             out.append(Hand3D(
                 track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
@@ -288,6 +304,19 @@ class MultiViewFusion:
             ))
         self._resolve_handedness(out)
         return sorted(out, key=lambda h: h.track_id)
+
+    def _suppress_duplicates(self, hands: list[dict]) -> list[dict]:
+        """Drop one-view hands whose centre lies within ``track_gate_m`` of a better hand's."""
+        order = sorted(hands, key=lambda h: (not h["monocular"], h["confidence"].sum()), reverse=True)
+        kept: list[dict] = []
+        for hand in order:
+            centre = np.nanmean(hand["points"], axis=0)
+            if hand["monocular"] and any(
+                np.linalg.norm(centre - np.nanmean(k["points"], axis=0)) < self.config.track_gate_m for k in kept
+            ):
+                continue
+            kept.append(hand)
+        return kept
 
     def _resolve_handedness(self, hands: list[Hand3D]) -> None:
         """Two hands with the same label: the one whose vote is weaker takes the other label."""

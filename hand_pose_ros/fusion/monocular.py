@@ -3,7 +3,8 @@
 The landmarks give the hand's metric shape in camera-aligned axes (x right, y down, z
 forward, origin ≈ hand centre); the 2D keypoints fix where it is. A linear solve for the
 translation (landmark axes taken as the camera's) starts an iterative PnP that also fits
-the rotation. Depth is the least certain part: its 1σ is the relative error of the
+the rotation; keypoints that disagree with the first solve are left out of the
+second (detector outliers). Depth is the least certain part: its 1σ is the relative error of the
 detector's metric hand size times the depth (the size/depth ambiguity of one view).
 """
 
@@ -32,33 +33,49 @@ class MonocularEstimate:
     residual_px: np.ndarray
 
 
-def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarray, focal_px: float) -> MonocularEstimate | None:
+def _solve_translation(xy: np.ndarray, landmarks: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Least squares t with (L + t) projecting to xy: [1 0 −x] t = x Lz − Lx; [0 1 −y] t = y Lz − Ly."""
+    x, y = xy[:, 0], xy[:, 1]
+    zeros, ones = np.zeros_like(x), np.ones_like(x)
+    A = np.concatenate([np.stack([ones, zeros, -x], 1), np.stack([zeros, ones, -y], 1)]) * np.tile(w, 2)[:, None]
+    b = np.concatenate([x * landmarks[:, 2] - landmarks[:, 0], y * landmarks[:, 2] - landmarks[:, 1]]) * np.tile(w, 2)
+    return np.linalg.lstsq(A, b, rcond=None)[0]
+
+
+def _residual_px(points: np.ndarray, xy: np.ndarray, focal_px: float) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.linalg.norm(points[:, :2] / points[:, 2:] - xy, axis=-1) * focal_px
+
+
+def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarray, focal_px: float,
+                       inlier_threshold_px: float) -> MonocularEstimate | None:
     """(21, 2) normalized keypoints, (21,) weights, (21, 3) metric landmarks → estimate or None.
 
-    None when fewer than ``_MIN_PNP_POINTS`` joints have both, or the solution is behind the camera.
+    Keypoints whose residual after the first solve exceeds ``inlier_threshold_px`` are left
+    out of the second. None when fewer than ``_MIN_PNP_POINTS`` joints remain, the solution is
+    behind the camera, or the median residual of the inliers exceeds the threshold.
     """
+    landmarks = landmarks.astype(np.float64)
     ok = np.isfinite(xy).all(-1) & np.isfinite(landmarks).all(-1) & (weights > 0)
     if ok.sum() < _MIN_PNP_POINTS:
         return None
-    x, y = xy[ok, 0], xy[ok, 1]
-    L = landmarks[ok].astype(np.float64)
-    w = np.sqrt(weights[ok])
-    zeros, ones = np.zeros_like(x), np.ones_like(x)
-    # (L + t) projects to (x, y): [1 0 -x] t = x Lz - Lx ; [0 1 -y] t = y Lz - Ly.
-    A = np.concatenate([np.stack([ones, zeros, -x], 1), np.stack([zeros, ones, -y], 1)]) * np.tile(w, 2)[:, None]
-    b = np.concatenate([x * L[:, 2] - L[:, 0], y * L[:, 2] - L[:, 1]]) * np.tile(w, 2)
-    t = np.linalg.lstsq(A, b, rcond=None)[0]
+    w = np.sqrt(np.where(ok, weights, 0.0))
+    t = _solve_translation(xy[ok], landmarks[ok], w[ok])
+    ok &= np.nan_to_num(_residual_px(landmarks + t, xy, focal_px), nan=np.inf) < inlier_threshold_px
+    if ok.sum() < _MIN_PNP_POINTS:
+        return None
+    t = _solve_translation(xy[ok], landmarks[ok], w[ok])
     if t[2] < _MIN_DEPTH:
         return None
-    rvec, tvec = np.zeros((3, 1)), t.reshape(3, 1).copy()
-    found, rvec, tvec = cv2.solvePnP(L, np.column_stack([x, y]), np.eye(3), None, rvec, tvec,
+    found, rvec, tvec = cv2.solvePnP(landmarks[ok], xy[ok], np.eye(3), None, np.zeros((3, 1)), t.reshape(3, 1).copy(),
                                      useExtrinsicGuess=True, flags=cv2.SOLVEPNP_ITERATIVE)
     R = cv2.Rodrigues(rvec)[0]
     if not found or tvec[2, 0] < _MIN_DEPTH:
         R, tvec = np.eye(3), t.reshape(3, 1)
-    points = landmarks.astype(np.float64) @ R.T + tvec[:, 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        residual = np.linalg.norm(points[:, :2] / points[:, 2:] - xy, axis=-1) * focal_px
+    points = landmarks @ R.T + tvec[:, 0]
+    residual = _residual_px(points, xy, focal_px)
+    if np.median(residual[ok]) > inlier_threshold_px:
+        return None
     return MonocularEstimate(points, float(tvec[2, 0]), residual)
 
 

@@ -37,6 +37,7 @@ class Track:
     bones: np.ndarray = dataclasses.field(default_factory=lambda: np.full(len(BONES), np.nan))  # (20,) m
     bone_counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(BONES), int))
     filter: OneEuroFilter | None = None
+    last_multi_view_stamp: float = -np.inf  # when a multi-view hand last fixed this track's depth
 
     def predict(self, stamp: float) -> np.ndarray:
         """(21, 3) joints expected at ``stamp`` (constant velocity of the hand centre)."""
@@ -109,10 +110,12 @@ class Tracker:
                     result[free_hands[r]] = free_tracks[c]
         return result
 
-    def update(self, track_index: int, points: np.ndarray, measured: np.ndarray, vote: float, stamp: float) -> Track:
+    def update(self, track_index: int, points: np.ndarray, measured: np.ndarray, vote: float, stamp: float,
+               multi_view: bool) -> Track:
         """Feed a hand's (21, 3) fused joints to its track (-1: start one); returns the track.
 
         ``measured``: (21, 3) joints trusted for learning bone lengths (NaN elsewhere).
+        ``multi_view``: the hand was triangulated (its depth is measured, not guessed).
         """
         cfg = self.config
         if track_index < 0:
@@ -129,6 +132,8 @@ class Tracker:
             track.velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
         track.points = np.where(np.isfinite(out), out, track.predict(stamp))
         track.last_stamp = stamp
+        if multi_view:
+            track.last_multi_view_stamp = stamp
         track.age += 1
         track.handedness_vote = cfg.handedness_memory * track.handedness_vote + vote
         track.learn_bones(measured, cfg.bone_learning_rate)

@@ -139,7 +139,6 @@ def robust_triangulate(
     num_views = inliers.sum(0)
     points[num_views < 2] = np.nan
     num_views[num_views < 2] = 0
-    with np.errstate(invalid="ignore"):
-        mean_err = np.where(inliers, errors, 0.0).sum(0) / num_views
+    mean_err = np.where(inliers, errors, 0.0).sum(0) / np.maximum(num_views, 1)
     mean_err[num_views == 0] = np.nan
     return Triangulation(points, inliers & (num_views >= 2), errors, num_views, mean_err)

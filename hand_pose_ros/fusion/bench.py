@@ -1,0 +1,250 @@
+"""``hand-pose-ros bench fusion``: accuracy and time of the fusion against aniposelib.
+
+Protocol (synthetic, documented in docs/fusion.md): for each camera count, sequences of two
+hands from the project's hand model (random realistic poses, interpolated; wrists moving
+≈0.2 m/s) at 30 fps, seen by cameras at 0.5–1.5 m with webcam distortion. Detections get
+per-view Gaussian noise σ ∈ [2, 8] px, 10 % outlier joints (30–150 px off), 10 % joint
+dropouts, 2 % whole-hand misses and 5 % of views with the two hands' labels swapped.
+Every method gets the same 2D input. aniposelib has no association, so its input is the
+detections arranged by their handedness label (what a label-based pipeline would do).
+Scored on every ``--score-every``-th frame (aniposelib's RANSAC takes seconds per frame).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+__all__ = ["add_arguments", "run"]
+
+INSTALL_HINT = (
+    "aniposelib is not installed (a benchmark-only dependency, ~1.2 GB with its deps). Install it into the "
+    "venv with:\n  .venv/bin/pip install --no-deps aniposelib==0.8.0 && .venv/bin/pip install numba pandas toml "
+    "'jax[cpu]'\n(--no-deps: its opencv-contrib-python requirement would overwrite the project's OpenCV; "
+    "the project's cv2 serves it.)"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cameras", default="2,3,4,6,8", help="camera counts, comma-separated (default 2,3,4,6,8)")
+    parser.add_argument("--sequences", type=int, default=2, help="sequences per camera count (default 2)")
+    parser.add_argument("--frames", type=int, default=90, help="frames per sequence at 30 fps (default 90)")
+    parser.add_argument("--score-every", type=int, default=15, help="score every N-th frame (default 15)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--skip-ransac-above", type=int, default=6,
+                        help="skip aniposelib's triangulate_ransac for more cameras than this (it takes ~50 s "
+                             "per frame at 8 cameras); default 6")
+    parser.add_argument("--timing-frames", type=int, default=300,
+                        help="frames of the 2 hands × 4 views timing run (default 300)")
+
+
+def _procrustes_errors(pred, truth):
+    """(21, 3) with NaN, (21, 3) → (21,) errors after the best similarity alignment (NaN where missing)."""
+    import numpy as np
+
+    ok = np.isfinite(pred).all(-1)
+    out = np.full(len(pred), np.nan)
+    if ok.sum() < 3:
+        return out
+    p, g = pred[ok], truth[ok]
+    mp, mg = p.mean(0), g.mean(0)
+    U, s, Vt = np.linalg.svd((p - mp).T @ (g - mg))
+    d = np.sign(np.linalg.det(Vt.T @ U.T))
+    D = np.diag([1.0, 1.0, d])
+    R = Vt.T @ D @ U.T
+    scale = (s * np.diag(D)).sum() / ((p - mp) ** 2).sum()
+    out[ok] = np.linalg.norm(scale * (p - mp) @ R.T + mg - g, axis=-1)
+    return out
+
+
+def _aniposelib_group(rig):
+    import cv2
+    import numpy as np
+    from aniposelib.cameras import Camera, CameraGroup
+
+    cams = []
+    for cam in rig.cameras:
+        cTw = cam.camera_T_world
+        dist = cam.distortion if cam.distortion.size else np.zeros(5)
+        cams.append(Camera(matrix=cam.camera_matrix, dist=dist, size=(cam.width, cam.height),
+                           rvec=cv2.Rodrigues(cTw[:3, :3])[0].ravel(), tvec=cTw[:3, 3], name=cam.name))
+    return CameraGroup(cams)
+
+
+def _by_label(detections, labels):
+    """Per-view detections → (V, H·21, 2) px arranged by handedness label (NaN where none)."""
+    import numpy as np
+
+    from hand_pose_ros.keypoints import Handedness
+
+    out = np.full((len(detections), len(labels) * 21, 2), np.nan)
+    for v, view in enumerate(detections):
+        for det in view:
+            h = labels.index(Handedness(det.handedness).label)
+            if np.isnan(out[v, h * 21:(h + 1) * 21]).all():
+                out[v, h * 21:(h + 1) * 21] = det.keypoints_2d
+    return out
+
+
+def _match(hands, truth):
+    """Our hands → (H, 21, 3) aligned to the truth hands (Hungarian on mean joint error)."""
+    import numpy as np
+    from scipy.optimize import linear_sum_assignment
+
+    out = np.full(truth.shape, np.nan)
+    if not hands:
+        return out, 0
+    pred = np.stack([h.keypoints_3d for h in hands])
+    err = np.linalg.norm(pred[:, None] - truth[None], axis=-1)
+    with np.errstate(invalid="ignore"):
+        cost = np.nan_to_num(np.nanmean(np.where(np.isfinite(err), err, np.nan), -1), nan=1e3)
+    rows, cols = linear_sum_assignment(cost)
+    for r, c in zip(rows, cols):
+        out[c] = pred[r]
+    return out, len(hands) - len(rows)
+
+
+def _summary(name, errors, pa_errors, times_ms, total):
+    import numpy as np
+
+    e = np.concatenate(errors) if errors else np.zeros(0)
+    pa = np.concatenate(pa_errors) if pa_errors else np.zeros(0)
+    valid = np.isfinite(e)
+    t = np.array(times_ms) if times_ms else np.full(1, np.nan)
+    return {
+        "method": name,
+        "mpjpe": 1e3 * np.nanmean(e) if valid.any() else np.nan,
+        "median": 1e3 * np.nanmedian(e) if valid.any() else np.nan,
+        "p90": 1e3 * np.nanpercentile(e, 90) if valid.any() else np.nan,
+        "pa_mpjpe": 1e3 * np.nanmean(pa) if np.isfinite(pa).any() else np.nan,
+        "coverage": valid.sum() / max(total[0] if isinstance(total, list) else total, 1),
+        "time_med": np.median(t),
+        "time_p90": np.percentile(t, 90),
+    }
+
+
+def _print_table(title, rows) -> None:
+    print(f"\n{title}")
+    print(f"{'method':<28}{'MPJPE':>8}{'median':>8}{'p90':>8}{'PA-MPJPE':>10}{'coverage':>10}{'ms/frame':>10}{'p90 ms':>8}")
+    for r in rows:
+        print(f"{r['method']:<28}{r['mpjpe']:8.2f}{r['median']:8.2f}{r['p90']:8.2f}{r['pa_mpjpe']:10.2f}"
+              f"{100 * r['coverage']:9.1f}%{r['time_med']:10.2f}{r['time_p90']:8.2f}")
+
+
+def _timing(frames: int, seed: int) -> dict:
+    """Median/p90 ms per frame of MultiViewFusion for 2 hands × 4 views (all hands detected)."""
+    import numpy as np
+
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+
+    rng = np.random.default_rng(seed + 1000)
+    rig = make_rig(4, rng, distance=(0.7, 1.2))
+    truth = hand_sequence(frames, rng)
+    noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, dropout_rate=0.1)
+    inputs = [synthesize_detections(truth[t], ("Left", "Right"), rig, noise, rng)[0] for t in range(frames)]
+    out = {}
+    for label, config in (("default", FusionConfig()), ("no refine, no filter", FusionConfig(refine=False, filter="none"))):
+        fusion = MultiViewFusion(rig, config)
+        times, counts = [], []
+        for t, dets in enumerate(inputs):
+            start = time.perf_counter()
+            hands = fusion.process(dets, t / 30.0)
+            times.append(1e3 * (time.perf_counter() - start))
+            counts.append(sum(len(v) for v in dets))
+        sel = np.array(counts) == 8
+        out[label] = (np.median(np.array(times)[sel]), np.percentile(np.array(times)[sel], 90), int(sel.sum()))
+    return out
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    import numpy as np
+
+    try:
+        import aniposelib  # noqa: F401
+    except ImportError:
+        print(INSTALL_HINT, file=sys.stderr)
+        return 2
+    logging.getLogger("jax").setLevel(logging.WARNING)
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+
+    labels = ("Left", "Right")
+    noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, outlier_px=(30, 150), dropout_rate=0.1,
+                       swap_rate=0.05, hand_miss_rate=0.02)
+    methods = {
+        "ours (full)": FusionConfig(),
+        "ours (per frame, no filter)": FusionConfig(filter="none"),
+    }
+    camera_counts = [int(c) for c in args.cameras.split(",")]
+    rng = np.random.default_rng(args.seed)
+    results: dict[str, dict] = {}
+    per_count: dict[int, dict[str, dict]] = {}
+    raw: dict[int, dict[str, tuple]] = {}
+    for n_cams in camera_counts:
+        acc = {m: ([], [], [], [0]) for m in list(methods) + ["aniposelib triangulate", "aniposelib triangulate_ransac"]}
+        for _ in range(args.sequences):
+            rig = make_rig(n_cams, rng)
+            group = _aniposelib_group(rig)
+            truth = hand_sequence(args.frames, rng)
+            fusions = {m: MultiViewFusion(rig, c) for m, c in methods.items()}
+            for t in range(args.frames):
+                dets, _ = synthesize_detections(truth[t], labels, rig, noise, rng)
+                scored = t % args.score_every == args.score_every - 1
+                for m, fusion in fusions.items():
+                    start = time.perf_counter()
+                    hands = fusion.process(dets, t / 30.0)
+                    elapsed = 1e3 * (time.perf_counter() - start)
+                    if scored:
+                        pred, _ghosts = _match(hands, truth[t])
+                        _accumulate(acc[m], pred, truth[t], elapsed)
+                if not scored:
+                    continue
+                px = _by_label(dets, labels)
+                for m, fn in (("aniposelib triangulate", group.triangulate),
+                              ("aniposelib triangulate_ransac", lambda p: group.triangulate_ransac(p)[0])):
+                    if "ransac" in m and n_cams > args.skip_ransac_above:
+                        continue
+                    start = time.perf_counter()
+                    pts = np.asarray(fn(px)).reshape(len(labels), 21, 3)
+                    _accumulate(acc[m], pts, truth[t], 1e3 * (time.perf_counter() - start))
+        raw[n_cams] = acc
+        per_count[n_cams] = {m: _summary(m, *a) for m, a in acc.items() if a[3][0]}
+        _print_table(f"{n_cams} cameras ({args.sequences} sequences × {args.frames} frames, "
+                     f"scored every {args.score_every}th; errors mm)", per_count[n_cams].values())
+        for m, a in acc.items():
+            if a[3][0]:
+                merged = results.setdefault(m, ([], [], [], [0]))
+                for i in range(3):
+                    merged[i].extend(a[i])
+                merged[3][0] += a[3][0]
+    overall = {m: _summary(m, *a) for m, a in results.items()}
+    _print_table("All camera counts", overall.values())
+    common = [n for n in camera_counts if n <= args.skip_ransac_above]
+    if common:
+        pooled = {m: _summary(m, *(sum((raw[n][m][i] for n in common), []) for i in range(3)),
+                              sum(raw[n][m][3][0] for n in common)) for m in overall}
+        _print_table(f"Camera counts where every method ran ({common}), pooled", pooled.values())
+        best_name = min(("aniposelib triangulate", "aniposelib triangulate_ransac"), key=lambda m: pooled[m]["mpjpe"])
+        best = pooled[best_name]["mpjpe"]
+        for m in methods:
+            print(f"  {m}: MPJPE {pooled[m]['mpjpe']:.2f} mm vs {best_name} {best:.2f} mm → "
+                  f"{100 * (1 - pooled[m]['mpjpe'] / best):.0f}% lower (target ≥ 30%)")
+    timing = _timing(args.timing_frames, args.seed)
+    print("\nTime per frame, 2 hands × 4 views (frames with all 8 detections), target ≤ 1 ms:")
+    for label, (med, p90, n) in timing.items():
+        print(f"  {label}: median {med:.2f} ms, p90 {p90:.2f} ms over {n} frames")
+    return 0
+
+
+def _accumulate(acc, pred, truth, elapsed_ms) -> None:
+    import numpy as np
+
+    errors, pa_errors, times, total = acc
+    errors.append(np.linalg.norm(pred - truth, axis=-1).ravel())
+    pa_errors.extend(_procrustes_errors(p, g) for p, g in zip(pred, truth))
+    times.append(elapsed_ms)
+    total[0] += truth.shape[0] * truth.shape[1]
