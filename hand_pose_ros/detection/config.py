@@ -31,7 +31,8 @@ class HandDetectorConfig:
         tracking: reuse each hand's region from the previous frame of the same view and run
             the palm detector only where a hand was lost or every ``redetect_interval`` frames.
         redetect_interval: frames between palm-detector runs on a view that tracks fewer than
-            ``max_hands`` hands (to pick up new ones).
+            ``max_hands`` hands, none included (to pick up new ones); a lost hand triggers a
+            run on the next frame regardless.
         min_detection_confidence: palm score needed to start a hand, in [0, 1].
         min_presence: hand-presence score needed to report (and keep tracking) a hand, in [0, 1].
         max_image_side: images whose longer side exceeds this (px) are downscaled first;

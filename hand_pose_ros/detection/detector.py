@@ -3,8 +3,9 @@
 Two stages, each ONE batched network call over all views: the palm detector on the views that
 need it (letterboxed 192×192), then the landmark network on every hand region of every view
 (rotated 224×224 crops). With tracking on, a view's regions come from its previous frame's
-landmarks and the palm detector runs only where a hand was lost, where nothing is tracked, or
-every ``redetect_interval`` frames while fewer than ``max_hands`` hands are tracked.
+landmarks and the palm detector runs only on a view's first frame, on the frame after a hand
+was lost there, and every ``redetect_interval`` frames while the view tracks fewer than
+``max_hands`` hands (so a hand entering an empty view is found within that many frames).
 
 Handedness: MediaPipe's landmark model was trained on mirrored (selfie) images. Our cameras are
 not mirrored, so its label is flipped here: ``Handedness.RIGHT`` is the person's own right hand.
@@ -140,7 +141,7 @@ class HandDetector:
 
     def _needs_palm(self, view: int) -> bool:
         cfg, track = self.config, self._tracks.get(view)
-        if not cfg.tracking or track is None or len(track.rects) == 0 or track.lost:
+        if not cfg.tracking or track is None or track.lost:
             return True
         return len(track.rects) < cfg.max_hands and track.frames_since_palm + 1 >= cfg.redetect_interval
 

@@ -1,0 +1,79 @@
+"""The reference: Google's own TFLite interpreter (ai-edge-litert) fed crops made the way
+MediaPipe's OpenCV image-to-tensor converter makes them (boxPoints → perspective warp of the
+uint8 image → float in [0, 1]). Test-only; decoding reuses ``geometry`` (tested separately).
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from hand_pose_ros.assets import mediapipe_model_path
+from hand_pose_ros.detection import geometry
+
+
+class LiteRT:
+    """One MediaPipe model in ai-edge-litert, run view by view (its graphs fix batch 1)."""
+
+    def __init__(self, name: str) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(mediapipe_model_path(name)), num_threads=2)
+        self.interpreter.allocate_tensors()
+        self.input = self.interpreter.get_input_details()[0]["index"]
+        details = sorted(self.interpreter.get_output_details(), key=lambda d: d["name"])
+        self.outputs = [d["index"] for d in details]
+
+    def __call__(self, batch_nhwc: np.ndarray) -> list[np.ndarray]:
+        """``(B, S, S, 3)`` float32 → the model's outputs, concatenated over B."""
+        per_item = []
+        for item in batch_nhwc:
+            self.interpreter.set_tensor(self.input, item[None].astype(np.float32))
+            self.interpreter.invoke()
+            per_item.append([self.interpreter.get_tensor(i).copy() for i in self.outputs])
+        return [np.concatenate(parts) for parts in zip(*per_item)]
+
+
+def cv2_crop(image_rgb: np.ndarray, rect: np.ndarray, size: int, zero_border: bool) -> np.ndarray:
+    """``(size, size, 3)`` float32 in [0, 1]: region ``(cx, cy, w, h, rotation)`` px of the image."""
+    cx, cy, w, h, rotation = (float(v) for v in rect)
+    corners = cv2.boxPoints(((cx, cy), (w, h), np.degrees(rotation)))
+    target = np.float32([[0, size], [0, 0], [size, 0], [size, size]])
+    matrix = cv2.getPerspectiveTransform(corners.astype(np.float32), target)
+    border = cv2.BORDER_CONSTANT if zero_border else cv2.BORDER_REPLICATE
+    crop = cv2.warpPerspective(image_rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=border)
+    return crop.astype(np.float32) / 255.0
+
+
+class ReferencePipeline:
+    """Palm detection + landmarks per view with LiteRT (no tracking), MediaPipe's rules."""
+
+    def __init__(self, model: str = "full", max_hands: int = 2) -> None:
+        self.palm = LiteRT(f"palm_detection_{model}")
+        self.landmark = LiteRT(f"hand_landmark_{model}")
+        self.max_hands = max_hands
+        self.anchors = geometry.ssd_anchors()
+
+    def palm_rects(self, image: np.ndarray) -> np.ndarray:
+        """``(D, 5)`` hand regions from the palm detector on one image."""
+        h, w = image.shape[:2]
+        side = max(w, h)
+        crop = cv2_crop(image, np.array([w / 2, h / 2, side, side, 0.0]), geometry.PALM_INPUT_SIZE, True)
+        raw_boxes, raw_scores = (torch.from_numpy(a) for a in self.palm(crop[None]))
+        boxes, kps, scores = geometry.decode_palms(raw_boxes, raw_scores, self.anchors)
+        boxes, kps, _, valid = geometry.weighted_nms(boxes, kps, scores, self.max_hands, 0.5)
+        offset = torch.tensor([w / 2, h / 2])
+        boxes = ((boxes.reshape(-1, 2, 2) - 0.5) * side + offset).reshape(-1, 4)
+        kps = (kps.reshape(-1, 7, 2) - 0.5) * side + offset
+        return geometry.palm_rects(boxes, kps)[valid.reshape(-1)].numpy()
+
+    def hands(self, image: np.ndarray, rects: np.ndarray) -> dict[str, np.ndarray]:
+        """Landmarks for the given regions: keypoints ``(N, 21, 2)`` px, presence, right score."""
+        size = geometry.LANDMARK_INPUT_SIZE
+        crops = np.stack([cv2_crop(image, r, size, False) for r in rects])
+        landmarks, presence, handedness, world = self.landmark(crops)
+        rects_t = torch.from_numpy(rects.astype(np.float32))
+        keypoints = geometry.project_landmarks(torch.from_numpy(landmarks).reshape(-1, 21, 3), rects_t, size)
+        return {"keypoints": keypoints.numpy(), "presence": presence[:, 0], "right_mirrored": handedness[:, 0],
+                "world": geometry.rotate_world_landmarks(torch.from_numpy(world).reshape(-1, 21, 3), rects_t).numpy()}
