@@ -87,6 +87,17 @@ def _by_label(detections, labels):
     return out
 
 
+def _ransac(group, px):
+    """aniposelib's triangulate_ransac on the points seen by ≥ 2 views (it fails on unseen points)."""
+    import numpy as np
+
+    out = np.full((px.shape[1], 3), np.nan)
+    ok = np.isfinite(px[..., 0]).sum(0) >= 2
+    if ok.any():
+        out[ok] = group.triangulate_ransac(px[:, ok])[0]
+    return out
+
+
 def _match(hands, truth):
     """Our hands → (H, 21, 3) aligned to the truth hands (Hungarian on mean joint error)."""
     import numpy as np
@@ -205,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
                     continue
                 px = _by_label(dets, labels)
                 for m, fn in (("aniposelib triangulate", group.triangulate),
-                              ("aniposelib triangulate_ransac", lambda p: group.triangulate_ransac(p)[0])):
+                              ("aniposelib triangulate_ransac", lambda p: _ransac(group, p))):
                     if "ransac" in m and n_cams > args.skip_ransac_above:
                         continue
                     start = time.perf_counter()

@@ -71,9 +71,10 @@ def refine_points(
         J_cam[..., 0, 0] = J_cam[..., 1, 1] = 1.0
         J_cam[..., :, 2] = -u
         J = (f[..., None] / z[..., None, None]) * (J_cam @ R[:, None])  # (V, N, 2, 3)
-        Jw = J * w[..., None, None]
-        H = np.einsum("vnri,vnrj->nij", Jw, J)  # (N, 3, 3)
-        g = np.einsum("vnri,vnr->ni", Jw, res)  # (N, 3)
+        N = J.shape[1]
+        Jw = (J * w[..., None, None]).transpose(1, 0, 2, 3).reshape(N, -1, 3)  # (N, 2V, 3)
+        H = Jw.transpose(0, 2, 1) @ J.transpose(1, 0, 2, 3).reshape(N, -1, 3)  # (N, 3, 3)
+        g = (Jw.transpose(0, 2, 1) @ res.transpose(1, 0, 2).reshape(N, -1, 1))[..., 0]  # (N, 3)
         if b_len.size:
             d = xs[b_chi] - xs[b_par]  # (B, 3)
             length = np.linalg.norm(d, axis=-1, keepdims=True)

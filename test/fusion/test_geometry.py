@@ -1,0 +1,144 @@
+"""Triangulation, association costs, refinement, One-Euro filter and the wrist frame, piece by piece."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hand_pose_ros.fusion import CameraArray, wrist_pose
+from hand_pose_ros.fusion.association import _masked_median, epipolar_costs, essential_matrices
+from hand_pose_ros.fusion.filtering import OneEuroFilter
+from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
+from hand_pose_ros.fusion.synthetic import WORKSPACE_CENTER, hand_sequence, make_rig
+from hand_pose_ros.fusion.tracking import BONE_INDEX
+from hand_pose_ros.fusion.triangulation import robust_triangulate, weighted_dlt
+from hand_pose_ros.keypoints import HandKeypoint, Handedness
+
+THRESHOLD_PX = 15.0
+
+
+@pytest.fixture(scope="module")
+def setup():
+    rng = np.random.default_rng(2)
+    rig = make_rig(5, rng, distortion=True)
+    cams = CameraArray.from_rig(rig)
+    points = WORKSPACE_CENTER + rng.uniform(-0.12, 0.12, (40, 3))
+    xy = cams.to_camera(points)
+    return cams, points, xy[..., :2] / xy[..., 2:]
+
+
+def test_weighted_dlt_is_exact_and_needs_two_views(setup) -> None:
+    cams, points, xy = setup
+    weights = np.random.default_rng(0).uniform(0.1, 1.0, xy.shape[:2])
+    np.testing.assert_allclose(weighted_dlt(xy, weights, cams), points, atol=1e-9)
+    weights[1:, :5] = 0.0
+    out = weighted_dlt(xy, weights, cams)
+    assert np.isnan(out[:5]).all() and np.isfinite(out[5:]).all()
+
+
+def test_robust_triangulation_rejects_outlier_views(setup) -> None:
+    cams, points, xy = setup
+    rng = np.random.default_rng(1)
+    bad = xy.copy()
+    # Two of five views wrong for every point, each by 40-150 px in a random direction.
+    for v in (0, 3):
+        shift = rng.uniform(40, 150, 40) / cams.focal[v]
+        angle = rng.uniform(0, 2 * np.pi, 40)
+        bad[v] += np.stack([np.cos(angle), np.sin(angle)], -1) * shift[:, None]
+    tri = robust_triangulate(bad, np.ones(bad.shape[:2]), cams, THRESHOLD_PX)
+    np.testing.assert_allclose(tri.points, points, atol=1e-7)
+    assert not tri.inliers[[0, 3]].any() and tri.inliers[[1, 2, 4]].all()
+    assert np.all(tri.num_views == 3) and np.all(tri.reprojection_error < 1e-4)
+    # Two views that disagree cannot make a point (unless the error lies along the epipolar line).
+    two = np.full_like(bad, np.nan)
+    two[[0, 1]] = bad[[0, 1]]
+    out = robust_triangulate(two, np.ones(bad.shape[:2]), cams, THRESHOLD_PX)
+    missing = np.isnan(out.points).all(-1)
+    assert missing.mean() > 0.6  # random directions: ~20 % fall within the threshold of the epipolar line
+    assert np.all(out.num_views[missing] == 0) and np.isnan(out.reprojection_error[missing]).all()
+    assert np.all(out.reprojection_error[~missing] < THRESHOLD_PX)
+
+
+def test_epipolar_cost_separates_hands(setup) -> None:
+    cams, _, _ = setup
+    hands = hand_sequence(1, np.random.default_rng(4))[0]  # (2, 21, 3)
+    xy = np.stack([cams.to_camera(h) for h in hands], 1)  # (V, 2, 21, 3)
+    xy = (xy[..., :2] / xy[..., 2:]).reshape(-1, 21, 2)  # detections ordered view-major
+    view = np.repeat(np.arange(len(cams)), 2)
+    hand = np.tile([0, 1], len(cams))
+    cost = epipolar_costs(view, xy, cams, essential_matrices(cams))
+    same = (hand[:, None] == hand[None]) & (view[:, None] != view[None])
+    assert np.all(cost[same] < 1e-6)
+    assert np.all(cost[~same & (view[:, None] != view[None])] > 5.0)
+    assert np.isinf(cost[view[:, None] == view[None]]).all()
+
+
+def test_masked_median_matches_nanmedian() -> None:
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(6, 7, 21))
+    values[rng.random(values.shape) < 0.3] = np.nan
+    values[0, 0, :18] = np.nan  # too few values: inf
+    ref = np.nanmedian(values, axis=-1)
+    out = _masked_median(values)
+    assert np.isinf(out[0, 0])
+    ok = np.isfinite(values).sum(-1) >= 5
+    np.testing.assert_allclose(out[ok], ref[ok])
+
+
+def test_refinement_pulls_bones_toward_their_targets(setup) -> None:
+    cams, _, _ = setup
+    hand = hand_sequence(1, np.random.default_rng(5))[0, 1]
+    cam = cams.to_camera(hand)
+    xy = cam[..., :2] / cam[..., 2:]
+    rng = np.random.default_rng(6)
+    noisy = xy + rng.normal(0, 4.0, xy.shape) / cams.focal[:, None, None]
+    start = weighted_dlt(noisy, np.ones(xy.shape[:2]), cams)
+    target = bone_lengths(hand, BONE_INDEX)
+    kwargs = dict(huber_px=10.0, iterations=5)
+    free = refine_points(start, noisy, np.ones(xy.shape[:2]), cams, BONE_INDEX, target, bone_weight_px_per_mm=0.0, **kwargs)
+    tied = refine_points(start, noisy, np.ones(xy.shape[:2]), cams, BONE_INDEX, target, bone_weight_px_per_mm=5.0, **kwargs)
+    err_free = np.abs(bone_lengths(free, BONE_INDEX) - target).mean()
+    err_tied = np.abs(bone_lengths(tied, BONE_INDEX) - target).mean()
+    assert err_tied < 0.5 * err_free
+    # Without a bone term the refinement is the maximum-likelihood point: no worse than DLT.
+    assert np.linalg.norm(free - hand, axis=-1).mean() <= np.linalg.norm(start - hand, axis=-1).mean() + 1e-5
+
+
+def test_one_euro_smooths_jitter_follows_motion_and_skips_nan() -> None:
+    rng = np.random.default_rng(0)
+    filt = OneEuroFilter(min_cutoff_hz=1.0, beta=10.0, derivative_cutoff_hz=1.0)
+    still = [filt(np.array([[0.0, 0.0, 1.0]]) + rng.normal(0, 0.005, (1, 3)), t / 30) for t in range(60)]
+    assert np.std(np.array(still)[30:, 0, 0]) < 0.5 * 0.005
+    moving = OneEuroFilter(min_cutoff_hz=1.0, beta=10.0, derivative_cutoff_hz=1.0)
+    for t in range(60):
+        out = moving(np.array([[t / 30.0, 0.0, 0.0]]), t / 30)  # 1 m/s ramp
+    assert abs(out[0, 0] - 59 / 30) < 0.05
+    gap = moving(np.array([[np.nan, np.nan, np.nan]]), 60 / 30)
+    assert np.isnan(gap).all()
+    assert np.isfinite(moving(np.array([[61 / 30, 0.0, 0.0]]), 61 / 30)).all()
+
+
+def _flat_right_hand_facing_camera() -> np.ndarray:
+    """Right hand, palm toward a camera on world -z looking +z, fingers up (world -y), thumb at -x."""
+    points = np.zeros((21, 3))
+    for k, x in ((HandKeypoint.INDEX_FINGER_MCP, -0.03), (HandKeypoint.MIDDLE_FINGER_MCP, -0.01),
+                 (HandKeypoint.RING_FINGER_MCP, 0.01), (HandKeypoint.PINKY_MCP, 0.03)):
+        points[k] = [x, -0.09, 0.0]
+    return points + [0.1, 0.2, 1.0]
+
+
+def test_wrist_pose_axes_for_both_hands_and_nan() -> None:
+    right = _flat_right_hand_facing_camera()
+    T = wrist_pose(right, Handedness.RIGHT)
+    R = T[:3, :3]
+    np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
+    assert np.linalg.det(R) == pytest.approx(1.0)
+    np.testing.assert_allclose(T[:3, 3], right[HandKeypoint.WRIST])
+    x_dir = right[HandKeypoint.MIDDLE_FINGER_MCP] - right[HandKeypoint.WRIST]
+    np.testing.assert_allclose(R[:, 0], x_dir / np.linalg.norm(x_dir), atol=1e-12)
+    np.testing.assert_allclose(R[:, 2], [0, 0, 1], atol=1e-12)  # back of the hand: away from the camera
+    left = right * [-1, 1, 1]  # the mirror image is a left hand, still palm toward the camera
+    assert wrist_pose(left, Handedness.LEFT)[2, 2] == pytest.approx(1.0)
+    missing = right.copy()
+    missing[HandKeypoint.PINKY_MCP] = np.nan
+    assert np.isnan(wrist_pose(missing, Handedness.RIGHT)[:3]).all()
