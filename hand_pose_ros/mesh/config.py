@@ -35,7 +35,7 @@ class MeshFitterConfig:
 
     model: str = "webxr"
     mano_dir: str | None = None
-    cold_iterations: int = 12
+    cold_iterations: int = 20
     warm_iterations: int = 1
     pose_prior_weight: float = 0.01
     rest_prior_weight: float = 1e-3
