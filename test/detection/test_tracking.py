@@ -1,0 +1,90 @@
+"""Tracking mode: regions carried from frame to frame per view, palm detector only when needed."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+from hand_pose_ros.keypoints import HandKeypoint
+
+SHIFT_PX = 12  # per frame, the hand moves right by this much
+# The tracked region differs from the palm-derived one, so landmarks move a little (seen ≤ 3 px).
+FOLLOW_TOL_PX = 4.0
+
+
+def _shifted(image: np.ndarray, dx: float) -> np.ndarray:
+    matrix = np.float32([[1, 0, dx], [0, 1, 0]])
+    return cv2.warpAffine(image, matrix, image.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+
+
+def _detector(**kwargs) -> HandDetector:
+    return HandDetector(HandDetectorConfig(tracking=True, **kwargs))
+
+
+def test_palm_detector_runs_once_while_hands_are_tracked(photos):
+    detector = _detector(max_hands=1)
+    # Whole hands inside the frame (elsewhere the out-of-frame wrist is a guess that moves).
+    images = [photos["Hull_Original_Image.jpg"], photos["Back_Projection_Theory0.jpg"]]
+    first = detector.detect(images)
+    for _ in range(4):
+        results = detector.detect(images)
+        assert [len(r) for r in results] == [1, 1]
+    assert detector.stage_calls == {"palm": 1, "landmark": 5}
+    for a, b in zip(first, results):
+        assert np.abs(a[0].keypoints_2d - b[0].keypoints_2d).max() < FOLLOW_TOL_PX
+
+
+def test_tracked_hand_follows_motion_without_palm_detection(photos):
+    detector = _detector(max_hands=1)
+    image = photos["handDst.jpg"]
+    wrists = []
+    for frame in range(5):
+        hands = detector.detect([_shifted(image, frame * SHIFT_PX)])[0]
+        assert len(hands) == 1
+        wrists.append(hands[0].keypoints_2d[HandKeypoint.MIDDLE_FINGER_MCP])
+    assert detector.stage_calls["palm"] == 1
+    steps = np.diff(np.array(wrists), axis=0)
+    np.testing.assert_allclose(steps[:, 0], SHIFT_PX, atol=FOLLOW_TOL_PX)
+    np.testing.assert_allclose(steps[:, 1], 0, atol=FOLLOW_TOL_PX)
+
+
+def test_lost_hand_triggers_palm_detection_on_the_next_frame(photos, no_hand_images):
+    detector = _detector(max_hands=1, redetect_interval=100)
+    hand = photos["handSrc.jpg"]
+    empty = cv2.resize(no_hand_images[0], hand.shape[1::-1])
+    assert len(detector.detect([hand])[0]) == 1
+    assert detector.detect([empty]) == [[]]  # tracked region now shows no hand: lost
+    assert detector.stage_calls["palm"] == 1
+    assert len(detector.detect([hand])[0]) == 1  # palm detector runs again and finds it
+    assert detector.stage_calls["palm"] == 2
+
+
+def test_views_with_fewer_hands_search_every_redetect_interval(photos):
+    interval = 3
+    detector = _detector(max_hands=2, redetect_interval=interval)
+    for _ in range(7):
+        assert len(detector.detect([photos["handSrc.jpg"]])[0]) == 1
+    assert detector.stage_calls["palm"] == 3  # frames 0, 3 and 6
+
+
+def test_reset_and_new_image_size_forget_the_regions(photos):
+    detector = _detector(max_hands=1)
+    detector.detect([photos["handSrc.jpg"]])
+    detector.reset()
+    detector.detect([photos["handSrc.jpg"]])
+    assert detector.stage_calls["palm"] == 2
+    detector.detect([photos["Back_Projection_Theory0.jpg"]])  # another camera size at view 0
+    assert detector.stage_calls["palm"] == 3
+
+
+@pytest.mark.parametrize("tracking", [True, False])
+def test_state_is_per_view_index(photos, tracking):
+    detector = _detector(max_hands=1) if tracking else HandDetector(HandDetectorConfig(tracking=False))
+    a, b = photos["Hull_Original_Image.jpg"], photos["Back_Projection_Theory0.jpg"]
+    first = detector.detect([a, b])
+    second = detector.detect([a, b])
+    for x, y in zip(first, second):
+        assert np.abs(x[0].keypoints_2d - y[0].keypoints_2d).max() < FOLLOW_TOL_PX
+    assert detector.stage_calls["palm"] == (1 if tracking else 2)
