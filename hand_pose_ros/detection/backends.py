@@ -188,7 +188,7 @@ def create_backend(name: str, model: str, device: torch.device, dtype: torch.dty
     if name == "tensorrt":
         from hand_pose_ros.detection.tensorrt_backend import TensorRTBackend
 
-        return TensorRTBackend(model, device, cache)
+        return TensorRTBackend(model, device, cache, "fp16" if dtype == torch.float16 else "fp32")
     raise ValueError(f"unknown backend {name!r}; choose one of torch, onnxruntime, tensorrt")
 
 

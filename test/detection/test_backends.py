@@ -1,0 +1,100 @@
+"""Backend selection, fallback, ONNX export, and the GPU paths (skipped only where the library
+or the GPU is missing)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import onnx
+import pytest
+import torch
+
+from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+from hand_pose_ros.detection.backends import BackendUnavailable, export_onnx
+
+HAS_CUDA = torch.cuda.is_available()
+HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
+# fp16 networks vs the fp32 CPU reference, image px.
+FP16_TOL_PX = 3.0
+PARITY_TOL_PX = 0.5
+
+
+def _reference(photos):
+    images = list(photos.values())[:4]
+    return images, HandDetector(HandDetectorConfig(tracking=False)).detect(images)
+
+
+def _assert_close(results, expected, atol):
+    for got, want in zip(results, expected):
+        assert len(got) == len(want)
+        for a, b in zip(got, want):
+            np.testing.assert_allclose(a.keypoints_2d, b.keypoints_2d, atol=atol)
+            assert a.handedness == b.handedness
+
+
+def test_onnx_export_has_a_dynamic_batch_and_external_data():
+    path = export_onnx("hand_landmark_full")
+    assert path.with_suffix(".onnx.data").exists()
+    graph = onnx.load(str(path), load_external_data=False)
+    batch_dim = graph.graph.input[0].type.tensor_type.shape.dim[0]
+    assert batch_dim.dim_param and not batch_dim.dim_value
+    assert [o.name for o in graph.graph.output] == ["landmarks", "presence", "handedness", "world_landmarks"]
+
+
+def test_fallback_order_and_active_backend_are_reported(caplog):
+    caplog.set_level("INFO")
+    detector = HandDetector(HandDetectorConfig(backend="tensorrt", device="cpu", fallback=("onnxruntime", "torch")))
+    assert detector.backend_name == "onnxruntime" and detector.device == "cpu"
+    assert "backend tensorrt cannot start" in caplog.text
+    assert "backend onnxruntime on cpu" in caplog.text
+
+
+@pytest.mark.skipif(HAS_TENSORRT and HAS_CUDA, reason="TensorRT and CUDA are present: the real path is tested")
+def test_tensorrt_missing_gives_a_clear_error():
+    with pytest.raises(BackendUnavailable, match="(?i)tensorrt"):
+        HandDetector(HandDetectorConfig(backend="tensorrt", device="cuda" if HAS_CUDA else "cpu"))
+
+
+@pytest.mark.skipif(HAS_CUDA, reason="CUDA is present: the real path is tested")
+def test_cuda_missing_gives_a_clear_error():
+    with pytest.raises(BackendUnavailable, match="CUDA is not available"):
+        HandDetector(HandDetectorConfig(backend="torch", device="cuda"))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA (torch.cuda.is_available() is false)")
+@pytest.mark.parametrize("precision, tol", [("fp32", PARITY_TOL_PX), ("fp16", FP16_TOL_PX)])
+def test_torch_cuda_matches_cpu(photos, precision, tol):
+    images, expected = _reference(photos)
+    detector = HandDetector(HandDetectorConfig(device="cuda", precision=precision, tracking=False))
+    assert detector.device.startswith("cuda")
+    _assert_close(detector.detect(images), expected, tol)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not HAS_CUDA, reason="needs CUDA (torch.cuda.is_available() is false)")
+def test_onnxruntime_cuda_matches_cpu(photos):
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        pytest.skip("onnxruntime here has no CUDAExecutionProvider (needs onnxruntime-gpu)")
+    images, expected = _reference(photos)
+    detector = HandDetector(HandDetectorConfig(backend="onnxruntime", device="cuda", tracking=False))
+    _assert_close(detector.detect(images), expected, PARITY_TOL_PX)
+
+
+@pytest.mark.gpu
+@pytest.mark.slow
+@pytest.mark.skipif(not (HAS_CUDA and HAS_TENSORRT), reason="needs CUDA and the tensorrt package")
+def test_tensorrt_fp16_engine_matches_cpu_and_is_cached(photos):
+    images, expected = _reference(photos)
+    config = HandDetectorConfig(backend="tensorrt", device="cuda", precision="fp16", tracking=False)
+    _assert_close(HandDetector(config).detect(images), expected, FP16_TOL_PX)
+    from hand_pose_ros.detection.weights import weights_dir
+
+    engines = sorted((weights_dir() / "tensorrt").glob("*.engine"))
+    assert len(engines) >= 2
+    mtimes = [p.stat().st_mtime for p in engines]
+    HandDetector(config)  # second start loads the cached engines
+    assert [p.stat().st_mtime for p in engines] == mtimes
