@@ -32,11 +32,13 @@ class RateMeter:
         self._times: collections.deque[float] = collections.deque()
         self._lock = threading.Lock()
         self.count = 0
+        self._last: float | None = None
 
     def tick(self, now: float) -> None:
         with self._lock:
             self._times.append(now)
             self.count += 1
+            self._last = now
             self._trim(now)
 
     def rate(self, now: float) -> float:
@@ -45,8 +47,8 @@ class RateMeter:
             return len(self._times) / RATE_WINDOW_S
 
     def last(self) -> float | None:
-        with self._lock:
-            return self._times[-1] if self._times else None
+        """Time of the latest event ever (None before the first)."""
+        return self._last
 
     def _trim(self, now: float) -> None:
         while self._times and self._times[0] < now - RATE_WINDOW_S:
@@ -73,16 +75,17 @@ class CameraHealth:
     def status(self, node_name: str, now: float) -> DiagnosticStatus:
         rate = self.images.rate(now)
         last = self.images.last()
+        problems: list[tuple[int, str]] = []  # (level, text): the message names every problem
         if last is None or now - last > STALE_AFTER_S:
-            level, message = STALE, "no images" if last is None else f"silent for {now - last:.1f} s"
-        elif self.camera_info_error:
-            level, message = ERROR, self.camera_info_error
-        elif self.last_error and self.rejected:
-            level, message = WARN, self.last_error
-        elif not self.camera_info_received:
-            level, message = WARN, f"no CameraInfo on {self.camera_info_topic}"
-        else:
-            level, message = OK, "receiving"
+            problems.append((3, "no images" if last is None else f"silent for {now - last:.1f} s"))
+        if self.camera_info_error:
+            problems.append((2, self.camera_info_error))
+        if self.last_error:
+            problems.append((1, f"last rejected image: {self.last_error}"))
+        if not self.camera_info_received:
+            problems.append((1, f"no CameraInfo on {self.camera_info_topic}"))
+        level = bytes([max((lvl for lvl, _ in problems), default=0)])  # OK 0, WARN 1, ERROR 2, STALE 3
+        message = "; ".join(text for _, text in problems) or "receiving"
         return _status(
             f"{node_name}: camera {self.name}",
             level,

@@ -16,6 +16,8 @@ K_RELATIVE_TOLERANCE = 0.01
 
 def check_image_size(width: int, height: int, calibration: CameraCalibration, where: str) -> None:
     """Raise ValueError unless the image is the calibrated size (also bounds huge images)."""
+    if int(width) <= 0 or int(height) <= 0:
+        raise ValueError(f"{where}: zero-size image ({width}x{height})")
     if (int(width), int(height)) != (calibration.width, calibration.height):
         raise ValueError(
             f"{where}: image is {width}x{height}, the calibration of camera {calibration.name!r} "
