@@ -1,0 +1,132 @@
+"""``hand-pose-ros bench node``: end-to-end latency and rate of the node over DDS.
+
+For each camera count, starts hand_pose_node (as ``hand-pose-ros run`` does) on a rig made
+from the bundled sample (camera i = sample camera i mod 4), then for each input rate runs
+``bench_publisher`` in another process for ``--duration`` seconds and measures, from this
+third process: end-to-end latency (image stamp → /hands/pose received) median and p99,
+sustained output rate, dropped sets, and the node's CPU (% of one core) and memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cameras", type=int, nargs="+", default=[2, 4, 8], help="camera counts to measure")
+    parser.add_argument("--rates", type=float, nargs="+", default=[5, 15, 30], help="input set rates (Hz), increasing")
+    parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
+    parser.add_argument("--backend", default="torch", help="detector backend")
+    parser.add_argument("--device", default="cpu", help="detector device")
+    parser.add_argument("--model", default="full", choices=["full", "lite"])
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    parser.add_argument("--out", default="", help="also write the results as JSON here")
+
+
+def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
+    """A calibration with ``cameras`` cameras (copies of the sample's 4) and a parameters file."""
+    import dataclasses
+
+    import yaml
+
+    from hand_pose_ros.calibration import Rig, load_calibration, save_calibration
+
+    base = load_calibration(sample / "calibration.yaml")
+    cams = tuple(
+        dataclasses.replace(base[i % len(base)], name=f"cam{i}", frame_id=f"cam{i}_optical_frame") for i in range(cameras)
+    )
+    calibration = tmp / f"calibration_{cameras}.yaml"
+    save_calibration(calibration, Rig(cameras=cams, world_frame=base.world_frame))
+    params = tmp / f"params_{cameras}.yaml"
+    params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
+        "cameras": {"image_topics": [f"/bench/cam{i}/image_raw" for i in range(cameras)]},
+        "extrinsics": {"calibration_file": str(calibration)},
+        "publish": {"markers": True},
+    }}}))
+    return str(calibration), str(params)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+    import pathlib
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    import numpy as np
+    import psutil
+    import rclpy
+
+    from hand_pose_ros.assets import sample_dir
+    from hand_pose_ros.msg import HandPoseArray
+    from hand_pose_ros.ros.conversions import stamp_to_ns
+    from hand_pose_ros.ros.harness import NodeProcess, Recorder, apply_ros_environment, spin_in_background, wait_until
+    from hand_pose_ros.ros.launch_spec import node_spec, ros_environment
+
+    sample = sample_dir()
+    apply_ros_environment()
+    rclpy.init()
+    node = rclpy.create_node("hand_pose_bench")
+    executor, thread = spin_in_background(node)
+    recorder = Recorder(node, {"/hands/pose": HandPoseArray})
+    results = []
+    print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
+    try:
+        with tempfile.TemporaryDirectory(prefix="hand_pose_bench_") as tmp_name:
+            tmp = pathlib.Path(tmp_name)
+            for cameras in args.cameras:
+                _, params = _rig_files(cameras, tmp, sample)
+                overrides = (("detector.device", args.device), ("detector.model", args.model), ("detector.precision", args.precision))
+                spec = node_spec(params_file=params, backend=args.backend, overrides=overrides)
+                log = tmp / f"node_{cameras}.log"
+                with NodeProcess(spec, log_path=log) as proc:
+                    if not wait_until(lambda: not proc.alive() or node.count_publishers("/hands/pose") > 0, 180):
+                        print(f"node did not start:\n{log.read_text()[-2000:]}", file=sys.stderr)
+                        return 1
+                    if not proc.alive():
+                        print(f"node exited:\n{log.read_text()[-2000:]}", file=sys.stderr)
+                        return 1
+                    ps = psutil.Process(proc.process.pid)
+                    for rate in args.rates:
+                        ps.cpu_percent(None)
+                        feeder = subprocess.run(
+                            [sys.executable, "-m", "hand_pose_ros.ros.bench_publisher", "--cameras", str(cameras),
+                             "--rate", str(rate), "--duration", str(args.duration)],
+                            env=ros_environment(), capture_output=True, text=True, check=False,
+                        )
+                        if feeder.returncode != 0:
+                            print(f"publisher failed: {feeder.stderr[-2000:]}", file=sys.stderr)
+                            return 1
+                        published = json.loads(feeder.stdout.strip().splitlines()[-1])
+                        time.sleep(1.0)  # let the last sets come out
+                        cpu = ps.cpu_percent(None)
+                        rss = ps.memory_info().rss / 2**20
+                        window = [r for r in recorder.get("/hands/pose")
+                                  if published["first_stamp_ns"] <= stamp_to_ns(r.message.header.stamp) <= published["last_stamp_ns"]]
+                        latency = np.array([(r.time_ns - stamp_to_ns(r.message.header.stamp)) / 1e6 for r in window])
+                        span = (published["last_stamp_ns"] - published["first_stamp_ns"]) / 1e9
+                        row = {
+                            "cameras": cameras, "rate_in_hz": (published["sets"] - 1) / max(span, 1e-9),
+                            "rate_out_hz": len(window) / max(span, 1e-9),
+                            "latency_p50_ms": float(np.median(latency)) if latency.size else float("nan"),
+                            "latency_p99_ms": float(np.percentile(latency, 99)) if latency.size else float("nan"),
+                            "sets_in": published["sets"], "sets_out": len(window),
+                            "dropped": published["sets"] - len(window), "cpu_percent": cpu, "rss_mb": rss,
+                        }
+                        results.append(row)
+                        print(f"{cameras:>4} {row['rate_in_hz']:>6.1f} {row['rate_out_hz']:>6.1f} {row['latency_p50_ms']:>10.1f} "
+                              f"{row['latency_p99_ms']:>10.1f} {row['dropped']:>8} {cpu:>6.0f} {rss:>7.0f}", flush=True)
+    finally:
+        executor.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        thread.join(5)
+    best = {}
+    for row in results:
+        best[row["cameras"]] = max(best.get(row["cameras"], 0.0), row["rate_out_hz"])
+    for cameras, rate in best.items():
+        print(f"{cameras} cameras: best sustained output {rate:.1f} Hz")
+    if args.out:
+        pathlib.Path(args.out).write_text(json.dumps(results, indent=2))
+    return 0
