@@ -108,7 +108,7 @@ PUBLISHER = textwrap.dedent(
     sys.path.insert(0, {test_dir!r})
     import rclpy
     from rclpy.qos import QoSProfile, ReliabilityPolicy, DurabilityPolicy
-    from test_messages import make_array
+    from test_msg_definitions import make_array
     from hand_pose_ros.msg import HandPoseArray
     rclpy.init()
     node = rclpy.create_node("hand_pose_test_publisher")
