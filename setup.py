@@ -15,6 +15,10 @@ setup(
     package_data={"hand_pose_ros": ["py.typed"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/hand_pose_ros"]),
+        # The node's launch file, parameters, RViz config and Fast DDS profile (ros2 launch finds
+        # them under share/hand_pose_ros; hand_pose_ros.ros.launch_spec.config_path too).
+        ("share/hand_pose_ros/launch", ["launch/multiview.launch.py"]),
+        ("share/hand_pose_ros/config", ["config/multiview.yaml", "config/multiview.rviz", "config/fastdds_shm_8mib.xml"]),
     ],
     install_requires=["numpy", "scipy", "opencv-python-headless", "pyyaml", "torch"],
     entry_points={

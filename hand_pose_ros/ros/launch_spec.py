@@ -49,16 +49,17 @@ class NodeSpec:
 
 
 def config_path(name: str) -> pathlib.Path:
-    """A file of the package's ``config/``: the installed share dir if any, else the checkout."""
+    """A file of the package's ``config/``: the source checkout's when running from one
+    (editable installs: edits apply at once), else the installed ``share/hand_pose_ros``."""
+    checkout = pathlib.Path(__file__).resolve().parents[2] / "config" / name
+    if checkout.exists():
+        return checkout
     try:
         from ament_index_python.packages import get_package_share_directory
 
-        candidate = pathlib.Path(get_package_share_directory(PACKAGE)) / "config" / name
-        if candidate.exists():
-            return candidate
-    except (ImportError, LookupError, OSError):  # no ament index or package: use the checkout
-        pass
-    return pathlib.Path(__file__).resolve().parents[2] / "config" / name
+        return pathlib.Path(get_package_share_directory(PACKAGE)) / "config" / name
+    except (ImportError, LookupError, OSError):  # no ament index or package: say where it was looked for
+        return checkout
 
 
 def node_spec(
