@@ -1,0 +1,32 @@
+"""Start-up refusal: invalid parameters stop the node with one message per problem, exit 2."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+import yaml
+
+from hand_pose_ros.ros.launch_spec import node_command, node_spec
+
+pytestmark = pytest.mark.ros
+
+START_TIMEOUT_S = 120  # bounded: the node must refuse long before this
+
+
+def test_invalid_parameters_stop_startup_with_one_line_per_problem(tmp_path, ros_env):
+    params = tmp_path / "bad.yaml"
+    params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
+        "qos": {"reliability": "sometimes"},
+        "sync": {"min_views": 9},
+        "extrinsics": {"calibration_file": str(tmp_path / "missing.yaml")},
+        "publish": {"markers": "yes"},
+        "bogus": 3,
+    }}}))
+    out = subprocess.run(node_command(node_spec(params_file=params)), env=ros_env, capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert out.returncode == 2
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if "invalid configuration:" in line]
+    expected = ["qos.reliability", "sync.min_views", "extrinsics.calibration_file: no such file", "publish.markers", "bogus: unknown parameter"]
+    for text in expected:
+        assert sum(text in line for line in lines) == 1, (text, lines)
+    assert len(lines) == len(expected)

@@ -1,0 +1,48 @@
+"""The latest-wins worker: never queues more than one item, survives failing items."""
+
+from __future__ import annotations
+
+import threading
+
+from hand_pose_ros.ros.harness import wait_until
+from hand_pose_ros.ros.worker import LatestWinsWorker
+
+WAIT_S = 10.0
+
+
+def test_newest_item_replaces_the_waiting_one():
+    gate, started = threading.Event(), threading.Event()
+    done = []
+
+    def process(item):
+        started.set()
+        gate.wait(WAIT_S)
+        done.append(item)
+
+    worker = LatestWinsWorker(process)
+    worker.submit(0)
+    assert started.wait(WAIT_S)  # 0 is in progress; 1..9 arrive meanwhile
+    for item in range(1, 10):
+        worker.submit(item)
+    gate.set()
+    assert wait_until(lambda: len(done) == 2, WAIT_S)
+    worker.stop()
+    assert done == [0, 9]
+    assert worker.skipped == 8 and worker.processed == 2
+
+
+def test_a_failing_item_is_counted_and_the_next_one_runs():
+    errors, done = [], []
+
+    def process(item):
+        if item == "bad":
+            raise ValueError("bad set")
+        done.append(item)
+
+    worker = LatestWinsWorker(process, on_error=errors.append)
+    worker.submit("bad")
+    assert wait_until(lambda: worker.errors == 1, WAIT_S)
+    worker.submit("good")
+    assert wait_until(lambda: done == ["good"], WAIT_S)
+    worker.stop()
+    assert isinstance(errors[0], ValueError)
