@@ -52,9 +52,9 @@ def epipolar_costs(view: np.ndarray, xy: np.ndarray, cams: CameraArray, essentia
     """(D,) views + (D, 21, 2) normalized → (D, D) px, median symmetric epipolar distance; inf in one view."""
     xh = np.concatenate([xy, np.ones_like(xy[..., :1])], -1)  # (D, 21, 3)
     E = essential[view[None, :], view[:, None]]  # (D, D, 3, 3): E[a, b] maps x_a to a line in b's view
-    lines_b = np.einsum("abij,anj->abni", E, xh)  # (D, D, 21, 3)
-    lines_a = np.einsum("abji,bnj->abni", E, xh)
-    num = np.abs(np.einsum("abni,bni->abn", lines_b, xh))
+    lines_b = xh[:, None] @ E.transpose(0, 1, 3, 2)  # (D, D, 21, 3): E[a, b] x_a
+    lines_a = xh[None] @ E  # (D, D, 21, 3): E[a, b]ᵀ x_b
+    num = np.abs((lines_b * xh[None]).sum(-1))  # (D, D, 21)
     with np.errstate(divide="ignore", invalid="ignore"):
         dist_b = num / np.hypot(lines_b[..., 0], lines_b[..., 1]) * cams.focal[view][None, :, None]
         dist_a = num / np.hypot(lines_a[..., 0], lines_a[..., 1]) * cams.focal[view][:, None, None]

@@ -12,6 +12,7 @@ Coordinates: "normalized" points are undistorted ``(X/Z, Y/Z)`` in the camera op
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -157,23 +158,21 @@ class CameraArray:
     def __len__(self) -> int:
         return len(self.names)
 
-    @property
+    @functools.cached_property
     def focal(self) -> np.ndarray:
         """(V,) mean focal length in pixels (converts normalized errors to pixels)."""
         return 0.5 * (self.K[:, 0, 0] + self.K[:, 1, 1])
 
-    @property
+    @functools.cached_property
     def centers(self) -> np.ndarray:
         """(V, 3) camera centres in the world frame, metres."""
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
-        return -np.einsum("vji,vj->vi", R, t)
+        return -(t[:, None, :] @ R)[:, 0]
 
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) or (V, N, 3) world points, metres → (V, N, 3) in each camera's optical frame."""
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
-        if points.ndim == 2:
-            return np.einsum("vij,nj->vni", R, points) + t[:, None, :]
-        return np.einsum("vij,vnj->vni", R, points) + t[:, None, :]
+        return points @ R.transpose(0, 2, 1) + t[:, None, :]
 
     def normalized_to_pixels(self, xy: np.ndarray, distort: bool = True) -> np.ndarray:
         """(V, N, 2) normalized → (V, N, 2) pixels (distorted by each camera's model if ``distort``)."""

@@ -48,6 +48,6 @@ class OneEuroFilter:
         # Speed of the whole point (norm over the last axis), not of each coordinate.
         cutoff = self.min_cutoff_hz + self.beta * np.linalg.norm(self._dx, axis=-1, keepdims=True)
         a = _alpha(cutoff, dt)
-        smoothed = np.where(fresh, x, a * x + (1 - a) * np.nan_to_num(self._x))
+        smoothed = np.where(fresh, x, a * x + (1 - a) * self._x)  # NaN only where masked below
         self._x = np.where(finite, smoothed, self._x)
         return np.where(finite, self._x, np.nan)

@@ -189,7 +189,7 @@ class MultiViewFusion:
         """(21,) ×3 → (21,) in [0, 1]: score × view agreement × reprojection fit."""
         views_term = 1.0 - 0.5 ** np.maximum(num_views - 1, 0)  # 2 views 0.5, 3 0.75, 4 0.875 …
         scale = _CONFIDENCE_ERROR_SCALE * self.config.inlier_threshold_px
-        fit = 1.0 / (1.0 + (np.nan_to_num(error_px) / scale) ** 2)
+        fit = 1.0 / (1.0 + (np.where(np.isfinite(error_px), error_px, 0.0) / scale) ** 2)
         return np.where(num_views >= 2, mean_score * views_term * fit, 0.0)
 
     def _handedness_evidence(self, members: list[int], dets: list[HandDetection2D]) -> float:
@@ -307,6 +307,8 @@ class MultiViewFusion:
 
     def _suppress_duplicates(self, hands: list[dict]) -> list[dict]:
         """Drop one-view hands whose centre lies within ``track_gate_m`` of a better hand's."""
+        if not any(h["monocular"] for h in hands):
+            return hands
         order = sorted(hands, key=lambda h: (not h["monocular"], h["confidence"].sum()), reverse=True)
         kept: list[dict] = []
         for hand in order:

@@ -51,19 +51,25 @@ def refine_points(
     x = points.copy()
     active = np.isfinite(x).all(-1)  # (N,) joints with enough views; the rest stay NaN
     w_obs = np.where(np.isfinite(xy).all(-1), weights, 0.0) * active  # (V, N)
-    obs = np.nan_to_num(xy)
+    obs = np.where(np.isfinite(xy), xy, 0.0)
     R, t = cams.camera_T_world[:, :3, :3], cams.camera_T_world[:, :3, 3]
     f = cams.focal[:, None, None]  # (V, 1, 1)
     lam2 = (bone_weight_px_per_mm * 1e3) ** 2  # px² per m² of bone error
     bone_ok = np.isfinite(bone_targets) & active[bones[:, 0]] & active[bones[:, 1]]
     b_par, b_chi, b_len = bones[bone_ok, 0], bones[bone_ok, 1], bone_targets[bone_ok]
-    xs = np.nan_to_num(x)
+    # Incidence of bones on joints: scatters per-bone terms onto joints with one matmul each.
+    touch = np.zeros((len(x), b_len.size))  # (N, B): 1 at both ends of each bone
+    sign = np.zeros((len(x), b_len.size))  # (N, B): +1 child, −1 parent
+    cols = np.arange(b_len.size)
+    touch[b_chi, cols] = touch[b_par, cols] = 1.0
+    sign[b_chi, cols], sign[b_par, cols] = 1.0, -1.0
+    xs = np.where(active[:, None], x, 0.0)
     for _ in range(iterations):
         cam = xs[None] @ R.transpose(0, 2, 1) + t[:, None, :]  # (V, N, 3)
         z = np.where(cam[..., 2] > _MIN_DEPTH, cam[..., 2], np.inf)
         u = cam[..., :2] / z[..., None]  # (V, N, 2)
         res = f * (u - obs)  # (V, N, 2) px
-        norm = np.linalg.norm(res, axis=-1)
+        norm = np.sqrt((res * res).sum(-1))
         huber = np.where(norm > huber_px, huber_px / np.maximum(norm, 1e-12), 1.0)
         w = w_obs * huber * (z < np.inf)  # (V, N)
         # d(px)/dX = f / z [[1, 0, −u], [0, 1, −v]] R
@@ -77,14 +83,12 @@ def refine_points(
         g = (Jw.transpose(0, 2, 1) @ res.transpose(1, 0, 2).reshape(N, -1, 1))[..., 0]  # (N, 3)
         if b_len.size:
             d = xs[b_chi] - xs[b_par]  # (B, 3)
-            length = np.linalg.norm(d, axis=-1, keepdims=True)
+            length = np.sqrt((d * d).sum(-1, keepdims=True))
             dirn = d / np.maximum(length, 1e-9)
             err = length[:, 0] - b_len
-            outer = lam2 * _JACOBI_BONE_FACTOR * dirn[:, :, None] * dirn[:, None, :]
-            np.add.at(H, b_chi, outer)
-            np.add.at(H, b_par, outer)
-            np.add.at(g, b_chi, lam2 * dirn * err[:, None])
-            np.add.at(g, b_par, -lam2 * dirn * err[:, None])
+            outer = (lam2 * _JACOBI_BONE_FACTOR) * (dirn[:, :, None] * dirn[:, None, :]).reshape(-1, 9)  # (B, 9)
+            H += (touch @ outer).reshape(-1, 3, 3)
+            g += sign @ (lam2 * dirn * err[:, None])
         trace = np.trace(H, axis1=1, axis2=2)
         H += (_DAMPING * trace + 1e-12)[:, None, None] * np.eye(3)
         step = np.linalg.solve(H, -g[..., None])[..., 0]

@@ -128,7 +128,9 @@ class Tracker:
         out = track.filter(points, stamp) if track.filter is not None else points.copy()
         dt = stamp - track.last_stamp
         if track.age > 0 and dt > 0:
-            moved = np.nanmean(out - track.points, axis=0) / dt if np.isfinite(out - track.points).any() else np.zeros(3)
+            diff = out - track.points
+            ok = np.isfinite(diff).all(-1)
+            moved = diff[ok].mean(0) / dt if ok.any() else np.zeros(3)
             track.velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
         track.points = np.where(np.isfinite(out), out, track.predict(stamp))
         track.last_stamp = stamp

@@ -53,8 +53,9 @@ def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.n
     w = score × f / depth the algebraic residual becomes a pixel residual.
     """
     P = cams.camera_T_world[:, :3, :]  # (V, 3, 4)
-    w = np.where(np.isfinite(xy).all(-1), np.nan_to_num(weights), 0.0)  # (V, N)
-    x = np.nan_to_num(xy)
+    finite = np.isfinite(xy).all(-1)
+    w = np.where(finite & (weights > 0), weights, 0.0)  # (V, N); NaN weights count as 0
+    x = np.where(finite[..., None], xy, 0.0)
     rows = np.stack(
         [x[..., 0, None] * P[:, None, 2] - P[:, None, 0], x[..., 1, None] * P[:, None, 2] - P[:, None, 1]],
         axis=2,
@@ -77,13 +78,13 @@ def reprojection_errors(points: np.ndarray, xy: np.ndarray, cams: CameraArray) -
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(cam[..., 2] > _MIN_RAY_DEPTH, cam[..., 2], np.nan)
         diff = cam[..., :2] / z[..., None] - xy
-    return np.linalg.norm(diff, axis=-1) * cams.focal[:, None]
+    return np.sqrt((diff * diff).sum(-1)) * cams.focal[:, None]
 
 
 def _pair_midpoints(xy: np.ndarray, cams: CameraArray, pairs: np.ndarray) -> np.ndarray:
     """(V, N, 2) normalized → (P, N, 3) midpoints of the closest approach of each pair's rays."""
     R = cams.camera_T_world[:, :3, :3]
-    rays = np.einsum("vji,vnj->vni", R, np.concatenate([xy, np.ones_like(xy[..., :1])], -1))  # (V, N, 3) world
+    rays = np.concatenate([xy, np.ones_like(xy[..., :1])], -1) @ R  # (V, N, 3) world: Rᵀ x per point
     centers = cams.centers  # (V, 3)
     da, db = rays[pairs[:, 0]], rays[pairs[:, 1]]  # (P, N, 3)
     w0 = (centers[pairs[:, 0]] - centers[pairs[:, 1]])[:, None, :]  # (P, 1, 3)
@@ -115,7 +116,7 @@ def robust_triangulate(
     (weights: score × focal / depth, so the residual is in pixels).
     """
     V, N = xy.shape[:2]
-    seen = np.isfinite(xy).all(-1) & (np.nan_to_num(scores) > 0)  # (V, N)
+    seen = np.isfinite(xy).all(-1) & (scores > 0)  # (V, N); NaN scores are not > 0
     xy = np.where(seen[..., None], xy, np.nan)
     if pairs is None:
         pairs = view_pairs(V)
@@ -125,17 +126,17 @@ def robust_triangulate(
     tau2 = threshold_px**2
     hyps = _pair_midpoints(xy, cams, pairs)  # (P, N, 3)
     err = reprojection_errors(hyps, xy, cams)  # (P, V, N)
-    cost = np.where(seen, np.minimum(np.nan_to_num(err, nan=np.inf) ** 2, tau2), tau2).sum(1)  # (P, N)
+    cost = np.where(seen & (err < threshold_px), err * err, tau2).sum(1)  # (P, N), NaN err → τ²
     cost[np.isnan(hyps[..., 0])] = np.inf
     best = np.argmin(cost, axis=0)  # (N,)
     idx = np.arange(N)
     inliers = seen & (err[best, :, idx].T < threshold_px)  # (V, N)
     hyp = hyps[best, idx]  # (N, 3)
-    depth = np.einsum("vj,nj->vn", cams.camera_T_world[:, 2, :3], hyp) + cams.camera_T_world[:, 2, 3, None]
-    weights = np.where(inliers, np.nan_to_num(scores) * cams.focal[:, None] / np.abs(depth), 0.0)
+    depth = (hyp @ cams.camera_T_world[:, 2, :3].T).T + cams.camera_T_world[:, 2, 3, None]  # (V, N)
+    weights = np.where(inliers, scores * cams.focal[:, None] / np.abs(depth), 0.0)
     points = weighted_dlt(xy, weights, cams)
     errors = reprojection_errors(points, xy, cams)  # (V, N)
-    inliers &= np.nan_to_num(errors, nan=np.inf) < threshold_px
+    inliers &= errors < threshold_px  # NaN → False
     num_views = inliers.sum(0)
     points[num_views < 2] = np.nan
     num_views[num_views < 2] = 0
