@@ -138,7 +138,7 @@ def diagnostic_array(
     now_monotonic: float,
     stamp,
     cameras: Sequence[CameraHealth],
-    sync_counts: dict[str, int],
+    sync_counts: dict[str, int | str],
     processing: ProcessingInfo,
 ) -> DiagnosticArray:
     """One DiagnosticArray: a status per camera, one for synchronisation, one for processing."""
@@ -152,6 +152,7 @@ def diagnostic_array(
             sync_level,
             f"{sync_counts['partial']} partial sets" if sync_counts["partial"] else "full sets",
             {
+                "Implementation": sync_counts.get("implementation", ""),
                 "Sets emitted": sync_counts["emitted"],
                 "Partial sets": sync_counts["partial"],
                 "Messages dropped": sync_counts["dropped"],

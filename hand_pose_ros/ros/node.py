@@ -35,7 +35,7 @@ from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.overlay import draw_detections
 from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS, NodeConfig, ParameterError
-from hand_pose_ros.ros.sync import ApproximateSynchronizer, SyncedSet
+from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
 __all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC"]
@@ -140,7 +140,7 @@ class HandPoseNode(Node):
         self._warm_up()
         cfg = self.config
         self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras]
-        self._sync = ApproximateSynchronizer(cfg.sync)
+        self._sync = make_synchronizer(cfg.sync)
         self._latency = LatencyStats()
         self._output = RateMeter()
         self._last_error = ""
@@ -288,7 +288,7 @@ class HandPoseNode(Node):
             output_rate_hz=self._output.rate(now),
             latency=self._latency,
         )
-        counts = {"emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
+        counts = {"implementation": type(sync).__name__, "emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
         self._diag_pub.publish(
             diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, counts, info)
         )

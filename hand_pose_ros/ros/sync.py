@@ -21,7 +21,7 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer"]
+__all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer", "MessageFiltersSynchronizer", "make_synchronizer"]
 
 LOG = logging.getLogger(__name__)
 
@@ -125,11 +125,14 @@ class ApproximateSynchronizer:
             if len(queue) > self.config.queue_size:
                 queue.pop(0)
                 self.dropped += 1
-            chosen = self._match(stamp_ns, skip=camera)
-            chosen[camera] = queue[-1]
-            if None in chosen:
-                return None
-            return self._emit(chosen, partial=False)
+            chosen = self._full_set(camera, queue[-1])
+            return None if chosen is None else self._emit(chosen, partial=False)
+
+    def _full_set(self, camera: int, pending: _Pending) -> list[_Pending | None] | None:
+        """The full set the new message completes, or None (called with the lock held)."""
+        chosen = self._match(pending.stamp_ns, skip=camera)
+        chosen[camera] = pending
+        return None if None in chosen else chosen
 
     def poll(self, now_s: float) -> SyncedSet | None:
         """Emit a partial set if the oldest pending message timed out (see module docstring)."""
@@ -190,3 +193,59 @@ class ApproximateSynchronizer:
             stamps_ns=tuple(None if p is None else p.stamp_ns for p in chosen),
             partial=partial,
         )
+
+
+class _Stamped:
+    """The least message_filters needs: ``header.stamp``; carries the stamp in ns back."""
+
+    __slots__ = ("header", "stamp_ns")
+
+    def __init__(self, stamp_ns: int) -> None:
+        from builtin_interfaces.msg import Time
+        from std_msgs.msg import Header
+
+        self.stamp_ns = stamp_ns
+        self.header = Header(stamp=Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S))
+
+
+class MessageFiltersSynchronizer(ApproximateSynchronizer):
+    """Full sets decided by ``message_filters.ApproximateTimeSynchronizer``.
+
+    Queue bounds, duplicate/backwards refusal, partial sets and the counters stay those of
+    ``ApproximateSynchronizer``; message_filters only chooses which stamps form a full set
+    (its callback runs inside ``signalMessage``, i.e. inside ``add``). A set whose messages
+    this class already let go (partial set, overflow) is ignored.
+    """
+
+    def __init__(self, config: SyncConfig, message_filters: Any) -> None:
+        super().__init__(config)
+        self._inputs = [message_filters.SimpleFilter() for _ in range(config.num_cameras)]
+        self._sync = message_filters.ApproximateTimeSynchronizer(self._inputs, config.queue_size, config.slop)
+        self._sync.registerCallback(self._on_set)
+        self._completed: list[int] | None = None
+
+    def _on_set(self, *messages: _Stamped) -> None:
+        self._completed = [m.stamp_ns for m in messages]
+
+    def _full_set(self, camera: int, pending: _Pending) -> list[_Pending | None] | None:
+        self._completed = None
+        self._inputs[camera].signalMessage(_Stamped(pending.stamp_ns))
+        if self._completed is None:
+            return None
+        chosen: list[_Pending | None] = []
+        for cam, stamp in enumerate(self._completed):
+            match = next((p for p in self._queues[cam] if p.stamp_ns == stamp), None)
+            if match is None:
+                return None
+            chosen.append(match)
+        return chosen
+
+
+def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
+    """message_filters' ApproximateTimeSynchronizer where importable, else the project's own."""
+    try:
+        import message_filters  # type: ignore[import-not-found]
+    except ImportError:
+        LOG.info("message_filters is not importable; using the built-in approximate-time synchroniser")
+        return ApproximateSynchronizer(config)
+    return MessageFiltersSynchronizer(config, message_filters)

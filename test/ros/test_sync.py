@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from hand_pose_ros.ros.sync import NS_PER_S, ApproximateSynchronizer, SyncConfig
+import importlib.util
+
+from hand_pose_ros.ros.sync import NS_PER_S, ApproximateSynchronizer, MessageFiltersSynchronizer, SyncConfig, make_synchronizer
 
 MS = 1_000_000  # ns
 
@@ -105,3 +108,29 @@ def test_config_errors_name_the_field():
         SyncConfig(num_cameras=2, min_views=3)
     with pytest.raises(ValueError, match="slop"):
         SyncConfig(num_cameras=2, slop=0)
+
+
+HAS_MESSAGE_FILTERS = importlib.util.find_spec("message_filters") is not None
+
+
+def test_make_synchronizer_uses_message_filters_only_where_importable():
+    sync = make_synchronizer(SyncConfig(num_cameras=2))
+    assert isinstance(sync, MessageFiltersSynchronizer) == HAS_MESSAGE_FILTERS
+
+
+@pytest.mark.skipif(not HAS_MESSAGE_FILTERS, reason="ROS 2 message_filters is not installable here (FIELD_NOTES)")
+def test_message_filters_sets_agree_with_the_builtin_ones():
+    import message_filters
+
+    rng = np.random.default_rng(0)
+    builtin = ApproximateSynchronizer(SyncConfig(num_cameras=3, slop=0.004, partial_timeout=0))
+    adapter = MessageFiltersSynchronizer(SyncConfig(num_cameras=3, slop=0.004, partial_timeout=0), message_filters)
+    out = {id(builtin): [], id(adapter): []}
+    for frame in range(50):
+        for cam in rng.permutation(3):
+            stamp = frame * 33 * MS + int(rng.integers(0, 3 * MS))
+            for sync in (builtin, adapter):
+                got = sync.add(int(cam), stamp, (frame, int(cam)), 0.0)
+                if got is not None:
+                    out[id(sync)].append(got.items)
+    assert out[id(builtin)] == out[id(adapter)] and len(out[id(builtin)]) == 50
