@@ -27,6 +27,8 @@ class MeshFitterConfig:
             scale; the hand's size changes slowly, so new frames only nudge it.
         scale_learning_rate: per-frame rate at which a track's scale prior follows its fits.
         scale_range: (min, max) hand scale relative to the model's own size.
+        robust_scale: Cauchy loss scale, metres: a fused keypoint this far from the model counts
+            half (twice as far: a fifth), so outlier joints cannot drag the hand.
         damping: Levenberg-Marquardt damping, relative to the normal matrix's diagonal.
         max_step: largest change of one joint parameter per iteration (radians).
         min_keypoints: hands with fewer valid (finite, confidence > 0) keypoints are not fitted.
@@ -42,6 +44,7 @@ class MeshFitterConfig:
     scale_prior_weight: float = 0.02
     scale_learning_rate: float = 0.1
     scale_range: tuple[float, float] = (0.7, 1.4)
+    robust_scale: float = 0.02
     damping: float = 1e-3
     max_step: float = 0.5
     min_keypoints: int = 6
@@ -61,7 +64,7 @@ class MeshFitterConfig:
         for name in ("pose_prior_weight", "rest_prior_weight", "scale_prior_weight", "damping"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"MeshFitterConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("max_step", "track_timeout_s"):
+        for name in ("max_step", "track_timeout_s", "robust_scale"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"MeshFitterConfig.{name} must be > 0, got {getattr(self, name)!r}")
         if not 0 <= self.scale_learning_rate <= 1:

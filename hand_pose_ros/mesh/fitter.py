@@ -165,6 +165,7 @@ class HandMeshFitter:
             log_scale_bounds=self._log_scale_bounds,
             damping=self.config.damping,
             max_step=self.config.max_step,
+            robust_scale=self.config.robust_scale,
         )
         state, posed = gauss_newton(articulation, targets, weights, init, prior, settings, posed)
         world_T = similarity_matrix(state)  # (B, 4, 4)

@@ -112,6 +112,7 @@ class SolverSettings:
     log_scale_bounds: tuple[float, float]
     damping: float
     max_step: float
+    robust_scale: float
 
 
 def similarity_matrix(state: FitState) -> np.ndarray:
@@ -180,7 +181,7 @@ def gauss_newton(
     check_shape("weights", weights, (batch, NUM_KEYPOINTS), "gauss_newton")
     valid = np.isfinite(targets).all(-1) & (weights > 0)
     y = np.where(valid[..., None], targets, 0.0)
-    sqrt_w = np.sqrt(np.where(valid, weights, 0.0))[..., None, None]  # (B, 21, 1, 1)
+    sqrt_conf = np.sqrt(np.where(valid, weights, 0.0))[..., None, None]  # (B, 21, 1, 1)
     params, rotation, translation, log_scale = init.params, init.rotation, init.translation, init.log_scale
     num_params = params.shape[1]
     n = num_params + _GLOBAL_PARAMS
@@ -194,7 +195,11 @@ def gauss_newton(
         local, dlocal = posed.keypoints, articulation.jacobian(params, posed)  # (B, 21, 3), (B, 21, 3, P)
         s = np.exp(log_scale)[:, None, None]
         rotated = s * np.einsum("bij,bkj->bki", rotation, local)  # (B, 21, 3) s·R·local
-        residual = (rotated + translation[:, None] - y)[..., None] * sqrt_w  # (B, 21, 3, 1)
+        error = rotated + translation[:, None] - y  # (B, 21, 3) metres
+        # Cauchy IRLS: a keypoint r metres off keeps 1 / (1 + (r / c)²) of its weight.
+        robust = 1.0 / np.sqrt(1.0 + (error**2).sum(-1) / settings.robust_scale**2)  # (B, 21) √ of it
+        sqrt_w = sqrt_conf * robust[..., None, None]
+        residual = error[..., None] * sqrt_w  # (B, 21, 3, 1)
         jac = np.concatenate(
             [
                 s[..., None] * np.einsum("bij,bkjp->bkip", rotation, dlocal),  # pose parameters

@@ -1,0 +1,156 @@
+"""``hand-pose-ros bench mesh``: mesh fitting time per hand and MPVPE on the bundled sample.
+
+Two inputs, both scored against the sample's ground-truth meshes (``meshes.npz``):
+
+* ``detected``: the real pipeline's 3D joints — MediaPipe's detector on every camera image,
+  then the multi-view fusion (default configs) — fitted frame after frame;
+* ``gt+noise``: the ground-truth joints plus Gaussian noise (σ = ``--noise-mm`` per
+  coordinate, fresh each frame), with the ground-truth track ids.
+
+Fitted hands are matched to ground-truth hands per frame (Hungarian on keypoints, as in
+``hand-pose-ros eval``). Time: wall time of ``HandMeshFitter.fit`` per frame divided by the
+hands it fitted, over frames whose hands were all fitted the frame before (warm); the
+sequence is fitted ``--repeats`` times with a fresh fitter to collect more samples.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+MATCH_DISTANCE_M = 0.1  # a fitted hand farther than this from every ground-truth hand is a miss
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--sample", help="synthetic dataset directory (default: the bundled sample)")
+    parser.add_argument("--model", choices=("webxr", "mano"), default="webxr", help="hand model to fit (default webxr)")
+    parser.add_argument("--mano-dir", help="directory with MANO_RIGHT.pkl / MANO_LEFT.pkl (for --model mano)")
+    parser.add_argument("--noise-mm", type=float, default=5.0, help="σ of the noise on ground-truth joints (default 5)")
+    parser.add_argument("--repeats", type=int, default=5, help="fits of the whole sequence for timing (default 5)")
+    parser.add_argument("--inputs", default="detected,gt+noise", help="comma-separated: detected, gt+noise")
+    parser.add_argument("--seed", type=int, default=0)
+
+
+def _detected_hands(sample, frames):
+    """[(stamp, list[Hand3D])] from the detector and the fusion run over the sample's images."""
+    import cv2
+
+    from hand_pose_ros.calibration import load_calibration
+    from hand_pose_ros.detection.config import HandDetectorConfig
+    from hand_pose_ros.detection.detector import HandDetector
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+
+    rig = load_calibration(sample / "calibration.yaml")
+    detector, fusion = HandDetector(HandDetectorConfig()), MultiViewFusion(rig, FusionConfig())
+    out = []
+    for index, frame in enumerate(frames):
+        images = []
+        for name in rig.names:
+            path = sample / "images" / name / f"{index:06d}.jpg"
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None:
+                raise FileNotFoundError(f"{path}: image missing or unreadable")
+            images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        out.append((frame.stamp, fusion.process(detector.detect(images), frame.stamp)))
+    return out
+
+
+def _noisy_hands(frames, noise_m: float, rng):
+    """[(stamp, list[Hand3D])] from the ground-truth joints plus Gaussian noise."""
+    import numpy as np
+
+    from hand_pose_ros.types import Hand3D, KeypointSource
+
+    out = []
+    for frame in frames:
+        hands = []
+        for gt in frame.hands:
+            valid = np.isfinite(gt.keypoints).all(-1)
+            hands.append(Hand3D(
+                track_id=gt.id, handedness=gt.handedness, handedness_score=1.0, presence=1.0,
+                keypoints_3d=gt.keypoints + rng.normal(0.0, noise_m, gt.keypoints.shape),
+                keypoint_confidence=valid.astype(np.float32), num_views=np.where(valid, 2, 0),
+                reprojection_error_px=np.full(len(valid), np.nan),
+                keypoint_source=np.where(valid, KeypointSource.TRIANGULATED, KeypointSource.MISSING),
+            ))
+        out.append((frame.stamp, hands))
+    return out
+
+
+def _score(name, sequence, frames, config, repeats):
+    """Fit ``sequence`` ``repeats`` times; return a row of figures (errors from the first pass)."""
+    import time
+
+    import numpy as np
+
+    from hand_pose_ros.evaluation.matching import HandEntry, match_hands
+    from hand_pose_ros.evaluation.metrics import mpvpe, pa_mpjpe
+    from hand_pose_ros.mesh import HandMeshFitter
+
+    warm_ms, cold_ms, fitted_pairs, rms, missed = [], [], [], [], 0
+    for repeat in range(repeats):
+        fitter, previous = HandMeshFitter(config), set()
+        for (stamp, hands), frame in zip(sequence, frames):
+            start = time.perf_counter()
+            meshes = fitter.fit(hands, stamp)
+            elapsed_ms = (time.perf_counter() - start) * 1e3
+            ids = {m.track_id for m in meshes}
+            if meshes:
+                (warm_ms if ids <= previous else cold_ms).append(elapsed_ms / len(meshes))
+            previous = ids
+            if repeat:
+                continue
+            pred = tuple(HandEntry(id=m.track_id, handedness=m.handedness, keypoints=m.keypoints, vertices=m.vertices)
+                         for m in meshes)
+            matches = match_hands(frame.hands, pred, MATCH_DISTANCE_M)
+            missed += len(frame.hands) - len(matches)
+            for g, p in matches.items():
+                if frame.hands[g].vertices is not None:
+                    fitted_pairs.append((pred[p].vertices, frame.hands[g].vertices))
+            rms += [m.rms_error for m in meshes]
+    if not fitted_pairs:
+        return (name, 0, missed, *([float("nan")] * 6))
+    pred_v, gt_v = (np.stack(v) for v in zip(*fitted_pairs))
+    warm = np.asarray(warm_ms) if warm_ms else np.full(1, np.nan)
+    return (name, len(fitted_pairs), missed, mpvpe(pred_v, gt_v) * 1e3, pa_mpjpe(pred_v, gt_v) * 1e3,
+            float(np.median(rms)) * 1e3, float(np.median(warm)), float(np.percentile(warm, 90)),
+            float(np.median(cold_ms)) if cold_ms else float("nan"))
+
+
+def run(args: argparse.Namespace) -> int:
+    import pathlib
+    import platform
+
+    import numpy as np
+    import torch
+
+    from hand_pose_ros import assets
+    from hand_pose_ros.evaluation.matching import load_ground_truth
+    from hand_pose_ros.mesh import MeshFitterConfig
+
+    sample = pathlib.Path(args.sample) if args.sample else assets.sample_dir()
+    frames = load_ground_truth(sample)
+    if not any(h.vertices is not None for f in frames for h in f.hands):
+        print(f"{sample}: no meshes.npz beside the ground truth; MPVPE needs it", flush=True)
+        return 2
+    config = MeshFitterConfig(model=args.model, mano_dir=args.mano_dir)
+    inputs = [s.strip() for s in args.inputs.split(",") if s.strip()]
+    unknown = sorted(set(inputs) - {"detected", "gt+noise"})
+    if unknown:
+        print(f"--inputs: unknown {unknown}; choose from detected, gt+noise", flush=True)
+        return 2
+    rows = []
+    if "detected" in inputs:
+        print("running the detector and the fusion over the sample ...", flush=True)
+        rows.append(_score("detected", _detected_hands(sample, frames), frames, config, args.repeats))
+    if "gt+noise" in inputs:
+        noisy = _noisy_hands(frames, args.noise_mm * 1e-3, np.random.default_rng(args.seed))
+        rows.append(_score(f"gt+{args.noise_mm:g}mm", noisy, frames, config, args.repeats))
+    print(f"mesh fitting, model {args.model}; sample {sample} ({len(frames)} frames); "
+          f"{platform.processor() or platform.machine()}, torch threads {torch.get_num_threads()}")
+    print(f"{'input':<12}{'hands':>7}{'missed':>8}{'MPVPE':>10}{'PA-MPVPE':>10}{'fit RMS':>10}"
+          f"{'warm ms/hand':>14}{'p90':>8}{'cold ms/hand':>14}")
+    for name, n, missed, err, pa, rms, med, p90, cold in rows:
+        print(f"{name:<12}{n:>7}{missed:>8}{err:>7.2f} mm{pa:>7.2f} mm{rms:>7.2f} mm{med:>14.2f}{p90:>8.2f}{cold:>14.2f}")
+    return 0
