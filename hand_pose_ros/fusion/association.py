@@ -13,6 +13,8 @@ Two cues, both label-free:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
@@ -75,13 +77,14 @@ def track_costs(view: np.ndarray, xy: np.ndarray, predicted: np.ndarray, cams: C
     return _masked_median(dist)
 
 
-def group_detections(view: np.ndarray, pair_cost: np.ndarray, track_cost: np.ndarray,
+def group_detections(view: np.ndarray, pair_cost: Callable[[], np.ndarray], track_cost: np.ndarray,
                      threshold_px: float) -> tuple[list[list[int]], list[int]]:
     """Group detections into hands; returns (groups of detection indices, track index or -1 per group).
 
     Args:
         view: (D,) view of each detection.
-        pair_cost: (D, D) px from ``epipolar_costs``.
+        pair_cost: returns the (D, D) px costs of ``epipolar_costs``; called only when some
+            detection continues no track.
         track_cost: (K, D) px from ``track_costs``.
     """
     D, K = view.size, track_cost.shape[0]
@@ -98,6 +101,9 @@ def group_detections(view: np.ndarray, pair_cost: np.ndarray, track_cost: np.nda
                     assigned[dets[c]] = True
     sources = list(range(K))
     groups, sources = [g for g in groups if g], [s for g, s in zip(groups, sources) if g]
+    if assigned.all():
+        return groups, sources
+    pair_cost = pair_cost()
     # Each leftover detection starts alone; merge cheapest pairs first (complete linkage).
     for d in np.flatnonzero(~assigned):
         groups.append([int(d)])

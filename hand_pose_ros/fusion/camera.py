@@ -24,11 +24,11 @@ __all__ = ["CameraArray", "distort_normalized", "undistort_normalized"]
 # The rational model's 8 coefficients in CameraInfo/OpenCV order.
 _RATIONAL_COEFFS = 8
 # Undistortion is solved by fixed-point / Newton iteration; stop when the update is
-# below this (normalized units, ≈1e-7 px at f = 1000 px) or after this many steps.
-_UNDISTORT_TOL = 1e-10
+# below this (normalized units, ≈1e-6 px at f = 1000 px) or after this many steps.
+_UNDISTORT_TOL = 1e-9
 _UNDISTORT_MAX_ITER = 40
 # Checking convergence costs as much as an iteration: check every few.
-_CHECK_EVERY = 4
+_CHECK_EVERY = 2
 # Points closer than this to the camera plane (metres) are behind/at the camera: NaN.
 _MIN_DEPTH = 1e-6
 

@@ -48,7 +48,7 @@ class FusionConfig:
     inlier_threshold_px: float = 20.0
     association_threshold_px: float = 40.0
     refine: bool = True
-    refine_iterations: int = 3
+    refine_iterations: int = 2
     huber_px: float = 10.0
     bone_weight_px_per_mm: float = 0.3
     bone_learning_rate: float = 0.05

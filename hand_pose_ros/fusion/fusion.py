@@ -107,7 +107,7 @@ class MultiViewFusion:
 
         predicted = self.tracker.predictions(stamp)
         groups, hints = group_detections(
-            view, epipolar_costs(view, xy, self.cams, self._essential),
+            view, lambda: epipolar_costs(view, xy, self.cams, self._essential),
             track_costs(view, xy, predicted, self.cams), cfg.association_threshold_px,
         )
         points, inliers, errors, num_views, multi, groups, hints = self._triangulate(view, xy, scores, groups, hints)
@@ -127,52 +127,46 @@ class MultiViewFusion:
         """Triangulate all groups' joints at once; detach views that disagree with their hand."""
         cfg = self.config
         V, G = len(self.rig), len(groups)
-        obs = np.full((V, G * J, 2), np.nan)
-        obs_scores = np.zeros((V, G * J))
+        group_of = np.empty(len(view), int)  # (D,) group of each detection
         for g, members in enumerate(groups):
-            for d in members:
-                obs[view[d], g * J:(g + 1) * J] = xy[d]
-                obs_scores[view[d], g * J:(g + 1) * J] = scores[d]
+            group_of[members] = g
+        obs = np.full((V, G, J, 2), np.nan)
+        obs_scores = np.zeros((V, G, J))
+        obs[view, group_of] = xy
+        obs_scores[view, group_of] = scores
+        obs, obs_scores = obs.reshape(V, G * J, 2), obs_scores.reshape(V, G * J)
         tri = robust_triangulate(obs, obs_scores, self.cams, cfg.inlier_threshold_px, self._pairs)
-        inliers = tri.inliers.reshape(V, G, J).transpose(1, 0, 2)  # (G, V, 21)
-        seen = np.isfinite(obs[..., 0]).reshape(V, G, J).transpose(1, 0, 2)
         points = tri.points
         if cfg.refine and cfg.refine_iterations:
             bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
-            targets = np.concatenate([
-                self.tracker.tracks[k].bones if k >= 0 else np.full(len(BONE_INDEX), np.nan) for k in hints
-            ]) if G else np.zeros(0)
+            no_track = np.full(len(BONE_INDEX), np.nan)
+            targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
             points = refine_points(points, obs, np.where(tri.inliers, obs_scores, 0.0), self.cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations)
         points = points.reshape(G, J, 3)
         num_views = tri.num_views.reshape(G, J)
         self._gate_two_view_joints(points, num_views, hints)
-        multi = (num_views >= 2).sum(1) >= _MIN_TRIANGULATED_JOINTS
-        # Views that disagree with their hand leave it and are treated as one-view hands.
-        new_groups, new_hints = [], []
-        for g, members in enumerate(groups):
-            keep = []
-            for d in members:
-                n_seen = seen[g, view[d]].sum()
-                agree = inliers[g, view[d]].sum()
-                if multi[g] and agree < _MIN_INLIER_FRACTION * n_seen:
-                    new_groups.append([d])
-                    new_hints.append(-1)
-                elif multi[g]:
-                    keep.append(d)
-            if not multi[g]:
-                # Too few agreeing joints for a multi-view hand: its best-seen view goes on alone.
-                new_groups.append([max(members, key=lambda d: seen[g, view[d]].sum())])
-                new_hints.append(hints[g])
-            groups[g] = keep
+        multi = (num_views >= 2).sum(1) >= _MIN_TRIANGULATED_JOINTS  # (G,)
+        inliers = tri.inliers.reshape(V, G, J).transpose(1, 0, 2)  # (G, V, 21)
+        # Per detection: joints seen, and joints agreeing with its hand's triangulation.
+        n_seen = np.isfinite(xy[..., 0]).sum(1)  # (D,)
+        agree = inliers[group_of, view].sum(1)  # (D,)
+        leaves = multi[group_of] & (agree < _MIN_INLIER_FRACTION * n_seen)
+        # Views that disagree with their hand leave it and go on as one-view hands; a group with
+        # too few triangulated joints goes on as its best-seen view alone.
+        new_groups, new_hints = [[int(d)] for d in np.flatnonzero(leaves)], [-1] * int(leaves.sum())
+        for g in np.flatnonzero(~multi):
+            new_groups.append([max(groups[g], key=lambda d: n_seen[d])])
+            new_hints.append(hints[g])
+        keep_g = np.flatnonzero(multi)
+        kept = [[d for d in groups[g] if not leaves[d]] for g in keep_g]
         errors = np.where(tri.inliers, tri.errors, 0.0).reshape(V, G, J).sum(0) / np.maximum(num_views, 1)
-        keep_g = [g for g in range(G) if multi[g]]
         extra = len(new_groups)
         pad = lambda a, fill: np.concatenate([a[keep_g], np.full((extra,) + a.shape[1:], fill, a.dtype)])  # noqa: E731
         return (pad(points, np.nan), pad(inliers, False), pad(errors, np.nan), pad(num_views, 0),
-                np.array([True] * len(keep_g) + [False] * extra, bool),
-                [groups[g] for g in keep_g] + new_groups, [hints[g] for g in keep_g] + new_hints)
+                np.arange(len(keep_g) + extra) < len(keep_g),
+                kept + new_groups, [hints[g] for g in keep_g] + new_hints)
 
     def _gate_two_view_joints(self, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
         """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction."""

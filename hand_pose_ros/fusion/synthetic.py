@@ -132,10 +132,13 @@ def synthesize_detections(
     noise: NoiseModel,
     rng: np.random.Generator,
     landmark_scale_sigma: float = 0.0,
+    landmark_noise_m: float = 0.0,
 ) -> tuple[list[list[HandDetection2D]], np.ndarray]:
     """(H, 21, 3) world joints → per-view detections (rig order) and (V, H, 21, 2) noisy px used.
 
-    Views whose image does not contain at least half of a hand's joints do not detect it.
+    Views whose image does not contain at least half of a hand's joints do not detect it. The
+    metric landmarks are the true joints in camera axes, scaled by N(1, landmark_scale_sigma)
+    and jittered by N(0, landmark_noise_m) per coordinate.
     """
     cams = CameraArray.from_rig(rig)
     V, H = len(rig), points.shape[0]
@@ -167,7 +170,7 @@ def synthesize_detections(
                 handedness=Handedness.from_label(label),
                 handedness_score=float(rng.uniform(0.8, 1.0)),
                 presence=1.0,
-                world_landmarks=world_landmarks(cam_points[v, h], rng, landmark_scale_sigma),
+                world_landmarks=world_landmarks(cam_points[v, h], rng, landmark_scale_sigma, landmark_noise_m),
             ))
         if rng.random() < 0.5:
             view.reverse()  # detection order carries no information

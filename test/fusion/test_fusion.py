@@ -204,3 +204,22 @@ def test_bad_input_is_named() -> None:
 def test_config_errors_name_the_field(kwargs, field) -> None:
     with pytest.raises(ValueError, match=field):
         FusionConfig(**kwargs)
+
+
+def test_track_ids_survive_a_short_dropout_and_expire_after_a_long_one(scene) -> None:
+    rig, truth = scene
+    config = FusionConfig(filter="none", track_timeout_s=0.2)
+
+    def corrupt(t, dets):
+        return [[] for _ in dets] if 3 <= t < 6 or t >= 9 else dets  # 0.1 s gap, then a long one
+
+    results = _run(rig, truth, NoiseModel(), config, corrupt=corrupt)
+    ids_before = {h.track_id for h in results[2]}
+    assert len(ids_before) == 2 and all(results[t] == [] for t in (3, 4, 5))
+    assert {h.track_id for h in results[6]} == ids_before
+    assert all(h.age == 4 for h in results[6])  # frames 0-2 and 6
+    fusion = MultiViewFusion(rig, config)
+    rng = np.random.default_rng(0)
+    first = fusion.process(synthesize_detections(truth[0], LABELS, rig, NoiseModel(), rng)[0], 0.0)
+    later = fusion.process(synthesize_detections(truth[1], LABELS, rig, NoiseModel(), rng)[0], 1.0)  # after the timeout
+    assert {h.track_id for h in later}.isdisjoint({h.track_id for h in first})
