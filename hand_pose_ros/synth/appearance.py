@@ -90,9 +90,13 @@ def _is_skin_like(rgb: np.ndarray) -> bool:
     return bool(hsv[0] <= 25 and 40 <= hsv[1] <= 200 and hsv[2] >= 60)
 
 
+_BACKGROUND_SATURATION = 0.55  # rooms are muted: blend random colours this far from grey
+
+
 def _non_skin_colour(rng: np.random.Generator) -> np.ndarray:
     while True:
-        colour = rng.uniform(0.05, 0.95, 3)
+        grey = rng.uniform(0.1, 0.9)
+        colour = grey + _BACKGROUND_SATURATION * (rng.uniform(0.05, 0.95, 3) - grey)
         if not _is_skin_like(colour):
             return colour
 

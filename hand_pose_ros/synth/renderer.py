@@ -1,8 +1,8 @@
 """Offscreen rendering of posed hands (with forearms and sleeves) into every camera of a rig.
 
 pyrender with ``PYOPENGL_PLATFORM=egl`` (set here if unset). Shading is in linear light
-(sRGB colours raised to 2.2, the result raised back), composited over each camera's
-background, then lens distortion, slight blur and sensor noise are applied.
+(sRGB colours raised to 2.2; pyrender's shader encodes its output back with 1/2.2),
+composited over each camera's background, then lens distortion, slight blur and sensor noise are applied.
 """
 
 from __future__ import annotations
@@ -65,10 +65,10 @@ def sample_lighting(rng: np.random.Generator) -> Lighting:
 
     return Lighting(
         key_direction=direction(rng.uniform(1.0, 2.5)),
-        key_intensity=float(rng.uniform(2.5, 4.0)),
+        key_intensity=float(rng.uniform(1.6, 3.0)),
         fill_direction=direction(rng.uniform(0.0, 0.8)),
-        fill_intensity=float(rng.uniform(0.8, 1.6)),
-        ambient=float(rng.uniform(0.25, 0.45)),
+        fill_intensity=float(rng.uniform(0.5, 1.2)),
+        ambient=float(rng.uniform(0.15, 0.35)),
         noise_sigma=float(rng.uniform(1.0, 3.0)),
         blur_sigma=float(rng.uniform(0.4, 0.8)),
     )
@@ -192,7 +192,7 @@ class HandRenderer:
 
     def _finish(self, index: int, rgba: np.ndarray, depth: np.ndarray) -> RenderedView:
         alpha = rgba[..., 3:].astype(np.float32) / 255.0
-        shaded = np.power(rgba[..., :3].astype(np.float32) / 255.0, 1.0 / SRGB_GAMMA) * 255.0
+        shaded = rgba[..., :3].astype(np.float32)  # pyrender's shader already encodes with 1/2.2
         image = alpha * shaded + (1.0 - alpha) * self._backgrounds[index].astype(np.float32)
         maps = self._distortion[index]
         if maps is not None:
