@@ -7,6 +7,7 @@ Messages travel as raw CDR: ``rosbags`` reads/writes the container, ``rclpy.seri
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pathlib
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,8 @@ from typing import Any
 from rclpy.serialization import deserialize_message, serialize_message
 
 __all__ = ["BagMessage", "read_bag", "bag_topics", "message_class", "McapWriter"]
+
+LOG = logging.getLogger(__name__)
 
 
 def message_class(msgtype: str) -> type:
@@ -48,7 +51,7 @@ def bag_topics(path: str | os.PathLike[str]) -> dict[str, tuple[str, int]]:
 
 
 def read_bag(path: str | os.PathLike[str], topics: Sequence[str] | None = None) -> Iterator[BagMessage]:
-    """Messages of ``topics`` (all if None) in log-time order.
+    """Messages of ``topics`` (all whose type imports here, if None) in log-time order.
 
     Raises:
         FileNotFoundError: no bag at ``path``.
@@ -58,7 +61,15 @@ def read_bag(path: str | os.PathLike[str], topics: Sequence[str] | None = None) 
 
     with Reader(_bag_path(path)) as reader:
         connections = [c for c in reader.connections if topics is None or c.topic in topics]
-        classes = {c.id: message_class(c.msgtype) for c in connections}
+        classes = {}
+        for c in connections:
+            try:
+                classes[c.id] = message_class(c.msgtype)
+            except ValueError:
+                if topics is not None:  # asked for by name: say so
+                    raise
+                LOG.info("skipping %s: %s is not importable here", c.topic, c.msgtype)
+        connections = [c for c in connections if c.id in classes]
         for connection, log_time, raw in reader.messages(connections=connections):
             yield BagMessage(connection.topic, connection.msgtype, log_time, deserialize_message(bytes(raw), classes[connection.id]))
 

@@ -151,7 +151,9 @@ def _play(bag, publisher: RigPublisher, image_topics, info_topics, rate: float, 
     with tqdm(total=total, unit="img", desc="play", disable=not progress) as bar:
         for item in read_bag(bag, list(index)):
             if first_log is None:
-                first_log = item.log_time_ns
+                # The schedule starts now, with the stamp shift taken at the same instant:
+                # a message is then never published before the time its stamp says.
+                first_log, start_wall = item.log_time_ns, time.monotonic()
                 offset = node.get_clock().now().nanoseconds - stamp_to_ns(item.message.header.stamp)
             delay = (item.log_time_ns - first_log) / 1e9 / rate - (time.monotonic() - start_wall)
             if delay > 0:

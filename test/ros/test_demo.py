@@ -33,5 +33,6 @@ def test_demo_plays_the_sample_and_writes_its_outputs(tmp_path, ros_env):
     assert topics["/hands/markers"][1] > 0
     poses = [m.message for m in read_bag(out / "output", ["/hands/pose"])]
     assert all(p.header.frame_id == "world" for p in poses)
+    assert all(p.latency > 0 for p in poses)  # no image published before its (shifted) stamp
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[1] == 4 * 320  # one column per camera
