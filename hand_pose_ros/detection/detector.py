@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import pathlib
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -88,6 +89,8 @@ class HandDetector:
         self._anchors = geometry.ssd_anchors(self._device)
         self._tracks: dict[int, _ViewTrack] = {}
         self.stage_calls = {"palm": 0, "landmark": 0}  # network calls so far (for diagnostics)
+        # Wall time (ms) of the last ``detect`` per stage; None for a stage that did not run.
+        self.last_timings: dict[str, float | None] = {}
 
     @property
     def backend_name(self) -> str:
@@ -116,17 +119,28 @@ class HandDetector:
             raise ValueError(f"images: expected a sequence of V views (H, W, 3), got one array of shape {images.shape}")
         if len(images) == 0:
             return []
+        start = time.perf_counter()
         prepared = prepare_images(list(images), self.config.max_image_side, self._device)
         views = len(prepared.shapes)
         for view in [v for v, t in self._tracks.items() if v >= views or t.shape != prepared.shapes[v]]:
             del self._tracks[view]  # the camera changed: its regions mean nothing now
         palm_views = [v for v in range(views) if self._needs_palm(v)]
+        prepared_at = time.perf_counter()
         palms = self._detect_palms(prepared, palm_views) if palm_views else {}
         candidates = self._associate(views, palms)
+        palm_at = time.perf_counter()
         results: list[list[HandDetection2D]] = [[] for _ in range(views)]
         kept_rects: dict[int, list[torch.Tensor]] = {v: [] for v in range(views)}
         if candidates:
             self._landmarks(prepared, candidates, results, kept_rects)
+        end = time.perf_counter()
+        # Stage boundaries copy results to the host, so the times hold on CUDA too.
+        self.last_timings = {
+            "prepare": 1e3 * (prepared_at - start),
+            "palm": 1e3 * (palm_at - prepared_at) if palm_views else None,
+            "landmark": 1e3 * (end - palm_at) if candidates else None,
+            "total": 1e3 * (end - start),
+        }
         if self.config.tracking:
             for v in range(views):
                 tried = sum(1 for c in candidates if c.view == v)

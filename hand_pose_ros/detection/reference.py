@@ -1,6 +1,8 @@
-"""The reference: Google's own TFLite interpreter (ai-edge-litert) fed crops made the way
-MediaPipe's OpenCV image-to-tensor converter makes them (boxPoints → perspective warp of the
-uint8 image → float in [0, 1]). Test-only; decoding reuses ``geometry`` (tested separately).
+"""The reference: Google's own TFLite interpreter (``ai-edge-litert``, a test/benchmark-only
+dependency) run view by view, fed crops made the way MediaPipe's OpenCV image-to-tensor
+converter makes them (``cv2.boxPoints`` → perspective warp of the uint8 image → [0, 1]).
+
+Used by the parity tests and by ``hand-pose-ros bench detector``; decoding reuses ``geometry``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import torch
 from hand_pose_ros.assets import mediapipe_model_path
 from hand_pose_ros.detection import geometry
 
+__all__ = ["LiteRT", "cv2_crop", "ReferencePipeline"]
+
+# MediaPipe's default palm score threshold (palm_detection_cpu min_score_thresh).
+_MIN_PALM_SCORE = 0.5
+
 
 class LiteRT:
-    """One MediaPipe model in ai-edge-litert, run view by view (its graphs fix batch 1)."""
+    """One MediaPipe model in ai-edge-litert, item by item (its graphs fix batch 1)."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, num_threads: int = 2) -> None:
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=str(mediapipe_model_path(name)), num_threads=2)
+        self.interpreter = Interpreter(model_path=str(mediapipe_model_path(name)), num_threads=num_threads)
         self.interpreter.allocate_tensors()
         self.input = self.interpreter.get_input_details()[0]["index"]
         details = sorted(self.interpreter.get_output_details(), key=lambda d: d["name"])
@@ -47,33 +54,40 @@ def cv2_crop(image_rgb: np.ndarray, rect: np.ndarray, size: int, zero_border: bo
 
 
 class ReferencePipeline:
-    """Palm detection + landmarks per view with LiteRT (no tracking), MediaPipe's rules."""
+    """Palm detection + landmarks for one image at a time with LiteRT, MediaPipe's rules."""
 
-    def __init__(self, model: str = "full", max_hands: int = 2) -> None:
-        self.palm = LiteRT(f"palm_detection_{model}")
-        self.landmark = LiteRT(f"hand_landmark_{model}")
+    def __init__(self, model: str = "full", max_hands: int = 2, num_threads: int = 2) -> None:
+        self.palm = LiteRT(f"palm_detection_{model}", num_threads)
+        self.landmark = LiteRT(f"hand_landmark_{model}", num_threads)
         self.max_hands = max_hands
         self.anchors = geometry.ssd_anchors()
 
     def palm_rects(self, image: np.ndarray) -> np.ndarray:
-        """``(D, 5)`` hand regions from the palm detector on one image."""
+        """``(D, 5)`` hand regions (px, rad) from the palm detector on one image."""
         h, w = image.shape[:2]
         side = max(w, h)
         crop = cv2_crop(image, np.array([w / 2, h / 2, side, side, 0.0]), geometry.PALM_INPUT_SIZE, True)
         raw_boxes, raw_scores = (torch.from_numpy(a) for a in self.palm(crop[None]))
         boxes, kps, scores = geometry.decode_palms(raw_boxes, raw_scores, self.anchors)
-        boxes, kps, _, valid = geometry.weighted_nms(boxes, kps, scores, self.max_hands, 0.5)
+        boxes, kps, _, valid = geometry.weighted_nms(boxes, kps, scores, self.max_hands, _MIN_PALM_SCORE)
         offset = torch.tensor([w / 2, h / 2])
         boxes = ((boxes.reshape(-1, 2, 2) - 0.5) * side + offset).reshape(-1, 4)
         kps = (kps.reshape(-1, 7, 2) - 0.5) * side + offset
         return geometry.palm_rects(boxes, kps)[valid.reshape(-1)].numpy()
 
     def hands(self, image: np.ndarray, rects: np.ndarray) -> dict[str, np.ndarray]:
-        """Landmarks for the given regions: keypoints ``(N, 21, 2)`` px, presence, right score."""
+        """Landmarks in the given regions: ``keypoints (N, 21, 2)`` px, ``presence (N,)``,
+        ``right_mirrored (N,)`` (the model's raw "Right" score), ``world (N, 21, 3)`` m and
+        ``next_rects (N, 5)`` (the regions to track into the next frame)."""
         size = geometry.LANDMARK_INPUT_SIZE
+        if len(rects) == 0:
+            return {"keypoints": np.zeros((0, 21, 2), np.float32), "presence": np.zeros(0, np.float32),
+                    "right_mirrored": np.zeros(0, np.float32), "world": np.zeros((0, 21, 3), np.float32),
+                    "next_rects": np.zeros((0, 5), np.float32)}
         crops = np.stack([cv2_crop(image, r, size, False) for r in rects])
         landmarks, presence, handedness, world = self.landmark(crops)
-        rects_t = torch.from_numpy(rects.astype(np.float32))
+        rects_t = torch.from_numpy(np.asarray(rects, np.float32))
         keypoints = geometry.project_landmarks(torch.from_numpy(landmarks).reshape(-1, 21, 3), rects_t, size)
+        world_t = geometry.rotate_world_landmarks(torch.from_numpy(world).reshape(-1, 21, 3), rects_t)
         return {"keypoints": keypoints.numpy(), "presence": presence[:, 0], "right_mirrored": handedness[:, 0],
-                "world": geometry.rotate_world_landmarks(torch.from_numpy(world).reshape(-1, 21, 3), rects_t).numpy()}
+                "world": world_t.numpy(), "next_rects": geometry.landmark_rects(keypoints).numpy()}

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
-
 import cv2
 import numpy as np
 import pytest
 
 from hand_pose_ros.assets import hand_photos_dir
-
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).parent))
 
 PHOTO_NAMES = (
     "handSrc.jpg",
@@ -41,6 +37,6 @@ def no_hand_images() -> list[np.ndarray]:
 
 @pytest.fixture(scope="session")
 def reference():
-    from litert_reference import ReferencePipeline
+    from hand_pose_ros.detection.reference import ReferencePipeline
 
     return ReferencePipeline()

@@ -1,0 +1,161 @@
+"""``hand-pose-ros bench detector``: per-stage latency of the batched detector, side by side
+with the reference interpreter (ai-edge-litert) run view by view in the same process.
+
+Views are 640×480 RGB built from the real opencv-doc hand photos (each photo fitted into the
+frame), so every view holds one hand, as in a synchronized multi-camera set.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = ["add_arguments", "run"]
+
+FRAME_W, FRAME_H = 640, 480
+
+
+def _views_arg(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--views: expected N or N,N,... (e.g. 1,2,4,8), got {text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"--views: counts must be >= 1, got {text!r}")
+    return values
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.detection.config import BACKENDS, MODELS, PRECISIONS
+
+    parser.add_argument("--views", type=_views_arg, default=[1, 2, 4, 8], help="view counts, e.g. 4 or 1,2,4,8")
+    parser.add_argument("--backend", default="torch", choices=BACKENDS)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
+    parser.add_argument("--model", default="full", choices=MODELS)
+    parser.add_argument("--tracking", default="on", choices=("on", "off"))
+    parser.add_argument("--runs", type=int, default=100, help="timed runs per view count (default 100)")
+    parser.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch/onnxruntime/LiteRT")
+    parser.add_argument("--no-reference", action="store_true", help="skip the LiteRT view-by-view reference")
+
+
+def _frames(count: int):
+    """``count`` 640×480 RGB views, each a real hand photo fitted into the frame."""
+    import cv2
+    import numpy as np
+
+    from hand_pose_ros.assets import hand_photos_dir
+
+    photos = sorted(hand_photos_dir().glob("*.jpg"))
+    frames = []
+    for i in range(count):
+        image = cv2.cvtColor(cv2.imread(str(photos[i % len(photos)])), cv2.COLOR_BGR2RGB)
+        scale = min(FRAME_W / image.shape[1], FRAME_H / image.shape[0])
+        size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
+        fitted = cv2.resize(image, size, interpolation=cv2.INTER_LINEAR)
+        frame = np.empty((FRAME_H, FRAME_W, 3), np.uint8)
+        frame[:] = np.median(image.reshape(-1, 3), axis=0).astype(np.uint8)  # background-ish fill
+        y, x = (FRAME_H - size[1]) // 2, (FRAME_W - size[0]) // 2
+        frame[y : y + size[1], x : x + size[0]] = fitted
+        frames.append(frame)
+    return frames
+
+
+def _stats(samples: list[float]) -> str:
+    import numpy as np
+
+    if not samples:
+        return f"{'-':>8} {'-':>8} {0:>5}"
+    return f"{np.median(samples):8.2f} {np.percentile(samples, 90):8.2f} {len(samples):5d}"
+
+
+class _ReferenceRunner:
+    """LiteRT view by view, doing the work our pipeline does per view (palm where we ran it,
+    landmarks on each tracked/detected region)."""
+
+    def __init__(self, model: str, max_hands: int, threads: int) -> None:
+        from hand_pose_ros.detection.reference import ReferencePipeline
+
+        self.pipeline = ReferencePipeline(model, max_hands, threads)
+        self.tracks: dict[int, object] = {}
+
+    def step(self, frames, tracking: bool) -> tuple[float, int]:
+        import time
+
+        start = time.perf_counter()
+        hands = 0
+        for view, image in enumerate(frames):
+            rects = self.tracks.get(view) if tracking else None
+            if rects is None or len(rects) == 0:
+                rects = self.pipeline.palm_rects(image)
+            out = self.pipeline.hands(image, rects)
+            keep = out["presence"] >= 0.5
+            hands += int(keep.sum())
+            self.tracks[view] = out["next_rects"][keep]
+        return 1e3 * (time.perf_counter() - start), hands
+
+
+def run(args: argparse.Namespace) -> int:
+    import platform
+    import sys
+
+    import torch
+
+    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+
+    if args.runs < 1 or args.warmup < 0:
+        print("hand-pose-ros bench detector: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
+        return 2
+    tracking = args.tracking == "on"
+    config = HandDetectorConfig(backend=args.backend, device=args.device, precision=args.precision,
+                                model=args.model, tracking=tracking, num_threads=args.threads)
+    detector = HandDetector(config)
+    threads = args.threads or torch.get_num_threads()
+    reference = None
+    if not args.no_reference:
+        try:
+            reference = _ReferenceRunner(args.model, config.max_hands, threads)
+        except ImportError as exc:
+            print(f"(reference interpreter unavailable: {exc})")
+    print(f"detector benchmark: backend {detector.backend_name} on {detector.device}, {args.precision}, "
+          f"model {args.model}, tracking {args.tracking}, {FRAME_W}x{FRAME_H} views, "
+          f"{args.runs} runs after {args.warmup} warm-up, {threads} threads; {platform.processor() or platform.machine()}, "
+          f"torch {torch.__version__}")
+    summary = []
+    for count in args.views:
+        frames = _frames(count)
+        detector.reset()
+        samples: dict[str, list[float]] = {"prepare": [], "palm": [], "landmark": [], "total": []}
+        hands = 0
+        for i in range(args.warmup + args.runs):
+            result = detector.detect(frames)
+            if i >= args.warmup:
+                for stage, value in detector.last_timings.items():
+                    if value is not None:
+                        samples[stage].append(value)
+                hands += sum(len(r) for r in result)
+        ref_samples: list[float] = []
+        ref_hands = 0
+        if reference is not None:
+            reference.tracks.clear()
+            for i in range(args.warmup + args.runs):
+                ms, found = reference.step(frames, tracking)
+                if i >= args.warmup:
+                    ref_samples.append(ms)
+                    ref_hands += found
+        print(f"\n{count} view(s): {hands / args.runs:.2f} hands per set (reference: "
+              f"{ref_hands / args.runs if reference else float('nan'):.2f})")
+        print(f"  {'stage':<22} {'median':>8} {'p90':>8} {'runs':>5}   (ms)")
+        for stage, values in samples.items():
+            print(f"  {stage:<22} {_stats(values)}")
+        if reference is not None:
+            print(f"  {'LiteRT view by view':<22} {_stats(ref_samples)}")
+        import numpy as np
+
+        ours = float(np.median(samples["total"]))
+        ref = float(np.median(ref_samples)) if ref_samples else float("nan")
+        summary.append((count, ours, float(np.percentile(samples["total"], 90)), ref))
+    print("\nsummary (ms per synchronized set): views, ours median, ours p90, LiteRT median, LiteRT/ours")
+    for count, ours, p90, ref in summary:
+        print(f"  {count:>2}  {ours:8.2f}  {p90:8.2f}  {ref:8.2f}  {ref / ours:6.2f}x")
+    return 0
