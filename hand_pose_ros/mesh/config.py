@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["MeshFitterConfig", "MESH_MODELS"]
+__all__ = ["MeshFitterConfig", "MESH_MODELS", "HANDEDNESS_SOURCES"]
 
 MESH_MODELS = ("none", "webxr", "mano")
+HANDEDNESS_SOURCES = ("geometry", "label")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -17,6 +18,10 @@ class MeshFitterConfig:
         model: hand model to fit, one of ``MESH_MODELS`` ("none": the fitter returns no meshes).
         mano_dir: directory holding the user's ``MANO_RIGHT.pkl`` / ``MANO_LEFT.pkl``
             (required for ``model="mano"``; MANO is never shipped).
+        handedness: which hand model a track gets, one of ``HANDEDNESS_SOURCES``: "label" fits
+            the hand's handedness label (unknown: not fitted); "geometry" also fits the other
+            hand on a track's first frame and keeps it when it fits clearly better (a logged
+            warning), and fits unknown hands with whichever fits best.
         cold_iterations: Gauss-Newton iterations for a track seen for the first time.
         warm_iterations: iterations for a track warm-started from its previous frame.
         pose_prior_weight: metres of residual per radian of pose change from the track's
@@ -37,6 +42,7 @@ class MeshFitterConfig:
 
     model: str = "webxr"
     mano_dir: str | None = None
+    handedness: str = "geometry"
     cold_iterations: int = 20
     warm_iterations: int = 1
     pose_prior_weight: float = 0.01
@@ -53,6 +59,9 @@ class MeshFitterConfig:
     def __post_init__(self) -> None:
         if self.model not in MESH_MODELS:
             raise ValueError(f"MeshFitterConfig.model must be one of {list(MESH_MODELS)}, got {self.model!r}")
+        if self.handedness not in HANDEDNESS_SOURCES:
+            raise ValueError(
+                f"MeshFitterConfig.handedness must be one of {list(HANDEDNESS_SOURCES)}, got {self.handedness!r}")
         if self.model == "mano" and not self.mano_dir:
             raise ValueError(
                 "MeshFitterConfig.mano_dir must name the directory with MANO_RIGHT.pkl / MANO_LEFT.pkl "

@@ -35,6 +35,13 @@ _LOG = logging.getLogger(__name__)
 _PALM = (HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP,
          HandKeypoint.RING_FINGER_MCP, HandKeypoint.PINKY_MCP)
 _MIN_ALIGN_POINTS = 3  # a similarity needs three non-collinear points
+# With handedness="geometry", the other hand's model replaces the labelled one on a track's
+# first frame when its median keypoint error is below this fraction of the labelled one's
+# (a mirrored hand misses by centimetres, a correct one by the joints' noise).
+_HANDEDNESS_MARGIN = 0.5
+# A track whose last fit missed its keypoints by more than this (median, metres) has the other
+# hand tried again: a first frame can be too poor to tell the hands apart.
+_RECHECK_ERROR_M = 0.015
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -43,7 +50,7 @@ class FittedMesh:
 
     Attributes:
         track_id: the ``Hand3D`` track it was fitted to.
-        handedness: LEFT or RIGHT.
+        handedness: LEFT or RIGHT: the hand model fitted (see ``MeshFitterConfig.handedness``).
         model: "webxr" or "mano".
         vertices: (V, 3) float64 metres, world frame.
         faces: (F, 3) int64 vertex indices, counter-clockwise seen from outside.
@@ -71,11 +78,13 @@ class FittedMesh:
 
 @dataclasses.dataclass
 class _Track:
-    handedness: Handedness
+    label: Handedness  # the hand's handedness label when the track started (a change restarts it)
+    side: Handedness  # the hand model fitted to it
     state: FitState  # batch of one
     posed: Posed  # the model posed with ``state`` (the next frame's first linearisation)
     log_scale_prior: float
     last_stamp: float
+    error: float  # median keypoint residual of the last fit, metres
 
 
 def load_articulation(config: MeshFitterConfig, handedness: Handedness) -> Articulation:
@@ -123,30 +132,75 @@ class HandMeshFitter:
     def fit(self, hands: Sequence[Hand3D], stamp: float) -> list[FittedMesh]:
         """Fit one synchronized set's hands (``stamp``: capture time, seconds).
 
-        Returns one ``FittedMesh`` per hand with known handedness and at least
-        ``min_keypoints`` valid keypoints, in the order of ``hands``; [] for model "none".
+        Returns one ``FittedMesh`` per fitted hand, in the order of ``hands``; [] for model
+        "none". Hands with fewer than ``min_keypoints`` valid keypoints are not fitted, nor,
+        with ``handedness="label"``, hands of unknown handedness.
         """
         if self.config.model == "none":
             return []
         self._tracks = {i: t for i, t in self._tracks.items()
                         if 0 <= stamp - t.last_stamp <= self.config.track_timeout_s}
-        groups: dict[tuple[Handedness, bool], list[Hand3D]] = {}
+        warm: dict[Handedness, list[Hand3D]] = {}
+        cold: dict[Handedness, list[Hand3D]] = {}
         for hand in hands:
             valid = np.isfinite(hand.keypoints_3d).all(-1) & (hand.keypoint_confidence > 0)
-            if hand.handedness == Handedness.UNKNOWN or valid.sum() < self.config.min_keypoints:
+            sides = self._candidate_sides(hand.handedness)
+            if not sides or valid.sum() < self.config.min_keypoints:
                 _LOG.debug("track %d not fitted: handedness %s, %d valid keypoints",
                            hand.track_id, hand.handedness.label, valid.sum())
                 continue
             track = self._tracks.get(hand.track_id)
-            warm = track is not None and track.handedness == hand.handedness
-            groups.setdefault((hand.handedness, warm), []).append(hand)
-        fitted: dict[int, FittedMesh] = {}
-        for (handedness, warm), members in groups.items():
-            for mesh in self._fit_group(self.articulation(handedness), members, warm, stamp):
-                fitted[mesh.track_id] = mesh
-        return [fitted[h.track_id] for h in hands if h.track_id in fitted]
+            if track is not None and track.label == hand.handedness:
+                warm.setdefault(track.side, []).append(hand)
+                if len(sides) > 1 and track.error > _RECHECK_ERROR_M:
+                    cold.setdefault(next(s for s in sides if s != track.side), []).append(hand)
+            else:
+                for side in sides:
+                    cold.setdefault(side, []).append(hand)
+        results: dict[int, list[tuple[FittedMesh, _Track]]] = {}
+        for side, members in warm.items():
+            for hand, result in zip(members, self._solve(side, members, True, stamp)):
+                results[hand.track_id] = [result]
+        for side, members in cold.items():
+            for hand, result in zip(members, self._solve(side, members, False, stamp)):
+                results.setdefault(hand.track_id, []).append(result)
+        out = []
+        for hand in hands:
+            if hand.track_id in results:
+                previous = self._tracks.get(hand.track_id)
+                incumbent = previous.side if previous is not None and previous.label == hand.handedness else hand.handedness
+                mesh, track = self._choose(hand, results[hand.track_id], incumbent)
+                self._tracks[hand.track_id] = track
+                out.append(mesh)
+        return out
 
-    def _fit_group(self, articulation: Articulation, hands: list[Hand3D], warm: bool, stamp: float) -> list[FittedMesh]:
+    def _candidate_sides(self, label: Handedness) -> tuple[Handedness, ...]:
+        both = (Handedness.LEFT, Handedness.RIGHT)
+        if label == Handedness.UNKNOWN:
+            return both if self.config.handedness == "geometry" else ()
+        if self.config.handedness == "geometry":
+            return (label,) + tuple(s for s in both if s != label)
+        return (label,)
+
+    @staticmethod
+    def _choose(hand: Hand3D, candidates: list[tuple[FittedMesh, _Track]], incumbent: Handedness) -> tuple[FittedMesh, _Track]:
+        """The ``incumbent`` hand model's fit (the track's, else the label's), unless the other
+        hand's fits clearly better."""
+        kept = [c for c in candidates if c[1].side == incumbent]
+        best = min(candidates, key=lambda c: c[1].error)
+        if not kept:
+            return best
+        if best is not kept[0] and best[1].error < _HANDEDNESS_MARGIN * kept[0][1].error:
+            if best[1].side != hand.handedness:
+                _LOG.warning("track %d is labelled %s but fits a %s hand (median keypoint error %.1f vs %.1f mm); "
+                             "fitting the %s hand", hand.track_id, hand.handedness.label, best[1].side.label,
+                             best[1].error * 1e3, kept[0][1].error * 1e3, best[1].side.label)
+            return best
+        return kept[0]
+
+    def _solve(self, side: Handedness, hands: list[Hand3D], warm: bool, stamp: float) -> list[tuple[FittedMesh, _Track]]:
+        """One batched fit of ``hands`` with the ``side`` hand model → (mesh, new track) per hand."""
+        articulation = self.articulation(side)
         targets = np.stack([h.keypoints_3d for h in hands])  # (B, 21, 3) m, world
         weights = np.stack([h.keypoint_confidence for h in hands]).astype(np.float64)  # (B, 21)
         weights = np.where(np.isfinite(targets).all(-1), weights, 0.0)
@@ -174,18 +228,18 @@ class HandMeshFitter:
         joint_pose = articulation.joint_pose(state.params)
         residual = np.linalg.norm(keypoints - targets, axis=-1)  # (B, 21), NaN where missing
         residual = np.where(weights > 0, residual, np.nan)
-        out = []
         rate = self.config.scale_learning_rate
+        out = []
         for b, hand in enumerate(hands):
-            old_prior = prior.log_scale[b]
-            self._tracks[hand.track_id] = _Track(
-                hand.handedness, state.take([b]), posed.take([b]), float((1 - rate) * old_prior + rate * state.log_scale[b]), stamp)
+            log_scale_prior = float((1 - rate) * prior.log_scale[b] + rate * state.log_scale[b])
+            finite = residual[b][np.isfinite(residual[b])]
+            track = _Track(hand.handedness, side, state.take([b]), posed.take([b]), log_scale_prior, stamp,
+                           float(np.median(finite)))
             world_T_wrist = np.eye(4)
             world_T_wrist[:3, :3], world_T_wrist[:3, 3] = state.rotation[b], state.translation[b]
-            finite = residual[b][np.isfinite(residual[b])]
-            out.append(FittedMesh(
+            mesh = FittedMesh(
                 track_id=hand.track_id,
-                handedness=hand.handedness,
+                handedness=side,
                 model=articulation.name,
                 vertices=vertices[b],
                 faces=articulation.faces,
@@ -195,7 +249,8 @@ class HandMeshFitter:
                 keypoints=keypoints[b],
                 residual=residual[b],
                 rms_error=float(np.sqrt(np.mean(finite**2))),
-            ))
+            )
+            out.append((mesh, track))
         return out
 
     def _cold_start(self, articulation: Articulation, targets: np.ndarray, weights: np.ndarray) -> FitState:

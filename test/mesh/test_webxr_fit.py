@@ -147,7 +147,7 @@ def test_warm_start_follows_a_moving_hand(webxr_articulations):
 
 def test_hands_that_cannot_be_fitted_are_skipped(webxr_articulations):
     rng = np.random.default_rng(10)
-    fitter = HandMeshFitter(MeshFitterConfig(min_keypoints=6), articulations=webxr_articulations)
+    fitter = HandMeshFitter(MeshFitterConfig(min_keypoints=6, handedness="label"), articulations=webxr_articulations)
     keypoints, _ = _truth(webxr_articulations[Handedness.RIGHT], named_pose("open"), random_similarity(rng))
     sparse = keypoints.copy()
     sparse[5:] = np.nan  # 5 keypoints left
@@ -157,10 +157,26 @@ def test_hands_that_cannot_be_fitted_are_skipped(webxr_articulations):
     assert HandMeshFitter(MeshFitterConfig(model="none")).fit(hands, stamp=0.0) == []
 
 
+def test_geometry_corrects_a_wrong_or_unknown_handedness(webxr_articulations, caplog):
+    """A right hand labelled Left (and one labelled Unknown) gets the right hand's mesh."""
+    rng = np.random.default_rng(12)
+    fitter = HandMeshFitter(MeshFitterConfig(handedness="geometry"), articulations=webxr_articulations)
+    keypoints, vertices = _truth(webxr_articulations[Handedness.RIGHT], named_pose("grasp"), random_similarity(rng))
+    hands = [make_hand(1, Handedness.LEFT, keypoints), make_hand(2, Handedness.UNKNOWN, keypoints)]
+    for stamp in (0.0, 0.03):  # the choice holds for the track's warm frames
+        meshes = fitter.fit(hands, stamp=stamp)
+        assert [m.handedness for m in meshes] == [Handedness.RIGHT, Handedness.RIGHT]
+        assert all(_mpvpe(m.vertices, vertices) < EXACT_MPVPE_M for m in meshes)
+    assert "track 1 is labelled Left but fits a Right hand" in caplog.text
+    labelled = HandMeshFitter(MeshFitterConfig(handedness="label"), articulations=webxr_articulations)
+    (mesh,) = labelled.fit(hands, stamp=0.0)
+    assert mesh.handedness == Handedness.LEFT and mesh.rms_error > 10 * EXACT_MPVPE_M  # a mirrored hand fits badly
+
+
 def test_track_state_follows_handedness_and_times_out(webxr_articulations):
     """A track whose handedness flips, or that comes back after the timeout, starts cold."""
     rng = np.random.default_rng(11)
-    fitter = HandMeshFitter(MeshFitterConfig(track_timeout_s=0.5), articulations=webxr_articulations)
+    fitter = HandMeshFitter(MeshFitterConfig(track_timeout_s=0.5, handedness="label"), articulations=webxr_articulations)
     T = random_similarity(rng)
     for stamp, side in ((0.0, Handedness.RIGHT), (0.03, Handedness.LEFT), (1.0, Handedness.LEFT)):
         keypoints, vertices = _truth(webxr_articulations[side], named_pose("point"), T)
@@ -173,7 +189,8 @@ def test_track_state_follows_handedness_and_times_out(webxr_articulations):
     ("kwargs", "field"),
     [({"model": "smplx"}, "model"), ({"model": "mano"}, "mano_dir"), ({"warm_iterations": 0}, "warm_iterations"),
      ({"scale_range": (1.2, 1.5)}, "scale_range"), ({"min_keypoints": 2}, "min_keypoints"),
-     ({"pose_prior_weight": -1.0}, "pose_prior_weight")],
+     ({"pose_prior_weight": -1.0}, "pose_prior_weight"), ({"handedness": "vote"}, "handedness"),
+     ({"robust_scale": 0.0}, "robust_scale")],
 )
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
