@@ -40,8 +40,10 @@ _MIN_ALIGN_POINTS = 3  # a similarity needs three non-collinear points
 # (a mirrored hand misses by centimetres, a correct one by the joints' noise).
 _HANDEDNESS_MARGIN = 0.5
 # A track whose last fit missed its keypoints by more than this (median, metres) has the other
-# hand tried again: a first frame can be too poor to tell the hands apart.
+# hand tried again (a first frame can be too poor to tell the hands apart), at most once per
+# period: trying costs a cold fit.
 _RECHECK_ERROR_M = 0.015
+_RECHECK_PERIOD_S = 0.25
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -85,6 +87,7 @@ class _Track:
     log_scale_prior: float
     last_stamp: float
     error: float  # median keypoint residual of the last fit, metres
+    checked: float  # when the other hand was last tried, seconds
 
 
 def load_articulation(config: MeshFitterConfig, handedness: Handedness) -> Articulation:
@@ -135,9 +138,16 @@ class HandMeshFitter:
         Returns one ``FittedMesh`` per fitted hand, in the order of ``hands``; [] for model
         "none". Hands with fewer than ``min_keypoints`` valid keypoints are not fitted, nor,
         with ``handedness="label"``, hands of unknown handedness.
+
+        Raises:
+            ValueError: two hands with the same track id.
+            ManoFileError / AssetMissingError: the hand model cannot be loaded (first use).
         """
         if self.config.model == "none":
             return []
+        ids = [h.track_id for h in hands]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"HandMeshFitter.fit: track ids must be unique within a set, got {ids}")
         self._tracks = {i: t for i, t in self._tracks.items()
                         if 0 <= stamp - t.last_stamp <= self.config.track_timeout_s}
         warm: dict[Handedness, list[Hand3D]] = {}
@@ -152,7 +162,7 @@ class HandMeshFitter:
             track = self._tracks.get(hand.track_id)
             if track is not None and track.label == hand.handedness:
                 warm.setdefault(track.side, []).append(hand)
-                if len(sides) > 1 and track.error > _RECHECK_ERROR_M:
+                if len(sides) > 1 and track.error > _RECHECK_ERROR_M and stamp - track.checked >= _RECHECK_PERIOD_S:
                     cold.setdefault(next(s for s in sides if s != track.side), []).append(hand)
             else:
                 for side in sides:
@@ -170,6 +180,8 @@ class HandMeshFitter:
                 previous = self._tracks.get(hand.track_id)
                 incumbent = previous.side if previous is not None and previous.label == hand.handedness else hand.handedness
                 mesh, track = self._choose(hand, results[hand.track_id], incumbent)
+                if len(results[hand.track_id]) == 1 and previous is not None:
+                    track.checked = previous.checked  # fitted warm only: the other hand was not tried
                 self._tracks[hand.track_id] = track
                 out.append(mesh)
         return out
@@ -234,7 +246,7 @@ class HandMeshFitter:
             log_scale_prior = float((1 - rate) * prior.log_scale[b] + rate * state.log_scale[b])
             finite = residual[b][np.isfinite(residual[b])]
             track = _Track(hand.handedness, side, state.take([b]), posed.take([b]), log_scale_prior, stamp,
-                           float(np.median(finite)))
+                           float(np.median(finite)), stamp)
             world_T_wrist = np.eye(4)
             world_T_wrist[:3, :3], world_T_wrist[:3, 3] = state.rotation[b], state.translation[b]
             mesh = FittedMesh(

@@ -155,6 +155,8 @@ def test_hands_that_cannot_be_fitted_are_skipped(webxr_articulations):
              make_hand(3, Handedness.RIGHT, keypoints)]
     assert [m.track_id for m in fitter.fit(hands, stamp=0.0)] == [3]
     assert HandMeshFitter(MeshFitterConfig(model="none")).fit(hands, stamp=0.0) == []
+    with pytest.raises(ValueError, match=r"track ids must be unique.*\[3, 3\]"):
+        fitter.fit([hands[2], hands[2]], stamp=0.1)
 
 
 def test_geometry_corrects_a_wrong_or_unknown_handedness(webxr_articulations, caplog):
