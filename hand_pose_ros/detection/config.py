@@ -55,6 +55,8 @@ class HandDetectorConfig:
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, BACKENDS)
+        if isinstance(self.fallback, str):
+            raise ValueError(f"HandDetectorConfig.fallback: expected a tuple of backend names, got the string {self.fallback!r}")
         object.__setattr__(self, "fallback", tuple(self.fallback))
         for name in self.fallback:
             _choice("fallback", name, BACKENDS)

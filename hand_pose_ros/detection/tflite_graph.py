@@ -53,6 +53,12 @@ class TFLiteGraph:
     output_names: tuple[str, ...]
 
 
+def _activation(code: int, kind: str) -> str:
+    if code not in _ACTIVATION:
+        raise ValueError(f"{kind}: fused activation {code} is not supported (only NONE, RELU, RELU6)")
+    return _ACTIVATION[code]
+
+
 def _options(op: Any, kind: str) -> dict[str, Any]:
     table = op.BuiltinOptions()
     if kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
@@ -61,7 +67,7 @@ def _options(op: Any, kind: str) -> dict[str, Any]:
         if opt.DilationHFactor() != 1 or opt.DilationWFactor() != 1:
             raise ValueError(f"{kind}: dilation is not supported")
         out = {"stride": (opt.StrideH(), opt.StrideW()), "padding": _PADDING[opt.Padding()]}
-        out["activation"] = _ACTIVATION[opt.FusedActivationFunction()]
+        out["activation"] = _activation(opt.FusedActivationFunction(), kind)
         return out
     if kind == "MAX_POOL_2D":
         opt = tflite.Pool2DOptions()
@@ -70,20 +76,20 @@ def _options(op: Any, kind: str) -> dict[str, Any]:
             "stride": (opt.StrideH(), opt.StrideW()),
             "kernel": (opt.FilterHeight(), opt.FilterWidth()),
             "padding": _PADDING[opt.Padding()],
-            "activation": _ACTIVATION[opt.FusedActivationFunction()],
+            "activation": _activation(opt.FusedActivationFunction(), kind),
         }
     if kind == "ADD":
         opt = tflite.AddOptions()
         opt.Init(table.Bytes, table.Pos)
-        return {"activation": _ACTIVATION[opt.FusedActivationFunction()]}
+        return {"activation": _activation(opt.FusedActivationFunction(), kind)}
     if kind == "CONCATENATION":
         opt = tflite.ConcatenationOptions()
         opt.Init(table.Bytes, table.Pos)
-        return {"axis": opt.Axis(), "activation": _ACTIVATION[opt.FusedActivationFunction()]}
+        return {"axis": opt.Axis(), "activation": _activation(opt.FusedActivationFunction(), kind)}
     if kind == "FULLY_CONNECTED":
         opt = tflite.FullyConnectedOptions()
         opt.Init(table.Bytes, table.Pos)
-        return {"activation": _ACTIVATION[opt.FusedActivationFunction()], "keep_num_dims": bool(opt.KeepNumDims())}
+        return {"activation": _activation(opt.FusedActivationFunction(), kind), "keep_num_dims": bool(opt.KeepNumDims())}
     if kind == "RESIZE_BILINEAR":
         opt = tflite.ResizeBilinearOptions()
         opt.Init(table.Bytes, table.Pos)
