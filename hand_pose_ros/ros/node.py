@@ -26,7 +26,6 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.msg import HandPoseArray
 from hand_pose_ros.ros import input_checks
 from hand_pose_ros.ros.conversions import hands_to_array_msg, ns_to_stamp, stamp_to_ns, wrist_transforms
@@ -34,96 +33,17 @@ from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, Processing
 from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.overlay import draw_detections
-from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS, NodeConfig, ParameterError
+from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS
+from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
-__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC"]
+__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC", "StartupError"]
 
 POSE_TOPIC = "hands/pose"
 MARKERS_TOPIC = "hands/markers"
 OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
-
-
-class StartupError(RuntimeError):
-    """The node cannot start; ``problems`` holds one message per problem."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
-
-
-def build_pipeline(config: NodeConfig, rig: Rig) -> tuple[Any, Any, Any]:
-    """The detector, the fusion and its ``wrist_pose``, from the node's parameter groups.
-
-    Raises:
-        StartupError: a component missing or rejecting its settings (one line each).
-    """
-    problems: list[str] = []
-    detector = fusion = wrist_pose = None
-    try:
-        from hand_pose_ros.detection import HandDetector, HandDetectorConfig
-
-        detector = HandDetector(HandDetectorConfig(**config.detector))
-    except (TypeError, ValueError, ImportError, FileNotFoundError) as exc:
-        problems.append(f"detector.*: {exc}")
-    try:
-        from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
-
-        fusion = MultiViewFusion(rig, FusionConfig(**config.fusion))
-    except (TypeError, ValueError, ImportError) as exc:
-        problems.append(f"fusion.*: {exc}")
-    if problems:
-        raise StartupError(problems)
-    return detector, fusion, wrist_pose
-
-
-def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
-    """Validate parameters and load the rig in the node's camera order.
-
-    Raises:
-        StartupError: every parameter problem, one line each.
-    """
-    merged = dict(PARAMETER_DEFAULTS)
-    merged.update(params)
-    calibration = None
-    calibration_problem = ""
-    if merged["extrinsics.source"] == "file":
-        from hand_pose_ros.ros.params import expand_path
-
-        path = expand_path(str(merged["extrinsics.calibration_file"]))
-        try:
-            calibration = load_calibration(path)
-        except FileNotFoundError:
-            pass  # reported by NodeConfig as a missing file
-        except ValueError as exc:
-            calibration_problem = f"extrinsics.calibration_file: {exc}"
-    elif merged["extrinsics.source"] == "tf":
-        calibration_problem = (
-            "extrinsics.source: 'tf' needs tf2_ros, which is not importable here (not on PyPI); "
-            "use 'file' with a calibration YAML"
-        )
-    try:
-        config = NodeConfig.from_parameters(params, calibration.names if calibration else None)
-        problems = []
-    except ParameterError as exc:
-        config, problems = None, exc.problems
-    if calibration_problem:
-        problems.append(calibration_problem)
-    if config is not None and calibration is not None and config.world_frame != calibration.world_frame:
-        problems.append(
-            f"world_frame: {config.world_frame!r} differs from the calibration's world frame {calibration.world_frame!r}"
-        )
-    if config is not None and config.publish_tf:
-        try:
-            import tf2_ros  # noqa: F401
-        except ImportError:
-            problems.append("publish.tf: needs tf2_ros, which is not importable here; set it false")
-    if problems or config is None or calibration is None:
-        raise StartupError(problems or ["no calibration"])
-    rig = Rig(cameras=tuple(calibration[c.name] for c in config.cameras), world_frame=calibration.world_frame)
-    return config, rig
 
 
 class HandPoseNode(Node):
@@ -134,7 +54,7 @@ class HandPoseNode(Node):
         for name, default in PARAMETER_DEFAULTS.items():
             if not self.has_parameter(name):
                 self.declare_parameter(name, default)
-        params = {n: p.value for n, p in self._parameters.items()}
+        params = {n: p.value for n, p in self.get_parameters_by_prefix("").items()}
         self.config, self.rig = load_config(params)
         self._detector, self._fusion, self._wrist_pose = build_pipeline(self.config, self.rig)
         self._warm_up()

@@ -1,0 +1,93 @@
+"""From parameters to a running pipeline: validated config, the rig, detector and fusion.
+
+ROS-free (the node calls it; tests use it without a node). Every problem found is
+collected into one ``StartupError`` so the node stops with one message per problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from hand_pose_ros.calibration import Rig, load_calibration
+from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, NodeConfig, ParameterError, expand_path
+
+__all__ = ["StartupError", "load_config", "build_pipeline"]
+
+
+class StartupError(RuntimeError):
+    """The node cannot start; ``problems`` holds one message per problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+def build_pipeline(config: NodeConfig, rig: Rig) -> tuple[Any, Any, Any]:
+    """The detector, the fusion and its ``wrist_pose``, from the node's parameter groups.
+
+    Raises:
+        StartupError: a component missing or rejecting its settings (one line each).
+    """
+    problems: list[str] = []
+    detector = fusion = wrist_pose = None
+    try:
+        from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+
+        detector = HandDetector(HandDetectorConfig(**config.detector))
+    except (TypeError, ValueError, ImportError, OSError, RuntimeError) as exc:  # incl. a backend that cannot start
+        problems.append(f"detector.*: {exc}")
+    try:
+        from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+
+        fusion = MultiViewFusion(rig, FusionConfig(**config.fusion))
+    except (TypeError, ValueError, ImportError) as exc:
+        problems.append(f"fusion.*: {exc}")
+    if problems:
+        raise StartupError(problems)
+    return detector, fusion, wrist_pose
+
+
+def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
+    """Validate parameters and load the rig in the node's camera order.
+
+    Raises:
+        StartupError: every parameter problem, one line each.
+    """
+    merged = dict(PARAMETER_DEFAULTS)
+    merged.update(params)
+    calibration = None
+    calibration_problem = ""
+    if merged["extrinsics.source"] == "file":
+        path = expand_path(str(merged["extrinsics.calibration_file"]))
+        try:
+            calibration = load_calibration(path)
+        except FileNotFoundError:
+            pass  # reported by NodeConfig as a missing file
+        except ValueError as exc:
+            calibration_problem = f"extrinsics.calibration_file: {exc}"
+    elif merged["extrinsics.source"] == "tf":
+        calibration_problem = (
+            "extrinsics.source: 'tf' is not implemented in this version (no tf2_ros to develop it "
+            "against: not on PyPI); use 'file' with a calibration YAML"
+        )
+    try:
+        config = NodeConfig.from_parameters(params, calibration.names if calibration else None)
+        problems = []
+    except ParameterError as exc:
+        config, problems = None, exc.problems
+    if calibration_problem:
+        problems.append(calibration_problem)
+    if config is not None and calibration is not None and config.world_frame != calibration.world_frame:
+        problems.append(
+            f"world_frame: {config.world_frame!r} differs from the calibration's world frame {calibration.world_frame!r}"
+        )
+    if config is not None and config.publish_tf:
+        try:
+            import tf2_ros  # noqa: F401
+        except ImportError:
+            problems.append("publish.tf: needs tf2_ros, which is not importable here; set it false")
+    if problems or config is None or calibration is None:
+        raise StartupError(problems or ["no calibration"])
+    rig = Rig(cameras=tuple(calibration[c.name] for c in config.cameras), world_frame=calibration.world_frame)
+    return config, rig
