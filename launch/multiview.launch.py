@@ -1,4 +1,4 @@
-"""ros2 launch hand_pose_ros multiview.launch.py [params_file:=...] [namespace:=...] [backend:=...] [use_rviz:=true]
+"""ros2 launch hand_pose_ros multiview.launch.py [config:=...] [namespace:=...] [backend:=...] [use_rviz:=true]
 
 The node's package, executable, parameters and remappings come from
 ``hand_pose_ros.ros.launch_spec.node_spec``, the same data ``hand-pose-ros run`` uses.
@@ -21,7 +21,7 @@ from hand_pose_ros.ros.launch_spec import (
 
 def _nodes(context):
     spec = node_spec(
-        params_file=LaunchConfiguration("params_file").perform(context),
+        params_file=LaunchConfiguration("config").perform(context),
         namespace=LaunchConfiguration("namespace").perform(context),
         backend=LaunchConfiguration("backend").perform(context),
     )
@@ -41,7 +41,7 @@ def _nodes(context):
 def generate_launch_description():
     return LaunchDescription(
         [
-            DeclareLaunchArgument("params_file", default_value=str(config_path(DEFAULT_PARAMS_FILE)), description="ROS 2 parameters file"),
+            DeclareLaunchArgument("config", default_value=str(config_path(DEFAULT_PARAMS_FILE)), description="ROS 2 parameters file"),
             DeclareLaunchArgument("namespace", default_value="", description="namespace of the node and its topics"),
             DeclareLaunchArgument("backend", default_value="", description="detector backend override (empty: the file's)"),
             DeclareLaunchArgument("use_rviz", default_value="false", description="start RViz with the hands config"),

@@ -55,7 +55,7 @@ def _launch_node(launch_file, **arguments):
     description = launch_file.generate_launch_description()
     actions = description.args[0]
     declared = {a.args[0]: a.kwargs["default_value"] for a in actions if type(a).__name__ == "DeclareLaunchArgument"}
-    assert set(declared) == {"params_file", "namespace", "backend", "use_rviz"}
+    assert set(declared) == {"config", "namespace", "backend", "use_rviz"}
     context = {**declared, **arguments}
     opaque = next(a for a in actions if type(a).__name__ == "OpaqueFunction")
     (node,) = opaque.kwargs["function"](context)
@@ -77,7 +77,7 @@ def _option_values(cmd, option):
 @pytest.mark.parametrize("namespace, backend", [("", ""), ("lab", "onnx")])
 def test_launch_and_run_start_the_same_node(launch_file, tmp_path, namespace, backend):
     params = str(tmp_path / "my_params.yaml")
-    node = _launch_node(launch_file, params_file=params, namespace=namespace, backend=backend)
+    node = _launch_node(launch_file, config=params, namespace=namespace, backend=backend)
     cmd = _run_command("--params", params, "--namespace", namespace, "--backend", backend)
 
     assert node["package"] == "hand_pose_ros"
