@@ -62,7 +62,7 @@ class FusionConfig:
     handedness_memory: float = 0.95
     filter: str = "one_euro"
     one_euro_min_cutoff_hz: float = 2.0
-    one_euro_beta: float = 10.0
+    one_euro_beta: float = 30.0
     one_euro_derivative_cutoff_hz: float = 1.0
 
     def __post_init__(self) -> None:

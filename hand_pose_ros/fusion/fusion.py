@@ -85,6 +85,8 @@ class MultiViewFusion:
     def process(self, detections: Sequence[Sequence[HandDetection2D]], stamp: float) -> list[Hand3D]:
         """One frame: a list of detections per camera (rig order; empty = none) at ``stamp`` s → hands.
 
+        Returns the hands of this frame sorted by track id (empty list when there are none).
+
         Raises:
             ValueError: wrong number of camera lists or a non-finite stamp.
             TypeError: an item that is not a HandDetection2D (naming the camera).
@@ -98,7 +100,6 @@ class MultiViewFusion:
         self.tracker.prune(stamp)
         if not dets:
             return []
-        D = len(dets)
         scores = np.stack([d.keypoint_scores for d in dets]).astype(np.float64)  # (D, 21)
         pixels = np.stack([d.keypoints_2d for d in dets]).astype(np.float64)  # (D, 21, 2) px
         seen = np.isfinite(pixels).all(-1) & (scores >= cfg.min_keypoint_score) & (scores > 0)
@@ -156,6 +157,9 @@ class MultiViewFusion:
         # Views that disagree with their hand leave it and go on as one-view hands; a group with
         # too few triangulated joints goes on as its best-seen view alone.
         new_groups, new_hints = [[int(d)] for d in np.flatnonzero(leaves)], [-1] * int(leaves.sum())
+        for d in np.flatnonzero(leaves):
+            logger.debug("camera %s: detection agrees on %d of %d joints with its hand; treated alone",
+                         self.rig.names[view[d]], agree[d], n_seen[d])
         for g in np.flatnonzero(~multi):
             new_groups.append([max(groups[g], key=lambda d: n_seen[d])])
             new_hints.append(hints[g])
@@ -223,6 +227,7 @@ class MultiViewFusion:
             source = KeypointSource.PREVIOUS_FRAME
         est = estimate_monocular(xy[d], scores[d], landmarks, float(self.cams.focal[v]), cfg.inlier_threshold_px)
         if est is None:
+            logger.debug("camera %s: one-view hand without a consistent PnP pose (or landmarks); dropped", self.rig.names[v])
             return None
         points_camera, depth_stddev = est.points_camera, cfg.monocular_scale_stddev * est.depth
         if hint >= 0 and self._stamp - self.tracker.tracks[hint].last_multi_view_stamp <= cfg.track_timeout_s:
