@@ -36,9 +36,23 @@ def run(args: argparse.Namespace) -> int:
     if args.print_command:
         print(shlex.join(cmd))
         return 0
+    import signal
+
+    from hand_pose_ros.ros.harness import STOP_GRACE_S
+
+    def _interrupt(signum, frame):  # SIGTERM (e.g. from a supervisor) stops the node like Ctrl-C
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _interrupt)
     process = subprocess.Popen(cmd, env=ros_environment())
     try:
         return process.wait()
     except KeyboardInterrupt:
-        process.wait()  # the node got the same SIGINT and shuts down cleanly
+        # From a terminal the node got the same SIGINT; from `kill` only this process did.
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
         return 0
