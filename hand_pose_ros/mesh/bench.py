@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="fits of the whole sequence for timing (default 5)")
     parser.add_argument("--inputs", default="detected,gt+noise", help="comma-separated: detected, gt+noise")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--pred-out", help="write the detected input's fused hands with their fitted vertices here "
+    parser.add_argument("--pred-out", help="write the first input's hands with their fitted vertices here "
                                            "(predictions JSON for `hand-pose-ros eval`)")
 
 
@@ -159,16 +159,16 @@ def run(args: argparse.Namespace) -> int:
     if unknown:
         print(f"--inputs: unknown {unknown}; choose from detected, gt+noise", flush=True)
         return 2
-    rows = []
+    rows, record = [], [] if args.pred_out else None
     if "detected" in inputs:
         print("running the detector and the fusion over the sample ...", flush=True)
-        record = [] if args.pred_out else None
         rows.append(_score("detected", _detected_hands(sample, frames), frames, config, args.repeats, record))
-        if args.pred_out:
-            pathlib.Path(args.pred_out).write_text(json.dumps(record), encoding="utf-8")
     if "gt+noise" in inputs:
         noisy = _noisy_hands(frames, args.noise_mm * 1e-3, np.random.default_rng(args.seed))
-        rows.append(_score(f"gt+{args.noise_mm:g}mm", noisy, frames, config, args.repeats))
+        rows.append(_score(f"gt+{args.noise_mm:g}mm", noisy, frames, config, args.repeats,
+                           None if "detected" in inputs else record))
+    if args.pred_out:
+        pathlib.Path(args.pred_out).write_text(json.dumps(record), encoding="utf-8")
     print(f"mesh fitting, model {args.model}; sample {sample} ({len(frames)} frames); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
           f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f} (other work inflates times)")
