@@ -115,17 +115,28 @@ class HandMeshFitter:
     """
 
     def __init__(self, config: MeshFitterConfig, articulations: dict[Handedness, Articulation] | None = None) -> None:
-        """``articulations`` overrides the models ``config`` would load (e.g. a test's MANO)."""
+        """Load both hands' models now, so a missing or bad file fails here, not mid-stream.
+
+        Args:
+            config: the settings.
+            articulations: models to use instead of loading them (e.g. a test's); per hand.
+
+        Raises:
+            AssetMissingError: the WebXR meshes are not set up.
+            ManoFileError: a MANO file is missing or wrong (the message names it).
+        """
         self.config = config
         self._articulations: dict[Handedness, Articulation] = dict(articulations or {})
+        if config.model != "none":
+            for side in (Handedness.LEFT, Handedness.RIGHT):
+                if side not in self._articulations:
+                    self._articulations[side] = load_articulation(config, side)
         self._tracks: dict[int, _Track] = {}
         low, high = config.scale_range
         self._log_scale_bounds = (float(np.log(low)), float(np.log(high)))
 
     def articulation(self, handedness: Handedness) -> Articulation:
-        """The model for one hand, loaded on first use."""
-        if handedness not in self._articulations:
-            self._articulations[handedness] = load_articulation(self.config, handedness)
+        """The model for one hand (LEFT or RIGHT)."""
         return self._articulations[handedness]
 
     def reset(self) -> None:
@@ -141,7 +152,6 @@ class HandMeshFitter:
 
         Raises:
             ValueError: two hands with the same track id.
-            ManoFileError / AssetMissingError: the hand model cannot be loaded (first use).
         """
         if self.config.model == "none":
             return []

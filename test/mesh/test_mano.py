@@ -46,6 +46,10 @@ def test_loader_reads_the_release_structure(mano_dir):
 def test_missing_file_names_the_file(tmp_path):
     with pytest.raises(ManoFileError, match=r"MANO_LEFT\.pkl.*not found"):
         load_mano(tmp_path, Handedness.LEFT)
+    # The fitter loads both hands up front: a missing file fails at construction, not mid-stream.
+    write_release_pickle(tmp_path / "MANO_RIGHT.pkl", synthetic_mano(1))
+    with pytest.raises(ManoFileError, match=r"MANO_LEFT\.pkl.*not found"):
+        HandMeshFitter(MeshFitterConfig(model="mano", mano_dir=str(tmp_path)))
 
 
 class _Exploit:
