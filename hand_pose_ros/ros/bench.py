@@ -4,7 +4,8 @@ For each camera count, starts hand_pose_node (as ``hand-pose-ros run`` does) on 
 from the bundled sample (camera i = sample camera i mod 4), then for each input rate runs
 ``bench_publisher`` in another process for ``--duration`` seconds and measures, from this
 third process: end-to-end latency (image stamp → /hands/pose received) median and p99,
-sustained output rate, dropped sets, and the node's CPU (% of one core) and memory.
+sustained output rate, dropped sets, the node's own stamp → publish latency (median), and
+the node's CPU (% of one core) and memory.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     executor, thread = spin_in_background(node)
     recorder = Recorder(node, {"/hands/pose": HandPoseArray})
     results = []
-    print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
+    print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
     try:
         with tempfile.TemporaryDirectory(prefix="hand_pose_bench_") as tmp_name:
             tmp = pathlib.Path(tmp_name)
@@ -105,18 +106,21 @@ def run(args: argparse.Namespace) -> int:
                         window = [r for r in recorder.get("/hands/pose")
                                   if published["first_stamp_ns"] <= stamp_to_ns(r.message.header.stamp) <= published["last_stamp_ns"]]
                         latency = np.array([(r.time_ns - stamp_to_ns(r.message.header.stamp)) / 1e6 for r in window])
+                        in_node = np.array([r.message.latency * 1e3 for r in window])  # stamp → publish, node clock
                         span = (published["last_stamp_ns"] - published["first_stamp_ns"]) / 1e9
                         row = {
                             "cameras": cameras, "rate_in_hz": (published["sets"] - 1) / max(span, 1e-9),
-                            "rate_out_hz": len(window) / max(span, 1e-9),
+                            # the sets that came out, over the same span as the input rate
+                            "rate_out_hz": (published["sets"] - 1) / max(span, 1e-9) * len(window) / max(published["sets"], 1),
                             "latency_p50_ms": float(np.median(latency)) if latency.size else float("nan"),
                             "latency_p99_ms": float(np.percentile(latency, 99)) if latency.size else float("nan"),
+                            "node_latency_p50_ms": float(np.median(in_node)) if in_node.size else float("nan"),
                             "sets_in": published["sets"], "sets_out": len(window),
                             "dropped": published["sets"] - len(window), "cpu_percent": cpu, "rss_mb": rss,
                         }
                         results.append(row)
                         print(f"{cameras:>4} {row['rate_in_hz']:>6.1f} {row['rate_out_hz']:>6.1f} {row['latency_p50_ms']:>10.1f} "
-                              f"{row['latency_p99_ms']:>10.1f} {row['dropped']:>8} {cpu:>6.0f} {rss:>7.0f}", flush=True)
+                              f"{row['latency_p99_ms']:>10.1f} {row['node_latency_p50_ms']:>11.1f} {row['dropped']:>8} {cpu:>6.0f} {rss:>7.0f}", flush=True)
     finally:
         executor.shutdown()
         node.destroy_node()

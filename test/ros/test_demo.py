@@ -38,3 +38,20 @@ def test_demo_plays_the_sample_and_writes_its_outputs(tmp_path, ros_env):
     assert all(p.latency > 0 for p in poses)  # no image published before its (shifted) stamp
     sheet = cv2.imread(str(out / "contact_sheet.png"))
     assert sheet is not None and sheet.shape[1] == 4 * 320  # one column per camera
+
+
+def test_play_runs_a_recording_with_a_given_calibration(tmp_path, ros_env):
+    from hand_pose_ros.assets import sample_dir
+
+    sample = sample_dir()
+    out = tmp_path / "play"
+    run = subprocess.run(
+        [sys.executable, "-m", "hand_pose_ros.cli", "play", str(sample / "bag"), "--calibration", str(sample / "calibration.yaml"),
+         "--rate", "2", "--out", str(out), "--no-progress"],
+        env=ros_env, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "n/a (no ground truth)" in run.stdout  # play scores only with --ground-truth
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["frames_in"] == 60 and summary["frames_out"] > 0 and summary["evaluation"] is None
+    assert bag_topics(out / "output")["/hands/pose"][1] == summary["frames_out"]
