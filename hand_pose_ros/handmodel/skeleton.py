@@ -43,7 +43,6 @@ def _parent(name: str) -> int:
 # Parent joint of each WebXR joint (-1 for the wrist, the root).
 JOINT_PARENT: tuple[int, ...] = tuple(_parent(n) for n in WEBXR_JOINTS)
 
-_K = HandKeypoint
 # The WebXR joint that carries each MediaPipe keypoint. The finger metacarpal joints
 # (bases of the metacarpal bones, inside the palm) have no MediaPipe counterpart.
 KEYPOINT_JOINT: tuple[int, ...] = tuple(
@@ -63,27 +62,46 @@ KEYPOINT_JOINT: tuple[int, ...] = tuple(
 )
 
 
-def _offsets() -> np.ndarray:
-    """(21, 3) float64 metres: MediaPipe keypoint − WebXR joint, in the WebXR joint's frame.
+# MediaPipe keypoint − WebXR joint in the carrying joint's frame, millimetres, as
+# (towards the back of the hand +Y, along the bone towards the wrist +Z). Medians measured
+# by ``hand_pose_ros.synth.offsets.measure_offsets`` (30 near-open poses per hand, 6 views,
+# MediaPipe's full palm + landmark networks, DLT; docs/dataset.md). The lateral component is
+# below 1 mm for all but the thumb, whose spread is larger than it, and is left at 0 (its sign
+# would flip between the mirrored hands). MediaPipe puts its wrist inside the carpus rather
+# than at the forearm end and its MCPs at the knuckle heads, towards the fingers.
+_OFFSETS_MM: dict[HandKeypoint, tuple[float, float]] = {
+    HandKeypoint.WRIST: (-6.0, -23.0),
+    HandKeypoint.THUMB_CMC: (-4.0, -8.5),
+    HandKeypoint.THUMB_MCP: (-3.0, -4.5),
+    # Thumb IP and tip: their 3D medians (−9 / −11 mm towards the palm) scatter by ±8 mm and
+    # moved the projections away from MediaPipe's (7.6 → 10.7 px, 4.4 → 11.1 px on a re-check),
+    # so they stay at the joint.
+    HandKeypoint.THUMB_IP: (0.0, 0.0),
+    HandKeypoint.THUMB_TIP: (0.0, 0.0),
+    HandKeypoint.INDEX_FINGER_MCP: (-1.5, -8.0),
+    HandKeypoint.INDEX_FINGER_PIP: (-1.5, 1.0),
+    HandKeypoint.INDEX_FINGER_DIP: (-0.5, 2.5),
+    HandKeypoint.INDEX_FINGER_TIP: (-1.5, -3.0),
+    HandKeypoint.MIDDLE_FINGER_MCP: (-5.5, -8.0),
+    HandKeypoint.MIDDLE_FINGER_PIP: (-1.5, 1.0),
+    HandKeypoint.MIDDLE_FINGER_DIP: (1.0, 3.5),
+    HandKeypoint.MIDDLE_FINGER_TIP: (0.5, -4.0),
+    HandKeypoint.RING_FINGER_MCP: (-2.0, -9.5),
+    HandKeypoint.RING_FINGER_PIP: (-1.0, -1.0),
+    HandKeypoint.RING_FINGER_DIP: (-2.0, 2.5),
+    HandKeypoint.RING_FINGER_TIP: (-2.0, -2.5),
+    HandKeypoint.PINKY_MCP: (0.0, -13.0),
+    HandKeypoint.PINKY_PIP: (1.5, -4.0),
+    HandKeypoint.PINKY_DIP: (2.0, -1.0),
+    HandKeypoint.PINKY_TIP: (2.5, -3.5),
+}
 
-    Towards the fingers is −Z, towards the palm is −Y (see the module docstring). Values
-    are those measured on renders of this mesh against MediaPipe's landmark model (see
-    docs/dataset.md, "MediaPipe keypoints vs WebXR joints"; checked by
-    test/synth/test_offsets.py): MediaPipe puts its wrist inside the carpus rather than at the forearm end, its MCPs at
-    the knuckle heads rather than at the joint centres, and its PIP/DIP/IP at the palm-side
-    creases.
-    """
+
+def _offsets() -> np.ndarray:
+    """(21, 3) float64 metres: MediaPipe keypoint − WebXR joint, in the WebXR joint's frame."""
     table = np.zeros((NUM_KEYPOINTS, 3))
-    toward_fingers = np.array([0.0, 0.0, -1.0])
-    toward_palm = np.array([0.0, -1.0, 0.0])
-    table[_K.WRIST] = 0.015 * toward_fingers + 0.0045 * toward_palm
-    table[_K.THUMB_IP] = 0.008 * toward_palm
-    mcp_mm = {_K.INDEX_FINGER_MCP: 7.0, _K.MIDDLE_FINGER_MCP: 6.0, _K.RING_FINGER_MCP: 5.0, _K.PINKY_MCP: 3.0}
-    for keypoint, mm in mcp_mm.items():
-        table[keypoint] = mm * 1e-3 * toward_fingers
-    for finger in ("INDEX_FINGER", "MIDDLE_FINGER", "RING_FINGER", "PINKY"):
-        table[_K[f"{finger}_PIP"]] = 0.004 * toward_palm
-        table[_K[f"{finger}_DIP"]] = 0.003 * toward_palm
+    for keypoint, (y_mm, z_mm) in _OFFSETS_MM.items():
+        table[keypoint] = [0.0, y_mm * 1e-3, z_mm * 1e-3]
     return table
 
 

@@ -124,7 +124,7 @@ def test_keypoints_sit_on_their_carrying_joints_plus_the_offset(model: HandModel
     carriers = out.transforms[list(KEYPOINT_JOINT)]
     distance = np.linalg.norm(out.keypoints - carriers[:, :3, 3], axis=1)
     assert distance[HandKeypoint.WRIST] > 0.01  # MediaPipe's wrist is inside the carpus
-    assert np.all(distance < 0.02)
+    assert np.all(distance < 0.025)
 
 
 def test_bad_shapes_are_named(model: HandModel) -> None:
