@@ -10,8 +10,8 @@ Two inputs, both scored against the sample's ground-truth meshes (``meshes.npz``
 Fitted hands are matched to ground-truth hands per frame (Hungarian on keypoints, as in
 ``hand-pose-ros eval``); MPVPE is the mean over matched hand-frames (median: of the per-hand
 means), PA-MPVPE after a per-hand similarity alignment; "fit RMS" is the median over hands of
-the fit's keypoint RMS residual against its own input. Time: wall time of ``HandMeshFitter.fit`` per frame divided by the
-hands it fitted, over frames whose hands were all fitted the frame before (warm); the
+the fit's keypoint RMS residual against its own input. Time: wall time of
+``HandMeshFitter.fit`` per frame divided by the hands it fitted, over frames whose hands were all fitted the frame before (warm); the
 sequence is fitted ``--repeats`` times with a fresh fitter to collect more samples.
 """
 

@@ -77,7 +77,8 @@ class MeshFitterConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"MeshFitterConfig.{name} must be > 0, got {getattr(self, name)!r}")
         if not 0 <= self.scale_learning_rate <= 1:
-            raise ValueError(f"MeshFitterConfig.scale_learning_rate must be in [0, 1], got {self.scale_learning_rate!r}")
+            raise ValueError(
+                f"MeshFitterConfig.scale_learning_rate must be in [0, 1], got {self.scale_learning_rate!r}")
         low, high = self.scale_range
         if not 0 < low <= 1 <= high:
             raise ValueError(f"MeshFitterConfig.scale_range must satisfy 0 < min <= 1 <= max, got {self.scale_range!r}")

@@ -172,7 +172,8 @@ class HandMeshFitter:
             track = self._tracks.get(hand.track_id)
             if track is not None and track.label == hand.handedness:
                 warm.setdefault(track.side, []).append(hand)
-                if len(sides) > 1 and track.error > _RECHECK_ERROR_M and stamp - track.checked >= _RECHECK_PERIOD_S:
+                poor = track.error > _RECHECK_ERROR_M and stamp - track.checked >= _RECHECK_PERIOD_S
+                if len(sides) > 1 and poor:
                     cold.setdefault(next(s for s in sides if s != track.side), []).append(hand)
             else:
                 for side in sides:
@@ -188,7 +189,8 @@ class HandMeshFitter:
         for hand in hands:
             if hand.track_id in results:
                 previous = self._tracks.get(hand.track_id)
-                incumbent = previous.side if previous is not None and previous.label == hand.handedness else hand.handedness
+                continued = previous is not None and previous.label == hand.handedness
+                incumbent = previous.side if continued else hand.handedness
                 mesh, track = self._choose(hand, results[hand.track_id], incumbent)
                 if len(results[hand.track_id]) == 1 and previous is not None:
                     track.checked = previous.checked  # fitted warm only: the other hand was not tried
@@ -205,7 +207,9 @@ class HandMeshFitter:
         return (label,)
 
     @staticmethod
-    def _choose(hand: Hand3D, candidates: list[tuple[FittedMesh, _Track]], incumbent: Handedness) -> tuple[FittedMesh, _Track]:
+    def _choose(
+        hand: Hand3D, candidates: list[tuple[FittedMesh, _Track]], incumbent: Handedness
+    ) -> tuple[FittedMesh, _Track]:
         """The ``incumbent`` hand model's fit (the track's, else the label's), unless the other
         hand's fits clearly better."""
         kept = [c for c in candidates if c[1].side == incumbent]
@@ -220,7 +224,9 @@ class HandMeshFitter:
             return best
         return kept[0]
 
-    def _solve(self, side: Handedness, hands: list[Hand3D], warm: bool, stamp: float) -> list[tuple[FittedMesh, _Track]]:
+    def _solve(
+        self, side: Handedness, hands: list[Hand3D], warm: bool, stamp: float
+    ) -> list[tuple[FittedMesh, _Track]]:
         """One batched fit of ``hands`` with the ``side`` hand model → (mesh, new track) per hand."""
         articulation = self.articulation(side)
         targets = np.stack([h.keypoints_3d for h in hands])  # (B, 21, 3) m, world

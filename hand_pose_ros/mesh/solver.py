@@ -17,7 +17,15 @@ from scipy.spatial.transform import Rotation
 from hand_pose_ros.keypoints import NUM_KEYPOINTS
 from hand_pose_ros.types import check_shape
 
-__all__ = ["Articulation", "FitState", "Posed", "SolverSettings", "gauss_newton", "similarity_align", "similarity_matrix"]
+__all__ = [
+    "Articulation",
+    "FitState",
+    "Posed",
+    "SolverSettings",
+    "gauss_newton",
+    "similarity_align",
+    "similarity_matrix",
+]
 
 _GLOBAL_PARAMS = 7  # rotation increment (3), translation (3), log-scale (1)
 # Keeps the normal matrix invertible when a parameter has neither data nor prior (e.g. a
@@ -124,7 +132,9 @@ def similarity_matrix(state: FitState) -> np.ndarray:
     return T
 
 
-def similarity_align(source: np.ndarray, target: np.ndarray, weights: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+def similarity_align(
+    source: np.ndarray, target: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray, np.ndarray]:
     """Weighted Umeyama: (N, 3) source, (N, 3) target (m), (N,) weights → s, (3, 3) R, (3,) t.
 
     Minimises Σ w ‖s R source + t − target‖². Needs ≥ 3 positively weighted, non-collinear

@@ -51,7 +51,8 @@ def test_body_angular_velocities_follow_angles_to_rotations(thumb_side):
     for d in range(3):
         step = torch.zeros_like(angles)
         step[:, d] = eps
-        derivative = (angles_to_rotations(angles + step, thumb_side) - angles_to_rotations(angles - step, thumb_side)).numpy() / (2 * eps)
+        ahead, behind = angles_to_rotations(angles + step, thumb_side), angles_to_rotations(angles - step, thumb_side)
+        derivative = (ahead - behind).numpy() / (2 * eps)
         skew = np.swapaxes(rotation, -1, -2) @ derivative  # Rᵀ dR = [ω]×
         np.testing.assert_allclose(np.stack([skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]], -1), omega[:, d], atol=1e-8)
 
@@ -178,7 +179,8 @@ def test_geometry_corrects_a_wrong_or_unknown_handedness(webxr_articulations, ca
 def test_track_state_follows_handedness_and_times_out(webxr_articulations):
     """A track whose handedness flips, or that comes back after the timeout, starts cold."""
     rng = np.random.default_rng(11)
-    fitter = HandMeshFitter(MeshFitterConfig(track_timeout_s=0.5, handedness="label"), articulations=webxr_articulations)
+    config = MeshFitterConfig(track_timeout_s=0.5, handedness="label")
+    fitter = HandMeshFitter(config, articulations=webxr_articulations)
     T = random_similarity(rng)
     for stamp, side in ((0.0, Handedness.RIGHT), (0.03, Handedness.LEFT), (1.0, Handedness.LEFT)):
         keypoints, vertices = _truth(webxr_articulations[side], named_pose("point"), T)
