@@ -73,7 +73,10 @@ def mesh_marker(mesh: FittedMesh, header: Header) -> Marker:
     r, g, b, _ = HAND_COLOURS[Handedness(mesh.handedness)]
     marker.color = ColorRGBA(r=r, g=g, b=b, a=MESH_ALPHA)
     marker.lifetime = MARKER_LIFETIME
-    marker.points = _points(mesh.vertices[mesh.faces].reshape(-1, 3))  # (3F, 3)
+    # Three entries per triangle; corners shared by triangles share one Point object, so the
+    # 3F-long list costs list references, not 3F message objects.
+    points = _points(mesh.vertices)
+    marker.points = [points[i] for i in mesh.faces.reshape(-1).tolist()]
     return marker
 
 
