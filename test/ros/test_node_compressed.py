@@ -20,7 +20,7 @@ STARTUP_TIMEOUT_S = 120.0
 OUTPUT_TIMEOUT_S = 30.0
 
 
-def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env):
+def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
     import rclpy
     from sensor_msgs.msg import CompressedImage
 
@@ -35,7 +35,8 @@ def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env):
         "qos": {"reliability": "reliable"},
     }}}))
     jpegs = [(root / "images" / f"cam{i}" / f"{FRAME:06d}.jpg").read_bytes() for i in range(CAMERAS)]
-    os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
+    if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:  # 8 MiB SHM here too (see test_node_dds)
+        monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
     rclpy.init()
     node = rclpy.create_node("test_compressed_rig")
     executor, thread = spin_in_background(node)

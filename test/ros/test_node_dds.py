@@ -69,8 +69,10 @@ def rig(sample, tmp_path_factory, ros_env):
         "publish": {"diagnostics_period": 0.5},
     }}}))
     # This process publishes 921 KB images: use the node's 8 MiB shared-memory profile too
-    # (set before this process's first DDS participant; the default segment is 512 KiB).
-    os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
+    # (the default segment is 512 KiB); restored after the module.
+    env_patch = pytest.MonkeyPatch()
+    if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
+        env_patch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
     rclpy.init()
     node = rclpy.create_node("test_rig")
     executor, thread = spin_in_background(node)
@@ -89,6 +91,7 @@ def rig(sample, tmp_path_factory, ros_env):
         node.destroy_node()
         rclpy.try_shutdown()
         thread.join(5)
+        env_patch.undo()
     assert returncode == 0, log.read_text()[-3000:]
 
 
