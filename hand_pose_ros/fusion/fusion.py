@@ -106,7 +106,10 @@ class MultiViewFusion:
         pixels[~seen] = np.nan
         xy = self.cams.pixels_to_normalized(pixels, view)  # (D, 21, 2)
 
+        # Only tracks triangulated recently know their depth: a one-view track's prediction
+        # would project to the wrong place in the other views, so it joins in 3D only (_finish).
         predicted = self.tracker.predictions(stamp)
+        predicted[~self._depth_known(stamp)] = np.nan
         groups, hints = group_detections(
             view, lambda: epipolar_costs(view, xy, self.cams, self._essential),
             track_costs(view, xy, predicted, self.cams), cfg.association_threshold_px,
@@ -172,9 +175,15 @@ class MultiViewFusion:
                 np.arange(len(keep_g) + extra) < len(keep_g),
                 kept + new_groups, [hints[g] for g in keep_g] + new_hints)
 
+    def _depth_known(self, stamp: float) -> np.ndarray:
+        """(K,) bool: the track was triangulated within ``track_timeout_s``."""
+        timeout = self.config.track_timeout_s
+        return np.array([stamp - t.last_multi_view_stamp <= timeout for t in self.tracker.tracks], bool)
+
     def _gate_two_view_joints(self, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
         """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction."""
-        tracked = [g for g, k in enumerate(hints) if k >= 0]
+        known = self._depth_known(self._stamp)
+        tracked = [g for g, k in enumerate(hints) if k >= 0 and known[k]]
         if not tracked:
             return
         predicted = self.tracker.predictions(self._stamp)[[hints[g] for g in tracked]]  # (g, 21, 3)
@@ -230,7 +239,7 @@ class MultiViewFusion:
             logger.debug("camera %s: one-view hand without a consistent PnP pose (or landmarks); dropped", self.rig.names[v])
             return None
         points_camera, depth_stddev = est.points_camera, cfg.monocular_scale_stddev * est.depth
-        if hint >= 0 and self._stamp - self.tracker.tracks[hint].last_multi_view_stamp <= cfg.track_timeout_s:
+        if hint >= 0 and self._depth_known(self._stamp)[hint]:
             # A track triangulated moments ago knows the depth better than one view's hand
             # size: slide the hand along the ray through its centre to the predicted depth.
             predicted = self.tracker.tracks[hint].predict(self._stamp)

@@ -22,6 +22,8 @@ _BONE_OUTLIER_REL = 0.25
 _BONES_ESTABLISHED = 5
 # Velocity of the hand centre is smoothed with this weight on the newest estimate.
 _VELOCITY_SMOOTHING = 0.5
+# Hands rarely move faster than this (m/s); faster apparent motion is estimation noise.
+_MAX_HAND_SPEED = 2.0
 
 
 @dataclasses.dataclass(eq=False)
@@ -127,11 +129,18 @@ class Tracker:
             track = self.tracks[track_index]
         out = track.filter(points, stamp) if track.filter is not None else points.copy()
         dt = stamp - track.last_stamp
-        if track.age > 0 and dt > 0:
+        # A track's first triangulation moves it from a one-view guess to its measured place:
+        # that jump is not motion.
+        depth_fixed = multi_view and track.last_multi_view_stamp != track.last_stamp
+        if depth_fixed:
+            track.velocity = np.zeros(3)
+        elif track.age > 0 and dt > 0:
             diff = out - track.points
             ok = np.isfinite(diff).all(-1)
             moved = diff[ok].mean(0) / dt if ok.any() else np.zeros(3)
-            track.velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
+            velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
+            speed = np.sqrt(velocity @ velocity)
+            track.velocity = velocity * min(1.0, _MAX_HAND_SPEED / speed) if speed > 0 else velocity
         track.points = np.where(np.isfinite(out), out, track.predict(stamp))
         track.last_stamp = stamp
         if multi_view:
