@@ -10,7 +10,10 @@ from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 from hand_pose_ros.keypoints import HandKeypoint
 
 SHIFT_PX = 12  # per frame, the hand moves right by this much
-# The tracked region differs from the palm-derived one, so landmarks move a little (seen ≤ 3 px).
+# The tracked region differs from the palm-derived one, so landmarks of a still hand move a
+# little (lite model on the 200-px photos: seen ≤ 4.1 px).
+STILL_TOL_PX = 6.0
+# Frame-to-frame displacement of a moving hand vs the true shift.
 FOLLOW_TOL_PX = 4.0
 
 
@@ -20,7 +23,8 @@ def _shifted(image: np.ndarray, dx: float) -> np.ndarray:
 
 
 def _detector(**kwargs) -> HandDetector:
-    return HandDetector(HandDetectorConfig(tracking=True, **kwargs))
+    # The tracking rules do not depend on the model size: the lite networks keep these tests fast.
+    return HandDetector(HandDetectorConfig(tracking=True, model="lite", **kwargs))
 
 
 def test_palm_detector_runs_once_while_hands_are_tracked(photos):
@@ -33,7 +37,7 @@ def test_palm_detector_runs_once_while_hands_are_tracked(photos):
         assert [len(r) for r in results] == [1, 1]
     assert detector.stage_calls == {"palm": 1, "landmark": 5}
     for a, b in zip(first, results):
-        assert np.abs(a[0].keypoints_2d - b[0].keypoints_2d).max() < FOLLOW_TOL_PX
+        assert np.abs(a[0].keypoints_2d - b[0].keypoints_2d).max() < STILL_TOL_PX
 
 
 def test_tracked_hand_follows_motion_without_palm_detection(photos):
@@ -81,10 +85,10 @@ def test_reset_and_new_image_size_forget_the_regions(photos):
 
 @pytest.mark.parametrize("tracking", [True, False])
 def test_state_is_per_view_index(photos, tracking):
-    detector = _detector(max_hands=1) if tracking else HandDetector(HandDetectorConfig(tracking=False))
+    detector = _detector(max_hands=1) if tracking else HandDetector(HandDetectorConfig(tracking=False, model="lite"))
     a, b = photos["Hull_Original_Image.jpg"], photos["Back_Projection_Theory0.jpg"]
     first = detector.detect([a, b])
     second = detector.detect([a, b])
     for x, y in zip(first, second):
-        assert np.abs(x[0].keypoints_2d - y[0].keypoints_2d).max() < FOLLOW_TOL_PX
+        assert np.abs(x[0].keypoints_2d - y[0].keypoints_2d).max() < STILL_TOL_PX
     assert detector.stage_calls["palm"] == (1 if tracking else 2)
