@@ -157,6 +157,7 @@ def diagnostic_array(
                 "Partial sets": sync_counts["partial"],
                 "Messages dropped": sync_counts["dropped"],
                 "Stamps rejected (duplicate or backwards)": sync_counts["rejected"],
+                "Time jumps back (streams restarted)": sync_counts.get("time_jumps", 0),
             },
         )
     )

@@ -66,6 +66,7 @@ class HandPoseNode(Node):
         self._last_error = ""
         self._markers = HandMarkers()
         self._last_images: list[Any] = [None] * len(cfg.cameras)  # worker thread only
+        self._last_set_ns: int | None = None  # worker thread only
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish_markers else None
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -145,6 +146,13 @@ class HandPoseNode(Node):
 
     # --- worker thread ----------------------------------------------------------------------
     def _process(self, synced: SyncedSet) -> None:
+        if self._last_set_ns is not None and synced.stamp_ns < self._last_set_ns:
+            # The sources restarted (see SyncConfig.time_jump): tracks of the old timeline go.
+            self._detector.reset()
+            self._fusion.reset()
+            self._last_images = [None] * len(self._last_images)
+            self.get_logger().info("time went back: detector and fusion tracks reset")
+        self._last_set_ns = synced.stamp_ns
         present = [i for i, item in enumerate(synced.items) if item is not None]
         # The detector keeps tracking state per view index, so every call gets all V views:
         # a camera missing from a partial set is filled with its last image (or black) and
@@ -208,7 +216,7 @@ class HandPoseNode(Node):
             output_rate_hz=self._output.rate(now),
             latency=self._latency,
         )
-        counts = {"implementation": type(sync).__name__, "emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
+        counts = {"implementation": type(sync).__name__, "time_jumps": sync.time_jumps, "emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
         self._diag_pub.publish(
             diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, counts, info)
         )

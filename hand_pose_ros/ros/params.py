@@ -50,6 +50,7 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "sync.queue_size": 5,  # messages kept per camera while waiting for a set
     "sync.min_views": 2,  # cameras a partial set needs (2 = still triangulable)
     "sync.partial_timeout": 0.1,  # s a message waits for a full set before a partial one
+    "sync.time_jump": 1.0,  # s back in time that means a restarted source (bag loop): reset
     "detector.backend": "torch",
     "detector.device": "cpu",
     "detector.precision": "fp32",
@@ -182,6 +183,7 @@ class NodeConfig:
                 queue_size=typed("sync.queue_size", int, "an integer"),
                 min_views=typed("sync.min_views", int, "an integer"),
                 partial_timeout=float(typed("sync.partial_timeout", (int, float), "seconds")),
+                time_jump=float(typed("sync.time_jump", (int, float), "seconds")),
             )
         except ValueError as exc:
             problems.append(f"sync.{exc}")

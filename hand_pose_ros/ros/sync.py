@@ -39,6 +39,9 @@ class SyncConfig:
         min_views: cameras a partial set needs (1..N).
         partial_timeout: seconds a message waits for a full set before a partial one is
             tried; ``0`` disables partial sets.
+        time_jump: seconds; a stamp this far before the camera's previous one means the
+            source restarted (bag loop, simulation reset): the camera's stream starts afresh.
+            Smaller steps back are refused as out-of-order messages.
     """
 
     num_cameras: int
@@ -46,6 +49,7 @@ class SyncConfig:
     queue_size: int = 5
     min_views: int = 2
     partial_timeout: float = 0.1
+    time_jump: float = 1.0
 
     def __post_init__(self) -> None:
         if self.num_cameras < 1:
@@ -58,6 +62,8 @@ class SyncConfig:
             raise ValueError(f"min_views: expected 1..{self.num_cameras} (the number of cameras), got {self.min_views}")
         if self.partial_timeout < 0:
             raise ValueError(f"partial_timeout: expected seconds >= 0, got {self.partial_timeout}")
+        if not self.time_jump > self.slop:
+            raise ValueError(f"time_jump: expected seconds > slop ({self.slop}), got {self.time_jump}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +97,8 @@ class ApproximateSynchronizer:
 
     Counters (read any time): ``emitted``, ``partial``, ``dropped`` (messages discarded
     unused: queue overflow, older than an emitted set, or too old for a partial set),
-    ``rejected`` (stamp not newer than the camera's last, i.e. duplicate or backwards).
+    ``rejected`` (stamp not newer than the camera's last, i.e. duplicate or backwards),
+    ``time_jumps`` (restarts: stamps back by more than ``time_jump``).
     """
 
     def __init__(self, config: SyncConfig) -> None:
@@ -103,6 +110,7 @@ class ApproximateSynchronizer:
         self.partial = 0
         self.dropped = 0
         self.rejected = 0
+        self.time_jumps = 0
 
     def add(self, camera: int, stamp_ns: int, item: Any, arrival_s: float) -> SyncedSet | None:
         """Queue one message; return the full set it completes, if any.
@@ -115,7 +123,13 @@ class ApproximateSynchronizer:
             raise IndexError(f"camera index {camera} outside 0..{self.config.num_cameras - 1}")
         with self._lock:
             last = self._last_stamp[camera]
-            if last is not None and stamp_ns <= last:
+            if last is not None and last - stamp_ns > self.config.time_jump * NS_PER_S:
+                # A restarted source (bag loop, simulation reset): start this camera afresh.
+                self.time_jumps += 1
+                self.dropped += len(self._queues[camera])
+                self._queues[camera] = []
+                LOG.info("camera %d: stamps jumped back %.1f s; restarting its stream", camera, (last - stamp_ns) / NS_PER_S)
+            elif last is not None and stamp_ns <= last:
                 self.rejected += 1
                 kind = "duplicate" if stamp_ns == last else "backwards"
                 raise ValueError(f"{kind} stamp {stamp_ns} ns (previous {last} ns)")

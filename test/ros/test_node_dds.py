@@ -102,8 +102,8 @@ class Feeder:
         self.rig, self.sample = rig, sample
         self.published: dict[int, int] = {}  # set stamp (ns) → sample frame
 
-    def publish(self, frame: int, cameras=range(CAMERAS), with_info=True) -> int:
-        stamp = self.rig["clock"].now().nanoseconds
+    def publish(self, frame: int, cameras=range(CAMERAS), with_info=True, stamp: int | None = None) -> int:
+        stamp = self.rig["clock"].now().nanoseconds if stamp is None else stamp
         for cam in cameras:
             image, info = self.sample["frames"][frame][cam]
             image.header.stamp = ns_to_stamp(stamp)
@@ -232,6 +232,16 @@ def test_bad_stamps_are_reported_and_good_data_keeps_flowing(feeder, kind, expec
     status = feeder.next_diagnostics("hand_pose_node: camera cam0", expected)
     assert status is not None and expected in _values(status)["Last error"]
     assert feeder.wait_pose(feeder.publish(4)) is not None
+
+
+def test_sources_restarting_back_in_time_are_followed(feeder):
+    """A bag loop: every camera jumps 5 s back; the node restarts its streams and tracks."""
+    earlier = feeder.rig["clock"].now().nanoseconds - 5 * 10**9
+    msg = feeder.wait_pose(feeder.publish(6, stamp=earlier))
+    assert msg is not None and list(msg.camera_used) == [True] * CAMERAS
+    status = feeder.next_diagnostics("hand_pose_node: synchronizer")
+    assert int(_values(status)["Time jumps back (streams restarted)"]) == CAMERAS
+    assert feeder.wait_pose(feeder.publish(7)) is not None  # and forward to now again
 
 
 @pytest.mark.parametrize("k, expected", [(np.zeros(9), "fx, fy = 0.0, 0.0"), (np.full(9, np.nan), "non-finite")])

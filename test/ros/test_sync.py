@@ -134,3 +134,16 @@ def test_message_filters_sets_agree_with_the_builtin_ones():
                 if got is not None:
                     out[id(sync)].append(got.items)
     assert out[id(builtin)] == out[id(adapter)] and len(out[id(builtin)]) == 50
+
+
+def test_a_large_jump_back_restarts_the_stream_instead_of_refusing_it():
+    sync = make(2, slop=0.005, partial_timeout=0, time_jump=1.0)
+    for k in range(3):
+        sync.add(0, 10 * NS_PER_S + k * 33 * MS, "old", 0.0)
+        sync.add(1, 10 * NS_PER_S + k * 33 * MS, "old", 0.0)
+    with pytest.raises(ValueError, match="backwards"):  # a small step back: out of order
+        sync.add(0, 10 * NS_PER_S, "late", 0.0)
+    assert sync.add(0, 2 * NS_PER_S, "new", 0.0) is None  # 8 s back: the bag looped
+    out = sync.add(1, 2 * NS_PER_S, "new", 0.0)
+    assert out is not None and out.items == ("new", "new")
+    assert sync.time_jumps == 2 and sync.rejected == 1
