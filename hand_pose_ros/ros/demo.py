@@ -25,7 +25,7 @@ def add_playback_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--params", help="node parameters file (default: config/multiview.yaml)")
     parser.add_argument("--backend", default="", help="detector backend override")
     parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (1 = recorded rate)")
-    parser.add_argument("--out", default="hand_pose_demo", help="output directory (MCAP, contact sheet, summary)")
+    parser.add_argument("--out", default="out/demo", help="output directory (MCAP, contact sheet, summary, node log)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

@@ -10,7 +10,7 @@ from hand_pose_ros.ros import demo
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bag", help="rosbag2 directory (MCAP or SQLite) with the cameras' image/camera_info topics")
     demo.add_playback_arguments(parser)
-    parser.set_defaults(out="hand_pose_play")
+    parser.set_defaults(out="out/play")
 
 
 def run(args: argparse.Namespace) -> int:
