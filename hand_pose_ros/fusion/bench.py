@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-ransac-above", type=int, default=6,
                         help="skip aniposelib's triangulate_ransac for more cameras than this (it takes ~50 s "
                              "per frame at 8 cameras); default 6")
+    parser.add_argument("--renders", type=int, default=30,
+                        help="frames of the bundled sample's renders to run through the detector and fuse "
+                             "(all cameras and each alone); 0 skips (default 30, ~2 min)")
     parser.add_argument("--timing-frames", type=int, default=300,
                         help="frames of the 2 hands × 4 views timing run (default 300)")
 
@@ -222,6 +225,72 @@ def _monocular(seed: int, frames: int = 120) -> None:
               f"{1e3 * np.median(d):11.1f}{1e3 * s_med:13.1f}{100 * np.mean(d < 2 * s_med):10.0f}%")
 
 
+def detect_sample(frames: int, start: int = 0) -> tuple:
+    """Run the project's detector on ``frames`` frames of the bundled sample from ``start``.
+
+    Returns (rig, ground-truth frames, per-frame detections: one list per camera).
+    """
+    import json
+
+    import cv2
+
+    from hand_pose_ros.assets import sample_dir
+    from hand_pose_ros.calibration import load_calibration
+    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+
+    directory = sample_dir()
+    rig = load_calibration(directory / "calibration.yaml")
+    with open(directory / "ground_truth.json", encoding="utf-8") as handle:
+        truth = json.load(handle)["frames"][start:start + frames]
+    detector = HandDetector(HandDetectorConfig())
+    detections = []
+    for frame in truth:
+        images = [cv2.cvtColor(cv2.imread(str(directory / "images" / name / f"{frame['frame']:06d}.jpg")), cv2.COLOR_BGR2RGB)
+                  for name in rig.names]
+        detections.append(detector.detect(images))
+    return rig, truth, detections
+
+
+def _renders(frames: int) -> None:
+    """The bundled sample's renders through the real detector: all cameras, then each alone."""
+    import numpy as np
+
+    from hand_pose_ros.calibration import Rig
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+
+    rig, truth, detections = detect_sample(frames)
+    print(f"\nBundled sample renders through the detector ({frames} frames, {len(rig)} cameras; errors mm; "
+          "depth along the camera's axis, single cameras only):")
+    print(f"{'cameras':<10}{'hands found':>13}{'MPJPE':>8}{'median':>8}{'multi-view':>12}{'one-view':>10}"
+          f"{'depth err':>11}{'rel.':>6}{'reported 1σ':>13}{'within 2σ':>11}")
+    mean = lambda x: f"{1e3 * np.nanmean(np.concatenate(x)):.1f}" if x and np.isfinite(np.concatenate(x)).any() else "-"  # noqa: E731
+    setups = [("all", rig, slice(None))] + [(c.name, Rig(cameras=(c,)), slice(v, v + 1)) for v, c in enumerate(rig.cameras)]
+    for name, sub_rig, views in setups:
+        fusion = MultiViewFusion(sub_rig, FusionConfig())
+        cam_T_world = sub_rig.cameras[0].camera_T_world
+        depth = lambda x: np.nanmean(x @ cam_T_world[:3, :3].T + cam_T_world[:3, 3], axis=0)[2]  # noqa: E731
+        errs: dict[bool, list] = {True: [], False: []}
+        depth_err, rel, sigma, found, total = [], [], [], 0, 0
+        for frame, dets in zip(truth, detections):
+            gt = np.array([h["keypoints_3d"] for h in frame["hands"]], float)
+            total += len(gt)
+            for hand in fusion.process(dets[views], frame["stamp"]):
+                e = np.linalg.norm(hand.keypoints_3d[None] - gt, axis=-1)  # (H, 21)
+                g = int(np.nanargmin(np.nanmean(e, 1)))
+                found += 1
+                errs[hand.monocular].append(e[g])
+                if hand.monocular and len(sub_rig) == 1:
+                    depth_err.append(abs(depth(hand.keypoints_3d) - depth(gt[g])))
+                    rel.append(depth_err[-1] / depth(gt[g]))
+                    sigma.append(hand.depth_stddev)
+        both = errs[True] + errs[False]
+        median = f"{1e3 * np.nanmedian(np.concatenate(both)):.1f}" if both else "-"
+        d = np.array(depth_err)
+        mono_cols = (f"{1e3 * np.median(d):11.1f}{100 * np.median(rel):5.0f}%{1e3 * np.median(sigma):13.1f}"
+                     f"{100 * np.mean(d < 2 * np.array(sigma)):10.0f}%") if depth_err else f"{'-':>11}{'-':>6}{'-':>13}{'-':>11}"
+        print(f"{name:<10}{found:>7}/{total:<5}{mean(both):>8}{median:>8}{mean(errs[False]):>12}{mean(errs[True]):>10}{mono_cols}")
+
+
 def run(args: argparse.Namespace) -> int:
     import logging
 
@@ -306,6 +375,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"    {m} {1e3 * ours[both].mean():.2f} mm vs {peer} {1e3 * theirs[both].mean():.2f} mm "
                       f"on {both.sum()} joints → {100 * (1 - ours[both].mean() / theirs[both].mean()):.0f}% lower")
     _monocular(args.seed)
+    if args.renders:
+        _renders(args.renders)
     timing = _timing(args.timing_frames, args.seed)
     import os
 

@@ -18,14 +18,15 @@ def wrist_pose(keypoints_3d: np.ndarray, handedness: Handedness | int) -> np.nda
 
     Origin at the wrist keypoint; +x toward the middle-finger MCP; +z out of the back of the
     hand; y = z × x (right-handed for both hands). The back of the hand is found from the
-    index and pinky MCPs: (index − wrist) × (pinky − wrist) points out of the back of a right
-    hand and out of the palm of a left one. An UNKNOWN hand is treated as right.
+    index and pinky MCPs: (index − wrist) × (pinky − wrist) points out of the palm of a right
+    hand (seen palm-on with the fingers up, a right hand's thumb is on the viewer's right)
+    and out of the back of a left one. An UNKNOWN hand is treated as right.
     """
     points = check_shape("keypoints_3d", keypoints_3d, (NUM_KEYPOINTS, 3), "wrist_pose").astype(np.float64)
     wrist = points[HandKeypoint.WRIST]
     x = points[HandKeypoint.MIDDLE_FINGER_MCP] - wrist
     normal = np.cross(points[HandKeypoint.INDEX_FINGER_MCP] - wrist, points[HandKeypoint.PINKY_MCP] - wrist)
-    if Handedness(handedness) == Handedness.LEFT:
+    if Handedness(handedness) != Handedness.LEFT:
         normal = -normal
     out = np.full((4, 4), np.nan)
     out[3] = [0.0, 0.0, 0.0, 1.0]

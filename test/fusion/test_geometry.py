@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 from hand_pose_ros.fusion import CameraArray, wrist_pose
 from hand_pose_ros.fusion.association import _masked_median, epipolar_costs, essential_matrices
@@ -118,27 +119,24 @@ def test_one_euro_smooths_jitter_follows_motion_and_skips_nan() -> None:
     assert np.isfinite(moving(np.array([[61 / 30, 0.0, 0.0]]), 61 / 30)).all()
 
 
-def _flat_right_hand_facing_camera() -> np.ndarray:
-    """Right hand, palm toward a camera on world -z looking +z, fingers up (world -y), thumb at -x."""
-    points = np.zeros((21, 3))
-    for k, x in ((HandKeypoint.INDEX_FINGER_MCP, -0.03), (HandKeypoint.MIDDLE_FINGER_MCP, -0.01),
-                 (HandKeypoint.RING_FINGER_MCP, 0.01), (HandKeypoint.PINKY_MCP, 0.03)):
-        points[k] = [x, -0.09, 0.0]
-    return points + [0.1, 0.2, 1.0]
+@pytest.mark.parametrize("label", ["Left", "Right"])
+def test_wrist_pose_axes_match_the_hand_model_and_are_nan_safe(label: str) -> None:
+    from hand_pose_ros.handmodel import HandModel, named_pose
 
-
-def test_wrist_pose_axes_for_both_hands_and_nan() -> None:
-    right = _flat_right_hand_facing_camera()
-    T = wrist_pose(right, Handedness.RIGHT)
+    # The hand model's wrist frame (WebXR): −z along the hand toward the fingers, +y out of the back.
+    root = np.eye(4)
+    root[:3, :3] = Rotation.from_rotvec([0.4, -1.1, 0.7]).as_matrix()
+    root[:3, 3] = [0.2, -0.1, 1.0]
+    points = HandModel.load(label)(named_pose("open"), root, skin=False).keypoints
+    T = wrist_pose(points, Handedness.from_label(label))
     R = T[:3, :3]
     np.testing.assert_allclose(R @ R.T, np.eye(3), atol=1e-12)
     assert np.linalg.det(R) == pytest.approx(1.0)
-    np.testing.assert_allclose(T[:3, 3], right[HandKeypoint.WRIST])
-    x_dir = right[HandKeypoint.MIDDLE_FINGER_MCP] - right[HandKeypoint.WRIST]
+    np.testing.assert_allclose(T[:3, 3], points[HandKeypoint.WRIST])
+    x_dir = points[HandKeypoint.MIDDLE_FINGER_MCP] - points[HandKeypoint.WRIST]
     np.testing.assert_allclose(R[:, 0], x_dir / np.linalg.norm(x_dir), atol=1e-12)
-    np.testing.assert_allclose(R[:, 2], [0, 0, 1], atol=1e-12)  # back of the hand: away from the camera
-    left = right * [-1, 1, 1]  # the mirror image is a left hand, still palm toward the camera
-    assert wrist_pose(left, Handedness.LEFT)[2, 2] == pytest.approx(1.0)
-    missing = right.copy()
+    assert R[:, 0] @ -root[:3, 2] > 0.95  # toward the fingers
+    assert R[:, 2] @ root[:3, 1] > 0.95  # out of the back of the hand
+    missing = points.copy()
     missing[HandKeypoint.PINKY_MCP] = np.nan
-    assert np.isnan(wrist_pose(missing, Handedness.RIGHT)[:3]).all()
+    assert np.isnan(wrist_pose(missing, Handedness.from_label(label))[:3]).all()
