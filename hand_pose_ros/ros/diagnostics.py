@@ -21,6 +21,7 @@ __all__ = ["RateMeter", "CameraHealth", "LatencyStats", "ProcessingInfo", "diagn
 RATE_WINDOW_S = 2.0  # input/output rates are averaged over the last 2 s
 STALE_AFTER_S = 1.0  # a camera silent this long is reported STALE
 LATENCY_SAMPLES = 300  # ≈10 s of sets at 30 Hz for the latency percentiles
+RECENT_ERROR_S = 5.0  # a camera stays WARN this long after its last rejected image
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR, DiagnosticStatus.STALE)
 
@@ -65,12 +66,14 @@ class CameraHealth:
     images: RateMeter = dataclasses.field(default_factory=RateMeter)
     rejected: int = 0
     last_error: str = ""
+    last_error_time: float = float("-inf")  # monotonic s
     camera_info_received: int = 0
     camera_info_error: str = ""
 
-    def reject(self, reason: str) -> None:
+    def reject(self, reason: str, now: float) -> None:
         self.rejected += 1
         self.last_error = reason
+        self.last_error_time = now
 
     def status(self, node_name: str, now: float) -> DiagnosticStatus:
         rate = self.images.rate(now)
@@ -80,8 +83,8 @@ class CameraHealth:
             problems.append((3, "no images" if last is None else f"silent for {now - last:.1f} s"))
         if self.camera_info_error:
             problems.append((2, self.camera_info_error))
-        if self.last_error:
-            problems.append((1, f"last rejected image: {self.last_error}"))
+        if now - self.last_error_time < RECENT_ERROR_S:
+            problems.append((1, f"rejected an image: {self.last_error}"))
         if not self.camera_info_received:
             problems.append((1, f"no CameraInfo on {self.camera_info_topic}"))
         level = bytes([max((lvl for lvl, _ in problems), default=0)])  # OK 0, WARN 1, ERROR 2, STALE 3

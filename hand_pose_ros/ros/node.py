@@ -123,7 +123,7 @@ class HandPoseNode(Node):
                 rgb = image_to_rgb(msg, where)
             ready = self._sync.add(index, stamp_to_ns(msg.header.stamp), rgb, now)
         except (ImageConversionError, ValueError) as exc:
-            health.reject(str(exc) if where in str(exc) else f"{where}: {exc}")
+            health.reject(str(exc) if where in str(exc) else f"{where}: {exc}", now)
             self.get_logger().warning(health.last_error, throttle_duration_sec=LOG_THROTTLE_S)
             return
         if ready is not None:
