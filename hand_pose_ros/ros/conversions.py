@@ -13,6 +13,7 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from geometry_msgs.msg import Point, Pose, TransformStamped
 from scipy.spatial.transform import Rotation
+from std_msgs.msg import Header
 
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.msg import HandPose, HandPoseArray
@@ -132,7 +133,7 @@ def hands_to_array_msg(
     return msg
 
 
-def wrist_transforms(hands: Sequence[Hand3D], header, wrist_pose: WristPoseFn) -> list[TransformStamped]:
+def wrist_transforms(hands: Sequence[Hand3D], header: Header, wrist_pose: WristPoseFn) -> list[TransformStamped]:
     """world → ``<left|right|unknown>_wrist_<id>`` transforms for hands with a defined wrist frame."""
     out = []
     for hand in hands:

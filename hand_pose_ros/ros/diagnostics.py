@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 
 import numpy as np
+from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 __all__ = ["RateMeter", "CameraHealth", "LatencyStats", "ProcessingInfo", "diagnostic_array"]
@@ -139,7 +140,7 @@ class ProcessingInfo:
 def diagnostic_array(
     node_name: str,
     now_monotonic: float,
-    stamp,
+    stamp: Time,
     cameras: Sequence[CameraHealth],
     sync_counts: dict[str, int | str],
     processing: ProcessingInfo,
