@@ -19,6 +19,8 @@ setup(
         # them under share/hand_pose_ros; hand_pose_ros.ros.launch_spec.config_path too).
         ("share/hand_pose_ros/launch", ["launch/multiview.launch.py"]),
         ("share/hand_pose_ros/config", ["config/multiview.yaml", "config/multiview.rviz", "config/fastdds_shm_8mib.xml"]),
+        # Where `ros2 run hand_pose_ros hand_pose_node` and launch_ros look for the executable.
+        ("lib/hand_pose_ros", ["scripts/hand_pose_node"]),
     ],
     install_requires=["numpy", "scipy", "opencv-python-headless", "pyyaml", "torch"],
     entry_points={
