@@ -80,8 +80,11 @@ class HandModel:
         self._local_rest = torch.linalg.inv(parent_rest) @ rest  # (25, 4, 4)
         self._inverse_bind = torch.as_tensor(mesh.inverse_bind, dtype=torch.float64)  # (25, 4, 4)
         self._vertices = torch.as_tensor(mesh.vertices, dtype=torch.float64)  # (V, 3)
-        self._skin_joints = torch.as_tensor(mesh.skin_joints)  # (V, 4)
-        self._skin_weights = torch.as_tensor(mesh.skin_weights, dtype=torch.float64)  # (V, 4)
+        # Dense (V, 25) blend weights: skinning becomes one matrix product, where a per-vertex
+        # gather of 4 joint matrices cost ~60 ms per hand on the 2-core CPU.
+        dense = np.zeros((len(mesh.vertices), NUM_JOINTS))
+        np.add.at(dense, (np.arange(len(mesh.vertices))[:, None], mesh.skin_joints), mesh.skin_weights)
+        self._skin_weights = torch.as_tensor(dense, dtype=torch.float64)  # (V, 25), rows sum to 1
         self._offsets = torch.tensor(MEDIAPIPE_OFFSETS_M, dtype=torch.float64)  # (21, 3)
         wrist_T_thumb_tip = torch.linalg.inv(rest[0]) @ rest[4]
         self.thumb_side = float(torch.sign(wrist_T_thumb_tip[0, 3]))
@@ -102,9 +105,7 @@ class HandModel:
 
     def _tensors(self, like: torch.Tensor) -> dict[str, torch.Tensor]:
         names = ("_local_rest", "_inverse_bind", "_vertices", "_skin_weights", "_offsets")
-        out = {n: getattr(self, n).to(device=like.device, dtype=like.dtype) for n in names}
-        out["_skin_joints"] = self._skin_joints.to(like.device)
-        return out
+        return {n: getattr(self, n).to(device=like.device, dtype=like.dtype) for n in names}
 
     def __call__(self, angles: Any, root: Any, *, skin: bool = True) -> HandOutput:
         """Pose the hand.
@@ -147,8 +148,8 @@ class HandModel:
         return (carriers[..., :3, :3] @ offsets.unsqueeze(-1)).squeeze(-1) + carriers[..., :3, 3]
 
     def _skin(self, transforms: torch.Tensor, t: dict[str, torch.Tensor]) -> torch.Tensor:
-        skinning = transforms @ t["_inverse_bind"]  # (..., 25, 4, 4) world_T_model per joint
-        per_vertex = skinning[..., t["_skin_joints"], :, :]  # (..., V, 4, 4, 4)
-        blended = (per_vertex * t["_skin_weights"][..., None, None]).sum(dim=-3)  # (..., V, 4, 4)
+        skinning = (transforms @ t["_inverse_bind"])[..., :3, :]  # (..., 25, 3, 4) world_T_model per joint
+        flat = skinning.reshape(skinning.shape[:-3] + (NUM_JOINTS, 12))
+        blended = (t["_skin_weights"] @ flat).reshape(flat.shape[:-2] + (-1, 3, 4))  # (..., V, 3, 4)
         v = t["_vertices"]
-        return (blended[..., :3, :3] @ v.unsqueeze(-1)).squeeze(-1) + blended[..., :3, 3]
+        return (blended[..., :3] * v.unsqueeze(-2)).sum(dim=-1) + blended[..., 3]
