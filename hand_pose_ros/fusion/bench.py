@@ -196,7 +196,7 @@ def _monocular(seed: int, frames: int = 120) -> None:
     from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     print("\nOne camera at 0.5-1 m (PnP on metric landmarks with 5 mm jitter; σ 2-8 px, 10 % outliers; "
-          "default monocular_scale_stddev 0.1; errors mm):")
+          f"monocular_scale_stddev {FusionConfig().monocular_scale_stddev}; errors mm):")
     print(f"{'landmark size error σ':<24}{'MPJPE':>8}{'PA-MPJPE':>10}{'depth err':>11}{'reported 1σ':>13}{'within 2σ':>11}")
     for scale_sigma in (0.0, 0.05, 0.1):
         rng = np.random.default_rng(seed + 2000)
