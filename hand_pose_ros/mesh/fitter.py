@@ -243,7 +243,7 @@ class HandMeshFitter:
         settings = SolverSettings(
             iterations=self.config.warm_iterations if warm else self.config.cold_iterations,
             pose_prior_weight=self.config.pose_prior_weight if warm else self.config.rest_prior_weight,
-            scale_prior_weight=self.config.scale_prior_weight,
+            scale_prior_weight=self.config.scale_prior_weight if warm else 0.0,  # first fit: the data decide
             log_scale_bounds=self._log_scale_bounds,
             damping=self.config.damping,
             max_step=self.config.max_step,
