@@ -22,7 +22,8 @@ class FusionConfig:
             median epipolar distance is below this; a detection joins a track when its joints'
             median distance to the track's projected prediction is below it.
         refine: run the robust nonlinear refinement after triangulation.
-        refine_iterations: Gauss-Newton iterations of the refinement.
+        refine_iterations: Gauss-Newton iterations of the refinement (from the DLT solution one
+            is enough: a second changed the benchmark's MPJPE by < 0.05 mm).
         huber_px: Huber scale of the refinement's reprojection term.
         bone_weight_px_per_mm: weight of the bone-length term (1 mm error costs this many px).
         bone_learning_rate: per-frame rate at which a track's bone lengths follow new measurements.
@@ -49,7 +50,7 @@ class FusionConfig:
     inlier_threshold_px: float = 20.0
     association_threshold_px: float = 40.0
     refine: bool = True
-    refine_iterations: int = 2
+    refine_iterations: int = 1
     huber_px: float = 10.0
     bone_weight_px_per_mm: float = 0.3
     bone_learning_rate: float = 0.05

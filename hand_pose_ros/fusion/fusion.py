@@ -65,6 +65,8 @@ class MultiViewFusion:
         self.tracker = Tracker(self.config)
         self._views = np.zeros(0, int)
         self._stamp = 0.0
+        self._predicted = np.zeros((0, J, 3))
+        self._known = np.zeros(0, bool)
 
     def reset(self) -> None:
         """Forget all tracks (ids restart at 0)."""
@@ -108,17 +110,19 @@ class MultiViewFusion:
 
         # Only tracks triangulated recently know their depth: a one-view track's prediction
         # would project to the wrong place in the other views, so it joins in 3D only (_finish).
-        predicted = self.tracker.predictions(stamp)
-        predicted[~self._depth_known(stamp)] = np.nan
+        self._predicted = self.tracker.predictions(stamp)  # (K, 21, 3)
+        self._known = self._depth_known(stamp)  # (K,)
         groups, hints = group_detections(
             view, lambda: epipolar_costs(view, xy, self.cams, self._essential),
-            track_costs(view, xy, predicted, self.cams), cfg.association_threshold_px,
+            track_costs(view, xy, np.where(self._known[:, None, None], self._predicted, np.nan), self.cams),
+            cfg.association_threshold_px,
         )
-        points, inliers, errors, num_views, multi, groups, hints = self._triangulate(view, xy, scores, groups, hints)
+        points, mean_score, errors, num_views, multi, groups, hints = self._triangulate(view, xy, scores, groups, hints)
+        confidence = self._confidence(mean_score, num_views, errors)  # (G, 21)
         hands: list[dict] = []
         for g, members in enumerate(groups):
             if multi[g]:
-                hands.append(self._multi_view_hand(points[g], inliers[g], errors[g], num_views[g], members, scores, dets, hints[g]))
+                hands.append(self._multi_view_hand(points[g], confidence[g], errors[g], num_views[g], members, dets, hints[g]))
         fused = np.stack([h["points"] for h in hands]) if hands else np.zeros((0, J, 3))
         for g, members in enumerate(groups):
             if not multi[g] and cfg.monocular:
@@ -169,9 +173,11 @@ class MultiViewFusion:
         keep_g = np.flatnonzero(multi)
         kept = [[d for d in groups[g] if not leaves[d]] for g in keep_g]
         errors = np.where(tri.inliers, tri.errors, 0.0).reshape(V, G, J).sum(0) / np.maximum(num_views, 1)
+        inlier_scores = np.where(tri.inliers, obs_scores, 0.0).reshape(V, G, J).sum(0)
+        mean_score = inlier_scores / np.maximum(tri.inliers.reshape(V, G, J).sum(0), 1)  # (G, 21)
         extra = len(new_groups)
         pad = lambda a, fill: np.concatenate([a[keep_g], np.full((extra,) + a.shape[1:], fill, a.dtype)])  # noqa: E731
-        return (pad(points, np.nan), pad(inliers, False), pad(errors, np.nan), pad(num_views, 0),
+        return (pad(points, np.nan), pad(mean_score, 0.0), pad(errors, np.nan), pad(num_views, 0),
                 np.arange(len(keep_g) + extra) < len(keep_g),
                 kept + new_groups, [hints[g] for g in keep_g] + new_hints)
 
@@ -182,18 +188,17 @@ class MultiViewFusion:
 
     def _gate_two_view_joints(self, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
         """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction."""
-        known = self._depth_known(self._stamp)
-        tracked = [g for g, k in enumerate(hints) if k >= 0 and known[k]]
+        tracked = [g for g, k in enumerate(hints) if k >= 0 and self._known[k]]
         if not tracked:
             return
-        predicted = self.tracker.predictions(self._stamp)[[hints[g] for g in tracked]]  # (g, 21, 3)
+        predicted = self._predicted[[hints[g] for g in tracked]]  # (g, 21, 3)
         dist = np.linalg.norm(points[tracked] - predicted, axis=-1)
         reject = (num_views[tracked] == 2) & (dist > self.config.joint_gate_m)
         points[tracked] = np.where(reject[..., None], np.nan, points[tracked])
         num_views[tracked] = np.where(reject, 0, num_views[tracked])
 
     def _confidence(self, mean_score: np.ndarray, num_views: np.ndarray, error_px: np.ndarray) -> np.ndarray:
-        """(21,) ×3 → (21,) in [0, 1]: score × view agreement × reprojection fit."""
+        """(…, 21) ×3 → (…, 21) in [0, 1]: mean inlier score × view agreement × reprojection fit."""
         views_term = 1.0 - 0.5 ** np.maximum(num_views - 1, 0)  # 2 views 0.5, 3 0.75, 4 0.875 …
         scale = _CONFIDENCE_ERROR_SCALE * self.config.inlier_threshold_px
         fit = 1.0 / (1.0 + (np.where(np.isfinite(error_px), error_px, 0.0) / scale) ** 2)
@@ -208,12 +213,7 @@ class MultiViewFusion:
             total += sign * np.log(p / (1 - p))
         return total
 
-    def _multi_view_hand(self, points, inliers, errors, num_views, members, scores, dets, hint) -> dict:
-        view_scores = np.zeros_like(inliers, dtype=np.float64)  # (V, 21)
-        for d in members:
-            view_scores[self._views[d], :] = scores[d]
-        mean_score = (view_scores * inliers).sum(0) / np.maximum(inliers.sum(0), 1)
-        conf = self._confidence(mean_score, num_views, errors)
+    def _multi_view_hand(self, points, conf, errors, num_views, members, dets, hint) -> dict:
         source = np.where(num_views >= 2, KeypointSource.TRIANGULATED, KeypointSource.MISSING)
         errors = np.where(num_views >= 2, errors, np.nan)
         return dict(points=points, measured=points.copy(), confidence=conf, num_views=num_views, errors=errors,
@@ -239,10 +239,10 @@ class MultiViewFusion:
             logger.debug("camera %s: one-view hand without a consistent PnP pose (or landmarks); dropped", self.rig.names[v])
             return None
         points_camera, depth_stddev = est.points_camera, cfg.monocular_scale_stddev * est.depth
-        if hint >= 0 and self._depth_known(self._stamp)[hint]:
+        if hint >= 0 and self._known[hint]:
             # A track triangulated moments ago knows the depth better than one view's hand
             # size: slide the hand along the ray through its centre to the predicted depth.
-            predicted = self.tracker.tracks[hint].predict(self._stamp)
+            predicted = self._predicted[hint]
             pred_cam = predicted @ self.cams.camera_T_world[v, :3, :3].T + self.cams.camera_T_world[v, :3, 3]
             pred_depth = np.nanmean(pred_cam[:, 2])
             centre = np.nanmean(points_camera, axis=0)
