@@ -194,6 +194,10 @@ class HandMeshFitter:
                 mesh, track = self._choose(hand, results[hand.track_id], incumbent)
                 if len(results[hand.track_id]) == 1 and previous is not None:
                     track.checked = previous.checked  # fitted warm only: the other hand was not tried
+                if not np.isfinite(mesh.vertices).all():  # degenerate input; never publish NaN
+                    _LOG.warning("track %d: the fit diverged; no mesh this frame", hand.track_id)
+                    self._tracks.pop(hand.track_id, None)
+                    continue
                 self._tracks[hand.track_id] = track
                 out.append(mesh)
         return out

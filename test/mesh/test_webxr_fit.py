@@ -199,3 +199,10 @@ def test_track_state_follows_handedness_and_times_out(webxr_articulations):
 def test_config_errors_name_the_field(kwargs, field):
     with pytest.raises(ValueError, match=field):
         MeshFitterConfig(**kwargs)
+
+
+@pytest.mark.parametrize("keypoints", [np.full((21, 3), 0.3), np.full((21, 3), 1e150)], ids=["one-point", "huge"])
+def test_degenerate_input_gives_a_finite_mesh_or_none(webxr_articulations, keypoints):
+    fitter = HandMeshFitter(MeshFitterConfig(), articulations=webxr_articulations)
+    for mesh in fitter.fit([make_hand(1, Handedness.RIGHT, keypoints)], stamp=0.0):
+        assert np.isfinite(mesh.vertices).all() and np.isfinite(mesh.joint_pose).all()
