@@ -79,7 +79,11 @@ class MeshFitterConfig:
         if not 0 <= self.scale_learning_rate <= 1:
             raise ValueError(
                 f"MeshFitterConfig.scale_learning_rate must be in [0, 1], got {self.scale_learning_rate!r}")
-        low, high = self.scale_range
+        try:  # ROS parameters arrive as lists
+            low, high = (float(v) for v in self.scale_range)
+        except (TypeError, ValueError):
+            raise ValueError(f"MeshFitterConfig.scale_range must be (min, max), got {self.scale_range!r}") from None
+        object.__setattr__(self, "scale_range", (low, high))
         if not 0 < low <= 1 <= high:
             raise ValueError(f"MeshFitterConfig.scale_range must satisfy 0 < min <= 1 <= max, got {self.scale_range!r}")
         if self.min_keypoints < 3:

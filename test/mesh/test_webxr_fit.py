@@ -192,7 +192,7 @@ def test_track_state_follows_handedness_and_times_out(webxr_articulations):
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [({"model": "smplx"}, "model"), ({"model": "mano"}, "mano_dir"), ({"warm_iterations": 0}, "warm_iterations"),
-     ({"scale_range": (1.2, 1.5)}, "scale_range"), ({"min_keypoints": 2}, "min_keypoints"),
+     ({"scale_range": (1.2, 1.5)}, "scale_range"), ({"scale_range": [0.8]}, "scale_range"), ({"min_keypoints": 2}, "min_keypoints"),
      ({"pose_prior_weight": -1.0}, "pose_prior_weight"), ({"handedness": "vote"}, "handedness"),
      ({"robust_scale": 0.0}, "robust_scale")],
 )
@@ -206,3 +206,11 @@ def test_degenerate_input_gives_a_finite_mesh_or_none(webxr_articulations, keypo
     fitter = HandMeshFitter(MeshFitterConfig(), articulations=webxr_articulations)
     for mesh in fitter.fit([make_hand(1, Handedness.RIGHT, keypoints)], stamp=0.0):
         assert np.isfinite(mesh.vertices).all() and np.isfinite(mesh.joint_pose).all()
+
+
+def test_config_takes_ros_parameter_types():
+    """ROS parameters give lists for tuples and "" for an unset string."""
+    config = MeshFitterConfig(model="webxr", mano_dir="", scale_range=[0.8, 1.25])
+    assert config.scale_range == (0.8, 1.25)
+    with pytest.raises(ValueError, match="mano_dir"):
+        MeshFitterConfig(model="mano", mano_dir="")
