@@ -7,7 +7,7 @@ import dataclasses
 __all__ = ["SynthConfig", "GENERATOR_VERSION"]
 
 # Bump when the output of a given config changes (the cached sample is re-rendered then).
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 
 _MAX_CAMERAS = 8
 _JPEG_QUALITY_RANGE = (50, 100)

@@ -11,24 +11,26 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.spatial.transform import Rotation, Slerp
 
 from hand_pose_ros.handmodel import POSE_NAMES, HandModel, named_pose, random_pose
 from hand_pose_ros.keypoints import Handedness
 
 __all__ = ["HandTrack", "make_motion", "MIN_SECONDS_FOR_CROSSING"]
 
-MIN_SECONDS_FOR_CROSSING = 3.0  # shorter sequences only wander (no room for cross + touch)
+MIN_SECONDS_FOR_CROSSING = 4.0  # shorter sequences only wander (crossing and touching need time)
 _KEY_POSE_SECONDS = (0.7, 1.4)  # time between key poses
 _RANDOM_POSE_SHARE = 0.35  # key poses drawn at random within the limits (rest: named poses)
 _HALF_GAP_M = 0.09  # each wrist's lateral distance from the middle when the hands are apart
 _WANDER_AMPLITUDE_M = (0.015, 0.04)
 _WANDER_HZ = (0.15, 0.5)
-_CROSS_DEPTH_M = 0.06  # one hand passes in front of the other by this much when crossing
+_CROSS_DEPTH_M = 0.09  # one hand passes in front of the other by this much when crossing
 _TILT_DEG = (10.0, 35.0)  # fingers lean away from vertical
 _YAW_SWING_DEG = 40.0  # how far the palm turns back and forth
 # Skin contact: two keypoints of different hands this far apart (finger thickness ≈ 18 mm).
 _TOUCH_DISTANCE_M = 0.018
-_TOUCH_ITERATIONS = 4
+_TOUCH_ITERATIONS = 10
+_CONTACT_SMOOTHING_FRAMES = 2.0  # Gaussian sigma of the contact correction over time
 _TOUCH_START_HALF_GAP_M = 0.035  # palms facing, clear of each other, before closing the gap
 
 
@@ -95,7 +97,7 @@ def make_motion(
     # Lateral side in [-1, 1] of the left hand (+1: left side, world +y); it goes to -1 and back.
     if crossing:
         swap = _smoothstep((times / duration - 0.2) / 0.2) - _smoothstep((times / duration - 0.75) / 0.2)
-        touch = _smoothstep((times / duration - 0.45) / 0.08) * (1 - _smoothstep((times / duration - 0.62) / 0.08))
+        touch = _smoothstep((times / duration - 0.42) / 0.12) * (1 - _smoothstep((times / duration - 0.62) / 0.12))
     else:
         swap = np.zeros_like(times)
         touch = np.zeros_like(times)
@@ -118,28 +120,36 @@ def make_motion(
         roots = np.tile(np.eye(4), (num_frames, 1, 1))
         for t in range(num_frames):
             # Palms towards +x (the back of the hand to −x), turning; when touching, palms face each other.
-            back = (1 - touch[t]) * np.array([-np.cos(yaw[t]), -np.sin(yaw[t]), 0.0]) + touch[t] * np.array([0.0, sign * side[t], 0.0])
             fingers = np.array([np.sin(tilt) * np.cos(yaw[t]), np.sin(tilt) * np.sin(yaw[t]), np.cos(tilt)])
-            roots[t, :3, :3] = _orientation(fingers, back)
+            wander = _orientation(fingers, np.array([-np.cos(yaw[t]), -np.sin(yaw[t]), 0.0]))
+            facing = _orientation(np.array([0.0, 0.0, 1.0]), np.array([0.0, sign * side[t], 0.0]))
+            # Turn (slerp) from wandering to facing the other hand: blending the vectors could
+            # pass through zero and flip the hand within a frame.
+            roots[t, :3, :3] = Slerp([0.0, 1.0], Rotation.from_matrix([wander, facing]))(touch[t]).as_matrix()
             roots[t, :3, 3] = position[t]
         tracks.append(HandTrack(handedness=model.handedness, angles=angles, roots=roots))
-    if crossing:
-        _bring_into_contact(models, tracks, touch, side)
+    if len(models) == 2:
+        _bring_into_contact(models, tracks, touch)
     return tracks
 
 
-def _bring_into_contact(models: list[HandModel], tracks: list[HandTrack], touch: np.ndarray, side: np.ndarray) -> None:
-    """Slide the hands along y during the touch phase until their closest keypoints touch."""
-    frames = np.flatnonzero(touch > 0)
-    if frames.size == 0:
-        return
+def _bring_into_contact(models: list[HandModel], tracks: list[HandTrack], touch: np.ndarray) -> None:
+    """Move the hands along the line between their closest keypoints: during the touch phase
+    until those are ``_TOUCH_DISTANCE_M`` apart (skin contact), at any time apart when closer."""
+    from scipy.ndimage import gaussian_filter1d
+
     for _ in range(_TOUCH_ITERATIONS):
-        points = [
-            model(track.angles[frames], track.roots[frames], skin=False).keypoints for model, track in zip(models, tracks)
-        ]  # each (T', 21, 3)
-        gaps = np.linalg.norm(points[0][:, :, None] - points[1][:, None], axis=-1).min(axis=(1, 2))
-        shift = touch[frames] * (gaps - _TOUCH_DISTANCE_M) / 2  # (T',) metres each hand moves
-        for model, track in zip(models, tracks):
-            sign = 1.0 if model.handedness == Handedness.LEFT else -1.0
-            toward = -sign * side[frames]  # the other hand's side along y
-            track.roots[frames, 1, 3] += toward * shift
+        points = [model(track.angles, track.roots, skin=False).keypoints for model, track in zip(models, tracks)]  # (T, 21, 3)
+        pairs = np.linalg.norm(points[0][:, :, None] - points[1][:, None], axis=-1)  # (T, 21, 21)
+        flat = pairs.reshape(len(pairs), -1).argmin(axis=1)
+        i, j = np.unravel_index(flat, pairs.shape[1:])
+        frames = np.arange(len(pairs))
+        gap = pairs[frames, i, j]  # (T,) metres
+        direction = points[1][frames, j] - points[0][frames, i]
+        direction /= np.maximum(gap, 1e-9)[:, None]
+        error = gap - _TOUCH_DISTANCE_M
+        step = np.where(error < 0, error, touch * error) / 2  # (T,) each hand moves this far
+        # Smoothed over time: the closest pair can change from frame to frame.
+        move = gaussian_filter1d(step[:, None] * direction, _CONTACT_SMOOTHING_FRAMES, axis=0, mode="nearest")
+        tracks[0].roots[:, :3, 3] += move
+        tracks[1].roots[:, :3, 3] -= move
