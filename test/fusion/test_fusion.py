@@ -223,3 +223,22 @@ def test_track_ids_survive_a_short_dropout_and_expire_after_a_long_one(scene) ->
     first = fusion.process(synthesize_detections(truth[0], LABELS, rig, NoiseModel(), rng)[0], 0.0)
     later = fusion.process(synthesize_detections(truth[1], LABELS, rig, NoiseModel(), rng)[0], 1.0)  # after the timeout
     assert {h.track_id for h in later}.isdisjoint({h.track_id for h in first})
+
+
+def test_mixed_distortion_models_fuse_exactly() -> None:
+    import dataclasses
+
+    rng = np.random.default_rng(21)
+    base = make_rig(4, rng)
+    models = {"none": [], "plumb_bob": [-0.2, 0.08, 0.001, -0.001, -0.01],
+              "rational_polynomial": [0.3, -0.1, 0.001, -0.001, 0.02, 0.5, -0.05, 0.04],
+              "equidistant": [0.04, -0.02, 0.003, -0.001]}
+    cameras = tuple(dataclasses.replace(cam, distortion_model=model, distortion=np.array(coeffs))
+                    for cam, (model, coeffs) in zip(base.cameras, models.items()))
+    rig = Rig(cameras=cameras)
+    truth = hand_sequence(2, rng)
+    results = _run(rig, truth, NoiseModel(), FusionConfig(filter="none", bone_weight_px_per_mm=0.0))
+    for t, hands in enumerate(results):
+        assert len(hands) == 2
+        for hand in hands:
+            assert np.nanmax(_errors([hand], truth[t])[hand.track_id]) < EXACT_TOL_M
