@@ -1,8 +1,10 @@
 """``HandMeshFitter``: fused 3D hands → fitted hand meshes, per track, warm-started over time.
 
-Per call, hands are grouped by handedness and by cold / warm start and each group is fitted
-in one batch (``solver.gauss_newton``). A track's previous fit is its next starting point
-and its pose prior; its scale prior follows its fits slowly (``scale_learning_rate``).
+Per call, hands are grouped by hand model (left / right) and by cold / warm start, and each
+group is fitted in one batch (``solver.gauss_newton``). A track's previous fit is its next
+starting point and its pose prior; its scale prior follows its fits slowly
+(``scale_learning_rate``). With ``handedness="geometry"`` a track's first frame (and a poorly
+fitting one) is fitted with both hand models and the better fit kept (``_choose``).
 """
 
 from __future__ import annotations
