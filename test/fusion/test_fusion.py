@@ -242,3 +242,17 @@ def test_mixed_distortion_models_fuse_exactly() -> None:
         assert len(hands) == 2
         for hand in hands:
             assert np.nanmax(_errors([hand], truth[t])[hand.track_id]) < EXACT_TOL_M
+
+
+def test_both_hands_labelled_alike_still_get_two_labels(scene) -> None:
+    rig, truth = scene
+
+    def corrupt(t, dets):  # every detection says "Right"
+        for view in dets:
+            for det in view:
+                object.__setattr__(det, "handedness", Handedness.RIGHT)
+        return dets
+
+    for hands in _run(rig, truth[:4], NoiseModel(), FusionConfig(filter="none"), corrupt=corrupt):
+        assert len(hands) == 2
+        assert {h.handedness for h in hands} == {Handedness.LEFT, Handedness.RIGHT}
