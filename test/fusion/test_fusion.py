@@ -256,3 +256,25 @@ def test_both_hands_labelled_alike_still_get_two_labels(scene) -> None:
     for hands in _run(rig, truth[:4], NoiseModel(), FusionConfig(filter="none"), corrupt=corrupt):
         assert len(hands) == 2
         assert {h.handedness for h in hands} == {Handedness.LEFT, Handedness.RIGHT}
+
+
+def test_previous_frame_prior_fills_joints_hidden_later(scene) -> None:
+    rig, truth = scene
+    hidden = [HandKeypoint.THUMB_TIP, HandKeypoint.RING_FINGER_TIP]
+
+    def corrupt(t, dets):
+        if t >= 3:
+            for view in dets[1:]:
+                for det in view:
+                    det.keypoints_2d[hidden] = np.nan
+        return dets
+
+    config = FusionConfig(filter="none", fill_missing=("previous_frame",))
+    results = _run(rig, truth[:5], NoiseModel(), config, corrupt=corrupt)
+    for t in (3, 4):
+        assert len(results[t]) == 2
+        for hand in results[t]:
+            assert np.all(hand.keypoint_source[hidden] == KeypointSource.PREVIOUS_FRAME)
+            err = _errors([hand], truth[t])[hand.track_id]
+            assert np.all(err[hidden] < 0.03)  # the hand moved and bent a little since frame 2
+            assert np.all(err[np.setdiff1d(np.arange(21), hidden)] < 0.001)  # the bone prior moves them < 1 mm
