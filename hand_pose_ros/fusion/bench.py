@@ -20,8 +20,8 @@ __all__ = ["add_arguments", "run"]
 
 INSTALL_HINT = (
     "aniposelib is not installed (a benchmark-only dependency, ~1.2 GB with its deps). Install it into the "
-    "venv with:\n  .venv/bin/pip install --no-deps aniposelib==0.8.0 && .venv/bin/pip install numba pandas toml "
-    "'jax[cpu]'\n(--no-deps: its opencv-contrib-python requirement would overwrite the project's OpenCV; "
+    "venv with:\n  .venv/bin/pip install -r requirements/bench.txt && .venv/bin/pip install --no-deps "
+    "aniposelib==0.8.0\n(--no-deps: its opencv-contrib-python requirement would overwrite the project's OpenCV; "
     "the project's cv2 serves it.)"
 )
 
