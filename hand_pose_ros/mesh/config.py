@@ -26,6 +26,8 @@ class MeshFitterConfig:
         warm_iterations: iterations for a track warm-started from its previous frame.
         pose_prior_weight: metres of residual per radian of pose change from the track's
             previous fit: temporal smoothing, and unobserved joints stay where they were.
+            0.02 against 0.01: detected-joint MPVPE 9.3 vs 10.2 mm on the sample, σ = 5 mm
+            noise 4.6 vs 6.1 mm, lag on exact joints of a hand closing in 0.5 s 1.9 vs 1.6 mm.
         rest_prior_weight: the same towards the rest pose for a track's first fit (small: it
             only keeps joints without data at rest).
         scale_prior_weight: metres of residual per unit of log-scale change from the track's
@@ -45,9 +47,9 @@ class MeshFitterConfig:
     handedness: str = "geometry"
     cold_iterations: int = 20
     warm_iterations: int = 1
-    pose_prior_weight: float = 0.01
+    pose_prior_weight: float = 0.02
     rest_prior_weight: float = 1e-3
-    scale_prior_weight: float = 0.02
+    scale_prior_weight: float = 0.1
     scale_learning_rate: float = 0.1
     scale_range: tuple[float, float] = (0.7, 1.4)
     robust_scale: float = 0.02
