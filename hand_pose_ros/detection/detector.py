@@ -7,8 +7,10 @@ landmarks and the palm detector runs only on a view's first frame, on the frame 
 was lost there, and every ``redetect_interval`` frames while the view tracks fewer than
 ``max_hands`` hands (so a hand entering an empty view is found within that many frames).
 
-Handedness: MediaPipe's landmark model was trained on mirrored (selfie) images. Our cameras are
-not mirrored, so its label is flipped here: ``Handedness.RIGHT`` is the person's own right hand.
+Handedness: the landmark network's handedness output is the score of MediaPipe's label 0, "Left",
+in MediaPipe's convention of mirrored (selfie) input. An un-mirrored image of a right hand looks
+like a mirrored left hand, so on our un-mirrored camera images that score is the probability of
+the person's own right hand: ``Handedness.RIGHT`` is the person's right hand.
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ class HandDetector:
         next_rects = geometry.landmark_rects(keypoints)
         bounds = geometry.rect_bounds(rects)
         keypoints, world, next_rects, bounds = (t.cpu() for t in (keypoints, world, next_rects, bounds))
-        presence, right_mirrored = presence[:, 0].cpu(), handedness[:, 0].cpu()
+        presence, right_score = presence[:, 0].cpu(), handedness[:, 0].cpu()
         for i in sorted(range(n), key=lambda j: -float(presence[j])):
             cand = candidates[i]
             if presence[i] < self.config.min_presence:
@@ -227,26 +229,25 @@ class HandDetector:
                 continue  # two regions converged on one hand: keep the more confident one
             mine.append(next_rects[i])
             results[cand.view].append(self._to_detection(
-                prepared, cand, keypoints[i], world[i], float(presence[i]), float(right_mirrored[i]),
+                prepared, cand, keypoints[i], world[i], float(presence[i]), float(right_score[i]),
                 cand.palm_box if cand.palm_box is not None else bounds[i]))
 
     @staticmethod
     def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: torch.Tensor, world: torch.Tensor,
-                      presence: float, right_mirrored: float, box: torch.Tensor) -> HandDetection2D:
+                      presence: float, right_score: float, box: torch.Tensor) -> HandDetection2D:
         sx, sy = prepared.scales[cand.view]
         scale = np.array([sx, sy], np.float32)
         # Back to the original image's pixels (pixel centres): x = (x' + ½)·s − ½.
         keypoints_px = (keypoints.numpy() + 0.5) * scale - 0.5
         box_px = (box.numpy().reshape(2, 2) + 0.5) * scale - 0.5
-        # The model's "Right" is for mirrored images: on our un-mirrored images it is the
-        # person's left hand.
-        hand = Handedness.LEFT if right_mirrored > 0.5 else Handedness.RIGHT
+        # MediaPipe's "Left" for mirrored input is the person's right hand here (module docstring).
+        hand = Handedness.RIGHT if right_score > 0.5 else Handedness.LEFT
         return HandDetection2D(
             keypoints_2d=keypoints_px,
             # The landmark network gives one presence score per hand, no per-keypoint score.
             keypoint_scores=np.full(NUM_KEYPOINTS, presence, np.float32),
             handedness=hand,
-            handedness_score=max(right_mirrored, 1.0 - right_mirrored),
+            handedness_score=max(right_score, 1.0 - right_score),
             presence=presence,
             palm_box=box_px.reshape(4),
             world_landmarks=world.numpy(),

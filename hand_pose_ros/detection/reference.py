@@ -77,17 +77,17 @@ class ReferencePipeline:
 
     def hands(self, image: np.ndarray, rects: np.ndarray) -> dict[str, np.ndarray]:
         """Landmarks in the given regions: ``keypoints (N, 21, 2)`` px, ``presence (N,)``,
-        ``right_mirrored (N,)`` (the model's raw "Right" score), ``world (N, 21, 3)`` m and
-        ``next_rects (N, 5)`` (the regions to track into the next frame)."""
+        ``right_score (N,)`` (the raw handedness output: probability of the person's right hand,
+        see detector.py), ``world (N, 21, 3)`` m and ``next_rects (N, 5)`` (the regions to track into the next frame)."""
         size = geometry.LANDMARK_INPUT_SIZE
         if len(rects) == 0:
             return {"keypoints": np.zeros((0, 21, 2), np.float32), "presence": np.zeros(0, np.float32),
-                    "right_mirrored": np.zeros(0, np.float32), "world": np.zeros((0, 21, 3), np.float32),
+                    "right_score": np.zeros(0, np.float32), "world": np.zeros((0, 21, 3), np.float32),
                     "next_rects": np.zeros((0, 5), np.float32)}
         crops = np.stack([cv2_crop(image, r, size, False) for r in rects])
         landmarks, presence, handedness, world = self.landmark(crops)
         rects_t = torch.from_numpy(np.asarray(rects, np.float32))
         keypoints = geometry.project_landmarks(torch.from_numpy(landmarks).reshape(-1, 21, 3), rects_t, size)
         world_t = geometry.rotate_world_landmarks(torch.from_numpy(world).reshape(-1, 21, 3), rects_t)
-        return {"keypoints": keypoints.numpy(), "presence": presence[:, 0], "right_mirrored": handedness[:, 0],
+        return {"keypoints": keypoints.numpy(), "presence": presence[:, 0], "right_score": handedness[:, 0],
                 "world": world_t.numpy(), "next_rects": geometry.landmark_rects(keypoints).numpy()}

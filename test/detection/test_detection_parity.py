@@ -87,6 +87,6 @@ def test_pipeline_matches_litert_reference(photos, reference, backend_name, view
         hand = hands[0]
         np.testing.assert_allclose(hand.keypoints_2d, expected["keypoints"][0], atol=KEYPOINT_TOL_PX)
         assert abs(hand.presence - expected["presence"][0]) < SCORE_TOL
-        right = expected["right_mirrored"][0]
+        right = expected["right_score"][0]
         assert abs(hand.handedness_score - max(right, 1 - right)) < SCORE_TOL
         np.testing.assert_allclose(hand.world_landmarks, expected["world"][0], atol=WORLD_TOL_M * 10)
