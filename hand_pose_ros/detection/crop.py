@@ -94,7 +94,7 @@ def prepare_images(images: Sequence[np.ndarray], max_side: int, device: torch.de
 
 def warp_crops(
     images: PreparedImages,
-    view_index: torch.Tensor | None,
+    view_index: Sequence[int] | None,
     affines: torch.Tensor,
     size: int,
     replicate_border: bool,
@@ -102,24 +102,38 @@ def warp_crops(
 ) -> torch.Tensor:
     """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, one ``grid_sample`` for all.
 
+    The views are never copied: crop i samples view ``view_index[i]`` through a grid laid out
+    as ``(V, K·S, S)`` (K = most crops of one view; unused slots point outside and are free).
+
     Args:
-        view_index: ``(N,)`` long, the view each crop comes from; None: crop i from view i.
+        view_index: the view each crop comes from (N ints); None: crop i from view i.
         affines: ``(N, 2, 3)`` crop pixel → image pixel maps (``geometry.crop_affines``).
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
     """
     device = images.batch.device
+    views = list(range(len(affines))) if view_index is None else list(view_index)
     axis = torch.arange(size, dtype=torch.float32, device=device)
     v, u = torch.meshgrid(axis, axis, indexing="ij")
     uv1 = torch.stack([u, v, torch.ones_like(u)], -1).reshape(1, -1, 3)  # (1, S², 3)
     src = uv1 @ affines.transpose(1, 2)  # (N, S², 2) image px
+    index = torch.tensor(views, device=device)
     if replicate_border:
-        sizes = images.sizes if view_index is None else images.sizes[view_index]
-        limit = sizes[:, None, :] - 1  # (N, 1, 2)
+        limit = images.sizes[index][:, None, :] - 1  # (N, 1, 2)
         src = torch.minimum(src.clamp(min=0), limit)
     full = torch.tensor(images.batch.shape[:1:-1], dtype=torch.float32, device=device)  # (W_max, H_max)
-    grid = ((2 * src + 1) / full - 1).reshape(-1, size, size, 2)
-    source = images.batch if view_index is None else images.batch[view_index]
-    crops = F.grid_sample(source, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    grid = ((2 * src + 1) / full - 1).reshape(-1, size, size, 2)  # (N, S, S, 2)
+    slots, seen = [], {}
+    for view in views:
+        slots.append(seen.get(view, 0))
+        seen[view] = slots[-1] + 1
+    per_view = max(seen.values())
+    # Normalised coordinate -2 lies outside the image: unused slots sample zeros.
+    layout = torch.full((len(images.batch), per_view, size, size, 2), -2.0, device=device)
+    slot_index = torch.tensor(slots, device=device)
+    layout[index, slot_index] = grid
+    sampled = F.grid_sample(images.batch, layout.reshape(len(images.batch), per_view * size, size, 2),
+                            mode="bilinear", padding_mode="zeros", align_corners=False)
+    crops = sampled.reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]  # (N, 3, S, S)
     # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
     return (crops.round() / 255.0).to(dtype)

@@ -168,7 +168,7 @@ class HandDetector:
         side = sizes.max(1).values  # letterbox: the longer side fills the 192 input
         zeros = torch.zeros_like(side)
         letterbox = torch.stack([sizes[:, 0] / 2, sizes[:, 1] / 2, side, side, zeros], -1)
-        crops = warp_crops(prepared, None if len(palm_views) == len(prepared.shapes) else index,
+        crops = warp_crops(prepared, palm_views,
                            geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype)
         raw_boxes, raw_scores = self._backend.palm(crops)
@@ -208,8 +208,7 @@ class HandDetector:
         """Landmark stage, one call over every region of every view; fills ``results``."""
         size = geometry.LANDMARK_INPUT_SIZE
         rects = torch.stack([c.rect for c in candidates]).to(self._device)  # (N, 5)
-        index = torch.tensor([c.view for c in candidates], device=self._device)
-        crops = warp_crops(prepared, index, geometry.crop_affines(rects, size), size,
+        crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
                            replicate_border=True, dtype=self._dtype)
         landmarks, presence, handedness, world = self._backend.landmark(crops)
         self.stage_calls["landmark"] += 1
