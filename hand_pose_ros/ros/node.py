@@ -2,9 +2,10 @@
 
 A thin shell: callbacks convert messages and hand off; the synchroniser (``sync``) makes
 sets; a latest-wins worker (``worker``) runs the detector and fusion and publishes
-``/hands/pose`` (HandPoseArray), ``/hands/markers``, optional overlays and wrist TF;
+``/hands/pose`` (HandPoseArray), then fits hand meshes (``/hands/meshes``, HandMeshArray)
+and publishes ``/hands/markers`` (skeleton and mesh), optional overlays and wrist TF;
 ``/diagnostics`` reports per-camera health, sync drops, latency and the active backend.
-No maths here: that lives in the ROS-free detection and fusion packages.
+No maths here: that lives in the ROS-free detection, fusion and mesh packages.
 """
 
 from __future__ import annotations
@@ -26,22 +27,24 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from hand_pose_ros.msg import HandPoseArray
+from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 from hand_pose_ros.ros import input_checks
 from hand_pose_ros.ros.conversions import hands_to_array_msg, ns_to_stamp, stamp_to_ns, wrist_transforms
 from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, ProcessingInfo, RateMeter, diagnostic_array
 from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
 from hand_pose_ros.ros.markers import HandMarkers
+from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
 from hand_pose_ros.ros.overlay import draw_detections
 from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
-__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC", "StartupError"]
+__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC", "MESHES_TOPIC", "StartupError"]
 
 POSE_TOPIC = "hands/pose"
 MARKERS_TOPIC = "hands/markers"
+MESHES_TOPIC = "hands/meshes"
 OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
 
@@ -56,7 +59,9 @@ class HandPoseNode(Node):
                 self.declare_parameter(name, default)
         params = {n: p.value for n, p in self.get_parameters_by_prefix("").items()}
         self.config, self.rig = load_config(params)
-        self._detector, self._fusion, self._wrist_pose = build_pipeline(self.config, self.rig)
+        pipeline = build_pipeline(self.config, self.rig)
+        self._detector, self._fusion, self._wrist_pose = pipeline.detector, pipeline.fusion, pipeline.wrist_pose
+        self._mesh_fitter = pipeline.mesh_fitter
         self._warm_up()
         cfg = self.config
         self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras]
@@ -64,11 +69,17 @@ class HandPoseNode(Node):
         self._latency = LatencyStats()
         self._output = RateMeter()
         self._last_error = ""
-        self._markers = HandMarkers()
+        self._mesh_markers = MeshMarkerSource() if self._mesh_fitter is not None else None
+        self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
         self._last_images: list[Any] = [None] * len(cfg.cameras)  # worker thread only
         self._last_set_ns: int | None = None  # worker thread only
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish_markers else None
+        self._mesh_pub = (
+            self.create_publisher(HandMeshArray, MESHES_TOPIC, 10)
+            if cfg.publish_meshes and self._mesh_fitter is not None
+            else None
+        )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._overlay_pubs = (
             [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in cfg.cameras]
@@ -95,7 +106,7 @@ class HandPoseNode(Node):
         self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"{len(cfg.cameras)} cameras {[c.name for c in cfg.cameras]}, detector {self._detector.backend_name} "
-            f"on {self._detector.device}, world frame {cfg.world_frame!r}"
+            f"on {self._detector.device}, mesh {cfg.mesh.get('model', 'none')}, world frame {cfg.world_frame!r}"
         )
 
     def _warm_up(self) -> None:
@@ -150,6 +161,8 @@ class HandPoseNode(Node):
             # The sources restarted (see SyncConfig.time_jump): tracks of the old timeline go.
             self._detector.reset()
             self._fusion.reset()
+            if self._mesh_fitter is not None:
+                self._mesh_fitter.reset()
             self._last_images = [None] * len(self._last_images)
             self.get_logger().info("time went back: detector and fusion tracks reset")
         self._last_set_ns = synced.stamp_ns
@@ -180,6 +193,12 @@ class HandPoseNode(Node):
         self._latency.add(latency)
         self._output.tick(time.monotonic())
         self._last_error = ""
+        # Meshes after the poses, so fitting never delays /hands/pose.
+        meshes = self._mesh_fitter.fit(hands, synced.stamp_ns / 1e9) if self._mesh_fitter is not None else []
+        if self._mesh_pub is not None:
+            self._mesh_pub.publish(meshes_to_array_msg(meshes, header))
+        if self._mesh_markers is not None:
+            self._mesh_markers.update(meshes)
         if self._marker_pub is not None:
             self._marker_pub.publish(self._markers.update(hands, header))
         if self._overlay_pubs is not None:

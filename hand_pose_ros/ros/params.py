@@ -4,8 +4,8 @@ ROS parameters are flat dotted names (a nested YAML ``sync: {slop: ...}`` become
 ``sync.slop``). ``NodeConfig.from_parameters`` takes such a flat mapping, from the running
 node or from a parameters file (``load_parameters_file``), and reports *every* problem at
 once in a ``ParameterError`` (one line per problem) so start-up stops with a clear message.
-The detector's and fusion's own configs are built by ``detector_config``/``fusion_config``
-from the ``detector.*``/``fusion.*`` groups; their validation errors join the same list.
+The detector's, fusion's and mesh fitter's own configs are built from the ``detector.*``,
+``fusion.*`` and ``mesh.*`` groups (``startup.build_pipeline``); their errors join the same list.
 """
 
 from __future__ import annotations
@@ -57,13 +57,17 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "detector.model": "full",  # full | lite
     "detector.max_hands": 2,
     "detector.tracking": True,
-    "publish.markers": True,  # /hands/markers (MarkerArray)
+    "mesh.model": "webxr",  # none | webxr | mano (MeshFitterConfig; mano needs mesh.mano_dir)
+    "publish.markers": True,  # /hands/markers (MarkerArray; with the mesh when mesh.model is not none)
+    "publish.meshes": True,  # /hands/meshes (HandMeshArray) when mesh.model is not none
     "publish.overlays": False,  # /hands/debug/<camera>/image_raw: keypoints drawn on each view
     "publish.tf": False,  # world→<hand>_wrist transforms (needs tf2_ros)
     "publish.diagnostics_period": 1.0,  # s between /diagnostics messages
 }
 
 EXTRINSICS_SOURCES = ("file", "tf")
+# Parameter groups passed whole to a component's own config dataclass (which validates them).
+COMPONENT_GROUPS = ("detector.", "fusion.", "mesh.")
 RELIABILITIES = ("best_effort", "reliable")
 
 
@@ -86,7 +90,7 @@ class CameraInput:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NodeConfig:
-    """The node's validated settings (detector/fusion groups kept raw for their own configs)."""
+    """The node's validated settings (detector/fusion/mesh groups kept raw for their own configs)."""
 
     world_frame: str
     cameras: tuple[CameraInput, ...]
@@ -98,7 +102,9 @@ class NodeConfig:
     sync: SyncConfig
     detector: dict[str, Any]
     fusion: dict[str, Any]
+    mesh: dict[str, Any]
     publish_markers: bool
+    publish_meshes: bool
     publish_overlays: bool
     publish_tf: bool
     diagnostics_period: float
@@ -108,7 +114,7 @@ class NodeConfig:
         """Validate flat parameters (defaults filled in) into a NodeConfig.
 
         Args:
-            params: dotted name → value; unknown names outside ``detector.``/``fusion.`` are errors.
+            params: dotted name → value; unknown names outside the component groups are errors.
             calibration_names: camera names of the calibration file, when already loaded,
                 to fill in and check ``cameras.names``.
 
@@ -121,7 +127,7 @@ class NodeConfig:
         for name in params:
             if name in ROS_BUILTIN_PARAMETERS:
                 continue
-            if name not in PARAMETER_DEFAULTS and not name.startswith(("detector.", "fusion.")):
+            if name not in PARAMETER_DEFAULTS and not name.startswith(COMPONENT_GROUPS):
                 problems.append(f"{name}: unknown parameter (the known ones are listed in config/multiview.yaml)")
 
         def typed(name: str, kind: type | tuple[type, ...], what: str) -> Any:
@@ -190,7 +196,7 @@ class NodeConfig:
         period = float(typed("publish.diagnostics_period", (int, float), "seconds"))
         if period <= 0:
             problems.append(f"publish.diagnostics_period: expected seconds > 0, got {period}")
-        flags = {name: typed(f"publish.{name}", bool, "true or false") for name in ("markers", "overlays", "tf")}
+        flags = {name: typed(f"publish.{name}", bool, "true or false") for name in ("markers", "meshes", "overlays", "tf")}
         compressed = typed("cameras.compressed", bool, "true or false")
         if problems:
             raise ParameterError(problems)
@@ -206,7 +212,9 @@ class NodeConfig:
             sync=sync,
             detector=_group(p, "detector."),
             fusion=_group(p, "fusion."),
+            mesh=_group(p, "mesh."),
             publish_markers=flags["markers"],
+            publish_meshes=flags["meshes"],
             publish_overlays=flags["overlays"],
             publish_tf=flags["tf"],
             diagnostics_period=period,

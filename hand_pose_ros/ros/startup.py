@@ -1,4 +1,4 @@
-"""From parameters to a running pipeline: validated config, the rig, detector and fusion.
+"""From parameters to a running pipeline: validated config, the rig, detector, fusion, mesh fitter.
 
 ROS-free (the node calls it; tests use it without a node). Every problem found is
 collected into one ``StartupError`` so the node stops with one message per problem.
@@ -6,13 +6,14 @@ collected into one ``StartupError`` so the node stops with one message per probl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, NodeConfig, ParameterError, expand_path
 
-__all__ = ["StartupError", "load_config", "build_pipeline"]
+__all__ = ["StartupError", "Pipeline", "load_config", "build_pipeline"]
 
 
 class StartupError(RuntimeError):
@@ -23,14 +24,25 @@ class StartupError(RuntimeError):
         super().__init__("; ".join(self.problems))
 
 
-def build_pipeline(config: NodeConfig, rig: Rig) -> tuple[Any, Any, Any]:
-    """The detector, the fusion and its ``wrist_pose``, from the node's parameter groups.
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """The ROS-free components the node runs, in data-flow order."""
+
+    detector: Any  # hand_pose_ros.detection.HandDetector
+    fusion: Any  # hand_pose_ros.fusion.MultiViewFusion
+    wrist_pose: Callable[..., Any]  # hand_pose_ros.fusion.wrist_pose
+    mesh_fitter: Any | None  # hand_pose_ros.mesh.HandMeshFitter; None when mesh.model is none
+
+
+def build_pipeline(config: NodeConfig, rig: Rig) -> Pipeline:
+    """The detector, the fusion (with its ``wrist_pose``) and the mesh fitter, from the node's
+    parameter groups.
 
     Raises:
         StartupError: a component missing or rejecting its settings (one line each).
     """
     problems: list[str] = []
-    detector = fusion = wrist_pose = None
+    detector = fusion = wrist_pose = mesh_fitter = None
     try:
         from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 
@@ -43,9 +55,17 @@ def build_pipeline(config: NodeConfig, rig: Rig) -> tuple[Any, Any, Any]:
         fusion = MultiViewFusion(rig, FusionConfig(**config.fusion))
     except (TypeError, ValueError, ImportError) as exc:
         problems.append(f"fusion.*: {exc}")
+    try:
+        from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
+
+        mesh_config = MeshFitterConfig(**config.mesh)
+        # Both hand models load here, so a missing MANO file stops start-up.
+        mesh_fitter = HandMeshFitter(mesh_config) if mesh_config.model != "none" else None
+    except (TypeError, ValueError, ImportError, OSError) as exc:  # ManoFileError is a ValueError
+        problems.append(f"mesh.*: {exc}")
     if problems:
         raise StartupError(problems)
-    return detector, fusion, wrist_pose
+    return Pipeline(detector=detector, fusion=fusion, wrist_pose=wrist_pose, mesh_fitter=mesh_fitter)
 
 
 def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:

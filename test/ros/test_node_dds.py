@@ -58,7 +58,9 @@ def rig(sample, tmp_path_factory, ros_env):
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
-    from hand_pose_ros.msg import HandPoseArray
+    from visualization_msgs.msg import MarkerArray
+
+    from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 
     tmp = tmp_path_factory.mktemp("node")
     params = tmp / "params.yaml"
@@ -76,7 +78,10 @@ def rig(sample, tmp_path_factory, ros_env):
     rclpy.init()
     node = rclpy.create_node("test_rig")
     executor, thread = spin_in_background(node)
-    recorder = Recorder(node, {"/hands/pose": HandPoseArray, "/diagnostics": DiagnosticArray})
+    recorder = Recorder(node, {
+        "/hands/pose": HandPoseArray, "/hands/meshes": HandMeshArray, "/hands/markers": MarkerArray,
+        "/diagnostics": DiagnosticArray,
+    })
     publisher = RigPublisher(node, [f"/cam{i}/image_raw" for i in range(CAMERAS)], [f"/cam{i}/camera_info" for i in range(CAMERAS)])
     log = tmp / "node.log"
     proc = NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log).__enter__()
@@ -114,11 +119,12 @@ class Feeder:
         self.published[stamp] = frame
         return stamp
 
-    def wait_pose(self, stamp: int):
+    def wait_pose(self, stamp: int, topic: str = "/hands/pose"):
+        """The message on ``topic`` (any with a header) for the set stamped ``stamp``, or None."""
         rec = self.rig["rec"]
         found = []
         wait_until(lambda: bool(found) or bool(found.extend(
-            r.message for r in rec.get("/hands/pose") if stamp_to_ns(r.message.header.stamp) == stamp)), OUTPUT_TIMEOUT_S)
+            r.message for r in rec.get(topic) if stamp_to_ns(r.message.header.stamp) == stamp)), OUTPUT_TIMEOUT_S)
         return found[0] if found else None
 
     def next_diagnostics(self, name: str, contains: str = ""):
@@ -175,6 +181,34 @@ def test_poses_have_world_frame_set_stamp_and_are_accurate(feeder, sample):
             errors.append(min(per_gt))
     assert len(errors) >= FRAMES  # at least one multi-view hand per frame on average
     assert np.median(errors) * 1e3 < ACCURACY_MM
+
+
+def test_meshes_follow_the_poses_with_matching_ids_and_markers(feeder):
+    from visualization_msgs.msg import Marker
+
+    stamp = feeder.publish(FRAMES - 1)
+    poses = feeder.wait_pose(stamp)
+    meshes = feeder.wait_pose(stamp, "/hands/meshes")
+    assert poses is not None and meshes is not None
+    assert poses.hands and meshes.header.frame_id == "world"
+    assert sorted(m.id for m in meshes.meshes) == sorted(h.id for h in poses.hands)
+    for mesh in meshes.meshes:
+        vertices = np.array([[p.x, p.y, p.z] for p in mesh.mesh.vertices])
+        faces = np.array([t.vertex_indices for t in mesh.mesh.triangles])
+        assert mesh.model == "webxr" and np.isfinite(vertices).all() and len(faces) > 1000
+        assert faces.max() < len(vertices) and mesh.fit_rms_error < 0.02  # m
+        hand = next(h for h in poses.hands if h.id == mesh.id)
+        wrist = np.array([hand.keypoints[0].x, hand.keypoints[0].y, hand.keypoints[0].z])
+        assert np.linalg.norm(vertices - wrist, axis=1).min() < 0.03  # the mesh is on the hand
+    arrays = []
+    wait_until(lambda: bool(arrays) or bool(arrays.extend(
+        r.message for r in feeder.rig["rec"].get("/hands/markers")
+        if r.message.markers and stamp_to_ns(r.message.markers[0].header.stamp) == stamp)), OUTPUT_TIMEOUT_S)
+    assert arrays, "no /hands/markers for the set"
+    mesh_markers = [m for m in arrays[0].markers if m.ns == "mesh" and m.action == Marker.ADD]
+    assert sorted(m.id for m in mesh_markers) == sorted(h.id for h in poses.hands)
+    for marker, mesh in zip(sorted(mesh_markers, key=lambda m: m.id), sorted(meshes.meshes, key=lambda m: m.id)):
+        assert marker.type == Marker.TRIANGLE_LIST and len(marker.points) == 3 * len(mesh.mesh.triangles)
 
 
 def test_one_silent_camera_gives_partial_sets(feeder):
