@@ -101,15 +101,19 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+    from hand_pose_ros.detection import BackendUnavailable, HandDetector, HandDetectorConfig, WeightsError
 
     if args.runs < 1 or args.warmup < 0:
         print("hand-pose-ros bench detector: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
     tracking = args.tracking == "on"
-    config = HandDetectorConfig(backend=args.backend, device=args.device, precision=args.precision,
-                                model=args.model, tracking=tracking, num_threads=args.threads)
-    detector = HandDetector(config)
+    try:
+        config = HandDetectorConfig(backend=args.backend, device=args.device, precision=args.precision,
+                                    model=args.model, tracking=tracking, num_threads=args.threads)
+        detector = HandDetector(config)
+    except (ValueError, BackendUnavailable, WeightsError) as exc:
+        print(f"hand-pose-ros bench detector: {exc}", file=sys.stderr)
+        return 2
     threads = args.threads or torch.get_num_threads()
     reference = None
     if not args.no_reference:

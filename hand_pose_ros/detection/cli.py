@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     import cv2
 
-    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+    from hand_pose_ros.detection import BackendUnavailable, HandDetector, HandDetectorConfig, WeightsError
 
     images = []
     for name in args.images:
@@ -60,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"hand-pose-ros detect: {exc}", file=sys.stderr)
         return 2
-    detector = HandDetector(config)
+    try:
+        detector = HandDetector(config)
+    except (BackendUnavailable, WeightsError) as exc:
+        print(f"hand-pose-ros detect: {exc}", file=sys.stderr)
+        return 2
     # Unrelated stills: one batched call, no tracking between them.
     views = detector.detect([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for bgr in images])
     fields = ("keypoints_2d", "keypoint_scores", "handedness", "handedness_score", "presence", "palm_box", "world_landmarks")

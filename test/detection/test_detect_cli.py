@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+
+import pytest
 
 from hand_pose_ros.assets import hand_photos_dir
 
@@ -35,3 +38,23 @@ def test_unreadable_image_is_named(tmp_path):
     result = _detect(str(missing))
     assert result.returncode == 2
     assert str(missing) in result.stderr
+
+
+def test_bench_detector_runs_and_reports_every_stage():
+    result = subprocess.run(
+        [sys.executable, "-m", "hand_pose_ros.cli", "bench", "detector", "--views", "1,2", "--runs", "3",
+         "--warmup", "1", "--tracking", "off"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    for stage in ("prepare", "palm", "landmark", "total", "LiteRT view by view"):
+        assert stage in result.stdout
+    assert "2 view(s): 2.00 hands per set (reference: 2.00)" in result.stdout
+
+
+@pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
+def test_bench_detector_missing_backend_is_a_clear_error():
+    result = subprocess.run(
+        [sys.executable, "-m", "hand_pose_ros.cli", "bench", "detector", "--backend", "tensorrt", "--device", "cuda"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert "tensorrt" in result.stderr.lower() and "Traceback" not in result.stderr
