@@ -113,16 +113,24 @@ def warp_crops(
     """
     device = images.batch.device
     views = list(range(len(affines))) if view_index is None else list(view_index)
-    axis = torch.arange(size, dtype=torch.float32, device=device)
-    v, u = torch.meshgrid(axis, axis, indexing="ij")
-    uv1 = torch.stack([u, v, torch.ones_like(u)], -1).reshape(1, -1, 3)  # (1, S², 3)
-    src = uv1 @ affines.transpose(1, 2)  # (N, S², 2) image px
     index = torch.tensor(views, device=device)
-    if replicate_border:
-        limit = images.sizes[index][:, None, :] - 1  # (N, 1, 2)
-        src = torch.minimum(src.clamp(min=0), limit)
     full = torch.tensor(images.batch.shape[:1:-1], dtype=torch.float32, device=device)  # (W_max, H_max)
-    grid = ((2 * src + 1) / full - 1).reshape(-1, size, size, 2)  # (N, S, S, 2)
+    # affine_grid works in normalised coordinates (align_corners=False): compose
+    # crop-normalised → crop px (u = S/2·n + (S−1)/2) → image px (affines) → batch-normalised
+    # (g = 2x/W + 1/W − 1), all (N, 3, 3).
+    bottom = torch.tensor([[0.0, 0.0, 1.0]], device=device).expand(len(affines), 1, 3)
+    to_pixels = torch.tensor([[size / 2, 0, (size - 1) / 2], [0, size / 2, (size - 1) / 2], [0, 0, 1]],
+                             dtype=torch.float32, device=device)
+    to_normalised = torch.zeros(3, 3, device=device)
+    to_normalised[0, 0], to_normalised[1, 1], to_normalised[2, 2] = 2 / full[0], 2 / full[1], 1
+    to_normalised[:2, 2] = 1 / full - 1
+    theta = to_normalised @ torch.cat([affines, bottom], 1) @ to_pixels
+    grid = F.affine_grid(theta[:, :2], [len(affines), 3, size, size], align_corners=False)  # (N, S, S, 2)
+    if replicate_border:
+        # Clamping to the view's edge pixel centres is OpenCV's BORDER_REPLICATE.
+        low = (1 / full - 1).reshape(1, 1, 1, 2)
+        high = ((2 * (images.sizes[index] - 1) + 1) / full - 1)[:, None, None, :]  # (N, 1, 1, 2)
+        grid = torch.minimum(torch.maximum(grid, low), high)
     slots, seen = [], {}
     for view in views:
         slots.append(seen.get(view, 0))
