@@ -103,7 +103,7 @@ def warp_crops(
     """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, one ``grid_sample`` for all.
 
     The views are never copied: crop i samples view ``view_index[i]`` through a grid laid out
-    as ``(V, K·S, S)`` (K = most crops of one view; unused slots point outside and are free).
+    as ``(V, K·S, S)`` (K = most crops of one view; unused slots are sampled and discarded).
 
     Args:
         view_index: the view each crop comes from (N ints); None: crop i from view i.
@@ -141,7 +141,7 @@ def warp_crops(
         slots.append(seen.get(view, 0))
         seen[view] = slots[-1] + 1
     per_view = max(seen.values())
-    # Normalised coordinate -2 lies outside the image: unused slots sample zeros.
+    # Unused slots point outside the image (normalised −2): cheap to sample, then discarded.
     layout = torch.full((len(images.batch), per_view, size, size, 2), -2.0, device=device)
     slot_index = torch.tensor(slots, device=device)
     layout[index, slot_index] = grid
