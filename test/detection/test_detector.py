@@ -71,6 +71,24 @@ def test_one_network_call_per_stage_and_batch_invariance(detector, photos):
         assert batched[0].presence == pytest.approx(single[0].presence, abs=1e-3)
 
 
+@pytest.mark.parametrize("max_hands", [1, 2])
+def test_two_hands_in_one_view(photos, max_hands):
+    """A left hand and, 150 px to its right, its mirror image (a right hand) in one view."""
+    left = photos["Back_Projection_Theory0.jpg"]
+    gap = np.full((left.shape[0], 150, 3), np.median(left.reshape(-1, 3), axis=0), np.uint8)
+    view = np.ascontiguousarray(np.hstack([left, gap, left[:, ::-1]]))
+    detector = HandDetector(HandDetectorConfig(tracking=False, max_hands=max_hands))
+    hands = detector.detect([view])[0]
+    assert len(hands) == max_hands
+    if max_hands == 2:
+        by_x = sorted(hands, key=lambda h: h.keypoints_2d[HandKeypoint.WRIST, 0])
+        assert [h.handedness for h in by_x] == [Handedness.LEFT, Handedness.RIGHT]
+        # The mirrored hand's keypoints are the mirrored keypoints of the original one.
+        mirrored = by_x[0].keypoints_2d.copy()
+        mirrored[:, 0] = view.shape[1] - 1 - mirrored[:, 0]
+        np.testing.assert_allclose(by_x[1].keypoints_2d, mirrored, atol=MIRROR_TOL * left.shape[1])
+
+
 def test_no_hand_in_images_without_one(detector, no_hand_images):
     assert detector.detect(no_hand_images) == [[] for _ in no_hand_images]
 
