@@ -38,6 +38,8 @@ class HandDetectorConfig:
         max_image_side: images whose longer side exceeds this (px) are downscaled first;
             results are still in the original image's pixels.
         num_threads: CPU threads for torch/onnxruntime; None leaves the library's default.
+            torch's setting is process-wide. On a CPU shared with other busy work, 1 is
+            steadier than 2 (docs/benchmarks.md).
     """
 
     backend: str = "torch"
