@@ -17,7 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cameras", type=int, nargs="+", default=[2, 4, 8], help="camera counts to measure")
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 15, 30], help="input set rates (Hz), increasing")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
-    parser.add_argument("--backend", default="torch", help="detector backend")
+    parser.add_argument("--backend", default="onnxruntime", help="detector backend (the node's default)")
     parser.add_argument("--device", default="cpu", help="detector device")
     parser.add_argument("--model", default="full", choices=["full", "lite"])
     parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])

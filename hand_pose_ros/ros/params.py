@@ -51,7 +51,9 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "sync.min_views": 2,  # cameras a partial set needs (2 = still triangulable)
     "sync.partial_timeout": 0.1,  # s a message waits for a full set before a partial one
     "sync.time_jump": 1.0,  # s back in time that means a restarted source (bag loop): reset
-    "detector.backend": "torch",
+    # onnxruntime runs the networks ~1.8x faster than torch on a CPU; torch if it cannot start.
+    "detector.backend": "onnxruntime",
+    "detector.fallback": ["torch"],
     "detector.device": "cpu",
     "detector.precision": "fp32",
     "detector.model": "full",  # full | lite

@@ -36,7 +36,7 @@ def test_defaults_and_derived_topics(calibration_file):
     assert [c.name for c in config.cameras] == ["c0", "c1", "c2"]
     assert [c.camera_info_topic for c in config.cameras] == ["/a/camera_info", "/b/camera_info", "/c/x/camera_info"]
     assert config.sync.num_cameras == 3 and config.sync.slop == PARAMETER_DEFAULTS["sync.slop"]
-    assert config.detector["backend"] == "torch"
+    assert config.detector["backend"] == "onnxruntime" and config.detector["fallback"] == ["torch"]
 
 
 def test_every_problem_is_reported_once(calibration_file):
