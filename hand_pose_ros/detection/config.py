@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 
+from hand_pose_ros.types import check_choice
+
 __all__ = ["HandDetectorConfig", "BACKENDS", "PRECISIONS", "MODELS"]
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt")
 PRECISIONS = ("fp32", "fp16")
 MODELS = ("full", "lite")
-
-
-def _choice(field: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ValueError(f"HandDetectorConfig.{field}: expected one of {list(choices)}, got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -56,17 +53,17 @@ class HandDetectorConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        _choice("backend", self.backend, BACKENDS)
+        check_choice("HandDetectorConfig.backend", self.backend, BACKENDS)
         if isinstance(self.fallback, str):
             raise ValueError(f"HandDetectorConfig.fallback: expected a tuple of backend names, got the string {self.fallback!r}")
         object.__setattr__(self, "fallback", tuple(self.fallback))
         for name in self.fallback:
-            _choice("fallback", name, BACKENDS)
+            check_choice("HandDetectorConfig.fallback", name, BACKENDS)
         if not (self.device == "cpu" or self.device == "cuda" or
                 (self.device.startswith("cuda:") and self.device[5:].isdigit())):
             raise ValueError(f"HandDetectorConfig.device: expected 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        _choice("precision", self.precision, PRECISIONS)
-        _choice("model", self.model, MODELS)
+        check_choice("HandDetectorConfig.precision", self.precision, PRECISIONS)
+        check_choice("HandDetectorConfig.model", self.model, MODELS)
         for name, low in (("max_hands", 1), ("redetect_interval", 1), ("max_image_side", 64)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < low:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from hand_pose_ros.types import check_choice
+
 __all__ = ["FusionConfig", "FILTERS", "FILL_PRIORS"]
 
 FILTERS = ("one_euro", "none")
@@ -84,8 +86,7 @@ class FusionConfig:
                 f"FusionConfig: refine_iterations must be >= 0 and max_hands >= 1, got "
                 f"{self.refine_iterations} and {self.max_hands}"
             )
-        if self.filter not in FILTERS:
-            raise ValueError(f"FusionConfig.filter must be one of {list(FILTERS)}, got {self.filter!r}")
+        check_choice("FusionConfig.filter", self.filter, FILTERS)
         object.__setattr__(self, "fill_missing", tuple(self.fill_missing))
         bad = [p for p in self.fill_missing if p not in FILL_PRIORS]
         if bad:

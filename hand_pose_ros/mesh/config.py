@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from hand_pose_ros.types import check_choice
+
 __all__ = ["MeshFitterConfig", "MESH_MODELS", "HANDEDNESS_SOURCES"]
 
 MESH_MODELS = ("none", "webxr", "mano")
@@ -59,11 +61,8 @@ class MeshFitterConfig:
     track_timeout_s: float = 0.5
 
     def __post_init__(self) -> None:
-        if self.model not in MESH_MODELS:
-            raise ValueError(f"MeshFitterConfig.model must be one of {list(MESH_MODELS)}, got {self.model!r}")
-        if self.handedness not in HANDEDNESS_SOURCES:
-            raise ValueError(
-                f"MeshFitterConfig.handedness must be one of {list(HANDEDNESS_SOURCES)}, got {self.handedness!r}")
+        check_choice("MeshFitterConfig.model", self.model, MESH_MODELS)
+        check_choice("MeshFitterConfig.handedness", self.handedness, HANDEDNESS_SOURCES)
         if self.model == "mano" and not self.mano_dir:
             raise ValueError(
                 "MeshFitterConfig.mano_dir must name the directory with MANO_RIGHT.pkl / MANO_LEFT.pkl "

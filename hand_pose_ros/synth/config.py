@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
+from hand_pose_ros.types import check_choice
+
 __all__ = ["SynthConfig", "GENERATOR_VERSION"]
 
 # Bump when the output of a given config changes (the cached sample is re-rendered then).
@@ -55,8 +57,7 @@ class SynthConfig:
             raise ValueError(f"SynthConfig.hands: expected 1 or 2, got {self.hands}")
         if not self.fps > 0:
             raise ValueError(f"SynthConfig.fps: expected > 0, got {self.fps}")
-        if self.layout not in LAYOUTS:
-            raise ValueError(f"SynthConfig.layout: expected one of {list(LAYOUTS)}, got {self.layout!r}")
+        check_choice("SynthConfig.layout", self.layout, LAYOUTS)
         if self.width < 64 or self.height < 64:
             raise ValueError(f"SynthConfig.width/height: expected >= 64 pixels, got {self.width}x{self.height}")
         if not _JPEG_QUALITY_RANGE[0] <= self.jpeg_quality <= _JPEG_QUALITY_RANGE[1]:
