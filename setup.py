@@ -12,7 +12,6 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hand_pose_ros", "hand_pose_ros.*"]),
-    package_data={"hand_pose_ros": ["py.typed"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/hand_pose_ros"]),
         # The node's launch file, parameters, RViz config and Fast DDS profile (ros2 launch finds
