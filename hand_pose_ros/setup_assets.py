@@ -49,6 +49,7 @@ def fetch_hand_photos(cache: pathlib.Path) -> None:
     if all((out / name).exists() for name in HAND_PHOTOS):
         return
     with tempfile.TemporaryDirectory() as tmp:
+        os.chmod(tmp, 0o777)  # apt downloads as its sandbox user (_apt) when it can write there
         try:
             _run(["apt-get", "download", "opencv-doc"], cwd=tmp)
         except subprocess.CalledProcessError:
