@@ -8,6 +8,7 @@ keypoints) gets a NaN position and an identity orientation.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
@@ -23,6 +24,7 @@ __all__ = [
     "stamp_to_ns",
     "ns_to_stamp",
     "matrix_to_pose",
+    "transform_to_matrix",
     "hand_to_msg",
     "msg_to_hand",
     "hands_to_array_msg",
@@ -53,6 +55,15 @@ def matrix_to_pose(T: np.ndarray) -> Pose:
     x, y, z, w = Rotation.from_matrix(T[:3, :3]).as_quat()
     pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w = float(x), float(y), float(z), float(w)
     return pose
+
+
+def transform_to_matrix(transform: Any) -> np.ndarray:
+    """``geometry_msgs/Transform`` → (4, 4) rigid transform (metres)."""
+    T = np.eye(4)
+    q = transform.rotation
+    T[:3, :3] = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
+    T[:3, 3] = (transform.translation.x, transform.translation.y, transform.translation.z)
+    return T
 
 
 def hand_to_msg(hand: Hand3D, wrist_pose: WristPoseFn | None = None) -> HandPose:

@@ -29,14 +29,20 @@ from diagnostic_msgs.msg import DiagnosticArray
 
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 from hand_pose_ros.ros import input_checks
-from hand_pose_ros.ros.conversions import hands_to_array_msg, ns_to_stamp, stamp_to_ns, wrist_transforms
+from hand_pose_ros.ros.conversions import (
+    hands_to_array_msg,
+    ns_to_stamp,
+    stamp_to_ns,
+    transform_to_matrix,
+    wrist_transforms,
+)
 from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, ProcessingInfo, RateMeter, diagnostic_array
 from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
 from hand_pose_ros.ros.overlay import draw_detections
 from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS
-from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config
+from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
@@ -59,6 +65,8 @@ class HandPoseNode(Node):
                 self.declare_parameter(name, default)
         params = {n: p.value for n, p in self.get_parameters_by_prefix("").items()}
         self.config, self.rig = load_config(params)
+        if self.config.extrinsics_source == "tf":
+            self.rig = self._rig_from_tf()
         pipeline = build_pipeline(self.config, self.rig)
         self._detector, self._fusion, self._wrist_pose = pipeline.detector, pipeline.fusion, pipeline.wrist_pose
         self._mesh_fitter = pipeline.mesh_fitter
@@ -108,6 +116,33 @@ class HandPoseNode(Node):
             f"{len(cfg.cameras)} cameras {[c.name for c in cfg.cameras]}, detector {self._detector.backend_name} "
             f"on {self._detector.device}, mesh {cfg.mesh.get('model', 'none')}, world frame {cfg.world_frame!r}"
         )
+
+    def _rig_from_tf(self) -> Any:
+        """The calibration's cameras posed by TF (world <- each camera's optical frame).
+
+        Cameras are static: each transform is looked up once, waiting up to
+        ``extrinsics.tf_timeout`` in total (this runs before the node joins an executor, so it
+        spins itself to receive /tf_static).
+        """
+        import tf2_ros  # checked importable by load_config
+        from rclpy.time import Time
+
+        buffer = tf2_ros.Buffer()
+        self._tf_listener = tf2_ros.TransformListener(buffer, self)
+        deadline = time.monotonic() + self.config.tf_timeout
+
+        def lookup(world_frame: str, camera_frame: str) -> np.ndarray | None:
+            while True:
+                try:
+                    return transform_to_matrix(buffer.lookup_transform(world_frame, camera_frame, Time()).transform)
+                except tf2_ros.TransformException:
+                    if time.monotonic() > deadline:
+                        return None
+                    rclpy.spin_once(self, timeout_sec=0.1)
+
+        rig = rig_with_extrinsics(self.rig, lookup)
+        self.get_logger().info(f"camera poses from TF in {rig.world_frame!r}: {rig.names}")
+        return rig
 
     def _warm_up(self) -> None:
         """One detector call on black views before subscribing: the first real set is then not

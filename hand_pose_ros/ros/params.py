@@ -42,8 +42,9 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "cameras.camera_info_topics": [""],  # "" → sibling "camera_info" of each image topic
     "cameras.names": [""],  # "" → the calibration file's camera names, in order
     "cameras.compressed": False,  # subscribe sensor_msgs/CompressedImage (JPEG/PNG) instead
-    "extrinsics.source": "file",  # file | tf
+    "extrinsics.source": "file",  # file | tf (camera poses from TF, intrinsics from the file)
     "extrinsics.calibration_file": "{cache}/sample/calibration.yaml",  # {cache}: the asset cache
+    "extrinsics.tf_timeout": 10.0,  # s to wait at start-up for TF's world <- camera transforms
     "qos.reliability": "best_effort",  # best_effort (SensorDataQoS) | reliable
     "qos.depth": 5,  # subscription history depth per camera
     "sync.slop": 0.010,  # s: largest stamp difference within one set (cameras at 30 Hz: 33 ms apart)
@@ -98,6 +99,7 @@ class NodeConfig:
     cameras: tuple[CameraInput, ...]
     compressed: bool
     extrinsics_source: str
+    tf_timeout: float
     calibration_file: str
     reliability: str
     qos_depth: int
@@ -177,8 +179,11 @@ class NodeConfig:
         )
         extrinsics = choice("extrinsics.source", EXTRINSICS_SOURCES)
         calibration_file = expand_path(typed("extrinsics.calibration_file", str, "a path"))
-        if extrinsics == "file" and not os.path.isfile(calibration_file):
+        if not os.path.isfile(calibration_file):
             problems.append(f"extrinsics.calibration_file: no such file {calibration_file!r}")
+        tf_timeout = float(typed("extrinsics.tf_timeout", (int, float), "seconds"))
+        if tf_timeout <= 0:
+            problems.append(f"extrinsics.tf_timeout: expected seconds > 0, got {tf_timeout}")
         reliability = choice("qos.reliability", RELIABILITIES)
         depth = typed("qos.depth", int, "an integer")
         if depth < 1:
@@ -208,6 +213,7 @@ class NodeConfig:
             cameras=cameras,
             compressed=compressed,
             extrinsics_source=extrinsics,
+            tf_timeout=tf_timeout,
             calibration_file=calibration_file,
             reliability=reliability,
             qos_depth=depth,

@@ -13,7 +13,7 @@ from typing import Any
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, NodeConfig, ParameterError, expand_path
 
-__all__ = ["StartupError", "Pipeline", "load_config", "build_pipeline"]
+__all__ = ["StartupError", "Pipeline", "load_config", "build_pipeline", "rig_with_extrinsics"]
 
 
 class StartupError(RuntimeError):
@@ -68,6 +68,27 @@ def build_pipeline(config: NodeConfig, rig: Rig) -> Pipeline:
     return Pipeline(detector=detector, fusion=fusion, wrist_pose=wrist_pose, mesh_fitter=mesh_fitter)
 
 
+def rig_with_extrinsics(rig: Rig, lookup: Callable[[str, str], Any]) -> Rig:
+    """``rig`` with each camera's world_T_camera from ``lookup(world_frame, camera_frame_id)``.
+
+    Args:
+        lookup: returns the (4, 4) transform camera optical frame → world, or None when unknown.
+
+    Raises:
+        StartupError: one line per camera whose transform is unknown.
+    """
+    cameras, missing = [], []
+    for camera in rig.cameras:
+        transform = lookup(rig.world_frame, camera.frame_id)
+        if transform is None:
+            missing.append(f"extrinsics: no transform {rig.world_frame} <- {camera.frame_id} (camera {camera.name!r})")
+            continue
+        cameras.append(dataclasses.replace(camera, world_T_camera=transform))
+    if missing:
+        raise StartupError(missing)
+    return Rig(cameras=tuple(cameras), world_frame=rig.world_frame)
+
+
 def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
     """Validate parameters and load the rig in the node's camera order.
 
@@ -78,7 +99,9 @@ def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
     merged.update(params)
     calibration = None
     calibration_problem = ""
-    if merged["extrinsics.source"] == "file":
+    # Intrinsics always come from the calibration file; with extrinsics.source 'tf' its
+    # world_T_camera is replaced by TF's (rig_with_extrinsics, when the node starts).
+    if merged["extrinsics.source"] in ("file", "tf"):
         path = expand_path(str(merged["extrinsics.calibration_file"]))
         try:
             calibration = load_calibration(path)
@@ -86,11 +109,14 @@ def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
             pass  # reported by NodeConfig as a missing file
         except ValueError as exc:
             calibration_problem = f"extrinsics.calibration_file: {exc}"
-    elif merged["extrinsics.source"] == "tf":
-        calibration_problem = (
-            "extrinsics.source: 'tf' is not implemented in this version (no tf2_ros to develop it "
-            "against: not on PyPI); use 'file' with a calibration YAML"
-        )
+    if merged["extrinsics.source"] == "tf":
+        try:
+            import tf2_ros  # noqa: F401
+        except ImportError:
+            calibration_problem = (
+                "extrinsics.source: 'tf' needs tf2_ros, which is not importable here; use 'file' "
+                "(the calibration YAML's world_T_camera)"
+            )
     try:
         config = NodeConfig.from_parameters(params, calibration.names if calibration else None)
         problems = []
