@@ -30,7 +30,7 @@ import yaml
 
 from hand_pose_ros.types import check_shape
 
-__all__ = ["CameraCalibration", "Rig", "load_calibration", "save_calibration", "DISTORTION_MODELS"]
+__all__ = ["CameraCalibration", "Rig", "load_calibration", "save_calibration", "look_at", "DISTORTION_MODELS"]
 
 # Number of distortion coefficients each CameraInfo model takes (0 = any length allowed to be empty).
 DISTORTION_MODELS: dict[str, tuple[int, ...]] = {
@@ -166,6 +166,25 @@ class Rig:
                     return camera
             raise KeyError(f"no camera named {key!r}; cameras are {self.names}")
         return self.cameras[key]
+
+
+def look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(3,), (3,) metres, world (z up) → (4, 4) world_T_camera of an optical frame (x right,
+    y down, z forward) at ``position`` looking at ``target``, level (x horizontal).
+
+    Raises:
+        ValueError: the camera looks straight up or down (no horizontal right direction).
+    """
+    forward = np.asarray(target, np.float64) - np.asarray(position, np.float64)
+    forward = forward / np.linalg.norm(forward)
+    right = np.cross(forward, [0.0, 0.0, 1.0])
+    if np.linalg.norm(right) < 1e-9:
+        raise ValueError(f"look_at: a camera at {position} looking straight up or down at {target} has no level pose")
+    right = right / np.linalg.norm(right)
+    T = np.eye(4)
+    T[:3, :3] = np.stack([right, np.cross(forward, right), forward], axis=1)
+    T[:3, 3] = position
+    return T
 
 
 def load_calibration(path: str | os.PathLike[str]) -> Rig:

@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
-from hand_pose_ros.calibration import CameraCalibration, Rig
+from hand_pose_ros.calibration import CameraCalibration, Rig, look_at
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import Handedness, HandKeypoint
 from hand_pose_ros.types import HandDetection2D
 
-__all__ = ["NoiseModel", "look_at", "make_rig", "hand_sequence", "synthesize_detections", "world_landmarks"]
+__all__ = ["NoiseModel", "make_rig", "hand_sequence", "synthesize_detections", "world_landmarks"]
 
 # Hands move around a point 1 m above the floor (a table-top workspace).
 WORKSPACE_CENTER = np.array([0.0, 0.0, 1.0])
@@ -43,20 +44,6 @@ class NoiseModel:
     hand_miss_rate: float = 0.0  # per view and frame: a whole hand not detected
 
 
-def look_at(eye: np.ndarray, target: np.ndarray, up: np.ndarray = np.array([0.0, 0.0, 1.0])) -> np.ndarray:
-    """(4, 4) world_T_camera for an optical frame at ``eye`` looking at ``target`` (y down)."""
-    z = target - eye
-    z = z / np.linalg.norm(z)
-    x = np.cross(z, up)
-    if np.linalg.norm(x) < 1e-6:  # looking straight up/down: any horizontal right vector
-        x = np.cross(z, np.array([1.0, 0.0, 0.0]))
-    x /= np.linalg.norm(x)
-    T = np.eye(4)
-    T[:3, :3] = np.column_stack([x, np.cross(z, x), z])
-    T[:3, 3] = eye
-    return T
-
-
 def make_rig(num_cameras: int, rng: np.random.Generator, distance: tuple[float, float] = (0.5, 1.5),
              distortion: bool = True) -> Rig:
     """Cameras spread around the workspace at random distances, elevations 10°–60°, aimed at it."""
@@ -74,15 +61,6 @@ def make_rig(num_cameras: int, rng: np.random.Generator, distance: tuple[float, 
             world_T_camera=look_at(eye, WORKSPACE_CENTER + rng.normal(0, 0.03, 3)),
         ))
     return Rig(cameras=tuple(cameras))
-
-
-def _rotation(axis_angle: np.ndarray) -> np.ndarray:
-    angle = np.linalg.norm(axis_angle)
-    if angle < 1e-12:
-        return np.eye(3)
-    k = axis_angle / angle
-    Kx = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
-    return np.eye(3) + np.sin(angle) * Kx + (1 - np.cos(angle)) * Kx @ Kx
 
 
 def hand_sequence(num_frames: int, rng: np.random.Generator, fps: float = 30.0,
@@ -108,11 +86,11 @@ def hand_sequence(num_frames: int, rng: np.random.Generator, fps: float = 30.0,
         phase, freq = rng.uniform(0, 2 * np.pi, 3), rng.uniform(0.2, 0.5, 3)
         wrist = WORKSPACE_CENTER + np.array([0, side * HANDS_SEPARATION / 2, -0.05]) + 0.1 * np.sin(
             2 * np.pi * freq * t[:, None] + phase)
-        base = _rotation(rng.normal(0, 0.6, 3))
+        base = Rotation.from_rotvec(rng.normal(0, 0.6, 3)).as_matrix()
         spin = rng.normal(0, 0.4, 3)
         roots = np.tile(np.eye(4), (num_frames, 1, 1))
         for i in range(num_frames):
-            roots[i, :3, :3] = base @ _rotation(spin * np.sin(0.5 * t[i]))
+            roots[i, :3, :3] = base @ Rotation.from_rotvec(spin * np.sin(0.5 * t[i])).as_matrix()
         roots[:, :3, 3] = wrist
         out[:, h] = model(angles, roots, skin=False).keypoints
     return out

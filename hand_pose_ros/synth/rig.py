@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hand_pose_ros.calibration import CameraCalibration, Rig
+from hand_pose_ros.calibration import CameraCalibration, Rig, look_at
 
-__all__ = ["LAYOUTS", "WORKSPACE_CENTRE", "make_rig", "look_at"]
+__all__ = ["LAYOUTS", "WORKSPACE_CENTRE", "make_rig"]
 
 LAYOUTS = ("ring", "hemisphere", "two-facing")
 # Where the hands move: about a table top's height above the floor, metres.
@@ -27,19 +27,6 @@ _RING_ELEVATION_DEG = (10.0, 30.0)  # cameras look slightly down at the hands
 _AZIMUTH_JITTER_DEG = 8.0
 _HEMISPHERE_ELEVATION_DEG = (5.0, 60.0)
 _TWO_FACING_SPREAD_DEG = 30.0  # azimuth spread of each facing group
-
-
-def look_at(position: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """(3,), (3,) metres world → (4, 4) world_T_camera for an optical frame (x right, y down, z forward)."""
-    forward = target - position
-    forward = forward / np.linalg.norm(forward)
-    right = np.cross(forward, [0.0, 0.0, 1.0])
-    right = right / np.linalg.norm(right)
-    down = np.cross(forward, right)
-    T = np.eye(4)
-    T[:3, :3] = np.stack([right, down, forward], axis=1)
-    T[:3, 3] = position
-    return T
 
 
 def _directions(layout: str, n: int, rng: np.random.Generator) -> list[tuple[float, float]]:
