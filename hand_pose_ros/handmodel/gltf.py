@@ -7,6 +7,7 @@ import os
 import pathlib
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from hand_pose_ros import assets
 from hand_pose_ros.handmodel.skeleton import JOINT_INDEX, NUM_JOINTS, WEBXR_JOINTS
@@ -43,22 +44,12 @@ class HandMesh:
     inverse_bind: np.ndarray
 
 
-def _quat_matrix(q: list[float]) -> np.ndarray:
-    """glTF quaternion (x, y, z, w) → (3, 3) rotation."""
-    x, y, z, w = np.asarray(q, np.float64) / np.linalg.norm(q)
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - z * w), 2 * (x * z + y * w)],
-        [2 * (x * y + z * w), 1 - 2 * (x * x + z * z), 2 * (y * z - x * w)],
-        [2 * (x * z - y * w), 2 * (y * z + x * w), 1 - 2 * (x * x + y * y)],
-    ])
-
-
 def _node_matrix(node) -> np.ndarray:
     if node.matrix is not None:
         return np.asarray(node.matrix, np.float64).reshape(4, 4).T  # glTF is column-major
     T = np.eye(4)
     if node.rotation is not None:
-        T[:3, :3] = _quat_matrix(node.rotation)
+        T[:3, :3] = Rotation.from_quat(node.rotation).as_matrix()  # glTF quaternions are (x, y, z, w) too
     if node.scale is not None:
         T[:3, :3] = T[:3, :3] * np.asarray(node.scale)
     if node.translation is not None:
