@@ -41,12 +41,12 @@ def run(args: argparse.Namespace) -> int:
     frames = report["frames"]
     print(f"frames: {frames['matched']}/{frames['gt']} GT frames matched ({frames['pred']} predicted); "
           f"false-positive hands: {report['false_positive_hands']}")
-    print(f"{'hand':<14}{'detect':>8}{'MPJPE':>10}{'PA-MPJPE':>10}{'RR-MPJPE':>10}{'AUC50':>8}{'MPVPE':>9}{'hand.acc':>10}{'IDsw':>6}")
+    print(f"{'hand':<14}{'detect':>8}{'MPJPE':>10}{'PA-MPJPE':>10}{'RR-MPJPE':>10}{'AUC50':>8}{'MPVPE':>9}{'PA-MPVPE':>10}{'hand.acc':>10}{'IDsw':>6}")
     rows = [("overall", report["overall"])] + [(f"{k} ({v['handedness']})", v) for k, v in report["per_hand"].items()]
     for name, s in rows:
         print(f"{name:<14}{_fmt(s['detection_rate']):>8}{_fmt(s['mpjpe_mm'], ' mm'):>10}{_fmt(s['pa_mpjpe_mm'], ' mm'):>10}"
               f"{_fmt(s['root_relative_mpjpe_mm'], ' mm'):>10}{_fmt(s['auc_0_50mm']):>8}{_fmt(s['mpvpe_mm'], ' mm'):>9}"
-              f"{_fmt(s['handedness_accuracy']):>10}{s['id_switches']:>6}")
+              f"{_fmt(s['pa_mpvpe_mm'], ' mm'):>10}{_fmt(s['handedness_accuracy']):>10}{s['id_switches']:>6}")
     if args.json_out:
         pathlib.Path(args.json_out).write_text(json.dumps(report, indent=1), encoding="utf-8")
     if args.plot:

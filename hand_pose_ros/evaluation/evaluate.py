@@ -15,6 +15,7 @@ from hand_pose_ros.evaluation.metrics import (
     joint_errors,
     mpjpe,
     mpvpe,
+    pa_mpvpe,
     pa_mpjpe,
     pck_curve,
     root_relative_mpjpe,
@@ -62,6 +63,8 @@ def _summary(pairs: list[tuple], gt_count: int, id_switches: int) -> dict[str, A
         errors = np.zeros((0, NUM_KEYPOINTS))
     pck = pck_curve(errors)
     mesh_pairs = [(g.vertices, p.vertices) for g, p in pairs if g.vertices is not None and p.vertices is not None and g.vertices.shape == p.vertices.shape]
+    if mesh_pairs:
+        gt_v, pred_v = (np.stack(side) for side in zip(*mesh_pairs))  # (M, V, 3) each
     with warnings.catch_warnings():  # a joint missing in every frame has no mean: NaN is the answer
         warnings.simplefilter("ignore", RuntimeWarning)
         per_joint = np.nanmean(errors, axis=0) if len(errors) else np.full(NUM_KEYPOINTS, np.nan)
@@ -78,7 +81,8 @@ def _summary(pairs: list[tuple], gt_count: int, id_switches: int) -> dict[str, A
         "root_relative_mpjpe_mm": _nan_to_none(root_relative_mpjpe(pred_k, gt_k) * _MM if pairs else np.nan),
         "auc_0_50mm": _nan_to_none(auc(PCK_THRESHOLDS_M, pck) if pairs else np.nan),
         "pck": [_nan_to_none(v) for v in pck],
-        "mpvpe_mm": _nan_to_none(mpvpe(np.stack([p for _, p in mesh_pairs]), np.stack([g for g, _ in mesh_pairs])) * _MM) if mesh_pairs else None,
+        "mpvpe_mm": _nan_to_none(mpvpe(pred_v, gt_v) * _MM) if mesh_pairs else None,
+        "pa_mpvpe_mm": _nan_to_none(pa_mpvpe(pred_v, gt_v) * _MM) if mesh_pairs else None,
         "per_joint_mpjpe_mm": {k.name: _nan_to_none(v * _MM) for k, v in zip(HandKeypoint, per_joint)},
         "per_joint_std_mm": {k.name: _nan_to_none(v * _MM) for k, v in zip(HandKeypoint, per_joint_std)},
     }

@@ -20,6 +20,7 @@ __all__ = [
     "pck_curve",
     "auc",
     "mpvpe",
+    "pa_mpvpe",
     "PCK_THRESHOLDS_M",
 ]
 
@@ -104,3 +105,9 @@ def auc(thresholds: np.ndarray, pck: np.ndarray) -> float:
 def mpvpe(pred_vertices: np.ndarray, gt_vertices: np.ndarray) -> float:
     """(..., V, 3), (..., V, 3) metres, same vertex order → mean per-vertex position error, metres."""
     return mpjpe(pred_vertices, gt_vertices)
+
+
+def pa_mpvpe(pred_vertices: np.ndarray, gt_vertices: np.ndarray) -> float:
+    """(N, V, 3), (N, V, 3) metres, same vertex order → MPVPE after Procrustes alignment of each
+    mesh (rotation, translation, scale), metres: the mesh's shape error without its placement."""
+    return pa_mpjpe(pred_vertices, gt_vertices)

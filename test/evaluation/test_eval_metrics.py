@@ -12,6 +12,7 @@ from hand_pose_ros.evaluation.metrics import (
     joint_errors,
     mpjpe,
     mpvpe,
+    pa_mpvpe,
     pa_mpjpe,
     pck_curve,
     procrustes_align,
@@ -88,5 +89,12 @@ def test_auc_of_known_curves() -> None:
 def test_mpvpe_and_shape_errors(hand: np.ndarray) -> None:
     vertices = np.random.default_rng(2).normal(size=(5, 100, 3))
     assert mpvpe(vertices + [0.0, 0.01, 0.0], vertices) == pytest.approx(0.01)
+    # A similarity transform of a mesh is no shape error; per-vertex noise is.
+    c, s = np.cos(0.4), np.sin(0.4)
+    moved = 1.2 * vertices @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]]).T + [0.3, -0.1, 0.5]
+    assert pa_mpvpe(moved, vertices) == pytest.approx(0.0, abs=1e-9)
+    assert mpvpe(moved, vertices) > 0.1
+    noisy = vertices + np.random.default_rng(3).normal(0.0, 0.01, vertices.shape)
+    assert 0.0 < pa_mpvpe(noisy, vertices) <= mpvpe(noisy, vertices)
     with pytest.raises(ValueError, match=r"pred in joint_errors: expected shape \(21, 3\), got \(20, 3\)"):
         joint_errors(hand[:20], hand)
