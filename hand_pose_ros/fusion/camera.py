@@ -76,14 +76,18 @@ def distort_normalized(xy: np.ndarray, rational: np.ndarray, fisheye: np.ndarray
 def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.ndarray, is_fisheye: np.ndarray) -> np.ndarray:
     """(V, N, 2) normalized distorted → (V, N, 2) normalized undistorted (inverse of ``distort_normalized``)."""
     out = xy_d.copy()
-    radtan = ~is_fisheye & np.any(rational != 0, axis=1)
+    radtan = ~is_fisheye & np.any(rational != 0, axis=1)  # (V,)
     if radtan.any():
+        # Only seen points are iterated (M of them, flattened); a point with a NaN coordinate is missing.
+        finite = np.isfinite(xy_d).all(-1)  # (V, N)
+        out[radtan[:, None] & ~finite] = np.nan
+        rows, cols = np.nonzero(radtan[:, None] & finite)  # (M,) each
         # Complex form, both coordinates per operation: z = x + iy; with P = p2 + i p1 the
         # tangential term is conj(P) z² + 2 |z|² P. Fixed point as OpenCV's undistortPoints:
         # z = (z_d − tangential(z)) / radial(|z|²).
-        d = rational[radtan]
-        zd = xy_d[radtan, :, 0] + 1j * xy_d[radtan, :, 1]  # (V', N)
-        k1, k2, p1, p2, k3, k4, k5, k6 = (d[:, i : i + 1] for i in range(_RATIONAL_COEFFS))
+        d = rational[rows]  # (M, 8)
+        zd = xy_d[rows, cols, 0] + 1j * xy_d[rows, cols, 1]  # (M,)
+        k1, k2, p1, p2, k3, k4, k5, k6 = d.T
         P_conj, P2 = p2 - 1j * p1, 2.0 * (p2 + 1j * p1)
         has_denominator = bool(np.any(d[:, 5:] != 0))
         z = zd
@@ -92,13 +96,12 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
             radial = 1.0 + r2 * (k1 + r2 * (k2 + r2 * k3))
             if has_denominator:
                 radial = radial / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
-            with np.errstate(invalid="ignore"):  # NaN (unseen) points stay NaN
-                z_new = (zd - P_conj * (z * z) - P2 * r2) / radial
-            done = it >= _FIRST_CHECK and np.nanmax(np.abs(z_new - z), initial=0.0) < _UNDISTORT_TOL
+            z_new = (zd - P_conj * (z * z) - P2 * r2) / radial
+            done = it >= _FIRST_CHECK and np.max(np.abs(z_new - z), initial=0.0) < _UNDISTORT_TOL
             z = z_new
             if done:
                 break
-        out[radtan] = np.stack([z.real, z.imag], axis=-1)
+        out[rows, cols, 0], out[rows, cols, 1] = z.real, z.imag
     if is_fisheye.any():
         fxd, d = xy_d[is_fisheye], fisheye[is_fisheye]
         theta_d = np.hypot(fxd[..., 0], fxd[..., 1])
