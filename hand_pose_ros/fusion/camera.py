@@ -183,6 +183,20 @@ class CameraArray:
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
         return points @ R.transpose(0, 2, 1) + t[:, None, :]
 
+    @functools.cached_property
+    def _stacked_extrinsics(self) -> tuple[np.ndarray, np.ndarray]:
+        """(3, 3V) [R_0ᵀ | R_1ᵀ | …] and (3V,) [t_0, t_1, …]: ``X @ R + t`` is X in every camera."""
+        R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
+        return R.transpose(2, 0, 1).reshape(3, -1), t.reshape(-1)
+
+    def to_every_camera(self, points: np.ndarray) -> np.ndarray:
+        """(…, N, 3) world points, metres → (…, N, V, 3) in every camera's optical frame.
+
+        One matrix product for all cameras (faster than ``to_camera`` on many small batches).
+        """
+        R, t = self._stacked_extrinsics
+        return (points @ R + t).reshape(points.shape[:-1] + (len(self), 3))
+
     def normalized_to_pixels(self, xy: np.ndarray, distort: bool = True) -> np.ndarray:
         """(V, N, 2) normalized → (V, N, 2) pixels (distorted by each camera's model if ``distort``)."""
         if distort:

@@ -76,23 +76,24 @@ def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.n
 
 def reprojection_errors(points: np.ndarray, xy: np.ndarray, cams: CameraArray) -> np.ndarray:
     """(…, N, 3) metres and (V, N, 2) normalized → (…, V, N) px in the undistorted image."""
-    R, t = cams.camera_T_world[:, :3, :3], cams.camera_T_world[:, :3, 3]
-    cam = points[..., None, :, :] @ R.transpose(0, 2, 1) + t[:, None, :]  # (…, V, N, 3)
+    cam = cams.to_every_camera(points)  # (…, N, V, 3)
+    x, y = xy.transpose(1, 0, 2)[..., 0], xy.transpose(1, 0, 2)[..., 1]  # (N, V) each
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(cam[..., 2] > _MIN_RAY_DEPTH, cam[..., 2], np.nan)
-        diff = cam[..., :2] / z[..., None] - xy
-    return np.sqrt((diff * diff).sum(-1)) * cams.focal[:, None]
+        dx, dy = cam[..., 0] / z - x, cam[..., 1] / z - y  # (…, N, V) each
+    return np.swapaxes(np.sqrt(dx * dx + dy * dy) * cams.focal, -1, -2)
 
 
 def _pair_midpoints(xy: np.ndarray, cams: CameraArray, pairs: np.ndarray) -> np.ndarray:
     """(V, N, 2) normalized → (P, N, 3) midpoints of the closest approach of each pair's rays."""
     R = cams.camera_T_world[:, :3, :3]
-    rays = np.concatenate([xy, np.ones_like(xy[..., :1])], -1) @ R  # (V, N, 3) world: Rᵀ x per point
+    rays = xy @ R[:, :2] + R[:, None, 2]  # (V, N, 3) world: Rᵀ [x, y, 1] per point
+    ray_norm2 = np.einsum("vni,vni->vn", rays, rays)  # (V, N)
     centers = cams.centers  # (V, 3)
     da, db = rays[pairs[:, 0]], rays[pairs[:, 1]]  # (P, N, 3)
-    w0 = (centers[pairs[:, 0]] - centers[pairs[:, 1]])[:, None, :]  # (P, 1, 3)
-    a, b, c = (da * da).sum(-1), (da * db).sum(-1), (db * db).sum(-1)
-    d, e = (da * w0).sum(-1), (db * w0).sum(-1)
+    w0 = centers[pairs[:, 0]] - centers[pairs[:, 1]]  # (P, 3)
+    a, b, c = ray_norm2[pairs[:, 0]], np.einsum("pni,pni->pn", da, db), ray_norm2[pairs[:, 1]]  # (P, N) each
+    d, e = np.einsum("pni,pi->pn", da, w0), np.einsum("pni,pi->pn", db, w0)
     denom = a * c - b * b
     ok = denom > _MIN_RAY_ANGLE_TERM * a * c
     denom = np.where(ok, denom, 1.0)
