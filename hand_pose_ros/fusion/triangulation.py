@@ -8,6 +8,7 @@ the undistorted image (normalized error × focal length).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 
 import numpy as np
@@ -23,6 +24,8 @@ _MIN_RAY_ANGLE_TERM = 1e-9
 _RIDGE = 1e-12
 # Points must lie in front of both cameras of a hypothesis pair (metres along each ray).
 _MIN_RAY_DEPTH = 1e-3
+# Rigs whose DLT blocks are kept (one per live MultiViewFusion; a few for tests and benches).
+_DLT_BLOCKS_CACHE = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,19 @@ def view_pairs(num_views: int) -> np.ndarray:
     return np.array(list(itertools.combinations(range(num_views), 2)), dtype=int).reshape(-1, 2)
 
 
+@functools.lru_cache(maxsize=_DLT_BLOCKS_CACHE)
+def _dlt_blocks(cams: CameraArray) -> np.ndarray:
+    """(4V, 16) per-view parts of the DLT normal matrix (flattened 4×4), in four blocks of V rows.
+
+    With P_v's rows p0, p1, p2, point x, y contributes w² (rx rxᵀ + ry ryᵀ), rx = x p2 − p0,
+    ry = y p2 − p1: = w² [(x² + y²) p2p2ᵀ − x (p2p0ᵀ + p0p2ᵀ) − y (p2p1ᵀ + p1p2ᵀ) + p0p0ᵀ + p1p1ᵀ].
+    """
+    P = cams.camera_T_world[:, :3, :]  # (V, 3, 4)
+    outer = P[:, :, None, :, None] * P[:, None, :, None, :]  # (V, 3, 3, 4, 4): p_i p_jᵀ
+    blocks = [outer[:, 2, 2], outer[:, 2, 0] + outer[:, 0, 2], outer[:, 2, 1] + outer[:, 1, 2], outer[:, 0, 0] + outer[:, 1, 1]]
+    return np.concatenate(blocks).reshape(-1, 16)
+
+
 def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.ndarray:
     """(V, N, 2) normalized, (V, N) weights ≥ 0 → (N, 3) metres; NaN where < 2 views weigh > 0.
 
@@ -56,16 +72,12 @@ def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.n
     than an eigen-decomposition and the same for points at finite distance); with
     w = score × f / depth the algebraic residual becomes a pixel residual.
     """
-    P = cams.camera_T_world[:, :3, :]  # (V, 3, 4)
     finite = np.isfinite(xy).all(-1)
     w = np.where(finite & (weights > 0), weights, 0.0)  # (V, N); NaN weights count as 0
-    x = np.where(finite[..., None], xy, 0.0)
-    rows = np.stack(
-        [x[..., 0, None] * P[:, None, 2] - P[:, None, 0], x[..., 1, None] * P[:, None, 2] - P[:, None, 1]],
-        axis=2,
-    )  # (V, N, 2, 4)
-    rows = (rows * w[..., None, None]).transpose(1, 0, 2, 3).reshape(xy.shape[1], -1, 4)  # (N, 2V, 4)
-    A = rows.transpose(0, 2, 1) @ rows  # (N, 4, 4)
+    w2 = w * w
+    x, y = np.where(finite, xy[..., 0], 0.0), np.where(finite, xy[..., 1], 0.0)  # (V, N) each
+    coefficients = np.concatenate([w2 * (x * x + y * y), -w2 * x, -w2 * y, w2])  # (4V, N)
+    A = (coefficients.T @ _dlt_blocks(cams)).reshape(-1, 4, 4)  # (N, 4, 4)
     enough = (w > 0).sum(0) >= 2
     A[~enough] = np.eye(4)
     M = A[:, :3, :3] + (_RIDGE * np.trace(A[:, :3, :3], axis1=1, axis2=2))[:, None, None] * np.eye(3)
