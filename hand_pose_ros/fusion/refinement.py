@@ -50,10 +50,12 @@ def refine_points(
     """
     x = points.copy()
     active = np.isfinite(x).all(-1)  # (N,) joints with enough views; the rest stay NaN
-    w_obs = np.where(np.isfinite(xy).all(-1), weights, 0.0) * active  # (V, N)
-    obs = np.where(np.isfinite(xy), xy, 0.0)
-    R, t = cams.camera_T_world[:, :3, :3], cams.camera_T_world[:, :3, 3]
-    f = cams.focal[:, None, None]  # (V, 1, 1)
+    # Observations joint-major, as the per-joint systems are: (N, V, …).
+    seen = np.isfinite(xy).all(-1).T  # (N, V)
+    w_obs = np.where(seen, weights.T, 0.0) * active[:, None]  # (N, V)
+    obs = np.where(seen[..., None], xy.transpose(1, 0, 2), 0.0)  # (N, V, 2)
+    R = cams.camera_T_world[:, :3, :3]  # (V, 3, 3)
+    f = cams.focal  # (V,)
     lam2 = (bone_weight_px_per_mm * 1e3) ** 2  # px² per m² of bone error
     bone_ok = np.isfinite(bone_targets) & active[bones[:, 0]] & active[bones[:, 1]]
     b_par, b_chi, b_len = bones[bone_ok, 0], bones[bone_ok, 1], bone_targets[bone_ok]
@@ -65,31 +67,28 @@ def refine_points(
     sign[b_chi, cols], sign[b_par, cols] = 1.0, -1.0
     xs = np.where(active[:, None], x, 0.0)
     for _ in range(iterations):
-        cam = xs[None] @ R.transpose(0, 2, 1) + t[:, None, :]  # (V, N, 3)
-        z = np.where(cam[..., 2] > _MIN_DEPTH, cam[..., 2], np.inf)
-        u = cam[..., :2] / z[..., None]  # (V, N, 2)
-        res = f * (u - obs)  # (V, N, 2) px
-        norm = np.sqrt((res * res).sum(-1))
+        cam = cams.to_every_camera(xs)  # (N, V, 3)
+        z = np.where(cam[..., 2] > _MIN_DEPTH, cam[..., 2], np.inf)  # (N, V)
+        u = cam[..., :2] / z[..., None]  # (N, V, 2)
+        res = f[:, None] * (u - obs)  # (N, V, 2) px
+        norm = np.sqrt(res[..., 0] * res[..., 0] + res[..., 1] * res[..., 1])  # (N, V)
         huber = np.where(norm > huber_px, huber_px / np.maximum(norm, 1e-12), 1.0)
-        w = w_obs * huber * (z < np.inf)  # (V, N)
-        # d(px)/dX = f / z [[1, 0, −u], [0, 1, −v]] R
-        J_cam = np.zeros(cam.shape[:2] + (2, 3))
-        J_cam[..., 0, 0] = J_cam[..., 1, 1] = 1.0
-        J_cam[..., :, 2] = -u
-        J = (f[..., None] / z[..., None, None]) * (J_cam @ R[:, None])  # (V, N, 2, 3)
-        N = J.shape[1]
-        Jw = (J * w[..., None, None]).transpose(1, 0, 2, 3).reshape(N, -1, 3)  # (N, 2V, 3)
-        H = Jw.transpose(0, 2, 1) @ J.transpose(1, 0, 2, 3).reshape(N, -1, 3)  # (N, 3, 3)
-        g = (Jw.transpose(0, 2, 1) @ res.transpose(1, 0, 2).reshape(N, -1, 1))[..., 0]  # (N, 3)
+        w = w_obs * huber * (z < np.inf)  # (N, V)
+        # d(px)/dX = f / z [[1, 0, −u], [0, 1, −v]] R = f / z (R[:2] − [u, v]ᵀ R[2])
+        J = (f / z)[..., None, None] * (R[:, :2] - u[..., None] * R[:, None, 2])  # (N, V, 2, 3)
+        N = J.shape[0]
+        JwT = (J * w[..., None, None]).reshape(N, -1, 3).transpose(0, 2, 1)  # (N, 3, 2V)
+        H = JwT @ J.reshape(N, -1, 3)  # (N, 3, 3)
+        g = (JwT @ res.reshape(N, -1, 1))[..., 0]  # (N, 3)
         if b_len.size:
             d = xs[b_chi] - xs[b_par]  # (B, 3)
-            length = np.sqrt((d * d).sum(-1, keepdims=True))
+            length = np.sqrt(np.einsum("bi,bi->b", d, d))[:, None]  # (B, 1)
             dirn = d / np.maximum(length, 1e-9)
             err = length[:, 0] - b_len
             outer = (lam2 * _JACOBI_BONE_FACTOR) * (dirn[:, :, None] * dirn[:, None, :]).reshape(-1, 9)  # (B, 9)
             H += (touch @ outer).reshape(-1, 3, 3)
             g += sign @ (lam2 * dirn * err[:, None])
-        trace = np.trace(H, axis1=1, axis2=2)
+        trace = np.einsum("nii->n", H)
         H += (_DAMPING * trace + 1e-12)[:, None, None] * np.eye(3)
         step = np.linalg.solve(H, -g[..., None])[..., 0]
         xs = xs + np.where(active[:, None], step, 0.0)
