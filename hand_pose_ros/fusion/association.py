@@ -69,11 +69,11 @@ def track_costs(view: np.ndarray, xy: np.ndarray, predicted: np.ndarray, cams: C
     """(D,) views, (D, 21, 2) normalized, (K, 21, 3) predicted world joints → (K, D) px median distance."""
     if predicted.shape[0] == 0 or view.size == 0:
         return np.full((predicted.shape[0], view.size), np.inf)
-    R, t = cams.camera_T_world[view, :3, :3], cams.camera_T_world[view, :3, 3]  # (D, 3, 3), (D, 3)
-    cam = predicted[:, None] @ R.transpose(0, 2, 1)[None] + t[None, :, None, :]  # (K, D, 21, 3)
+    cam = cams.to_every_camera(predicted)[:, :, view].transpose(0, 2, 1, 3)  # (K, D, 21, 3)
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(cam[..., 2] > 0, cam[..., 2], np.nan)
-        dist = np.linalg.norm(cam[..., :2] / z[..., None] - xy[None], axis=-1) * cams.focal[view][None, :, None]
+        dx, dy = cam[..., 0] / z - xy[..., 0], cam[..., 1] / z - xy[..., 1]  # (K, D, 21) each
+        dist = np.sqrt(dx * dx + dy * dy) * cams.focal[view][None, :, None]
     return _masked_median(dist)
 
 

@@ -192,7 +192,8 @@ class MultiViewFusion:
         if not tracked:
             return
         predicted = self._predicted[[hints[g] for g in tracked]]  # (g, 21, 3)
-        dist = np.linalg.norm(points[tracked] - predicted, axis=-1)
+        diff = points[tracked] - predicted  # (g, 21, 3)
+        dist = np.sqrt(np.einsum("gji,gji->gj", diff, diff))
         reject = (num_views[tracked] == 2) & (dist > self.config.joint_gate_m)
         points[tracked] = np.where(reject[..., None], np.nan, points[tracked])
         num_views[tracked] = np.where(reject, 0, num_views[tracked])

@@ -24,7 +24,8 @@ _JACOBI_BONE_FACTOR = 2.0
 
 def bone_lengths(points: np.ndarray, bones: np.ndarray) -> np.ndarray:
     """(N, 3) metres and (B, 2) joint indices (parent, child) → (B,) metres; NaN if an end is missing."""
-    return np.linalg.norm(points[bones[:, 1]] - points[bones[:, 0]], axis=-1)
+    d = points[bones[:, 1]] - points[bones[:, 0]]  # (B, 3)
+    return np.sqrt(np.einsum("bi,bi->b", d, d))
 
 
 def refine_points(
