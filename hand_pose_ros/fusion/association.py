@@ -91,14 +91,14 @@ def group_detections(view: np.ndarray, pair_cost: Callable[[], np.ndarray], trac
     groups: list[list[int]] = [[] for _ in range(K)]
     assigned = np.zeros(D, bool)
     if K:
+        finite_cost = np.where(np.isfinite(track_cost), track_cost, 1e9)  # (K, D)
         for v in np.unique(view):
             dets = np.flatnonzero(view == v)
-            cost = track_cost[:, dets]
-            rows, cols = linear_sum_assignment(np.where(np.isfinite(cost), cost, 1e9))
-            for k, c in zip(rows, cols):
-                if cost[k, c] < threshold_px:
-                    groups[k].append(int(dets[c]))
-                    assigned[dets[c]] = True
+            rows, cols = linear_sum_assignment(finite_cost[:, dets])
+            for k, d in zip(rows.tolist(), dets[cols].tolist()):
+                if track_cost[k, d] < threshold_px:
+                    groups[k].append(d)
+                    assigned[d] = True
     sources = list(range(K))
     groups, sources = [g for g in groups if g], [s for g, s in zip(groups, sources) if g]
     if assigned.all():
