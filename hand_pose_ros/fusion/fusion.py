@@ -9,6 +9,7 @@ priors for missing joints → tracks (ids, handedness vote, One-Euro filter) →
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -44,6 +45,8 @@ _TRACK_DEPTH_STDDEV_M = 0.02
 _MONOCULAR_CONFIDENCE_SLOPE = 10.0
 # Confidence of priors relative to a detection score: a filled joint is a guess.
 _PRIOR_CONFIDENCE = 0.3
+# Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
+_HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
 
 
 class MultiViewFusion:
@@ -172,7 +175,7 @@ class MultiViewFusion:
             new_hints.append(hints[g])
         keep_g = np.flatnonzero(multi)
         kept = [[d for d in groups[g] if not leaves[d]] for g in keep_g]
-        errors = np.where(tri.inliers, tri.errors, 0.0).reshape(V, G, J).sum(0) / np.maximum(num_views, 1)
+        errors = tri.reprojection_error.reshape(G, J)  # mean over inlier views; used where num_views >= 2
         inlier_scores = np.where(tri.inliers, obs_scores, 0.0).reshape(V, G, J).sum(0)
         mean_score = inlier_scores / np.maximum(tri.inliers.reshape(V, G, J).sum(0), 1)  # (G, 21)
         extra = len(new_groups)
@@ -210,8 +213,7 @@ class MultiViewFusion:
         total = 0.0
         for d in members:
             p = min(max(float(dets[d].handedness_score), 1 - _MAX_HANDEDNESS_SCORE), _MAX_HANDEDNESS_SCORE)
-            sign = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}.get(dets[d].handedness, 0.0)
-            total += sign * np.log(p / (1 - p))
+            total += _HANDEDNESS_SIGN.get(dets[d].handedness, 0.0) * math.log(p / (1 - p))
         return total
 
     def _multi_view_hand(self, points, conf, errors, num_views, members, dets, hint) -> dict:
