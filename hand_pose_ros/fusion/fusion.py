@@ -105,8 +105,8 @@ class MultiViewFusion:
         self.tracker.prune(stamp)
         if not dets:
             return []
-        scores = np.stack([d.keypoint_scores for d in dets]).astype(np.float64)  # (D, 21)
-        pixels = np.stack([d.keypoints_2d for d in dets]).astype(np.float64)  # (D, 21, 2) px
+        scores = np.array([d.keypoint_scores for d in dets], np.float64)  # (D, 21)
+        pixels = np.array([d.keypoints_2d for d in dets], np.float64)  # (D, 21, 2) px
         seen = np.isfinite(pixels).all(-1) & (scores >= cfg.min_keypoint_score) & (scores > 0)
         pixels[~seen] = np.nan
         xy = self.cams.pixels_to_normalized(pixels, view)  # (D, 21, 2)

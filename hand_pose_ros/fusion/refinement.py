@@ -49,8 +49,7 @@ def refine_points(
         huber_px: residual (px) beyond which an observation's influence stops growing.
         bone_weight_px_per_mm: 1 mm of bone-length error costs as much as this many px.
     """
-    x = points.copy()
-    active = np.isfinite(x).all(-1)  # (N,) joints with enough views; the rest stay NaN
+    active = np.isfinite(points).all(-1)  # (N,) joints with enough views; the rest stay NaN
     # Observations joint-major, as the per-joint systems are: (N, V, …).
     seen = np.isfinite(xy).all(-1).T  # (N, V)
     w_obs = np.where(seen, weights.T, 0.0) * active[:, None]  # (N, V)
@@ -61,12 +60,12 @@ def refine_points(
     bone_ok = np.isfinite(bone_targets) & active[bones[:, 0]] & active[bones[:, 1]]
     b_par, b_chi, b_len = bones[bone_ok, 0], bones[bone_ok, 1], bone_targets[bone_ok]
     # Incidence of bones on joints: scatters per-bone terms onto joints with one matmul each.
-    touch = np.zeros((len(x), b_len.size))  # (N, B): 1 at both ends of each bone
-    sign = np.zeros((len(x), b_len.size))  # (N, B): +1 child, −1 parent
+    touch = np.zeros((len(points), b_len.size))  # (N, B): 1 at both ends of each bone
+    sign = np.zeros((len(points), b_len.size))  # (N, B): +1 child, −1 parent
     cols = np.arange(b_len.size)
     touch[b_chi, cols] = touch[b_par, cols] = 1.0
     sign[b_chi, cols], sign[b_par, cols] = 1.0, -1.0
-    xs = np.where(active[:, None], x, 0.0)
+    xs = np.where(active[:, None], points, 0.0)
     for _ in range(iterations):
         cam = cams.to_every_camera(xs)  # (N, V, 3)
         z = np.where(cam[..., 2] > _MIN_DEPTH, cam[..., 2], np.inf)  # (N, V)
