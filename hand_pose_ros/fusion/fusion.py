@@ -148,11 +148,12 @@ class MultiViewFusion:
         obs, obs_scores = obs.reshape(V, G * J, 2), obs_scores.reshape(V, G * J)
         tri = robust_triangulate(obs, obs_scores, self.cams, cfg.inlier_threshold_px, self._pairs)
         points = tri.points
+        inlier_scores = np.where(tri.inliers, obs_scores, 0.0)  # (V, G·21)
         if cfg.refine and cfg.refine_iterations:
             bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
             no_track = np.full(len(BONE_INDEX), np.nan)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
-            points = refine_points(points, obs, np.where(tri.inliers, obs_scores, 0.0), self.cams, bones, targets,
+            points = refine_points(points, obs, inlier_scores, self.cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations)
         points = points.reshape(G, J, 3)
@@ -176,12 +177,18 @@ class MultiViewFusion:
         keep_g = np.flatnonzero(multi)
         kept = [[d for d in groups[g] if not leaves[d]] for g in keep_g]
         errors = tri.reprojection_error.reshape(G, J)  # mean over inlier views; used where num_views >= 2
-        inlier_scores = np.where(tri.inliers, obs_scores, 0.0).reshape(V, G, J).sum(0)
-        mean_score = inlier_scores / np.maximum(tri.inliers.reshape(V, G, J).sum(0), 1)  # (G, 21)
-        extra = len(new_groups)
-        pad = lambda a, fill: np.concatenate([a[keep_g], np.full((extra,) + a.shape[1:], fill, a.dtype)])  # noqa: E731
+        # Mean score of the inlier views, which num_views counts (a gated joint's 0 views: score unused).
+        mean_score = inlier_scores.reshape(V, G, J).sum(0) / np.maximum(num_views, 1)  # (G, 21)
+        rows = len(keep_g) + len(new_groups)
+
+        def pad(a: np.ndarray, fill) -> np.ndarray:
+            """(G, …) → (rows, …): the kept groups, then ``fill`` for the groups made here."""
+            out = np.full((rows,) + a.shape[1:], fill, a.dtype)
+            out[: len(keep_g)] = a[keep_g]
+            return out
+
         return (pad(points, np.nan), pad(mean_score, 0.0), pad(errors, np.nan), pad(num_views, 0),
-                np.arange(len(keep_g) + extra) < len(keep_g),
+                np.arange(rows) < len(keep_g),
                 kept + new_groups, [hints[g] for g in keep_g] + new_hints)
 
     def _depth_known(self, stamp: float) -> np.ndarray:
