@@ -76,7 +76,7 @@ def distort_normalized(xy: np.ndarray, rational: np.ndarray, fisheye: np.ndarray
 def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.ndarray, is_fisheye: np.ndarray) -> np.ndarray:
     """(V, N, 2) normalized distorted → (V, N, 2) normalized undistorted (inverse of ``distort_normalized``)."""
     out = xy_d.copy()
-    radtan = ~is_fisheye & np.any(rational != 0, axis=1)  # (V,)
+    radtan = ~is_fisheye & (rational != 0).any(axis=1)  # (V,)
     if radtan.any():
         # Only seen points are iterated (M of them, flattened); a point with a NaN coordinate is missing.
         finite = np.isfinite(xy_d).all(-1)  # (V, N)
@@ -89,7 +89,7 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
         zd = xy_d[rows, cols, 0] + 1j * xy_d[rows, cols, 1]  # (M,)
         k1, k2, p1, p2, k3, k4, k5, k6 = d.T
         P_conj, P2 = p2 - 1j * p1, 2.0 * (p2 + 1j * p1)
-        has_denominator = bool(np.any(d[:, 5:] != 0))
+        has_denominator = bool((d[:, 5:] != 0).any())
         z = zd
         for it in range(_UNDISTORT_MAX_ITER):
             r2 = z.real * z.real + z.imag * z.imag
@@ -97,7 +97,7 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
             if has_denominator:
                 radial = radial / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
             z_new = (zd - P_conj * (z * z) - P2 * r2) / radial
-            done = it >= _FIRST_CHECK and np.max(np.abs(z_new - z), initial=0.0) < _UNDISTORT_TOL
+            done = it >= _FIRST_CHECK and np.abs(z_new - z).max(initial=0.0) < _UNDISTORT_TOL
             z = z_new
             if done:
                 break

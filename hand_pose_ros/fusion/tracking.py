@@ -48,12 +48,13 @@ class Track:
     def learn_bones(self, points: np.ndarray, rate: float) -> None:
         """Update bone lengths from (21, 3) triangulated joints (NaN-safe, outliers skipped)."""
         measured = bone_lengths(points, BONE_INDEX)
+        change = measured - self.bones  # (20,) m; NaN until a bone is learned
         ok = np.isfinite(measured)
         established = self.bone_counts >= _BONES_ESTABLISHED
-        ok &= ~established | (np.abs(measured - self.bones) < _BONE_OUTLIER_REL * self.bones)
+        ok &= ~established | (np.abs(change) < _BONE_OUTLIER_REL * self.bones)
         # Running mean at first, then an exponential average with ``rate``.
         step = np.maximum(1.0 / (self.bone_counts + 1), rate)
-        self.bones = np.where(ok, np.where(self.bone_counts > 0, self.bones + step * (measured - self.bones), measured), self.bones)
+        self.bones = np.where(ok, np.where(self.bone_counts > 0, self.bones + step * change, measured), self.bones)
         self.bone_counts = self.bone_counts + ok
 
     @property
