@@ -142,11 +142,11 @@ def robust_triangulate(
     tau2 = threshold_px**2
     hyps = _pair_midpoints(xy, cams, pairs)  # (P, N, 3)
     err = reprojection_errors(hyps, xy, cams)  # (P, V, N)
-    cost = np.where(seen & (err < threshold_px), err * err, tau2).sum(1)  # (P, N), NaN err → τ²
+    cost = np.where(err < threshold_px, err * err, tau2).sum(1)  # (P, N); unseen views' NaN err → τ²
     cost[np.isnan(hyps[..., 0])] = np.inf
     best = np.argmin(cost, axis=0)  # (N,)
     idx = np.arange(N)
-    inliers = seen & (err[best, :, idx].T < threshold_px)  # (V, N)
+    inliers = err[best, :, idx].T < threshold_px  # (V, N); unseen: NaN → False
     hyp = hyps[best, idx]  # (N, 3)
     depth = (hyp @ cams.camera_T_world[:, 2, :3].T).T + cams.camera_T_world[:, 2, 3, None]  # (V, N)
     weights = np.where(inliers, scores * cams.focal[:, None] / np.abs(depth), 0.0)
@@ -154,8 +154,9 @@ def robust_triangulate(
     errors = reprojection_errors(points, xy, cams)  # (V, N)
     inliers &= errors < threshold_px  # NaN → False
     num_views = inliers.sum(0)
-    points[num_views < 2] = np.nan
-    num_views[num_views < 2] = 0
+    missing = num_views < 2  # (N,)
+    points[missing] = np.nan
+    num_views[missing] = 0
     mean_err = np.where(inliers, errors, 0.0).sum(0) / np.maximum(num_views, 1)
-    mean_err[num_views == 0] = np.nan
-    return Triangulation(points, inliers & (num_views >= 2), errors, num_views, mean_err)
+    mean_err[missing] = np.nan
+    return Triangulation(points, inliers & ~missing, errors, num_views, mean_err)
