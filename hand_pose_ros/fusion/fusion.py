@@ -181,7 +181,7 @@ class MultiViewFusion:
         mean_score = inlier_scores.reshape(V, G, J).sum(0) / np.maximum(num_views, 1)  # (G, 21)
         rows = len(keep_g) + len(new_groups)
 
-        def pad(a: np.ndarray, fill) -> np.ndarray:
+        def pad(a: np.ndarray, fill: float) -> np.ndarray:
             """(G, …) → (rows, …): the kept groups, then ``fill`` for the groups made here."""
             out = np.full((rows,) + a.shape[1:], fill, a.dtype)
             out[: len(keep_g)] = a[keep_g]
