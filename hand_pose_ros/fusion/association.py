@@ -43,11 +43,12 @@ def _masked_median(values: np.ndarray) -> np.ndarray:
 
     (Sort-based: ``np.nanmedian`` goes through masked arrays and is ~10× slower on small inputs.)
     """
-    count = np.isfinite(values).sum(-1)
-    ordered = np.sort(np.where(np.isfinite(values), values, np.inf), axis=-1)
-    lo = np.take_along_axis(ordered, np.maximum((count - 1) // 2, 0)[..., None], -1)[..., 0]
-    hi = np.take_along_axis(ordered, (count // 2)[..., None], -1)[..., 0]
-    return np.where(count >= _MIN_COMMON_JOINTS, 0.5 * (lo + hi), np.inf)
+    finite = np.isfinite(values)
+    count = finite.sum(-1)  # (…,)
+    ordered = np.sort(np.where(finite, values, np.inf), axis=-1).reshape(-1, values.shape[-1])  # (M, n)
+    rows, count_m = np.arange(len(ordered)), count.reshape(-1)  # (M,) each
+    lo, hi = ordered[rows, np.maximum((count_m - 1) // 2, 0)], ordered[rows, count_m // 2]  # (M,) each
+    return np.where(count >= _MIN_COMMON_JOINTS, 0.5 * (lo + hi).reshape(count.shape), np.inf)
 
 
 def epipolar_costs(view: np.ndarray, xy: np.ndarray, cams: CameraArray, essential: np.ndarray) -> np.ndarray:
