@@ -60,11 +60,10 @@ def refine_points(
     bone_ok = np.isfinite(bone_targets) & active[bones[:, 0]] & active[bones[:, 1]]
     b_par, b_chi, b_len = bones[bone_ok, 0], bones[bone_ok, 1], bone_targets[bone_ok]
     # Incidence of bones on joints: scatters per-bone terms onto joints with one matmul each.
-    touch = np.zeros((len(points), b_len.size))  # (N, B): 1 at both ends of each bone
     sign = np.zeros((len(points), b_len.size))  # (N, B): +1 child, −1 parent
     cols = np.arange(b_len.size)
-    touch[b_chi, cols] = touch[b_par, cols] = 1.0
     sign[b_chi, cols], sign[b_par, cols] = 1.0, -1.0
+    touch = np.abs(sign)  # (N, B): 1 at both ends of each bone
     xs = np.where(active[:, None], points, 0.0)
     for _ in range(iterations):
         cam = cams.to_every_camera(xs)  # (N, V, 3)
@@ -81,7 +80,7 @@ def refine_points(
         H = JwT @ J.reshape(N, -1, 3)  # (N, 3, 3)
         g = (JwT @ res.reshape(N, -1, 1))[..., 0]  # (N, 3)
         if b_len.size:
-            d = xs[b_chi] - xs[b_par]  # (B, 3)
+            d = sign.T @ xs  # (B, 3): child − parent
             length = np.sqrt(np.einsum("bi,bi->b", d, d))[:, None]  # (B, 1)
             dirn = d / np.maximum(length, 1e-9)
             err = length[:, 0] - b_len
