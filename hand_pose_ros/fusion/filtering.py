@@ -46,7 +46,7 @@ class OneEuroFilter:
         a_d = _alpha(self.derivative_cutoff_hz, dt)
         self._dx = np.where(finite, a_d * dx + (1 - a_d) * self._dx, self._dx)
         # Speed of the whole point (norm over the last axis), not of each coordinate.
-        speed = np.sqrt(np.einsum("...i,...i->...", self._dx, self._dx))[..., None]
+        speed = np.sqrt((self._dx * self._dx).sum(-1, keepdims=True))
         cutoff = self.min_cutoff_hz + self.beta * speed
         a = _alpha(cutoff, dt)
         smoothed = np.where(fresh, x, a * x + (1 - a) * self._x)  # NaN only where masked below
