@@ -224,8 +224,10 @@ class MultiViewFusion:
         return total
 
     def _multi_view_hand(self, points, conf, errors, num_views, members, dets, hint) -> dict:
-        source = np.where(num_views >= 2, KeypointSource.TRIANGULATED, KeypointSource.MISSING)
-        errors = np.where(num_views >= 2, errors, np.nan)
+        triangulated = num_views >= 2  # (21,)
+        # Plain int values: numpy converts IntEnum members through Python, several µs each.
+        source = np.where(triangulated, KeypointSource.TRIANGULATED.value, KeypointSource.MISSING.value)
+        errors = np.where(triangulated, errors, np.nan)
         return dict(points=points, measured=points.copy(), confidence=conf, num_views=num_views, errors=errors,
                     source=source, members=members, hint=hint, monocular=False, depth_stddev=0.0,
                     vote=self._handedness_evidence(members, dets),
