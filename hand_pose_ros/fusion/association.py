@@ -93,10 +93,12 @@ def group_detections(view: np.ndarray, pair_cost: Callable[[], np.ndarray], trac
     assigned = np.zeros(D, bool)
     if K:
         finite_cost = np.where(np.isfinite(track_cost), track_cost, 1e9)  # (K, D)
-        for v in np.unique(view):
-            dets = np.flatnonzero(view == v)
+        per_view: dict[int, list[int]] = {}  # view → its detections (a few; Python beats numpy here)
+        for d, v in enumerate(view.tolist()):
+            per_view.setdefault(v, []).append(d)
+        for _, dets in sorted(per_view.items()):
             rows, cols = linear_sum_assignment(finite_cost[:, dets])
-            for k, d in zip(rows.tolist(), dets[cols].tolist()):
+            for k, d in zip(rows.tolist(), [dets[c] for c in cols.tolist()]):
                 if track_cost[k, d] < threshold_px:
                     groups[k].append(d)
                     assigned[d] = True
