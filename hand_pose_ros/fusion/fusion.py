@@ -201,12 +201,12 @@ class MultiViewFusion:
         tracked = [g for g, k in enumerate(hints) if k >= 0 and self._known[k]]
         if not tracked:
             return
-        predicted = self._predicted[[hints[g] for g in tracked]]  # (g, 21, 3)
-        diff = points[tracked] - predicted  # (g, 21, 3)
-        dist = np.sqrt(np.einsum("gji,gji->gj", diff, diff))
-        reject = (num_views[tracked] == 2) & (dist > self.config.joint_gate_m)
-        points[tracked] = np.where(reject[..., None], np.nan, points[tracked])
-        num_views[tracked] = np.where(reject, 0, num_views[tracked])
+        diff = points[tracked] - self._predicted[[hints[g] for g in tracked]]  # (g, 21, 3)
+        far = np.sqrt(np.einsum("gji,gji->gj", diff, diff)) > self.config.joint_gate_m  # (g, 21)
+        reject = np.zeros(num_views.shape, bool)  # (G, 21)
+        reject[tracked] = far & (num_views[tracked] == 2)
+        points[reject] = np.nan
+        num_views[reject] = 0
 
     def _confidence(self, mean_score: np.ndarray, num_views: np.ndarray, error_px: np.ndarray) -> np.ndarray:
         """(…, 21) ×3 → (…, 21) in [0, 1]: mean inlier score × view agreement × reprojection fit."""
