@@ -167,8 +167,9 @@ class MultiViewFusion:
         leaves = multi[group_of] & (agree < _MIN_INLIER_FRACTION * n_seen)
         # Views that disagree with their hand leave it and go on as one-view hands; a group with
         # too few triangulated joints goes on as its best-seen view alone.
-        new_groups, new_hints = [[int(d)] for d in np.flatnonzero(leaves)], [-1] * int(leaves.sum())
-        for d in np.flatnonzero(leaves):
+        leaving = np.flatnonzero(leaves).tolist()
+        new_groups, new_hints = [[d] for d in leaving], [-1] * len(leaving)
+        for d in leaving:
             logger.debug("camera %s: detection agrees on %d of %d joints with its hand; treated alone",
                          self.rig.names[view[d]], agree[d], n_seen[d])
         for g in np.flatnonzero(~multi):
