@@ -46,19 +46,9 @@ def _procrustes_errors(pred, truth):
     """(21, 3) with NaN, (21, 3) → (21,) errors after the best similarity alignment (NaN where missing)."""
     import numpy as np
 
-    ok = np.isfinite(pred).all(-1)
-    out = np.full(len(pred), np.nan)
-    if ok.sum() < 3:
-        return out
-    p, g = pred[ok], truth[ok]
-    mp, mg = p.mean(0), g.mean(0)
-    U, s, Vt = np.linalg.svd((p - mp).T @ (g - mg))
-    d = np.sign(np.linalg.det(Vt.T @ U.T))
-    D = np.diag([1.0, 1.0, d])
-    R = Vt.T @ D @ U.T
-    scale = (s * np.diag(D)).sum() / ((p - mp) ** 2).sum()
-    out[ok] = np.linalg.norm(scale * (p - mp) @ R.T + mg - g, axis=-1)
-    return out
+    from hand_pose_ros.evaluation.metrics import procrustes_align
+
+    return np.linalg.norm(procrustes_align(pred, truth) - truth, axis=-1)
 
 
 def _aniposelib_group(rig):
