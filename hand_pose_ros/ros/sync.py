@@ -215,11 +215,12 @@ class _Stamped:
     __slots__ = ("header", "stamp_ns")
 
     def __init__(self, stamp_ns: int) -> None:
-        from builtin_interfaces.msg import Time
         from std_msgs.msg import Header
 
+        from hand_pose_ros.ros.conversions import ns_to_stamp
+
         self.stamp_ns = stamp_ns
-        self.header = Header(stamp=Time(sec=stamp_ns // NS_PER_S, nanosec=stamp_ns % NS_PER_S))
+        self.header = Header(stamp=ns_to_stamp(stamp_ns))
 
 
 class MessageFiltersSynchronizer(ApproximateSynchronizer):
