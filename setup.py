@@ -15,7 +15,7 @@ setup(
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/hand_pose_ros"]),
         # The node's launch file, parameters, RViz config and Fast DDS profile (ros2 launch finds
-        # them under share/hand_pose_ros; hand_pose_ros.ros.launch_spec.config_path too).
+        # them under share/hand_pose_ros; hand_pose_ros.tools.launch_spec.config_path too).
         ("share/hand_pose_ros/launch", ["launch/multiview.launch.py"]),
         ("share/hand_pose_ros/config", ["config/multiview.yaml", "config/multiview.rviz", "config/fastdds_shm_8mib.xml"]),
         # Where `ros2 run hand_pose_ros hand_pose_node` and launch_ros look for the executable.
@@ -24,7 +24,7 @@ setup(
     install_requires=["numpy", "scipy", "opencv-python-headless", "pyyaml", "torch"],
     entry_points={
         "console_scripts": [
-            "hand-pose-ros = hand_pose_ros.cli:main",
+            "hand-pose-ros = hand_pose_ros.tools.cli:main",
             "hand_pose_node = hand_pose_ros.ros.node:main",
         ]
     },

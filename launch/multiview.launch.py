@@ -1,7 +1,7 @@
 """ros2 launch hand_pose_ros multiview.launch.py [config:=...] [namespace:=...] [backend:=...] [use_rviz:=true]
 
 The node's package, executable, parameters and remappings come from
-``hand_pose_ros.ros.launch_spec.node_spec``, the same data ``hand-pose-ros run`` uses.
+``hand_pose_ros.tools.launch_spec.node_spec``, the same data ``hand-pose-ros run`` uses.
 """
 
 from launch import LaunchDescription
@@ -10,7 +10,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import EnvironmentVariable, LaunchConfiguration
 from launch_ros.actions import Node
 
-from hand_pose_ros.ros.launch_spec import (
+from hand_pose_ros.tools.launch_spec import (
     DEFAULT_PARAMS_FILE,
     FASTDDS_PROFILE,
     RVIZ_CONFIG,

@@ -40,7 +40,7 @@ from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, Processing
 from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
-from hand_pose_ros.ros.overlay import draw_detections
+from hand_pose_ros.drawing import draw_detections
 from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer

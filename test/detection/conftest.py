@@ -37,6 +37,6 @@ def no_hand_images() -> list[np.ndarray]:
 
 @pytest.fixture(scope="session")
 def reference():
-    from hand_pose_ros.detection.reference import ReferencePipeline
+    from hand_pose_ros.tools.reference import ReferencePipeline
 
     return ReferencePipeline()

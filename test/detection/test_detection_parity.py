@@ -13,7 +13,7 @@ import torch
 
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig, geometry
 from hand_pose_ros.detection.backends import create_backend
-from hand_pose_ros.detection.reference import LiteRT, cv2_crop
+from hand_pose_ros.tools.reference import LiteRT, cv2_crop
 
 KEYPOINT_TOL_PX = 0.5
 SCORE_TOL = 1e-3

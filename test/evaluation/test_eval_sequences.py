@@ -101,7 +101,7 @@ def test_cli_prints_writes_json_and_plot(tmp_path: pathlib.Path, repo_root: path
     truth = _write_gt(tmp_path / "gt", frames=3)
     pred = [{"stamp": T0 + t / FPS, "hands": [_hand(0, "Left", h[0] + 0.002)]} for t, h in enumerate(truth)]
     (tmp_path / "pred.json").write_text(json.dumps(pred))
-    cmd = [sys.executable, "-m", "hand_pose_ros.cli", "eval", "--pred", str(tmp_path / "pred.json"), "--gt", str(tmp_path / "gt"),
+    cmd = [sys.executable, "-m", "hand_pose_ros.tools.cli", "eval", "--pred", str(tmp_path / "pred.json"), "--gt", str(tmp_path / "gt"),
            "--json", str(tmp_path / "report.json"), "--plot", str(tmp_path / "report.png")]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=repo_root)
     assert done.returncode == 0, done.stderr

@@ -8,7 +8,7 @@ import pytest
 
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 from hand_pose_ros.keypoints import HandKeypoint, Handedness
 from hand_pose_ros.types import KeypointSource
 

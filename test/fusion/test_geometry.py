@@ -10,7 +10,7 @@ from hand_pose_ros.fusion import CameraArray, wrist_pose
 from hand_pose_ros.fusion.association import _masked_median, epipolar_costs, essential_matrices
 from hand_pose_ros.fusion.filtering import OneEuroFilter
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
-from hand_pose_ros.fusion.synthetic import WORKSPACE_CENTER, hand_sequence, make_rig
+from hand_pose_ros.tools.synthetic_scenes import WORKSPACE_CENTER, hand_sequence, make_rig
 from hand_pose_ros.fusion.tracking import BONE_INDEX
 from hand_pose_ros.fusion.triangulation import robust_triangulate, weighted_dlt
 from hand_pose_ros.keypoints import HandKeypoint, Handedness

@@ -7,7 +7,7 @@ import pytest
 
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-from hand_pose_ros.fusion.bench import detect_sample
+from hand_pose_ros.tools.bench.fusion import detect_sample
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.types import KeypointSource
 

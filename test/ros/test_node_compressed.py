@@ -9,8 +9,8 @@ import yaml
 
 from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
-from hand_pose_ros.ros.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
-from hand_pose_ros.ros.launch_spec import node_spec, ros_environment
+from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
+from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from hand_pose_ros.ros.launch_spec import node_command, node_spec
+from hand_pose_ros.tools.launch_spec import node_command, node_spec
 
 pytestmark = pytest.mark.ros
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.calibration import CameraCalibration, Rig, save_calibration
-from hand_pose_ros.ros.launch_spec import config_path
+from hand_pose_ros.tools.launch_spec import config_path
 from hand_pose_ros.ros.startup import StartupError, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.params import COMPONENT_GROUPS, PARAMETER_DEFAULTS, NodeConfig, ParameterError, load_parameters_file
 

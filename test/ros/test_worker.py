@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from hand_pose_ros.ros.harness import wait_until
+from hand_pose_ros.tools.harness import wait_until
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
 WAIT_S = 10.0

@@ -200,7 +200,7 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
 
 
 def test_cli_writes_a_dataset_and_rejects_bad_arguments(tmp_path: pathlib.Path, repo_root: pathlib.Path) -> None:
-    exe = [sys.executable, "-m", "hand_pose_ros.cli", "synth"]
+    exe = [sys.executable, "-m", "hand_pose_ros.tools.cli", "synth"]
     out = tmp_path / "cli"
     ok = subprocess.run(exe + ["--out", str(out), "--cameras", "2", "--frames", "2", "--hands", "1", "--seed", "3",
                                "--width", "160", "--height", "120"], capture_output=True, text=True, cwd=repo_root)
@@ -211,7 +211,7 @@ def test_cli_writes_a_dataset_and_rejects_bad_arguments(tmp_path: pathlib.Path, 
 
 
 def test_config_errors_name_the_field() -> None:
-    from hand_pose_ros.synth import cli
+    from hand_pose_ros.tools import synth_cli as cli
 
     assert cli._LAYOUTS == LAYOUTS  # the CLI lists them without importing numpy
     with pytest.raises(ValueError, match="SynthConfig.hands: expected 1 or 2, got 3"):

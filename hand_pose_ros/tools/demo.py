@@ -41,8 +41,8 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
 
     from hand_pose_ros.assets import AssetMissingError, sample_dir
     from hand_pose_ros.calibration import load_calibration
-    from hand_pose_ros.ros.demo_report import format_summary, summarise, write_outputs
-    from hand_pose_ros.ros.playback import NodeStartError, play_through_node
+    from hand_pose_ros.tools.demo_report import format_summary, summarise, write_outputs
+    from hand_pose_ros.tools.playback import NodeStartError, play_through_node
 
     name = "demo" if default_to_sample else "play"
     sample = None
@@ -89,7 +89,7 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
 
 def _params_calibration(params_file: str | None) -> str:
     """The calibration file a parameters file names (its default if it names none)."""
-    from hand_pose_ros.ros.launch_spec import DEFAULT_PARAMS_FILE, config_path
+    from hand_pose_ros.tools.launch_spec import DEFAULT_PARAMS_FILE, config_path
     from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, expand_path, load_parameters_file
 
     flat = load_parameters_file(params_file or config_path(DEFAULT_PARAMS_FILE))

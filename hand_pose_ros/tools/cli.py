@@ -19,21 +19,21 @@ __all__ = ["main", "SUBCOMMANDS", "BENCHMARKS"]
 
 # name → (module, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "detect": ("hand_pose_ros.detection.cli", "find 2D hand keypoints in images"),
-    "synth": ("hand_pose_ros.synth.cli", "render a synthetic multi-camera hand dataset"),
-    "eval": ("hand_pose_ros.evaluation.cli", "score predicted 3D hands against ground truth"),
-    "fuse": ("hand_pose_ros.fusion.cli", "fuse per-view 2D detections into 3D hands offline"),
-    "run": ("hand_pose_ros.ros.run_cli", "start the ROS 2 node with a parameters file"),
-    "demo": ("hand_pose_ros.ros.demo", "play the bundled sample through the node (the main job)"),
-    "play": ("hand_pose_ros.ros.play", "play a rosbag2 recording through the node"),
+    "detect": ("hand_pose_ros.tools.detect_cli", "find 2D hand keypoints in images"),
+    "synth": ("hand_pose_ros.tools.synth_cli", "render a synthetic multi-camera hand dataset"),
+    "eval": ("hand_pose_ros.tools.eval_cli", "score predicted 3D hands against ground truth"),
+    "fuse": ("hand_pose_ros.tools.fuse_cli", "fuse per-view 2D detections into 3D hands offline"),
+    "run": ("hand_pose_ros.tools.run_cli", "start the ROS 2 node with a parameters file"),
+    "demo": ("hand_pose_ros.tools.demo", "play the bundled sample through the node (the main job)"),
+    "play": ("hand_pose_ros.tools.play", "play a rosbag2 recording through the node"),
     "bench": ("", "benchmarks: detector, fusion, node, mesh"),
 }
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
-    "detector": ("hand_pose_ros.detection.bench", "2D detector latency per stage"),
-    "fusion": ("hand_pose_ros.fusion.bench", "fusion accuracy and time against aniposelib"),
-    "node": ("hand_pose_ros.ros.bench", "end-to-end node latency and rate over DDS"),
-    "mesh": ("hand_pose_ros.mesh.bench", "hand mesh fitting time and accuracy"),
+    "detector": ("hand_pose_ros.tools.bench.detector", "2D detector latency per stage"),
+    "fusion": ("hand_pose_ros.tools.bench.fusion", "fusion accuracy and time against aniposelib"),
+    "node": ("hand_pose_ros.tools.bench.node", "end-to-end node latency and rate over DDS"),
+    "mesh": ("hand_pose_ros.tools.bench.mesh", "hand mesh fitting time and accuracy"),
 }
 
 

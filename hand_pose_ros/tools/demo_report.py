@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from hand_pose_ros.ros.playback import PlaybackResult
+from hand_pose_ros.tools.playback import PlaybackResult
 
 __all__ = ["Summary", "summarise", "write_outputs", "format_summary", "predicted_frames"]
 
@@ -129,9 +129,9 @@ def write_outputs(result: PlaybackResult, out_dir: pathlib.Path, camera_names: S
     """``out_dir/output`` (rosbag2 MCAP: /hands/pose, /hands/markers) and ``contact_sheet.png``."""
     import cv2
 
-    from hand_pose_ros.ros.bag_io import McapWriter
+    from hand_pose_ros.tools.bag_io import McapWriter
     from hand_pose_ros.ros.image_conversion import image_to_rgb
-    from hand_pose_ros.ros.overlay import contact_sheet
+    from hand_pose_ros.drawing import contact_sheet
 
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"mcap": out_dir / "output"}

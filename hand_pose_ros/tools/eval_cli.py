@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json_out:
         pathlib.Path(args.json_out).write_text(json.dumps(report, indent=1), encoding="utf-8")
     if args.plot:
-        from hand_pose_ros.evaluation.plot import plot_report
+        from hand_pose_ros.tools.eval_plot import plot_report
 
         plot_report(report, args.plot)
     return 0

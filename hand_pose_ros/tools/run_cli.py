@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
     import subprocess
     import sys
 
-    from hand_pose_ros.ros.launch_spec import node_command, node_spec, ros_environment
+    from hand_pose_ros.tools.launch_spec import node_command, node_spec, ros_environment
 
     remaps = []
     for item in args.remap:
@@ -38,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     import signal
 
-    from hand_pose_ros.ros.harness import STOP_GRACE_S
+    from hand_pose_ros.tools.harness import STOP_GRACE_S
 
     def _interrupt(signum, frame):  # SIGTERM (e.g. from a supervisor) stops the node like Ctrl-C
         raise KeyboardInterrupt

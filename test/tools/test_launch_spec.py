@@ -16,7 +16,7 @@ import types
 
 import pytest
 
-from hand_pose_ros.ros.launch_spec import FASTDDS_PROFILE, config_path, node_command, node_spec, ros_environment
+from hand_pose_ros.tools.launch_spec import FASTDDS_PROFILE, config_path, node_command, node_spec, ros_environment
 
 
 class _Recorded:
@@ -64,7 +64,7 @@ def _launch_node(launch_file, **arguments):
 
 def _run_command(*args):
     out = subprocess.run(
-        [sys.executable, "-m", "hand_pose_ros.cli", "run", "--print-command", *args],
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "run", "--print-command", *args],
         check=True, capture_output=True, text=True,
     )
     return shlex.split(out.stdout.strip())

@@ -150,7 +150,7 @@ def _timing(frames: int, seed: int) -> dict:
     import numpy as np
 
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-    from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+    from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     rng = np.random.default_rng(seed + 1000)
     rig = make_rig(4, rng, distance=(0.7, 1.2))
@@ -183,7 +183,7 @@ def _monocular(seed: int, frames: int = 120) -> None:
     import numpy as np
 
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-    from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+    from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     print("\nOne camera at 0.5-1 m (PnP on metric landmarks with 5 mm jitter; σ 2-8 px, 10 % outliers; "
           f"monocular_scale_stddev {FusionConfig().monocular_scale_stddev}; errors mm):")
@@ -293,7 +293,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.getLogger("jax").setLevel(logging.WARNING)
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-    from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+    from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     labels = ("Left", "Right")
     noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, outlier_px=(30, 150), dropout_rate=0.1,

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from hand_pose_ros.ros.launch_spec import NodeSpec, node_command, ros_environment
+from hand_pose_ros.tools.launch_spec import NodeSpec, node_command, ros_environment
 
 __all__ = ["NodeProcess", "RigPublisher", "Recorder", "Received", "apply_ros_environment", "wait_until", "spin_in_background"]
 

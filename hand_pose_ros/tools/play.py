@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from hand_pose_ros.ros import demo
+from hand_pose_ros.tools import demo
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from hand_pose_ros.ros.bag_io import bag_topics, read_bag
+from hand_pose_ros.tools.bag_io import bag_topics, read_bag
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -20,7 +20,7 @@ DEMO_TIMEOUT_S = 400  # bounded; a run takes ~30 s (start-up, 2 s of sample, dra
 def test_demo_plays_the_sample_and_writes_its_outputs(tmp_path, ros_env):
     out = tmp_path / "demo"
     run = subprocess.run(
-        [sys.executable, "-m", "hand_pose_ros.cli", "demo", "--out", str(out), "--no-progress"],
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "demo", "--out", str(out), "--no-progress"],
         env=ros_env, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -46,7 +46,7 @@ def test_play_runs_a_recording_with_a_given_calibration(tmp_path, ros_env):
     sample = sample_dir()
     out = tmp_path / "play"
     run = subprocess.run(
-        [sys.executable, "-m", "hand_pose_ros.cli", "play", str(sample / "bag"), "--calibration", str(sample / "calibration.yaml"),
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "play", str(sample / "bag"), "--calibration", str(sample / "calibration.yaml"),
          "--rate", "2", "--out", str(out), "--no-progress"],
         env=ros_env, capture_output=True, text=True, timeout=DEMO_TIMEOUT_S,
     )

@@ -13,7 +13,7 @@ from hand_pose_ros.assets import hand_photos_dir
 
 
 def _detect(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "hand_pose_ros.cli", "detect", *args],
+    return subprocess.run([sys.executable, "-m", "hand_pose_ros.tools.cli", "detect", *args],
                           capture_output=True, text=True, timeout=300)
 
 
@@ -42,7 +42,7 @@ def test_unreadable_image_is_named(tmp_path):
 
 def test_bench_detector_runs_and_reports_every_stage():
     result = subprocess.run(
-        [sys.executable, "-m", "hand_pose_ros.cli", "bench", "detector", "--views", "1,2", "--runs", "3",
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "bench", "detector", "--views", "1,2", "--runs", "3",
          "--warmup", "1", "--tracking", "off"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
@@ -54,7 +54,7 @@ def test_bench_detector_runs_and_reports_every_stage():
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
 def test_bench_detector_missing_backend_is_a_clear_error():
     result = subprocess.run(
-        [sys.executable, "-m", "hand_pose_ros.cli", "bench", "detector", "--backend", "tensorrt", "--device", "cuda"],
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "bench", "detector", "--backend", "tensorrt", "--device", "cuda"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "tensorrt" in result.stderr.lower() and "Traceback" not in result.stderr

@@ -17,10 +17,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hand_pose_ros.ros.bag_io import bag_topics, read_bag
+from hand_pose_ros.tools.bag_io import bag_topics, read_bag
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
-from hand_pose_ros.ros.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spin_in_background, wait_until
-from hand_pose_ros.ros.launch_spec import node_spec
+from hand_pose_ros.tools.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spin_in_background, wait_until
+from hand_pose_ros.tools.launch_spec import node_spec
 
 __all__ = ["PlaybackResult", "play_through_node", "IMAGE_TYPES", "NodeStartError"]
 

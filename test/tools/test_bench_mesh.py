@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 
-from hand_pose_ros.cli import main
+from hand_pose_ros.tools.cli import main
 
 NOISY_MPVPE_BOUND_MM = 20.0  # loose: σ = 5 mm joints give ≈ 6-10 mm; a broken fit gives centimetres
 

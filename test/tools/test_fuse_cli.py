@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.calibration import save_calibration
-from hand_pose_ros.cli import main
-from hand_pose_ros.fusion.synthetic import NoiseModel, hand_sequence, make_rig, synthesize_detections
+from hand_pose_ros.tools.cli import main
+from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
 FRAMES = 5
 

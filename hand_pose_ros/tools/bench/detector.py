@@ -74,7 +74,7 @@ class _ReferenceRunner:
     landmarks on each tracked/detected region)."""
 
     def __init__(self, model: str, max_hands: int, threads: int) -> None:
-        from hand_pose_ros.detection.reference import ReferencePipeline
+        from hand_pose_ros.tools.reference import ReferencePipeline
 
         self.pipeline = ReferencePipeline(model, max_hands, threads)
         self.tracks: dict[int, object] = {}

@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.assets import sample_dir
     from hand_pose_ros.msg import HandPoseArray
     from hand_pose_ros.ros.conversions import stamp_to_ns
-    from hand_pose_ros.ros.harness import NodeProcess, Recorder, apply_ros_environment, spin_in_background, wait_until
-    from hand_pose_ros.ros.launch_spec import node_spec, ros_environment
+    from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spin_in_background, wait_until
+    from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
     sample = sample_dir()
     apply_ros_environment()
@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
                     for rate in args.rates:
                         ps.cpu_percent(None)
                         feeder = subprocess.run(
-                            [sys.executable, "-m", "hand_pose_ros.ros.bench_publisher", "--cameras", str(cameras),
+                            [sys.executable, "-m", "hand_pose_ros.tools.bench.publisher", "--cameras", str(cameras),
                              "--rate", str(rate), "--duration", str(args.duration)],
                             env=ros_environment(), capture_output=True, text=True, check=False,
                         )

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import hand_pose_ros
-from hand_pose_ros import cli
+from hand_pose_ros.tools import cli
 
 SCRIPT = pathlib.Path(sys.prefix) / "bin" / "hand-pose-ros"
 
@@ -39,7 +39,7 @@ def test_top_level_help_imports_no_heavy_dependency():
     """`hand-pose-ros --help` lists subcommands without importing their modules (fast)."""
     code = (
         "import sys, contextlib, io\n"
-        "from hand_pose_ros.cli import main\n"
+        "from hand_pose_ros.tools.cli import main\n"
         "with contextlib.redirect_stdout(io.StringIO()):\n"
         "    try: main(['--help'])\n"
         "    except SystemExit: pass\n"

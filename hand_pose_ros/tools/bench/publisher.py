@@ -1,6 +1,6 @@
 """The camera side of ``hand-pose-ros bench node``: N cameras at a fixed rate, in its own process.
 
-``python -m hand_pose_ros.ros.bench_publisher --cameras N --rate HZ --duration S --topic-prefix P``
+``python -m hand_pose_ros.tools.bench.publisher --cameras N --rate HZ --duration S --topic-prefix P``
 waits until every image topic has a subscriber, publishes sets of N rgb8 images (the bundled
 sample's frames, camera i showing sample camera i mod 4) sharing one fresh stamp, then prints
 one JSON line ``{"sets": ..., "first_stamp_ns": ..., "last_stamp_ns": ...}`` and exits.
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from hand_pose_ros.assets import sample_dir
     from hand_pose_ros.ros.conversions import ns_to_stamp
-    from hand_pose_ros.ros.harness import RigPublisher, apply_ros_environment, wait_until
+    from hand_pose_ros.tools.harness import RigPublisher, apply_ros_environment, wait_until
     from hand_pose_ros.ros.image_conversion import rgb_to_image_fields
 
     root = sample_dir() / "images"
