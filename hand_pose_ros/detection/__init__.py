@@ -15,7 +15,7 @@ __all__ = ["HandDetector", "HandDetectorConfig", "BackendUnavailable", "WeightsE
 _EXPORTS = {
     "HandDetector": "hand_pose_ros.detection.detector",
     "HandDetectorConfig": "hand_pose_ros.detection.config",
-    "BackendUnavailable": "hand_pose_ros.detection.backends",
+    "BackendUnavailable": "hand_pose_ros.detection.runtime",
     "WeightsError": "hand_pose_ros.detection.weights",
 }
 

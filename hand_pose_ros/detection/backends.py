@@ -13,58 +13,15 @@ missing, so ``HandDetector`` can fall back to the next configured one.
 
 from __future__ import annotations
 
-import logging
-import os
 import pathlib
 
 import torch
 
+from hand_pose_ros.detection.onnx_export import INPUT_NAME, OUTPUT_NAMES, export_onnx
+from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend, require_cuda
+from hand_pose_ros.detection.weights import load_network
 
-from hand_pose_ros.detection.weights import load_network, network_checksum, weights_dir
-
-__all__ = ["BackendUnavailable", "NetworkBackend", "create_backend", "export_onnx", "onnx_path"]
-
-LOG = logging.getLogger(__name__)
-
-# Largest batch the ONNX export and TensorRT engines are built for (8 views × 2 hands, ×2 margin).
-MAX_BATCH = 32
-# Input/output names of the exported graphs.
-_INPUT_NAME = "image"
-_OUTPUT_NAMES = {
-    "palm": ("raw_boxes", "raw_scores"),
-    "landmark": ("landmarks", "presence", "handedness", "world_landmarks"),
-}
-
-
-class BackendUnavailable(RuntimeError):
-    """The backend's library or device is missing here; the message names it."""
-
-
-def _stage(name: str) -> str:
-    return "palm" if name.startswith("palm") else "landmark"
-
-
-def _require_cuda(device: torch.device, backend: str) -> None:
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailable(
-            f"{backend} backend on {device}: CUDA is not available to torch here "
-            f"(torch {torch.__version__} built {'with' if torch.version.cuda else 'without'} CUDA, no usable GPU)"
-        )
-
-
-class NetworkBackend:
-    """Runs the palm and landmark networks of one model size on one device."""
-
-    name = "base"
-
-    def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
-        self.device, self.dtype = device, dtype
-
-    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError
-
-    def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError
+__all__ = ["BackendUnavailable", "NetworkBackend", "create_backend"]
 
 
 class TorchBackend(NetworkBackend):
@@ -74,7 +31,7 @@ class TorchBackend(NetworkBackend):
     name = "torch"
 
     def __init__(self, model: str, device: torch.device, dtype: torch.dtype, cache: pathlib.Path | None) -> None:
-        _require_cuda(device, self.name)
+        require_cuda(device, self.name)
         super().__init__(device, dtype)
         layout = torch.channels_last
         self._palm = load_network(f"palm_detection_{model}", cache).to(device, dtype, memory_format=layout)
@@ -90,52 +47,6 @@ class TorchBackend(NetworkBackend):
 
     def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self._run(self._landmark, crops)
-
-
-def onnx_path(name: str, cache: pathlib.Path | None = None) -> pathlib.Path:
-    """Where the ONNX export of ``name`` lives, keyed by the converted weights' checksum."""
-    return weights_dir(cache) / "onnx" / f"{name}-{network_checksum(name, cache)[:16]}.onnx"
-
-
-def export_onnx(name: str, cache: pathlib.Path | None = None) -> pathlib.Path:
-    """Export ``name`` (fp32) to ONNX with a dynamic batch dimension, once; returns the path.
-
-    ``torch.onnx.export(dynamo=True)`` writes the graph and a ``.onnx.data`` weights file.
-    """
-    path = onnx_path(name, cache)
-    if path.exists() and path.with_suffix(".onnx.data").exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in path.parent.glob(f"{name}-*.onnx*"):
-        stale.unlink()
-    net = load_network(name, cache)
-    size = net.input_size
-    example = torch.rand(2, 3, *size)
-    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    LOG.info("exporting %s to ONNX (once, ~10 s): %s", name, path)
-    tmp = path.with_name(f"tmp{os.getpid()}-{path.name}")
-    # The exporter's optimiser logs every rewrite at INFO: keep the set-up readable.
-    chatty = [logging.getLogger(n) for n in ("onnxscript", "onnx_ir")]
-    levels = [logger.level for logger in chatty]
-    for logger in chatty:
-        logger.setLevel(logging.WARNING)
-    try:
-        torch.onnx.export(
-            net, (example,), str(tmp), dynamo=True, external_data=True, verbose=False,
-            input_names=[_INPUT_NAME], output_names=list(_OUTPUT_NAMES[_stage(name)]),
-            dynamic_shapes={"x": {0: batch}},
-        )
-    finally:
-        for logger, level in zip(chatty, levels):
-            logger.setLevel(level)
-    # The graph refers to its data file by name: rename the data first, then rewrite the graph.
-    import onnx
-
-    graph = onnx.load(str(tmp), load_external_data=True)
-    onnx.save(graph, str(path), save_as_external_data=True, location=path.name + ".data")
-    for leftover in path.parent.glob(f"tmp{os.getpid()}-*"):
-        leftover.unlink()
-    return path
 
 
 class OnnxRuntimeBackend(NetworkBackend):
@@ -157,7 +68,7 @@ class OnnxRuntimeBackend(NetworkBackend):
                 f"onnxruntime backend on {device}: {provider} is not in this onnxruntime build "
                 f"(available: {ort.get_available_providers()}; CUDA needs onnxruntime-gpu)"
             )
-        _require_cuda(device, self.name)
+        require_cuda(device, self.name)
         super().__init__(device, dtype)
         options = ort.SessionOptions()
         if num_threads:
@@ -174,7 +85,7 @@ class OnnxRuntimeBackend(NetworkBackend):
 
     def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         host = crops.float().contiguous().cpu().numpy()
-        outputs = self._sessions[stage].run(list(_OUTPUT_NAMES[stage]), {_INPUT_NAME: host})
+        outputs = self._sessions[stage].run(list(OUTPUT_NAMES[stage]), {INPUT_NAME: host})
         return tuple(torch.from_numpy(out).to(self.device) for out in outputs)
 
     def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:

@@ -16,9 +16,8 @@ import re
 
 import torch
 
-from hand_pose_ros.detection.backends import (
-    _INPUT_NAME, _OUTPUT_NAMES, MAX_BATCH, BackendUnavailable, NetworkBackend, export_onnx,
-)
+from hand_pose_ros.detection.onnx_export import INPUT_NAME, MAX_BATCH, OUTPUT_NAMES, export_onnx
+from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend
 from hand_pose_ros.detection.weights import network_checksum, weights_dir
 
 __all__ = ["TensorRTBackend", "engine_path"]
@@ -88,7 +87,7 @@ def _build(trt, logger, name: str, onnx_file: pathlib.Path, path: pathlib.Path, 
         config.progress_monitor = _progress_monitor(trt)
     profile = builder.create_optimization_profile()
     shape = (3, *input_hw)
-    profile.set_shape(_INPUT_NAME, (1, *shape), (_OPT_BATCH, *shape), (MAX_BATCH, *shape))
+    profile.set_shape(INPUT_NAME, (1, *shape), (_OPT_BATCH, *shape), (MAX_BATCH, *shape))
     config.add_optimization_profile(profile)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -143,10 +142,10 @@ class TensorRTBackend(NetworkBackend):
             return tuple(torch.cat(outs) for outs in zip(*parts))
         context = self._contexts[stage]
         x = crops.to(self.device, torch.float32).contiguous()
-        context.set_input_shape(_INPUT_NAME, tuple(x.shape))
-        context.set_tensor_address(_INPUT_NAME, x.data_ptr())
+        context.set_input_shape(INPUT_NAME, tuple(x.shape))
+        context.set_tensor_address(INPUT_NAME, x.data_ptr())
         outputs = []
-        for name in _OUTPUT_NAMES[stage]:
+        for name in OUTPUT_NAMES[stage]:
             out = torch.empty(tuple(context.get_tensor_shape(name)), dtype=torch.float32, device=self.device)
             context.set_tensor_address(name, out.data_ptr())
             outputs.append(out)

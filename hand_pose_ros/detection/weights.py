@@ -5,8 +5,9 @@
 writes into ``<cache>/weights/``:
 
 * ``<model>.pt``: the state dict (fp32, torch layouts);
-* ``<model>.json``: the layer specs plus the SHA-256 of the source ``.tflite`` and of the ``.pt``;
-* ``onnx/<model>-<checksum>.onnx`` (+ ``.onnx.data``): the ONNX export with a dynamic batch.
+* ``<model>.json``: the layer specs plus the SHA-256 of the source ``.tflite`` and of the ``.pt``.
+
+The ONNX export of the converted weights is ``onnx_export.py``'s (the next set-up step).
 
 ``load_network`` rebuilds ``TFLiteNet`` from them after checking both checksums, so a stale or
 corrupt cache fails with the file's name and the command that fixes it.
@@ -109,10 +110,7 @@ def _convert(name: str, folder: pathlib.Path) -> None:
 
 
 def prepare_weights(cache: pathlib.Path) -> None:
-    """Set-up step: convert every model whose cached conversion is missing, stale or corrupt,
-    and export each to ONNX (for the onnxruntime and TensorRT backends) unless already done."""
-    from hand_pose_ros.detection.backends import export_onnx
-
+    """Set-up step: convert every model whose cached conversion is missing, stale or corrupt."""
     for name in MODEL_NAMES:
         try:
             _check(name, cache)
@@ -120,7 +118,6 @@ def prepare_weights(cache: pathlib.Path) -> None:
             LOG.info("%s", exc)
             _convert(name, weights_dir(cache))
             _check(name, cache)
-        export_onnx(name, cache)
 
 
 def load_network(name: str, cache: pathlib.Path | None = None):

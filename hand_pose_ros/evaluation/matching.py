@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hand_pose_ros.dataset_layout import MESHES_FILE, ground_truth_path
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.types import check_shape
 
@@ -61,17 +62,15 @@ def load_ground_truth(path: str | os.PathLike[str]) -> list[Frame]:
         FileNotFoundError: no ground truth there.
         ValueError: naming the file, frame and hand that is malformed.
     """
-    path = pathlib.Path(path)
-    if path.is_dir():
-        path = path / "ground_truth.json"
+    path = ground_truth_path(path)
     if not path.exists():
         raise FileNotFoundError(f"ground truth {path} not found")
     data = _read_json(path)
     if not isinstance(data, dict) or not isinstance(data.get("frames"), list):
         raise ValueError(f"{path}: expected an object with a 'frames' list")
     meshes = None
-    if (path.parent / "meshes.npz").exists():
-        meshes = np.load(path.parent / "meshes.npz")["vertices"]  # (T, H, V, 3)
+    if (path.parent / MESHES_FILE).exists():
+        meshes = np.load(path.parent / MESHES_FILE)["vertices"]  # (T, H, V, 3)
     frames = []
     for t, frame in enumerate(data["frames"]):
         hands = []

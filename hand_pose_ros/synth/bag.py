@@ -13,11 +13,11 @@ import os
 import pathlib
 import shutil
 
-import cv2
 import numpy as np
 
 from hand_pose_ros.calibration import CameraCalibration, load_calibration
-from hand_pose_ros.synth.writer import CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, stamp_ns
+from hand_pose_ros.dataset_layout import CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, read_images, stamp_ns
+from hand_pose_ros.timing import NS_PER_S
 
 __all__ = ["write_bag", "image_topic", "camera_info_topic", "TF_STATIC_TOPIC"]
 
@@ -65,7 +65,7 @@ class _Messages:
 
     def header(self, stamp: int, frame_id: str):
         Time = self.t["builtin_interfaces/msg/Time"]
-        return self.t["std_msgs/msg/Header"](stamp=Time(sec=stamp // 1_000_000_000, nanosec=stamp % 1_000_000_000), frame_id=frame_id)
+        return self.t["std_msgs/msg/Header"](stamp=Time(sec=stamp // NS_PER_S, nanosec=stamp % NS_PER_S), frame_id=frame_id)
 
     def image(self, stamp: int, camera: CameraCalibration, rgb: np.ndarray):
         return self.t["sensor_msgs/msg/Image"](
@@ -140,13 +140,9 @@ def write_bag(dataset_dir: str | os.PathLike[str], bag_dir: str | os.PathLike[st
         writer.write(tf_conn, EPOCH_NS, typestore.serialize_cdr(tf, "tf2_msgs/msg/TFMessage"))
         for frame in ground_truth["frames"]:
             stamp = stamp_ns(int(frame["frame"]), fps)
-            for camera in rig.cameras:
-                path = dataset / "images" / camera.name / f"{int(frame['frame']):06d}.jpg"
-                bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-                if bgr is None:
-                    raise FileNotFoundError(f"image {path} is missing or unreadable")
+            for camera, rgb in zip(rig.cameras, read_images(dataset, rig.names, frame["frame"])):
                 image_conn, info_conn = conns[camera.name]
-                image = build.image(stamp, camera, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+                image = build.image(stamp, camera, rgb)
                 writer.write(image_conn, stamp, typestore.serialize_cdr(image, "sensor_msgs/msg/Image"))
                 info = build.camera_info(stamp, camera)
                 writer.write(info_conn, stamp, typestore.serialize_cdr(info, "sensor_msgs/msg/CameraInfo"))

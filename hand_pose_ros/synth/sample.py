@@ -11,6 +11,7 @@ import pathlib
 import shutil
 import tempfile
 
+from hand_pose_ros.dataset_layout import BAG_DIR, CALIBRATION_FILE, GROUND_TRUTH_FILE
 from hand_pose_ros.synth.config import GENERATOR_VERSION, SynthConfig
 
 __all__ = ["SAMPLE_CONFIG", "prepare_sample", "sample_is_current"]
@@ -26,10 +27,10 @@ def sample_is_current(directory: pathlib.Path, config: SynthConfig = SAMPLE_CONF
     import dataclasses
 
     try:
-        generator = json.loads((directory / "ground_truth.json").read_text(encoding="utf-8"))["generator"]
+        generator = json.loads((directory / GROUND_TRUTH_FILE).read_text(encoding="utf-8"))["generator"]
     except (OSError, ValueError, KeyError, TypeError):
         return False
-    complete = (directory / "calibration.yaml").exists() and (not config.bag or (directory / "bag" / "metadata.yaml").exists())
+    complete = (directory / CALIBRATION_FILE).exists() and (not config.bag or (directory / BAG_DIR / "metadata.yaml").exists())
     return complete and generator.get("version") == GENERATOR_VERSION and generator.get("config") == dataclasses.asdict(config)
 
 

@@ -1,7 +1,8 @@
-"""Render a synthetic multi-camera dataset to a directory (layout in docs/dataset.md).
+"""Render a synthetic multi-camera dataset to a directory (format in docs/dataset.md).
 
-DIR/calibration.yaml, DIR/images/<camera>/<frame:06d>.jpg, DIR/ground_truth.json,
-DIR/meshes.npz (optional) and DIR/bag/ (optional rosbag2 MCAP).
+The file names, image paths and stamps are ``hand_pose_ros.dataset_layout``'s: calibration,
+images per camera and frame, ground truth, meshes (optional) and a rosbag2 MCAP (optional,
+written by ``bag.write_bag`` from the finished directory).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 
 from hand_pose_ros.calibration import save_calibration
+from hand_pose_ros.dataset_layout import BAG_DIR, CALIBRATION_FILE, GROUND_TRUTH_FILE, IMAGES_DIR, MESHES_FILE, image_path, stamp_ns
 from hand_pose_ros.handmodel import HandModel
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.synth.appearance import forearm_mesh, make_background, sample_appearance
@@ -24,22 +26,11 @@ from hand_pose_ros.synth.groundtruth import FOREARM_PART, PARTS_PER_HAND, face_p
 from hand_pose_ros.synth.motion import make_motion
 from hand_pose_ros.synth.renderer import HandRenderer, PosedHand, sample_lighting
 from hand_pose_ros.synth.rig import WORKSPACE_CENTRE, make_rig
+from hand_pose_ros.timing import NS_PER_S
 
-__all__ = ["generate_dataset", "stamp_ns", "EPOCH_NS", "GROUND_TRUTH_FILE", "CALIBRATION_FILE"]
+__all__ = ["generate_dataset"]
 
 LOG = logging.getLogger(__name__)
-
-# Stamps start at a fixed, realistic wall-clock time (2026-01-01T00:00:00Z) so that
-# recordings look like real ones and stay deterministic.
-EPOCH_NS = 1_767_225_600 * 1_000_000_000
-GROUND_TRUTH_FILE = "ground_truth.json"
-CALIBRATION_FILE = "calibration.yaml"
-MESHES_FILE = "meshes.npz"
-
-
-def stamp_ns(frame: int, fps: float) -> int:
-    """Integer nanoseconds of ``frame``: ``EPOCH_NS + frame / fps``."""
-    return EPOCH_NS + int(round(frame * 1e9 / fps))
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
@@ -88,7 +79,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
     lighting = sample_lighting(rng["looks"])
     backgrounds = [make_background(config.width, config.height, rng["looks"]) for _ in rig.cameras]
     for camera in rig.cameras:
-        (out / "images" / camera.name).mkdir(parents=True, exist_ok=True)
+        (out / IMAGES_DIR / camera.name).mkdir(parents=True, exist_ok=True)
 
     hand_parts = [face_parts(m.mesh.skin_joints, m.mesh.skin_weights, m.faces) for m in models]
     forearms = []  # per hand: (M, 3, 3) triangles of forearm and sleeve in the wrist frame
@@ -107,7 +98,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
                 for p, m, tr, look in zip(posed, models, tracks, looks)
             ])
             for camera, view in zip(rig.cameras, views):
-                path = out / "images" / camera.name / f"{t:06d}.jpg"
+                path = image_path(out, camera.name, t)
                 if not cv2.imwrite(str(path), cv2.cvtColor(view.image, cv2.COLOR_RGB2BGR), encode):
                     raise OSError(f"could not write {path}")
             keypoints = np.stack([p.keypoints for p in posed])  # (H, 21, 3)
@@ -122,7 +113,7 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
                 }
                 for index, model in enumerate(models)
             ]
-            frames.append({"frame": t, "stamp": stamp_ns(t, config.fps) / 1e9, "hands": hands})
+            frames.append({"frame": t, "stamp": stamp_ns(t, config.fps) / NS_PER_S, "hands": hands})
             vertices.append(np.stack([p.vertices for p in posed]).astype(np.float32))
             bar.update(1)
 
@@ -145,6 +136,6 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
     if config.bag:
         from hand_pose_ros.synth.bag import write_bag
 
-        write_bag(out, out / "bag")
+        write_bag(out, out / BAG_DIR)
     LOG.info("wrote %d frames x %d cameras to %s", config.frames, config.cameras, out)
     return out

@@ -41,6 +41,7 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
 
     from hand_pose_ros.assets import AssetMissingError, sample_dir
     from hand_pose_ros.calibration import load_calibration
+    from hand_pose_ros.dataset_layout import BAG_DIR, CALIBRATION_FILE, GROUND_TRUTH_FILE
     from hand_pose_ros.tools.demo_report import format_summary, summarise, write_outputs
     from hand_pose_ros.tools.playback import NodeStartError, play_through_node
 
@@ -52,12 +53,12 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
         except AssetMissingError as exc:
             print(f"hand-pose-ros {name}: {exc}", file=sys.stderr)
             return 2
-    bag = pathlib.Path(args.bag) if args.bag else sample / "bag"
-    truth = args.ground_truth or (str(sample / "ground_truth.json") if sample else None)
+    bag = pathlib.Path(args.bag) if args.bag else sample / BAG_DIR
+    truth = args.ground_truth or (str(sample / GROUND_TRUTH_FILE) if sample else None)
     if args.calibration:
         calibration = pathlib.Path(args.calibration)
     elif sample is not None:
-        calibration = sample / "calibration.yaml"
+        calibration = sample / CALIBRATION_FILE
     else:
         calibration = pathlib.Path(_params_calibration(args.params))
     if not calibration.exists():

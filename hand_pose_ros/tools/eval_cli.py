@@ -25,14 +25,14 @@ def run(args: argparse.Namespace) -> int:
     import pathlib
     import sys
 
+    from hand_pose_ros.dataset_layout import ground_truth_path
     from hand_pose_ros.evaluation.evaluate import EvaluationConfig, evaluate
     from hand_pose_ros.evaluation.matching import load_ground_truth, load_predictions
 
     try:
         config = EvaluationConfig(max_match_distance_m=args.max_match_distance, stamp_tolerance_s=args.stamp_tolerance)
-        gt_path = pathlib.Path(args.gt)
-        gt_file = gt_path / "ground_truth.json" if gt_path.is_dir() else gt_path
-        gt = load_ground_truth(gt_path)
+        gt_file = ground_truth_path(args.gt)
+        gt = load_ground_truth(gt_file)
         fps = json.loads(gt_file.read_text(encoding="utf-8")).get("fps")
         report = evaluate(gt, load_predictions(args.pred), config, fps=fps)
     except (OSError, ValueError) as exc:

@@ -102,6 +102,7 @@ STEPS: list[Callable[[pathlib.Path], None]] = [
     fetch_hand_photos,
     fetch_webxr_hand,
     _optional_step("hand_pose_ros.detection.weights", "prepare_weights"),
+    _optional_step("hand_pose_ros.detection.onnx_export", "prepare_onnx"),
     _optional_step("hand_pose_ros.synth.sample", "prepare_sample"),
 ]
 

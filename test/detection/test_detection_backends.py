@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
-from hand_pose_ros.detection.backends import BackendUnavailable, export_onnx
+from hand_pose_ros.detection.backends import BackendUnavailable
+from hand_pose_ros.detection.onnx_export import export_onnx
 
 HAS_CUDA = torch.cuda.is_available()
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None

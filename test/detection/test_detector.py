@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import pytest
 
@@ -125,16 +124,14 @@ def test_handedness_matches_the_rendered_hands(detector):
 
     from hand_pose_ros import assets
     from hand_pose_ros.calibration import load_calibration
+    from hand_pose_ros.dataset_layout import read_images
 
     sample = assets.sample_dir()
     truth = json.loads((sample / "ground_truth.json").read_text())
     rig = load_calibration(sample / "calibration.yaml")
     agree = disagree = 0
     for frame in truth["frames"][20::10]:
-        images = [
-            cv2.cvtColor(cv2.imread(str(sample / "images" / name / f"{frame['frame']:06d}.jpg")), cv2.COLOR_BGR2RGB)
-            for name in truth["cameras"]
-        ]
+        images = read_images(sample, truth["cameras"], frame["frame"])
         detector.reset()
         for camera, hands in zip(rig.cameras, detector.detect(images)):
             for hand in hands:

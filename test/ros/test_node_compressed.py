@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from hand_pose_ros.assets import sample_dir
+from hand_pose_ros.dataset_layout import image_path
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
 from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
@@ -34,7 +35,7 @@ def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
         "extrinsics": {"calibration_file": str(root / "calibration.yaml")},
         "qos": {"reliability": "reliable"},
     }}}))
-    jpegs = [(root / "images" / f"cam{i}" / f"{FRAME:06d}.jpg").read_bytes() for i in range(CAMERAS)]
+    jpegs = [image_path(root, f"cam{i}", FRAME).read_bytes() for i in range(CAMERAS)]
     if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:  # 8 MiB SHM here too (see test_node_dds)
         monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
     rclpy.init()

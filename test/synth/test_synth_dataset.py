@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.calibration import load_calibration
+from hand_pose_ros.dataset_layout import EPOCH_NS, image_path, read_images, stamp_ns
 from hand_pose_ros.handmodel import HandModel
 from hand_pose_ros.synth.appearance import forearm_mesh, make_background, sample_appearance
 from hand_pose_ros.synth.config import SynthConfig
@@ -19,7 +20,8 @@ from hand_pose_ros.synth.groundtruth import FOREARM_PART, face_parts, keypoint_v
 from hand_pose_ros.synth.motion import make_motion
 from hand_pose_ros.synth.renderer import HandRenderer, PosedHand, sample_lighting
 from hand_pose_ros.synth.rig import LAYOUTS, WORKSPACE_CENTRE, make_rig
-from hand_pose_ros.synth.writer import EPOCH_NS, generate_dataset, stamp_ns
+from hand_pose_ros.synth.writer import generate_dataset
+from hand_pose_ros.timing import NS_PER_S
 
 SMALL = SynthConfig(cameras=3, frames=4, hands=2, seed=7, width=320, height=240, distortion=True, bag=True)
 EXACT_MM = 0.01  # the bound for project → triangulate round trips
@@ -72,13 +74,13 @@ def test_files_follow_the_documented_layout(dataset: pathlib.Path) -> None:
     assert truth["fps"] == 30.0 and truth["world_frame"] == "world" and truth["cameras"] == rig.names
     assert [f["frame"] for f in truth["frames"]] == [0, 1, 2, 3]
     for frame in truth["frames"]:
-        assert frame["stamp"] == pytest.approx((EPOCH_NS + frame["frame"] * 1e9 / 30.0) / 1e9, abs=1e-6)
+        assert frame["stamp"] == pytest.approx((EPOCH_NS + frame["frame"] * NS_PER_S / 30.0) / NS_PER_S, abs=1e-6)
         assert [h["handedness"] for h in frame["hands"]] == ["Left", "Right"] and [h["id"] for h in frame["hands"]] == [0, 1]
         for hand in frame["hands"]:
             assert np.asarray(hand["keypoints_3d"]).shape == (21, 3)
             assert set(hand["visible"]) == set(rig.names) and all(len(v) == 21 for v in hand["visible"].values())
         for cam in rig.cameras:
-            image = cv2.imread(str(dataset / "images" / cam.name / f"{frame['frame']:06d}.jpg"))
+            image = cv2.imread(str(image_path(dataset, cam.name, frame["frame"])))
             assert image.shape == (240, 320, 3)
     meshes = np.load(dataset / "meshes.npz")
     assert meshes["vertices"].shape == (4, 2, 1360, 3) and meshes["faces"].shape == (2, 2314, 3)
@@ -189,12 +191,12 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
             images, infos = seen[f"/{cam.name}/image_raw"], seen[f"/{cam.name}/camera_info"]
             assert [t for t, _ in images] == stamps and [t for t, _ in infos] == stamps
             for (stamp, image), (_, info), frame in zip(images, infos, truth["frames"]):
-                header_ns = image.header.stamp.sec * 1_000_000_000 + image.header.stamp.nanosec
+                (on_disk,) = read_images(dataset, [cam.name], frame["frame"])
+                header_ns = image.header.stamp.sec * NS_PER_S + image.header.stamp.nanosec
                 assert header_ns == stamp and image.header.frame_id == info.header.frame_id == cam.frame_id
                 assert image.encoding == "rgb8" and (image.height, image.width) == (240, 320)
                 pixels = np.frombuffer(bytes(image.data), np.uint8).reshape(240, 320, 3)
-                on_disk = cv2.imread(str(dataset / "images" / cam.name / f"{frame['frame']:06d}.jpg"))
-                np.testing.assert_array_equal(pixels, cv2.cvtColor(on_disk, cv2.COLOR_BGR2RGB))
+                np.testing.assert_array_equal(pixels, on_disk)
                 np.testing.assert_allclose(np.asarray(info.k).reshape(3, 3), cam.camera_matrix)
                 np.testing.assert_allclose(info.d, cam.distortion)
 

@@ -222,22 +222,19 @@ def detect_sample(frames: int, start: int = 0) -> tuple:
     """
     import json
 
-    import cv2
-
     from hand_pose_ros.assets import sample_dir
     from hand_pose_ros.calibration import load_calibration
+    from hand_pose_ros.dataset_layout import CALIBRATION_FILE, GROUND_TRUTH_FILE, read_images
     from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 
     directory = sample_dir()
-    rig = load_calibration(directory / "calibration.yaml")
-    with open(directory / "ground_truth.json", encoding="utf-8") as handle:
+    rig = load_calibration(directory / CALIBRATION_FILE)
+    with open(directory / GROUND_TRUTH_FILE, encoding="utf-8") as handle:
         truth = json.load(handle)["frames"][start:start + frames]
     detector = HandDetector(HandDetectorConfig())
     detections = []
     for frame in truth:
-        images = [cv2.cvtColor(cv2.imread(str(directory / "images" / name / f"{frame['frame']:06d}.jpg")), cv2.COLOR_BGR2RGB)
-                  for name in rig.names]
-        detections.append(detector.detect(images))
+        detections.append(detector.detect(read_images(directory, rig.names, frame["frame"])))
     return rig, truth, detections
 
 

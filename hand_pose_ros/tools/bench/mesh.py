@@ -40,24 +40,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _detected_hands(sample, frames):
     """[(stamp, list[Hand3D])] from the detector and the fusion run over the sample's images."""
-    import cv2
-
     from hand_pose_ros.calibration import load_calibration
+    from hand_pose_ros.dataset_layout import CALIBRATION_FILE, read_images
     from hand_pose_ros.detection.config import HandDetectorConfig
     from hand_pose_ros.detection.detector import HandDetector
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 
-    rig = load_calibration(sample / "calibration.yaml")
+    rig = load_calibration(sample / CALIBRATION_FILE)
     detector, fusion = HandDetector(HandDetectorConfig()), MultiViewFusion(rig, FusionConfig())
     out = []
     for index, frame in enumerate(frames):
-        images = []
-        for name in rig.names:
-            path = sample / "images" / name / f"{index:06d}.jpg"
-            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-            if image is None:
-                raise FileNotFoundError(f"{path}: image missing or unreadable")
-            images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        images = read_images(sample, rig.names, index)
         out.append((frame.stamp, fusion.process(detector.detect(images), frame.stamp)))
     return out
 

@@ -31,8 +31,9 @@ def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
     import yaml
 
     from hand_pose_ros.calibration import Rig, load_calibration, save_calibration
+    from hand_pose_ros.dataset_layout import CALIBRATION_FILE
 
-    base = load_calibration(sample / "calibration.yaml")
+    base = load_calibration(sample / CALIBRATION_FILE)
     cams = tuple(
         dataclasses.replace(base[i % len(base)], name=f"cam{i}", frame_id=f"cam{i}_optical_frame") for i in range(cameras)
     )

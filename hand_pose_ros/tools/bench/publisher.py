@@ -26,25 +26,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topic-prefix", default="/bench")
     args = parser.parse_args(argv)
 
-    import cv2
     import rclpy
     from sensor_msgs.msg import Image
 
     from hand_pose_ros.assets import sample_dir
+    from hand_pose_ros.dataset_layout import read_images
     from hand_pose_ros.ros.conversions import ns_to_stamp
     from hand_pose_ros.tools.harness import RigPublisher, apply_ros_environment, wait_until
     from hand_pose_ros.ros.image_conversion import rgb_to_image_fields
 
-    root = sample_dir() / "images"
+    sample = sample_dir()
     frames = []  # per frame, per camera: Image
     for k in FRAMES_USED:
         views = []
         for cam in range(args.cameras):
-            bgr = cv2.imread(str(root / f"cam{cam % SAMPLE_CAMERAS}" / f"{k:06d}.jpg"))
-            if bgr is None:
-                print(f"bench_publisher: cannot read sample frame {k} of cam{cam % SAMPLE_CAMERAS}", file=sys.stderr)
+            try:
+                (rgb,) = read_images(sample, [f"cam{cam % SAMPLE_CAMERAS}"], k)
+            except FileNotFoundError as exc:
+                print(f"bench_publisher: cannot read sample frame {k}: {exc}", file=sys.stderr)
                 return 2
-            msg = Image(**rgb_to_image_fields(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)))
+            msg = Image(**rgb_to_image_fields(rgb))
             msg.header.frame_id = f"cam{cam}_optical_frame"
             views.append(msg)
         frames.append(views)
