@@ -1,4 +1,5 @@
-"""Network runtimes behind one interface: torch (CPU/CUDA), onnxruntime (CPU/CUDA), TensorRT.
+"""Network runtimes behind one interface: torch (CPU/CUDA), onnxruntime (CPU/CUDA), TensorRT,
+and on the CPU MediaPipe's own graphs in LiteRT and OpenVINO (``tflite_runtimes``).
 
 Every backend takes the crops as a device tensor ``(B, 3, S, S)`` in [0, 1] and returns the
 networks' raw outputs as float32 tensors on the same device, any batch size:
@@ -106,6 +107,15 @@ def create_backend(name: str, model: str, device: torch.device, dtype: torch.dty
         from hand_pose_ros.detection.tensorrt_backend import TensorRTBackend
 
         return TensorRTBackend(model, device, cache, "fp16" if dtype == torch.float16 else "fp32")
-    raise ValueError(f"unknown backend {name!r}; choose one of torch, onnxruntime, tensorrt")
+    if name in ("litert", "openvino"):
+        from hand_pose_ros.detection.tflite_runtimes import LiteRTBackend, OpenVINOBackend
+
+        if name == "litert":
+            return LiteRTBackend(model, device, dtype, num_threads)
+        return OpenVINOBackend(model, device, _PRECISION_NAMES[dtype], num_threads)
+    raise ValueError(f"unknown backend {name!r}; choose one of torch, onnxruntime, tensorrt, litert, openvino")
+
+
+_PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
 
 

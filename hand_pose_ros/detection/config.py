@@ -8,8 +8,8 @@ from hand_pose_ros.types import check_choice
 
 __all__ = ["HandDetectorConfig", "BACKENDS", "PRECISIONS", "MODELS"]
 
-BACKENDS = ("torch", "onnxruntime", "tensorrt")
-PRECISIONS = ("fp32", "fp16")
+BACKENDS = ("torch", "onnxruntime", "tensorrt", "litert", "openvino")
+PRECISIONS = ("fp32", "fp16", "bf16")
 MODELS = ("full", "lite")
 
 
@@ -18,11 +18,15 @@ class HandDetectorConfig:
     """Settings of ``HandDetector``.
 
     Attributes:
-        backend: network runtime, one of ``BACKENDS``.
+        backend: network runtime, one of ``BACKENDS``: ``torch`` and ``tensorrt`` for GPUs
+            (torch on a CPU too), ``onnxruntime``, ``litert`` and ``openvino`` for CPUs (the
+            last two run MediaPipe's own ``.tflite`` graphs; docs/detection.md compares them).
         fallback: backends tried in this order when ``backend`` cannot start (library or device
             missing); empty means fail instead. The active one is logged.
         device: ``"cpu"``, ``"cuda"`` or ``"cuda:N"``; where crops are made and networks run.
-        precision: ``"fp32"`` or ``"fp16"`` network arithmetic (TensorRT builds an fp16 engine).
+        precision: ``"fp32"``, ``"fp16"`` or ``"bf16"`` network arithmetic (TensorRT builds an
+            fp16 engine; OpenVINO runs bf16 on CPUs with bf16 units, moving landmarks by about
+            half a pixel; onnxruntime and LiteRT run fp32 only).
         model: MediaPipe's ``"full"`` (more accurate) or ``"lite"`` (faster) networks.
         max_hands: most hands reported per view.
         tracking: reuse each hand's region from the previous frame of the same view and run
@@ -34,7 +38,9 @@ class HandDetectorConfig:
         min_presence: hand-presence score needed to report (and keep tracking) a hand, in [0, 1].
         max_image_side: images whose longer side exceeds this (px) are downscaled first;
             results are still in the original image's pixels.
-        num_threads: CPU threads for torch/onnxruntime; None leaves the library's default.
+        num_threads: CPU threads for torch/onnxruntime; for litert/openvino the number of
+            single-threaded runners that take a call's crops in parallel. None leaves the
+            library's default (litert/openvino: one runner per core, at most 4).
             torch's setting is process-wide. On a CPU shared with other busy work, 1 is
             steadier than 2 (docs/benchmarks.md).
     """

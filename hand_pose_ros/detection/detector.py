@@ -37,7 +37,7 @@ LOG = logging.getLogger(__name__)
 
 # AssociationNormRect's threshold: a palm region overlapping a tracked one by more is the same hand.
 _SAME_HAND_IOU = 0.5
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclasses.dataclass
