@@ -320,13 +320,17 @@ _FIELD_ERROR = re.compile(r"^(\w+)\.(\w+)(\[\d+\])?: ")
 
 
 def _build_section(section: str, cls: type, values: Mapping[str, Any], problems: list[str], **derived: Any) -> Any:
-    """``cls`` from the ``section.*`` values; every field it refuses is reported (as
-    ``section.field: ...``) and retried with its default, so one pass finds all of them."""
+    """``cls`` from the ``section.*`` values, or None when it refuses any of them. Every field
+    it refuses is reported (as ``section.field: ...``) and retried with its default, so one
+    pass finds all of them."""
     given = {f.name: values[f"{section}.{f.name}"] for f in dataclasses.fields(cls) if f"{section}.{f.name}" in values}
+    refused = False
     while True:
         try:
-            return cls(**derived, **given)
+            config = cls(**derived, **given)
+            return None if refused else config
         except ValueError as exc:
+            refused = True
             text = str(exc)
             match = _FIELD_ERROR.match(text)
             if match is None or match.group(1) != cls.__name__:
@@ -363,9 +367,9 @@ def _build(values: Mapping[str, Any], problems: list[str]) -> dict[str, Any]:
         built["world_frame"] = None
     for section, cls in SECTIONS.items():
         derived = {}
-        if cls is SyncConfig:
-            cameras = built["cameras"] or CamerasConfig()
-            derived["num_cameras"] = len(cameras.image_topics)
+        if cls is SyncConfig:  # min_views is checked against the number of cameras
+            topics = values["cameras.image_topics"]
+            derived["num_cameras"] = len(topics) if isinstance(topics, (list, tuple)) and topics else len(CamerasConfig().image_topics)
         built[section] = _build_section(section, cls, values, problems, **derived)
     return built
 
