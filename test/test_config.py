@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from hand_pose_ros import config as cfg
-from hand_pose_ros.calibration import CameraCalibration, Rig, save_calibration
 from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence
 from hand_pose_ros.detection.config import HandDetectorConfig
 from hand_pose_ros.tools.launch_spec import config_path
@@ -21,15 +20,6 @@ from hand_pose_ros.tools.launch_spec import config_path
 HAS_TF2 = importlib.util.find_spec("tf2_ros") is not None
 # Defaults a ROS 2 parameters file cannot hold (rcl refuses empty lists, reads null as "null").
 NOT_IN_A_PARAMETERS_FILE = {"detector.num_threads", "fusion.fill_missing", "mesh.mano_dir"}
-
-
-@pytest.fixture
-def calibration_file(tmp_path):
-    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
-    rig = Rig(cameras=tuple(CameraCalibration(name=f"c{i}", frame_id=f"c{i}_optical", width=640, height=480, camera_matrix=K) for i in range(3)))
-    path = tmp_path / "calibration.yaml"
-    save_calibration(path, rig)
-    return str(path)
 
 
 def _as_yaml(value):

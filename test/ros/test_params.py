@@ -12,22 +12,13 @@ import threading
 import numpy as np
 import pytest
 
-from hand_pose_ros.calibration import CameraCalibration, Rig, save_calibration
+from hand_pose_ros.calibration import Rig
 from hand_pose_ros.ros.startup import StartupError, load_config, rig_with_extrinsics
 
 pytestmark = pytest.mark.ros
 
 SERVICE_TIMEOUT_S = 120  # bounded wait for discovery of the node's parameter services
 GRAPH_TIMEOUT_S = 10  # bounded wait for the ROS graph to show a publisher created or destroyed
-
-
-@pytest.fixture
-def calibration_file(tmp_path):
-    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
-    rig = Rig(cameras=tuple(CameraCalibration(name=f"c{i}", frame_id=f"c{i}_optical", width=640, height=480, camera_matrix=K) for i in range(3)))
-    path = tmp_path / "calibration.yaml"
-    save_calibration(path, rig)
-    return str(path)
 
 
 @pytest.fixture(scope="module")
