@@ -144,6 +144,9 @@ def test_section_config_builds_one_component_from_settings():
     with pytest.raises(cfg.StartupError) as info:
         cfg.section_config("fusion", {"fusion.refine_iterations": 1.5, "detector.model": "lite"})
     assert [p.split(":")[0] for p in info.value.problems] == ["detector.model", "fusion.refine_iterations"]
+    with pytest.raises(cfg.StartupError) as info:  # a field's own problem, then the cross-field one
+        cfg.section_config("mesh", {"mesh.model": "mano", "mesh.cold_iterations": 0.5})
+    assert [p.split(":")[0] for p in info.value.problems] == ["mesh.cold_iterations", "mesh.mano_dir"]
 
 
 def test_live_update_applies_live_parameters_and_refuses_the_others():

@@ -65,11 +65,6 @@ class MeshFitterConfig:
         check_choice(f"{name}.model", self.model, MESH_MODELS)
         check_string(f"{name}.mano_dir", self.mano_dir, optional=True)
         check_choice(f"{name}.handedness", self.handedness, HANDEDNESS_SOURCES)
-        if self.model == "mano" and not self.mano_dir:
-            raise ValueError(
-                f"{name}.mano_dir: expected the directory with MANO_RIGHT.pkl / MANO_LEFT.pkl "
-                f"when model='mano', got {self.mano_dir!r}"
-            )
         for field in ("cold_iterations", "warm_iterations"):
             check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
         for field in ("pose_prior_weight", "rest_prior_weight", "scale_prior_weight", "damping"):
@@ -83,3 +78,9 @@ class MeshFitterConfig:
             raise ValueError(f"{name}.scale_range: expected (min, max) with 0 < min <= 1 <= max, got {self.scale_range!r}")
         # 3 keypoints fix a rigid pose.
         check_number(f"{name}.min_keypoints", self.min_keypoints, integer=True, low=3)
+        # Last: a field-by-field loader reports the fields' own problems before this one.
+        if self.model == "mano" and not self.mano_dir:
+            raise ValueError(
+                f"{name}.mano_dir: expected the directory with MANO_RIGHT.pkl / MANO_LEFT.pkl "
+                f"when model='mano', got {self.mano_dir!r}"
+            )
