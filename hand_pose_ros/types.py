@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 
-__all__ = ["HandDetection2D", "Hand3D", "KeypointSource", "check_choice", "check_shape"]
+__all__ = ["HandDetection2D", "Hand3D", "KeypointSource", "check_shape"]
 
 
 def check_shape(name: str, array: Any, shape: tuple[int | None, ...], where: str = "") -> np.ndarray:
@@ -31,13 +30,6 @@ def check_shape(name: str, array: Any, shape: tuple[int | None, ...], where: str
         place = f" in {where}" if where else ""
         raise ValueError(f"{name}{place}: expected shape {expected}, got {tuple(arr.shape)}")
     return arr
-
-
-def check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
-    """Raise ValueError naming ``name`` (e.g. ``FusionConfig.filter``), the valid choices and ``value``
-    unless ``value`` is one of ``choices`` (a strategy string)."""
-    if value not in choices:
-        raise ValueError(f"{name}: expected one of {list(choices)}, got {value!r}")
 
 
 class KeypointSource(enum.IntEnum):

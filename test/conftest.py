@@ -43,3 +43,17 @@ def ros_log_dir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> path
 @pytest.fixture(scope="session")
 def repo_root() -> pathlib.Path:
     return REPO_ROOT
+
+
+@pytest.fixture
+def calibration_file(tmp_path: pathlib.Path) -> str:
+    """A calibration YAML of three 640x480 cameras c0, c1, c2 (frames c<i>_optical), world frame "world"."""
+    import numpy as np
+
+    from hand_pose_ros.calibration import CameraCalibration, Rig, save_calibration
+
+    K = np.array([[500.0, 0, 320], [0, 500, 240], [0, 0, 1]])
+    rig = Rig(cameras=tuple(CameraCalibration(name=f"c{i}", frame_id=f"c{i}_optical", width=640, height=480, camera_matrix=K) for i in range(3)))
+    path = tmp_path / "calibration.yaml"
+    save_calibration(path, rig)
+    return str(path)

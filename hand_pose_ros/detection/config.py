@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-from hand_pose_ros.types import check_choice
+from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence, check_string
 
 __all__ = ["HandDetectorConfig", "BACKENDS", "PRECISIONS", "MODELS"]
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt", "litert", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
 MODELS = ("full", "lite")
+# Lowest max_image_side accepted: a floor against typos, far below the palm network's 192 px input.
+MIN_IMAGE_SIDE = 64
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -59,28 +61,19 @@ class HandDetectorConfig:
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
-        check_choice("HandDetectorConfig.backend", self.backend, BACKENDS)
-        if isinstance(self.fallback, str):
-            raise ValueError(f"HandDetectorConfig.fallback: expected a tuple of backend names, got the string {self.fallback!r}")
-        object.__setattr__(self, "fallback", tuple(self.fallback))
-        for name in self.fallback:
-            check_choice("HandDetectorConfig.fallback", name, BACKENDS)
-        if not (self.device == "cpu" or self.device == "cuda" or
-                (self.device.startswith("cuda:") and self.device[5:].isdigit())):
-            raise ValueError(f"HandDetectorConfig.device: expected 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
-        check_choice("HandDetectorConfig.precision", self.precision, PRECISIONS)
-        check_choice("HandDetectorConfig.model", self.model, MODELS)
-        for name, low in (("max_hands", 1), ("redetect_interval", 1), ("max_image_side", 64)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"HandDetectorConfig.{name}: expected an int >= {low}, got {value!r}")
-        if not isinstance(self.tracking, bool):
-            raise ValueError(f"HandDetectorConfig.tracking: expected a bool, got {self.tracking!r}")
-        for name in ("min_detection_confidence", "min_presence"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"HandDetectorConfig.{name}: expected a number in [0, 1], got {value!r}")
-        if self.num_threads is not None and (
-            isinstance(self.num_threads, bool) or not isinstance(self.num_threads, int) or self.num_threads < 1
-        ):
-            raise ValueError(f"HandDetectorConfig.num_threads: expected None or an int >= 1, got {self.num_threads!r}")
+        name = "HandDetectorConfig"
+        check_choice(f"{name}.backend", self.backend, BACKENDS)
+        fallback = check_sequence(f"{name}.fallback", self.fallback, lambda n, v: check_choice(n, v, BACKENDS))
+        object.__setattr__(self, "fallback", fallback)
+        check_string(f"{name}.device", self.device)
+        if not (self.device in ("cpu", "cuda") or (self.device.startswith("cuda:") and self.device[5:].isdigit())):
+            raise ValueError(f"{name}.device: expected 'cpu', 'cuda' or 'cuda:N', got {self.device!r}")
+        check_choice(f"{name}.precision", self.precision, PRECISIONS)
+        check_choice(f"{name}.model", self.model, MODELS)
+        check_number(f"{name}.max_hands", self.max_hands, integer=True, low=1)
+        check_bool(f"{name}.tracking", self.tracking)
+        check_number(f"{name}.redetect_interval", self.redetect_interval, integer=True, low=1)
+        for field in ("min_detection_confidence", "min_presence"):
+            check_number(f"{name}.{field}", getattr(self, field), low=0.0, high=1.0)
+        check_number(f"{name}.max_image_side", self.max_image_side, integer=True, low=MIN_IMAGE_SIDE)
+        check_number(f"{name}.num_threads", self.num_threads, integer=True, low=1, optional=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hand_pose_ros.types import check_choice
+from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence
 
 __all__ = ["FusionConfig", "FILTERS", "FILL_PRIORS"]
 
@@ -70,24 +70,19 @@ class FusionConfig:
     one_euro_derivative_cutoff_hz: float = 1.0
 
     def __post_init__(self) -> None:
+        name = "FusionConfig"
         positive = ("inlier_threshold_px", "association_threshold_px", "huber_px", "track_gate_m",
                     "track_timeout_s", "joint_gate_m", "one_euro_min_cutoff_hz", "one_euro_derivative_cutoff_hz")
-        for name in positive:
-            if not getattr(self, name) > 0:
-                raise ValueError(f"FusionConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"FusionConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("min_keypoint_score", "bone_learning_rate", "handedness_memory"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"FusionConfig.{name} must be in [0, 1], got {getattr(self, name)!r}")
-        if self.refine_iterations < 0 or self.max_hands < 1:
-            raise ValueError(
-                f"FusionConfig: refine_iterations must be >= 0 and max_hands >= 1, got "
-                f"{self.refine_iterations} and {self.max_hands}"
-            )
-        check_choice("FusionConfig.filter", self.filter, FILTERS)
-        object.__setattr__(self, "fill_missing", tuple(self.fill_missing))
-        bad = [p for p in self.fill_missing if p not in FILL_PRIORS]
-        if bad:
-            raise ValueError(f"FusionConfig.fill_missing entries must be among {list(FILL_PRIORS)}, got {bad}")
+        for field in positive:
+            check_number(f"{name}.{field}", getattr(self, field), low=0.0, low_open=True)
+        for field in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev"):
+            check_number(f"{name}.{field}", getattr(self, field), low=0.0)
+        for field in ("min_keypoint_score", "bone_learning_rate", "handedness_memory"):
+            check_number(f"{name}.{field}", getattr(self, field), low=0.0, high=1.0)
+        check_bool(f"{name}.refine", self.refine)
+        check_number(f"{name}.refine_iterations", self.refine_iterations, integer=True, low=0)
+        check_bool(f"{name}.monocular", self.monocular)
+        check_number(f"{name}.max_hands", self.max_hands, integer=True, low=1)
+        check_choice(f"{name}.filter", self.filter, FILTERS)
+        fill = check_sequence(f"{name}.fill_missing", self.fill_missing, lambda n, v: check_choice(n, v, FILL_PRIORS))
+        object.__setattr__(self, "fill_missing", fill)

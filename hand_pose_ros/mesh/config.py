@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hand_pose_ros.types import check_choice
+from hand_pose_ros.checks import check_choice, check_number, check_sequence, check_string
 
 __all__ = ["MeshFitterConfig", "MESH_MODELS", "HANDEDNESS_SOURCES"]
 
@@ -61,31 +61,26 @@ class MeshFitterConfig:
     track_timeout_s: float = 0.5
 
     def __post_init__(self) -> None:
-        check_choice("MeshFitterConfig.model", self.model, MESH_MODELS)
-        check_choice("MeshFitterConfig.handedness", self.handedness, HANDEDNESS_SOURCES)
+        name = "MeshFitterConfig"
+        check_choice(f"{name}.model", self.model, MESH_MODELS)
+        check_string(f"{name}.mano_dir", self.mano_dir, optional=True)
+        check_choice(f"{name}.handedness", self.handedness, HANDEDNESS_SOURCES)
+        for field in ("cold_iterations", "warm_iterations"):
+            check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
+        for field in ("pose_prior_weight", "rest_prior_weight", "scale_prior_weight", "damping"):
+            check_number(f"{name}.{field}", getattr(self, field), low=0.0)
+        for field in ("max_step", "track_timeout_s", "robust_scale"):
+            check_number(f"{name}.{field}", getattr(self, field), low=0.0, low_open=True)
+        check_number(f"{name}.scale_learning_rate", self.scale_learning_rate, low=0.0, high=1.0)
+        low, high = check_sequence(f"{name}.scale_range", self.scale_range, lambda n, v: check_number(n, v, low=0.0, low_open=True), length=2)
+        object.__setattr__(self, "scale_range", (float(low), float(high)))
+        if not low <= 1 <= high:
+            raise ValueError(f"{name}.scale_range: expected (min, max) with 0 < min <= 1 <= max, got {self.scale_range!r}")
+        # 3 keypoints fix a rigid pose.
+        check_number(f"{name}.min_keypoints", self.min_keypoints, integer=True, low=3)
+        # Last: a field-by-field loader reports the fields' own problems before this one.
         if self.model == "mano" and not self.mano_dir:
             raise ValueError(
-                "MeshFitterConfig.mano_dir must name the directory with MANO_RIGHT.pkl / MANO_LEFT.pkl "
-                "when model='mano', got None"
+                f"{name}.mano_dir: expected the directory with MANO_RIGHT.pkl / MANO_LEFT.pkl "
+                f"when model='mano', got {self.mano_dir!r}"
             )
-        for name in ("cold_iterations", "warm_iterations"):
-            if not getattr(self, name) >= 1:
-                raise ValueError(f"MeshFitterConfig.{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("pose_prior_weight", "rest_prior_weight", "scale_prior_weight", "damping"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"MeshFitterConfig.{name} must be >= 0, got {getattr(self, name)!r}")
-        for name in ("max_step", "track_timeout_s", "robust_scale"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"MeshFitterConfig.{name} must be > 0, got {getattr(self, name)!r}")
-        if not 0 <= self.scale_learning_rate <= 1:
-            raise ValueError(
-                f"MeshFitterConfig.scale_learning_rate must be in [0, 1], got {self.scale_learning_rate!r}")
-        try:  # ROS parameters arrive as lists
-            low, high = (float(v) for v in self.scale_range)
-        except (TypeError, ValueError):
-            raise ValueError(f"MeshFitterConfig.scale_range must be (min, max), got {self.scale_range!r}") from None
-        object.__setattr__(self, "scale_range", (low, high))
-        if not 0 < low <= 1 <= high:
-            raise ValueError(f"MeshFitterConfig.scale_range must satisfy 0 < min <= 1 <= max, got {self.scale_range!r}")
-        if self.min_keypoints < 3:
-            raise ValueError(f"MeshFitterConfig.min_keypoints must be >= 3 (a rigid pose), got {self.min_keypoints!r}")

@@ -2,8 +2,9 @@
 
 ROS-free helpers (usable and testable without a running ROS graph): ``image_conversion``
 (message buffers → RGB arrays), ``sync`` (approximate-time sets, partial mode), ``worker``
-(latest-wins thread), ``params`` and ``startup`` (parameters → configs, rig, pipeline),
-``input_checks``. Message-level: ``conversions``, ``markers``, ``mesh_msgs``, ``diagnostics``.
+(latest-wins thread), ``startup`` (config → rig, pipeline; the configuration tree itself is
+``hand_pose_ros.config``), ``input_checks``. rclpy-level: ``params`` (parameters declared with
+descriptors, the on-set callback), ``conversions``, ``markers``, ``mesh_msgs``, ``diagnostics``.
 Tools that drive the node from outside (demo, playback, harness, benchmarks) live in
 ``hand_pose_ros.tools``.
 """

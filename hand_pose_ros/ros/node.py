@@ -41,7 +41,8 @@ from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
 from hand_pose_ros.drawing import draw_detections
-from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS
+from hand_pose_ros.config import NodeConfig
+from hand_pose_ros.ros.params import NODE_NAME, declare_parameters, live_parameters_callback
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.worker import LatestWinsWorker
@@ -59,63 +60,92 @@ class HandPoseNode(Node):
     """The multi-view hand pose node (see the module docstring)."""
 
     def __init__(self, **kwargs: Any) -> None:
+        # Overrides are declared automatically so that unknown names can be reported.
         super().__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
-        for name, default in PARAMETER_DEFAULTS.items():
-            if not self.has_parameter(name):
-                self.declare_parameter(name, default)
-        params = {n: p.value for n, p in self.get_parameters_by_prefix("").items()}
-        self.config, self.rig = load_config(params)
-        if self.config.extrinsics_source == "tf":
+        self.config, self.rig = load_config(declare_parameters(self))
+        if self.config.extrinsics.source == "tf":
             self.rig = self._rig_from_tf()
         pipeline = build_pipeline(self.config, self.rig)
         self._detector, self._fusion, self._wrist_pose = pipeline.detector, pipeline.fusion, pipeline.wrist_pose
         self._mesh_fitter = pipeline.mesh_fitter
         self._warm_up()
         cfg = self.config
-        self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras]
+        self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras.inputs]
         self._sync = make_synchronizer(cfg.sync)
         self._latency = LatencyStats()
         self._output = RateMeter()
         self._last_error = ""
         self._mesh_markers = MeshMarkerSource() if self._mesh_fitter is not None else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
-        self._last_images: list[Any] = [None] * len(cfg.cameras)  # worker thread only
+        self._last_images: list[Any] = [None] * len(cfg.cameras.inputs)  # worker thread only
         self._last_set_ns: int | None = None  # worker thread only
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
-        self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish_markers else None
+        self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish.markers else None
         self._mesh_pub = (
             self.create_publisher(HandMeshArray, MESHES_TOPIC, 10)
-            if cfg.publish_meshes and self._mesh_fitter is not None
+            if cfg.publish.meshes and self._mesh_fitter is not None
             else None
         )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._overlay_pubs = (
-            [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in cfg.cameras]
-            if cfg.publish_overlays
+            [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in cfg.cameras.inputs]
+            if cfg.publish.overlays
             else None
         )
         self._tf = None
-        if cfg.publish_tf:
+        if cfg.publish.tf:
             from tf2_ros import TransformBroadcaster  # checked importable by load_config
 
             self._tf = TransformBroadcaster(self)
         qos = QoSProfile(
             history=HistoryPolicy.KEEP_LAST,
-            depth=cfg.qos_depth,
-            reliability=ReliabilityPolicy.RELIABLE if cfg.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
+            depth=cfg.qos.depth,
+            reliability=ReliabilityPolicy.RELIABLE if cfg.qos.reliability == "reliable" else ReliabilityPolicy.BEST_EFFORT,
         )
-        image_type = CompressedImage if cfg.compressed else Image
-        for index, camera in enumerate(cfg.cameras):
+        image_type = CompressedImage if cfg.cameras.compressed else Image
+        for index, camera in enumerate(cfg.cameras.inputs):
             self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
         self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process, self._on_process_error, "hand_pose_worker")
         if cfg.sync.partial_timeout > 0:
             self.create_timer(cfg.sync.partial_timeout / 2, self._poll_sync)
-        self.create_timer(cfg.diagnostics_period, self._publish_diagnostics)
+        self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
-            f"{len(cfg.cameras)} cameras {[c.name for c in cfg.cameras]}, detector {self._detector.backend_name} "
-            f"on {self._detector.device}, mesh {cfg.mesh.get('model', 'none')}, world frame {cfg.world_frame!r}"
+            f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._detector.backend_name} "
+            f"on {self._detector.device}, mesh {cfg.mesh.model}, world frame {cfg.world_frame!r}"
         )
+        # Registered last: a change can only be applied to a node that has started.
+        self.add_on_set_parameters_callback(live_parameters_callback(self, lambda: self.config, self._apply_live_parameters))
+
+    def _apply_live_parameters(self, new: NodeConfig) -> None:
+        """Apply a validated change of ``config.LIVE_PARAMETERS`` (executor thread).
+
+        The fusion's filter settings apply to tracks started after the change (a running
+        track keeps its filter state); optional publishers are created or destroyed.
+        """
+        old, self.config = self.config, new
+        if new.fusion != old.fusion:
+            self._fusion.config = self._fusion.tracker.config = new.fusion
+        if new.publish.diagnostics_period != old.publish.diagnostics_period:
+            self._diagnostics_timer.timer_period_ns = round(new.publish.diagnostics_period * 1e9)
+        if new.publish.markers != old.publish.markers:
+            self._marker_pub = self._swap_publisher(self._marker_pub, new.publish.markers, MarkerArray, MARKERS_TOPIC, 10)
+        if new.publish.meshes != old.publish.meshes and self._mesh_fitter is not None:
+            self._mesh_pub = self._swap_publisher(self._mesh_pub, new.publish.meshes, HandMeshArray, MESHES_TOPIC, 10)
+        if new.publish.overlays != old.publish.overlays:
+            pubs, self._overlay_pubs = self._overlay_pubs, None
+            for pub in pubs or ():
+                self.destroy_publisher(pub)
+            if new.publish.overlays:
+                self._overlay_pubs = [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in new.cameras.inputs]
+
+    def _swap_publisher(self, old: Any, wanted: bool, msg_type: Any, topic: str, depth: int) -> Any:
+        """A publisher on ``topic`` when ``wanted`` (``old`` destroyed when not), else None."""
+        if not wanted:
+            if old is not None:
+                self.destroy_publisher(old)
+            return None
+        return old if old is not None else self.create_publisher(msg_type, topic, depth)
 
     def _rig_from_tf(self) -> Any:
         """The calibration's cameras posed by TF (world <- each camera's optical frame).
@@ -129,7 +159,7 @@ class HandPoseNode(Node):
 
         buffer = tf2_ros.Buffer()
         self._tf_listener = tf2_ros.TransformListener(buffer, self)
-        deadline = time.monotonic() + self.config.tf_timeout
+        deadline = time.monotonic() + self.config.extrinsics.tf_timeout
 
         def lookup(world_frame: str, camera_frame: str) -> np.ndarray | None:
             while True:
@@ -238,7 +268,7 @@ class HandPoseNode(Node):
             self._marker_pub.publish(self._markers.update(hands, header))
         if self._overlay_pubs is not None:
             for i in present:
-                overlay = draw_detections(synced.items[i], views[i], self.config.cameras[i].name)
+                overlay = draw_detections(synced.items[i], views[i], self.config.cameras.inputs[i].name)
                 image = Image(header=Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id))
                 for key, value in rgb_to_image_fields(overlay).items():
                     setattr(image, key, value)

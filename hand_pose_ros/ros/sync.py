@@ -21,6 +21,8 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
+from hand_pose_ros.checks import check_number
+
 __all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer", "MessageFiltersSynchronizer", "make_synchronizer"]
 
 LOG = logging.getLogger(__name__)
@@ -52,18 +54,14 @@ class SyncConfig:
     time_jump: float = 1.0
 
     def __post_init__(self) -> None:
-        if self.num_cameras < 1:
-            raise ValueError(f"num_cameras: expected >= 1, got {self.num_cameras}")
-        if not self.slop > 0:
-            raise ValueError(f"slop: expected seconds > 0, got {self.slop}")
-        if self.queue_size < 1:
-            raise ValueError(f"queue_size: expected >= 1, got {self.queue_size}")
-        if not 1 <= self.min_views <= self.num_cameras:
-            raise ValueError(f"min_views: expected 1..{self.num_cameras} (the number of cameras), got {self.min_views}")
-        if self.partial_timeout < 0:
-            raise ValueError(f"partial_timeout: expected seconds >= 0, got {self.partial_timeout}")
-        if not self.time_jump > self.slop:
-            raise ValueError(f"time_jump: expected seconds > slop ({self.slop}), got {self.time_jump}")
+        name = "SyncConfig"
+        check_number(f"{name}.num_cameras", self.num_cameras, integer=True, low=1)
+        check_number(f"{name}.slop", self.slop, low=0.0, low_open=True)
+        check_number(f"{name}.queue_size", self.queue_size, integer=True, low=1)
+        # min_views above the camera count could never be met: partial sets would never go out.
+        check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
+        check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
+        check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hand_pose_ros.types import check_choice
+from hand_pose_ros.checks import check_choice
 
 __all__ = ["SynthConfig", "GENERATOR_VERSION"]
 

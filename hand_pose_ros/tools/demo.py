@@ -17,13 +17,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_playback_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared with ``hand-pose-ros play``."""
+    from hand_pose_ros.tools.set_option import add_set_option
+
     parser.add_argument("--ground-truth", help="ground_truth.json to score against (demo: the sample's)")
     parser.add_argument(
         "--calibration",
         help="calibration YAML of the recording's cameras (demo: the sample's; play: the parameters file's)",
     )
     parser.add_argument("--params", help="node parameters file (default: config/multiview.yaml)")
-    parser.add_argument("--backend", default="", help="detector backend override")
+    add_set_option(parser, "detector.backend=torch")
     parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (1 = recorded rate)")
     parser.add_argument("--out", default="out/demo", help="output directory (MCAP, contact sheet, summary, node log)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -44,6 +46,7 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
     from hand_pose_ros.dataset_layout import BAG_DIR, CALIBRATION_FILE, GROUND_TRUTH_FILE
     from hand_pose_ros.tools.demo_report import format_summary, summarise, write_outputs
     from hand_pose_ros.tools.playback import NodeStartError, play_through_node
+    from hand_pose_ros.tools.set_option import node_overrides
 
     name = "demo" if default_to_sample else "play"
     sample = None
@@ -67,9 +70,12 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
     rig = load_calibration(calibration)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    overrides = [("publish.overlays", True), ("extrinsics.calibration_file", str(calibration.resolve()))]
-    if args.backend:
-        overrides.append(("detector.backend", args.backend))
+    try:
+        settings = node_overrides(args.settings)
+    except ValueError as exc:
+        print(f"hand-pose-ros {name}: {exc}", file=sys.stderr)
+        return 2
+    overrides = [("publish.overlays", True), ("extrinsics.calibration_file", str(calibration.resolve())), *settings]
     try:
         result = play_through_node(
             bag, params_file=args.params, overrides=overrides, overlay_cameras=rig.names,
@@ -91,7 +97,7 @@ def run_playback(args: argparse.Namespace, default_to_sample: bool) -> int:
 def _params_calibration(params_file: str | None) -> str:
     """The calibration file a parameters file names (its default if it names none)."""
     from hand_pose_ros.tools.launch_spec import DEFAULT_PARAMS_FILE, config_path
-    from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, expand_path, load_parameters_file
+    from hand_pose_ros.config import default_parameters, expand_path, load_parameters_file
 
-    flat = load_parameters_file(params_file or config_path(DEFAULT_PARAMS_FILE))
-    return expand_path(str(flat.get("extrinsics.calibration_file", PARAMETER_DEFAULTS["extrinsics.calibration_file"])))
+    flat = {**default_parameters(), **load_parameters_file(params_file or config_path(DEFAULT_PARAMS_FILE))}
+    return expand_path(str(flat["extrinsics.calibration_file"]))

@@ -8,14 +8,10 @@ __all__ = ["add_arguments", "run"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hand_pose_ros.detection.config import BACKENDS, MODELS, PRECISIONS
+    from hand_pose_ros.tools.set_option import add_set_option
 
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files (any format OpenCV reads)")
-    parser.add_argument("--backend", default="torch", choices=BACKENDS, help="network runtime (default: torch)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
-    parser.add_argument("--model", default="full", choices=MODELS)
-    parser.add_argument("--max-hands", type=int, default=2, help="most hands per image (default: 2)")
+    add_set_option(parser, "detector.backend=onnxruntime")
     parser.add_argument("--json", action="store_true", help="print one JSON document with every hand")
     parser.add_argument("--overlay", metavar="DIR", help="write each image with the skeletons drawn into DIR")
 
@@ -45,7 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     import cv2
 
-    from hand_pose_ros.detection import BackendUnavailable, HandDetector, HandDetectorConfig, WeightsError
+    from hand_pose_ros.detection import BackendUnavailable, HandDetector, WeightsError
+    from hand_pose_ros.tools.set_option import component_config
 
     images = []
     for name in args.images:
@@ -55,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
             return 2
         images.append(bgr)
     try:
-        config = HandDetectorConfig(backend=args.backend, device=args.device, precision=args.precision,
-                                    model=args.model, max_hands=args.max_hands, tracking=False)
+        # Unrelated stills: no tracking from one image to the next.
+        config = component_config("detector", args.settings, tracking=False)
     except ValueError as exc:
         print(f"hand-pose-ros detect: {exc}", file=sys.stderr)
         return 2
@@ -65,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     except (BackendUnavailable, WeightsError) as exc:
         print(f"hand-pose-ros detect: {exc}", file=sys.stderr)
         return 2
-    # Unrelated stills: one batched call, no tracking between them.
+    # One batched call over all images.
     views = detector.detect([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for bgr in images])
     fields = ("keypoints_2d", "keypoint_scores", "handedness", "handedness_score", "presence", "palm_box", "world_landmarks")
     if args.json:

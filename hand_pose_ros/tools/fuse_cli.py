@@ -10,11 +10,12 @@ __all__ = ["add_arguments", "run", "read_detections"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.tools.set_option import add_set_option
+
     parser.add_argument("--calib", required=True, help="calibration YAML (as written by `hand-pose-ros synth`)")
     parser.add_argument("--detections", required=True, help="detections JSON: a list of frames {stamp, views}")
     parser.add_argument("--out", help="fused hands JSON (default: standard output)")
-    parser.add_argument("--no-filter", action="store_true", help="switch the One-Euro filter off")
-    parser.add_argument("--monocular", choices=("on", "off"), default="on", help="one-view hands by PnP (default on)")
+    add_set_option(parser, "fusion.filter=none")
 
 
 def read_detections(path: str, camera_names: list[str]) -> list[tuple[float, list[list]]]:
@@ -54,15 +55,16 @@ def read_detections(path: str, camera_names: list[str]) -> list[tuple[float, lis
 
 def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.calibration import load_calibration
-    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.fusion import MultiViewFusion
+    from hand_pose_ros.tools.set_option import component_config
 
     try:
+        config = component_config("fusion", args.settings)
         rig = load_calibration(args.calib)
         frames = read_detections(args.detections, rig.names)
     except (OSError, ValueError) as exc:
         print(f"hand-pose-ros fuse: {exc}", file=sys.stderr)
         return 2
-    config = FusionConfig(filter="none" if args.no_filter else "one_euro", monocular=args.monocular == "on")
     fusion = MultiViewFusion(rig, config)
     out = []
     for stamp, detections in frames:

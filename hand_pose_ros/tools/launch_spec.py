@@ -12,7 +12,7 @@ import pathlib
 import shutil
 import sys
 
-from hand_pose_ros.ros.params import NODE_NAME
+from hand_pose_ros.config import NODE_NAME
 
 __all__ = [
     "PACKAGE",

@@ -10,9 +10,11 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.tools.set_option import add_set_option
+
     parser.add_argument("--params", metavar="YAML", help="ROS 2 parameters file (default: config/multiview.yaml)")
     parser.add_argument("--namespace", default="", help="namespace of the node and its topics")
-    parser.add_argument("--backend", default="", help="detector backend override")
+    add_set_option(parser, "detector.backend=torch")
     parser.add_argument("--remap", action="append", default=[], metavar="FROM:=TO", help="topic remapping (repeatable)")
     parser.add_argument("--print-command", action="store_true", help="print the node's command line and exit")
 
@@ -23,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
     import sys
 
     from hand_pose_ros.tools.launch_spec import node_command, node_spec, ros_environment
+    from hand_pose_ros.tools.set_option import node_overrides
 
     remaps = []
     for item in args.remap:
@@ -31,7 +34,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"hand-pose-ros run: --remap expects FROM:=TO, got {item!r}", file=sys.stderr)
             return 2
         remaps.append((src, dst))
-    spec = node_spec(params_file=args.params, namespace=args.namespace, backend=args.backend, remappings=tuple(remaps))
+    try:
+        overrides = node_overrides(args.settings)
+    except ValueError as exc:
+        print(f"hand-pose-ros run: {exc}", file=sys.stderr)
+        return 2
+    spec = node_spec(params_file=args.params, namespace=args.namespace, remappings=tuple(remaps), overrides=overrides)
     cmd = node_command(spec)
     if args.print_command:
         print(shlex.join(cmd))

@@ -94,7 +94,7 @@ def test_tiny_images_do_not_crash(detector):
     ],
 )
 def test_config_errors_name_the_field(kwargs, field):
-    with pytest.raises(ValueError, match=rf"HandDetectorConfig\.{field}: expected"):
+    with pytest.raises(ValueError, match=rf"HandDetectorConfig\.{field}(\[\d+\])?: expected"):
         HandDetectorConfig(**kwargs)
 
 

@@ -30,3 +30,17 @@ def test_invalid_parameters_stop_startup_with_one_line_per_problem(tmp_path, ros
     for text in expected:
         assert sum(text in line for line in lines) == 1, (text, lines)
     assert len(lines) == len(expected)
+
+
+def test_issue_bad_values_stop_startup_naming_each_key(ros_env):
+    """Values that used to start cleanly (and failed on every set) stop start-up, one line each."""
+    bad = {"fusion.refine_iterations": "1.5", "fusion.monocular": '"no"', "sync.queue_size": "2.5", "sync.partial_timeout": ".nan"}
+    command = node_command(node_spec())
+    for name, text in bad.items():
+        command += ["-p", f"{name}:={text}"]
+    out = subprocess.run(command, env=ros_env, capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert out.returncode == 2
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if "invalid configuration:" in line]
+    for name in bad:
+        assert sum(f"invalid configuration: {name}: expected" in line for line in lines) == 1, (name, lines)
+    assert len(lines) == len(bad), lines

@@ -43,7 +43,7 @@ def test_unreadable_image_is_named(tmp_path):
 def test_bench_detector_runs_and_reports_every_stage():
     result = subprocess.run(
         [sys.executable, "-m", "hand_pose_ros.tools.cli", "bench", "detector", "--views", "1,2", "--runs", "3",
-         "--warmup", "1", "--tracking", "off"],
+         "--warmup", "1", "--set", "detector.tracking=false"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     for stage in ("prepare", "palm", "landmark", "total", "LiteRT view by view"):
@@ -54,7 +54,14 @@ def test_bench_detector_runs_and_reports_every_stage():
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
 def test_bench_detector_missing_backend_is_a_clear_error():
     result = subprocess.run(
-        [sys.executable, "-m", "hand_pose_ros.tools.cli", "bench", "detector", "--backend", "tensorrt", "--device", "cuda"],
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "bench", "detector", "--set", "detector.backend=tensorrt",
+         "--set", "detector.device=cuda"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 2
     assert "tensorrt" in result.stderr.lower() and "Traceback" not in result.stderr
+
+
+def test_detect_refuses_a_bad_setting_naming_the_key():
+    result = _detect(str(hand_photos_dir() / "handSrc.jpg"), "--set", "detector.max_hands=2.5")
+    assert result.returncode == 2
+    assert "detector.max_hands: expected an integer >= 1, got 2.5" in result.stderr and "Traceback" not in result.stderr

@@ -39,7 +39,7 @@ def files(tmp_path_factory):
 def test_fuse_writes_documented_output(files) -> None:
     tmp, calib, dets_path, truth = files
     out_path = tmp / "out.json"
-    assert main(["fuse", "--calib", str(calib), "--detections", str(dets_path), "--out", str(out_path), "--no-filter"]) == 0
+    assert main(["fuse", "--calib", str(calib), "--detections", str(dets_path), "--out", str(out_path), "--set", "fusion.filter=none"]) == 0
     out = json.loads(out_path.read_text())
     assert len(out) == FRAMES
     for t, frame in enumerate(out):
@@ -70,3 +70,12 @@ def test_fuse_console_script_prints_json(files, repo_root) -> None:
                            "--detections", str(dets_path)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert len(json.loads(proc.stdout)) == FRAMES
+
+
+def test_fuse_refuses_bad_settings_naming_each_key(files, capsys) -> None:
+    _, calib, dets_path, _ = files
+    assert main(["fuse", "--calib", str(calib), "--detections", str(dets_path), "--set", "fusion.refine_iterations=1.5",
+                 "--set", "detector.model=lite"]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert "fusion.refine_iterations: expected an integer >= 0, got 1.5" in lines[-1]
+    assert lines[0].startswith("hand-pose-ros fuse: detector.model: not a setting of fusion")

@@ -78,7 +78,7 @@ def _option_values(cmd, option):
 def test_launch_and_run_start_the_same_node(launch_file, tmp_path, namespace, backend):
     params = str(tmp_path / "my_params.yaml")
     node = _launch_node(launch_file, config=params, namespace=namespace, backend=backend)
-    cmd = _run_command("--params", params, "--namespace", namespace, "--backend", backend)
+    cmd = _run_command("--params", params, "--namespace", namespace, *(["--set", f"detector.backend={backend}"] if backend else []))
 
     assert node["package"] == "hand_pose_ros"
     assert os.path.basename(cmd[0]) == node["executable"] == "hand_pose_node"

@@ -25,17 +25,12 @@ def _views_arg(text: str) -> list[int]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from hand_pose_ros.detection.config import BACKENDS, MODELS, PRECISIONS
+    from hand_pose_ros.tools.set_option import add_set_option
 
     parser.add_argument("--views", type=_views_arg, default=[1, 2, 4, 8], help="view counts, e.g. 4 or 1,2,4,8")
-    parser.add_argument("--backend", default="torch", choices=BACKENDS)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--precision", default="fp32", choices=PRECISIONS)
-    parser.add_argument("--model", default="full", choices=MODELS)
-    parser.add_argument("--tracking", default="on", choices=("on", "off"))
+    add_set_option(parser, "detector.backend=onnxruntime")
     parser.add_argument("--runs", type=int, default=100, help="timed runs per view count (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads for torch/onnxruntime/LiteRT")
     parser.add_argument("--no-reference", action="store_true", help="skip the LiteRT view-by-view reference")
 
 
@@ -101,28 +96,27 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from hand_pose_ros.detection import BackendUnavailable, HandDetector, HandDetectorConfig, WeightsError
+    from hand_pose_ros.detection import BackendUnavailable, HandDetector, WeightsError
+    from hand_pose_ros.tools.set_option import component_config
 
     if args.runs < 1 or args.warmup < 0:
         print("hand-pose-ros bench detector: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
-    tracking = args.tracking == "on"
     try:
-        config = HandDetectorConfig(backend=args.backend, device=args.device, precision=args.precision,
-                                    model=args.model, tracking=tracking, num_threads=args.threads)
+        config = component_config("detector", args.settings)
         detector = HandDetector(config)
     except (ValueError, BackendUnavailable, WeightsError) as exc:
         print(f"hand-pose-ros bench detector: {exc}", file=sys.stderr)
         return 2
-    threads = args.threads or torch.get_num_threads()
+    threads = config.num_threads or torch.get_num_threads()  # the LiteRT reference gets the same
     reference = None
     if not args.no_reference:
         try:
-            reference = _ReferenceRunner(args.model, config.max_hands, threads)
+            reference = _ReferenceRunner(config.model, config.max_hands, threads)
         except ImportError as exc:
             print(f"(reference interpreter unavailable: {exc})")
-    print(f"detector benchmark: backend {detector.backend_name} on {detector.device}, {args.precision}, "
-          f"model {args.model}, tracking {args.tracking}, {FRAME_W}x{FRAME_H} views, "
+    print(f"detector benchmark: backend {detector.backend_name} on {detector.device}, {config.precision}, "
+          f"model {config.model}, tracking {'on' if config.tracking else 'off'}, {FRAME_W}x{FRAME_H} views, "
           f"{args.runs} runs after {args.warmup} warm-up, {threads} threads; {platform.processor() or platform.machine()}, "
           f"torch {torch.__version__}")
     summary = []
@@ -143,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
         if reference is not None:
             reference.tracks.clear()
             for i in range(args.warmup + args.runs):
-                ms, found = reference.step(frames, tracking)
+                ms, found = reference.step(frames, config.tracking)
                 if i >= args.warmup:
                     ref_samples.append(ms)
                     ref_hands += found

@@ -27,6 +27,8 @@ INSTALL_HINT = (
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.tools.set_option import add_set_option
+
     parser.add_argument("--cameras", default="2,3,4,6,8", help="camera counts, comma-separated (default 2,3,4,6,8)")
     parser.add_argument("--sequences", type=int, default=2, help="sequences per camera count (default 2)")
     parser.add_argument("--frames", type=int, default=90, help="frames per sequence at 30 fps (default 90)")
@@ -40,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(all cameras and each alone); 0 skips (default 30, ~2 min)")
     parser.add_argument("--timing-frames", type=int, default=300,
                         help="frames of the 2 hands × 4 views timing run (default 300)")
+    add_set_option(parser, "fusion.refine_iterations=2")
 
 
 def _procrustes_errors(pred, truth):
@@ -279,25 +282,33 @@ def _renders(frames: int) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    import dataclasses
     import logging
 
     import numpy as np
 
+    from hand_pose_ros.tools.set_option import component_config
+
+    try:
+        ours = component_config("fusion", args.settings)  # the accuracy comparison's settings
+    except ValueError as exc:
+        print(f"hand-pose-ros bench fusion: {exc}", file=sys.stderr)
+        return 2
     try:
         import aniposelib  # noqa: F401
     except ImportError:
         print(INSTALL_HINT, file=sys.stderr)
         return 2
     logging.getLogger("jax").setLevel(logging.WARNING)
-    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.fusion import MultiViewFusion
     from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     labels = ("Left", "Right")
     noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, outlier_px=(30, 150), dropout_rate=0.1,
                        swap_rate=0.05, hand_miss_rate=0.02)
     methods = {
-        "ours (full)": FusionConfig(),
-        "ours (per frame, no filter)": FusionConfig(filter="none"),
+        "ours (full)": ours,
+        "ours (per frame, no filter)": dataclasses.replace(ours, filter="none"),
     }
     camera_counts = [int(c) for c in args.cameras.split(",")]
     rng = np.random.default_rng(args.seed)

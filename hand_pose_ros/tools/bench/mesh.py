@@ -27,9 +27,10 @@ MATCH_DISTANCE_M = 0.1  # a fitted hand farther than this from every ground-trut
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.tools.set_option import add_set_option
+
     parser.add_argument("--sample", help="synthetic dataset directory (default: the bundled sample)")
-    parser.add_argument("--model", choices=("webxr", "mano"), default="webxr", help="hand model to fit (default webxr)")
-    parser.add_argument("--mano-dir", help="directory with MANO_RIGHT.pkl / MANO_LEFT.pkl (for --model mano)")
+    add_set_option(parser, "mesh.model=mano --set mesh.mano_dir=DIR")
     parser.add_argument("--noise-mm", type=float, default=5.0, help="σ of the noise on ground-truth joints (default 5)")
     parser.add_argument("--repeats", type=int, default=5, help="fits of the whole sequence for timing (default 5)")
     parser.add_argument("--inputs", default="detected,gt+noise", help="comma-separated: detected, gt+noise")
@@ -152,14 +153,21 @@ def run(args: argparse.Namespace) -> int:
 
     from hand_pose_ros import assets
     from hand_pose_ros.evaluation.matching import load_ground_truth
-    from hand_pose_ros.mesh import MeshFitterConfig
+    from hand_pose_ros.tools.set_option import component_config
 
     sample = pathlib.Path(args.sample) if args.sample else assets.sample_dir()
     frames = load_ground_truth(sample)
     if not any(h.vertices is not None for f in frames for h in f.hands):
         print(f"{sample}: no meshes.npz beside the ground truth; MPVPE needs it", flush=True)
         return 2
-    config = MeshFitterConfig(model=args.model, mano_dir=args.mano_dir)
+    try:
+        config = component_config("mesh", args.settings)
+    except ValueError as exc:
+        print(f"hand-pose-ros bench mesh: {exc}", flush=True)
+        return 2
+    if config.model == "none":
+        print("hand-pose-ros bench mesh: mesh.model none fits nothing; use webxr or mano", flush=True)
+        return 2
     inputs = [s.strip() for s in args.inputs.split(",") if s.strip()]
     unknown = sorted(set(inputs) - {"detected", "gt+noise"})
     if unknown:
@@ -175,7 +183,7 @@ def run(args: argparse.Namespace) -> int:
                            None if "detected" in inputs else record))
     if args.pred_out:
         pathlib.Path(args.pred_out).write_text(json.dumps(record), encoding="utf-8")
-    print(f"mesh fitting, model {args.model}; sample {sample} ({len(frames)} frames); "
+    print(f"mesh fitting, model {config.model}; sample {sample} ({len(frames)} frames); "
           f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch threads "
           f"{torch.get_num_threads()}, load average {os.getloadavg()[0]:.1f} (other work inflates times)")
     print(f"{'input':<12}{'hands':>7}{'missed':>8}{'MPVPE':>10}{'median':>10}{'PA-MPVPE':>10}{'fit RMS':>10}"

@@ -14,13 +14,12 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from hand_pose_ros.tools.set_option import add_set_option
+
     parser.add_argument("--cameras", type=int, nargs="+", default=[2, 4, 8], help="camera counts to measure")
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 15, 30], help="input set rates (Hz), increasing")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
-    parser.add_argument("--backend", default="onnxruntime", help="detector backend (the node's default)")
-    parser.add_argument("--device", default="cpu", help="detector device")
-    parser.add_argument("--model", default="full", choices=["full", "lite"])
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "fp16"])
+    add_set_option(parser, "detector.model=lite")
     parser.add_argument("--out", default="", help="also write the results as JSON here")
 
 
@@ -65,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.ros.conversions import stamp_to_ns
     from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spin_in_background, wait_until
     from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
+    from hand_pose_ros.tools.set_option import node_overrides
+
+    try:
+        overrides = node_overrides(args.settings)
+    except ValueError as exc:
+        print(f"hand-pose-ros bench node: {exc}", file=sys.stderr)
+        return 2
 
     sample = sample_dir()
     apply_ros_environment()
@@ -79,8 +85,7 @@ def run(args: argparse.Namespace) -> int:
             tmp = pathlib.Path(tmp_name)
             for cameras in args.cameras:
                 _, params = _rig_files(cameras, tmp, sample)
-                overrides = (("detector.device", args.device), ("detector.model", args.model), ("detector.precision", args.precision))
-                spec = node_spec(params_file=params, backend=args.backend, overrides=overrides)
+                spec = node_spec(params_file=params, overrides=overrides)
                 log = tmp / f"node_{cameras}.log"
                 with NodeProcess(spec, log_path=log) as proc:
                     if not wait_until(lambda: not proc.alive() or node.count_publishers("/hands/pose") > 0, 180):
