@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "fusion": ("hand_pose_ros.tools.bench.fusion", "fusion accuracy and time against aniposelib"),
     "node": ("hand_pose_ros.tools.bench.node", "end-to-end node latency and rate over DDS"),
     "mesh": ("hand_pose_ros.tools.bench.mesh", "hand mesh fitting time and accuracy"),
+    "peers": ("hand_pose_ros.tools.bench.peers", "this pipeline against MediaPipe Hands per camera + aniposelib"),
 }
 
 
