@@ -1,4 +1,4 @@
-"""From parameters to a running pipeline: validated config, the rig, detector, fusion, mesh fitter.
+"""From parameters to a running pipeline: validated config, the rig, the ``HandPosePipeline``.
 
 ROS-free (the node calls it; tests use it without a node). Every problem found is
 collected into one ``StartupError`` so the node stops with one message per problem.
@@ -11,9 +11,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hand_pose_ros.calibration import Rig, load_calibration
+from hand_pose_ros.detection.config import HandDetectorConfig
+from hand_pose_ros.fusion.config import FusionConfig
+from hand_pose_ros.mesh.config import MeshFitterConfig
+from hand_pose_ros.pipeline import HandPosePipeline, PipelineBuildError, PipelineConfig
 from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, NodeConfig, ParameterError, expand_path
 
-__all__ = ["StartupError", "Pipeline", "load_config", "build_pipeline", "rig_with_extrinsics"]
+__all__ = ["StartupError", "load_config", "pipeline_config", "build_pipeline", "rig_with_extrinsics"]
 
 
 class StartupError(RuntimeError):
@@ -24,48 +28,36 @@ class StartupError(RuntimeError):
         super().__init__("; ".join(self.problems))
 
 
-@dataclasses.dataclass(frozen=True)
-class Pipeline:
-    """The ROS-free components the node runs, in data-flow order."""
-
-    detector: Any  # hand_pose_ros.detection.HandDetector
-    fusion: Any  # hand_pose_ros.fusion.MultiViewFusion
-    wrist_pose: Callable[..., Any]  # hand_pose_ros.fusion.wrist_pose
-    mesh_fitter: Any | None  # hand_pose_ros.mesh.HandMeshFitter; None when mesh.model is none
-
-
-def build_pipeline(config: NodeConfig, rig: Rig) -> Pipeline:
-    """The detector, the fusion (with its ``wrist_pose``) and the mesh fitter, from the node's
+def pipeline_config(config: NodeConfig) -> PipelineConfig:
+    """The components' typed configs from the node's ``detector.*``, ``fusion.*`` and ``mesh.*``
     parameter groups.
 
     Raises:
-        StartupError: a component missing or rejecting its settings (one line each).
+        StartupError: a group its component's config rejects (one line each).
     """
     problems: list[str] = []
-    detector = fusion = wrist_pose = mesh_fitter = None
-    try:
-        from hand_pose_ros.detection import HandDetector, HandDetectorConfig
-
-        detector = HandDetector(HandDetectorConfig(**config.detector))
-    except (TypeError, ValueError, ImportError, OSError, RuntimeError) as exc:  # incl. a backend that cannot start
-        problems.append(f"detector.*: {exc}")
-    try:
-        from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
-
-        fusion = MultiViewFusion(rig, FusionConfig(**config.fusion))
-    except (TypeError, ValueError, ImportError) as exc:
-        problems.append(f"fusion.*: {exc}")
-    try:
-        from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
-
-        mesh_config = MeshFitterConfig(**config.mesh)
-        # Both hand models load here, so a missing MANO file stops start-up.
-        mesh_fitter = HandMeshFitter(mesh_config) if mesh_config.model != "none" else None
-    except (TypeError, ValueError, ImportError, OSError) as exc:  # ManoFileError is a ValueError
-        problems.append(f"mesh.*: {exc}")
+    configs: dict[str, Any] = {}
+    for group, config_type in (("detector", HandDetectorConfig), ("fusion", FusionConfig), ("mesh", MeshFitterConfig)):
+        try:
+            configs[group] = config_type(**getattr(config, group))
+        except (TypeError, ValueError) as exc:  # TypeError: an unknown name in the group
+            problems.append(f"{group}.*: {exc}")
     if problems:
         raise StartupError(problems)
-    return Pipeline(detector=detector, fusion=fusion, wrist_pose=wrist_pose, mesh_fitter=mesh_fitter)
+    return PipelineConfig(**configs)
+
+
+def build_pipeline(config: NodeConfig, rig: Rig) -> HandPosePipeline:
+    """The node's pipeline (detector, fusion, mesh fitter), warmed up.
+
+    Raises:
+        StartupError: a component's settings rejected or a component that cannot start
+            (missing weights, no backend, missing MANO file), one line each.
+    """
+    try:
+        return HandPosePipeline.from_config(pipeline_config(config), rig)
+    except PipelineBuildError as exc:
+        raise StartupError(exc.problems) from exc
 
 
 def rig_with_extrinsics(rig: Rig, lookup: Callable[[str, str], Any]) -> Rig:
