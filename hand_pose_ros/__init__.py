@@ -6,7 +6,8 @@ Array conventions used across the package (the legend):
   (OpenCV convention); 3D keypoints are metres; world frame per REP 103. NaN means missing.
 
 The ROS-free core (``hand_pose_ros.detection``, ``.fusion``, ``.synth``, ``.mesh``,
-``.evaluation``) works on numpy/torch arrays; ``hand_pose_ros.ros`` is the node shell.
+``.evaluation``) works on numpy/torch arrays, and ``hand_pose_ros.pipeline`` runs detection,
+fusion and mesh fitting as one (``HandPosePipeline``); ``hand_pose_ros.ros`` is the node shell.
 """
 
 # The generated messages (hand_pose_ros.msg) are installed by the message build into

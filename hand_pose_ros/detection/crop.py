@@ -56,17 +56,20 @@ def _as_rgb(image: object, view: int) -> np.ndarray:
     return image
 
 
-def prepare_images(images: Sequence[np.ndarray], max_side: int, device: torch.device) -> PreparedImages:
+def prepare_images(
+    images: Sequence[np.ndarray], max_side: int, device: torch.device, view_ids: Sequence[int] | None = None
+) -> PreparedImages:
     """Validate, convert and upload the views of one call.
 
     Args:
         images: V arrays ``(H, W, 3)`` uint8 RGB (grayscale ``(H, W)``/``(H, W, 1)`` and RGBA
             are converted); views larger than ``max_side`` are downscaled (INTER_AREA).
+        view_ids: the camera view index of each image, for error messages (default 0..V-1).
     Raises:
         ValueError: naming the view index for non-arrays, wrong dtype/shape/channels, empty images.
     """
     arrays, scales, shapes = [], [], []
-    for view, image in enumerate(images):
+    for view, image in zip(range(len(images)) if view_ids is None else view_ids, images):
         rgb = _as_rgb(image, view)
         shapes.append(rgb.shape[:2])
         long_side = max(rgb.shape[:2])

@@ -52,7 +52,7 @@ class _ViewTrack:
 
 @dataclasses.dataclass
 class _Candidate:
-    view: int
+    view: int  # batch entry of the view (see ``HandDetector.detect``)
     rect: torch.Tensor  # (5,) region in prepared-image px
     palm_box: torch.Tensor | None  # (4,) px when it came from the palm detector
 
@@ -106,12 +106,14 @@ class HandDetector:
         """Forget the tracking state of every view."""
         self._tracks.clear()
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[HandDetection2D]]:
+    def detect(self, images: Sequence[np.ndarray | None]) -> list[list[HandDetection2D]]:
         """Hands in each view.
 
         Args:
             images: V arrays ``(H, W, 3)`` uint8 RGB, one per camera view; view i must be the
-                same camera on every call (tracking state is kept per view index).
+                same camera on every call (tracking state is kept per view index). ``None``
+                for a view without an image this time (a camera missing from a partial set):
+                it gets no detections and its tracking state is kept for its next image.
         Returns:
             V lists (possibly empty) of ``HandDetection2D``: keypoints in full-image pixels.
         Raises:
@@ -119,22 +121,28 @@ class HandDetector:
         """
         if isinstance(images, np.ndarray) and images.ndim < 4:
             raise ValueError(f"images: expected a sequence of V views (H, W, 3), got one array of shape {images.shape}")
-        if len(images) == 0:
-            return []
+        results: list[list[HandDetection2D]] = [[] for _ in range(len(images))]
+        # Below, ``k`` indexes the present views' batch and ``ids[k]`` is that view's index.
+        ids = [v for v, image in enumerate(images) if image is not None]
+        if not ids:
+            self.last_timings = {"prepare": None, "palm": None, "landmark": None, "total": None}
+            return results
         start = time.perf_counter()
-        prepared = prepare_images(list(images), self.config.max_image_side, self._device)
-        views = len(prepared.shapes)
-        for view in [v for v, t in self._tracks.items() if v >= views or t.shape != prepared.shapes[v]]:
-            del self._tracks[view]  # the camera changed: its regions mean nothing now
-        palm_views = [v for v in range(views) if self._needs_palm(v)]
+        prepared = prepare_images([images[v] for v in ids], self.config.max_image_side, self._device, ids)
+        for k, v in enumerate(ids):
+            if v in self._tracks and self._tracks[v].shape != prepared.shapes[k]:
+                del self._tracks[v]  # the camera changed: its regions mean nothing now
+        for v in [v for v in self._tracks if v >= len(images)]:
+            del self._tracks[v]
+        palm_views = [k for k, v in enumerate(ids) if self._needs_palm(v)]
         prepared_at = time.perf_counter()
         palms = self._detect_palms(prepared, palm_views) if palm_views else {}
-        candidates = self._associate(views, palms)
+        candidates = self._associate(ids, palms)
         palm_at = time.perf_counter()
-        results: list[list[HandDetection2D]] = [[] for _ in range(views)]
-        kept_rects: dict[int, list[torch.Tensor]] = {v: [] for v in range(views)}
+        found: list[list[HandDetection2D]] = [[] for _ in ids]
+        kept_rects: dict[int, list[torch.Tensor]] = {k: [] for k in range(len(ids))}
         if candidates:
-            self._landmarks(prepared, candidates, results, kept_rects)
+            self._landmarks(prepared, candidates, found, kept_rects)
         end = time.perf_counter()
         # Stage boundaries copy results to the host, so the times hold on CUDA too.
         self.last_timings = {
@@ -143,16 +151,18 @@ class HandDetector:
             "landmark": 1e3 * (end - palm_at) if candidates else None,
             "total": 1e3 * (end - start),
         }
-        if self.config.tracking:
-            for v in range(views):
-                tried = sum(1 for c in candidates if c.view == v)
-                previous = self._tracks.get(v)
-                self._tracks[v] = _ViewTrack(
-                    shape=prepared.shapes[v],
-                    rects=torch.stack(kept_rects[v]) if kept_rects[v] else torch.zeros(0, 5),
-                    frames_since_palm=0 if v in palm_views else (previous.frames_since_palm + 1 if previous else 0),
-                    lost=len(kept_rects[v]) < tried,
-                )
+        for k, v in enumerate(ids):
+            results[v] = found[k]
+            if not self.config.tracking:
+                continue
+            tried = sum(1 for c in candidates if c.view == k)
+            previous = self._tracks.get(v)
+            self._tracks[v] = _ViewTrack(
+                shape=prepared.shapes[k],
+                rects=torch.stack(kept_rects[k]) if kept_rects[k] else torch.zeros(0, 5),
+                frames_since_palm=0 if k in palm_views else (previous.frames_since_palm + 1 if previous else 0),
+                lost=len(kept_rects[k]) < tried,
+            )
         return results
 
     def _needs_palm(self, view: int) -> bool:
@@ -190,16 +200,19 @@ class HandDetector:
             for i, view in enumerate(palm_views)
         }
 
-    def _associate(self, views: int, palms: dict[int, list[tuple[torch.Tensor, torch.Tensor]]]) -> list[_Candidate]:
-        """Tracked regions first, then palm regions that are not already tracked, ≤ max_hands per view."""
+    def _associate(self, ids: list[int], palms: dict[int, list[tuple[torch.Tensor, torch.Tensor]]]) -> list[_Candidate]:
+        """Tracked regions first, then palm regions that are not already tracked, ≤ max_hands per view.
+
+        ``ids[k]`` is the view index of batch entry ``k``; candidates and ``palms`` use ``k``.
+        """
         out: list[_Candidate] = []
-        for view in range(views):
+        for k, view in enumerate(ids):
             track = self._tracks.get(view)
-            chosen = [_Candidate(view, r, None) for r in (track.rects if track is not None else [])]
-            for rect, box in palms.get(view, []):
+            chosen = [_Candidate(k, r, None) for r in (track.rects if track is not None else [])]
+            for rect, box in palms.get(k, []):
                 if chosen and geometry.rect_iou(rect[None], torch.stack([c.rect for c in chosen])).max() > _SAME_HAND_IOU:
                     continue
-                chosen.append(_Candidate(view, rect, box))
+                chosen.append(_Candidate(k, rect, box))
             out.extend(chosen[: self.config.max_hands])
         return out
 

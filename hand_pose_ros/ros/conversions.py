@@ -1,13 +1,14 @@
 """``Hand3D`` ↔ ``HandPose``/``HandPoseArray`` messages, and ROS time ↔ nanoseconds.
 
 Missing keypoints travel as NaN positions with confidence 0 (HandPose.msg). The wrist pose
-comes from the fusion's ``wrist_pose``; a hand whose wrist frame is undefined (missing
-keypoints) gets a NaN position and an identity orientation.
+is the pipeline's ``FrameResult.world_T_wrist`` (computed once per hand there); a hand whose
+wrist frame is undefined (NaN: missing keypoints) gets a NaN position and an identity
+orientation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from std_msgs.msg import Header
 
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.msg import HandPose, HandPoseArray
-from hand_pose_ros.types import Hand3D
+from hand_pose_ros.types import Hand3D, check_shape
 
 __all__ = [
     "stamp_to_ns",
@@ -32,9 +33,6 @@ __all__ = [
 ]
 
 NS_PER_S = 1_000_000_000
-
-# (21, 3) m, world → (4, 4) world_T_wrist; the fusion's wrist_pose has this signature.
-WristPoseFn = Callable[[np.ndarray, Handedness], np.ndarray]
 
 
 def stamp_to_ns(stamp: Time) -> int:
@@ -66,8 +64,13 @@ def transform_to_matrix(transform: Any) -> np.ndarray:
     return T
 
 
-def hand_to_msg(hand: Hand3D, wrist_pose: WristPoseFn | None = None) -> HandPose:
-    """One fused hand → HandPose (positions in metres, the array's world frame)."""
+def hand_to_msg(hand: Hand3D, world_T_wrist: np.ndarray | None = None) -> HandPose:
+    """One fused hand → HandPose (positions in metres, the array's world frame).
+
+    Args:
+        world_T_wrist: (4, 4) the hand's wrist frame (``FrameResult.world_T_wrist[i]``);
+            None or NaN: unknown.
+    """
     msg = HandPose()
     msg.id = int(hand.track_id)
     msg.handedness = int(hand.handedness)
@@ -82,17 +85,15 @@ def hand_to_msg(hand: Hand3D, wrist_pose: WristPoseFn | None = None) -> HandPose
     msg.keypoint_num_views = np.clip(hand.num_views, 0, 255).astype(np.uint8)
     msg.keypoint_reprojection_error = hand.reprojection_error_px.astype(np.float32)
     msg.keypoint_source = hand.keypoint_source.astype(np.uint8)
-    T = np.full((4, 4), np.nan) if wrist_pose is None else _safe_wrist(wrist_pose, hand)
-    msg.wrist_pose = matrix_to_pose(T)
+    msg.wrist_pose = matrix_to_pose(np.full((4, 4), np.nan) if world_T_wrist is None else world_T_wrist)
     return msg
 
 
-def _safe_wrist(wrist_pose: WristPoseFn, hand: Hand3D) -> np.ndarray:
-    """The wrist frame, or NaN when the keypoints it needs are missing."""
-    try:
-        return np.asarray(wrist_pose(hand.keypoints_3d, hand.handedness), np.float64)
-    except ValueError:
-        return np.full((4, 4), np.nan)
+def _wrists(hands: Sequence[Hand3D], world_T_wrist: np.ndarray | None, where: str) -> np.ndarray:
+    """(H, 4, 4) wrist frames, NaN when not given; checked against the hands."""
+    if world_T_wrist is None:
+        return np.full((len(hands), 4, 4), np.nan)
+    return check_shape("world_T_wrist", world_T_wrist, (len(hands), 4, 4), where)
 
 
 def msg_to_hand(msg: HandPose) -> Hand3D:
@@ -122,11 +123,13 @@ def hands_to_array_msg(
     camera_stamps_ns: Sequence[int | None],
     sync_spread: float,
     latency: float,
-    wrist_pose: WristPoseFn | None = None,
+    world_T_wrist: np.ndarray | None = None,
 ) -> HandPoseArray:
     """All hands of one synchronised set → HandPoseArray.
 
     Args:
+        world_T_wrist: (H, 4, 4) each hand's wrist frame (``FrameResult.world_T_wrist``);
+            None: unknown (NaN wrist poses).
         stamp_ns: capture time of the set (its earliest image stamp), ns.
         camera_stamps_ns: per camera in node order; None where the camera was missing
             from a partial set (its stamp is then zero and ``camera_used`` false).
@@ -135,7 +138,7 @@ def hands_to_array_msg(
     msg = HandPoseArray()
     msg.header.stamp = ns_to_stamp(stamp_ns)
     msg.header.frame_id = world_frame
-    msg.hands = [hand_to_msg(h, wrist_pose) for h in hands]
+    msg.hands = [hand_to_msg(h, T) for h, T in zip(hands, _wrists(hands, world_T_wrist, "hands_to_array_msg"))]
     msg.camera_frame_ids = list(camera_frame_ids)
     msg.camera_stamps = [ns_to_stamp(s or 0) for s in camera_stamps_ns]
     msg.camera_used = [s is not None for s in camera_stamps_ns]
@@ -144,11 +147,14 @@ def hands_to_array_msg(
     return msg
 
 
-def wrist_transforms(hands: Sequence[Hand3D], header: Header, wrist_pose: WristPoseFn) -> list[TransformStamped]:
-    """world → ``<left|right|unknown>_wrist_<id>`` transforms for hands with a defined wrist frame."""
+def wrist_transforms(hands: Sequence[Hand3D], world_T_wrist: np.ndarray, header: Header) -> list[TransformStamped]:
+    """world → ``<left|right|unknown>_wrist_<id>`` transforms for hands with a defined wrist frame.
+
+    Args:
+        world_T_wrist: (H, 4, 4) each hand's wrist frame (``FrameResult.world_T_wrist``), NaN where undefined.
+    """
     out = []
-    for hand in hands:
-        T = _safe_wrist(wrist_pose, hand)
+    for hand, T in zip(hands, _wrists(hands, world_T_wrist, "wrist_transforms")):
         if not np.all(np.isfinite(T)):
             continue
         pose = matrix_to_pose(T)

@@ -1,11 +1,13 @@
 """``hand_pose_node``: synchronised camera images → one batched detector call → fused 3D hands.
 
 A thin shell: callbacks convert messages and hand off; the synchroniser (``sync``) makes
-sets; a latest-wins worker (``worker``) runs the detector and fusion and publishes
-``/hands/pose`` (HandPoseArray), then fits hand meshes (``/hands/meshes``, HandMeshArray)
-and publishes ``/hands/markers`` (skeleton and mesh), optional overlays and wrist TF;
-``/diagnostics`` reports per-camera health, sync drops, latency and the active backend.
-No maths here: that lives in the ROS-free detection, fusion and mesh packages.
+sets; a latest-wins worker (``worker``) hands each set to the ROS-free ``HandPosePipeline``
+(detector and fusion) and publishes ``/hands/pose`` (HandPoseArray), then has the pipeline
+fit the hand meshes (``/hands/meshes``, HandMeshArray) and publishes ``/hands/markers``
+(skeleton and mesh), optional overlays and wrist TF; ``/diagnostics`` reports per-camera
+health, sync drops, latency and the active backend. No maths here, and no rules between
+frames: those live in ``hand_pose_ros.pipeline``. The library's ``logging`` records reach
+/rosout through ``log_bridge``.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray
+from hand_pose_ros.pipeline import FrameResult
 from hand_pose_ros.ros import input_checks
 from hand_pose_ros.ros.conversions import (
     hands_to_array_msg,
@@ -38,6 +41,7 @@ from hand_pose_ros.ros.conversions import (
 )
 from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, ProcessingInfo, RateMeter, diagnostic_array
 from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
+from hand_pose_ros.ros.log_bridge import RosLogBridge
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
 from hand_pose_ros.drawing import draw_detections
@@ -65,25 +69,28 @@ class HandPoseNode(Node):
         self.config, self.rig = load_config(declare_parameters(self))
         if self.config.extrinsics.source == "tf":
             self.rig = self._rig_from_tf()
-        pipeline = build_pipeline(self.config, self.rig)
-        self._detector, self._fusion, self._wrist_pose = pipeline.detector, pipeline.fusion, pipeline.wrist_pose
-        self._mesh_fitter = pipeline.mesh_fitter
-        self._warm_up()
+        self._log_bridge = RosLogBridge(self.get_logger()).install()
+        try:
+            self._pipeline = build_pipeline(self.config, self.rig)  # warmed up
+        except BaseException:
+            self._log_bridge.remove()
+            raise
+        detector = self._pipeline.detector
+        self._backend, self._device = detector.backend_name, detector.device
         cfg = self.config
         self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras.inputs]
         self._sync = make_synchronizer(cfg.sync)
         self._latency = LatencyStats()
         self._output = RateMeter()
         self._last_error = ""
-        self._mesh_markers = MeshMarkerSource() if self._mesh_fitter is not None else None
+        has_meshes = self._pipeline.mesh_fitter is not None
+        self._mesh_markers = MeshMarkerSource() if has_meshes else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
-        self._last_images: list[Any] = [None] * len(cfg.cameras.inputs)  # worker thread only
-        self._last_set_ns: int | None = None  # worker thread only
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish.markers else None
         self._mesh_pub = (
             self.create_publisher(HandMeshArray, MESHES_TOPIC, 10)
-            if cfg.publish.meshes and self._mesh_fitter is not None
+            if cfg.publish.meshes and has_meshes
             else None
         )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
@@ -111,8 +118,8 @@ class HandPoseNode(Node):
             self.create_timer(cfg.sync.partial_timeout / 2, self._poll_sync)
         self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
-            f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._detector.backend_name} "
-            f"on {self._detector.device}, mesh {cfg.mesh.model}, world frame {cfg.world_frame!r}"
+            f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._backend} "
+            f"on {self._device}, mesh {cfg.mesh.model}, world frame {cfg.world_frame!r}"
         )
         # Registered last: a change can only be applied to a node that has started.
         self.add_on_set_parameters_callback(live_parameters_callback(self, lambda: self.config, self._apply_live_parameters))
@@ -125,12 +132,13 @@ class HandPoseNode(Node):
         """
         old, self.config = self.config, new
         if new.fusion != old.fusion:
-            self._fusion.config = self._fusion.tracker.config = new.fusion
+            fusion = self._pipeline.fusion
+            fusion.config = fusion.tracker.config = new.fusion
         if new.publish.diagnostics_period != old.publish.diagnostics_period:
             self._diagnostics_timer.timer_period_ns = round(new.publish.diagnostics_period * 1e9)
         if new.publish.markers != old.publish.markers:
             self._marker_pub = self._swap_publisher(self._marker_pub, new.publish.markers, MarkerArray, MARKERS_TOPIC, 10)
-        if new.publish.meshes != old.publish.meshes and self._mesh_fitter is not None:
+        if new.publish.meshes != old.publish.meshes and self._pipeline.mesh_fitter is not None:
             self._mesh_pub = self._swap_publisher(self._mesh_pub, new.publish.meshes, HandMeshArray, MESHES_TOPIC, 10)
         if new.publish.overlays != old.publish.overlays:
             pubs, self._overlay_pubs = self._overlay_pubs, None
@@ -174,14 +182,6 @@ class HandPoseNode(Node):
         self.get_logger().info(f"camera poses from TF in {rig.world_frame!r}: {rig.names}")
         return rig
 
-    def _warm_up(self) -> None:
-        """One detector call on black views before subscribing: the first real set is then not
-        delayed by lazy initialisation (seconds with torch)."""
-        started = time.monotonic()
-        self._detector.detect([np.zeros((c.height, c.width, 3), np.uint8) for c in self.rig.cameras])
-        self._detector.reset()
-        self.get_logger().info(f"detector warmed up in {time.monotonic() - started:.1f} s")
-
     # --- callbacks: convert and hand off --------------------------------------------------
     def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
         now = time.monotonic()
@@ -222,67 +222,48 @@ class HandPoseNode(Node):
 
     # --- worker thread ----------------------------------------------------------------------
     def _process(self, synced: SyncedSet) -> None:
-        if self._last_set_ns is not None and synced.stamp_ns < self._last_set_ns:
-            # The sources restarted (see SyncConfig.time_jump): tracks of the old timeline go.
-            self._detector.reset()
-            self._fusion.reset()
-            if self._mesh_fitter is not None:
-                self._mesh_fitter.reset()
-            self._last_images = [None] * len(self._last_images)
-            self.get_logger().info("time went back: detector and fusion tracks reset")
-        self._last_set_ns = synced.stamp_ns
-        present = [i for i, item in enumerate(synced.items) if item is not None]
-        # The detector keeps tracking state per view index, so every call gets all V views:
-        # a camera missing from a partial set is filled with its last image (or black) and
-        # its detections are discarded.
-        images = [item if item is not None else self._filler(i) for i, item in enumerate(synced.items)]
-        for i in present:
-            self._last_images[i] = synced.items[i]
-        detections = self._detector.detect(images)  # one batched call over all views
-        views: list[list[Any]] = [list(detections[i]) if i in present else [] for i in range(len(images))]
-        hands = self._fusion.process(views, synced.stamp_ns / 1e9)
-        header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
+        result = self._pipeline.process(synced.items, synced.stamp_ns, fit_meshes=False)
+        self._publish_poses(synced, result)
+        # Meshes after the poses, so fitting never delays /hands/pose.
+        self._publish_meshes_and_views(synced, self._pipeline.fit_meshes(result))
+
+    def _publish_poses(self, synced: SyncedSet, result: FrameResult) -> None:
         latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / 1e9
         self._pose_pub.publish(
             hands_to_array_msg(
-                hands,
+                result.hands,
                 stamp_ns=synced.stamp_ns,
                 world_frame=self.config.world_frame,
                 camera_frame_ids=[c.frame_id for c in self.rig.cameras],
                 camera_stamps_ns=synced.stamps_ns,
                 sync_spread=synced.spread_s,
                 latency=latency,
-                wrist_pose=self._wrist_pose,
+                world_T_wrist=result.world_T_wrist,
             )
         )
         self._latency.add(latency)
         self._output.tick(time.monotonic())
         self._last_error = ""
-        # Meshes after the poses, so fitting never delays /hands/pose.
-        meshes = self._mesh_fitter.fit(hands, synced.stamp_ns / 1e9) if self._mesh_fitter is not None else []
+
+    def _publish_meshes_and_views(self, synced: SyncedSet, result: FrameResult) -> None:
+        header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
         if self._mesh_pub is not None:
-            self._mesh_pub.publish(meshes_to_array_msg(meshes, header))
+            self._mesh_pub.publish(meshes_to_array_msg(result.meshes, header))
         if self._mesh_markers is not None:
-            self._mesh_markers.update(meshes)
+            self._mesh_markers.update(result.meshes)
         if self._marker_pub is not None:
-            self._marker_pub.publish(self._markers.update(hands, header))
+            self._marker_pub.publish(self._markers.update(result.hands, header))
         if self._overlay_pubs is not None:
-            for i in present:
-                overlay = draw_detections(synced.items[i], views[i], self.config.cameras.inputs[i].name)
+            for i, rgb in enumerate(synced.items):
+                if rgb is None:
+                    continue
+                overlay = draw_detections(rgb, result.detections[i], self.config.cameras.inputs[i].name)
                 image = Image(header=Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id))
                 for key, value in rgb_to_image_fields(overlay).items():
                     setattr(image, key, value)
                 self._overlay_pubs[i].publish(image)
         if self._tf is not None:
-            self._tf.sendTransform(wrist_transforms(hands, header, self._wrist_pose))
-
-    def _filler(self, index: int) -> Any:
-        """Stand-in view for a camera missing from a partial set (its output is discarded)."""
-        last = self._last_images[index]
-        if last is None:
-            camera = self.rig[index]
-            last = self._last_images[index] = np.zeros((camera.height, camera.width, 3), np.uint8)
-        return last
+            self._tf.sendTransform(wrist_transforms(result.hands, result.world_T_wrist, header))
 
     def _on_process_error(self, exc: BaseException) -> None:
         self._last_error = f"processing failed: {type(exc).__name__}: {exc}"
@@ -291,8 +272,8 @@ class HandPoseNode(Node):
         now = time.monotonic()
         sync = self._sync
         info = ProcessingInfo(
-            backend=str(self._detector.backend_name),
-            device=str(self._detector.device),
+            backend=str(self._backend),
+            device=str(self._device),
             sets_processed=self._worker.processed,
             sets_skipped=self._worker.skipped,
             errors=self._worker.errors,
@@ -307,6 +288,8 @@ class HandPoseNode(Node):
 
     def destroy_node(self) -> None:
         self._worker.stop()
+        self._pipeline.close()
+        self._log_bridge.remove()
         super().destroy_node()
 
 

@@ -1,4 +1,4 @@
-"""From parameters to a running pipeline: validated config, the rig, detector, fusion, mesh fitter.
+"""From parameters to a running pipeline: validated config, the rig, the ``HandPosePipeline``.
 
 ROS-free (the node calls it; tests use it without a node). Every problem found is
 collected into one ``StartupError`` so the node stops with one message per problem;
@@ -13,51 +13,22 @@ from typing import Any
 
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.config import NodeConfig, StartupError, load_config
+from hand_pose_ros.pipeline import HandPosePipeline, PipelineBuildError
 
-__all__ = ["StartupError", "Pipeline", "load_config", "build_pipeline", "rig_with_extrinsics"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Pipeline:
-    """The ROS-free components the node runs, in data-flow order."""
-
-    detector: Any  # hand_pose_ros.detection.HandDetector
-    fusion: Any  # hand_pose_ros.fusion.MultiViewFusion
-    wrist_pose: Callable[..., Any]  # hand_pose_ros.fusion.wrist_pose
-    mesh_fitter: Any | None  # hand_pose_ros.mesh.HandMeshFitter; None when mesh.model is none
+__all__ = ["StartupError", "load_config", "build_pipeline", "rig_with_extrinsics"]
 
 
-def build_pipeline(config: NodeConfig, rig: Rig) -> Pipeline:
-    """The detector, the fusion (with its ``wrist_pose``) and the mesh fitter, from the node's
-    parameter groups.
+def build_pipeline(config: NodeConfig, rig: Rig) -> HandPosePipeline:
+    """The node's pipeline (detector, fusion, mesh fitter) from its typed config, warmed up.
 
     Raises:
-        StartupError: a component missing or rejecting its settings (one line each).
+        StartupError: a component that cannot start (missing weights, no backend, missing
+            MANO file), one line each.
     """
-    problems: list[str] = []
-    detector = fusion = wrist_pose = mesh_fitter = None
     try:
-        from hand_pose_ros.detection import HandDetector
-
-        detector = HandDetector(config.detector)
-    except (ValueError, ImportError, OSError, RuntimeError) as exc:  # incl. a backend that cannot start
-        problems.append(f"detector.*: {exc}")
-    try:
-        from hand_pose_ros.fusion import MultiViewFusion, wrist_pose
-
-        fusion = MultiViewFusion(rig, config.fusion)
-    except (ValueError, ImportError) as exc:
-        problems.append(f"fusion.*: {exc}")
-    try:
-        from hand_pose_ros.mesh import HandMeshFitter
-
-        # Both hand models load here, so a missing MANO file stops start-up.
-        mesh_fitter = HandMeshFitter(config.mesh) if config.mesh.model != "none" else None
-    except (ValueError, ImportError, OSError) as exc:  # ManoFileError is a ValueError
-        problems.append(f"mesh.*: {exc}")
-    if problems:
-        raise StartupError(problems)
-    return Pipeline(detector=detector, fusion=fusion, wrist_pose=wrist_pose, mesh_fitter=mesh_fitter)
+        return HandPosePipeline.from_config(config, rig)
+    except PipelineBuildError as exc:
+        raise StartupError(exc.problems) from exc
 
 
 def rig_with_extrinsics(rig: Rig, lookup: Callable[[str, str], Any]) -> Rig:

@@ -1,4 +1,8 @@
-"""``hand-pose-ros fuse``: offline fusion of a detections file (formats in docs/fusion.md)."""
+"""``hand-pose-ros fuse``: offline fusion of a detections file (formats in docs/fusion.md).
+
+Runs ``HandPosePipeline.process_detections`` (no detector), so the pipeline's rules apply:
+tracks restart when the stamps go back.
+"""
 
 from __future__ import annotations
 
@@ -56,6 +60,8 @@ def read_detections(path: str, camera_names: list[str]) -> list[tuple[float, lis
 def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.calibration import load_calibration
     from hand_pose_ros.fusion import MultiViewFusion
+    from hand_pose_ros.pipeline import HandPosePipeline
+    from hand_pose_ros.timing import NS_PER_S
     from hand_pose_ros.tools.set_option import component_config
 
     try:
@@ -65,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"hand-pose-ros fuse: {exc}", file=sys.stderr)
         return 2
-    fusion = MultiViewFusion(rig, config)
     out = []
-    for stamp, detections in frames:
-        hands = fusion.process(detections, stamp)
-        out.append({"stamp": stamp, "hands": [h.to_dict() for h in hands]})
+    with HandPosePipeline(rig=rig, detector=None, fusion=MultiViewFusion(rig, config)) as pipeline:
+        for stamp, detections in frames:
+            result = pipeline.process_detections(detections, round(stamp * NS_PER_S))
+            out.append({"stamp": stamp, "hands": [h.to_dict() for h in result.hands]})
     text = json.dumps(out)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as handle:

@@ -30,12 +30,20 @@ def detector() -> HandDetector:
         (np.zeros((48,), np.uint8), "shape"),
         (np.zeros((2, 48, 64, 3), np.uint8), "shape"),
         ("not an image", "numpy array"),
-        (None, "numpy array"),
     ],
 )
 def test_bad_view_gives_error_naming_the_view(detector, photos, bad, message):
     with pytest.raises(ValueError, match=rf"view 1: .*{message}"):
         detector.detect([photos["handSrc.jpg"], bad])
+
+
+def test_none_is_a_missing_view_with_no_detections(detector, photos):
+    """None is not a bad image but a camera without one this time (HandDetector.detect)."""
+    found = detector.detect([None, photos["handSrc.jpg"], None])
+    assert found[0] == [] and found[2] == [] and len(found[1]) == 1
+    assert detector.detect([None, None]) == [[], []]
+    with pytest.raises(ValueError, match="view 2: .*numpy array"):  # named by its own index
+        detector.detect([None, photos["handSrc.jpg"], "not an image"])
 
 
 def test_single_array_instead_of_a_list_is_refused(detector, photos):

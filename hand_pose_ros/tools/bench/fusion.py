@@ -242,11 +242,13 @@ def detect_sample(frames: int, start: int = 0) -> tuple:
 
 
 def _renders(frames: int) -> None:
-    """The bundled sample's renders through the real detector: all cameras, then each alone."""
+    """The bundled sample's renders through the real detector: all cameras, then each alone
+    (the detections fused by ``HandPosePipeline.process_detections`` over each rig)."""
     import numpy as np
 
     from hand_pose_ros.calibration import Rig
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.pipeline import NS_PER_S, HandPosePipeline
 
     rig, truth, detections = detect_sample(frames)
     print(f"\nBundled sample renders through the detector ({frames} frames, {len(rig)} cameras; errors mm; "
@@ -256,7 +258,7 @@ def _renders(frames: int) -> None:
     mean = lambda x: f"{1e3 * np.nanmean(np.concatenate(x)):.1f}" if x and np.isfinite(np.concatenate(x)).any() else "-"  # noqa: E731
     setups = [("all", rig, slice(None))] + [(c.name, Rig(cameras=(c,)), slice(v, v + 1)) for v, c in enumerate(rig.cameras)]
     for name, sub_rig, views in setups:
-        fusion = MultiViewFusion(sub_rig, FusionConfig())
+        pipeline = HandPosePipeline(rig=sub_rig, detector=None, fusion=MultiViewFusion(sub_rig, FusionConfig()))
         cam_T_world = sub_rig.cameras[0].camera_T_world
         depth = lambda x: np.nanmean(x @ cam_T_world[:3, :3].T + cam_T_world[:3, 3], axis=0)[2]  # noqa: E731
         errs: dict[bool, list] = {True: [], False: []}
@@ -264,7 +266,7 @@ def _renders(frames: int) -> None:
         for frame, dets in zip(truth, detections):
             gt = np.array([h["keypoints_3d"] for h in frame["hands"]], float)
             total += len(gt)
-            for hand in fusion.process(dets[views], frame["stamp"]):
+            for hand in pipeline.process_detections(dets[views], round(frame["stamp"] * NS_PER_S)).hands:
                 e = np.linalg.norm(hand.keypoints_3d[None] - gt, axis=-1)  # (H, 21)
                 g = int(np.nanargmin(np.nanmean(e, 1)))
                 found += 1

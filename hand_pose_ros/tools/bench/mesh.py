@@ -2,8 +2,8 @@
 
 Two inputs, both scored against the sample's ground-truth meshes (``meshes.npz``):
 
-* ``detected``: the real pipeline's 3D joints — MediaPipe's detector on every camera image,
-  then the multi-view fusion (default configs) — fitted frame after frame;
+* ``detected``: the real pipeline's 3D joints — ``HandPosePipeline``: MediaPipe's detector on
+  every camera image, then the multi-view fusion (default configs) — fitted frame after frame;
 * ``gt+noise``: the ground-truth joints plus Gaussian noise (σ = ``--noise-mm`` per
   coordinate, fresh each frame), with the ground-truth track ids.
 
@@ -40,19 +40,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _detected_hands(sample, frames):
-    """[(stamp, list[Hand3D])] from the detector and the fusion run over the sample's images."""
+    """[(stamp, list[Hand3D])] from the pipeline (detector and fusion; meshes are fitted and
+    timed by ``_score``) run over the sample's images."""
     from hand_pose_ros.calibration import load_calibration
     from hand_pose_ros.dataset_layout import CALIBRATION_FILE, read_images
-    from hand_pose_ros.detection.config import HandDetectorConfig
-    from hand_pose_ros.detection.detector import HandDetector
-    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.mesh import MeshFitterConfig
+    from hand_pose_ros.pipeline import HandPosePipeline, PipelineConfig
+    from hand_pose_ros.timing import NS_PER_S
 
     rig = load_calibration(sample / CALIBRATION_FILE)
-    detector, fusion = HandDetector(HandDetectorConfig()), MultiViewFusion(rig, FusionConfig())
     out = []
-    for index, frame in enumerate(frames):
-        images = read_images(sample, rig.names, index)
-        out.append((frame.stamp, fusion.process(detector.detect(images), frame.stamp)))
+    with HandPosePipeline.from_config(PipelineConfig(mesh=MeshFitterConfig(model="none")), rig) as pipeline:
+        for index, frame in enumerate(frames):
+            images = read_images(sample, rig.names, index)
+            out.append((frame.stamp, list(pipeline.process(images, round(frame.stamp * NS_PER_S)).hands)))
     return out
 
 

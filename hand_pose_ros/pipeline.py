@@ -1,0 +1,349 @@
+"""``HandPosePipeline``: V camera images → per-view 2D hands → fused 3D hands → hand meshes.
+
+The ROS-free facade over the detector, the multi-view fusion and the mesh fitter: the node,
+the benchmarks and offline tools run through it, and so can a notebook (docs/pipeline.md)::
+
+    with HandPosePipeline.from_config(PipelineConfig(), rig) as pipeline:
+        result = pipeline.process(images, stamp_ns)   # images: one (H, W, 3) uint8 RGB or None per camera
+        result.hands, result.world_T_wrist, result.meshes, result.timings
+
+It owns the rules between frames: tracks are reset when time goes back; a camera without an
+image (``None``) gets no detections and its detector tracking state is kept for its next
+image; the wrist pose is computed once per hand. Meshes are a second step
+(``fit_meshes``), so a caller can publish the hands before the fit; ``process(...,
+fit_meshes=True)`` does both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import numbers
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from hand_pose_ros.calibration import Rig
+from hand_pose_ros.detection.config import HandDetectorConfig
+from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+from hand_pose_ros.mesh import FittedMesh, HandMeshFitter, MeshFitterConfig
+from hand_pose_ros.timing import NS_PER_S
+from hand_pose_ros.types import Hand3D, HandDetection2D
+
+if TYPE_CHECKING:  # imported when built: torch takes seconds to import, offline fusion needs none of it
+    from hand_pose_ros.detection.detector import HandDetector
+
+__all__ = ["PipelineConfig", "PipelineBuildError", "StageTimings", "FrameResult", "HandPosePipeline"]
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PipelineConfig:
+    """The components' configs (defaults: each component's defaults).
+
+    ``HandPosePipeline.from_config`` reads only these three fields, so any object that has
+    them (the node's configuration tree) serves too.
+    """
+
+    detector: HandDetectorConfig = dataclasses.field(default_factory=HandDetectorConfig)
+    fusion: FusionConfig = dataclasses.field(default_factory=FusionConfig)
+    mesh: MeshFitterConfig = dataclasses.field(default_factory=MeshFitterConfig)
+
+    def __post_init__(self) -> None:
+        problems = _config_problems(self)
+        if problems:
+            raise ValueError("PipelineConfig." + "; PipelineConfig.".join(problems))
+
+
+def _config_problems(config: Any) -> list[str]:
+    """One line per field of ``config`` that is not its component's config type."""
+    problems = []
+    for name, expected in (("detector", HandDetectorConfig), ("fusion", FusionConfig), ("mesh", MeshFitterConfig)):
+        value = getattr(config, name, None)
+        if not isinstance(value, expected):
+            problems.append(f"{name}: expected a {expected.__name__}, got {type(value).__name__}")
+    return problems
+
+
+class PipelineBuildError(RuntimeError):
+    """A component could not be built; ``problems`` holds one message per component problem."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StageTimings:
+    """Wall time of one frame's stages, milliseconds; NaN for a stage that did not run.
+
+    Attributes:
+        detect_ms: the detector over the views with an image (NaN in ``process_detections``).
+        fuse_ms: the fusion and the wrist poses.
+        mesh_ms: the mesh fit (NaN until ``fit_meshes`` ran, or without a mesh fitter).
+        total_ms: ``process``/``process_detections`` plus ``fit_meshes`` when it ran.
+    """
+
+    detect_ms: float
+    fuse_ms: float
+    mesh_ms: float
+    total_ms: float
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True, eq=False)
+class FrameResult:
+    """One synchronised set through the pipeline. Per-view fields are indexed by rig camera.
+
+    Attributes:
+        stamp_ns: capture time of the set, nanoseconds (as given to ``process``).
+        views_present: (V,) whether each camera had an image (``process``) or a detection
+            list (``process_detections``) this frame.
+        detections: V tuples of ``HandDetection2D`` (keypoints in that camera's pixels);
+            empty for a missing camera.
+        hands: H fused ``Hand3D`` (metres, the rig's world frame).
+        world_T_wrist: (H, 4, 4) float64, each hand's wrist frame (``fusion.wrist_pose``);
+            NaN where its palm keypoints are missing.
+        meshes: ``FittedMesh`` per fitted hand (world frame, metres); empty until
+            ``fit_meshes`` ran, and always without a mesh fitter.
+        timings: per-stage wall time (``StageTimings``).
+    """
+
+    stamp_ns: int
+    views_present: tuple[bool, ...]
+    detections: tuple[tuple[HandDetection2D, ...], ...]
+    hands: tuple[Hand3D, ...]
+    world_T_wrist: np.ndarray
+    meshes: tuple[FittedMesh, ...] = ()
+    timings: StageTimings
+
+
+class HandPosePipeline:
+    """Detector → fusion → mesh fitter over one rig, with the rules between frames (module docstring).
+
+    Built from components (``HandPosePipeline(rig=..., detector=..., fusion=...)``, e.g. in a
+    test) or from configs (``from_config``, which also warms the detector up). ``detector``
+    may be None for a pipeline fed detections (``process_detections``), ``mesh_fitter`` None
+    for no meshes. Not thread-safe: one caller at a time. A context manager: ``close()``
+    releases the networks and sessions.
+    """
+
+    def __init__(
+        self,
+        *,
+        rig: Rig,
+        detector: HandDetector | None,
+        fusion: MultiViewFusion,
+        mesh_fitter: HandMeshFitter | None = None,
+    ) -> None:
+        if len(fusion.rig) != len(rig):
+            raise ValueError(f"fusion: expected a fusion over the rig's {len(rig)} cameras {rig.names}, "
+                             f"got one over {len(fusion.rig)} {fusion.rig.names}")
+        self.rig = rig
+        self._detector = detector
+        self._fusion = fusion
+        self._mesh_fitter = mesh_fitter
+        self._closed = False
+        self._last_stamp_ns: int | None = None
+        self._unfitted: FrameResult | None = None  # the latest result, until fit_meshes takes it
+
+    @classmethod
+    def from_config(cls, config: PipelineConfig | Any, rig: Rig, *, warm_up: bool = True) -> HandPosePipeline:
+        """Build the detector, the fusion and (unless ``config.mesh.model`` is "none") the mesh
+        fitter, then warm the detector up (``warm_up``).
+
+        Args:
+            config: reads ``config.detector``, ``config.fusion`` and ``config.mesh`` only.
+        Raises:
+            PipelineBuildError: every component that could not be built, one line each
+                (missing weights, no backend that starts, a missing MANO file, ...).
+        """
+        problems = _config_problems(config)
+        if problems:
+            raise PipelineBuildError(problems)
+        detector = fusion = mesh_fitter = None
+        try:
+            from hand_pose_ros.detection.detector import HandDetector
+
+            detector = HandDetector(config.detector)
+        except (ValueError, ImportError, OSError, RuntimeError) as exc:  # incl. a backend that cannot start
+            problems.append(f"detector: {exc}")
+        try:
+            fusion = MultiViewFusion(rig, config.fusion)
+        except ValueError as exc:
+            problems.append(f"fusion: {exc}")
+        if config.mesh.model != "none":
+            try:
+                # Both hand models load here, so a missing MANO file stops the build.
+                mesh_fitter = HandMeshFitter(config.mesh)
+            except (ValueError, ImportError, OSError) as exc:  # ManoFileError is a ValueError
+                problems.append(f"mesh: {exc}")
+        if problems:
+            raise PipelineBuildError(problems)
+        pipeline = cls(rig=rig, detector=detector, fusion=fusion, mesh_fitter=mesh_fitter)
+        if warm_up:
+            pipeline.warm_up()
+        return pipeline
+
+    # --- components (read-only; None after close) -------------------------------------------
+    @property
+    def detector(self) -> HandDetector | None:
+        return self._detector
+
+    @property
+    def fusion(self) -> MultiViewFusion | None:
+        return self._fusion
+
+    @property
+    def mesh_fitter(self) -> HandMeshFitter | None:
+        return self._mesh_fitter
+
+    # --- life cycle -----------------------------------------------------------------------------
+    def warm_up(self) -> float:
+        """One detector call on black views at each camera's size, then a reset: the first real
+        set is not delayed by lazy initialisation (seconds with torch). Returns seconds taken."""
+        self._check_open("warm_up")
+        if self._detector is None:
+            return 0.0
+        started = time.perf_counter()
+        self._detector.detect([np.zeros((c.height, c.width, 3), np.uint8) for c in self.rig.cameras])
+        self._detector.reset()
+        elapsed = time.perf_counter() - started
+        LOG.info("detector warmed up in %.1f s", elapsed)
+        return elapsed
+
+    def reset(self) -> None:
+        """Forget every track: the detector's per view, the fusion's and the mesh fitter's."""
+        self._check_open("reset")
+        if self._detector is not None:
+            self._detector.reset()
+        self._fusion.reset()
+        if self._mesh_fitter is not None:
+            self._mesh_fitter.reset()
+        self._last_stamp_ns = None
+        self._unfitted = None
+
+    def close(self) -> None:
+        """Release the networks, sessions and tracks; calling it again does nothing."""
+        self._detector = self._fusion = self._mesh_fitter = None
+        self._unfitted = None
+        self._closed = True
+
+    def __enter__(self) -> HandPosePipeline:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- per frame ------------------------------------------------------------------------------
+    def process(self, images: Sequence[np.ndarray | None], stamp_ns: int, *, fit_meshes: bool = True) -> FrameResult:
+        """One synchronised set of images → detections, 3D hands, wrist poses (and meshes).
+
+        Args:
+            images: one per rig camera, in rig order: ``(H, W, 3)`` uint8 RGB, or None for a
+                camera missing from a partial set.
+            stamp_ns: capture time, integer nanoseconds. Earlier than the previous set's:
+                the sources restarted, and every track is reset first.
+            fit_meshes: also fit the meshes (``fit_meshes``) before returning; False returns
+                the hands first, for the caller to fit when it wants.
+        Raises:
+            ValueError: wrong number of images, a non-integer stamp, an unusable image
+                (naming its view).
+            RuntimeError: the pipeline is closed or has no detector.
+        """
+        self._check_open("process")
+        if self._detector is None:
+            raise RuntimeError("HandPosePipeline.process: this pipeline has no detector; feed detections "
+                               "to process_detections instead")
+        self._check_views("images", images)
+        started = time.perf_counter()
+        self._follow_time(stamp_ns)
+        detections = self._detector.detect(list(images))
+        detect_ms = 1e3 * (time.perf_counter() - started)
+        present = tuple(image is not None for image in images)
+        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes)
+
+    def process_detections(
+        self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *, fit_meshes: bool = True
+    ) -> FrameResult:
+        """``process`` from given detections (offline fusion of a detections file): the same
+        rules, without the detector.
+
+        Args:
+            detections: one sequence of ``HandDetection2D`` per rig camera (None: missing camera).
+        """
+        self._check_open("process_detections")
+        self._check_views("detections", detections)
+        started = time.perf_counter()
+        self._follow_time(stamp_ns)
+        views = [list(view) if view is not None else [] for view in detections]
+        present = tuple(view is not None for view in detections)
+        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes)
+
+    def fit_meshes(self, result: FrameResult) -> FrameResult:
+        """``result`` with its hands' meshes and ``timings.mesh_ms`` (unchanged meshes without a
+        mesh fitter). Only the latest result of ``process``, once: the fitter tracks hands in time.
+
+        Raises:
+            ValueError: ``result`` is not the latest unfitted result.
+        """
+        self._check_open("fit_meshes")
+        if result is not self._unfitted:
+            raise ValueError(f"fit_meshes: expected the latest result of process() not yet fitted, got the "
+                             f"result of stamp {result.stamp_ns} ns (latest processed: {self._last_stamp_ns} ns)")
+        self._unfitted = None
+        if self._mesh_fitter is None:
+            return result
+        started = time.perf_counter()
+        meshes = tuple(self._mesh_fitter.fit(result.hands, result.stamp_ns / NS_PER_S))
+        mesh_ms = 1e3 * (time.perf_counter() - started)
+        timings = dataclasses.replace(result.timings, mesh_ms=mesh_ms, total_ms=result.timings.total_ms + mesh_ms)
+        return dataclasses.replace(result, meshes=meshes, timings=timings)
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise RuntimeError(f"HandPosePipeline.{what}: the pipeline is closed")
+
+    def _check_views(self, name: str, views: Sequence[Any]) -> None:
+        if isinstance(views, np.ndarray) or len(views) != len(self.rig):
+            got = f"an array of shape {views.shape}" if isinstance(views, np.ndarray) else f"{len(views)}"
+            raise ValueError(f"{name}: expected one per rig camera ({len(self.rig)}: {self.rig.names}), got {got}")
+
+    def _follow_time(self, stamp_ns: int) -> None:
+        """Check the stamp; reset every track when it is earlier than the last one (a restart)."""
+        if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, numbers.Integral):
+            raise ValueError(f"stamp_ns: expected an integer number of nanoseconds, got {stamp_ns!r} "
+                             f"({type(stamp_ns).__name__}; seconds s → round(s * 1e9))")
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+            LOG.info("time went back (%d ns → %d ns): detector, fusion and mesh tracks reset",
+                     self._last_stamp_ns, stamp_ns)
+            self.reset()
+        self._last_stamp_ns = int(stamp_ns)
+
+    def _fuse(
+        self,
+        detections: Sequence[Sequence[HandDetection2D]],
+        present: tuple[bool, ...],
+        stamp_ns: int,
+        started: float,
+        detect_ms: float,
+        fit_meshes: bool,
+    ) -> FrameResult:
+        fuse_start = time.perf_counter()
+        hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S))
+        world_T_wrist = np.stack([wrist_pose(h.keypoints_3d, h.handedness) for h in hands]) if hands else np.zeros((0, 4, 4))
+        end = time.perf_counter()
+        result = FrameResult(
+            stamp_ns=int(stamp_ns),
+            views_present=present,
+            detections=tuple(tuple(view) for view in detections),
+            hands=hands,
+            world_T_wrist=world_T_wrist,
+            timings=StageTimings(detect_ms=detect_ms, fuse_ms=1e3 * (end - fuse_start), mesh_ms=float("nan"),
+                                 total_ms=1e3 * (end - started)),
+        )
+        self._unfitted = result
+        return self.fit_meshes(result) if fit_meshes else result

@@ -1,0 +1,221 @@
+"""``HandPosePipeline`` on the bundled sample (real weights): its rules between frames, its
+results against the components run by hand, warm-up, timings and close. No ROS."""
+
+from __future__ import annotations
+
+import gc
+import types
+import weakref
+
+import cv2
+import numpy as np
+import pytest
+
+from hand_pose_ros.assets import sample_dir
+from hand_pose_ros.calibration import Rig, load_calibration
+from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
+from hand_pose_ros.pipeline import NS_PER_S, FrameResult, HandPosePipeline, PipelineBuildError, PipelineConfig
+
+pytestmark = pytest.mark.slow
+
+# Sample frames 10-15: both hands seen by two or three of the four cameras (as test_renders).
+FRAMES = range(10, 16)
+STAMP0_NS = 1_000 * NS_PER_S
+FRAME_NS = 33_333_333
+# A camera that sees both hands in these frames (the missing-view test drops it for a frame).
+DROPPED_VIEW = 1
+# One view's keypoints from the batched detector vs a detector running that view alone:
+# ≤ 1e-3 px measured (batch size changes the networks' float arithmetic); a track advanced
+# by one more frame moves them by 3-7 px.
+BATCH_TOL_PX = 0.01
+
+
+@pytest.fixture(scope="module")
+def rig():
+    return load_calibration(sample_dir() / "calibration.yaml")
+
+
+@pytest.fixture(scope="module")
+def images(rig) -> dict[int, list[np.ndarray]]:
+    """Sample frame → one (H, W, 3) uint8 RGB image per camera, in rig order."""
+    root = sample_dir() / "images"
+    return {
+        frame: [cv2.cvtColor(cv2.imread(str(root / name / f"{frame:06d}.jpg")), cv2.COLOR_BGR2RGB) for name in rig.names]
+        for frame in FRAMES
+    }
+
+
+def _stamp(i: int) -> int:
+    return STAMP0_NS + i * FRAME_NS
+
+
+def _keypoints(detections) -> np.ndarray:
+    """(N, 21, 2) px of a view's detections."""
+    return np.stack([d.keypoints_2d for d in detections]) if detections else np.zeros((0, 21, 2))
+
+
+def _assert_same_frame(a: FrameResult, b: FrameResult, atol: float = 0.0) -> None:
+    """Same detections, hands, wrist frames and meshes (to ``atol``)."""
+    assert a.views_present == b.views_present
+    for view_a, view_b in zip(a.detections, b.detections):
+        np.testing.assert_allclose(_keypoints(view_a), _keypoints(view_b), atol=atol)
+    assert [(h.track_id, h.age, h.handedness) for h in a.hands] == [(h.track_id, h.age, h.handedness) for h in b.hands]
+    for hand_a, hand_b in zip(a.hands, b.hands):
+        np.testing.assert_allclose(hand_a.keypoints_3d, hand_b.keypoints_3d, atol=atol)
+    np.testing.assert_allclose(a.world_T_wrist, b.world_T_wrist, atol=atol)
+    assert [m.track_id for m in a.meshes] == [m.track_id for m in b.meshes]
+    for mesh_a, mesh_b in zip(a.meshes, b.meshes):
+        np.testing.assert_allclose(mesh_a.vertices, mesh_b.vertices, atol=atol)
+
+
+def test_same_results_as_the_components_run_by_hand(rig, images):
+    config = PipelineConfig()
+    detector, fusion, fitter = HandDetector(config.detector), MultiViewFusion(rig, config.fusion), HandMeshFitter(config.mesh)
+    with HandPosePipeline.from_config(config, rig) as pipeline:  # warmed up: that must leave no state
+        for i, frame in enumerate(FRAMES):
+            result = pipeline.process(images[frame], _stamp(i))
+            detections = detector.detect(images[frame])
+            hands = fusion.process(detections, _stamp(i) / NS_PER_S)
+            meshes = fitter.fit(hands, _stamp(i) / NS_PER_S)
+            assert len(result.detections) == len(rig) and all(result.views_present)
+            for view, expected in zip(result.detections, detections):
+                np.testing.assert_array_equal(_keypoints(view), _keypoints(expected))
+            assert len(result.hands) == len(hands) == 2
+            for hand, expected, T in zip(result.hands, hands, result.world_T_wrist):
+                assert hand.track_id == expected.track_id and hand.handedness == expected.handedness
+                np.testing.assert_array_equal(hand.keypoints_3d, expected.keypoints_3d)
+                np.testing.assert_array_equal(T, wrist_pose(expected.keypoints_3d, expected.handedness))
+            assert result.world_T_wrist.shape == (2, 4, 4) and np.isfinite(result.world_T_wrist).all()
+            assert [m.track_id for m in result.meshes] == [m.track_id for m in meshes]
+            for mesh, expected in zip(result.meshes, meshes):
+                np.testing.assert_array_equal(mesh.vertices, expected.vertices)
+
+
+def test_a_missing_view_gets_no_detections_and_keeps_its_tracking_state(rig, images):
+    first, dropped, back = (images[f] for f in FRAMES[:3])
+    # That camera's detector alone, seeing only the frames it has an image for.
+    alone = HandDetector(PipelineConfig().detector)
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+        pipeline.process(first, _stamp(0))
+        expected_first = alone.detect([first[DROPPED_VIEW]])[0]
+        partial = [None if v == DROPPED_VIEW else image for v, image in enumerate(dropped)]
+        result = pipeline.process(partial, _stamp(1))
+        assert result.views_present == tuple(v != DROPPED_VIEW for v in range(len(rig)))
+        assert result.detections[DROPPED_VIEW] == ()
+        assert result.hands, "hands still fused from the other cameras"
+        later = pipeline.process(back, _stamp(2))
+    expected = alone.detect([back[DROPPED_VIEW]])[0]
+    assert len(expected_first) == len(expected) == len(later.detections[DROPPED_VIEW]) == 2
+    # Its next frame continues the track of its last image, not of a stand-in image.
+    np.testing.assert_allclose(_keypoints(later.detections[DROPPED_VIEW]), _keypoints(expected), atol=BATCH_TOL_PX)
+
+
+def test_time_going_back_resets_every_track(rig, images):
+    frames = [images[f] for f in FRAMES[:3]]
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+        fresh = pipeline.process(frames[0], _stamp(0))
+        for i in (1, 2):
+            pipeline.process(frames[i], _stamp(i))
+        carried = pipeline.process(frames[0], _stamp(3))  # forward in time: the tracks carry on
+        assert all(h.age > 1 for h in carried.hands)
+        restarted = pipeline.process(frames[0], _stamp(0) - 5 * NS_PER_S)  # a bag loop
+    assert restarted.stamp_ns == _stamp(0) - 5 * NS_PER_S
+    _assert_same_frame(restarted, fresh)  # detector, fusion and mesh tracks all started over
+
+
+def test_warm_up_runs_on_construction_or_when_asked(rig):
+    warmed = HandPosePipeline.from_config(PipelineConfig(), rig)
+    assert warmed.detector.stage_calls["palm"] == 1  # black views: no palm, so no landmark call
+    cold = HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False)
+    assert cold.detector.stage_calls["palm"] == 0
+    assert cold.warm_up() > 0 and cold.detector.stage_calls["palm"] == 1
+    offline = HandPosePipeline(rig=rig, detector=None, fusion=MultiViewFusion(rig))
+    assert offline.warm_up() == 0.0  # nothing to warm up without a detector
+
+
+def test_close_releases_the_components_and_refuses_more_work(rig, images):
+    pipeline = HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False)
+    result = pipeline.process(images[FRAMES[0]], _stamp(0), fit_meshes=False)
+    components = [weakref.ref(c) for c in (pipeline.detector, pipeline.fusion, pipeline.mesh_fitter)]
+    with pipeline:
+        pass
+    pipeline.close()  # a second close is harmless
+    del result  # a result does not hold the components
+    gc.collect()
+    assert [ref() for ref in components] == [None, None, None]
+    assert pipeline.detector is None and pipeline.fusion is None and pipeline.mesh_fitter is None
+    for call in (lambda: pipeline.process(images[FRAMES[0]], _stamp(1)),
+                 lambda: pipeline.process_detections([[]] * len(rig), _stamp(1)),
+                 pipeline.warm_up, pipeline.reset):
+        with pytest.raises(RuntimeError, match="closed"):
+            call()
+
+
+def test_timings_and_meshes_as_a_second_step(rig, images):
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+        result = pipeline.process(images[FRAMES[0]], _stamp(0), fit_meshes=False)
+        t = result.timings
+        assert t.detect_ms > 0 and t.fuse_ms > 0 and np.isnan(t.mesh_ms) and t.total_ms >= t.detect_ms + t.fuse_ms
+        assert result.meshes == () and len(result.hands) == 2
+        fitted = pipeline.fit_meshes(result)
+        assert fitted.hands is result.hands and len(fitted.meshes) == 2
+        assert fitted.timings.mesh_ms > 0
+        assert fitted.timings.total_ms == pytest.approx(t.total_ms + fitted.timings.mesh_ms)
+        with pytest.raises(ValueError, match="latest result"):
+            pipeline.fit_meshes(result)  # once only
+        older = result
+        pipeline.process(images[FRAMES[1]], _stamp(1), fit_meshes=False)
+        with pytest.raises(ValueError, match="latest result"):
+            pipeline.fit_meshes(older)
+    without = HandPosePipeline.from_config(PipelineConfig(mesh=MeshFitterConfig(model="none")), rig, warm_up=False)
+    assert without.mesh_fitter is None
+    result = without.process(images[FRAMES[0]], _stamp(0))
+    assert result.meshes == () and np.isnan(result.timings.mesh_ms) and len(result.hands) == 2
+
+
+def test_given_detections_follow_the_same_rules(rig, images):
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+        results = [pipeline.process(images[f], _stamp(i)) for i, f in enumerate(FRAMES[:3])]
+    offline = HandPosePipeline(rig=rig, detector=None, fusion=MultiViewFusion(rig, FusionConfig()),
+                               mesh_fitter=HandMeshFitter(MeshFitterConfig()))
+    for i, result in enumerate(results):
+        again = offline.process_detections(result.detections, _stamp(i))
+        _assert_same_frame(again, result)
+        assert np.isnan(again.timings.detect_ms)
+    _assert_same_frame(offline.process_detections(results[0].detections, _stamp(0)), results[0])  # time went back
+    missing = [None, *results[1].detections[1:]]
+    assert offline.process_detections(missing, _stamp(1)).views_present == (False, True, True, True)
+    with pytest.raises(RuntimeError, match="no detector"):
+        offline.process(images[FRAMES[0]], _stamp(5))
+
+
+def test_bad_input_is_refused_with_what_was_expected(rig, images):
+    pipeline = HandPosePipeline(rig=rig, detector=None, fusion=MultiViewFusion(rig))
+    with pytest.raises(ValueError, match=r"detections: expected one per rig camera \(4: .*got 3"):
+        pipeline.process_detections([[]] * 3, _stamp(0))
+    with pytest.raises(ValueError, match="stamp_ns: expected an integer number of nanoseconds, got 1.5"):
+        pipeline.process_detections([[]] * 4, 1.5)
+    assert pipeline.process_detections([[]] * 4, np.int64(_stamp(0))).hands == ()
+    with pytest.raises(ValueError, match="fusion over the rig's 4 cameras"):
+        HandPosePipeline(rig=rig, detector=None, fusion=MultiViewFusion(Rig(cameras=rig.cameras[:2], world_frame=rig.world_frame)))
+    with pytest.raises(ValueError, match="PipelineConfig.detector: expected a HandDetectorConfig, got dict"):
+        PipelineConfig(detector={"model": "lite"})
+
+
+def test_build_problems_are_listed_together(rig, tmp_path):
+    config = types.SimpleNamespace(  # any object with the three fields serves (the node's config tree)
+        detector=HandDetectorConfig(backend="tensorrt", device="cpu"),
+        fusion=FusionConfig(),
+        mesh=MeshFitterConfig(model="mano", mano_dir=str(tmp_path)),
+        unrelated="ignored",
+    )
+    with pytest.raises(PipelineBuildError) as info:
+        HandPosePipeline.from_config(config, rig)
+    problems = info.value.problems
+    assert len(problems) == 2, problems
+    assert problems[0].startswith("detector: ") and "tensorrt" in problems[0].lower()
+    assert problems[1].startswith("mesh: ") and "MANO" in problems[1]
+    with pytest.raises(PipelineBuildError, match="fusion: expected a FusionConfig, got dict"):
+        HandPosePipeline.from_config(types.SimpleNamespace(detector=HandDetectorConfig(), fusion={}, mesh=MeshFitterConfig()), rig)
