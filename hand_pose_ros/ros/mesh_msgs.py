@@ -17,10 +17,11 @@ from shape_msgs.msg import Mesh, MeshTriangle
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
+from hand_pose_ros.drawing import HAND_COLOURS
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.mesh import FittedMesh
 from hand_pose_ros.msg import HandMesh, HandMeshArray
-from hand_pose_ros.ros.markers import HAND_COLOURS, MARKER_LIFETIME
+from hand_pose_ros.ros.markers import MARKER_LIFETIME
 from hand_pose_ros.types import Hand3D, check_shape
 
 __all__ = [

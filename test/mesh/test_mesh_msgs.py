@@ -11,11 +11,12 @@ from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
+from hand_pose_ros.drawing import HAND_COLOURS
 from hand_pose_ros.handmodel import named_pose
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.msg import HandMesh, HandMeshArray
-from hand_pose_ros.ros.markers import HAND_COLOURS, HandMarkers
+from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import (
     MESH_NAMESPACE,
     MeshMarkerSource,
