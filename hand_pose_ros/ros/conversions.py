@@ -18,6 +18,7 @@ from std_msgs.msg import Header
 
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.msg import HandPose, HandPoseArray
+from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.types import Hand3D
 
 __all__ = [
@@ -30,8 +31,6 @@ __all__ = [
     "hands_to_array_msg",
     "wrist_transforms",
 ]
-
-NS_PER_S = 1_000_000_000
 
 # (21, 3) m, world → (4, 4) world_T_wrist; the fusion's wrist_pose has this signature.
 WristPoseFn = Callable[[np.ndarray, Handedness], np.ndarray]

@@ -33,9 +33,6 @@ DEFAULT_PARAMS_FILE = "multiview.yaml"
 RVIZ_CONFIG = "multiview.rviz"
 FASTDDS_PROFILE = "fastdds_shm_8mib.xml"
 
-# Output topics, relative (they follow the namespace); remap these to rename them.
-OUTPUT_TOPICS = ("hands/pose", "hands/markers")
-
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class NodeSpec:

@@ -12,7 +12,9 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.calibration import load_calibration
-from hand_pose_ros.dataset_layout import EPOCH_NS, image_path, read_images, stamp_ns
+from hand_pose_ros.dataset_layout import (
+    EPOCH_NS, TF_STATIC_TOPIC, camera_info_topic, image_path, image_topic, read_images, stamp_ns,
+)
 from hand_pose_ros.handmodel import HandModel
 from hand_pose_ros.synth.appearance import forearm_mesh, make_background, sample_appearance
 from hand_pose_ros.synth.config import SynthConfig
@@ -165,7 +167,7 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
     rig = load_calibration(dataset / "calibration.yaml")
     truth = _ground_truth(dataset)
     stamps = [stamp_ns(f["frame"], truth["fps"]) for f in truth["frames"]]
-    expected_topics = {"/tf_static"} | {f"/{c}/image_raw" for c in rig.names} | {f"/{c}/camera_info" for c in rig.names}
+    expected_topics = {TF_STATIC_TOPIC} | {image_topic(c) for c in rig.names} | {camera_info_topic(c) for c in rig.names}
 
     typestore = get_typestore(Stores.ROS2_KILTED)
     seen_rosbags: dict[str, list] = {}
@@ -182,13 +184,13 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
 
     for seen in (seen_rosbags, seen_mcap):
         assert set(seen) == expected_topics
-        (tf_time, tf), = seen["/tf_static"]
+        (tf_time, tf), = seen[TF_STATIC_TOPIC]
         for transform, cam in zip(tf.transforms, rig.cameras):
             assert transform.header.frame_id == "world" and transform.child_frame_id == cam.frame_id
             t = transform.transform.translation
             np.testing.assert_allclose([t.x, t.y, t.z], cam.world_T_camera[:3, 3], atol=1e-12)
         for cam in rig.cameras:
-            images, infos = seen[f"/{cam.name}/image_raw"], seen[f"/{cam.name}/camera_info"]
+            images, infos = seen[image_topic(cam.name)], seen[camera_info_topic(cam.name)]
             assert [t for t, _ in images] == stamps and [t for t, _ in infos] == stamps
             for (stamp, image), (_, info), frame in zip(images, infos, truth["frames"]):
                 (on_disk,) = read_images(dataset, [cam.name], frame["frame"])
