@@ -28,7 +28,6 @@ __all__ = [
     "MESH_NAMESPACE",
     "MeshMarkerSource",
     "mesh_marker",
-    "mesh_delete_marker",
     "mesh_to_msg",
     "meshes_to_array_msg",
     "msg_to_arrays",
@@ -79,11 +78,6 @@ def mesh_marker(mesh: FittedMesh, header: Header) -> Marker:
     points = _points(mesh.vertices)
     marker.points = [points[i] for i in mesh.faces.reshape(-1).tolist()]
     return marker
-
-
-def mesh_delete_marker(track_id: int, header: Header) -> Marker:
-    """DELETE for the mesh marker of a track that is gone."""
-    return Marker(header=header, ns=MESH_NAMESPACE, id=int(track_id), action=Marker.DELETE)
 
 
 class MeshMarkerSource:

@@ -20,7 +20,6 @@ from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import (
     MESH_NAMESPACE,
     MeshMarkerSource,
-    mesh_delete_marker,
     mesh_marker,
     meshes_to_array_msg,
     msg_to_arrays,
@@ -73,8 +72,6 @@ def test_markers_update_in_place_and_are_deleted_when_the_hand_is_lost(fitted):
     out = markers.update(hands, HEADER)
     deleted = [(m.ns, m.id) for m in out.markers if m.action == Marker.DELETE]
     assert deleted == [(MESH_NAMESPACE, 8)]
-    delete = mesh_delete_marker(8, HEADER)
-    assert (delete.ns, delete.id, delete.action) == (MESH_NAMESPACE, 8, Marker.DELETE)
 
 
 def test_mesh_array_round_trips_through_serialization(fitted):
