@@ -43,3 +43,13 @@ def ros_log_dir(tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch) -> path
 @pytest.fixture(scope="session")
 def repo_root() -> pathlib.Path:
     return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def webxr_articulations():
+    """Both WebXR hands as mesh articulations, loaded once (mesh fitting and mesh message tests)."""
+    from hand_pose_ros.handmodel import HandModel
+    from hand_pose_ros.keypoints import Handedness
+    from hand_pose_ros.mesh.webxr import WebXRArticulation
+
+    return {side: WebXRArticulation(HandModel.load(side)) for side in (Handedness.LEFT, Handedness.RIGHT)}

@@ -1,4 +1,4 @@
-"""One colour table: image overlays, ``detect --overlay`` and RViz markers show a hand alike."""
+"""Overlays drawn from the one colour table (RViz markers use it too: test/ros/test_markers.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 
 from hand_pose_ros.drawing import HAND_COLOURS, HAND_COLOURS_RGB8, draw_detections
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
-from hand_pose_ros.types import HandDetection2D, Hand3D
+from hand_pose_ros.types import HandDetection2D
 
 SIDES = (Handedness.LEFT, Handedness.RIGHT, Handedness.UNKNOWN)
 
@@ -17,13 +17,6 @@ def _detection(side: Handedness, origin_px: tuple[float, float]) -> HandDetectio
     points = np.array(origin_px) + np.stack([np.arange(NUM_KEYPOINTS) * 4.0, np.zeros(NUM_KEYPOINTS)], axis=1)
     return HandDetection2D(keypoints_2d=points, keypoint_scores=np.ones(NUM_KEYPOINTS), handedness=side,
                            handedness_score=0.9, presence=1.0)
-
-
-def _hand(side: Handedness, track_id: int) -> Hand3D:
-    points = np.random.default_rng(track_id).normal(size=(NUM_KEYPOINTS, 3)) * 0.05
-    return Hand3D(track_id=track_id, handedness=side, handedness_score=0.9, presence=1.0, keypoints_3d=points,
-                  keypoint_confidence=np.ones(NUM_KEYPOINTS), num_views=np.full(NUM_KEYPOINTS, 2),
-                  reprojection_error_px=np.zeros(NUM_KEYPOINTS), keypoint_source=np.ones(NUM_KEYPOINTS))
 
 
 def test_every_handedness_has_a_distinct_colour_in_both_forms() -> None:
@@ -49,18 +42,3 @@ def test_nan_keypoints_are_not_drawn() -> None:
     det = _detection(Handedness.LEFT, (10.0, 100.0))
     det.keypoints_2d[:] = np.nan
     assert not draw_detections(np.zeros((200, 200, 3), np.uint8), [det]).any()
-
-
-def test_markers_use_the_overlay_colours() -> None:
-    from std_msgs.msg import Header
-
-    from hand_pose_ros.ros.markers import HandMarkers
-
-    hands = [_hand(side, track_id) for track_id, side in enumerate(SIDES)]
-    markers = HandMarkers().update(hands, Header(frame_id="world")).markers
-    assert markers
-    for marker in markers:
-        side = hands[marker.id].handedness
-        rgba = (marker.color.r, marker.color.g, marker.color.b, marker.color.a)
-        assert rgba == pytest.approx(HAND_COLOURS[side])
-        assert tuple(round(255 * c) for c in rgba[:3]) == HAND_COLOURS_RGB8[side]

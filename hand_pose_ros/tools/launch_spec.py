@@ -1,7 +1,7 @@
 """What starts the node: package, executable, parameters file, remappings — plain data.
 
 ``launch/multiview.launch.py`` (standard ROS 2 launch) and ``hand-pose-ros run`` both build
-their node from ``node_spec``, so the two cannot drift apart (test/ros/test_launch_spec.py).
+their node from ``node_spec``, so the two cannot drift apart (test/tools/test_launch_spec.py).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from mesh_helpers import make_hand, random_similarity
+from hand_helpers import make_hand, random_similarity
 from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
