@@ -21,7 +21,7 @@ from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
 from hand_pose_ros.ros.topics import DIAGNOSTICS_TOPIC, MARKERS_TOPIC, POSE_TOPIC, overlay_topic, resolved
 from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.tools.bag_io import bag_topics, read_bag
-from hand_pose_ros.tools.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spin_in_background, wait_until
+from hand_pose_ros.tools.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spinning_node, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec
 
 __all__ = ["PlaybackResult", "play_through_node", "IMAGE_TYPES", "NodeStartError"]
@@ -82,7 +82,6 @@ def play_through_node(
         NodeStartError: the node exited or did not subscribe within ``startup_timeout`` s.
         FileNotFoundError / ValueError: the bag is missing or has no camera topics.
     """
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
     from visualization_msgs.msg import MarkerArray
@@ -96,10 +95,7 @@ def play_through_node(
         raise ValueError(f"{bag}: no Image or CompressedImage topics (topics: {sorted(topics)})")
     apply_ros_environment()
     log_path = pathlib.Path(log_dir) / "hand_pose_node.log"
-    rclpy.init()
-    node = rclpy.create_node("hand_pose_player")
-    executor, thread = spin_in_background(node)
-    try:
+    with spinning_node("hand_pose_player") as node:
         outputs: dict[str, type] = {POSE: HandPoseArray, MARKERS: MarkerArray, DIAGNOSTICS_TOPIC: DiagnosticArray}
         outputs.update({resolved(overlay_topic(c)): Image for c in overlay_cameras})
         recorder = Recorder(node, outputs)
@@ -134,11 +130,6 @@ def play_through_node(
             play_wall_s=played["wall"],
             node_returncode=returncode,
         )
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5.0)
 
 
 def _play(bag, publisher: RigPublisher, image_topics, info_topics, rate: float, node: Any, progress: bool) -> dict[str, Any]:

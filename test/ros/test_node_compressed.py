@@ -11,7 +11,7 @@ from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.dataset_layout import camera_info_topic, image_path, image_topic
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
 from hand_pose_ros.ros.topics import POSE_TOPIC, resolved
-from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
+from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spinning_node, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -24,7 +24,6 @@ POSE = resolved(POSE_TOPIC)
 
 
 def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
-    import rclpy
     from sensor_msgs.msg import CompressedImage
 
     from hand_pose_ros.msg import HandPoseArray
@@ -40,11 +39,8 @@ def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
     jpegs = [image_path(root, f"cam{i}", FRAME).read_bytes() for i in range(CAMERAS)]
     if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:  # 8 MiB SHM here too (see test_node_dds)
         monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
-    rclpy.init()
-    node = rclpy.create_node("test_compressed_rig")
-    executor, thread = spin_in_background(node)
     log = tmp_path / "node.log"
-    try:
+    with spinning_node("test_compressed_rig") as node:
         recorder = Recorder(node, {POSE: HandPoseArray})
         publisher = RigPublisher(node, [image_topic(f"cam{i}") + "/compressed" for i in range(CAMERAS)], [], image_type=CompressedImage)
         with NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log) as proc:
@@ -58,11 +54,6 @@ def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
             assert list(msg.camera_used) == [True] * CAMERAS
             assert len(msg.hands) >= 1
             assert proc.stop() == 0
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
 
 
 def _header(stamp_ns: int, topic: str):

@@ -20,7 +20,7 @@ from hand_pose_ros.ros.conversions import msg_to_hand, ns_to_stamp, stamp_to_ns
 from hand_pose_ros.ros.topics import DIAGNOSTICS_TOPIC, MARKERS_TOPIC, MESHES_TOPIC, POSE_TOPIC, resolved
 from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.tools.bag_io import read_bag
-from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
+from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spinning_node, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -59,7 +59,6 @@ def sample():
 @pytest.fixture(scope="module")
 def rig(sample, tmp_path_factory, ros_env):
     """(node process, publisher, recorder, rclpy node) with the node started and connected."""
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
     from visualization_msgs.msg import MarkerArray
@@ -79,27 +78,23 @@ def rig(sample, tmp_path_factory, ros_env):
     env_patch = pytest.MonkeyPatch()
     if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
         env_patch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
-    rclpy.init()
-    node = rclpy.create_node("test_rig")
-    executor, thread = spin_in_background(node)
-    recorder = Recorder(node, {
-        POSE: HandPoseArray, MESHES: HandMeshArray, MARKERS: MarkerArray,
-        DIAGNOSTICS_TOPIC: DiagnosticArray,
-    })
-    publisher = RigPublisher(node, [image_topic(f"cam{i}") for i in range(CAMERAS)], [camera_info_topic(f"cam{i}") for i in range(CAMERAS)])
-    log = tmp / "node.log"
-    proc = NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log).__enter__()
     try:
-        up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers(POSE) > 0), STARTUP_TIMEOUT_S)
-        assert up and proc.alive(), f"node did not start:\n{log.read_text()[-3000:]}"
-        yield {"proc": proc, "pub": publisher, "rec": recorder, "node": node, "log": log, "clock": node.get_clock()}
-        assert proc.alive(), f"the node died:\n{log.read_text()[-3000:]}"
+        with spinning_node("test_rig") as node:
+            recorder = Recorder(node, {
+                POSE: HandPoseArray, MESHES: HandMeshArray, MARKERS: MarkerArray,
+                DIAGNOSTICS_TOPIC: DiagnosticArray,
+            })
+            publisher = RigPublisher(node, [image_topic(f"cam{i}") for i in range(CAMERAS)], [camera_info_topic(f"cam{i}") for i in range(CAMERAS)])
+            log = tmp / "node.log"
+            proc = NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log).__enter__()
+            try:
+                up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers(POSE) > 0), STARTUP_TIMEOUT_S)
+                assert up and proc.alive(), f"node did not start:\n{log.read_text()[-3000:]}"
+                yield {"proc": proc, "pub": publisher, "rec": recorder, "node": node, "log": log, "clock": node.get_clock()}
+                assert proc.alive(), f"the node died:\n{log.read_text()[-3000:]}"
+            finally:
+                returncode = proc.stop()
     finally:
-        returncode = proc.stop()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
         env_patch.undo()
     assert returncode == 0, log.read_text()[-3000:]
 

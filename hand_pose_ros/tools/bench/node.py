@@ -59,25 +59,21 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
     import psutil
-    import rclpy
 
     from hand_pose_ros.assets import sample_dir
     from hand_pose_ros.msg import HandPoseArray
     from hand_pose_ros.ros.conversions import stamp_to_ns
     from hand_pose_ros.timing import NS_PER_S
-    from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spin_in_background, wait_until
+    from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spinning_node, wait_until
     from hand_pose_ros.tools.playback import POSE
     from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
     sample = sample_dir()
     apply_ros_environment()
-    rclpy.init()
-    node = rclpy.create_node("hand_pose_bench")
-    executor, thread = spin_in_background(node)
-    recorder = Recorder(node, {POSE: HandPoseArray})
     results = []
     print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
-    try:
+    with spinning_node("hand_pose_bench") as node:
+        recorder = Recorder(node, {POSE: HandPoseArray})
         with tempfile.TemporaryDirectory(prefix="hand_pose_bench_") as tmp_name:
             tmp = pathlib.Path(tmp_name)
             for cameras in args.cameras:
@@ -125,11 +121,6 @@ def run(args: argparse.Namespace) -> int:
                         results.append(row)
                         print(f"{cameras:>4} {row['rate_in_hz']:>6.1f} {row['rate_out_hz']:>6.1f} {row['latency_p50_ms']:>10.1f} "
                               f"{row['latency_p99_ms']:>10.1f} {row['node_latency_p50_ms']:>11.1f} {row['dropped']:>8} {cpu:>6.0f} {rss:>7.0f}", flush=True)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
     best = {}
     for row in results:
         best[row["cameras"]] = max(best.get(row["cameras"], 0.0), row["rate_out_hz"])
