@@ -20,7 +20,6 @@ __all__ = [
     "hand_photos_dir",
     "webxr_hand_dir",
     "sample_dir",
-    "repo_root",
 ]
 
 SETUP_COMMAND = "./dev setup"
@@ -35,11 +34,6 @@ MEDIAPIPE_MODELS = {
 
 class AssetMissingError(FileNotFoundError):
     """A file the set-up provides is missing; the message names it and the fixing command."""
-
-
-def repo_root() -> pathlib.Path:
-    """The source checkout holding this package (for editable installs)."""
-    return pathlib.Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> pathlib.Path:

@@ -6,6 +6,10 @@
     DIR/meshes.npz                        MESHES_FILE (optional)
     DIR/bag/                              BAG_DIR (optional rosbag2 MCAP)
 
+In the bag camera ``<camera>`` publishes ``image_topic(camera)`` (``/<camera>/image_raw``) and
+``camera_info_topic(camera)``, the image_pipeline convention, and the extrinsics go on
+``TF_STATIC_TOPIC``.
+
 The synthetic writer and its bag writer produce this layout; the evaluation, the benchmarks,
 the demo and the tests read it. Frame ``t`` is stamped ``stamp_ns(t, fps)``.
 """
@@ -27,8 +31,11 @@ __all__ = [
     "GROUND_TRUTH_FILE",
     "IMAGES_DIR",
     "MESHES_FILE",
+    "TF_STATIC_TOPIC",
+    "camera_info_topic",
     "ground_truth_path",
     "image_path",
+    "image_topic",
     "read_images",
     "stamp_ns",
 ]
@@ -38,6 +45,7 @@ GROUND_TRUTH_FILE = "ground_truth.json"
 MESHES_FILE = "meshes.npz"
 IMAGES_DIR = "images"
 BAG_DIR = "bag"
+TF_STATIC_TOPIC = "/tf_static"
 # Stamps start at a fixed, realistic wall-clock time (2026-01-01T00:00:00Z) so that
 # recordings look like real ones and stay deterministic.
 EPOCH_NS = 1_767_225_600 * NS_PER_S
@@ -46,6 +54,16 @@ EPOCH_NS = 1_767_225_600 * NS_PER_S
 def stamp_ns(frame: int, fps: float) -> int:
     """Integer nanoseconds of ``frame``: ``EPOCH_NS + frame / fps``."""
     return EPOCH_NS + int(round(frame * NS_PER_S / fps))
+
+
+def image_topic(camera: str) -> str:
+    """The topic camera ``camera``'s images are recorded on: ``/<camera>/image_raw``."""
+    return f"/{camera}/image_raw"
+
+
+def camera_info_topic(camera: str) -> str:
+    """The topic camera ``camera``'s CameraInfo is recorded on: ``/<camera>/camera_info``."""
+    return f"/{camera}/camera_info"
 
 
 def image_path(dataset: str | os.PathLike[str], camera: str, frame: int) -> pathlib.Path:

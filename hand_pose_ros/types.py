@@ -84,7 +84,7 @@ class HandDetection2D:
         object.__setattr__(self, "handedness", Handedness(self.handedness))
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in the documented detections format (docs/formats.md)."""
+        """JSON-ready dict in the documented detections format (docs/fusion.md)."""
         return {
             "keypoints_2d": self.keypoints_2d.tolist(),
             "keypoint_scores": self.keypoint_scores.tolist(),
@@ -155,7 +155,7 @@ class Hand3D:
         self.handedness = Handedness(self.handedness)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict in the documented fused-output format (docs/formats.md)."""
+        """JSON-ready dict in the documented fused-output format (docs/fusion.md)."""
         return {
             "id": int(self.track_id),
             "handedness": self.handedness.label,

@@ -57,3 +57,11 @@ def calibration_file(tmp_path: pathlib.Path) -> str:
     path = tmp_path / "calibration.yaml"
     save_calibration(path, rig)
     return str(path)
+@pytest.fixture(scope="session")
+def webxr_articulations():
+    """Both WebXR hands as mesh articulations, loaded once (mesh fitting and mesh message tests)."""
+    from hand_pose_ros.handmodel import HandModel
+    from hand_pose_ros.keypoints import Handedness
+    from hand_pose_ros.mesh.webxr import WebXRArticulation
+
+    return {side: WebXRArticulation(HandModel.load(side)) for side in (Handedness.LEFT, Handedness.RIGHT)}

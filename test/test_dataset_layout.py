@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.dataset_layout import (
-    BAG_DIR, CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, MESHES_FILE, ground_truth_path, image_path, read_images,
-    stamp_ns,
+    BAG_DIR, CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, MESHES_FILE, TF_STATIC_TOPIC, camera_info_topic,
+    ground_truth_path, image_path, image_topic, read_images, stamp_ns,
 )
 from hand_pose_ros.timing import NS_PER_S
 
@@ -22,6 +22,9 @@ def test_names_are_the_documented_ones(repo_root: pathlib.Path) -> None:
     for name in (CALIBRATION_FILE, GROUND_TRUTH_FILE, MESHES_FILE, f"{BAG_DIR}/", "images/<camera>/<frame:06d>.jpg"):
         assert f"DIR/{name}" in documented
     assert image_path("/d", "cam2", 7) == pathlib.Path("/d/images/cam2/000007.jpg")
+    # The bag's topics, as the table in docs/dataset.md lists them.
+    for topic in (image_topic("cam{i}"), camera_info_topic("cam{i}"), TF_STATIC_TOPIC):
+        assert f"| `{topic}` |" in documented
 
 
 def test_stamps_start_at_the_epoch_and_are_exact_nanoseconds() -> None:

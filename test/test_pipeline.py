@@ -16,7 +16,8 @@ from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
-from hand_pose_ros.pipeline import NS_PER_S, FrameResult, HandPosePipeline, PipelineBuildError, PipelineConfig
+from hand_pose_ros.pipeline import FrameResult, HandPosePipeline, PipelineBuildError, PipelineConfig
+from hand_pose_ros.timing import NS_PER_S
 
 pytestmark = pytest.mark.slow
 

@@ -18,7 +18,7 @@ import pathlib
 
 import torch
 
-from hand_pose_ros.detection.onnx_export import INPUT_NAME, OUTPUT_NAMES, export_onnx
+from hand_pose_ros.detection.onnx_export import INPUT_NAME, OUTPUT_NAMES, STAGE_NETWORKS, export_onnx
 from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend, require_cuda
 from hand_pose_ros.detection.weights import load_network
 
@@ -35,19 +35,15 @@ class TorchBackend(NetworkBackend):
         require_cuda(device, self.name)
         super().__init__(device, dtype)
         layout = torch.channels_last
-        self._palm = load_network(f"palm_detection_{model}", cache).to(device, dtype, memory_format=layout)
-        self._landmark = load_network(f"hand_landmark_{model}", cache).to(device, dtype, memory_format=layout)
+        self._nets = {
+            stage: load_network(f"{net}_{model}", cache).to(device, dtype, memory_format=layout)
+            for stage, net in STAGE_NETWORKS.items()
+        }
 
-    def _run(self, net: torch.nn.Module, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         with torch.inference_mode():
             x = crops.to(self.dtype).contiguous(memory_format=torch.channels_last)
-            return tuple(out.float() for out in net(x))
-
-    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run(self._palm, crops)
-
-    def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run(self._landmark, crops)
+            return tuple(out.float() for out in self._nets[stage](x))
 
 
 class OnnxRuntimeBackend(NetworkBackend):
@@ -81,19 +77,13 @@ class OnnxRuntimeBackend(NetworkBackend):
         self._sessions = {
             stage: ort.InferenceSession(str(export_onnx(f"{net}_{model}", cache)), options,
                                         providers=[provider], provider_options=provider_options)
-            for stage, net in (("palm", "palm_detection"), ("landmark", "hand_landmark"))
+            for stage, net in STAGE_NETWORKS.items()
         }
 
     def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         host = crops.float().contiguous().cpu().numpy()
         outputs = self._sessions[stage].run(list(OUTPUT_NAMES[stage]), {INPUT_NAME: host})
         return tuple(torch.from_numpy(out).to(self.device) for out in outputs)
-
-    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run("palm", crops)
-
-    def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run("landmark", crops)
 
 
 def create_backend(name: str, model: str, device: torch.device, dtype: torch.dtype,

@@ -19,12 +19,14 @@ import torch
 
 from hand_pose_ros.detection.weights import MODEL_NAMES, load_network, network_checksum, weights_dir
 
-__all__ = ["MAX_BATCH", "INPUT_NAME", "OUTPUT_NAMES", "stage_of", "onnx_path", "export_onnx", "prepare_onnx"]
+__all__ = ["MAX_BATCH", "INPUT_NAME", "OUTPUT_NAMES", "STAGE_NETWORKS", "stage_of", "onnx_path", "export_onnx", "prepare_onnx"]
 
 LOG = logging.getLogger(__name__)
 
 # Largest batch the ONNX export and TensorRT engines are built for (8 views × 2 hands, ×2 margin).
 MAX_BATCH = 32
+# The network each stage runs, named without the model size (``palm_detection`` + ``_full``).
+STAGE_NETWORKS = {"palm": "palm_detection", "landmark": "hand_landmark"}
 # Input/output names of the exported graphs, per stage.
 INPUT_NAME = "image"
 OUTPUT_NAMES = {

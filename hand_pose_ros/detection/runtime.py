@@ -29,7 +29,8 @@ class NetworkBackend:
     """Runs the palm and landmark networks of one model size on one device.
 
     ``palm`` and ``landmark`` take ``(B, 3, S, S)`` crops in [0, 1] on the device and return
-    the networks' raw float32 outputs on the same device (shapes in ``backends.py``).
+    the networks' raw float32 outputs on the same device (shapes in ``backends.py``). A
+    backend implements ``_run(stage, crops)`` for both stages (``"palm"``, ``"landmark"``).
     """
 
     name = "base"
@@ -37,8 +38,11 @@ class NetworkBackend:
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device, self.dtype = device, dtype
 
-    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         raise NotImplementedError
 
+    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self._run("palm", crops)
+
     def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        raise NotImplementedError
+        return self._run("landmark", crops)

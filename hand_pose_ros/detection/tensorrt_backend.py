@@ -16,7 +16,7 @@ import re
 
 import torch
 
-from hand_pose_ros.detection.onnx_export import INPUT_NAME, MAX_BATCH, OUTPUT_NAMES, export_onnx
+from hand_pose_ros.detection.onnx_export import INPUT_NAME, MAX_BATCH, OUTPUT_NAMES, STAGE_NETWORKS, export_onnx
 from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend
 from hand_pose_ros.detection.weights import network_checksum, weights_dir
 
@@ -120,7 +120,7 @@ class TensorRTBackend(NetworkBackend):
         self._runtime = trt.Runtime(self._logger)
         self._contexts = {}
         self._engines = {}
-        for stage, net in (("palm", "palm_detection"), ("landmark", "hand_landmark")):
+        for stage, net in STAGE_NETWORKS.items():
             name = f"{net}_{model}"
             path = engine_path(name, precision, device, trt.__version__, cache)
             engine = None
@@ -153,9 +153,3 @@ class TensorRTBackend(NetworkBackend):
         if not context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError(f"TensorRT {stage} engine failed to run a batch of {x.shape[0]}")
         return tuple(outputs)
-
-    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run("palm", crops)
-
-    def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run("landmark", crops)

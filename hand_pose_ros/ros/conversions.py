@@ -19,6 +19,7 @@ from std_msgs.msg import Header
 
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.msg import HandPose, HandPoseArray
+from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.types import Hand3D, check_shape
 
 __all__ = [
@@ -31,8 +32,6 @@ __all__ = [
     "hands_to_array_msg",
     "wrist_transforms",
 ]
-
-NS_PER_S = 1_000_000_000
 
 
 def stamp_to_ns(stamp: Time) -> int:

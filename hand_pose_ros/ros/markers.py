@@ -16,25 +16,18 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
-from hand_pose_ros.keypoints import HAND_EDGES, Handedness, HandKeypoint
+from hand_pose_ros.drawing import HAND_COLOURS
+from hand_pose_ros.keypoints import HAND_EDGES, HandKeypoint
 from hand_pose_ros.types import Hand3D
 
-__all__ = ["HandMarkers", "HAND_COLOURS", "MarkerSource"]
+__all__ = ["HandMarkers", "MarkerSource"]
 
-# RGBA per handedness: left blue, right orange (colour-blind safe pair), unknown grey.
-HAND_COLOURS: dict[Handedness, tuple[float, float, float, float]] = {
-    Handedness.LEFT: (0.0, 0.45, 0.70, 1.0),
-    Handedness.RIGHT: (0.90, 0.60, 0.0, 1.0),
-    Handedness.UNKNOWN: (0.6, 0.6, 0.6, 1.0),
-}
 JOINT_DIAMETER_M = 0.012  # about a fingertip's width
 BONE_WIDTH_M = 0.005
 LABEL_HEIGHT_M = 0.025
 LABEL_OFFSET_M = 0.05  # label above the wrist, along world +z (REP 103 up)
 # Markers vanish by themselves if the node stops publishing (a crashed node leaves no ghosts).
 MARKER_LIFETIME = Duration(sec=1)
-
-NAMESPACES = ("joints", "bones", "labels")
 
 MarkerSource = Callable[[Hand3D, Header], Sequence[Marker]]
 

@@ -17,17 +17,17 @@ from shape_msgs.msg import Mesh, MeshTriangle
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
+from hand_pose_ros.drawing import HAND_COLOURS
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.mesh import FittedMesh
 from hand_pose_ros.msg import HandMesh, HandMeshArray
-from hand_pose_ros.ros.markers import HAND_COLOURS, MARKER_LIFETIME
+from hand_pose_ros.ros.markers import MARKER_LIFETIME
 from hand_pose_ros.types import Hand3D, check_shape
 
 __all__ = [
     "MESH_NAMESPACE",
     "MeshMarkerSource",
     "mesh_marker",
-    "mesh_delete_marker",
     "mesh_to_msg",
     "meshes_to_array_msg",
     "msg_to_arrays",
@@ -78,11 +78,6 @@ def mesh_marker(mesh: FittedMesh, header: Header) -> Marker:
     points = _points(mesh.vertices)
     marker.points = [points[i] for i in mesh.faces.reshape(-1).tolist()]
     return marker
-
-
-def mesh_delete_marker(track_id: int, header: Header) -> Marker:
-    """DELETE for the mesh marker of a track that is gone."""
-    return Marker(header=header, ns=MESH_NAMESPACE, id=int(track_id), action=Marker.DELETE)
 
 
 class MeshMarkerSource:

@@ -49,14 +49,11 @@ from hand_pose_ros.config import NodeConfig
 from hand_pose_ros.ros.params import NODE_NAME, declare_parameters, live_parameters_callback
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
+from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC, OVERLAY_TOPIC, POSE_TOPIC
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
-__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC", "MESHES_TOPIC", "StartupError"]
+__all__ = ["HandPoseNode", "main", "StartupError"]
 
-POSE_TOPIC = "hands/pose"
-MARKERS_TOPIC = "hands/markers"
-MESHES_TOPIC = "hands/meshes"
-OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
 
 

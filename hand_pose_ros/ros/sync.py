@@ -22,12 +22,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from hand_pose_ros.checks import check_number
+from hand_pose_ros.timing import NS_PER_S
 
 __all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer", "MessageFiltersSynchronizer", "make_synchronizer"]
 
 LOG = logging.getLogger(__name__)
-
-NS_PER_S = 1_000_000_000
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

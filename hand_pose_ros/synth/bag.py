@@ -16,21 +16,14 @@ import shutil
 import numpy as np
 
 from hand_pose_ros.calibration import CameraCalibration, load_calibration
-from hand_pose_ros.dataset_layout import CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, read_images, stamp_ns
+from hand_pose_ros.dataset_layout import (
+    CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, TF_STATIC_TOPIC, camera_info_topic, image_topic, read_images, stamp_ns,
+)
 from hand_pose_ros.timing import NS_PER_S
 
-__all__ = ["write_bag", "image_topic", "camera_info_topic", "TF_STATIC_TOPIC"]
+__all__ = ["write_bag"]
 
-TF_STATIC_TOPIC = "/tf_static"
 _QUEUE_DEPTH = 10
-
-
-def image_topic(camera: str) -> str:
-    return f"/{camera}/image_raw"
-
-
-def camera_info_topic(camera: str) -> str:
-    return f"/{camera}/camera_info"
 
 
 def _quaternion(R: np.ndarray) -> tuple[float, float, float, float]:

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from hand_pose_ros.tools.playback import PlaybackResult
+from hand_pose_ros.timing import NS_PER_S
+from hand_pose_ros.tools.playback import MARKERS, POSE, PlaybackResult
 
 __all__ = ["Summary", "summarise", "write_outputs", "format_summary", "predicted_frames"]
 
@@ -57,7 +58,7 @@ def predicted_frames(result: PlaybackResult, multiview_only: bool = False) -> li
     for received in result.poses:
         hands = [msg_to_hand(h) for h in received.message.hands]
         frames.append(Frame(
-            stamp=(stamp_to_ns(received.message.header.stamp) - result.stamp_offset_ns) / 1e9,
+            stamp=(stamp_to_ns(received.message.header.stamp) - result.stamp_offset_ns) / NS_PER_S,
             hands=tuple(
                 HandEntry(id=h.track_id, handedness=h.handedness, keypoints=h.keypoints_3d)
                 for h in hands if not (multiview_only and h.monocular)
@@ -77,9 +78,9 @@ def summarise(result: PlaybackResult, ground_truth: str | os.PathLike[str] | Non
         truth = load_ground_truth(ground_truth)
         report = evaluate(truth, predicted_frames(result))
         report_multiview = evaluate(truth, predicted_frames(result, multiview_only=True))
-    latencies = [(r.time_ns - stamp_to_ns(r.message.header.stamp)) / 1e9 for r in result.poses]
+    latencies = [(r.time_ns - stamp_to_ns(r.message.header.stamp)) / NS_PER_S for r in result.poses]
     times = [r.time_ns for r in result.poses]
-    span = (max(times) - min(times)) / 1e9 if len(times) > 1 else 0.0
+    span = (max(times) - min(times)) / NS_PER_S if len(times) > 1 else 0.0
     return Summary(
         frames_in=result.frames_in,
         frames_out=len(result.poses),
@@ -140,7 +141,7 @@ def write_outputs(result: PlaybackResult, out_dir: pathlib.Path, camera_names: S
 
         shutil.rmtree(paths["mcap"])
     with McapWriter(paths["mcap"]) as writer:
-        for topic, items in (("/hands/pose", result.poses), ("/hands/markers", result.markers)):
+        for topic, items in ((POSE, result.poses), (MARKERS, result.markers)):
             for r in items:
                 writer.write(topic, r.message, r.time_ns)
     by_camera = [result.overlays.get(name, []) for name in camera_names]

@@ -16,24 +16,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overlay", metavar="DIR", help="write each image with the skeletons drawn into DIR")
 
 
-def _draw(image_bgr, hands):
-    import cv2
-
-    from hand_pose_ros.keypoints import HAND_EDGES
-
-    out = image_bgr.copy()
-    thickness = max(1, round(max(out.shape[:2]) / 400))
-    for hand in hands:
-        points = [tuple(int(round(v)) for v in p) for p in hand.keypoints_2d]
-        for a, b in HAND_EDGES:
-            cv2.line(out, points[a], points[b], (0, 255, 0), thickness, cv2.LINE_AA)
-        for p in points:
-            cv2.circle(out, p, thickness + 1, (0, 0, 255), -1, cv2.LINE_AA)
-        label = f"{hand.handedness.label} {hand.handedness_score:.2f}"
-        cv2.putText(out, label, points[0], cv2.FONT_HERSHEY_SIMPLEX, 0.4 * thickness + 0.2, (255, 0, 0), thickness)
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     import json
     import pathlib
@@ -42,6 +24,7 @@ def run(args: argparse.Namespace) -> int:
     import cv2
 
     from hand_pose_ros.detection import BackendUnavailable, HandDetector, WeightsError
+    from hand_pose_ros.drawing import draw_detections
     from hand_pose_ros.tools.set_option import component_config
 
     images = []
@@ -63,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"hand-pose-ros detect: {exc}", file=sys.stderr)
         return 2
     # One batched call over all images.
-    views = detector.detect([cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for bgr in images])
+    rgbs = [cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) for bgr in images]
+    views = detector.detect(rgbs)
     fields = ("keypoints_2d", "keypoint_scores", "handedness", "handedness_score", "presence", "palm_box", "world_landmarks")
     if args.json:
         doc = [{"image": name, "hands": [{k: hand.to_dict()[k] for k in fields} for hand in hands]}
@@ -79,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.overlay:
         folder = pathlib.Path(args.overlay)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, bgr, hands in zip(args.images, images, views):
-            cv2.imwrite(str(folder / f"{pathlib.Path(name).stem}_hands.png"), _draw(bgr, hands))
+        for name, rgb, hands in zip(args.images, rgbs, views):
+            drawn = draw_detections(rgb, hands, hand_labels=True)
+            cv2.imwrite(str(folder / f"{pathlib.Path(name).stem}_hands.png"), cv2.cvtColor(drawn, cv2.COLOR_RGB2BGR))
     return 0

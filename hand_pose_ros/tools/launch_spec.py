@@ -1,7 +1,7 @@
 """What starts the node: package, executable, parameters file, remappings — plain data.
 
 ``launch/multiview.launch.py`` (standard ROS 2 launch) and ``hand-pose-ros run`` both build
-their node from ``node_spec``, so the two cannot drift apart (test/ros/test_launch_spec.py).
+their node from ``node_spec``, so the two cannot drift apart (test/tools/test_launch_spec.py).
 """
 
 from __future__ import annotations
@@ -32,9 +32,6 @@ EXECUTABLE = NODE_NAME  # console script (pip) and lib/hand_pose_ros/hand_pose_n
 DEFAULT_PARAMS_FILE = "multiview.yaml"
 RVIZ_CONFIG = "multiview.rviz"
 FASTDDS_PROFILE = "fastdds_shm_8mib.xml"
-
-# Output topics, relative (they follow the namespace); remap these to rename them.
-OUTPUT_TOPICS = ("hands/pose", "hands/markers")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

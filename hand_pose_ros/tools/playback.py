@@ -17,9 +17,11 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from hand_pose_ros.tools.bag_io import bag_topics, read_bag
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
-from hand_pose_ros.tools.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spin_in_background, wait_until
+from hand_pose_ros.ros.topics import DIAGNOSTICS_TOPIC, MARKERS_TOPIC, POSE_TOPIC, overlay_topic, resolved
+from hand_pose_ros.timing import NS_PER_S
+from hand_pose_ros.tools.bag_io import bag_topics, read_bag
+from hand_pose_ros.tools.harness import NodeProcess, Received, Recorder, RigPublisher, apply_ros_environment, spinning_node, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec
 
 __all__ = ["PlaybackResult", "play_through_node", "IMAGE_TYPES", "NodeStartError"]
@@ -30,6 +32,8 @@ IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
 INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 DRAIN_QUIET_S = 3.0  # after the last image, stop once no output arrived for this long (a set takes up to ~2 s on 2 CPU cores)
 DRAIN_MAX_S = 15.0
+# Where a node started by ``node_spec`` (root namespace, no remapping) publishes.
+POSE, MARKERS = resolved(POSE_TOPIC), resolved(MARKERS_TOPIC)
 
 
 class NodeStartError(RuntimeError):
@@ -72,13 +76,12 @@ def play_through_node(
 
     Args:
         overrides: extra node parameters (e.g. ``("publish.overlays", True)``).
-        overlay_cameras: camera names whose ``hands/debug/<name>/image_raw`` to record.
+        overlay_cameras: camera names whose overlay (``topics.overlay_topic``) to record.
 
     Raises:
         NodeStartError: the node exited or did not subscribe within ``startup_timeout`` s.
         FileNotFoundError / ValueError: the bag is missing or has no camera topics.
     """
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
     from sensor_msgs.msg import Image
     from visualization_msgs.msg import MarkerArray
@@ -92,12 +95,9 @@ def play_through_node(
         raise ValueError(f"{bag}: no Image or CompressedImage topics (topics: {sorted(topics)})")
     apply_ros_environment()
     log_path = pathlib.Path(log_dir) / "hand_pose_node.log"
-    rclpy.init()
-    node = rclpy.create_node("hand_pose_player")
-    executor, thread = spin_in_background(node)
-    try:
-        outputs: dict[str, type] = {"/hands/pose": HandPoseArray, "/hands/markers": MarkerArray, "/diagnostics": DiagnosticArray}
-        outputs.update({f"/hands/debug/{c}/image_raw": Image for c in overlay_cameras})
+    with spinning_node("hand_pose_player") as node:
+        outputs: dict[str, type] = {POSE: HandPoseArray, MARKERS: MarkerArray, DIAGNOSTICS_TOPIC: DiagnosticArray}
+        outputs.update({resolved(overlay_topic(c)): Image for c in overlay_cameras})
         recorder = Recorder(node, outputs)
         compressed = any(topics[t][0].endswith("CompressedImage") for t in image_topics)
         from sensor_msgs.msg import CompressedImage
@@ -105,7 +105,7 @@ def play_through_node(
         publisher = RigPublisher(node, image_topics, info_topics, image_type=CompressedImage if compressed else Image)
         spec = node_spec(params_file=params_file, overrides=tuple(overrides))
         with NodeProcess(spec, log_path=log_path) as proc:
-            up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers("/hands/pose") > 0), startup_timeout)
+            up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers(POSE) > 0), startup_timeout)
             if not proc.alive() or not up:
                 raise NodeStartError(f"hand_pose_node did not start (log {log_path}):\n{_tail(log_path)}")
             LOG.info("node up; playing %s", bag)
@@ -113,7 +113,7 @@ def play_through_node(
             last_count, last_change = -1, time.monotonic()
             deadline = time.monotonic() + DRAIN_MAX_S
             while time.monotonic() < deadline and time.monotonic() - last_change < DRAIN_QUIET_S:
-                count = recorder.count("/hands/pose")
+                count = recorder.count(POSE)
                 if count != last_count:
                     last_count, last_change = count, time.monotonic()
                 time.sleep(0.05)
@@ -123,18 +123,13 @@ def play_through_node(
             frames_in=played["frames"],
             images_published=played["images"],
             stamp_offset_ns=played["offset"],
-            poses=recorder.get("/hands/pose"),
-            markers=recorder.get("/hands/markers"),
-            overlays={c: recorder.get(f"/hands/debug/{c}/image_raw") for c in overlay_cameras},
-            diagnostics=recorder.get("/diagnostics"),
+            poses=recorder.get(POSE),
+            markers=recorder.get(MARKERS),
+            overlays={c: recorder.get(resolved(overlay_topic(c))) for c in overlay_cameras},
+            diagnostics=recorder.get(DIAGNOSTICS_TOPIC),
             play_wall_s=played["wall"],
             node_returncode=returncode,
         )
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5.0)
 
 
 def _play(bag, publisher: RigPublisher, image_topics, info_topics, rate: float, node: Any, progress: bool) -> dict[str, Any]:
@@ -155,7 +150,7 @@ def _play(bag, publisher: RigPublisher, image_topics, info_topics, rate: float, 
                 # a message is then never published before the time its stamp says.
                 first_log, start_wall = item.log_time_ns, time.monotonic()
                 offset = node.get_clock().now().nanoseconds - stamp_to_ns(item.message.header.stamp)
-            delay = (item.log_time_ns - first_log) / 1e9 / rate - (time.monotonic() - start_wall)
+            delay = (item.log_time_ns - first_log) / NS_PER_S / rate - (time.monotonic() - start_wall)
             if delay > 0:
                 time.sleep(delay)
             msg = item.message

@@ -7,14 +7,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.assets import hand_photos_dir
-
-PHOTO_NAMES = (
-    "handSrc.jpg",
-    "handDst.jpg",
-    "Hull_Original_Image.jpg",
-    "Back_Projection_Theory0.jpg",
-    "Back_Projection1_Source_Image.jpg",
-)
+from hand_pose_ros.tools.setup_assets import HAND_PHOTOS as PHOTO_NAMES  # what the set-up fetched
 
 
 @pytest.fixture(scope="session")

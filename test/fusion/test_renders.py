@@ -44,8 +44,9 @@ def test_detected_renders_fuse_into_both_hands(sample) -> None:
             g, err = _closest(hand, gt)
             assert not hand.monocular and np.nanmean(err) < MULTI_VIEW_MPJPE_M
             assert owners.setdefault(hand.track_id, g) == g
-            # The label is the detector's (voted); it is checked against the detections, since
-            # on these renders the detector names the hands opposite to the ground truth.
+            # The label is the detector's, voted over time: the person's own hand on these
+            # un-mirrored renders, so it equals the ground truth's, and stays with its track.
+            assert hand.handedness == Handedness.from_label(frame["hands"][g]["handedness"])
             assert labels.setdefault(hand.track_id, hand.handedness) == hand.handedness
     assert sorted(owners.values()) == [0, 1]
 

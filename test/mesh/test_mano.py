@@ -11,7 +11,7 @@ import pickle
 import numpy as np
 import pytest
 from mano_synth import TIPS, synthetic_mano, untwisted_pose, write_release_pickle
-from mesh_helpers import make_hand, random_similarity
+from hand_helpers import make_hand, random_similarity
 from scipy.spatial.transform import Rotation
 
 from hand_pose_ros.keypoints import Handedness, HandKeypoint

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from mesh_helpers import make_hand, random_similarity
+from hand_helpers import make_hand, random_similarity
 
 from hand_pose_ros.handmodel import JOINT_LIMITS, POSE_NAMES, angles_to_rotations, named_pose, random_pose
 from hand_pose_ros.handmodel.dense_skinning import DenseSkinning

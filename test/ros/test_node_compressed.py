@@ -8,9 +8,10 @@ import pytest
 import yaml
 
 from hand_pose_ros.assets import sample_dir
-from hand_pose_ros.dataset_layout import image_path
+from hand_pose_ros.dataset_layout import camera_info_topic, image_path, image_topic
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
-from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
+from hand_pose_ros.ros.topics import POSE_TOPIC, resolved
+from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spinning_node, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -19,10 +20,10 @@ CAMERAS = 4
 FRAME = 40  # both hands in view of most cameras
 STARTUP_TIMEOUT_S = 120.0
 OUTPUT_TIMEOUT_S = 30.0
+POSE = resolved(POSE_TOPIC)
 
 
 def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
-    import rclpy
     from sensor_msgs.msg import CompressedImage
 
     from hand_pose_ros.msg import HandPoseArray
@@ -30,37 +31,29 @@ def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
     root = sample_dir()
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
-        "cameras": {"image_topics": [f"/cam{i}/image_raw/compressed" for i in range(CAMERAS)],
-                    "camera_info_topics": [f"/cam{i}/camera_info" for i in range(CAMERAS)], "compressed": True},
+        "cameras": {"image_topics": [image_topic(f"cam{i}") + "/compressed" for i in range(CAMERAS)],
+                    "camera_info_topics": [camera_info_topic(f"cam{i}") for i in range(CAMERAS)], "compressed": True},
         "extrinsics": {"calibration_file": str(root / "calibration.yaml")},
         "qos": {"reliability": "reliable"},
     }}}))
     jpegs = [image_path(root, f"cam{i}", FRAME).read_bytes() for i in range(CAMERAS)]
     if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:  # 8 MiB SHM here too (see test_node_dds)
         monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
-    rclpy.init()
-    node = rclpy.create_node("test_compressed_rig")
-    executor, thread = spin_in_background(node)
     log = tmp_path / "node.log"
-    try:
-        recorder = Recorder(node, {"/hands/pose": HandPoseArray})
-        publisher = RigPublisher(node, [f"/cam{i}/image_raw/compressed" for i in range(CAMERAS)], [], image_type=CompressedImage)
+    with spinning_node("test_compressed_rig") as node:
+        recorder = Recorder(node, {POSE: HandPoseArray})
+        publisher = RigPublisher(node, [image_topic(f"cam{i}") + "/compressed" for i in range(CAMERAS)], [], image_type=CompressedImage)
         with NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log) as proc:
-            assert wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers("/hands/pose") > 0), STARTUP_TIMEOUT_S)
+            assert wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers(POSE) > 0), STARTUP_TIMEOUT_S)
             assert proc.alive(), log.read_text()[-3000:]
             stamp = node.get_clock().now().nanoseconds
             for pub, data in zip(publisher.images, jpegs):
                 pub.publish(CompressedImage(header=_header(stamp, pub.topic_name), format="jpeg", data=data))
-            assert wait_until(lambda: any(stamp_to_ns(r.message.header.stamp) == stamp for r in recorder.get("/hands/pose")), OUTPUT_TIMEOUT_S)
-            msg = next(r.message for r in recorder.get("/hands/pose") if stamp_to_ns(r.message.header.stamp) == stamp)
+            assert wait_until(lambda: any(stamp_to_ns(r.message.header.stamp) == stamp for r in recorder.get(POSE)), OUTPUT_TIMEOUT_S)
+            msg = next(r.message for r in recorder.get(POSE) if stamp_to_ns(r.message.header.stamp) == stamp)
             assert list(msg.camera_used) == [True] * CAMERAS
             assert len(msg.hands) >= 1
             assert proc.stop() == 0
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
 
 
 def _header(stamp_ns: int, topic: str):

@@ -15,9 +15,12 @@ import pytest
 import yaml
 
 from hand_pose_ros.assets import sample_dir
-from hand_pose_ros.tools.bag_io import read_bag
+from hand_pose_ros.dataset_layout import camera_info_topic, image_topic
 from hand_pose_ros.ros.conversions import msg_to_hand, ns_to_stamp, stamp_to_ns
-from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spin_in_background, wait_until
+from hand_pose_ros.ros.topics import DIAGNOSTICS_TOPIC, MARKERS_TOPIC, MESHES_TOPIC, POSE_TOPIC, resolved
+from hand_pose_ros.timing import NS_PER_S
+from hand_pose_ros.tools.bag_io import read_bag
+from hand_pose_ros.tools.harness import NodeProcess, Recorder, RigPublisher, spinning_node, wait_until
 from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
@@ -29,6 +32,7 @@ STARTUP_TIMEOUT_S = 120.0  # torch import + weights + warm-up on a busy 2-core m
 OUTPUT_TIMEOUT_S = 30.0  # one set through the detector on 2 cores takes ≤ ~2 s; generous
 ACCURACY_MM = 15.0  # the issue's bound for the synthetic sample
 NS_PER_FRAME = 33_333_333
+POSE, MESHES, MARKERS = (resolved(t) for t in (POSE_TOPIC, MESHES_TOPIC, MARKERS_TOPIC))
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +41,7 @@ def sample():
     root = sample_dir()
     frames: list[dict[int, list]] = [dict() for _ in range(FRAMES)]
     first = None
-    for item in read_bag(root / "bag", [f"/cam{i}/image_raw" for i in range(CAMERAS)] + [f"/cam{i}/camera_info" for i in range(CAMERAS)]):
+    for item in read_bag(root / "bag", [image_topic(f"cam{i}") for i in range(CAMERAS)] + [camera_info_topic(f"cam{i}") for i in range(CAMERAS)]):
         stamp = stamp_to_ns(item.message.header.stamp)
         first = stamp if first is None else first
         index = round((stamp - first) / NS_PER_FRAME)
@@ -55,7 +59,6 @@ def sample():
 @pytest.fixture(scope="module")
 def rig(sample, tmp_path_factory, ros_env):
     """(node process, publisher, recorder, rclpy node) with the node started and connected."""
-    import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
 
     from visualization_msgs.msg import MarkerArray
@@ -75,27 +78,23 @@ def rig(sample, tmp_path_factory, ros_env):
     env_patch = pytest.MonkeyPatch()
     if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
         env_patch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
-    rclpy.init()
-    node = rclpy.create_node("test_rig")
-    executor, thread = spin_in_background(node)
-    recorder = Recorder(node, {
-        "/hands/pose": HandPoseArray, "/hands/meshes": HandMeshArray, "/hands/markers": MarkerArray,
-        "/diagnostics": DiagnosticArray,
-    })
-    publisher = RigPublisher(node, [f"/cam{i}/image_raw" for i in range(CAMERAS)], [f"/cam{i}/camera_info" for i in range(CAMERAS)])
-    log = tmp / "node.log"
-    proc = NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log).__enter__()
     try:
-        up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers("/hands/pose") > 0), STARTUP_TIMEOUT_S)
-        assert up and proc.alive(), f"node did not start:\n{log.read_text()[-3000:]}"
-        yield {"proc": proc, "pub": publisher, "rec": recorder, "node": node, "log": log, "clock": node.get_clock()}
-        assert proc.alive(), f"the node died:\n{log.read_text()[-3000:]}"
+        with spinning_node("test_rig") as node:
+            recorder = Recorder(node, {
+                POSE: HandPoseArray, MESHES: HandMeshArray, MARKERS: MarkerArray,
+                DIAGNOSTICS_TOPIC: DiagnosticArray,
+            })
+            publisher = RigPublisher(node, [image_topic(f"cam{i}") for i in range(CAMERAS)], [camera_info_topic(f"cam{i}") for i in range(CAMERAS)])
+            log = tmp / "node.log"
+            proc = NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log).__enter__()
+            try:
+                up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers(POSE) > 0), STARTUP_TIMEOUT_S)
+                assert up and proc.alive(), f"node did not start:\n{log.read_text()[-3000:]}"
+                yield {"proc": proc, "pub": publisher, "rec": recorder, "node": node, "log": log, "clock": node.get_clock()}
+                assert proc.alive(), f"the node died:\n{log.read_text()[-3000:]}"
+            finally:
+                returncode = proc.stop()
     finally:
-        returncode = proc.stop()
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
         env_patch.undo()
     assert returncode == 0, log.read_text()[-3000:]
 
@@ -119,7 +118,7 @@ class Feeder:
         self.published[stamp] = frame
         return stamp
 
-    def wait_pose(self, stamp: int, topic: str = "/hands/pose"):
+    def wait_pose(self, stamp: int, topic: str = POSE):
         """The message on ``topic`` (any with a header) for the set stamped ``stamp``, or None."""
         rec = self.rig["rec"]
         found = []
@@ -135,7 +134,7 @@ class Feeder:
         out = []
 
         def check():
-            for r in rec.get("/diagnostics"):
+            for r in rec.get(DIAGNOSTICS_TOPIC):
                 if stamp_to_ns(r.message.header.stamp) > after_ns:
                     for s in r.message.status:
                         text = s.message + " ".join(kv.value for kv in s.values)
@@ -188,7 +187,7 @@ def test_meshes_follow_the_poses_with_matching_ids_and_markers(feeder):
 
     stamp = feeder.publish(FRAMES - 1)
     poses = feeder.wait_pose(stamp)
-    meshes = feeder.wait_pose(stamp, "/hands/meshes")
+    meshes = feeder.wait_pose(stamp, MESHES)
     assert poses is not None and meshes is not None
     assert poses.hands and meshes.header.frame_id == "world"
     assert sorted(m.id for m in meshes.meshes) == sorted(h.id for h in poses.hands)
@@ -202,7 +201,7 @@ def test_meshes_follow_the_poses_with_matching_ids_and_markers(feeder):
         assert np.linalg.norm(vertices - wrist, axis=1).min() < 0.03  # the mesh is on the hand
     arrays = []
     wait_until(lambda: bool(arrays) or bool(arrays.extend(
-        r.message for r in feeder.rig["rec"].get("/hands/markers")
+        r.message for r in feeder.rig["rec"].get(MARKERS)
         if r.message.markers and stamp_to_ns(r.message.markers[0].header.stamp) == stamp)), OUTPUT_TIMEOUT_S)
     assert arrays, "no /hands/markers for the set"
     mesh_markers = [m for m in arrays[0].markers if m.ns == "mesh" and m.action == Marker.ADD]
@@ -270,7 +269,7 @@ def test_bad_stamps_are_reported_and_good_data_keeps_flowing(feeder, kind, expec
 
 def test_sources_restarting_back_in_time_are_followed(feeder):
     """A bag loop: every camera jumps 5 s back; the node restarts its streams and tracks."""
-    earlier = feeder.rig["clock"].now().nanoseconds - 5 * 10**9
+    earlier = feeder.rig["clock"].now().nanoseconds - 5 * NS_PER_S
     msg = feeder.wait_pose(feeder.publish(6, stamp=earlier))
     assert msg is not None and list(msg.camera_used) == [True] * CAMERAS
     status = feeder.next_diagnostics("hand_pose_node: synchronizer")

@@ -7,7 +7,8 @@ import pytest
 
 import importlib.util
 
-from hand_pose_ros.ros.sync import NS_PER_S, ApproximateSynchronizer, MessageFiltersSynchronizer, SyncConfig, make_synchronizer
+from hand_pose_ros.ros.sync import ApproximateSynchronizer, MessageFiltersSynchronizer, SyncConfig, make_synchronizer
+from hand_pose_ros.timing import NS_PER_S
 
 MS = 1_000_000  # ns
 

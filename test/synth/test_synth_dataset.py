@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
-import sys
 
 import cv2
 import numpy as np
 import pytest
 
 from hand_pose_ros.calibration import load_calibration
-from hand_pose_ros.dataset_layout import EPOCH_NS, image_path, read_images, stamp_ns
+from hand_pose_ros.dataset_layout import (
+    EPOCH_NS, TF_STATIC_TOPIC, camera_info_topic, image_path, image_topic, read_images, stamp_ns,
+)
 from hand_pose_ros.handmodel import HandModel
 from hand_pose_ros.synth.appearance import forearm_mesh, make_background, sample_appearance
 from hand_pose_ros.synth.config import SynthConfig
@@ -165,7 +165,7 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
     rig = load_calibration(dataset / "calibration.yaml")
     truth = _ground_truth(dataset)
     stamps = [stamp_ns(f["frame"], truth["fps"]) for f in truth["frames"]]
-    expected_topics = {"/tf_static"} | {f"/{c}/image_raw" for c in rig.names} | {f"/{c}/camera_info" for c in rig.names}
+    expected_topics = {TF_STATIC_TOPIC} | {image_topic(c) for c in rig.names} | {camera_info_topic(c) for c in rig.names}
 
     typestore = get_typestore(Stores.ROS2_KILTED)
     seen_rosbags: dict[str, list] = {}
@@ -182,13 +182,13 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
 
     for seen in (seen_rosbags, seen_mcap):
         assert set(seen) == expected_topics
-        (tf_time, tf), = seen["/tf_static"]
+        (tf_time, tf), = seen[TF_STATIC_TOPIC]
         for transform, cam in zip(tf.transforms, rig.cameras):
             assert transform.header.frame_id == "world" and transform.child_frame_id == cam.frame_id
             t = transform.transform.translation
             np.testing.assert_allclose([t.x, t.y, t.z], cam.world_T_camera[:3, 3], atol=1e-12)
         for cam in rig.cameras:
-            images, infos = seen[f"/{cam.name}/image_raw"], seen[f"/{cam.name}/camera_info"]
+            images, infos = seen[image_topic(cam.name)], seen[camera_info_topic(cam.name)]
             assert [t for t, _ in images] == stamps and [t for t, _ in infos] == stamps
             for (stamp, image), (_, info), frame in zip(images, infos, truth["frames"]):
                 (on_disk,) = read_images(dataset, [cam.name], frame["frame"])
@@ -201,21 +201,7 @@ def test_bag_round_trips_through_rosbags_and_mcap(dataset: pathlib.Path) -> None
                 np.testing.assert_allclose(info.d, cam.distortion)
 
 
-def test_cli_writes_a_dataset_and_rejects_bad_arguments(tmp_path: pathlib.Path, repo_root: pathlib.Path) -> None:
-    exe = [sys.executable, "-m", "hand_pose_ros.tools.cli", "synth"]
-    out = tmp_path / "cli"
-    ok = subprocess.run(exe + ["--out", str(out), "--cameras", "2", "--frames", "2", "--hands", "1", "--seed", "3",
-                               "--width", "160", "--height", "120"], capture_output=True, text=True, cwd=repo_root)
-    assert ok.returncode == 0, ok.stderr
-    assert len(_ground_truth(out)["frames"]) == 2 and len(list((out / "images" / "cam1").glob("*.jpg"))) == 2
-    bad = subprocess.run(exe + ["--out", str(tmp_path / "bad"), "--cameras", "12"], capture_output=True, text=True, cwd=repo_root)
-    assert bad.returncode == 2 and "SynthConfig.cameras: expected 1..8, got 12" in bad.stderr
-
-
 def test_config_errors_name_the_field() -> None:
-    from hand_pose_ros.tools import synth_cli as cli
-
-    assert cli._LAYOUTS == LAYOUTS  # the CLI lists them without importing numpy
     with pytest.raises(ValueError, match="SynthConfig.hands: expected 1 or 2, got 3"):
         SynthConfig(hands=3)
     with pytest.raises(ValueError, match="SynthConfig.layout: expected one of"):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.tools.bag_io import bag_topics, read_bag
+from hand_pose_ros.tools.playback import MARKERS, POSE
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -31,9 +32,9 @@ def test_demo_plays_the_sample_and_writes_its_outputs(tmp_path, ros_env):
     overall = summary["evaluation"]["overall"]  # hand_pose_ros.evaluation's report
     assert overall["matched_hands"] > 0 and np.isfinite(overall["mpjpe_mm"])
     topics = bag_topics(out / "output")
-    assert topics["/hands/pose"] == ("hand_pose_ros/msg/HandPoseArray", summary["frames_out"])
-    assert topics["/hands/markers"][1] > 0
-    poses = [m.message for m in read_bag(out / "output", ["/hands/pose"])]
+    assert topics[POSE] == ("hand_pose_ros/msg/HandPoseArray", summary["frames_out"])
+    assert topics[MARKERS][1] > 0
+    poses = [m.message for m in read_bag(out / "output", [POSE])]
     assert all(p.header.frame_id == "world" for p in poses)
     assert all(p.latency > 0 for p in poses)  # no image published before its (shifted) stamp
     sheet = cv2.imread(str(out / "contact_sheet.png"))
@@ -54,4 +55,4 @@ def test_play_runs_a_recording_with_a_given_calibration(tmp_path, ros_env):
     assert "n/a (no ground truth)" in run.stdout  # play scores only with --ground-truth
     summary = json.loads((out / "summary.json").read_text())
     assert summary["frames_in"] == 60 and summary["frames_out"] > 0 and summary["evaluation"] is None
-    assert bag_topics(out / "output")["/hands/pose"][1] == summary["frames_out"]
+    assert bag_topics(out / "output")[POSE][1] == summary["frames_out"]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import pathlib
 import subprocess
 import sys
 
+import cv2
 import pytest
 
 from hand_pose_ros.assets import hand_photos_dir
+from hand_pose_ros.drawing import HAND_COLOURS_RGB8
+from hand_pose_ros.keypoints import Handedness
 
 
 def _detect(*args: str) -> subprocess.CompletedProcess:
@@ -31,6 +35,12 @@ def test_json_output_and_overlay(tmp_path):
         assert hand["handedness"] in ("Left", "Right") and 0.5 <= hand["handedness_score"] <= 1
         assert 0.5 <= hand["presence"] <= 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["Hull_Original_Image_hands.png", "handSrc_hands.png"]
+    # Drawn with the colour table the node's overlays and markers use: its hand's colour at the wrist.
+    for entry in doc:
+        hand = entry["hands"][0]
+        overlay = cv2.cvtColor(cv2.imread(str(tmp_path / f"{pathlib.Path(entry['image']).stem}_hands.png")), cv2.COLOR_BGR2RGB)
+        x, y = (int(round(v)) for v in hand["keypoints_2d"][0])
+        assert tuple(overlay[y, x]) == HAND_COLOURS_RGB8[Handedness.from_label(hand["handedness"])]
 
 
 def test_unreadable_image_is_named(tmp_path):

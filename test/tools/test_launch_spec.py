@@ -16,6 +16,7 @@ import types
 
 import pytest
 
+from hand_pose_ros.ros.topics import POSE_TOPIC
 from hand_pose_ros.tools.launch_spec import FASTDDS_PROFILE, config_path, node_command, node_spec, ros_environment
 
 
@@ -101,8 +102,8 @@ def test_default_parameters_file_is_the_shipped_one(launch_file):
 
 
 def test_remappings_reach_the_command_line():
-    cmd = node_command(node_spec(remappings=(("hands/pose", "/out/pose"),)))
-    assert "hands/pose:=/out/pose" in _option_values(cmd, "-r")
+    cmd = node_command(node_spec(remappings=((POSE_TOPIC, "/out/pose"),)))
+    assert f"{POSE_TOPIC}:=/out/pose" in _option_values(cmd, "-r")
 
 
 def test_ros_environment_keeps_user_settings_and_fills_the_rest():

@@ -248,7 +248,8 @@ def _renders(frames: int) -> None:
 
     from hand_pose_ros.calibration import Rig
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-    from hand_pose_ros.pipeline import NS_PER_S, HandPosePipeline
+    from hand_pose_ros.pipeline import HandPosePipeline
+    from hand_pose_ros.timing import NS_PER_S
 
     rig, truth, detections = detect_sample(frames)
     print(f"\nBundled sample renders through the detector ({frames} frames, {len(rig)} cameras; errors mm; "

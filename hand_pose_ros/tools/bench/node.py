@@ -30,7 +30,8 @@ def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
     import yaml
 
     from hand_pose_ros.calibration import Rig, load_calibration, save_calibration
-    from hand_pose_ros.dataset_layout import CALIBRATION_FILE
+    from hand_pose_ros.dataset_layout import CALIBRATION_FILE, image_topic
+    from hand_pose_ros.tools.bench.publisher import TOPIC_PREFIX
 
     base = load_calibration(sample / CALIBRATION_FILE)
     cams = tuple(
@@ -40,7 +41,7 @@ def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
     save_calibration(calibration, Rig(cameras=cams, world_frame=base.world_frame))
     params = tmp / f"params_{cameras}.yaml"
     params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
-        "cameras": {"image_topics": [f"/bench/cam{i}/image_raw" for i in range(cameras)]},
+        "cameras": {"image_topics": [TOPIC_PREFIX + image_topic(f"cam{i}") for i in range(cameras)]},
         "extrinsics": {"calibration_file": str(calibration)},
         "publish": {"markers": True},
     }}}))
@@ -57,12 +58,13 @@ def run(args: argparse.Namespace) -> int:
 
     import numpy as np
     import psutil
-    import rclpy
 
     from hand_pose_ros.assets import sample_dir
     from hand_pose_ros.msg import HandPoseArray
     from hand_pose_ros.ros.conversions import stamp_to_ns
-    from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spin_in_background, wait_until
+    from hand_pose_ros.timing import NS_PER_S
+    from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spinning_node, wait_until
+    from hand_pose_ros.tools.playback import POSE
     from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
     from hand_pose_ros.tools.set_option import node_overrides
 
@@ -74,13 +76,10 @@ def run(args: argparse.Namespace) -> int:
 
     sample = sample_dir()
     apply_ros_environment()
-    rclpy.init()
-    node = rclpy.create_node("hand_pose_bench")
-    executor, thread = spin_in_background(node)
-    recorder = Recorder(node, {"/hands/pose": HandPoseArray})
     results = []
     print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
-    try:
+    with spinning_node("hand_pose_bench") as node:
+        recorder = Recorder(node, {POSE: HandPoseArray})
         with tempfile.TemporaryDirectory(prefix="hand_pose_bench_") as tmp_name:
             tmp = pathlib.Path(tmp_name)
             for cameras in args.cameras:
@@ -88,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
                 spec = node_spec(params_file=params, overrides=overrides)
                 log = tmp / f"node_{cameras}.log"
                 with NodeProcess(spec, log_path=log) as proc:
-                    if not wait_until(lambda: not proc.alive() or node.count_publishers("/hands/pose") > 0, 180):
+                    if not wait_until(lambda: not proc.alive() or node.count_publishers(POSE) > 0, 180):
                         print(f"node did not start:\n{log.read_text()[-2000:]}", file=sys.stderr)
                         return 1
                     if not proc.alive():
@@ -109,11 +108,11 @@ def run(args: argparse.Namespace) -> int:
                         time.sleep(1.0)  # let the last sets come out
                         cpu = ps.cpu_percent(None)
                         rss = ps.memory_info().rss / 2**20
-                        window = [r for r in recorder.get("/hands/pose")
+                        window = [r for r in recorder.get(POSE)
                                   if published["first_stamp_ns"] <= stamp_to_ns(r.message.header.stamp) <= published["last_stamp_ns"]]
                         latency = np.array([(r.time_ns - stamp_to_ns(r.message.header.stamp)) / 1e6 for r in window])
                         in_node = np.array([r.message.latency * 1e3 for r in window])  # stamp → publish, node clock
-                        span = (published["last_stamp_ns"] - published["first_stamp_ns"]) / 1e9
+                        span = (published["last_stamp_ns"] - published["first_stamp_ns"]) / NS_PER_S
                         row = {
                             "cameras": cameras, "rate_in_hz": (published["sets"] - 1) / max(span, 1e-9),
                             # the sets that came out, over the same span as the input rate
@@ -127,11 +126,6 @@ def run(args: argparse.Namespace) -> int:
                         results.append(row)
                         print(f"{cameras:>4} {row['rate_in_hz']:>6.1f} {row['rate_out_hz']:>6.1f} {row['latency_p50_ms']:>10.1f} "
                               f"{row['latency_p99_ms']:>10.1f} {row['node_latency_p50_ms']:>11.1f} {row['dropped']:>8} {cpu:>6.0f} {rss:>7.0f}", flush=True)
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
     best = {}
     for row in results:
         best[row["cameras"]] = max(best.get(row["cameras"], 0.0), row["rate_out_hz"])

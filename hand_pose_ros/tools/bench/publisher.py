@@ -16,6 +16,8 @@ import time
 SAMPLE_CAMERAS = 4  # the bundled sample's rig
 FRAMES_USED = range(40, 60, 2)  # sample frames where both hands are in view of most cameras
 CONNECT_TIMEOUT_S = 60.0
+# Apart from the sample's own /cam{i} topics, so a bag played at the same time cannot mix in.
+TOPIC_PREFIX = "/bench"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -23,14 +25,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cameras", type=int, required=True)
     parser.add_argument("--rate", type=float, required=True, help="sets per second")
     parser.add_argument("--duration", type=float, required=True, help="seconds of publishing")
-    parser.add_argument("--topic-prefix", default="/bench")
+    parser.add_argument("--topic-prefix", default=TOPIC_PREFIX)
     args = parser.parse_args(argv)
 
     import rclpy
     from sensor_msgs.msg import Image
 
     from hand_pose_ros.assets import sample_dir
-    from hand_pose_ros.dataset_layout import read_images
+    from hand_pose_ros.dataset_layout import image_topic, read_images
     from hand_pose_ros.ros.conversions import ns_to_stamp
     from hand_pose_ros.tools.harness import RigPublisher, apply_ros_environment, wait_until
     from hand_pose_ros.ros.image_conversion import rgb_to_image_fields
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     rclpy.init()
     node = rclpy.create_node("hand_pose_bench_publisher")
     try:
-        topics = [f"{args.topic_prefix}/cam{i}/image_raw" for i in range(args.cameras)]
+        topics = [args.topic_prefix + image_topic(f"cam{i}") for i in range(args.cameras)]
         publisher = RigPublisher(node, topics, [], reliable=False)
         if not wait_until(publisher.connected, CONNECT_TIMEOUT_S):
             print("bench_publisher: the node did not subscribe", file=sys.stderr)

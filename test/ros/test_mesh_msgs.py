@@ -6,20 +6,20 @@ import dataclasses
 
 import numpy as np
 import pytest
-from mesh_helpers import make_hand, random_similarity
+from hand_helpers import make_hand, random_similarity
 from rclpy.serialization import deserialize_message, serialize_message
 from std_msgs.msg import Header
 from visualization_msgs.msg import Marker
 
+from hand_pose_ros.drawing import HAND_COLOURS
 from hand_pose_ros.handmodel import named_pose
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.msg import HandMesh, HandMeshArray
-from hand_pose_ros.ros.markers import HAND_COLOURS, HandMarkers
+from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import (
     MESH_NAMESPACE,
     MeshMarkerSource,
-    mesh_delete_marker,
     mesh_marker,
     meshes_to_array_msg,
     msg_to_arrays,
@@ -72,8 +72,6 @@ def test_markers_update_in_place_and_are_deleted_when_the_hand_is_lost(fitted):
     out = markers.update(hands, HEADER)
     deleted = [(m.ns, m.id) for m in out.markers if m.action == Marker.DELETE]
     assert deleted == [(MESH_NAMESPACE, 8)]
-    delete = mesh_delete_marker(8, HEADER)
-    assert (delete.ns, delete.id, delete.action) == (MESH_NAMESPACE, 8, Marker.DELETE)
 
 
 def test_mesh_array_round_trips_through_serialization(fitted):
