@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 from rosidl_parser import definition as idl
 
+from hand_pose_ros.timing import NS_PER_S
+
 __all__ = ["PackedFields", "serialize", "ImageView", "parse_image", "parse_compressed_image", "CdrError"]
 
 # Encapsulation header of plain CDR, little endian (what rmw_fastrtps writes and expects).
@@ -229,7 +231,7 @@ class ImageView:
 
     @property
     def stamp_ns(self) -> int:
-        return self.stamp_sec * 1_000_000_000 + self.stamp_nanosec
+        return self.stamp_sec * NS_PER_S + self.stamp_nanosec
 
 
 class _Reader:

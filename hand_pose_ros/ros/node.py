@@ -51,6 +51,7 @@ from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config,
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC, OVERLAY_TOPIC, POSE_TOPIC
 from hand_pose_ros.ros.worker import LatestWinsWorker
+from hand_pose_ros.timing import NS_PER_S
 
 __all__ = ["HandPoseNode", "main", "StartupError"]
 
@@ -132,7 +133,7 @@ class HandPoseNode(Node):
             fusion = self._pipeline.fusion
             fusion.config = fusion.tracker.config = new.fusion
         if new.publish.diagnostics_period != old.publish.diagnostics_period:
-            self._diagnostics_timer.timer_period_ns = round(new.publish.diagnostics_period * 1e9)
+            self._diagnostics_timer.timer_period_ns = round(new.publish.diagnostics_period * NS_PER_S)
         if new.publish.markers != old.publish.markers:
             self._marker_pub = self._swap_publisher(self._marker_pub, new.publish.markers, MarkerArray, MARKERS_TOPIC, 10)
         if new.publish.meshes != old.publish.meshes and self._pipeline.mesh_fitter is not None:
@@ -225,7 +226,7 @@ class HandPoseNode(Node):
         self._publish_meshes_and_views(synced, self._pipeline.fit_meshes(result))
 
     def _publish_poses(self, synced: SyncedSet, result: FrameResult) -> None:
-        latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / 1e9
+        latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / NS_PER_S
         self._pose_pub.publish(
             hands_to_array_msg(
                 result.hands,
