@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from hand_pose_ros.ros.log_bridge import LIBRARY_LOGGER, RosLogBridge
-from hand_pose_ros.tools.harness import spin_in_background, wait_until
+from hand_pose_ros.tools.harness import spinning_node, wait_until
 
 pytestmark = pytest.mark.ros
 
@@ -19,22 +19,13 @@ RETRY_PERIOD_S = 0.5  # records logged before the subscription matched are lost:
 @pytest.fixture
 def ros_node(ros_env):
     """A real rclpy node and the /rosout records it receives."""
-    import rclpy
     from rcl_interfaces.msg import Log
     from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-    rclpy.init()
-    node = rclpy.create_node(f"log_bridge_test_{uuid.uuid4().hex[:8]}")
-    received: list = []
-    node.create_subscription(Log, "/rosout", received.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
-    executor, thread = spin_in_background(node)
-    try:
+    with spinning_node(f"log_bridge_test_{uuid.uuid4().hex[:8]}") as node:
+        received: list = []
+        node.create_subscription(Log, "/rosout", received.append, QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE))
         yield node, received
-    finally:
-        executor.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
-        thread.join(5)
 
 
 def _arrives(received, node_name: str, text: str, log) -> list:
