@@ -104,7 +104,7 @@ def test_live_parameters_are_applied(node):
     assert _publishers(node, "/hands/markers", 0)
     assert _set(node, "publish.markers", True).successful and _publishers(node, "/hands/markers", 1)
     assert _set(node, "fusion.one_euro_beta", 5.0).successful
-    assert node._fusion.config.one_euro_beta == 5.0 == node._fusion.tracker.config.one_euro_beta
+    assert node._pipeline.fusion.config.one_euro_beta == 5.0 == node._pipeline.fusion.tracker.config.one_euro_beta
     assert _set(node, "publish.diagnostics_period", 0.25).successful
     assert node._diagnostics_timer.timer_period_ns == 250_000_000
 
@@ -139,7 +139,7 @@ def test_set_parameters_service_from_another_process(node, ros_env):
         [False, "publish.meshes: expected true or false, got 'no'"],
         [True, ""],
     ]
-    assert node.config.fusion.filter == "none" == node._fusion.config.filter
+    assert node.config.fusion.filter == "none" == node._pipeline.fusion.config.filter
 
 
 def test_load_config_is_the_config_module_s(calibration_file):
