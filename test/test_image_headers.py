@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import struct
-import zlib
 
 import cv2
 import numpy as np
 import pytest
 
+from hand_pose_ros.tools.fuzz_messages import png_claiming
 from hand_pose_ros.image_headers import MAX_IMAGE_PIXELS, ImageHeader, ImageHeaderError, check_pixels, read_header
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    """A complete, well-formed PNG (IHDR, one tiny IDAT, IEND) whose header claims width × height."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 4)) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize("ext", [".jpg", ".png"])
