@@ -115,7 +115,7 @@ CAMERA_INFO_KINDS: dict[str, Callable[[Any], Any]] = {
     "inf D": lambda g: _info(g, d=[float("inf")] * len(g.d)),
     "absurd D length": lambda g: _info(g, d=[0.0] * 100_000),
     "other D": lambda g: _info(g, d=[0.3] + list(g.d)[1:]),
-    "other distortion model": lambda g: _info(g, distortion_model="equidistant", d=[0.0] * 4),
+    "other distortion model": lambda g: _info(g, distortion_model="equidistant", d=[0.1, 0.01, 0.0, 0.0]),
     "unknown distortion model": lambda g: _info(g, distortion_model="fisheye_magic"),
     "wrong size": lambda g: _info(g, width=g.width * 2, height=g.height * 2),
 }
