@@ -52,6 +52,8 @@ PARAMETER_DEFAULTS: dict[str, Any] = {
     "sync.min_views": 2,  # cameras a partial set needs (2 = still triangulable)
     "sync.partial_timeout": 0.1,  # s a message waits for a full set before a partial one
     "sync.time_jump": 1.0,  # s back in time that means a restarted source (bag loop): reset
+    # builtin (linear cost, tested) | message_filters (ROS 2's ApproximateTimeSynchronizer, if importable)
+    "sync.implementation": "builtin",
     # onnxruntime runs the networks ~1.8x faster than torch on a CPU; torch if it cannot start.
     "detector.backend": "onnxruntime",
     "detector.fallback": ["torch"],
@@ -197,6 +199,7 @@ class NodeConfig:
                 min_views=typed("sync.min_views", int, "an integer"),
                 partial_timeout=float(typed("sync.partial_timeout", (int, float), "seconds")),
                 time_jump=float(typed("sync.time_jump", (int, float), "seconds")),
+                implementation=typed("sync.implementation", str, "a string"),
             )
         except ValueError as exc:
             problems.append(f"sync.{exc}")

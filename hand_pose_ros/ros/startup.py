@@ -12,6 +12,7 @@ from typing import Any
 
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.ros.params import PARAMETER_DEFAULTS, NodeConfig, ParameterError, expand_path
+from hand_pose_ros.ros.sync import implementation_problem
 
 __all__ = ["StartupError", "Pipeline", "load_config", "build_pipeline", "rig_with_extrinsics"]
 
@@ -128,6 +129,8 @@ def load_config(params: dict[str, Any]) -> tuple[NodeConfig, Rig]:
         problems.append(
             f"world_frame: {config.world_frame!r} differs from the calibration's world frame {calibration.world_frame!r}"
         )
+    if config is not None and implementation_problem(config.sync):
+        problems.append(implementation_problem(config.sync))
     if config is not None and config.publish_tf:
         try:
             import tf2_ros  # noqa: F401

@@ -11,6 +11,12 @@ Partial mode: when the oldest pending message has waited ``partial_timeout`` sec
 clock, not stamps) without completing a set, a set is emitted from the cameras that have a
 message within ``slop`` of it, provided there are at least ``min_views``; missing cameras are
 ``None``. Messages older than an emitted set are dropped and counted, never queued forever.
+
+``SyncConfig.implementation`` chooses who decides full sets: ``builtin`` (this module's,
+linear in cameras × queue, the tested one) or ``message_filters`` (ROS 2's, on request, where
+importable). With message_filters a time jump back rebuilds its synchroniser: its queues
+evict the smallest stamp first, so after a bag loop they would keep the old timeline and
+throw away every new message.
 """
 
 from __future__ import annotations
@@ -21,11 +27,24 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer", "MessageFiltersSynchronizer", "make_synchronizer"]
+__all__ = [
+    "SyncConfig",
+    "SyncedSet",
+    "ApproximateSynchronizer",
+    "MessageFiltersSynchronizer",
+    "make_synchronizer",
+    "implementation_problem",
+    "IMPLEMENTATIONS",
+]
 
 LOG = logging.getLogger(__name__)
 
 NS_PER_S = 1_000_000_000
+IMPLEMENTATIONS = ("builtin", "message_filters")
+_MESSAGE_FILTERS_MISSING = (
+    "sync.implementation: 'message_filters' needs ROS 2 message_filters, which is not importable "
+    "here ({reason}); use 'builtin' (the same approximate-time semantics)"
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -42,6 +61,7 @@ class SyncConfig:
         time_jump: seconds; a stamp this far before the camera's previous one means the
             source restarted (bag loop, simulation reset): the camera's stream starts afresh.
             Smaller steps back are refused as out-of-order messages.
+        implementation: who decides full sets, one of ``IMPLEMENTATIONS`` (module docstring).
     """
 
     num_cameras: int
@@ -50,6 +70,7 @@ class SyncConfig:
     min_views: int = 2
     partial_timeout: float = 0.1
     time_jump: float = 1.0
+    implementation: str = "builtin"
 
     def __post_init__(self) -> None:
         if self.num_cameras < 1:
@@ -64,6 +85,8 @@ class SyncConfig:
             raise ValueError(f"partial_timeout: expected seconds >= 0, got {self.partial_timeout}")
         if not self.time_jump > self.slop:
             raise ValueError(f"time_jump: expected seconds > slop ({self.slop}), got {self.time_jump}")
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"implementation: expected one of {', '.join(IMPLEMENTATIONS)}, got {self.implementation!r}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,7 +121,8 @@ class ApproximateSynchronizer:
     Counters (read any time): ``emitted``, ``partial``, ``dropped`` (messages discarded
     unused: queue overflow, older than an emitted set, or too old for a partial set),
     ``rejected`` (stamp not newer than the camera's last, i.e. duplicate or backwards),
-    ``time_jumps`` (restarts: stamps back by more than ``time_jump``).
+    ``time_jumps`` (restarts: stamps back by more than ``time_jump``), ``last_partial_s``
+    (arrival clock of the latest partial set; -inf before the first).
     """
 
     def __init__(self, config: SyncConfig) -> None:
@@ -111,6 +135,19 @@ class ApproximateSynchronizer:
         self.dropped = 0
         self.rejected = 0
         self.time_jumps = 0
+        self.last_partial_s = float("-inf")
+
+    def counts(self) -> dict[str, int | float | str]:
+        """The counters for /diagnostics (``diagnostics.diagnostic_array``'s ``sync_counts``)."""
+        return {
+            "implementation": type(self).__name__,
+            "emitted": self.emitted,
+            "partial": self.partial,
+            "dropped": self.dropped,
+            "rejected": self.rejected,
+            "time_jumps": self.time_jumps,
+            "last_partial_s": self.last_partial_s,
+        }
 
     def add(self, camera: int, stamp_ns: int, item: Any, arrival_s: float) -> SyncedSet | None:
         """Queue one message; return the full set it completes, if any.
@@ -129,6 +166,7 @@ class ApproximateSynchronizer:
                 self.dropped += len(self._queues[camera])
                 self._queues[camera] = []
                 LOG.info("camera %d: stamps jumped back %.1f s; restarting its stream", camera, (last - stamp_ns) / NS_PER_S)
+                self._restarted(stamp_ns)
             elif last is not None and stamp_ns <= last:
                 self.rejected += 1
                 kind = "duplicate" if stamp_ns == last else "backwards"
@@ -141,6 +179,9 @@ class ApproximateSynchronizer:
                 self.dropped += 1
             chosen = self._full_set(camera, queue[-1])
             return None if chosen is None else self._emit(chosen, partial=False)
+
+    def _restarted(self, stamp_ns: int) -> None:
+        """Hook: a camera's stream restarted at ``stamp_ns`` (called with the lock held)."""
 
     def _full_set(self, camera: int, pending: _Pending) -> list[_Pending | None] | None:
         """The full set the new message completes, or None (called with the lock held)."""
@@ -164,6 +205,7 @@ class ApproximateSynchronizer:
             chosen = self._match(anchor.stamp_ns, skip=cam)
             chosen[cam] = anchor
             if sum(p is not None for p in chosen) >= self.config.min_views:
+                self.last_partial_s = now_s
                 return self._emit(chosen, partial=True)
             self._queues[cam].pop(0)
             self.dropped += 1
@@ -230,14 +272,31 @@ class MessageFiltersSynchronizer(ApproximateSynchronizer):
     ``ApproximateSynchronizer``; message_filters only chooses which stamps form a full set
     (its callback runs inside ``signalMessage``, i.e. inside ``add``). A set whose messages
     this class already let go (partial set, overflow) is ignored.
+
+    A camera's time jump back rebuilds the message_filters synchroniser and feeds it again
+    the pending messages of the new timeline: its own queues would otherwise keep the old
+    timeline's (larger) stamps and evict every new message first.
     """
 
     def __init__(self, config: SyncConfig, message_filters: Any) -> None:
         super().__init__(config)
-        self._inputs = [message_filters.SimpleFilter() for _ in range(config.num_cameras)]
-        self._sync = message_filters.ApproximateTimeSynchronizer(self._inputs, config.queue_size, config.slop)
-        self._sync.registerCallback(self._on_set)
+        self._message_filters = message_filters
         self._completed: list[int] | None = None
+        self._build()
+
+    def _build(self) -> None:
+        mf = self._message_filters
+        self._inputs = [mf.SimpleFilter() for _ in range(self.config.num_cameras)]
+        self._sync = mf.ApproximateTimeSynchronizer(self._inputs, self.config.queue_size, self.config.slop)
+        self._sync.registerCallback(self._on_set)
+
+    def _restarted(self, stamp_ns: int) -> None:
+        self._build()
+        horizon = stamp_ns + int(self.config.time_jump * NS_PER_S)  # later stamps: the old timeline
+        for cam, queue in enumerate(self._queues):
+            for pending in queue:
+                if pending.stamp_ns < horizon:
+                    self._inputs[cam].signalMessage(_Stamped(pending.stamp_ns))
 
     def _on_set(self, *messages: _Stamped) -> None:
         self._completed = [m.stamp_ns for m in messages]
@@ -256,11 +315,27 @@ class MessageFiltersSynchronizer(ApproximateSynchronizer):
         return chosen
 
 
+def implementation_problem(config: SyncConfig) -> str:
+    """Why ``config.implementation`` cannot run here ("" if it can): start-up refuses it."""
+    if config.implementation != "message_filters":
+        return ""
+    try:
+        import message_filters  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError as exc:
+        return _MESSAGE_FILTERS_MISSING.format(reason=exc)
+    return ""
+
+
 def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
-    """message_filters' ApproximateTimeSynchronizer where importable, else the project's own."""
+    """The synchroniser ``config.implementation`` names.
+
+    Raises:
+        ValueError: ``message_filters`` requested but not importable (``implementation_problem``).
+    """
+    if config.implementation == "builtin":
+        return ApproximateSynchronizer(config)
     try:
         import message_filters  # type: ignore[import-not-found]
-    except ImportError:
-        LOG.info("message_filters is not importable; using the built-in approximate-time synchroniser")
-        return ApproximateSynchronizer(config)
+    except ImportError as exc:
+        raise ValueError(_MESSAGE_FILTERS_MISSING.format(reason=exc)) from exc
     return MessageFiltersSynchronizer(config, message_filters)
