@@ -6,10 +6,17 @@ sets; a latest-wins worker (``worker``) runs the detector and fusion and publish
 and publishes ``/hands/markers`` (skeleton and mesh), optional overlays and wrist TF;
 ``/diagnostics`` reports per-camera health, sync drops, latency and the active backend.
 No maths here: that lives in the ROS-free detection, fusion and mesh packages.
+
+Every subscription and timer callback the node creates runs behind the callback boundary
+(``guard.CallbackErrors``: an exception is logged with its topic, counted and reported, and
+the node goes on), and every subscription and publisher reports incompatible QoS: the node
+overrides ``create_subscription``/``create_publisher``/``create_timer`` so no call site can
+forget either.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
@@ -18,10 +25,11 @@ from typing import Any
 
 import numpy as np
 import rclpy
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSPolicyKind, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -36,8 +44,23 @@ from hand_pose_ros.ros.conversions import (
     transform_to_matrix,
     wrist_transforms,
 )
-from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, ProcessingInfo, RateMeter, diagnostic_array
-from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
+from hand_pose_ros.ros.diagnostics import (
+    CameraHealth,
+    LatencyStats,
+    ProcessingInfo,
+    QosEvents,
+    RateMeter,
+    callbacks_status,
+    diagnostic_array,
+)
+from hand_pose_ros.ros.guard import CallbackErrors
+from hand_pose_ros.ros.image_conversion import (
+    ImageConversionError,
+    compressed_header,
+    compressed_to_rgb,
+    image_to_rgb,
+    rgb_to_image_fields,
+)
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
 from hand_pose_ros.drawing import draw_detections
@@ -77,6 +100,7 @@ class HandPoseNode(Node):
         self._latency = LatencyStats()
         self._output = RateMeter()
         self._last_error = ""
+        self._last_error_time = float("-inf")  # monotonic s of _last_error
         self._mesh_markers = MeshMarkerSource() if self._mesh_fitter is not None else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
         self._last_images: list[Any] = [None] * len(cfg.cameras)  # worker thread only
@@ -152,6 +176,51 @@ class HandPoseNode(Node):
         self._detector.reset()
         self.get_logger().info(f"detector warmed up in {time.monotonic() - started:.1f} s")
 
+    # --- the callback boundary and QoS events, for every endpoint the node creates ----------
+    @functools.cached_property
+    def _callback_errors(self) -> CallbackErrors:
+        return CallbackErrors(lambda text: self.get_logger().error(text))
+
+    @functools.cached_property
+    def _qos_events(self) -> QosEvents:
+        return QosEvents()
+
+    def create_subscription(self, msg_type: Any, topic: str, callback: Any, qos_profile: Any, **kwargs: Any) -> Any:
+        """``Node.create_subscription`` with the callback guarded and incompatible QoS reported."""
+        name = {"topic": topic}  # the resolved name, once the subscription exists
+        kwargs.setdefault("event_callbacks", SubscriptionEventCallbacks(
+            incompatible_qos=lambda info: self._on_incompatible_qos(name["topic"], "subscription", info)))
+        subscription = super().create_subscription(
+            msg_type, topic, self._callback_errors.guarded(topic, callback), qos_profile, **kwargs
+        )
+        name["topic"] = subscription.topic_name
+        self._qos_events.watch(subscription.topic_name, "subscription", subscription.get_publisher_count)
+        return subscription
+
+    def create_publisher(self, msg_type: Any, topic: str, qos_profile: Any, **kwargs: Any) -> Any:
+        """``Node.create_publisher`` with incompatible QoS reported."""
+        name = {"topic": topic}
+        kwargs.setdefault("event_callbacks", PublisherEventCallbacks(
+            incompatible_qos=lambda info: self._on_incompatible_qos(name["topic"], "publisher", info)))
+        publisher = super().create_publisher(msg_type, topic, qos_profile, **kwargs)
+        name["topic"] = publisher.topic_name
+        self._qos_events.watch(publisher.topic_name, "publisher", publisher.get_subscription_count)
+        return publisher
+
+    def create_timer(self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        """``Node.create_timer`` with the callback guarded (named "timer <function>")."""
+        if callback is not None:
+            callback = self._callback_errors.guarded(f"timer {getattr(callback, '__name__', 'callback')}", callback)
+        return super().create_timer(timer_period_sec, callback, *args, **kwargs)
+
+    def _on_incompatible_qos(self, topic: str, kind: str, info: Any) -> None:
+        try:
+            policy = QoSPolicyKind(int(info.last_policy_kind)).name
+        except ValueError:
+            policy = str(info.last_policy_kind)
+        self._qos_events.incompatible(topic, kind, policy, info.total_count, time.monotonic())
+        self.get_logger().warning(f"{topic} ({kind}): a peer with incompatible {policy} QoS; nothing flows between them")
+
     # --- callbacks: convert and hand off --------------------------------------------------
     def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
         now = time.monotonic()
@@ -160,14 +229,18 @@ class HandPoseNode(Node):
         where = f"camera {health.name!r} ({health.image_topic})"
         try:
             calibration = self.rig[index]
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+            input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
+            # Size first: a huge or mis-sized image is refused before its data is touched
+            # (a compressed one from its JPEG/PNG header, before decoding).
             if isinstance(msg, CompressedImage):
+                header = compressed_header(msg, where)
+                input_checks.check_image_size(header.width, header.height, calibration, where)
                 rgb = compressed_to_rgb(msg, where)
-                input_checks.check_image_size(rgb.shape[1], rgb.shape[0], calibration, where)
             else:
-                # Size first: a huge or mis-sized image is refused before touching its data.
                 input_checks.check_image_size(msg.width, msg.height, calibration, where)
                 rgb = image_to_rgb(msg, where)
-            ready = self._sync.add(index, stamp_to_ns(msg.header.stamp), rgb, now)
+            ready = self._sync.add(index, stamp_ns, rgb, now)
         except (ImageConversionError, ValueError) as exc:
             health.reject(str(exc) if where in str(exc) else f"{where}: {exc}", now)
             self.get_logger().warning(health.last_error, throttle_duration_sec=LOG_THROTTLE_S)
@@ -180,6 +253,7 @@ class HandPoseNode(Node):
         health.camera_info_received += 1
         health.camera_info_error = input_checks.camera_info_problem(msg, self.rig[index])
         if health.camera_info_error:
+            health.camera_info_rejected += 1
             self.get_logger().warning(
                 f"camera {health.name!r} ({health.camera_info_topic}): {health.camera_info_error}",
                 throttle_duration_sec=LOG_THROTTLE_S,
@@ -227,7 +301,6 @@ class HandPoseNode(Node):
         )
         self._latency.add(latency)
         self._output.tick(time.monotonic())
-        self._last_error = ""
         # Meshes after the poses, so fitting never delays /hands/pose.
         meshes = self._mesh_fitter.fit(hands, synced.stamp_ns / 1e9) if self._mesh_fitter is not None else []
         if self._mesh_pub is not None:
@@ -256,6 +329,7 @@ class HandPoseNode(Node):
 
     def _on_process_error(self, exc: BaseException) -> None:
         self._last_error = f"processing failed: {type(exc).__name__}: {exc}"
+        self._last_error_time = time.monotonic()
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
@@ -269,10 +343,11 @@ class HandPoseNode(Node):
             last_error=self._last_error,
             output_rate_hz=self._output.rate(now),
             latency=self._latency,
+            last_error_time=self._last_error_time,
         )
-        counts = {"implementation": type(sync).__name__, "time_jumps": sync.time_jumps, "emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
+        extra = [callbacks_status(NODE_NAME, now, self._callback_errors), self._qos_events.status(NODE_NAME, now)]
         self._diag_pub.publish(
-            diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, counts, info)
+            diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, sync.counts(), info, extra)
         )
 
     def destroy_node(self) -> None:
