@@ -3,7 +3,7 @@
 Used by the fuzz test of the node (``test/ros/test_node_fuzz.py``) and the header/conversion
 tests. Each builder takes a good message of the rig (the right size and calibration) and
 returns a bad variant; ``IMAGE_KINDS``, ``COMPRESSED_KINDS`` and ``CAMERA_INFO_KINDS`` name
-them. Stamps are left to the caller.
+them; ``STAMP_KINDS`` are stamp games played with good images.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["png_claiming", "IMAGE_KINDS", "COMPRESSED_KINDS", "CAMERA_INFO_KINDS"]
+__all__ = ["png_claiming", "IMAGE_KINDS", "COMPRESSED_KINDS", "CAMERA_INFO_KINDS", "STAMP_KINDS"]
 
 HUGE_SIDE = 200_000  # px: 4e10 pixels, far past any decoder's limit
+NS_PER_S = 1_000_000_000
 
 
 def png_claiming(width: int, height: int) -> bytes:
@@ -118,4 +119,14 @@ CAMERA_INFO_KINDS: dict[str, Callable[[Any], Any]] = {
     "other distortion model": lambda g: _info(g, distortion_model="equidistant", d=[0.1, 0.01, 0.0, 0.0]),
     "unknown distortion model": lambda g: _info(g, distortion_model="fisheye_magic"),
     "wrong size": lambda g: _info(g, width=g.width * 2, height=g.height * 2),
+}
+
+# kind → the stamp (ns) a good image is sent again with, from that camera's last good stamp
+# and the clock's now. Backwards stays within SyncConfig.time_jump (1 s): further back is a
+# restarted source (bag loop), which the node follows instead of refusing.
+STAMP_KINDS: dict[str, Callable[[int, int], int]] = {
+    "duplicate stamp": lambda last, now: last,
+    "backwards stamp": lambda last, now: last - 5_000_000,
+    "far-future stamp": lambda last, now: now + 3600 * NS_PER_S,
+    "zero stamp": lambda last, now: 0,
 }
