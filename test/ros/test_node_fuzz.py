@@ -3,7 +3,9 @@ CameraInfo messages and stamp games, in raw and compressed mode.
 
 The node must stay alive, answer at least ``MIN_GOOD_FRACTION`` of the good sets, count every
 bad message under its camera on /diagnostics (exactly: no bad one missed, no good one refused)
-and catch none of them at the callback boundary (each is a clean, per-camera refusal).
+and catch none of them at the callback boundary (each is a clean, per-camera refusal). A
+best-effort camera publisher and a transient-local /hands/pose listener join too: both QoS
+mismatches are reported on /diagnostics, naming the topic and the policy.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ def _status_values(diagnostics, suffix: str) -> dict[str, str]:
 def test_malformed_inputs_never_stop_the_node_and_are_counted_per_camera(mode, tmp_path, ros_env, monkeypatch):
     import rclpy
     from diagnostic_msgs.msg import DiagnosticArray
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
     from sensor_msgs.msg import CompressedImage
     from std_msgs.msg import Header
 
@@ -119,6 +122,11 @@ def test_malformed_inputs_never_stop_the_node_and_are_counted_per_camera(mode, t
         recorder = Recorder(node, {"/hands/pose": HandPoseArray, "/diagnostics": DiagnosticArray})
         pub = RigPublisher(node, image_topics, info_topics, image_type=CompressedImage if mode == "compressed" else None)
         clock = node.get_clock()
+        # Peers whose QoS the node's endpoints cannot match (nothing flows between them).
+        node.create_publisher(CompressedImage if mode == "compressed" else type(frames[0][0]), image_topics[0],
+                              QoSProfile(depth=1, reliability=ReliabilityPolicy.BEST_EFFORT))
+        node.create_subscription(HandPoseArray, "/hands/pose", lambda msg: None,
+                                 QoSProfile(depth=1, durability=DurabilityPolicy.TRANSIENT_LOCAL))
         with NodeProcess(node_spec(params_file=params), env=ros_env, log_path=log) as proc:
             up = wait_until(lambda: not proc.alive() or (pub.connected() and node.count_publishers("/hands/pose") > 0), STARTUP_TIMEOUT_S)
             assert up and proc.alive(), f"node did not start:\n{log.read_text()[-3000:]}"
@@ -163,6 +171,9 @@ def test_malformed_inputs_never_stop_the_node_and_are_counted_per_camera(mode, t
             assert answered >= MIN_GOOD_FRACTION * GOOD_SETS, f"{answered}/{GOOD_SETS} good sets answered"
             assert _status_values(diagnostics, "callbacks")["Callback errors"] == "0", "a bad message got past the checks"
             assert _status_values(diagnostics, "processing")["Processing errors"] == "0"
+            qos = _status_values(diagnostics, "QoS")
+            assert "RELIABILITY" in qos.get(f"{image_topics[0]} (subscription)", ""), qos
+            assert "DURABILITY" in qos.get("/hands/pose (publisher)", ""), qos
             assert proc.alive(), f"the node died:\n{log.read_text()[-3000:]}"
             assert proc.stop() == 0, log.read_text()[-3000:]
     finally:
