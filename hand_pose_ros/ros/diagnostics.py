@@ -14,13 +14,14 @@ import collections
 import dataclasses
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-from hand_pose_ros.ros.guard import CallbackErrors
+if TYPE_CHECKING:  # guard imports QosEvents from here
+    from hand_pose_ros.ros.guard import CallbackErrors
 
 __all__ = [
     "RateMeter",

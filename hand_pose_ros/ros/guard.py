@@ -6,6 +6,12 @@ wraps each subscription and timer callback: an exception is logged with the topi
 once per ``LOG_THROTTLE_S`` per topic, with the count), counted per topic for /diagnostics,
 and the node goes on. Expected refusals (a malformed image) are handled inside the callbacks
 themselves; this is the net under them.
+
+``GuardedEndpoints`` is a mixin for ``rclpy.node.Node`` that applies it to every
+subscription and timer the node creates, and reports incompatible-QoS events of every
+subscription and publisher (``diagnostics.QosEvents``): by overriding ``create_subscription``,
+``create_publisher`` and ``create_timer``, no call site (nor tf2_ros' listener and
+broadcaster, which create theirs on the node) can forget either.
 """
 
 from __future__ import annotations
@@ -14,10 +20,16 @@ import functools
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["CallbackErrors", "LOG_THROTTLE_S"]
+from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+from rclpy.qos import QoSPolicyKind
+
+from hand_pose_ros.ros.diagnostics import QosEvents
+
+__all__ = ["CallbackErrors", "GuardedEndpoints", "LOG_THROTTLE_S"]
 
 LOG_THROTTLE_S = 2.0  # one log line per topic per 2 s, whatever the message rate
 F = TypeVar("F", bound=Callable[..., Any])
@@ -81,3 +93,68 @@ class CallbackErrors:
     def total(self) -> int:
         with self._lock:
             return sum(self._counts.values())
+
+
+class GuardedEndpoints:
+    """Mixin before ``rclpy.node.Node`` (``class MyNode(GuardedEndpoints, Node)``): every
+    subscription and timer callback guarded by ``callback_errors``, every subscription's and
+    publisher's incompatible-QoS events recorded in ``qos_events`` and logged."""
+
+    @functools.cached_property
+    def callback_errors(self) -> CallbackErrors:
+        """Exceptions caught at the boundary; created on first use (Node.__init__ already
+        creates endpoints)."""
+        return CallbackErrors(self.get_logger().error)  # type: ignore[attr-defined]
+
+    @functools.cached_property
+    def qos_events(self) -> QosEvents:
+        return QosEvents()
+
+    def create_subscription(self, msg_type: Any, topic: str, callback: Any, qos_profile: Any, **kwargs: Any) -> Any:
+        """``Node.create_subscription`` with the callback guarded and incompatible QoS reported."""
+        name = {"topic": topic}  # the resolved name once the subscription exists
+        kwargs.setdefault("event_callbacks", SubscriptionEventCallbacks(incompatible_qos=self._qos_callback(name, "subscription")))
+        subscription = super().create_subscription(  # type: ignore[misc]
+            msg_type, topic, self.callback_errors.guarded(topic, callback), qos_profile, **kwargs
+        )
+        name["topic"] = subscription.topic_name
+        self.qos_events.watch(subscription.topic_name, "subscription", subscription.get_publisher_count)
+        return subscription
+
+    def create_publisher(self, msg_type: Any, topic: str, qos_profile: Any, **kwargs: Any) -> Any:
+        """``Node.create_publisher`` with incompatible QoS reported."""
+        name = {"topic": topic}
+        kwargs.setdefault("event_callbacks", PublisherEventCallbacks(incompatible_qos=self._qos_callback(name, "publisher")))
+        publisher = super().create_publisher(msg_type, topic, qos_profile, **kwargs)  # type: ignore[misc]
+        name["topic"] = publisher.topic_name
+        self.qos_events.watch(publisher.topic_name, "publisher", publisher.get_subscription_count)
+        return publisher
+
+    def create_timer(self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
+        """``Node.create_timer`` with the callback guarded (named "timer <function>")."""
+        if callback is not None:
+            callback = self.callback_errors.guarded(f"timer {getattr(callback, '__name__', 'callback')}", callback)
+        return super().create_timer(timer_period_sec, callback, *args, **kwargs)  # type: ignore[misc]
+
+    def _qos_callback(self, name: dict[str, str], kind: str) -> Callable[[Any], None]:
+        """The incompatible-QoS event callback of one endpoint. It holds the node weakly: a
+        node whose ``__init__`` failed after Node's own endpoints were made must not be kept
+        alive (rclpy's shutdown would then destroy the half-built node)."""
+        node = weakref.ref(self)
+
+        def on_event(info: Any) -> None:
+            alive = node()
+            if alive is not None:
+                alive._on_incompatible_qos(name["topic"], kind, info)
+
+        return on_event
+
+    def _on_incompatible_qos(self, topic: str, kind: str, info: Any) -> None:
+        try:
+            policy = QoSPolicyKind(int(info.last_policy_kind)).name
+        except ValueError:
+            policy = str(info.last_policy_kind)
+        self.qos_events.incompatible(topic, kind, policy, info.total_count, time.monotonic())
+        self.get_logger().warning(  # type: ignore[attr-defined]
+            f"{topic} ({kind}): a peer with incompatible {policy} QoS; nothing flows between them"
+        )

@@ -7,16 +7,12 @@ and publishes ``/hands/markers`` (skeleton and mesh), optional overlays and wris
 ``/diagnostics`` reports per-camera health, sync drops, latency and the active backend.
 No maths here: that lives in the ROS-free detection, fusion and mesh packages.
 
-Every subscription and timer callback the node creates runs behind the callback boundary
-(``guard.CallbackErrors``: an exception is logged with its topic, counted and reported, and
-the node goes on), and every subscription and publisher reports incompatible QoS: the node
-overrides ``create_subscription``/``create_publisher``/``create_timer`` so no call site can
-forget either.
+Every subscription and timer callback the node creates runs behind the callback boundary,
+and every subscription and publisher reports incompatible QoS (``guard.GuardedEndpoints``).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import sys
 import time
@@ -25,11 +21,10 @@ from typing import Any
 
 import numpy as np
 import rclpy
-from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.signals import SignalHandlerOptions
-from rclpy.qos import HistoryPolicy, QoSPolicyKind, QoSProfile, ReliabilityPolicy
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
@@ -48,12 +43,11 @@ from hand_pose_ros.ros.diagnostics import (
     CameraHealth,
     LatencyStats,
     ProcessingInfo,
-    QosEvents,
     RateMeter,
     callbacks_status,
     diagnostic_array,
 )
-from hand_pose_ros.ros.guard import CallbackErrors
+from hand_pose_ros.ros.guard import GuardedEndpoints
 from hand_pose_ros.ros.image_conversion import (
     ImageConversionError,
     compressed_header,
@@ -78,7 +72,7 @@ OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
 
 
-class HandPoseNode(Node):
+class HandPoseNode(GuardedEndpoints, Node):
     """The multi-view hand pose node (see the module docstring)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -175,51 +169,6 @@ class HandPoseNode(Node):
         self._detector.detect([np.zeros((c.height, c.width, 3), np.uint8) for c in self.rig.cameras])
         self._detector.reset()
         self.get_logger().info(f"detector warmed up in {time.monotonic() - started:.1f} s")
-
-    # --- the callback boundary and QoS events, for every endpoint the node creates ----------
-    @functools.cached_property
-    def _callback_errors(self) -> CallbackErrors:
-        return CallbackErrors(lambda text: self.get_logger().error(text))
-
-    @functools.cached_property
-    def _qos_events(self) -> QosEvents:
-        return QosEvents()
-
-    def create_subscription(self, msg_type: Any, topic: str, callback: Any, qos_profile: Any, **kwargs: Any) -> Any:
-        """``Node.create_subscription`` with the callback guarded and incompatible QoS reported."""
-        name = {"topic": topic}  # the resolved name, once the subscription exists
-        kwargs.setdefault("event_callbacks", SubscriptionEventCallbacks(
-            incompatible_qos=lambda info: self._on_incompatible_qos(name["topic"], "subscription", info)))
-        subscription = super().create_subscription(
-            msg_type, topic, self._callback_errors.guarded(topic, callback), qos_profile, **kwargs
-        )
-        name["topic"] = subscription.topic_name
-        self._qos_events.watch(subscription.topic_name, "subscription", subscription.get_publisher_count)
-        return subscription
-
-    def create_publisher(self, msg_type: Any, topic: str, qos_profile: Any, **kwargs: Any) -> Any:
-        """``Node.create_publisher`` with incompatible QoS reported."""
-        name = {"topic": topic}
-        kwargs.setdefault("event_callbacks", PublisherEventCallbacks(
-            incompatible_qos=lambda info: self._on_incompatible_qos(name["topic"], "publisher", info)))
-        publisher = super().create_publisher(msg_type, topic, qos_profile, **kwargs)
-        name["topic"] = publisher.topic_name
-        self._qos_events.watch(publisher.topic_name, "publisher", publisher.get_subscription_count)
-        return publisher
-
-    def create_timer(self, timer_period_sec: float, callback: Any, *args: Any, **kwargs: Any) -> Any:
-        """``Node.create_timer`` with the callback guarded (named "timer <function>")."""
-        if callback is not None:
-            callback = self._callback_errors.guarded(f"timer {getattr(callback, '__name__', 'callback')}", callback)
-        return super().create_timer(timer_period_sec, callback, *args, **kwargs)
-
-    def _on_incompatible_qos(self, topic: str, kind: str, info: Any) -> None:
-        try:
-            policy = QoSPolicyKind(int(info.last_policy_kind)).name
-        except ValueError:
-            policy = str(info.last_policy_kind)
-        self._qos_events.incompatible(topic, kind, policy, info.total_count, time.monotonic())
-        self.get_logger().warning(f"{topic} ({kind}): a peer with incompatible {policy} QoS; nothing flows between them")
 
     # --- callbacks: convert and hand off --------------------------------------------------
     def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
@@ -345,7 +294,7 @@ class HandPoseNode(Node):
             latency=self._latency,
             last_error_time=self._last_error_time,
         )
-        extra = [callbacks_status(NODE_NAME, now, self._callback_errors), self._qos_events.status(NODE_NAME, now)]
+        extra = [callbacks_status(NODE_NAME, now, self.callback_errors), self.qos_events.status(NODE_NAME, now)]
         self._diag_pub.publish(
             diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, sync.counts(), info, extra)
         )

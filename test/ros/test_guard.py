@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from rclpy.subscription import Subscription
 
@@ -61,3 +63,63 @@ def test_the_wrapper_keeps_the_signature_rclpy_inspects(callback, with_info):
     probe = Probe()
     probe.callback = CallbackErrors(lambda text: None).guarded("/t", callback)
     assert (probe._callback_type == Subscription.CallbackType.WithMessageInfo) == with_info
+
+
+@pytest.mark.ros
+def test_a_guarded_node_survives_raising_callbacks_and_reports_incompatible_qos(monkeypatch):
+    """Real rclpy in this process: a subscription and a timer that raise, and a best-effort
+    publisher against a reliable subscription."""
+    import os
+
+    import rclpy
+
+    from hand_pose_ros.tools.launch_spec import ros_environment
+
+    # Fast DDS reads its profiles once per process, at the first participant: give it the
+    # 8 MiB shared-memory profile the image-publishing tests after this one need (test_node_dds).
+    if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
+        monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
+    from rclpy.node import Node
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from std_msgs.msg import String
+
+    from hand_pose_ros.ros.guard import GuardedEndpoints
+    from hand_pose_ros.tools.harness import spin_in_background, wait_until
+
+    class Probe(GuardedEndpoints, Node):
+        def __init__(self):
+            super().__init__("guard_probe")
+            self.received = []
+            self.create_subscription(String, "/guard/in", self.on_message, QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+            self.create_timer(0.05, self.on_tick)
+
+        def on_message(self, msg):
+            self.received.append(msg.data)
+            if msg.data == "bad":
+                raise RuntimeError("a message nobody anticipated")
+
+        def on_tick(self):
+            raise ValueError("timer bug")
+
+    rclpy.init()
+    probe = Probe()
+    other = rclpy.create_node("guard_peer")
+    executor, thread = spin_in_background(probe)
+    try:
+        reliable = other.create_publisher(String, "/guard/in", QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
+        other.create_publisher(String, "/guard/in", QoSProfile(depth=10, reliability=ReliabilityPolicy.BEST_EFFORT))
+        assert wait_until(lambda: reliable.get_subscription_count() > 0, 20)
+        for data in ("good", "bad", "after"):
+            reliable.publish(String(data=data))
+        assert wait_until(lambda: probe.received == ["good", "bad", "after"], 20), probe.received  # spin went on
+        assert wait_until(lambda: probe.callback_errors.counts().get("/guard/in") == 1, 20)
+        assert probe.callback_errors.counts().get("timer on_tick", 0) >= 1
+        assert wait_until(lambda: "RELIABILITY" in probe.qos_events.status("n", time.monotonic()).message, 20)
+        assert "/guard/in (subscription)" in probe.qos_events.status("n", time.monotonic()).message
+        assert thread.is_alive()
+    finally:
+        executor.shutdown()
+        probe.destroy_node()
+        other.destroy_node()
+        rclpy.try_shutdown()
+        thread.join(5)
