@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from hand_pose_ros.tools.fuzz_messages import png_claiming
 from hand_pose_ros.image_headers import MAX_IMAGE_PIXELS, ImageHeader, ImageHeaderError, check_pixels, read_header
+from hand_pose_ros.tools.fuzz_messages import png_claiming
 
 
 @pytest.mark.parametrize("ext", [".jpg", ".png"])

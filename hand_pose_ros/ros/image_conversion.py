@@ -140,10 +140,12 @@ def compressed_header(msg: Any, where: str = "compressed image", max_pixels: int
 
     Raises:
         ImageConversionError: a format that is not JPEG or PNG, data of another format than
-            ``msg.format`` names, a header that cannot be read, or more than ``max_pixels``.
+            ``msg.format`` names (an empty format accepts either), a header that cannot be
+            read, or more than ``max_pixels``.
     """
     fmt = str(msg.format).lower()
-    named = {_COMPRESSED_FORMATS[w] for w in _words(fmt) if w in _COMPRESSED_FORMATS}
+    # An empty format names nothing: the data's own signature decides.
+    named = {_COMPRESSED_FORMATS[w] for w in _words(fmt) if w in _COMPRESSED_FORMATS} if fmt.strip() else {"jpeg", "png"}
     if not named:
         raise ImageConversionError(f"{where}: compressed format {msg.format!r} is not JPEG or PNG")
     if len(msg.data) == 0:

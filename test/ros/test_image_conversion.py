@@ -161,6 +161,13 @@ def test_truncated_compressed_data_is_refused(photo, ext, fmt, keep):
 def test_data_of_another_format_than_named_is_refused(photo):
     with pytest.raises(ImageConversionError, match="names jpeg but the data is PNG"):
         compressed_to_rgb(CompressedImage(format="rgb8; jpeg compressed bgr8", data=_encoded(photo, ".png")))
+    with pytest.raises(ImageConversionError, match="names png but the data is JPEG"):
+        compressed_to_rgb(CompressedImage(format="png", data=_encoded(photo, ".jpg")))
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_an_empty_format_lets_the_data_say_what_it_is(photo, ext):
+    assert compressed_to_rgb(CompressedImage(format="", data=_encoded(photo, ext))).shape == photo.shape
 
 
 def test_random_bytes_after_a_valid_header_are_refused(photo):
