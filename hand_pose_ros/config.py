@@ -29,7 +29,6 @@ from hand_pose_ros.checks import check_bool, check_choice, check_number, check_s
 from hand_pose_ros.detection.config import HandDetectorConfig
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.mesh.config import MeshFitterConfig
-from hand_pose_ros.ros.sync import SyncConfig
 
 __all__ = [
     "NODE_NAME",
@@ -86,6 +85,11 @@ DERIVED_FIELDS = {"sync.num_cameras": "set from the number of cameras.image_topi
 
 EXTRINSICS_SOURCES = ("file", "tf")
 RELIABILITIES = ("best_effort", "reliable")
+SYNC_IMPLEMENTATIONS = ("builtin", "message_filters")
+MESSAGE_FILTERS_MISSING = (
+    "sync.implementation: 'message_filters' needs ROS 2 message_filters, which is not importable "
+    "here ({reason}); use 'builtin' (the same approximate-time semantics)"
+)
 
 
 class StartupError(RuntimeError):
@@ -238,6 +242,45 @@ SECTIONS: dict[str, type] = {
     "mesh": MeshFitterConfig,
     "publish": PublishConfig,
 }
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SyncConfig:
+    """Synchroniser settings (``hand_pose_ros.ros.sync``).
+
+    Attributes:
+        num_cameras: N ≥ 1 streams, indexed 0..N-1 in the node's camera order.
+        slop: seconds; the largest stamp difference inside one set.
+        queue_size: messages kept per camera (oldest dropped first).
+        min_views: cameras a partial set needs (1..N).
+        partial_timeout: seconds a message waits for a full set before a partial one is
+            tried; ``0`` disables partial sets.
+        time_jump: seconds; a stamp this far before the camera's previous one means the
+            source restarted (bag loop, simulation reset): the camera's stream starts afresh.
+            Smaller steps back are refused as out-of-order messages.
+        implementation: who decides full sets, one of ``SYNC_IMPLEMENTATIONS``: ``builtin``
+            (linear cost, tested) or ``message_filters`` (ROS 2's, where importable; a time
+            jump rebuilds it so the new timeline is not evicted).
+    """
+
+    num_cameras: int
+    slop: float = 0.01
+    queue_size: int = 5
+    min_views: int = 2
+    partial_timeout: float = 0.1
+    time_jump: float = 1.0
+    implementation: str = "builtin"
+
+    def __post_init__(self) -> None:
+        name = "SyncConfig"
+        check_number(f"{name}.num_cameras", self.num_cameras, integer=True, low=1)
+        check_number(f"{name}.slop", self.slop, low=0.0, low_open=True)
+        check_number(f"{name}.queue_size", self.queue_size, integer=True, low=1)
+        # min_views above the camera count could never be met: partial sets would never go out.
+        check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
+        check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
+        check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
+        check_choice(f"{name}.implementation", self.implementation, SYNC_IMPLEMENTATIONS)
 
 
 def _default_sync() -> SyncConfig:
@@ -424,6 +467,8 @@ def load_config(params: Mapping[str, Any]) -> tuple[NodeConfig, Rig]:
         )
     if built["publish"] is not None and built["publish"].tf and not tf_available:
         problems.append("publish.tf: needs tf2_ros, which is not importable here; set it false")
+    if built["sync"] is not None and built["sync"].implementation == "message_filters" and not _importable("message_filters"):
+        problems.append(MESSAGE_FILTERS_MISSING.format(reason="no module named 'message_filters'"))
     cameras: CamerasConfig | None = built["cameras"]
     if calibration is not None and cameras is not None:
         built["cameras"] = cameras = _resolve_names(cameras, calibration.names, problems)

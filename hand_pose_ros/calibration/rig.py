@@ -78,6 +78,8 @@ class CameraCalibration:
                 f"{where}: distortion_model must be one of {sorted(DISTORTION_MODELS)}, got {self.distortion_model!r}"
             )
         D = np.asarray(self.distortion, np.float64).reshape(-1)
+        if not np.all(np.isfinite(D)):
+            raise ValueError(f"{where}: distortion must be finite, got {D.tolist()}")
         if self.distortion_model == "none":
             if np.any(D != 0):
                 raise ValueError(f"{where}: distortion_model 'none' needs no (or all-zero) coefficients")
@@ -88,6 +90,8 @@ class CameraCalibration:
                 f"distortion coefficients, got {D.size}"
             )
         T = check_shape("world_T_camera", self.world_T_camera, (4, 4), where).astype(np.float64)
+        if not np.all(np.isfinite(T)):
+            raise ValueError(f"{where}: world_T_camera must be finite (rotation and translation), got {T.tolist()}")
         R = T[:3, :3]
         if not np.allclose(R @ R.T, np.eye(3), atol=1e-6) or np.linalg.det(R) < 0 or not np.allclose(T[3], [0, 0, 0, 1]):
             raise ValueError(f"{where}: world_T_camera must be a rigid transform (rotation + translation)")

@@ -1,9 +1,11 @@
-"""Health bookkeeping for /diagnostics: per-camera input, the synchroniser, the processing.
+"""Health bookkeeping for /diagnostics: per-camera input, the synchroniser, the processing,
+callback errors and incompatible QoS.
 
-``RateMeter``/``CameraHealth``/``LatencyStats`` are plain, thread-safe counters updated by
-the node's callbacks and worker; ``diagnostic_array`` turns a snapshot into a
+``RateMeter``/``CameraHealth``/``LatencyStats``/``QosEvents`` are plain, thread-safe counters
+updated by the node's callbacks and worker; ``diagnostic_array`` turns a snapshot into a
 ``diagnostic_msgs/DiagnosticArray`` (one status per concern, units in the key names, as
-diagnostic_updater does).
+diagnostic_updater does). Levels show the present: a status warns (or errs) while its last
+bad event is less than ``RECENT_ERROR_S`` old; the counts stay cumulative.
 """
 
 from __future__ import annotations
@@ -11,18 +13,34 @@ from __future__ import annotations
 import collections
 import dataclasses
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
-__all__ = ["RateMeter", "CameraHealth", "LatencyStats", "ProcessingInfo", "diagnostic_array"]
+if TYPE_CHECKING:  # guard imports QosEvents from here
+    from hand_pose_ros.ros.guard import CallbackErrors
+
+__all__ = [
+    "RateMeter",
+    "CameraHealth",
+    "LatencyStats",
+    "ProcessingInfo",
+    "QosEvents",
+    "callbacks_status",
+    "diagnostic_array",
+    "RECENT_ERROR_S",
+]
 
 RATE_WINDOW_S = 2.0  # input/output rates are averaged over the last 2 s
 STALE_AFTER_S = 1.0  # a camera silent this long is reported STALE
 LATENCY_SAMPLES = 300  # ≈10 s of sets at 30 Hz for the latency percentiles
-RECENT_ERROR_S = 5.0  # a camera stays WARN this long after its last rejected image
+# A status stays WARN/ERROR this long after its last bad event (rejected image, partial set,
+# processing or callback error): long enough to be seen at a 1 s diagnostics period and by
+# a person glancing at rqt, short enough that a recovered system reads OK again.
+RECENT_ERROR_S = 5.0
 
 OK, WARN, ERROR, STALE = (DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR, DiagnosticStatus.STALE)
 
@@ -69,7 +87,8 @@ class CameraHealth:
     last_error: str = ""
     last_error_time: float = float("-inf")  # monotonic s
     camera_info_received: int = 0
-    camera_info_error: str = ""
+    camera_info_rejected: int = 0
+    camera_info_error: str = ""  # the latest CameraInfo's problem ("" once a good one arrives)
 
     def reject(self, reason: str, now: float) -> None:
         self.rejected += 1
@@ -101,6 +120,7 @@ class CameraHealth:
                 "Images rejected": self.rejected,
                 "Last error": self.last_error,
                 "CameraInfo received": self.camera_info_received,
+                "CameraInfo rejected": self.camera_info_rejected,
                 "CameraInfo error": self.camera_info_error,
             },
         )
@@ -135,6 +155,7 @@ class ProcessingInfo:
     last_error: str
     output_rate_hz: float
     latency: LatencyStats
+    last_error_time: float = float("-inf")  # monotonic s of ``last_error``
 
 
 def diagnostic_array(
@@ -142,19 +163,28 @@ def diagnostic_array(
     now_monotonic: float,
     stamp: Time,
     cameras: Sequence[CameraHealth],
-    sync_counts: dict[str, int | str],
+    sync_counts: dict[str, Any],
     processing: ProcessingInfo,
+    extra: Sequence[DiagnosticStatus] = (),
 ) -> DiagnosticArray:
-    """One DiagnosticArray: a status per camera, one for synchronisation, one for processing."""
+    """One DiagnosticArray: a status per camera, one for synchronisation, one for processing,
+    then ``extra`` (callback errors, QoS).
+
+    ``sync_counts`` is ``ApproximateSynchronizer.counts()``: its ``last_partial_s`` (same
+    monotonic clock as ``now_monotonic``) makes the synchroniser WARN while partial sets are recent.
+    """
     out = DiagnosticArray()
     out.header.stamp = stamp
     out.status = [c.status(node_name, now_monotonic) for c in cameras]
-    sync_level = WARN if sync_counts["partial"] else OK
+    partial_age = now_monotonic - sync_counts.get("last_partial_s", float("-inf"))
+    recent_partial = partial_age < RECENT_ERROR_S
     out.status.append(
         _status(
             f"{node_name}: synchronizer",
-            sync_level,
-            f"{sync_counts['partial']} partial sets" if sync_counts["partial"] else "full sets",
+            WARN if recent_partial else OK,
+            f"partial sets: the latest {partial_age:.1f} s ago ({sync_counts['partial']} in all)"
+            if recent_partial
+            else f"full sets ({sync_counts['partial']} partial in all)",
             {
                 "Implementation": sync_counts.get("implementation", ""),
                 "Sets emitted": sync_counts["emitted"],
@@ -166,25 +196,94 @@ def diagnostic_array(
         )
     )
     median, p90 = processing.latency.percentiles(50, 90)
-    level = ERROR if processing.last_error else OK
+    recent_error = now_monotonic - processing.last_error_time < RECENT_ERROR_S
     out.status.append(
         _status(
             f"{node_name}: processing",
-            level,
-            processing.last_error or f"{processing.backend} on {processing.device}",
+            ERROR if recent_error else OK,
+            processing.last_error if recent_error else f"{processing.backend} on {processing.device}",
             {
                 "Backend": processing.backend,
                 "Device": processing.device,
                 "Sets processed": processing.sets_processed,
                 "Sets skipped (latest wins)": processing.sets_skipped,
                 "Processing errors": processing.errors,
+                "Last error": processing.last_error,
                 "Output rate (Hz)": f"{processing.output_rate_hz:.1f}",
                 "Latency median (ms)": f"{median * 1e3:.1f}",
                 "Latency p90 (ms)": f"{p90 * 1e3:.1f}",
             },
         )
     )
+    out.status.extend(extra)
     return out
+
+
+def callbacks_status(node_name: str, now_monotonic: float, errors: CallbackErrors) -> DiagnosticStatus:
+    """ERROR while an exception was caught at the callback boundary recently; counts per topic."""
+    recent = now_monotonic - errors.last_error_time < RECENT_ERROR_S
+    counts = errors.counts()
+    return _status(
+        f"{node_name}: callbacks",
+        ERROR if recent else OK,
+        errors.last_error if recent else f"no recent callback errors ({sum(counts.values())} in all)",
+        {"Callback errors": sum(counts.values()), "Last error": errors.last_error}
+        | {f"Errors on {topic}": count for topic, count in sorted(counts.items())},
+    )
+
+
+@dataclasses.dataclass
+class _Incompatible:
+    policy: str  # the QoS policy of the latest incompatible peer (QoSPolicyKind name)
+    count: int  # incompatible peers seen (the event's total_count)
+    time: float  # monotonic s of the latest event
+
+
+class QosEvents:
+    """Incompatible-QoS events of the node's subscriptions and publishers, per topic.
+
+    A topic warns while its latest incompatible peer appeared recently or while it has no
+    compatible peer at all (a best-effort camera against a reliable subscription: nothing
+    arrives, and the event fires once, at discovery).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._peers: dict[tuple[str, str], Callable[[], int]] = {}
+        self._events: dict[tuple[str, str], _Incompatible] = {}
+
+    def watch(self, topic: str, kind: str, matched_peers: Callable[[], int]) -> None:
+        """Know ``topic``'s ``kind`` ("subscription" | "publisher") endpoint and how to count its peers."""
+        with self._lock:
+            self._peers[(topic, kind)] = matched_peers
+
+    def incompatible(self, topic: str, kind: str, policy: str, total_count: int, now: float) -> None:
+        with self._lock:
+            self._events[(topic, kind)] = _Incompatible(policy, int(total_count), now)
+
+    def status(self, node_name: str, now_monotonic: float) -> DiagnosticStatus:
+        with self._lock:
+            events = sorted(self._events.items())
+            peers = dict(self._peers)
+        problems, values = [], {}
+        for (topic, kind), event in events:
+            matched = _call_or(peers.get((topic, kind)), -1)
+            values[f"{topic} ({kind})"] = f"{event.policy} incompatible, {event.count} peers so far, {matched} matched now"
+            if now_monotonic - event.time < RECENT_ERROR_S or matched == 0:
+                lone = ", no compatible peer" if matched == 0 else ""
+                problems.append(f"{topic} ({kind}): a peer with incompatible {event.policy} QoS{lone}")
+        message = "; ".join(problems) or "no incompatible QoS"
+        return _status(f"{node_name}: QoS", WARN if problems else OK, message, values)
+
+
+def _call_or(fn: Callable[[], int] | None, default: int) -> int:
+    """``fn()``, or ``default`` without one or once the entity behind it is gone (shutting down)."""
+    if fn is None:
+        return default
+    try:
+        return int(fn())
+    except Exception:  # a destroyed publisher/subscription raises InvalidHandle
+        return default
 
 
 def _status(name: str, level: bytes | int, message: str, values: dict[str, object]) -> DiagnosticStatus:

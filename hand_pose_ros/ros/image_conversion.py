@@ -3,22 +3,28 @@
 ``cv_bridge`` is used where it imports *and* converts correctly (its PyPI build breaks with
 OpenCV 5); otherwise the project's own path reads the message buffer in place with
 ``np.frombuffer`` (zero copy for ``rgb8``/``rgba8``; one colour conversion otherwise).
-Every refusal raises ``ImageConversionError`` naming the camera and what was wrong.
+Every refusal raises ``ImageConversionError`` naming the camera and what was wrong, whatever
+the message holds: OpenCV's and cv_bridge's own errors are translated, and a compressed image
+is size-checked from its header (``hand_pose_ros.image_headers``) before it is decoded.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import cv2
 import numpy as np
+
+from hand_pose_ros.image_headers import MAX_IMAGE_PIXELS, ImageHeader, ImageHeaderError, check_pixels, read_header
 
 __all__ = [
     "ImageConversionError",
     "SUPPORTED_ENCODINGS",
     "image_to_rgb",
     "compressed_to_rgb",
+    "compressed_header",
     "rgb_to_image_fields",
     "cv_bridge_available",
 ]
@@ -39,6 +45,10 @@ _RGB_FROM: dict[str, tuple[int, Any]] = {
     "yuyv": (2, lambda a: cv2.cvtColor(a, cv2.COLOR_YUV2RGB_YUY2)),
 }
 SUPPORTED_ENCODINGS: tuple[str, ...] = tuple(_RGB_FROM)
+# 4:2:2 shares one chroma pair between two pixels: rows must hold whole pairs.
+_PAIRED_CHANNELS = 2
+# What CompressedImage.format may name (image_transport writes e.g. "rgb8; jpeg compressed bgr8").
+_COMPRESSED_FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png"}
 
 # Encodings with more than 8 bits per channel (depth cameras, raw sensors): the hand
 # network takes 8-bit colour, and guessing a scaling would silently change the input.
@@ -82,8 +92,9 @@ def image_to_rgb(msg: Any, where: str = "image", use_cv_bridge: bool = True) -> 
         use_cv_bridge: go through cv_bridge when it works here.
 
     Raises:
-        ImageConversionError: zero size, unsupported or 16-bit encoding, or a step/data size
-            that does not match width × height × bytes per pixel.
+        ImageConversionError: zero size, unsupported or 16-bit encoding, an odd width for a
+            4:2:2 encoding, a step/data size that does not match width × height × bytes per
+            pixel, or cv_bridge / OpenCV refusing the data.
     """
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     encoding = str(msg.encoding).strip().lower()
@@ -99,6 +110,8 @@ def image_to_rgb(msg: Any, where: str = "image", use_cv_bridge: bool = True) -> 
             f"{where}: unsupported encoding {msg.encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
         )
     channels, to_rgb = _RGB_FROM[encoding]
+    if channels == _PAIRED_CHANNELS and width % 2:
+        raise ImageConversionError(f"{where}: {msg.encoding} packs pixels in pairs; width {width} is odd")
     row_bytes = width * channels
     if step < row_bytes:
         raise ImageConversionError(
@@ -110,28 +123,71 @@ def image_to_rgb(msg: Any, where: str = "image", use_cv_bridge: bool = True) -> 
             f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
         )
     if use_cv_bridge and _BRIDGE is not None:
-        return np.asarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
+        try:
+            return np.asarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
+        except Exception as exc:  # cv_bridge raises CvBridgeError, cv2.error, TypeError, ...
+            raise ImageConversionError(f"{where}: cv_bridge refused the {msg.encoding!r} image: {exc}") from exc
     # (H, step) rows → (H, W, C) pixels; padding bytes at row ends are skipped by the slice.
     pixels = buffer.reshape(height, step)[:, :row_bytes].reshape(height, width, channels)
-    return to_rgb(pixels)
+    try:
+        return to_rgb(pixels)
+    except cv2.error as exc:
+        raise ImageConversionError(f"{where}: OpenCV cannot convert the {msg.encoding!r} image: {exc}") from exc
 
 
-def compressed_to_rgb(msg: Any, where: str = "compressed image") -> np.ndarray:
-    """A sensor_msgs/CompressedImage (JPEG or PNG) → ``(H, W, 3) uint8`` RGB.
+def compressed_header(msg: Any, where: str = "compressed image", max_pixels: int = MAX_IMAGE_PIXELS) -> ImageHeader:
+    """The size a sensor_msgs/CompressedImage claims, read from its JPEG/PNG header only.
 
     Raises:
-        ImageConversionError: an unsupported format or data that does not decode.
+        ImageConversionError: a format that is not JPEG or PNG, data of another format than
+            ``msg.format`` names (an empty format accepts either), a header that cannot be
+            read, or more than ``max_pixels``.
     """
     fmt = str(msg.format).lower()
-    if not any(name in fmt for name in ("jpeg", "jpg", "png")):
+    # An empty format names nothing: the data's own signature decides.
+    named = {_COMPRESSED_FORMATS[w] for w in _words(fmt) if w in _COMPRESSED_FORMATS} if fmt.strip() else {"jpeg", "png"}
+    if not named:
         raise ImageConversionError(f"{where}: compressed format {msg.format!r} is not JPEG or PNG")
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size == 0:
+    if len(msg.data) == 0:
         raise ImageConversionError(f"{where}: empty compressed data")
-    decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    try:
+        header = read_header(msg.data)
+        check_pixels(header, max_pixels)
+    except ImageHeaderError as exc:
+        raise ImageConversionError(f"{where}: {exc}") from exc
+    if header.format not in named:
+        raise ImageConversionError(f"{where}: format {msg.format!r} names {'/'.join(sorted(named))} but the data is {header.format.upper()}")
+    return header
+
+
+def compressed_to_rgb(msg: Any, where: str = "compressed image", max_pixels: int = MAX_IMAGE_PIXELS) -> np.ndarray:
+    """A sensor_msgs/CompressedImage (JPEG or PNG) → ``(H, W, 3) uint8`` RGB.
+
+    The header is checked first (``compressed_header``), so nothing larger than
+    ``max_pixels`` is ever allocated; then the data is decoded.
+
+    Raises:
+        ImageConversionError: see ``compressed_header``; data that does not decode, or
+            decodes to another size than its header claims.
+    """
+    header = compressed_header(msg, where, max_pixels)
+    buffer = np.frombuffer(msg.data, dtype=np.uint8)
+    try:
+        decoded = cv2.imdecode(buffer, cv2.IMREAD_COLOR)
+    except cv2.error as exc:  # OpenCV's own limits and corrupt streams
+        raise ImageConversionError(f"{where}: {buffer.size} bytes of {msg.format!r} data do not decode: {exc}") from exc
     if decoded is None:
         raise ImageConversionError(f"{where}: {buffer.size} bytes of {msg.format!r} data do not decode")
+    if decoded.shape[:2] != (header.height, header.width):
+        raise ImageConversionError(
+            f"{where}: decoded to {decoded.shape[1]}x{decoded.shape[0]}, its header says {header.width}x{header.height}"
+        )
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB)
+
+
+def _words(text: str) -> list[str]:
+    """The alphanumeric words of ``text`` ("rgb8; jpeg compressed bgr8" → rgb8, jpeg, ...)."""
+    return re.findall(r"[a-z0-9]+", text)
 
 
 def rgb_to_image_fields(rgb: np.ndarray) -> dict[str, Any]:

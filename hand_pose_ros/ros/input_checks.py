@@ -6,12 +6,22 @@ from typing import Any
 
 import numpy as np
 
-from hand_pose_ros.calibration import CameraCalibration
+from hand_pose_ros.calibration import DISTORTION_MODELS, CameraCalibration
 
-__all__ = ["check_image_size", "camera_info_problem"]
+__all__ = ["check_image_size", "check_stamp", "camera_info_problem", "MAX_STAMP_AHEAD_S", "MAX_DISTORTION_COEFFICIENTS"]
 
 # CameraInfo K may be rounded when written by drivers; beyond 1 % it is another calibration.
 K_RELATIVE_TOLERANCE = 0.01
+# Distortion coefficients are printed with a few decimals by calibration tools; a difference
+# beyond this is another calibration (k1 = 0.1 vs 0.1001 is not worth a warning).
+D_ABSOLUTE_TOLERANCE = 1e-3
+# The longest model OpenCV knows (k1-k6, p1, p2, s1-s4, tx, ty) has 14 coefficients; more is
+# garbage, and its length alone is not worth formatting into a message.
+MAX_DISTORTION_COEFFICIENTS = 14
+# Cameras and the node share a clock (or sim time); a stamp this far ahead of the node's
+# clock is a wrong clock, and accepting it would make every later, right stamp "backwards".
+MAX_STAMP_AHEAD_S = 10.0
+NS_PER_S = 1_000_000_000
 
 
 def check_image_size(width: int, height: int, calibration: CameraCalibration, where: str) -> None:
@@ -25,8 +35,27 @@ def check_image_size(width: int, height: int, calibration: CameraCalibration, wh
         )
 
 
+def check_stamp(stamp_ns: int, now_ns: int, where: str) -> None:
+    """Raise ValueError for a zero (unset) stamp or one more than ``MAX_STAMP_AHEAD_S`` ahead
+    of the node's clock ``now_ns`` (not checked while that clock is zero: sim time before /clock)."""
+    if stamp_ns <= 0:
+        raise ValueError(f"{where}: zero stamp (the camera driver did not stamp the image)")
+    if now_ns > 0 and stamp_ns - now_ns > MAX_STAMP_AHEAD_S * NS_PER_S:
+        raise ValueError(
+            f"{where}: stamp {stamp_ns} ns is {(stamp_ns - now_ns) / NS_PER_S:.1f} s ahead of the node's clock "
+            f"(at most {MAX_STAMP_AHEAD_S} s)"
+        )
+
+
 def camera_info_problem(msg: Any, calibration: CameraCalibration) -> str:
-    """Why a CameraInfo is unusable or disagrees with the calibration file; "" if fine."""
+    """Why a CameraInfo is unusable or disagrees with the calibration file; "" if fine.
+
+    Checked: K (9 finite values, fx, fy > 0, within 1 % of the file's), the image size, the
+    distortion model and coefficients (finite, a sane count, the file's model and values; a
+    file with no distortion accepts any model with all-zero coefficients).
+    """
+    if len(msg.k) != 9:
+        return f"CameraInfo K has {len(msg.k)} values, expected 9"
     K = np.asarray(msg.k, np.float64).reshape(3, 3)
     if not np.all(np.isfinite(K)):
         return f"CameraInfo K has non-finite values {K.tolist()}"
@@ -36,4 +65,24 @@ def camera_info_problem(msg: Any, calibration: CameraCalibration) -> str:
         return f"CameraInfo size {msg.width}x{msg.height} differs from the calibration's {calibration.width}x{calibration.height}"
     if not np.allclose(K, calibration.camera_matrix, rtol=K_RELATIVE_TOLERANCE, atol=0):
         return "CameraInfo K differs from the calibration file's camera_matrix by more than 1 %"
+    return _distortion_problem(str(msg.distortion_model), msg.d, calibration)
+
+
+def _distortion_problem(model: str, d: Any, calibration: CameraCalibration) -> str:
+    if len(d) > MAX_DISTORTION_COEFFICIENTS:
+        return f"CameraInfo D has {len(d)} coefficients (at most {MAX_DISTORTION_COEFFICIENTS})"
+    D = np.asarray(d, np.float64)
+    if not np.all(np.isfinite(D)):
+        return f"CameraInfo D has non-finite values {D.tolist()}"
+    if model and model not in DISTORTION_MODELS:
+        return f"CameraInfo distortion model {model!r} is not one of {sorted(DISTORTION_MODELS)}"
+    expected = calibration.distortion
+    if calibration.distortion_model == "none" or not np.any(expected):
+        if np.any(np.abs(D) > D_ABSOLUTE_TOLERANCE):
+            return f"CameraInfo D = {D.tolist()} ({model or 'no model'}) but the calibration file has no distortion"
+        return ""
+    if model != calibration.distortion_model:
+        return f"CameraInfo distortion model {model!r} differs from the calibration file's {calibration.distortion_model!r}"
+    if D.shape != expected.shape or not np.allclose(D, expected, rtol=0, atol=D_ABSOLUTE_TOLERANCE):
+        return f"CameraInfo D = {D.tolist()} differs from the calibration file's {expected.tolist()}"
     return ""

@@ -8,6 +8,9 @@ fit the hand meshes (``/hands/meshes``, HandMeshArray) and publishes ``/hands/ma
 health, sync drops, latency and the active backend. No maths here, and no rules between
 frames: those live in ``hand_pose_ros.pipeline``. The library's ``logging`` records reach
 /rosout through ``log_bridge``.
+
+Every subscription and timer callback the node creates runs behind the callback boundary,
+and every subscription and publisher reports incompatible QoS (``guard.GuardedEndpoints``).
 """
 
 from __future__ import annotations
@@ -39,8 +42,22 @@ from hand_pose_ros.ros.conversions import (
     transform_to_matrix,
     wrist_transforms,
 )
-from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, ProcessingInfo, RateMeter, diagnostic_array
-from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
+from hand_pose_ros.ros.diagnostics import (
+    CameraHealth,
+    LatencyStats,
+    ProcessingInfo,
+    RateMeter,
+    callbacks_status,
+    diagnostic_array,
+)
+from hand_pose_ros.ros.guard import GuardedEndpoints
+from hand_pose_ros.ros.image_conversion import (
+    ImageConversionError,
+    compressed_header,
+    compressed_to_rgb,
+    image_to_rgb,
+    rgb_to_image_fields,
+)
 from hand_pose_ros.ros.log_bridge import RosLogBridge
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
@@ -58,7 +75,7 @@ __all__ = ["HandPoseNode", "main", "StartupError"]
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
 
 
-class HandPoseNode(Node):
+class HandPoseNode(GuardedEndpoints, Node):
     """The multi-view hand pose node (see the module docstring)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -81,6 +98,7 @@ class HandPoseNode(Node):
         self._latency = LatencyStats()
         self._output = RateMeter()
         self._last_error = ""
+        self._last_error_time = float("-inf")  # monotonic s of _last_error
         has_meshes = self._pipeline.mesh_fitter is not None
         self._mesh_markers = MeshMarkerSource() if has_meshes else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
@@ -188,14 +206,18 @@ class HandPoseNode(Node):
         where = f"camera {health.name!r} ({health.image_topic})"
         try:
             calibration = self.rig[index]
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+            input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
+            # Size first: a huge or mis-sized image is refused before its data is touched
+            # (a compressed one from its JPEG/PNG header, before decoding).
             if isinstance(msg, CompressedImage):
+                header = compressed_header(msg, where)
+                input_checks.check_image_size(header.width, header.height, calibration, where)
                 rgb = compressed_to_rgb(msg, where)
-                input_checks.check_image_size(rgb.shape[1], rgb.shape[0], calibration, where)
             else:
-                # Size first: a huge or mis-sized image is refused before touching its data.
                 input_checks.check_image_size(msg.width, msg.height, calibration, where)
                 rgb = image_to_rgb(msg, where)
-            ready = self._sync.add(index, stamp_to_ns(msg.header.stamp), rgb, now)
+            ready = self._sync.add(index, stamp_ns, rgb, now)
         except (ImageConversionError, ValueError) as exc:
             health.reject(str(exc) if where in str(exc) else f"{where}: {exc}", now)
             self.get_logger().warning(health.last_error, throttle_duration_sec=LOG_THROTTLE_S)
@@ -208,6 +230,7 @@ class HandPoseNode(Node):
         health.camera_info_received += 1
         health.camera_info_error = input_checks.camera_info_problem(msg, self.rig[index])
         if health.camera_info_error:
+            health.camera_info_rejected += 1
             self.get_logger().warning(
                 f"camera {health.name!r} ({health.camera_info_topic}): {health.camera_info_error}",
                 throttle_duration_sec=LOG_THROTTLE_S,
@@ -265,6 +288,7 @@ class HandPoseNode(Node):
 
     def _on_process_error(self, exc: BaseException) -> None:
         self._last_error = f"processing failed: {type(exc).__name__}: {exc}"
+        self._last_error_time = time.monotonic()
 
     def _publish_diagnostics(self) -> None:
         now = time.monotonic()
@@ -278,10 +302,11 @@ class HandPoseNode(Node):
             last_error=self._last_error,
             output_rate_hz=self._output.rate(now),
             latency=self._latency,
+            last_error_time=self._last_error_time,
         )
-        counts = {"implementation": type(sync).__name__, "time_jumps": sync.time_jumps, "emitted": sync.emitted, "partial": sync.partial, "dropped": sync.dropped, "rejected": sync.rejected}
+        extra = [callbacks_status(NODE_NAME, now, self.callback_errors), self.qos_events.status(NODE_NAME, now)]
         self._diag_pub.publish(
-            diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, counts, info)
+            diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, sync.counts(), info, extra)
         )
 
     def destroy_node(self) -> None:

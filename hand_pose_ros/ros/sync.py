@@ -11,6 +11,12 @@ Partial mode: when the oldest pending message has waited ``partial_timeout`` sec
 clock, not stamps) without completing a set, a set is emitted from the cameras that have a
 message within ``slop`` of it, provided there are at least ``min_views``; missing cameras are
 ``None``. Messages older than an emitted set are dropped and counted, never queued forever.
+
+``SyncConfig.implementation`` chooses who decides full sets: ``builtin`` (this module's,
+linear in cameras × queue, the tested one) or ``message_filters`` (ROS 2's, on request, where
+importable). With message_filters a time jump back rebuilds its synchroniser: its queues
+evict the smallest stamp first, so after a bag loop they would keep the old timeline and
+throw away every new message.
 """
 
 from __future__ import annotations
@@ -21,46 +27,20 @@ import threading
 from collections.abc import Sequence
 from typing import Any
 
-from hand_pose_ros.checks import check_number
+from hand_pose_ros.config import MESSAGE_FILTERS_MISSING, SyncConfig
 from hand_pose_ros.timing import NS_PER_S
 
-__all__ = ["SyncConfig", "SyncedSet", "ApproximateSynchronizer", "MessageFiltersSynchronizer", "make_synchronizer"]
+__all__ = [
+    "SyncConfig",
+    "SyncedSet",
+    "ApproximateSynchronizer",
+    "MessageFiltersSynchronizer",
+    "make_synchronizer",
+]
 
 LOG = logging.getLogger(__name__)
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SyncConfig:
-    """Synchroniser settings.
-
-    Attributes:
-        num_cameras: N ≥ 1 streams, indexed 0..N-1 in the node's camera order.
-        slop: seconds; the largest stamp difference inside one set.
-        queue_size: messages kept per camera (oldest dropped first).
-        min_views: cameras a partial set needs (1..N).
-        partial_timeout: seconds a message waits for a full set before a partial one is
-            tried; ``0`` disables partial sets.
-        time_jump: seconds; a stamp this far before the camera's previous one means the
-            source restarted (bag loop, simulation reset): the camera's stream starts afresh.
-            Smaller steps back are refused as out-of-order messages.
-    """
-
-    num_cameras: int
-    slop: float = 0.01
-    queue_size: int = 5
-    min_views: int = 2
-    partial_timeout: float = 0.1
-    time_jump: float = 1.0
-
-    def __post_init__(self) -> None:
-        name = "SyncConfig"
-        check_number(f"{name}.num_cameras", self.num_cameras, integer=True, low=1)
-        check_number(f"{name}.slop", self.slop, low=0.0, low_open=True)
-        check_number(f"{name}.queue_size", self.queue_size, integer=True, low=1)
-        # min_views above the camera count could never be met: partial sets would never go out.
-        check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
-        check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
-        check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +75,8 @@ class ApproximateSynchronizer:
     Counters (read any time): ``emitted``, ``partial``, ``dropped`` (messages discarded
     unused: queue overflow, older than an emitted set, or too old for a partial set),
     ``rejected`` (stamp not newer than the camera's last, i.e. duplicate or backwards),
-    ``time_jumps`` (restarts: stamps back by more than ``time_jump``).
+    ``time_jumps`` (restarts: stamps back by more than ``time_jump``), ``last_partial_s``
+    (arrival clock of the latest partial set; -inf before the first).
     """
 
     def __init__(self, config: SyncConfig) -> None:
@@ -108,6 +89,19 @@ class ApproximateSynchronizer:
         self.dropped = 0
         self.rejected = 0
         self.time_jumps = 0
+        self.last_partial_s = float("-inf")
+
+    def counts(self) -> dict[str, int | float | str]:
+        """The counters for /diagnostics (``diagnostics.diagnostic_array``'s ``sync_counts``)."""
+        return {
+            "implementation": type(self).__name__,
+            "emitted": self.emitted,
+            "partial": self.partial,
+            "dropped": self.dropped,
+            "rejected": self.rejected,
+            "time_jumps": self.time_jumps,
+            "last_partial_s": self.last_partial_s,
+        }
 
     def add(self, camera: int, stamp_ns: int, item: Any, arrival_s: float) -> SyncedSet | None:
         """Queue one message; return the full set it completes, if any.
@@ -126,6 +120,7 @@ class ApproximateSynchronizer:
                 self.dropped += len(self._queues[camera])
                 self._queues[camera] = []
                 LOG.info("camera %d: stamps jumped back %.1f s; restarting its stream", camera, (last - stamp_ns) / NS_PER_S)
+                self._restarted(stamp_ns)
             elif last is not None and stamp_ns <= last:
                 self.rejected += 1
                 kind = "duplicate" if stamp_ns == last else "backwards"
@@ -138,6 +133,9 @@ class ApproximateSynchronizer:
                 self.dropped += 1
             chosen = self._full_set(camera, queue[-1])
             return None if chosen is None else self._emit(chosen, partial=False)
+
+    def _restarted(self, stamp_ns: int) -> None:
+        """Hook: a camera's stream restarted at ``stamp_ns`` (called with the lock held)."""
 
     def _full_set(self, camera: int, pending: _Pending) -> list[_Pending | None] | None:
         """The full set the new message completes, or None (called with the lock held)."""
@@ -161,6 +159,7 @@ class ApproximateSynchronizer:
             chosen = self._match(anchor.stamp_ns, skip=cam)
             chosen[cam] = anchor
             if sum(p is not None for p in chosen) >= self.config.min_views:
+                self.last_partial_s = now_s
                 return self._emit(chosen, partial=True)
             self._queues[cam].pop(0)
             self.dropped += 1
@@ -227,14 +226,31 @@ class MessageFiltersSynchronizer(ApproximateSynchronizer):
     ``ApproximateSynchronizer``; message_filters only chooses which stamps form a full set
     (its callback runs inside ``signalMessage``, i.e. inside ``add``). A set whose messages
     this class already let go (partial set, overflow) is ignored.
+
+    A camera's time jump back rebuilds the message_filters synchroniser and feeds it again
+    the pending messages of the new timeline: its own queues would otherwise keep the old
+    timeline's (larger) stamps and evict every new message first.
     """
 
     def __init__(self, config: SyncConfig, message_filters: Any) -> None:
         super().__init__(config)
-        self._inputs = [message_filters.SimpleFilter() for _ in range(config.num_cameras)]
-        self._sync = message_filters.ApproximateTimeSynchronizer(self._inputs, config.queue_size, config.slop)
-        self._sync.registerCallback(self._on_set)
+        self._message_filters = message_filters
         self._completed: list[int] | None = None
+        self._build()
+
+    def _build(self) -> None:
+        mf = self._message_filters
+        self._inputs = [mf.SimpleFilter() for _ in range(self.config.num_cameras)]
+        self._sync = mf.ApproximateTimeSynchronizer(self._inputs, self.config.queue_size, self.config.slop)
+        self._sync.registerCallback(self._on_set)
+
+    def _restarted(self, stamp_ns: int) -> None:
+        self._build()
+        horizon = stamp_ns + int(self.config.time_jump * NS_PER_S)  # later stamps: the old timeline
+        for cam, queue in enumerate(self._queues):
+            for pending in queue:
+                if pending.stamp_ns < horizon:
+                    self._inputs[cam].signalMessage(_Stamped(pending.stamp_ns))
 
     def _on_set(self, *messages: _Stamped) -> None:
         self._completed = [m.stamp_ns for m in messages]
@@ -254,10 +270,15 @@ class MessageFiltersSynchronizer(ApproximateSynchronizer):
 
 
 def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
-    """message_filters' ApproximateTimeSynchronizer where importable, else the project's own."""
+    """The synchroniser ``config.implementation`` names.
+
+    Raises:
+        ValueError: ``message_filters`` requested but not importable (start-up refuses that first).
+    """
+    if config.implementation == "builtin":
+        return ApproximateSynchronizer(config)
     try:
         import message_filters  # type: ignore[import-not-found]
-    except ImportError:
-        LOG.info("message_filters is not importable; using the built-in approximate-time synchroniser")
-        return ApproximateSynchronizer(config)
+    except ImportError as exc:
+        raise ValueError(MESSAGE_FILTERS_MISSING.format(reason=exc)) from exc
     return MessageFiltersSynchronizer(config, message_filters)

@@ -6,7 +6,17 @@ import pytest
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticStatus
 
-from hand_pose_ros.ros.diagnostics import RECENT_ERROR_S, STALE_AFTER_S, CameraHealth, LatencyStats, ProcessingInfo, diagnostic_array
+from hand_pose_ros.ros.diagnostics import (
+    RECENT_ERROR_S,
+    STALE_AFTER_S,
+    CameraHealth,
+    LatencyStats,
+    ProcessingInfo,
+    QosEvents,
+    callbacks_status,
+    diagnostic_array,
+)
+from hand_pose_ros.ros.guard import CallbackErrors
 
 
 def camera(**kwargs) -> CameraHealth:
@@ -42,10 +52,67 @@ def test_a_rejected_image_warns_only_while_recent(age, level):
     assert {kv.key: kv.value for kv in status.values}["Last error"] == "bad"  # kept for the record
 
 
+def _processing(**kwargs) -> ProcessingInfo:
+    values = dict(backend="torch", device="cpu", sets_processed=5, sets_skipped=1, errors=0, last_error="", output_rate_hz=4.0, latency=LatencyStats())
+    values.update(kwargs)
+    return ProcessingInfo(**values)
+
+
+def _sync_counts(**kwargs) -> dict:
+    counts = {"implementation": "ApproximateSynchronizer", "emitted": 5, "partial": 2, "dropped": 1, "rejected": 0, "time_jumps": 0, "last_partial_s": 0.5}
+    counts.update(kwargs)
+    return counts
+
+
 def test_array_has_a_status_per_concern():
-    info = ProcessingInfo(backend="torch", device="cpu", sets_processed=5, sets_skipped=1, errors=0, last_error="", output_rate_hz=4.0, latency=LatencyStats())
-    counts = {"implementation": "ApproximateSynchronizer", "emitted": 5, "partial": 2, "dropped": 1, "rejected": 0, "time_jumps": 0}
-    out = diagnostic_array("node", 1.0, Time(sec=5), [camera(), camera()], counts, info)
+    out = diagnostic_array("node", 1.0, Time(sec=5), [camera(), camera()], _sync_counts(), _processing(), extra=[DiagnosticStatus(name="node: extra")])
     names = [s.name for s in out.status]
-    assert names == ["node: camera cam0", "node: camera cam0", "node: synchronizer", "node: processing"]
-    assert out.status[2].level == DiagnosticStatus.WARN and "2 partial sets" in out.status[2].message
+    assert names == ["node: camera cam0", "node: camera cam0", "node: synchronizer", "node: processing", "node: extra"]
+    assert out.status[2].level == DiagnosticStatus.WARN and "2 in all" in out.status[2].message
+
+
+def _named(out, suffix):
+    return next(s for s in out.status if s.name.endswith(suffix))
+
+
+def test_synchronizer_warns_only_while_partial_sets_are_recent():
+    counts = _sync_counts(last_partial_s=100.0)
+    warn = _named(diagnostic_array("node", 100.0 + RECENT_ERROR_S / 2, Time(), [], counts, _processing()), "synchronizer")
+    ok = _named(diagnostic_array("node", 100.0 + RECENT_ERROR_S + 1, Time(), [], counts, _processing()), "synchronizer")
+    assert warn.level == DiagnosticStatus.WARN and ok.level == DiagnosticStatus.OK
+    assert {kv.key: kv.value for kv in ok.values}["Partial sets"] == "2"  # the count stays cumulative
+
+
+def test_a_processing_error_stays_visible_while_recent_even_after_good_sets():
+    info = _processing(errors=1, last_error="processing failed: RuntimeError: boom", last_error_time=50.0, sets_processed=40)
+    recent = _named(diagnostic_array("node", 52.0, Time(), [], _sync_counts(), info), "processing")
+    later = _named(diagnostic_array("node", 50.0 + RECENT_ERROR_S + 1, Time(), [], _sync_counts(), info), "processing")
+    assert recent.level == DiagnosticStatus.ERROR and "boom" in recent.message
+    assert later.level == DiagnosticStatus.OK and "boom" not in later.message
+    values = {kv.key: kv.value for kv in later.values}
+    assert values["Processing errors"] == "1" and "boom" in values["Last error"]
+
+
+def test_callback_errors_status_counts_per_topic_and_errs_while_recent():
+    clock = [10.0]
+    errors = CallbackErrors(lambda text: None, clock=lambda: clock[0])
+    bad = errors.guarded("/cam1/camera_info", lambda msg: 1 / 0)
+    bad("msg")
+    bad("msg")
+    status = callbacks_status("node", 11.0, errors)
+    assert status.level == DiagnosticStatus.ERROR and "/cam1/camera_info: ZeroDivisionError" in status.message
+    assert {kv.key: kv.value for kv in status.values}["Errors on /cam1/camera_info"] == "2"
+    assert callbacks_status("node", 10.0 + RECENT_ERROR_S + 1, errors).level == DiagnosticStatus.OK
+
+
+def test_incompatible_qos_warns_naming_topic_and_policy_while_no_peer_matches():
+    events = QosEvents()
+    matched = [0]
+    events.watch("/cam0/image_raw", "subscription", lambda: matched[0])
+    assert events.status("node", 0.0).level == DiagnosticStatus.OK
+    events.incompatible("/cam0/image_raw", "subscription", "RELIABILITY", 1, now=1.0)
+    status = events.status("node", 1.0 + RECENT_ERROR_S + 1)  # old event, but still nothing matched
+    assert status.level == DiagnosticStatus.WARN
+    assert "/cam0/image_raw (subscription)" in status.message and "RELIABILITY" in status.message
+    matched[0] = 1  # a compatible camera joined
+    assert events.status("node", 1.0 + RECENT_ERROR_S + 1).level == DiagnosticStatus.OK

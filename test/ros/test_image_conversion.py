@@ -8,8 +8,10 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
 from hand_pose_ros.assets import hand_photos_dir
+from hand_pose_ros.tools.fuzz_messages import png_claiming
 from hand_pose_ros.ros.image_conversion import (
     ImageConversionError,
+    compressed_header,
     compressed_to_rgb,
     cv_bridge_available,
     image_to_rgb,
@@ -122,10 +124,80 @@ def test_compressed_png_and_jpeg(photo, ext, fmt, exact):
         assert np.median(np.abs(out.astype(int) - photo.astype(int))) <= 3
 
 
-@pytest.mark.parametrize("fmt, data, message", [("tiff", b"xx", "not JPEG or PNG"), ("jpeg", b"", "empty"), ("png", b"garbage", "do not decode")])
+@pytest.mark.parametrize("fmt, data, message", [("tiff", b"xx", "not JPEG or PNG"), ("jpeg", b"", "empty"), ("png", b"garbage", "not a JPEG or PNG")])
 def test_bad_compressed_refused(fmt, data, message):
     with pytest.raises(ImageConversionError, match=message):
         compressed_to_rgb(CompressedImage(format=fmt, data=data))
+
+
+def _encoded(photo: np.ndarray, ext: str) -> bytes:
+    ok, data = cv2.imencode(ext, cv2.cvtColor(photo, cv2.COLOR_RGB2BGR))
+    assert ok
+    return data.tobytes()
+
+
+def test_compressed_size_comes_from_the_header(photo):
+    header = compressed_header(CompressedImage(format="jpeg", data=_encoded(photo, ".jpg")), "camera 'cam1'")
+    assert (header.width, header.height) == (photo.shape[1], photo.shape[0])
+
+
+def test_decompression_bomb_is_refused_from_its_header_before_decoding():
+    bomb = png_claiming(200_000, 200_000)  # 68 bytes
+    with pytest.raises(ImageConversionError, match="camera 'cam1': PNG header claims 200000x200000"):
+        compressed_to_rgb(CompressedImage(format="png", data=bomb), "camera 'cam1'")
+    # Past our own cap, OpenCV's cv2.error (its pixel limit) is translated, never raised.
+    with pytest.raises(ImageConversionError, match="do not decode"):
+        compressed_to_rgb(CompressedImage(format="png", data=bomb), "camera 'cam1'", max_pixels=1 << 40)
+
+
+@pytest.mark.parametrize("ext, fmt", [(".jpg", "jpeg"), (".png", "png")])
+@pytest.mark.parametrize("keep", [0.05, 0.5])
+def test_truncated_compressed_data_is_refused(photo, ext, fmt, keep):
+    data = _encoded(photo, ext)
+    with pytest.raises(ImageConversionError, match="do not decode|cut short|decoded to"):
+        compressed_to_rgb(CompressedImage(format=fmt, data=data[: int(len(data) * keep)]))
+
+
+def test_data_of_another_format_than_named_is_refused(photo):
+    with pytest.raises(ImageConversionError, match="names jpeg but the data is PNG"):
+        compressed_to_rgb(CompressedImage(format="rgb8; jpeg compressed bgr8", data=_encoded(photo, ".png")))
+    with pytest.raises(ImageConversionError, match="names png but the data is JPEG"):
+        compressed_to_rgb(CompressedImage(format="png", data=_encoded(photo, ".jpg")))
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+def test_an_empty_format_lets_the_data_say_what_it_is(photo, ext):
+    assert compressed_to_rgb(CompressedImage(format="", data=_encoded(photo, ext))).shape == photo.shape
+
+
+def test_random_bytes_after_a_valid_header_are_refused(photo):
+    data = bytearray(_encoded(photo, ".jpg"))
+    rng = np.random.default_rng(3)
+    data[400:] = rng.integers(0, 256, len(data) - 400, dtype=np.uint8).tobytes()
+    try:
+        out = compressed_to_rgb(CompressedImage(format="jpeg", data=bytes(data)))
+    except ImageConversionError:
+        return  # refused: fine
+    assert out.shape == photo.shape  # or decoded (JPEG decoders conceal errors) at the header's size
+
+
+@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2", "uyvy", "yuyv"])
+def test_odd_width_422_is_refused_not_raised(encoding):
+    with pytest.raises(ImageConversionError, match="width 5 is odd"):
+        image_to_rgb(Image(height=2, width=5, encoding=encoding, step=10, data=bytes(20)), use_cv_bridge=False)
+
+
+def test_cv_bridge_errors_become_conversion_errors(photo, monkeypatch):
+    """Whatever cv_bridge raises on a message, the caller sees ImageConversionError."""
+    from hand_pose_ros.ros import image_conversion
+
+    class BrokenBridge:  # stands in for a cv_bridge whose conversion fails on this message
+        def imgmsg_to_cv2(self, msg, desired_encoding):
+            raise TypeError("buffer is too small")
+
+    monkeypatch.setattr(image_conversion, "_BRIDGE", BrokenBridge())
+    with pytest.raises(ImageConversionError, match="cv_bridge refused the 'rgb8' image: buffer is too small"):
+        image_to_rgb(msg_from(photo, "rgb8"), where="camera 'cam0'")
 
 
 def test_rgb_to_image_fields_round_trip(photo):

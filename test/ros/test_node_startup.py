@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 
 import pytest
@@ -44,3 +45,16 @@ def test_issue_bad_values_stop_startup_naming_each_key(ros_env):
     for name in bad:
         assert sum(f"invalid configuration: {name}: expected" in line for line in lines) == 1, (name, lines)
     assert len(lines) == len(bad), lines
+@pytest.mark.skipif(importlib.util.find_spec("message_filters") is not None, reason="message_filters is importable here")
+def test_message_filters_requested_where_missing_stops_startup_with_the_reason(tmp_path, ros_env):
+    from hand_pose_ros.assets import sample_dir
+
+    params = tmp_path / "mf.yaml"
+    params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
+        "extrinsics": {"calibration_file": str(sample_dir() / "calibration.yaml")},
+        "sync": {"implementation": "message_filters"},
+    }}}))
+    out = subprocess.run(node_command(node_spec(params_file=params)), env=ros_env, capture_output=True, text=True, timeout=START_TIMEOUT_S)
+    assert out.returncode == 2
+    lines = [line for line in (out.stdout + out.stderr).splitlines() if "invalid configuration:" in line]
+    assert len(lines) == 1 and "sync.implementation: 'message_filters' needs ROS 2 message_filters" in lines[0], lines

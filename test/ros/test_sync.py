@@ -76,7 +76,7 @@ def test_partial_set_after_timeout_with_min_views():
     assert out is not None and out.partial
     assert out.items == ("a", "b", None)
     assert out.stamps_ns == (0, 1 * MS, None)
-    assert sync.partial == 1
+    assert sync.partial == 1 and sync.last_partial_s == 1.2
 
 
 def test_partial_needs_min_views_else_drops_the_oldest():
@@ -114,9 +114,103 @@ def test_config_errors_name_the_field():
 HAS_MESSAGE_FILTERS = importlib.util.find_spec("message_filters") is not None
 
 
-def test_make_synchronizer_uses_message_filters_only_where_importable():
-    sync = make_synchronizer(SyncConfig(num_cameras=2))
-    assert isinstance(sync, MessageFiltersSynchronizer) == HAS_MESSAGE_FILTERS
+def test_builtin_is_the_default_and_message_filters_is_used_only_on_request():
+    assert SyncConfig(num_cameras=2).implementation == "builtin"
+    assert type(make_synchronizer(SyncConfig(num_cameras=2))) is ApproximateSynchronizer
+    with pytest.raises(ValueError, match=r"implementation: expected one of \['builtin', 'message_filters'\], got 'fast'"):
+        SyncConfig(num_cameras=2, implementation="fast")
+
+
+@pytest.mark.skipif(HAS_MESSAGE_FILTERS, reason="message_filters is importable here")
+def test_message_filters_requested_but_missing_is_refused_with_the_reason():
+    config = SyncConfig(num_cameras=2, implementation="message_filters")
+    with pytest.raises(ValueError, match="needs ROS 2 message_filters, which is not importable"):
+        make_synchronizer(config)
+
+
+class StandInMessageFilters:
+    """A pure-Python stand-in for ROS 2 ``message_filters`` (NOT message_filters itself, which
+    is not installable here): SimpleFilter and ApproximateTimeSynchronizer with the documented
+    behaviour of its Python implementation: per input a dict stamp → message holding at most
+    ``queue_size`` (the smallest stamp is evicted first); on each arrival the first
+    combination of queued messages within ``slop`` of the new one whose spread is < ``slop``
+    is signalled and only those messages are removed. It tests the adapter's logic only."""
+
+    class SimpleFilter:
+        def __init__(self):
+            self._callbacks = []
+
+        def registerCallback(self, callback, *args):
+            self._callbacks.append((callback, args))
+
+        def signalMessage(self, *msg):
+            for callback, args in self._callbacks:
+                callback(*(msg + args))
+
+    class ApproximateTimeSynchronizer(SimpleFilter):
+        def __init__(self, fs, queue_size, slop):
+            super().__init__()
+            self.queue_size, self.slop_ns = queue_size, int(slop * NS_PER_S)
+            self.queues = [{} for _ in fs]
+            for index, f in enumerate(fs):
+                f.registerCallback(self.add, self.queues[index], index)
+
+        def add(self, msg, my_queue, my_index):
+            import itertools
+
+            from hand_pose_ros.ros.conversions import stamp_to_ns
+
+            stamp = stamp_to_ns(msg.header.stamp)
+            my_queue[stamp] = msg
+            while len(my_queue) > self.queue_size:
+                del my_queue[min(my_queue)]
+            candidates = []
+            for index, queue in enumerate(self.queues):
+                if index == my_index:
+                    continue
+                near = sorted((s for s in queue if abs(s - stamp) <= self.slop_ns), key=lambda s: abs(s - stamp))
+                if not near:
+                    return
+                candidates.append(near)
+            for combo in itertools.product(*candidates):
+                combo = list(combo)
+                combo.insert(my_index, stamp)
+                if max(combo) - min(combo) < self.slop_ns:
+                    msgs = [q[t] for q, t in zip(self.queues, combo)]
+                    self.signalMessage(*msgs)
+                    for q, t in zip(self.queues, combo):
+                        del q[t]
+                    return
+
+
+def _bag_loop_sets(sync, frames=40, cameras=4, lost=6):
+    """Full sets out of ``sync`` for a 30 Hz rig played twice (a bag loop): before, after.
+    The last camera's last ``lost`` frames of the first pass are lost (as best-effort drops),
+    so the other cameras end it with queues full of unmatched, old-timeline messages."""
+    counts = [0, 0]
+    for loop in range(2):
+        for frame in range(frames):
+            for cam in range(cameras):
+                if loop == 0 and cam == cameras - 1 and frame >= frames - lost:
+                    continue
+                stamp = 100 * NS_PER_S + frame * 33 * MS + cam * MS // 2
+                if sync.add(cam, stamp, (loop, frame, cam), 0.0) is not None:
+                    counts[loop] += 1
+    return counts
+
+
+def test_adapter_rebuilds_message_filters_on_a_time_jump_with_a_stand_in(monkeypatch):
+    """The adapter's rebuild logic, on the stand-in above (message_filters itself never runs here)."""
+    config = SyncConfig(num_cameras=4, slop=0.005, queue_size=5, partial_timeout=0)
+    assert _bag_loop_sets(ApproximateSynchronizer(config)) == [34, 40]
+    adapter = MessageFiltersSynchronizer(config, StandInMessageFilters)
+    assert _bag_loop_sets(adapter) == [34, 40]
+    assert adapter.time_jumps == 4
+    # Without the rebuild, the stand-in's queues keep the old timeline and evict the new one.
+    monkeypatch.setattr(MessageFiltersSynchronizer, "_restarted", lambda self, stamp_ns: None)
+    # (Only the replayed stamps equal to the stale ones' can still pair: at most a queue's worth.)
+    before, after = _bag_loop_sets(MessageFiltersSynchronizer(config, StandInMessageFilters))
+    assert before == 34 and after <= config.queue_size
 
 
 @pytest.mark.skipif(not HAS_MESSAGE_FILTERS, reason="ROS 2 message_filters is not installable here (FIELD_NOTES)")
