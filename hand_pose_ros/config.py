@@ -92,6 +92,45 @@ MESSAGE_FILTERS_MISSING = (
 )
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SyncConfig:
+    """Synchroniser settings (``hand_pose_ros.ros.sync``).
+
+    Attributes:
+        num_cameras: N ≥ 1 streams, indexed 0..N-1 in the node's camera order.
+        slop: seconds; the largest stamp difference inside one set.
+        queue_size: messages kept per camera (oldest dropped first).
+        min_views: cameras a partial set needs (1..N).
+        partial_timeout: seconds a message waits for a full set before a partial one is
+            tried; ``0`` disables partial sets.
+        time_jump: seconds; a stamp this far before the camera's previous one means the
+            source restarted (bag loop, simulation reset): the camera's stream starts afresh.
+            Smaller steps back are refused as out-of-order messages.
+        implementation: who decides full sets: ``builtin``
+            (linear cost, tested) or ``message_filters`` (ROS 2's, where importable; a time
+            jump rebuilds it so the new timeline is not evicted).
+    """
+
+    num_cameras: int
+    slop: float = 0.01
+    queue_size: int = 5
+    min_views: int = 2
+    partial_timeout: float = 0.1
+    time_jump: float = 1.0
+    implementation: str = "builtin"
+
+    def __post_init__(self) -> None:
+        name = "SyncConfig"
+        check_number(f"{name}.num_cameras", self.num_cameras, integer=True, low=1)
+        check_number(f"{name}.slop", self.slop, low=0.0, low_open=True)
+        check_number(f"{name}.queue_size", self.queue_size, integer=True, low=1)
+        # min_views above the camera count could never be met: partial sets would never go out.
+        check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
+        check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
+        check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
+        check_choice(f"{name}.implementation", self.implementation, SYNC_IMPLEMENTATIONS)
+
+
 class StartupError(RuntimeError):
     """The node cannot start; ``problems`` holds one message per problem (``key: what``)."""
 
@@ -242,45 +281,6 @@ SECTIONS: dict[str, type] = {
     "mesh": MeshFitterConfig,
     "publish": PublishConfig,
 }
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class SyncConfig:
-    """Synchroniser settings (``hand_pose_ros.ros.sync``).
-
-    Attributes:
-        num_cameras: N ≥ 1 streams, indexed 0..N-1 in the node's camera order.
-        slop: seconds; the largest stamp difference inside one set.
-        queue_size: messages kept per camera (oldest dropped first).
-        min_views: cameras a partial set needs (1..N).
-        partial_timeout: seconds a message waits for a full set before a partial one is
-            tried; ``0`` disables partial sets.
-        time_jump: seconds; a stamp this far before the camera's previous one means the
-            source restarted (bag loop, simulation reset): the camera's stream starts afresh.
-            Smaller steps back are refused as out-of-order messages.
-        implementation: who decides full sets, one of ``SYNC_IMPLEMENTATIONS``: ``builtin``
-            (linear cost, tested) or ``message_filters`` (ROS 2's, where importable; a time
-            jump rebuilds it so the new timeline is not evicted).
-    """
-
-    num_cameras: int
-    slop: float = 0.01
-    queue_size: int = 5
-    min_views: int = 2
-    partial_timeout: float = 0.1
-    time_jump: float = 1.0
-    implementation: str = "builtin"
-
-    def __post_init__(self) -> None:
-        name = "SyncConfig"
-        check_number(f"{name}.num_cameras", self.num_cameras, integer=True, low=1)
-        check_number(f"{name}.slop", self.slop, low=0.0, low_open=True)
-        check_number(f"{name}.queue_size", self.queue_size, integer=True, low=1)
-        # min_views above the camera count could never be met: partial sets would never go out.
-        check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
-        check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
-        check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
-        check_choice(f"{name}.implementation", self.implementation, SYNC_IMPLEMENTATIONS)
 
 
 def _default_sync() -> SyncConfig:
