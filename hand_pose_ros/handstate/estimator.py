@@ -1,0 +1,266 @@
+"""``HandStateEstimator``: per-track hand state over time (pinch hysteresis, smoothed size, speed).
+
+``update(hands, stamp_ns)`` takes one frame's fused ``Hand3D`` list and returns one
+``HandState`` per hand, in the same order. The per-frame signals are computed batched over the
+hands (``signals``); what needs history (the debounced pinch state, the hand's size, its
+speed) is kept per track id and forgotten after ``HandStateConfig.track_timeout_s``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from hand_pose_ros.fusion.pose import wrist_poses
+from hand_pose_ros.handstate import signals
+from hand_pose_ros.handstate.config import HandStateConfig
+from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
+from hand_pose_ros.types import Hand3D
+
+__all__ = ["HandState", "HandStateEstimator", "PinchEvent"]
+
+_LOG = logging.getLogger(__name__)
+NS_PER_S = 1e9
+# Keypoint groups a value needs (rows of _GROUP_MASK): pinch, aperture, the 5 curl chains, the
+# pointing gesture (the four long fingers' chains), the palm (wrist_poses reads a subset of it).
+_GROUPS: tuple[tuple[int, ...], ...] = (
+    tuple(int(k) for k in signals.PINCH_KEYPOINTS),
+    tuple(int(k) for k in signals.APERTURE_KEYPOINTS),
+    *signals.CURL_KEYPOINTS,
+    tuple(sorted({k for chain in signals.CURL_KEYPOINTS[1:] for k in chain})),
+    tuple(int(k) for k in signals.PALM_CENTRE_KEYPOINTS),
+)
+_PINCH, _APERTURE, _CURL_GROUPS, _POINTING, _PALM = 0, 1, np.arange(2, 7), 7, 8
+_GROUP_MASK = np.zeros((len(_GROUPS), NUM_KEYPOINTS), bool)  # (G, 21)
+for _row, _group in enumerate(_GROUPS):
+    _GROUP_MASK[_row, list(_group)] = True
+
+
+class PinchEvent(enum.IntEnum):
+    """What the pinch state did in this frame (same values as HandState.msg PINCH_*)."""
+
+    NONE = 0
+    STARTED = 1
+    ENDED = 2
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HandState:
+    """One hand's state in one frame; world frame, metres, seconds. NaN + flag false = missing.
+
+    Attributes:
+        track_id / handedness: those of the ``Hand3D``.
+        pinch_distance_m: thumb tip to index tip, m.
+        pinch_strength: [0, 1], 0 open, 1 tips touching, normalised by ``hand_scale_m``.
+        pinch_valid / pinch_confidence: flag and weakest keypoint confidence of the two.
+        pinched: debounced state (hysteresis + minimum duration); holds while not pinch_valid.
+        pinch_event: ``PinchEvent`` of this frame.
+        grasp_aperture_m: thumb tip to the centroid of the other four tips, m.
+        finger_curl: (5,) float64 [0, 1], thumb … pinky; curl_valid (5,) bool; curl_confidence (5,).
+        pointing: index extended and middle, ring, pinky curled.
+        ray_origin: (3,) m at the index tip; ray_direction: (3,) unit along the index finger;
+            NaN unless ``pointing``.
+        palm_normal: (3,) unit vector out of the palm side; world_T_wrist: (4, 4) the wrist
+            frame of HandPose.wrist_pose (NaN when the palm keypoints are missing).
+        speed_mps: palm centre speed, m/s, smoothed over the track; not valid on its first frame.
+        hand_scale_m: mean phalanx length the pinch is normalised by, smoothed over the track.
+    """
+
+    track_id: int
+    handedness: Handedness
+    pinch_distance_m: float
+    pinch_strength: float
+    pinch_valid: bool
+    pinch_confidence: float
+    pinched: bool
+    pinch_event: PinchEvent
+    grasp_aperture_m: float
+    aperture_valid: bool
+    aperture_confidence: float
+    finger_curl: np.ndarray
+    curl_valid: np.ndarray
+    curl_confidence: np.ndarray
+    pointing: bool
+    ray_origin: np.ndarray
+    ray_direction: np.ndarray
+    pointing_confidence: float
+    palm_normal: np.ndarray
+    world_T_wrist: np.ndarray
+    palm_valid: bool
+    palm_confidence: float
+    speed_mps: float
+    speed_valid: bool
+    speed_confidence: float
+    hand_scale_m: float
+
+
+@dataclasses.dataclass
+class _Track:
+    """What one track remembers between frames."""
+
+    last_seen_ns: int
+    pinched: bool = False
+    change_since_ns: int | None = None  # first frame of a pending pinch change
+    scale_m: float = math.nan
+    scale_stamp_ns: int | None = None
+    centre: np.ndarray | None = None  # (3,) m, palm centre of the previous frame
+    centre_stamp_ns: int = 0
+    velocity: np.ndarray | None = None  # (3,) m/s, smoothed
+
+
+def _smoothing(dt_s: float, time_constant_s: float) -> float:
+    """Weight of a new sample in an exponential average with ``time_constant_s`` (1 when it is 0)."""
+    return 1.0 if time_constant_s <= 0.0 else 1.0 - math.exp(-dt_s / time_constant_s)
+
+
+class HandStateEstimator:
+    """Fused hands over time → ``HandState`` per hand (see the module docstring)."""
+
+    def __init__(self, config: HandStateConfig | None = None) -> None:
+        self.config = HandStateConfig() if config is None else config
+        self._tracks: dict[int, _Track] = {}
+        self._last_stamp_ns: int | None = None
+
+    def reset(self) -> None:
+        """Forget every track (pinch states, sizes, speeds)."""
+        self._tracks.clear()
+        self._last_stamp_ns = None
+
+    def update(self, hands: Sequence[Hand3D], stamp_ns: int) -> list[HandState]:
+        """One frame's hands (capture time ``stamp_ns``, ns) → their states, in the same order.
+
+        A stamp earlier than the previous one (a replay restarting) resets the history first.
+        """
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+            _LOG.info("hand state: time went back %.3f s, tracks reset", (self._last_stamp_ns - stamp_ns) / NS_PER_S)
+            self.reset()
+        self._last_stamp_ns = stamp_ns
+        self._prune(stamp_ns)
+        if not hands:
+            return []
+        cfg = self.config
+        points = np.stack([h.keypoints_3d for h in hands])  # (H, 21, 3) m
+        confidence = np.stack([h.keypoint_confidence for h in hands]).astype(np.float64)  # (H, 21)
+        present = np.isfinite(points).all(axis=2)  # (H, 21)
+        # Per keypoint group (_GROUPS rows): all its keypoints present, and the weakest confidence.
+        group_ok = ~((~present).astype(np.float64) @ _GROUP_MASK.T).astype(bool)  # (H, G)
+        group_conf = np.where(_GROUP_MASK, confidence[:, None, :], np.inf).min(axis=2)  # (H, G)
+        group_conf = np.where(group_ok, group_conf, 0.0)
+        distance = signals.pinch_distance(points)
+        scale = signals.hand_scale(points)
+        aperture = signals.grasp_aperture(points)
+        curls = signals.finger_curls(points, cfg.finger_curl_range_deg, cfg.thumb_curl_range_deg)  # (H, 5)
+        origin, direction = signals.pointing_ray(points)
+        centre = signals.palm_centre(points)
+        world_T_wrist = wrist_poses(points, np.array([int(h.handedness) for h in hands]))  # (H, 4, 4)
+        normal = -world_T_wrist[:, :3, 2]  # (H, 3), NaN where the palm frame is undefined
+        curl_ok = group_ok[:, _CURL_GROUPS]  # (H, 5)
+        pointing = (
+            group_ok[:, _POINTING]
+            & np.isfinite(direction).all(axis=1)
+            & (curls[:, 1] <= cfg.pointing_max_index_curl)
+            & (curls[:, 2:] >= cfg.pointing_min_other_curl).all(axis=1)
+        )
+        palm_ok = group_ok[:, _PALM] & np.isfinite(normal).all(axis=1)
+        pinch_ok, aperture_ok = group_ok[:, _PINCH], group_ok[:, _APERTURE]
+        nan3 = np.full(3, np.nan)
+        states = []
+        for h, hand in enumerate(hands):
+            track = self._tracks.setdefault(int(hand.track_id), _Track(last_seen_ns=stamp_ns))
+            track.last_seen_ns = stamp_ns
+            scale_m = self._update_scale(track, float(scale[h]), stamp_ns)
+            strength = self._strength(float(distance[h]), scale_m) if pinch_ok[h] else math.nan
+            event = self._update_pinch(track, strength, stamp_ns)
+            speed = self._update_speed(track, centre[h] if group_ok[h, _PALM] else None, stamp_ns)
+            speed_valid = math.isfinite(speed)
+            pinch_valid = bool(np.isfinite(strength))
+            states.append(HandState(
+                track_id=int(hand.track_id),
+                handedness=Handedness(hand.handedness),
+                pinch_distance_m=float(distance[h]) if pinch_ok[h] else math.nan,
+                pinch_strength=strength,
+                pinch_valid=pinch_valid,
+                pinch_confidence=float(group_conf[h, _PINCH]) if pinch_valid else 0.0,
+                pinched=track.pinched,
+                pinch_event=event,
+                grasp_aperture_m=float(aperture[h]) if aperture_ok[h] else math.nan,
+                aperture_valid=bool(aperture_ok[h]),
+                aperture_confidence=float(group_conf[h, _APERTURE]),
+                finger_curl=curls[h],
+                curl_valid=curl_ok[h],
+                curl_confidence=group_conf[h, _CURL_GROUPS],
+                pointing=bool(pointing[h]),
+                ray_origin=origin[h] if pointing[h] else nan3.copy(),
+                ray_direction=direction[h] if pointing[h] else nan3.copy(),
+                pointing_confidence=float(group_conf[h, _POINTING]) if pointing[h] else 0.0,
+                palm_normal=normal[h],
+                world_T_wrist=world_T_wrist[h],
+                palm_valid=bool(palm_ok[h]),
+                palm_confidence=float(group_conf[h, _PALM]) if palm_ok[h] else 0.0,
+                speed_mps=speed,
+                speed_valid=speed_valid,
+                speed_confidence=float(group_conf[h, _PALM]) if speed_valid else 0.0,
+                hand_scale_m=scale_m,
+            ))
+        return states
+
+    def _prune(self, stamp_ns: int) -> None:
+        timeout_ns = self.config.track_timeout_s * NS_PER_S
+        for track_id in [t for t, track in self._tracks.items() if stamp_ns - track.last_seen_ns > timeout_ns]:
+            del self._tracks[track_id]
+
+    def _update_scale(self, track: _Track, scale_m: float, stamp_ns: int) -> float:
+        """Smoothed hand size of the track (keeps the last one through frames that lack it)."""
+        if math.isfinite(scale_m):
+            if track.scale_stamp_ns is None or not math.isfinite(track.scale_m):
+                track.scale_m = scale_m
+            else:
+                weight = _smoothing((stamp_ns - track.scale_stamp_ns) / NS_PER_S, self.config.scale_time_constant_s)
+                track.scale_m += weight * (scale_m - track.scale_m)
+            track.scale_stamp_ns = stamp_ns
+        return track.scale_m
+
+    def _strength(self, distance_m: float, scale_m: float) -> float:
+        cfg = self.config
+        ratio = distance_m / scale_m  # NaN while the track has no size yet
+        strength = (cfg.pinch_open_ratio - ratio) / (cfg.pinch_open_ratio - cfg.pinch_closed_ratio)
+        return min(max(strength, 0.0), 1.0) if math.isfinite(strength) else math.nan
+
+    def _update_pinch(self, track: _Track, strength: float, stamp_ns: int) -> PinchEvent:
+        """Hysteresis and minimum duration: the state changes once the other side of its
+        threshold has held for ``pinch_min_duration_s``; an unobserved frame holds it."""
+        cfg = self.config
+        if not math.isfinite(strength):
+            track.change_since_ns = None
+            return PinchEvent.NONE
+        wanted = strength > cfg.pinch_off_strength if track.pinched else strength >= cfg.pinch_on_strength
+        if wanted == track.pinched:
+            track.change_since_ns = None
+            return PinchEvent.NONE
+        if track.change_since_ns is None:
+            track.change_since_ns = stamp_ns
+        if (stamp_ns - track.change_since_ns) / NS_PER_S < cfg.pinch_min_duration_s:
+            return PinchEvent.NONE
+        track.pinched, track.change_since_ns = wanted, None
+        return PinchEvent.STARTED if wanted else PinchEvent.ENDED
+
+    def _update_speed(self, track: _Track, centre: np.ndarray | None, stamp_ns: int) -> float:
+        """Smoothed palm-centre speed, m/s; NaN on a track's first frame and after a gap."""
+        cfg = self.config
+        previous, previous_ns = track.centre, track.centre_stamp_ns
+        track.centre, track.centre_stamp_ns = (None if centre is None else centre.copy()), stamp_ns
+        dt_s = (stamp_ns - previous_ns) / NS_PER_S
+        if centre is None or previous is None or not 0.0 < dt_s <= cfg.speed_max_gap_s:
+            track.velocity = None
+            return math.nan
+        velocity = (centre - previous) / dt_s
+        if track.velocity is None:
+            track.velocity = velocity
+        else:
+            track.velocity = track.velocity + _smoothing(dt_s, cfg.speed_time_constant_s) * (velocity - track.velocity)
+        return float(np.linalg.norm(track.velocity))
