@@ -2,10 +2,11 @@
 
 A thin shell: callbacks convert messages and hand off; the synchroniser (``sync``) makes
 sets; a latest-wins worker (``worker``) runs the detector and fusion and publishes
-``/hands/pose`` (HandPoseArray), then fits hand meshes (``/hands/meshes``, HandMeshArray)
-and publishes ``/hands/markers`` (skeleton and mesh), optional overlays and wrist TF;
-``/diagnostics`` reports per-camera health, sync drops, latency and the active backend.
-No maths here: that lives in the ROS-free detection, fusion and mesh packages.
+``/hands/pose`` (HandPoseArray) and, while subscribed, ``/hands/state`` (HandStateArray),
+then fits hand meshes (``/hands/meshes``, HandMeshArray) and publishes ``/hands/markers``
+(skeleton and mesh), optional overlays and wrist TF; ``/diagnostics`` reports per-camera
+health, sync drops, latency and the active backend. No maths here: that lives in the
+ROS-free detection, fusion, handstate and mesh packages.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from hand_pose_ros.msg import HandMeshArray, HandPoseArray
+from hand_pose_ros.handstate import HandStateConfig, HandStateEstimator
+from hand_pose_ros.msg import HandMeshArray, HandPoseArray, HandStateArray
 from hand_pose_ros.ros import input_checks
 from hand_pose_ros.ros.conversions import (
     hands_to_array_msg,
@@ -40,17 +42,19 @@ from hand_pose_ros.ros.diagnostics import CameraHealth, LatencyStats, Processing
 from hand_pose_ros.ros.image_conversion import ImageConversionError, compressed_to_rgb, image_to_rgb, rgb_to_image_fields
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
+from hand_pose_ros.ros.state_msgs import states_to_array_msg
 from hand_pose_ros.drawing import draw_detections
 from hand_pose_ros.ros.params import NODE_NAME, PARAMETER_DEFAULTS
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.worker import LatestWinsWorker
 
-__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC", "MESHES_TOPIC", "StartupError"]
+__all__ = ["HandPoseNode", "main", "POSE_TOPIC", "MARKERS_TOPIC", "MESHES_TOPIC", "STATE_TOPIC", "StartupError"]
 
 POSE_TOPIC = "hands/pose"
 MARKERS_TOPIC = "hands/markers"
 MESHES_TOPIC = "hands/meshes"
+STATE_TOPIC = "hands/state"
 OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
 
@@ -89,6 +93,10 @@ class HandPoseNode(Node):
             else None
         )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # Hand states (pinch, pointing, ...) are computed only while /hands/state has a subscriber.
+        self._state_pub = self.create_publisher(HandStateArray, STATE_TOPIC, 10)
+        self._hand_state = HandStateEstimator(HandStateConfig())
+        self._state_subscribed = False  # worker thread only
         self._overlay_pubs = (
             [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in cfg.cameras]
             if cfg.publish_overlays
@@ -225,6 +233,7 @@ class HandPoseNode(Node):
                 wrist_pose=self._wrist_pose,
             )
         )
+        self._publish_state(hands, header, synced.stamp_ns)
         self._latency.add(latency)
         self._output.tick(time.monotonic())
         self._last_error = ""
@@ -245,6 +254,17 @@ class HandPoseNode(Node):
                 self._overlay_pubs[i].publish(image)
         if self._tf is not None:
             self._tf.sendTransform(wrist_transforms(hands, header, self._wrist_pose))
+
+    def _publish_state(self, hands: Sequence[Any], header: Header, stamp_ns: int) -> None:
+        """/hands/state with the pose message's header, only while subscribed; the history restarts
+        with each first subscriber (a state from before the gap would be stale)."""
+        subscribed = self._state_pub.get_subscription_count() > 0
+        if subscribed != self._state_subscribed:
+            self._state_subscribed = subscribed
+            self._hand_state.reset()
+            self.get_logger().info(f"/{STATE_TOPIC}: " + ("subscribed, computing hand states" if subscribed else "no subscribers, hand states not computed"))
+        if subscribed:
+            self._state_pub.publish(states_to_array_msg(self._hand_state.update(hands, stamp_ns), header))
 
     def _filler(self, index: int) -> Any:
         """Stand-in view for a camera missing from a partial set (its output is discarded)."""
