@@ -151,12 +151,8 @@ class HandStateEstimator:
         group_ok = ~((~present).astype(np.float64) @ _GROUP_MASK.T).astype(bool)  # (H, G)
         group_conf = np.where(_GROUP_MASK, confidence[:, None, :], np.inf).min(axis=2)  # (H, G)
         group_conf = np.where(group_ok, group_conf, 0.0)
-        distance = signals.pinch_distance(points)
-        scale = signals.hand_scale(points)
-        aperture = signals.grasp_aperture(points)
-        curls = signals.finger_curls(points, cfg.finger_curl_range_deg, cfg.thumb_curl_range_deg)  # (H, 5)
-        origin, direction = signals.pointing_ray(points)
-        centre = signals.palm_centre(points)
+        sig = signals.hand_signals(points, cfg.finger_curl_range_deg, cfg.thumb_curl_range_deg)
+        curls, direction = sig.finger_curl, sig.ray_direction  # (H, 5), (H, 3)
         world_T_wrist = wrist_poses(points, np.array([int(h.handedness) for h in hands]))  # (H, 4, 4)
         normal = -world_T_wrist[:, :3, 2]  # (H, 3), NaN where the palm frame is undefined
         curl_ok = group_ok[:, _CURL_GROUPS]  # (H, 5)
@@ -173,29 +169,29 @@ class HandStateEstimator:
         for h, hand in enumerate(hands):
             track = self._tracks.setdefault(int(hand.track_id), _Track(last_seen_ns=stamp_ns))
             track.last_seen_ns = stamp_ns
-            scale_m = self._update_scale(track, float(scale[h]), stamp_ns)
-            strength = self._strength(float(distance[h]), scale_m) if pinch_ok[h] else math.nan
+            scale_m = self._update_scale(track, float(sig.hand_scale[h]), stamp_ns)
+            strength = self._strength(float(sig.pinch_distance[h]), scale_m) if pinch_ok[h] else math.nan
             event = self._update_pinch(track, strength, stamp_ns)
-            speed = self._update_speed(track, centre[h] if group_ok[h, _PALM] else None, stamp_ns)
+            speed = self._update_speed(track, sig.palm_centre[h] if group_ok[h, _PALM] else None, stamp_ns)
             speed_valid = math.isfinite(speed)
             pinch_valid = bool(np.isfinite(strength))
             states.append(HandState(
                 track_id=int(hand.track_id),
                 handedness=Handedness(hand.handedness),
-                pinch_distance_m=float(distance[h]) if pinch_ok[h] else math.nan,
+                pinch_distance_m=float(sig.pinch_distance[h]) if pinch_ok[h] else math.nan,
                 pinch_strength=strength,
                 pinch_valid=pinch_valid,
                 pinch_confidence=float(group_conf[h, _PINCH]) if pinch_valid else 0.0,
                 pinched=track.pinched,
                 pinch_event=event,
-                grasp_aperture_m=float(aperture[h]) if aperture_ok[h] else math.nan,
+                grasp_aperture_m=float(sig.grasp_aperture[h]) if aperture_ok[h] else math.nan,
                 aperture_valid=bool(aperture_ok[h]),
                 aperture_confidence=float(group_conf[h, _APERTURE]),
                 finger_curl=curls[h],
                 curl_valid=curl_ok[h],
                 curl_confidence=group_conf[h, _CURL_GROUPS],
                 pointing=bool(pointing[h]),
-                ray_origin=origin[h] if pointing[h] else nan3.copy(),
+                ray_origin=sig.ray_origin[h] if pointing[h] else nan3.copy(),
                 ray_direction=direction[h] if pointing[h] else nan3.copy(),
                 pointing_confidence=float(group_conf[h, _POINTING]) if pointing[h] else 0.0,
                 palm_normal=normal[h],
