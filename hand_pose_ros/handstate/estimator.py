@@ -29,11 +29,11 @@ NS_PER_S = 1e9
 # Keypoint groups a value needs (rows of _GROUP_MASK): pinch, aperture, the 5 curl chains, the
 # pointing gesture (the four long fingers' chains), the palm (wrist_poses reads a subset of it).
 _GROUPS: tuple[tuple[int, ...], ...] = (
-    tuple(int(k) for k in signals.PINCH_KEYPOINTS),
-    tuple(int(k) for k in signals.APERTURE_KEYPOINTS),
+    signals.PINCH_KEYPOINTS,
+    signals.APERTURE_KEYPOINTS,
     *signals.CURL_KEYPOINTS,
     tuple(sorted({k for chain in signals.CURL_KEYPOINTS[1:] for k in chain})),
-    tuple(int(k) for k in signals.PALM_CENTRE_KEYPOINTS),
+    signals.PALM_CENTRE_KEYPOINTS,
 )
 _PINCH, _APERTURE, _CURL_GROUPS, _POINTING, _PALM = 0, 1, np.arange(2, 7), 7, 8
 _GROUP_MASK = np.zeros((len(_GROUPS), NUM_KEYPOINTS), bool)  # (G, 21)
@@ -57,12 +57,13 @@ class HandState:
         track_id / handedness: those of the ``Hand3D``.
         pinch_distance_m: thumb tip to index tip, m.
         pinch_strength: [0, 1], 0 open, 1 tips touching, normalised by ``hand_scale_m``.
-        pinch_valid / pinch_confidence: flag and weakest keypoint confidence of the two.
+        pinch_valid / pinch_confidence: flag (both tips present and the track has a hand size:
+            a frame with all 8 phalanges seen) and the weakest confidence of the two tips.
         pinched: debounced state (hysteresis + minimum duration); holds while not pinch_valid.
         pinch_event: ``PinchEvent`` of this frame.
         grasp_aperture_m: thumb tip to the centroid of the other four tips, m.
         finger_curl: (5,) float64 [0, 1], thumb … pinky; curl_valid (5,) bool; curl_confidence (5,).
-        pointing: index extended and middle, ring, pinky curled.
+        pointing: index extended and middle, ring, pinky curled (per frame, not debounced).
         ray_origin: (3,) m at the index tip; ray_direction: (3,) unit along the index finger;
             NaN unless ``pointing``.
         palm_normal: (3,) unit vector out of the palm side; world_T_wrist: (4, 4) the wrist
@@ -155,7 +156,8 @@ class HandStateEstimator:
         curls, direction = sig.finger_curl, sig.ray_direction  # (H, 5), (H, 3)
         world_T_wrist = wrist_poses(points, np.array([int(h.handedness) for h in hands]))  # (H, 4, 4)
         normal = -world_T_wrist[:, :3, 2]  # (H, 3), NaN where the palm frame is undefined
-        curl_ok = group_ok[:, _CURL_GROUPS]  # (H, 5)
+        # Present keypoints can still be degenerate (coincident): a NaN value is never flagged valid.
+        curl_ok = group_ok[:, _CURL_GROUPS] & np.isfinite(curls)  # (H, 5)
         pointing = (
             group_ok[:, _POINTING]
             & np.isfinite(direction).all(axis=1)
@@ -163,7 +165,8 @@ class HandStateEstimator:
             & (curls[:, 2:] >= cfg.pointing_min_other_curl).all(axis=1)
         )
         palm_ok = group_ok[:, _PALM] & np.isfinite(normal).all(axis=1)
-        pinch_ok, aperture_ok = group_ok[:, _PINCH], group_ok[:, _APERTURE]
+        pinch_ok = group_ok[:, _PINCH]
+        aperture_ok = group_ok[:, _APERTURE] & np.isfinite(sig.grasp_aperture)
         nan3 = np.full(3, np.nan)
         states = []
         for h, hand in enumerate(hands):
@@ -178,7 +181,7 @@ class HandStateEstimator:
             states.append(HandState(
                 track_id=int(hand.track_id),
                 handedness=Handedness(hand.handedness),
-                pinch_distance_m=float(sig.pinch_distance[h]) if pinch_ok[h] else math.nan,
+                pinch_distance_m=float(sig.pinch_distance[h]) if pinch_valid else math.nan,
                 pinch_strength=strength,
                 pinch_valid=pinch_valid,
                 pinch_confidence=float(group_conf[h, _PINCH]) if pinch_valid else 0.0,
@@ -186,10 +189,10 @@ class HandStateEstimator:
                 pinch_event=event,
                 grasp_aperture_m=float(sig.grasp_aperture[h]) if aperture_ok[h] else math.nan,
                 aperture_valid=bool(aperture_ok[h]),
-                aperture_confidence=float(group_conf[h, _APERTURE]),
-                finger_curl=curls[h],
+                aperture_confidence=float(group_conf[h, _APERTURE]) if aperture_ok[h] else 0.0,
+                finger_curl=np.where(curl_ok[h], curls[h], np.nan),
                 curl_valid=curl_ok[h],
-                curl_confidence=group_conf[h, _CURL_GROUPS],
+                curl_confidence=np.where(curl_ok[h], group_conf[h, _CURL_GROUPS], 0.0),
                 pointing=bool(pointing[h]),
                 ray_origin=sig.ray_origin[h] if pointing[h] else nan3.copy(),
                 ray_direction=direction[h] if pointing[h] else nan3.copy(),

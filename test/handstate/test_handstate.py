@@ -236,3 +236,11 @@ def test_config_refuses_bad_values_naming_them(kwargs, message):
     with pytest.raises(ValueError) as info:
         HandStateConfig(**kwargs)
     assert message in str(info.value)
+
+
+def test_degenerate_keypoints_are_flagged_not_reported():
+    """Present but coincident keypoints (a collapsed estimate): no direction, size or curl exists."""
+    state = HandStateEstimator().update([hand_from_keypoints(np.zeros((21, 3)))], 0)[0]
+    assert not state.curl_valid.any() and np.isnan(state.finger_curl).all() and not state.curl_confidence.any()
+    assert not state.palm_valid and np.isnan(state.palm_normal).all() and not state.pointing
+    assert not state.pinch_valid and np.isnan(state.pinch_distance_m) and np.isnan(state.pinch_strength)
