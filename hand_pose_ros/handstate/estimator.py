@@ -26,6 +26,8 @@ __all__ = ["HandState", "HandStateEstimator", "PinchEvent"]
 
 _LOG = logging.getLogger(__name__)
 NS_PER_S = 1e9
+# A mean phalanx shorter than this (metres) is a collapsed estimate, not a hand size.
+_MIN_SCALE_M = 1e-3
 # Keypoint groups a value needs (rows of _GROUP_MASK): pinch, aperture, the 5 curl chains, the
 # pointing gesture (the four long fingers' chains), the palm (wrist_poses reads a subset of it).
 _GROUPS: tuple[tuple[int, ...], ...] = (
@@ -215,7 +217,7 @@ class HandStateEstimator:
 
     def _update_scale(self, track: _Track, scale_m: float, stamp_ns: int) -> float:
         """Smoothed hand size of the track (keeps the last one through frames that lack it)."""
-        if math.isfinite(scale_m):
+        if math.isfinite(scale_m) and scale_m > _MIN_SCALE_M:
             if track.scale_stamp_ns is None or not math.isfinite(track.scale_m):
                 track.scale_m = scale_m
             else:
