@@ -50,7 +50,8 @@ def wrist_poses(keypoints_3d: np.ndarray, handedness: np.ndarray) -> np.ndarray:
         x, z = x / x_len[:, None], z / z_len[:, None]
     # NaN compares false, so missing keypoints fail here too.
     ok = np.isfinite(x_len) & np.isfinite(z_len) & (x_len >= _MIN_VECTOR_M) & (z_len >= _MIN_VECTOR_M)
-    out = np.full((points.shape[0], 4, 4), np.nan)
+    out = np.empty((points.shape[0], 4, 4))
+    out[:, :3, 0], out[:, :3, 1], out[:, :3, 2], out[:, :3, 3] = x, _cross(z, x), z, wrist
     out[:, 3] = [0.0, 0.0, 0.0, 1.0]
-    out[ok, :3, 0], out[ok, :3, 1], out[ok, :3, 2], out[ok, :3, 3] = x[ok], _cross(z, x)[ok], z[ok], wrist[ok]
+    out[~ok, :3] = np.nan
     return out

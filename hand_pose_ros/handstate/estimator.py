@@ -111,9 +111,9 @@ class _Track:
     change_since_ns: int | None = None  # first frame of a pending pinch change
     scale_m: float = math.nan
     scale_stamp_ns: int | None = None
-    centre: np.ndarray | None = None  # (3,) m, palm centre of the previous frame
+    centre: list[float] | None = None  # x, y, z m: palm centre of the previous frame
     centre_stamp_ns: int = 0
-    velocity: np.ndarray | None = None  # (3,) m/s, smoothed
+    velocity: list[float] | None = None  # x, y, z m/s, smoothed
 
 
 def _smoothing(dt_s: float, time_constant_s: float) -> float:
@@ -169,43 +169,49 @@ class HandStateEstimator:
         palm_ok = group_ok[:, _PALM] & np.isfinite(normal).all(axis=1)
         pinch_ok = group_ok[:, _PINCH]
         aperture_ok = group_ok[:, _APERTURE] & np.isfinite(sig.grasp_aperture)
-        nan3 = np.full(3, np.nan)
+        finger_curl = np.where(curl_ok, curls, np.nan)  # (H, 5)
+        curl_conf = np.where(curl_ok, group_conf[:, _CURL_GROUPS], 0.0)  # (H, 5)
+        ray_origin = np.where(pointing[:, None], sig.ray_origin, np.nan)  # (H, 3)
+        ray_direction = np.where(pointing[:, None], direction, np.nan)  # (H, 3)
+        # Per-hand scalars as Python values: the loop below then costs no array indexing.
+        distance, scale, aperture = sig.pinch_distance.tolist(), sig.hand_scale.tolist(), sig.grasp_aperture.tolist()
+        conf, centres, palm_seen = group_conf.tolist(), sig.palm_centre.tolist(), group_ok[:, _PALM].tolist()
+        pinch_l, aperture_l, pointing_l, palm_l = pinch_ok.tolist(), aperture_ok.tolist(), pointing.tolist(), palm_ok.tolist()
         states = []
         for h, hand in enumerate(hands):
             track = self._tracks.setdefault(int(hand.track_id), _Track(last_seen_ns=stamp_ns))
             track.last_seen_ns = stamp_ns
-            scale_m = self._update_scale(track, float(sig.hand_scale[h]), stamp_ns)
-            strength = self._strength(float(sig.pinch_distance[h]), scale_m) if pinch_ok[h] else math.nan
+            scale_m = self._update_scale(track, scale[h], stamp_ns)
+            strength = self._strength(distance[h], scale_m) if pinch_l[h] else math.nan
             event = self._update_pinch(track, strength, stamp_ns)
-            speed = self._update_speed(track, sig.palm_centre[h] if group_ok[h, _PALM] else None, stamp_ns)
-            speed_valid = math.isfinite(speed)
-            pinch_valid = bool(np.isfinite(strength))
+            speed = self._update_speed(track, centres[h] if palm_seen[h] else None, stamp_ns)
+            speed_valid, pinch_valid = math.isfinite(speed), math.isfinite(strength)
             states.append(HandState(
                 track_id=int(hand.track_id),
                 handedness=Handedness(hand.handedness),
-                pinch_distance_m=float(sig.pinch_distance[h]) if pinch_valid else math.nan,
+                pinch_distance_m=distance[h] if pinch_valid else math.nan,
                 pinch_strength=strength,
                 pinch_valid=pinch_valid,
-                pinch_confidence=float(group_conf[h, _PINCH]) if pinch_valid else 0.0,
+                pinch_confidence=conf[h][_PINCH] if pinch_valid else 0.0,
                 pinched=track.pinched,
                 pinch_event=event,
-                grasp_aperture_m=float(sig.grasp_aperture[h]) if aperture_ok[h] else math.nan,
-                aperture_valid=bool(aperture_ok[h]),
-                aperture_confidence=float(group_conf[h, _APERTURE]) if aperture_ok[h] else 0.0,
-                finger_curl=np.where(curl_ok[h], curls[h], np.nan),
+                grasp_aperture_m=aperture[h] if aperture_l[h] else math.nan,
+                aperture_valid=aperture_l[h],
+                aperture_confidence=conf[h][_APERTURE] if aperture_l[h] else 0.0,
+                finger_curl=finger_curl[h],
                 curl_valid=curl_ok[h],
-                curl_confidence=np.where(curl_ok[h], group_conf[h, _CURL_GROUPS], 0.0),
-                pointing=bool(pointing[h]),
-                ray_origin=sig.ray_origin[h] if pointing[h] else nan3.copy(),
-                ray_direction=direction[h] if pointing[h] else nan3.copy(),
-                pointing_confidence=float(group_conf[h, _POINTING]) if pointing[h] else 0.0,
+                curl_confidence=curl_conf[h],
+                pointing=pointing_l[h],
+                ray_origin=ray_origin[h],
+                ray_direction=ray_direction[h],
+                pointing_confidence=conf[h][_POINTING] if pointing_l[h] else 0.0,
                 palm_normal=normal[h],
                 world_T_wrist=world_T_wrist[h],
-                palm_valid=bool(palm_ok[h]),
-                palm_confidence=float(group_conf[h, _PALM]) if palm_ok[h] else 0.0,
+                palm_valid=palm_l[h],
+                palm_confidence=conf[h][_PALM] if palm_l[h] else 0.0,
                 speed_mps=speed,
                 speed_valid=speed_valid,
-                speed_confidence=float(group_conf[h, _PALM]) if speed_valid else 0.0,
+                speed_confidence=conf[h][_PALM] if speed_valid else 0.0,
                 hand_scale_m=scale_m,
             ))
         return states
@@ -250,18 +256,19 @@ class HandStateEstimator:
         track.pinched, track.change_since_ns = wanted, None
         return PinchEvent.STARTED if wanted else PinchEvent.ENDED
 
-    def _update_speed(self, track: _Track, centre: np.ndarray | None, stamp_ns: int) -> float:
-        """Smoothed palm-centre speed, m/s; NaN on a track's first frame and after a gap."""
+    def _update_speed(self, track: _Track, centre: list[float] | None, stamp_ns: int) -> float:
+        """Smoothed palm-centre speed, m/s, from this frame's centre (x, y, z m); NaN on a
+        track's first frame and after a gap."""
         cfg = self.config
         previous, previous_ns = track.centre, track.centre_stamp_ns
-        track.centre, track.centre_stamp_ns = (None if centre is None else centre.copy()), stamp_ns
+        track.centre, track.centre_stamp_ns = centre, stamp_ns
         dt_s = (stamp_ns - previous_ns) / NS_PER_S
         if centre is None or previous is None or not 0.0 < dt_s <= cfg.speed_max_gap_s:
             track.velocity = None
             return math.nan
-        velocity = (centre - previous) / dt_s
-        if track.velocity is None:
-            track.velocity = velocity
-        else:
-            track.velocity = track.velocity + _smoothing(dt_s, cfg.speed_time_constant_s) * (velocity - track.velocity)
-        return float(np.linalg.norm(track.velocity))
+        velocity = [(c - p) / dt_s for c, p in zip(centre, previous)]
+        if track.velocity is not None:
+            weight = _smoothing(dt_s, cfg.speed_time_constant_s)
+            velocity = [v0 + weight * (v - v0) for v0, v in zip(track.velocity, velocity)]
+        track.velocity = velocity
+        return math.hypot(*velocity)
