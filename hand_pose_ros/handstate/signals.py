@@ -85,7 +85,8 @@ def hand_signals(
     lengths = _norm(segments)  # (H, 5, 4)
     with np.errstate(invalid="ignore", divide="ignore"):
         unit = segments / np.where(lengths > _MIN_LENGTH_M, lengths, np.nan)[..., None]
-        cosines = np.clip((unit[:, :, :-1] * unit[:, :, 1:]).sum(axis=-1), -1.0, 1.0)  # (H, 5, 3)
+        # np.minimum/maximum rather than np.clip: same result (NaN kept), a fraction of the call cost.
+        cosines = np.minimum(np.maximum((unit[:, :, :-1] * unit[:, :, 1:]).sum(axis=-1), -1.0), 1.0)  # (H, 5, 3)
         bend_deg = (np.arccos(cosines) * _BEND_WEIGHTS).sum(axis=-1)  # (H, 5)
         straight = np.array([thumb_curl_range_deg[0]] + [finger_curl_range_deg[0]] * 4)
         curled = np.array([thumb_curl_range_deg[1]] + [finger_curl_range_deg[1]] * 4)
@@ -94,9 +95,9 @@ def hand_signals(
         direction = along / np.where(along_len > _MIN_LENGTH_M, along_len, np.nan)[:, None]
     return HandSignals(
         pinch_distance=_norm(tips[:, 0] - tips[:, 1]),
-        hand_scale=lengths[:, 1:, 1:3].mean(axis=(1, 2)),
-        grasp_aperture=_norm(tips[:, 0] - tips[:, 1:].mean(axis=1)),
-        finger_curl=np.clip((bend_deg - straight) / (curled - straight), 0.0, 1.0),  # NaN stays NaN
+        hand_scale=lengths[:, 1:, 1:3].sum(axis=(1, 2)) / 8.0,
+        grasp_aperture=_norm(tips[:, 0] - tips[:, 1:].sum(axis=1) / 4.0),
+        finger_curl=np.minimum(np.maximum((bend_deg - straight) / (curled - straight), 0.0), 1.0),  # NaN stays NaN
         ray_origin=tips[:, 1],
         ray_direction=direction,
         palm_centre=(chains[:, 0, 0] + chains[:, 1:, 1].sum(axis=1)) / 5.0,
