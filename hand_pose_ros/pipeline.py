@@ -28,6 +28,7 @@ import numpy as np
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.detection.config import HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+from hand_pose_ros.handstate import HandState, HandStateConfig, HandStateEstimator
 from hand_pose_ros.mesh import FittedMesh, HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.types import Hand3D, HandDetection2D
@@ -137,6 +138,7 @@ class HandPosePipeline:
         detector: HandDetector | None,
         fusion: MultiViewFusion,
         mesh_fitter: HandMeshFitter | None = None,
+        hand_state: HandStateConfig | None = None,
     ) -> None:
         if len(fusion.rig) != len(rig):
             raise ValueError(f"fusion: expected a fusion over the rig's {len(rig)} cameras {rig.names}, "
@@ -145,6 +147,7 @@ class HandPosePipeline:
         self._detector = detector
         self._fusion = fusion
         self._mesh_fitter = mesh_fitter
+        self._hand_state = HandStateEstimator(hand_state if hand_state is not None else HandStateConfig())
         self._closed = False
         self._last_stamp_ns: int | None = None
         self._unfitted: FrameResult | None = None  # the latest result, until fit_meshes takes it
@@ -222,6 +225,7 @@ class HandPosePipeline:
         self._fusion.reset()
         if self._mesh_fitter is not None:
             self._mesh_fitter.reset()
+        self._hand_state.reset()
         self._last_stamp_ns = None
         self._unfitted = None
 
@@ -301,6 +305,18 @@ class HandPosePipeline:
         mesh_ms = 1e3 * (time.perf_counter() - started)
         timings = dataclasses.replace(result.timings, mesh_ms=mesh_ms, total_ms=result.timings.total_ms + mesh_ms)
         return dataclasses.replace(result, meshes=meshes, timings=timings)
+
+    def hand_states(self, result: FrameResult) -> list[HandState]:
+        """Robot-facing signals of ``result``'s hands (pinch, aperture, curl, pointing ray, palm
+        normal, speed; ``hand_pose_ros.handstate``), one ``HandState`` per hand. The estimator
+        keeps each track's history (pinch hysteresis, speed): call it for consecutive frames,
+        and ``reset_hand_states`` after a gap."""
+        self._check_open("hand_states")
+        return self._hand_state.update(result.hands, result.stamp_ns)
+
+    def reset_hand_states(self) -> None:
+        """Forget the hand-state history (e.g. when nobody consumed the states for a while)."""
+        self._hand_state.reset()
 
     # --- helpers ----------------------------------------------------------------------------------
     def _check_open(self, what: str) -> None:

@@ -2,7 +2,8 @@
 
 A thin shell: callbacks convert messages and hand off; the synchroniser (``sync``) makes
 sets; a latest-wins worker (``worker``) hands each set to the ROS-free ``HandPosePipeline``
-(detector and fusion) and publishes ``/hands/pose`` (HandPoseArray), then has the pipeline
+(detector and fusion) and publishes ``/hands/pose`` (HandPoseArray) and, while subscribed, the
+pipeline's hand states on ``/hands/state`` (HandStateArray), then has the pipeline
 fit the hand meshes (``/hands/meshes``, HandMeshArray) and publishes ``/hands/markers``
 (skeleton and mesh), optional overlays and wrist TF; ``/diagnostics`` reports per-camera
 health, sync drops, latency and the active backend. No maths here, and no rules between
@@ -34,6 +35,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 from hand_pose_ros.pipeline import FrameResult
+from hand_pose_ros.msg import HandMeshArray, HandPoseArray, HandStateArray
 from hand_pose_ros.ros import input_checks
 from hand_pose_ros.ros.conversions import (
     hands_to_array_msg,
@@ -61,12 +63,13 @@ from hand_pose_ros.ros.image_conversion import (
 from hand_pose_ros.ros.log_bridge import RosLogBridge
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
+from hand_pose_ros.ros.state_msgs import states_to_array_msg
 from hand_pose_ros.drawing import draw_detections
 from hand_pose_ros.config import NodeConfig
 from hand_pose_ros.ros.params import NODE_NAME, declare_parameters, live_parameters_callback
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
-from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC, OVERLAY_TOPIC, POSE_TOPIC
+from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC, OVERLAY_TOPIC, POSE_TOPIC, STATE_TOPIC
 from hand_pose_ros.ros.worker import LatestWinsWorker
 from hand_pose_ros.timing import NS_PER_S
 
@@ -110,6 +113,9 @@ class HandPoseNode(GuardedEndpoints, Node):
             else None
         )
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        # Hand states (pinch, pointing, ...) are computed only while /hands/state has a subscriber.
+        self._state_pub = self.create_publisher(HandStateArray, STATE_TOPIC, 10)
+        self._state_subscribed = False  # worker thread only
         self._overlay_pubs = (
             [self.create_publisher(Image, OVERLAY_TOPIC.format(camera=c.name), 2) for c in cfg.cameras.inputs]
             if cfg.publish.overlays
@@ -262,6 +268,7 @@ class HandPoseNode(GuardedEndpoints, Node):
                 world_T_wrist=result.world_T_wrist,
             )
         )
+        self._publish_state(result)
         self._latency.add(latency)
         self._output.tick(time.monotonic())
         self._last_error = ""
@@ -285,6 +292,18 @@ class HandPoseNode(GuardedEndpoints, Node):
                 self._overlay_pubs[i].publish(image)
         if self._tf is not None:
             self._tf.sendTransform(wrist_transforms(result.hands, result.world_T_wrist, header))
+
+    def _publish_state(self, result: FrameResult) -> None:
+        """/hands/state with the pose message's header, only while subscribed; the history restarts
+        with each first subscriber (a state from before the gap would be stale)."""
+        subscribed = self._state_pub.get_subscription_count() > 0
+        if subscribed != self._state_subscribed:
+            self._state_subscribed = subscribed
+            self._pipeline.reset_hand_states()
+            self.get_logger().info(f"/{STATE_TOPIC}: " + ("subscribed, computing hand states" if subscribed else "no subscribers, hand states not computed"))
+        if subscribed:
+            header = Header(stamp=ns_to_stamp(result.stamp_ns), frame_id=self.config.world_frame)
+            self._state_pub.publish(states_to_array_msg(self._pipeline.hand_states(result), header))
 
     def _on_process_error(self, exc: BaseException) -> None:
         self._last_error = f"processing failed: {type(exc).__name__}: {exc}"

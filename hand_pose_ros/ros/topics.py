@@ -15,6 +15,7 @@ __all__ = [
     "MESHES_TOPIC",
     "OVERLAY_TOPIC",
     "POSE_TOPIC",
+    "STATE_TOPIC",
     "overlay_topic",
     "resolved",
 ]
@@ -22,6 +23,7 @@ __all__ = [
 POSE_TOPIC = "hands/pose"
 MARKERS_TOPIC = "hands/markers"
 MESHES_TOPIC = "hands/meshes"
+STATE_TOPIC = "hands/state"
 # One per camera, ``OVERLAY_TOPIC.format(camera=name)`` (``overlay_topic``).
 OVERLAY_TOPIC = "hands/debug/{camera}/image_raw"
 # Absolute: diagnostic aggregators listen there whatever the node's namespace (REP 107).

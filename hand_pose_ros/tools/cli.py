@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hand_pose_ros.tools.run_cli", "start the ROS 2 node with a parameters file"),
     "demo": ("hand_pose_ros.tools.demo", "play the bundled sample through the node (the main job)"),
     "play": ("hand_pose_ros.tools.play", "play a rosbag2 recording through the node"),
-    "bench": ("", "benchmarks: detector, fusion, node, mesh, soak"),
+    "bench": ("", "benchmarks: detector, fusion, node, mesh, peers, soak, handstate, real, calibration"),
 }
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -36,6 +36,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "mesh": ("hand_pose_ros.tools.bench.mesh", "hand mesh fitting time and accuracy"),
     "peers": ("hand_pose_ros.tools.bench.peers", "this pipeline against MediaPipe Hands per camera + aniposelib"),
     "soak": ("hand_pose_ros.tools.bench.soak", "the node under steady load: RSS slope, output rate, errors"),
+    "handstate": ("hand_pose_ros.tools.bench.handstate", "pinch onsets against ground truth, hand-state time per hand"),
 }
 
 
