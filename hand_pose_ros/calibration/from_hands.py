@@ -1,0 +1,211 @@
+"""Refine a rig's extrinsics (and optionally focal lengths) from hands that several cameras see.
+
+The hands are fused with the input calibration (``MultiViewFusion``, no temporal filter), each
+fused hand is matched to the detections of every view (``monitor.match_views``), and a robust
+bundle adjustment (``bundle.bundle_adjust``) moves the cameras and the hands' 3D joints to fit
+the detected keypoints.
+
+Gauge (what hands cannot tell): the world frame and the scale. During the adjustment the
+reference camera is fixed and its distance to the farthest camera is kept; afterwards the
+refined rig is mapped onto the input rig by the similarity that fits the cameras the
+refinement did not move (``gauge.align_rig_poses``: robust, a camera that moved far is left
+out). So a rig with one moved camera keeps the others exactly and brings that one back; a rig
+whose cameras are all disturbed keeps the input's mean pose and mean scale.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import numpy as np
+
+from hand_pose_ros.calibration.bundle import BundleConfig, bundle_adjust
+from hand_pose_ros.calibration.gauge import align_rig_poses, pose_difference
+from hand_pose_ros.calibration.monitor import match_views
+from hand_pose_ros.calibration.rig import Rig
+from hand_pose_ros.fusion.camera import CameraArray
+from hand_pose_ros.types import HandDetection2D
+
+__all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
+
+
+class RefinementRefused(ValueError):
+    """The hands seen give too little geometry to refine the calibration (the message says why)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HandRefinementConfig:
+    """Settings of ``refine_from_hands``.
+
+    Attributes:
+        refine_focal: also refine each camera's focal length (fx, fy scaled together).
+        loss, loss_scale_px: robust loss of the adjustment; hand keypoints are noisy (MediaPipe
+            ≈ 3–6 px), so the loss flattens from 3 px on.
+        match_gate_px: a view's detection belongs to a fused hand when their joints' median
+            distance is below this (wide enough for a camera moved by a few degrees).
+        min_score: keypoints scoring below this are not observations.
+        min_frames: frames with a hand seen by at least two cameras needed.
+        min_joints_per_camera: joints a camera sees that another camera sees too.
+        min_spread_m: the joints a camera sees must spread at least this much (1σ) along
+            their second principal axis: hands kept in one small spot (or moving along a line)
+            cannot separate a camera's rotation from its translation.
+        reference_camera: the camera held fixed during the adjustment (default the first).
+        max_evaluations: cap on residual evaluations of each adjustment.
+    """
+
+    refine_focal: bool = False
+    loss: str = "soft_l1"
+    loss_scale_px: float = 3.0
+    match_gate_px: float = 80.0
+    min_score: float = 0.5
+    min_frames: int = 10
+    min_joints_per_camera: int = 100
+    min_spread_m: float = 0.03
+    reference_camera: str | None = None
+    max_evaluations: int = 100
+
+    def __post_init__(self) -> None:
+        BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
+        if not (self.match_gate_px > 0 and 0 <= self.min_score <= 1 and self.min_spread_m >= 0):
+            raise ValueError(
+                "HandRefinementConfig: need match_gate_px > 0, min_score in [0, 1], min_spread_m >= 0; got "
+                f"{self.match_gate_px}, {self.min_score}, {self.min_spread_m}"
+            )
+        if self.min_frames < 1 or self.min_joints_per_camera < 1 or self.max_evaluations < 1:
+            raise ValueError("HandRefinementConfig: min_frames, min_joints_per_camera and max_evaluations must be >= 1")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class HandRefinementResult:
+    """The refined rig and, per camera in rig order: rotation_deg / translation_mm (V,) change of
+    each camera's pose; rms_before_px / rms_after_px (V,) RMS reprojection error of the
+    observations with the input calibration (joints re-fitted) and after; joints (V,)
+    observations used; gauge_cameras (V,) bool, cameras that fixed the world frame and scale;
+    frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal)."""
+
+    rig: Rig
+    rotation_deg: np.ndarray
+    translation_mm: np.ndarray
+    rms_before_px: np.ndarray
+    rms_after_px: np.ndarray
+    joints: np.ndarray
+    gauge_cameras: np.ndarray
+    frames: int
+    focal_change: np.ndarray
+
+
+def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
+                  config: HandRefinementConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Fuse, match, collect: → camera (M,), point (M,), pixels (M, 2), points (P, 3) m, frames used."""
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+
+    cameras = CameraArray.from_rig(rig)
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
+    cam_idx, pt_idx, pix, points = [], [], [], []
+    used_frames = 0
+    for stamp, views in frames:
+        hands = [h for h in fusion.process(views, stamp) if not h.monocular]
+        if not hands:
+            continue
+        xyz = np.stack([h.keypoints_3d for h in hands])  # (H, 21, 3)
+        matches = match_views(cameras, xyz, views, config.match_gate_px, config.min_score)
+        seen = np.zeros(xyz.shape[:2] + (len(rig),), bool)  # (H, 21, V)
+        keypoints: dict[tuple[int, int], np.ndarray] = {}
+        for v, view in enumerate(matches):
+            for h, d, _ in view:
+                det = views[v][d]
+                ok = np.isfinite(det.keypoints_2d).all(-1) & (det.keypoint_scores >= config.min_score)
+                seen[h, ok, v] = True
+                keypoints[(v, h)] = det.keypoints_2d.astype(np.float64)
+        shared = (seen.sum(-1) >= 2) & np.isfinite(xyz).all(-1)  # (H, 21)
+        if not shared.any():
+            continue
+        used_frames += 1
+        for h, j in zip(*np.nonzero(shared)):
+            for v in np.flatnonzero(seen[h, j]):
+                cam_idx.append(v)
+                pt_idx.append(len(points))
+                pix.append(keypoints[(int(v), int(h))][j])
+            points.append(xyz[h, j])
+    if not points:
+        return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 2)), np.zeros((0, 3)), 0
+    return np.array(cam_idx), np.array(pt_idx), np.array(pix), np.array(points), used_frames
+
+
+def _check_geometry(rig: Rig, cam_idx: np.ndarray, pt_idx: np.ndarray, points: np.ndarray, frames: int,
+                    config: HandRefinementConfig) -> np.ndarray:
+    """(V,) joints per camera; raises RefinementRefused naming what is missing and how to get it."""
+    if frames < config.min_frames:
+        raise RefinementRefused(
+            f"only {frames} frames have a hand seen by two or more cameras ({config.min_frames} needed): record "
+            "longer, with the hands where several cameras see them"
+        )
+    joints = np.bincount(cam_idx, minlength=len(rig))
+    for v, name in enumerate(rig.names):
+        if joints[v] < config.min_joints_per_camera:
+            raise RefinementRefused(
+                f"camera {name} sees only {joints[v]} hand joints that another camera also sees "
+                f"({config.min_joints_per_camera} needed): move the hands where {name} and the other cameras see them"
+            )
+        mine = points[pt_idx[cam_idx == v]]
+        spread = np.linalg.svd(mine - mine.mean(0), compute_uv=False) / np.sqrt(len(mine))
+        if spread[1] < config.min_spread_m:
+            raise RefinementRefused(
+                f"the hand joints camera {name} sees span only {100 * spread[1]:.1f} cm across "
+                f"({100 * config.min_spread_m:.0f} cm needed) — too little geometry to separate its rotation from its "
+                "translation: move the hands around the workspace"
+            )
+    return joints
+
+
+def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
+                      config: HandRefinementConfig | None = None) -> HandRefinementResult:
+    """Refined calibration of ``rig`` from frames of (stamp s, V lists of detections in rig order).
+
+    Raises:
+        RefinementRefused: fewer than two cameras, or the hands give too little geometry (message says why).
+        ValueError: a frame whose number of views is not the rig's, an unknown reference camera.
+    """
+    config = config or HandRefinementConfig()
+    if len(rig) < 2:
+        raise RefinementRefused(f"refining from hands needs at least 2 cameras, the calibration has {len(rig)}")
+    for i, (_, views) in enumerate(frames):
+        if len(views) != len(rig):
+            raise ValueError(f"refine_from_hands: frame {i} has {len(views)} views, the rig {len(rig)} cameras")
+    reference = rig.names.index(config.reference_camera) if config.reference_camera else 0
+    if config.reference_camera and config.reference_camera not in rig.names:
+        raise ValueError(f"HandRefinementConfig.reference_camera: {config.reference_camera!r} is not in {rig.names}")
+    cam_idx, pt_idx, pix, points, used = _observations(rig, frames, config)
+    joints = _check_geometry(rig, cam_idx, pt_idx, points, used, config)
+    cameras = CameraArray.from_rig(rig)
+    V = len(rig)
+    common = dict(camera_index=cam_idx, point_index=pt_idx, pixels=pix)
+    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
+    # Before: the input calibration with the joints that fit it best.
+    before = bundle_adjust(cameras, fixed_cameras=np.ones(V, bool), points=points, config=bundle, **common)
+    centres = cameras.centers
+    farthest = int(np.argmax(np.linalg.norm(centres - centres[reference], axis=1)))
+    fixed = np.zeros(V, bool)
+    fixed[reference] = True
+    after = bundle_adjust(
+        cameras, fixed_cameras=fixed, points=before.points, scale_pair=(reference, farthest),
+        config=dataclasses.replace(bundle, intrinsics="focal" if config.refine_focal else "fixed"), **common)
+    aligned, _, gauge = align_rig_poses(after.camera_T_world, cameras.camera_T_world)
+    refined_cameras = []
+    for v, camera in enumerate(rig.cameras):
+        world_T_camera = np.linalg.inv(aligned[v])
+        world_T_camera[3] = (0.0, 0.0, 0.0, 1.0)
+        refined_cameras.append(dataclasses.replace(camera, camera_matrix=after.K[v], world_T_camera=world_T_camera))
+    rotation, translation = pose_difference(aligned, cameras.camera_T_world)
+    return HandRefinementResult(
+        rig=Rig(cameras=tuple(refined_cameras), world_frame=rig.world_frame),
+        rotation_deg=rotation,
+        translation_mm=1e3 * translation,
+        rms_before_px=before.camera_rms_px(cam_idx, V),
+        rms_after_px=after.camera_rms_px(cam_idx, V),
+        joints=joints,
+        gauge_cameras=gauge,
+        frames=used,
+        focal_change=after.K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
+    )
