@@ -23,10 +23,11 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("hand_pose_ros.tools.synth_cli", "render a synthetic multi-camera hand dataset"),
     "eval": ("hand_pose_ros.tools.eval_cli", "score predicted 3D hands against ground truth"),
     "fuse": ("hand_pose_ros.tools.fuse_cli", "fuse per-view 2D detections into 3D hands offline"),
+    "calibrate": ("hand_pose_ros.tools.calibrate_cli", "calibrate a camera rig from a ChArUco board, or refine it from hands"),
     "run": ("hand_pose_ros.tools.run_cli", "start the ROS 2 node with a parameters file"),
     "demo": ("hand_pose_ros.tools.demo", "play the bundled sample through the node (the main job)"),
     "play": ("hand_pose_ros.tools.play", "play a rosbag2 recording through the node"),
-    "bench": ("", "benchmarks: detector, fusion, node, mesh"),
+    "bench": ("", "benchmarks: detector, fusion, node, mesh, calibration"),
 }
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "fusion": ("hand_pose_ros.tools.bench.fusion", "fusion accuracy and time against aniposelib"),
     "node": ("hand_pose_ros.tools.bench.node", "end-to-end node latency and rate over DDS"),
     "mesh": ("hand_pose_ros.tools.bench.mesh", "hand mesh fitting time and accuracy"),
+    "calibration": ("hand_pose_ros.tools.bench.calibration", "hand-based calibration refinement on DexYCB"),
 }
 
 
