@@ -16,6 +16,7 @@ whose cameras are all disturbed keeps the input's mean pose and mean scale.
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Sequence
 
 import numpy as np
@@ -26,6 +27,8 @@ from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.types import HandDetection2D
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
 
@@ -82,7 +85,8 @@ class HandRefinementResult:
     each camera's pose; rms_before_px / rms_after_px (V,) RMS reprojection error of the
     observations with the input calibration (joints re-fitted) and after; joints (V,)
     observations used; gauge_cameras (V,) bool, cameras that fixed the world frame and scale;
-    frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal)."""
+    frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal);
+    not_refined: camera → why it was kept as given (too few joints, or too little spread)."""
 
     rig: Rig
     rotation_deg: np.ndarray
@@ -93,6 +97,7 @@ class HandRefinementResult:
     gauge_cameras: np.ndarray
     frames: int
     focal_change: np.ndarray
+    not_refined: dict[str, str]
 
 
 def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
@@ -134,29 +139,38 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
 
 
 def _check_geometry(rig: Rig, cam_idx: np.ndarray, pt_idx: np.ndarray, points: np.ndarray, frames: int,
-                    config: HandRefinementConfig) -> np.ndarray:
-    """(V,) joints per camera; raises RefinementRefused naming what is missing and how to get it."""
+                    config: HandRefinementConfig) -> tuple[np.ndarray, list[str]]:
+    """→ ((V,) joints per camera, one reason per camera that cannot be refined ("" if it can)).
+
+    Raises:
+        RefinementRefused: too few frames, or fewer than two cameras can be refined (the reasons).
+    """
     if frames < config.min_frames:
         raise RefinementRefused(
             f"only {frames} frames have a hand seen by two or more cameras ({config.min_frames} needed): record "
             "longer, with the hands where several cameras see them"
         )
     joints = np.bincount(cam_idx, minlength=len(rig))
+    reasons = []
     for v, name in enumerate(rig.names):
+        mine = points[pt_idx[cam_idx == v]]
+        spread = np.linalg.svd(mine - mine.mean(0), compute_uv=False) / np.sqrt(len(mine)) if len(mine) > 2 else np.zeros(3)
         if joints[v] < config.min_joints_per_camera:
-            raise RefinementRefused(
+            reasons.append(
                 f"camera {name} sees only {joints[v]} hand joints that another camera also sees "
                 f"({config.min_joints_per_camera} needed): move the hands where {name} and the other cameras see them"
             )
-        mine = points[pt_idx[cam_idx == v]]
-        spread = np.linalg.svd(mine - mine.mean(0), compute_uv=False) / np.sqrt(len(mine))
-        if spread[1] < config.min_spread_m:
-            raise RefinementRefused(
+        elif spread[1] < config.min_spread_m:
+            reasons.append(
                 f"the hand joints camera {name} sees span only {100 * spread[1]:.1f} cm across "
-                f"({100 * config.min_spread_m:.0f} cm needed) — too little geometry to separate its rotation from its "
-                "translation: move the hands around the workspace"
+                f"({100 * config.min_spread_m:.0f} cm needed) — too little geometry to separate its rotation from "
+                "its translation: move the hands around the workspace"
             )
-    return joints
+        else:
+            reasons.append("")
+    if sum(not r for r in reasons) < 2:
+        raise RefinementRefused("fewer than two cameras can be refined: " + "; ".join(r for r in reasons if r))
+    return joints, reasons
 
 
 def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
@@ -164,7 +178,9 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     """Refined calibration of ``rig`` from frames of (stamp s, V lists of detections in rig order).
 
     Raises:
-        RefinementRefused: fewer than two cameras, or the hands give too little geometry (message says why).
+        RefinementRefused: fewer than two cameras, too few frames, or fewer than two cameras
+            whose hands give enough geometry (the message says why). A camera that alone lacks
+            them is kept as given and listed in ``not_refined``.
         ValueError: a frame whose number of views is not the rig's, an unknown reference camera.
     """
     config = config or HandRefinementConfig()
@@ -177,7 +193,12 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     if config.reference_camera and config.reference_camera not in rig.names:
         raise ValueError(f"HandRefinementConfig.reference_camera: {config.reference_camera!r} is not in {rig.names}")
     cam_idx, pt_idx, pix, points, used = _observations(rig, frames, config)
-    joints = _check_geometry(rig, cam_idx, pt_idx, points, used, config)
+    joints, reasons = _check_geometry(rig, cam_idx, pt_idx, points, used, config)
+    refinable = np.array([not r for r in reasons])
+    for reason in filter(None, reasons):
+        logger.warning("not refined, kept as given: %s", reason)
+    if not refinable[reference]:
+        reference = int(np.flatnonzero(refinable)[0])
     cameras = CameraArray.from_rig(rig)
     V = len(rig)
     common = dict(camera_index=cam_idx, point_index=pt_idx, pixels=pix)
@@ -185,18 +206,23 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     # Before: the input calibration with the joints that fit it best.
     before = bundle_adjust(cameras, fixed_cameras=np.ones(V, bool), points=points, config=bundle, **common)
     centres = cameras.centers
-    farthest = int(np.argmax(np.linalg.norm(centres - centres[reference], axis=1)))
-    fixed = np.zeros(V, bool)
+    farthest = int(np.argmax(np.where(refinable, np.linalg.norm(centres - centres[reference], axis=1), -1.0)))
+    fixed = ~refinable
     fixed[reference] = True
     after = bundle_adjust(
         cameras, fixed_cameras=fixed, points=before.points, scale_pair=(reference, farthest),
         config=dataclasses.replace(bundle, intrinsics="focal" if config.refine_focal else "fixed"), **common)
-    aligned, _, gauge = align_rig_poses(after.camera_T_world, cameras.camera_T_world)
+    aligned = cameras.camera_T_world.copy()
+    aligned[refinable], _, gauge_refinable = align_rig_poses(after.camera_T_world[refinable],
+                                                             cameras.camera_T_world[refinable])
+    gauge = np.zeros(V, bool)
+    gauge[refinable] = gauge_refinable
+    K = np.where(refinable[:, None, None], after.K, cameras.K)
     refined_cameras = []
     for v, camera in enumerate(rig.cameras):
         world_T_camera = np.linalg.inv(aligned[v])
         world_T_camera[3] = (0.0, 0.0, 0.0, 1.0)
-        refined_cameras.append(dataclasses.replace(camera, camera_matrix=after.K[v], world_T_camera=world_T_camera))
+        refined_cameras.append(dataclasses.replace(camera, camera_matrix=K[v], world_T_camera=world_T_camera))
     rotation, translation = pose_difference(aligned, cameras.camera_T_world)
     return HandRefinementResult(
         rig=Rig(cameras=tuple(refined_cameras), world_frame=rig.world_frame),
@@ -207,5 +233,6 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         joints=joints,
         gauge_cameras=gauge,
         frames=used,
-        focal_change=after.K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
+        focal_change=K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
+        not_refined={rig.names[v]: r for v, r in enumerate(reasons) if r},
     )

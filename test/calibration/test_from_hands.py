@@ -111,18 +111,28 @@ def test_one_camera_is_refused(scene) -> None:
         refine_from_hands(one, [(s, d[:1]) for s, d in frames])
 
 
+def test_a_camera_without_shared_views_is_kept_and_named(scene) -> None:
+    rig, _, frames, _ = scene
+    # cam3 never sees a hand: nothing ties it to the others; it is kept as given.
+    blind = [(s, list(d[:3]) + [[]]) for s, d in frames]
+    result = refine_from_hands(rig, blind)
+    assert list(result.not_refined) == ["cam3"]
+    assert "camera cam3 sees only 0 hand joints" in result.not_refined["cam3"]
+    assert np.allclose(result.rig.cameras[3].world_T_camera, rig.cameras[3].world_T_camera, atol=1e-12)
+
+
 def test_no_shared_views_are_refused(scene) -> None:
     rig, _, frames, _ = scene
-    # cam3 never sees a hand: nothing ties it to the others.
-    blind = [(s, list(d[:3]) + [[]]) for s, d in frames]
-    with pytest.raises(RefinementRefused, match="camera cam3 sees only 0 hand joints"):
-        refine_from_hands(rig, blind)
+    # Only cam0 sees hands: no camera shares a view with another.
+    alone = [(s, [d[0], [], [], []]) for s, d in frames]
+    with pytest.raises(RefinementRefused, match="only 0 frames have a hand seen by two or more cameras"):
+        refine_from_hands(rig, alone)
 
 
 def test_hands_held_still_give_too_little_geometry(scene) -> None:
     rig, _, frames, _ = scene
     still = [(i / 30.0, frames[0][1]) for i in range(15)]  # one pose, repeated
-    with pytest.raises(RefinementRefused, match="span only .* cm across"):
+    with pytest.raises(RefinementRefused, match="fewer than two cameras can be refined: .*span only .* cm across"):
         refine_from_hands(rig, still)
 
 
