@@ -18,6 +18,7 @@ import scipy.sparse
 from scipy.optimize import least_squares
 from scipy.spatial.transform import Rotation
 
+from hand_pose_ros.calibration.gauge import camera_centres
 from hand_pose_ros.fusion.camera import CameraArray, distort_normalized
 from hand_pose_ros.types import check_choice, check_shape
 
@@ -131,6 +132,23 @@ def _project(cameras: CameraArray, K: np.ndarray, cam_T_world: np.ndarray, camer
     return out
 
 
+def _robust(r: np.ndarray, config: BundleConfig) -> np.ndarray:
+    """Pixel residuals → robustified residuals whose squares are the robust loss (Triggs et al.,
+    "Bundle adjustment — a modern synthesis", §4.3), so priors added beside them stay quadratic.
+    Losses as scipy's (scale f): huber, soft_l1 2f²(√(1 + r²/f²) − 1), cauchy f² ln(1 + r²/f²)."""
+    if config.loss == "linear":
+        return r
+    f = config.loss_scale_px
+    z = (r / f) ** 2
+    if config.loss == "huber":
+        rho = np.where(z <= 1.0, z, 2.0 * np.sqrt(z) - 1.0)
+    elif config.loss == "soft_l1":
+        rho = 2.0 * (np.sqrt(1.0 + z) - 1.0)
+    else:
+        rho = np.log1p(z)
+    return np.sign(r) * f * np.sqrt(rho)
+
+
 def bundle_adjust(
     cameras: CameraArray,
     *,
@@ -143,6 +161,7 @@ def bundle_adjust(
     world_T_board: np.ndarray | None = None,
     board_points: np.ndarray | None = None,
     scale_pair: tuple[int, int] | None = None,
+    pose_prior: tuple[float, float] | None = None,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -160,6 +179,10 @@ def bundle_adjust(
             board frame.
         scale_pair: (a, b) cameras whose centre distance is held at its initial value (the scale
             gauge of a free-point problem, which has no known length).
+        pose_prior: (σ rotation in radians, σ centre in metres) of a prior holding each free
+            camera near its initial pose: 6 quadratic residuals ``loss_scale_px`` × change / σ
+            (one σ costs as much as an inlier pixel residual of ``loss_scale_px``), so
+            directions the images leave undetermined stay put.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -231,15 +254,20 @@ def bundle_adjust(
             world = np.einsum("mij,mj->mi", boards[owner, :3, :3], local) + boards[owner, :3, 3]
         return cam_T, K, model, world
 
+    R0 = base_T[free, :3, :3]
+
     def residuals(x: np.ndarray) -> np.ndarray:
         cam_T, K, model, world = unpack(x)
-        r = (_project(model, K, cam_T, camera_index, world) - pixels).reshape(-1)
-        if scale_pair is None:
-            return r
-        R, t = cam_T[list(scale_pair), :3, :3], cam_T[list(scale_pair), :3, 3]
-        centres = -np.einsum("vji,vj->vi", R, t)
-        ratio = np.linalg.norm(centres[0] - centres[1]) / scale0 - 1.0
-        return np.concatenate([r, [_SCALE_PRIOR_PX * ratio]])
+        parts = [_robust((_project(model, K, cam_T, camera_index, world) - pixels).reshape(-1), config)]
+        if pose_prior is not None:
+            turn = Rotation.from_matrix(cam_T[free, :3, :3] @ R0.transpose(0, 2, 1)).as_rotvec()  # (F, 3)
+            shift = camera_centres(cam_T[free]) - centre0[free]  # (F, 3)
+            parts.append((config.loss_scale_px * np.concatenate([turn / pose_prior[0], shift / pose_prior[1]], 1)).reshape(-1))
+        if scale_pair is not None:
+            centres = camera_centres(cam_T[list(scale_pair)])
+            ratio = np.linalg.norm(centres[0] - centres[1]) / scale0 - 1.0
+            parts.append([_SCALE_PRIOR_PX * ratio])
+        return np.concatenate(parts)
 
     # Sparsity: each observation's two rows depend on its camera's pose (and focal) and its structure block.
     rows, cols = [], []
@@ -257,6 +285,11 @@ def bundle_adjust(
         rows.append(obs_rows)
         cols.append(n_cam + n_focal + block * owner[obs_of_row] + k)
     n_rows = 2 * M
+    if pose_prior is not None:
+        for f in range(free.size):
+            rows.append(np.repeat(n_rows + 6 * f + np.arange(6), 6))
+            cols.append(np.tile(6 * f + np.arange(6), 6))
+        n_rows += 6 * free.size
     if scale_pair is not None:
         for v in scale_pair:
             if slot[v] >= 0:
@@ -266,7 +299,7 @@ def bundle_adjust(
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
     sparsity = scipy.sparse.coo_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_rows, x0.size)).tocsr()
     result = least_squares(
-        residuals, x0, jac_sparsity=sparsity, method="trf", loss=config.loss, f_scale=config.loss_scale_px,
+        residuals, x0, jac_sparsity=sparsity, method="trf", loss="linear",
         x_scale="jac", ftol=config.tolerance, xtol=config.tolerance, max_nfev=config.max_evaluations,
         tr_solver="lsmr",
     )

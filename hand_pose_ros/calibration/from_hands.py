@@ -30,6 +30,10 @@ from hand_pose_ros.types import HandDetection2D
 
 logger = logging.getLogger(__name__)
 
+# Outlier observations (``_inliers``): this many times the typical residual, never below the floor.
+_OUTLIER_FACTOR = 3.0
+_OUTLIER_FLOOR_PX = 5.0
+
 __all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
 
 
@@ -54,6 +58,10 @@ class HandRefinementConfig:
             their second principal axis: hands kept in one small spot (or moving along a line)
             cannot separate a camera's rotation from its translation.
         reference_camera: the camera held fixed during the adjustment (default the first).
+        prior_rotation_deg, prior_translation_m: 1σ of a robust prior holding each camera near
+            its input pose (``bundle_adjust(pose_prior=…)``); hands in a small workspace leave a
+            camera's slide along its optical axis nearly free, and MediaPipe's view-dependent
+            keypoint biases would push it there. 0 switches the prior off.
         max_evaluations: cap on residual evaluations of each adjustment.
     """
 
@@ -66,6 +74,8 @@ class HandRefinementConfig:
     min_joints_per_camera: int = 100
     min_spread_m: float = 0.03
     reference_camera: str | None = None
+    prior_rotation_deg: float = 1.0
+    prior_translation_m: float = 0.02
     max_evaluations: int = 100
 
     def __post_init__(self) -> None:
@@ -101,13 +111,14 @@ class HandRefinementResult:
 
 
 def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
-                  config: HandRefinementConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Fuse, match, collect: → camera (M,), point (M,), pixels (M, 2), points (P, 3) m, frames used."""
+                  config: HandRefinementConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
+    """Fuse, match, collect: → camera (M,), point (M,), pixels (M, 2), detection (M,) (a running
+    number per matched view detection), points (P, 3) m, frames used."""
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 
     cameras = CameraArray.from_rig(rig)
     fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
-    cam_idx, pt_idx, pix, points = [], [], [], []
+    cam_idx, pt_idx, pix, det_idx, points = [], [], [], [], []
     used_frames = 0
     for stamp, views in frames:
         hands = [h for h in fusion.process(views, stamp) if not h.monocular]
@@ -116,6 +127,8 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
         xyz = np.stack([h.keypoints_3d for h in hands])  # (H, 21, 3)
         matches = match_views(cameras, xyz, views, config.match_gate_px, config.min_score)
         seen = np.zeros(xyz.shape[:2] + (len(rig),), bool)  # (H, 21, V)
+        base = max(det_idx, default=-1) + 1
+        numbers: dict[tuple[int, int], int] = {}
         keypoints: dict[tuple[int, int], np.ndarray] = {}
         for v, view in enumerate(matches):
             for h, d, _ in view:
@@ -123,6 +136,7 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
                 ok = np.isfinite(det.keypoints_2d).all(-1) & (det.keypoint_scores >= config.min_score)
                 seen[h, ok, v] = True
                 keypoints[(v, h)] = det.keypoints_2d.astype(np.float64)
+                numbers[(v, h)] = len(numbers) + base
         shared = (seen.sum(-1) >= 2) & np.isfinite(xyz).all(-1)  # (H, 21)
         if not shared.any():
             continue
@@ -132,10 +146,32 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
                 cam_idx.append(v)
                 pt_idx.append(len(points))
                 pix.append(keypoints[(int(v), int(h))][j])
+                det_idx.append(numbers[(int(v), int(h))])
             points.append(xyz[h, j])
     if not points:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 2)), np.zeros((0, 3)), 0
-    return np.array(cam_idx), np.array(pt_idx), np.array(pix), np.array(points), used_frames
+        return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 2)), np.zeros(0, int), np.zeros((0, 3)), 0
+    return np.array(cam_idx), np.array(pt_idx), np.array(pix), np.array(det_idx), np.array(points), used_frames
+
+
+def _inliers(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray) -> np.ndarray:
+    """(M, 2) residuals with the input calibration → (M,) bool observations kept.
+
+    A whole detection is dropped when its median residual exceeds ``_OUTLIER_FACTOR`` × the
+    median of its camera's detections (a false or badly occluded hand in a good camera; a moved
+    camera's detections are all off together and stay); a joint is dropped when its residual
+    exceeds ``_OUTLIER_FACTOR`` × its detection's median. Neither drops below ``_OUTLIER_FLOOR_PX``.
+    """
+    norm = np.linalg.norm(residuals_px, axis=1)
+    det_median = np.zeros(det_idx.max() + 1)
+    for d in np.unique(det_idx):
+        det_median[d] = np.median(norm[det_idx == d])
+    per_obs = det_median[det_idx]
+    keep = norm <= np.maximum(_OUTLIER_FACTOR * per_obs, _OUTLIER_FLOOR_PX)
+    for v in np.unique(cam_idx):
+        mine = cam_idx == v
+        camera_median = np.median(det_median[np.unique(det_idx[mine])])
+        keep[mine] &= per_obs[mine] <= max(_OUTLIER_FACTOR * camera_median, _OUTLIER_FLOOR_PX)
+    return keep
 
 
 def _check_geometry(rig: Rig, cam_idx: np.ndarray, pt_idx: np.ndarray, points: np.ndarray, frames: int,
@@ -192,25 +228,35 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     reference = rig.names.index(config.reference_camera) if config.reference_camera else 0
     if config.reference_camera and config.reference_camera not in rig.names:
         raise ValueError(f"HandRefinementConfig.reference_camera: {config.reference_camera!r} is not in {rig.names}")
-    cam_idx, pt_idx, pix, points, used = _observations(rig, frames, config)
+    cam_idx, pt_idx, pix, det_idx, points, used = _observations(rig, frames, config)
+    cameras = CameraArray.from_rig(rig)
+    V = len(rig)
+    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
+    if len(points):
+        # The input calibration with the joints that fit it best, then outlier detections out.
+        first = bundle_adjust(cameras, camera_index=cam_idx, point_index=pt_idx, pixels=pix,
+                              fixed_cameras=np.ones(V, bool), points=points, config=bundle)
+        keep = _inliers(first.residuals_px, cam_idx, det_idx)
+        keep &= np.bincount(pt_idx[keep], minlength=len(points))[pt_idx] >= 2  # a point needs two views
+        used_points, pt_idx = np.unique(pt_idx[keep], return_inverse=True)
+        cam_idx, pix, points = cam_idx[keep], pix[keep], first.points[used_points]
     joints, reasons = _check_geometry(rig, cam_idx, pt_idx, points, used, config)
     refinable = np.array([not r for r in reasons])
     for reason in filter(None, reasons):
         logger.warning("not refined, kept as given: %s", reason)
     if not refinable[reference]:
         reference = int(np.flatnonzero(refinable)[0])
-    cameras = CameraArray.from_rig(rig)
-    V = len(rig)
     common = dict(camera_index=cam_idx, point_index=pt_idx, pixels=pix)
-    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
-    # Before: the input calibration with the joints that fit it best.
+    # Before: the input calibration, on the inliers.
     before = bundle_adjust(cameras, fixed_cameras=np.ones(V, bool), points=points, config=bundle, **common)
     centres = cameras.centers
     farthest = int(np.argmax(np.where(refinable, np.linalg.norm(centres - centres[reference], axis=1), -1.0)))
     fixed = ~refinable
     fixed[reference] = True
+    prior = (np.radians(config.prior_rotation_deg), config.prior_translation_m) \
+        if config.prior_rotation_deg > 0 and config.prior_translation_m > 0 else None
     after = bundle_adjust(
-        cameras, fixed_cameras=fixed, points=before.points, scale_pair=(reference, farthest),
+        cameras, fixed_cameras=fixed, points=before.points, scale_pair=(reference, farthest), pose_prior=prior,
         config=dataclasses.replace(bundle, intrinsics="focal" if config.refine_focal else "fixed"), **common)
     aligned = cameras.camera_T_world.copy()
     aligned[refinable], _, gauge_refinable = align_rig_poses(after.camera_T_world[refinable],
