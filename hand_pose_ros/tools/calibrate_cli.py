@@ -219,7 +219,8 @@ def _hands(args: argparse.Namespace) -> int:
     for v, name in enumerate(rig.names):
         lines.append(f"{name}  {result.joints[v]}  {result.rotation_deg[v]:.3f}  {result.translation_mm[v]:.1f}  "
                      f"{100 * result.focal_change[v]:+.2f}  {result.rms_before_px[v]:.2f}  {result.rms_after_px[v]:.2f}  "
-                     f"{'yes' if result.gauge_cameras[v] else 'no (moved)'}")
+                     f"{'yes' if result.gauge_cameras[v] else 'no'}")
+    lines += [f"kept as given: {reason}" for reason in result.not_refined.values()]
     _write_report(out, lines)
     return 0
 

@@ -81,12 +81,18 @@ def test_mpjpe_returns_to_the_true_calibrations(scene, refined) -> None:
     assert after < exact + MPJPE_MARGIN_M
 
 
-def test_the_monitor_names_the_moved_camera(scene) -> None:
-    _, _, frames, moved = scene
-    fusion = MultiViewFusion(moved, FusionConfig(filter="none", monocular=False))
-    monitor = ReprojectionMonitor(moved, MonitorConfig(min_samples=20))
+def _monitor(rig: Rig, frames):
+    """The monitor's report after the whole sequence fused with ``rig``."""
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
+    monitor = ReprojectionMonitor(rig, MonitorConfig(min_samples=20))
     for stamp, dets in frames:
         report = monitor.update(fusion.process(dets, stamp), dets)
+    return report
+
+
+def test_the_monitor_names_the_moved_camera(scene) -> None:
+    _, _, frames, moved = scene
+    report = _monitor(moved, frames)
     assert len(report.warnings) == 1
     assert report.warnings[0].startswith(f"camera cam{MOVED} looks moved: hands reproject at")
     assert "run `hand-pose-ros calibrate hands`" in report.warnings[0]
@@ -96,10 +102,7 @@ def test_the_monitor_names_the_moved_camera(scene) -> None:
 
 def test_the_monitor_is_quiet_on_a_right_calibration(scene) -> None:
     rig, _, frames, _ = scene
-    fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
-    monitor = ReprojectionMonitor(rig, MonitorConfig(min_samples=20))
-    for stamp, dets in frames:
-        report = monitor.update(fusion.process(dets, stamp), dets)
+    report = _monitor(rig, frames)
     assert report.warnings == []
     assert all(np.isfinite(v) and v < 5.0 for v in report.median_px.values())
 
