@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -100,7 +101,10 @@ class MonitorReport:
 
 
 class ReprojectionMonitor:
-    """Per-camera hands' reprojection error over a sliding window, and moved-camera warnings."""
+    """Per-camera hands' reprojection error over a sliding window, and moved-camera warnings.
+
+    Thread-safe: a node's worker may ``update`` while its diagnostics timer calls ``report``.
+    """
 
     def __init__(self, rig: Rig, config: MonitorConfig | None = None) -> None:
         self.config = config or MonitorConfig()
@@ -108,6 +112,7 @@ class ReprojectionMonitor:
         self._cameras = CameraArray.from_rig(rig)
         self._history: dict[str, collections.deque[float]] = {
             n: collections.deque(maxlen=self.config.window) for n in rig.names}
+        self._lock = threading.Lock()
 
     def update(self, hands: Sequence[Hand3D], detections: Sequence[Sequence[HandDetection2D]]) -> MonitorReport:
         """Add one frame: fused hands (world frame) and the detections they came from (rig order)."""
@@ -117,16 +122,19 @@ class ReprojectionMonitor:
         if fused:
             matches = match_views(self._cameras, np.stack(fused), detections, self.config.match_gate_px,
                                   self.config.min_score)
-            for name, view in zip(self._rig.names, matches):
-                for _, _, err in view:
-                    if np.isfinite(err).sum() >= _MIN_MATCHED_JOINTS:
-                        self._history[name].append(float(np.nanmedian(err)))
+            with self._lock:
+                for name, view in zip(self._rig.names, matches):
+                    for _, _, err in view:
+                        if np.isfinite(err).sum() >= _MIN_MATCHED_JOINTS:
+                            self._history[name].append(float(np.nanmedian(err)))
         return self.report()
 
     def report(self) -> MonitorReport:
         cfg = self.config
-        median = {n: float(np.median(h)) if h else float("nan") for n, h in self._history.items()}
-        samples = {n: len(h) for n, h in self._history.items()}
+        with self._lock:
+            history = {n: list(h) for n, h in self._history.items()}
+        median = {n: float(np.median(h)) if h else float("nan") for n, h in history.items()}
+        samples = {n: len(h) for n, h in history.items()}
         judged = [n for n in self._rig.names if samples[n] >= cfg.min_samples]
         warnings = []
         for name in judged:
