@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("hand_pose_ros.tools.synth_cli", "render a synthetic multi-camera hand dataset"),
     "eval": ("hand_pose_ros.tools.eval_cli", "score predicted 3D hands against ground truth"),
     "fuse": ("hand_pose_ros.tools.fuse_cli", "fuse per-view 2D detections into 3D hands offline"),
+    "calibrate": ("hand_pose_ros.tools.calibrate_cli", "calibrate a camera rig from a ChArUco board, or refine it from hands"),
     "run": ("hand_pose_ros.tools.run_cli", "start the ROS 2 node with a parameters file"),
     "demo": ("hand_pose_ros.tools.demo", "play the bundled sample through the node (the main job)"),
     "play": ("hand_pose_ros.tools.play", "play a rosbag2 recording through the node"),
@@ -37,6 +38,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "peers": ("hand_pose_ros.tools.bench.peers", "this pipeline against MediaPipe Hands per camera + aniposelib"),
     "soak": ("hand_pose_ros.tools.bench.soak", "the node under steady load: RSS slope, output rate, errors"),
     "handstate": ("hand_pose_ros.tools.bench.handstate", "pinch onsets against ground truth, hand-state time per hand"),
+    "calibration": ("hand_pose_ros.tools.bench.calibration", "hand-based calibration refinement on DexYCB"),
 }
 
 

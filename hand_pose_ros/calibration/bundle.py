@@ -1,0 +1,320 @@
+"""Robust bundle adjustment over camera poses and either free 3D points or rigid boards.
+
+One solver serves both calibrations: ``calibrate board`` (structure = board poses, each a rigid
+copy of the board's corners) and ``calibrate hands`` (structure = free 3D joints). Residuals
+are pixels through the project's camera model (``fusion.camera.distort_normalized``: plumb_bob,
+rational, equidistant), minimised by ``scipy.optimize.least_squares`` (trust-region reflective,
+sparse finite-difference Jacobian, robust loss). Poses are rotation vector + translation.
+
+Legend: V cameras, M observations, P free points, B boards of Q corners.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.sparse
+from scipy.optimize import least_squares
+from scipy.spatial.transform import Rotation
+
+from hand_pose_ros.calibration.gauge import camera_centres
+from hand_pose_ros.fusion.camera import CameraArray, distort_normalized
+from hand_pose_ros.types import check_choice, check_shape
+
+__all__ = ["BundleConfig", "BundleResult", "bundle_adjust", "pose_to_vector", "vector_to_pose", "LOSSES", "INTRINSICS"]
+
+LOSSES = ("linear", "huber", "soft_l1", "cauchy")
+INTRINSICS = ("fixed", "focal", "all")
+# Points closer than this to a camera's plane (metres) are behind it; their residual is this
+# many pixels so the optimiser is pushed away rather than fed NaN.
+_MIN_DEPTH_M = 1e-4
+_BEHIND_CAMERA_PX = 1e3
+# Weight (pixels per unit of relative scale) of the scale prior that fixes the hand problem's
+# scale gauge: 1e4 px per 100 % ≈ the whole image, i.e. effectively a hard constraint.
+_SCALE_PRIOR_PX = 1e4
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BundleConfig:
+    """Settings of ``bundle_adjust``.
+
+    Attributes:
+        loss: scipy robust loss, one of ``LOSSES``.
+        loss_scale_px: residual (px) where the robust loss starts to flatten (≈ 2–3σ of the
+            2D noise: board corners ≈ 0.1–0.5 px, hand keypoints ≈ 3–6 px).
+        intrinsics: which intrinsics every camera refines, one of ``INTRINSICS``: ``"fixed"``,
+            ``"focal"`` (one scale of fx, fy per camera), ``"all"`` (fx, fy, cx, cy and the
+            model's first ``distortion_terms`` coefficients).
+        distortion_terms: coefficients refined with ``"all"`` (4: k1, k2, p1, p2 of plumb_bob, or
+            k1..k4 of equidistant; k3 of plumb_bob stays as given).
+        max_evaluations: cap on residual evaluations (scipy's ``max_nfev``).
+        tolerance: scipy's ftol = xtol (relative change that ends the iterations).
+    """
+
+    loss: str = "soft_l1"
+    loss_scale_px: float = 1.0
+    intrinsics: str = "fixed"
+    distortion_terms: int = 4
+    max_evaluations: int = 100
+    tolerance: float = 1e-10
+
+    def __post_init__(self) -> None:
+        check_choice("BundleConfig.loss", self.loss, LOSSES)
+        check_choice("BundleConfig.intrinsics", self.intrinsics, INTRINSICS)
+        if not self.loss_scale_px > 0 or self.max_evaluations < 1 or not self.tolerance > 0:
+            raise ValueError(
+                "BundleConfig: loss_scale_px and tolerance must be > 0 and max_evaluations >= 1, got "
+                f"{self.loss_scale_px}, {self.tolerance}, {self.max_evaluations}"
+            )
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BundleResult:
+    """camera_T_world: (V, 4, 4); K: (V, 3, 3) px; rational (V, 8) / fisheye (V, 4) distortion; points: (P, 3) m world (free-point problems) or
+    world_T_board: (B, 4, 4) (board problems); residuals_px: (M, 2) final reprojection residuals;
+    success/message/evaluations: scipy's report."""
+
+    camera_T_world: np.ndarray
+    K: np.ndarray
+    rational: np.ndarray
+    fisheye: np.ndarray
+    points: np.ndarray | None
+    world_T_board: np.ndarray | None
+    residuals_px: np.ndarray
+    success: bool
+    message: str
+    evaluations: int
+
+    def camera_rms_px(self, camera_index: np.ndarray, num_cameras: int) -> np.ndarray:
+        """(V,) RMS of the 2D residual vectors' lengths per camera, px (NaN for a camera with none)."""
+        sq = (self.residuals_px**2).sum(1)
+        out = np.full(num_cameras, np.nan)
+        for v in range(num_cameras):
+            mine = camera_index == v
+            if mine.any():
+                out[v] = float(np.sqrt(sq[mine].mean()))
+        return out
+
+
+def pose_to_vector(T: np.ndarray) -> np.ndarray:
+    """(…, 4, 4) rigid transforms → (…, 6) rotation vector (rad) and translation (m)."""
+    T = np.asarray(T, np.float64)
+    rvec = Rotation.from_matrix(T[..., :3, :3].reshape(-1, 3, 3)).as_rotvec().reshape(T.shape[:-2] + (3,))
+    return np.concatenate([rvec, T[..., :3, 3]], axis=-1)
+
+
+def vector_to_pose(x: np.ndarray) -> np.ndarray:
+    """(…, 6) rotation vector and translation → (…, 4, 4) rigid transforms."""
+    x = np.asarray(x, np.float64)
+    out = np.zeros(x.shape[:-1] + (4, 4))
+    out[..., :3, :3] = Rotation.from_rotvec(x[..., :3].reshape(-1, 3)).as_matrix().reshape(x.shape[:-1] + (3, 3))
+    out[..., :3, 3] = x[..., 3:]
+    out[..., 3, 3] = 1.0
+    return out
+
+
+def _project(cameras: CameraArray, K: np.ndarray, cam_T_world: np.ndarray, camera_index: np.ndarray,
+             world: np.ndarray) -> np.ndarray:
+    """(M,) camera per observation, (M, 3) world points → (M, 2) distorted pixels."""
+    R, t = cam_T_world[camera_index, :3, :3], cam_T_world[camera_index, :3, 3]  # (M, 3, 3), (M, 3)
+    local = np.einsum("mij,mj->mi", R, world) + t  # (M, 3) camera frame
+    z = local[:, 2]
+    behind = z < _MIN_DEPTH_M
+    xy = local[:, :2] / np.where(behind, 1.0, z)[:, None]
+    xy = distort_normalized(xy[:, None, :], cameras.rational[camera_index], cameras.fisheye[camera_index],
+                            cameras.is_fisheye[camera_index])[:, 0]
+    Km = K[camera_index]
+    u = Km[:, 0, 0] * xy[:, 0] + Km[:, 0, 1] * xy[:, 1] + Km[:, 0, 2]
+    v = Km[:, 1, 1] * xy[:, 1] + Km[:, 1, 2]
+    out = np.stack([u, v], axis=-1)
+    out[behind] = _BEHIND_CAMERA_PX
+    return out
+
+
+def _robust(r: np.ndarray, config: BundleConfig) -> np.ndarray:
+    """Pixel residuals → robustified residuals whose squares are the robust loss (Triggs et al.,
+    "Bundle adjustment — a modern synthesis", §4.3), so priors added beside them stay quadratic.
+    Losses as scipy's (scale f): huber, soft_l1 2f²(√(1 + r²/f²) − 1), cauchy f² ln(1 + r²/f²)."""
+    if config.loss == "linear":
+        return r
+    f = config.loss_scale_px
+    z = (r / f) ** 2
+    if config.loss == "huber":
+        rho = np.where(z <= 1.0, z, 2.0 * np.sqrt(z) - 1.0)
+    elif config.loss == "soft_l1":
+        rho = 2.0 * (np.sqrt(1.0 + z) - 1.0)
+    else:
+        rho = np.log1p(z)
+    return np.sign(r) * f * np.sqrt(rho)
+
+
+def bundle_adjust(
+    cameras: CameraArray,
+    *,
+    camera_index: np.ndarray,
+    point_index: np.ndarray,
+    pixels: np.ndarray,
+    fixed_cameras: np.ndarray,
+    config: BundleConfig,
+    points: np.ndarray | None = None,
+    world_T_board: np.ndarray | None = None,
+    board_points: np.ndarray | None = None,
+    scale_pair: tuple[int, int] | None = None,
+    pose_prior: tuple[float, float] | None = None,
+) -> BundleResult:
+    """Minimise the robust pixel reprojection error over free camera poses and the structure.
+
+    Args:
+        cameras: the V cameras' intrinsics, distortion and initial ``camera_T_world``.
+        camera_index: (M,) int camera of each observation.
+        point_index: (M,) int structure point of each observation: a row of ``points``, or
+            ``b * Q + q`` for corner q of board b.
+        pixels: (M, 2) observed distorted pixels.
+        fixed_cameras: (V,) bool, cameras whose pose is held fixed (intrinsics follow
+            ``config.intrinsics`` for every camera); at least
+            one, which (with a board's known size, or ``scale_pair``) fixes the gauge.
+        points: (P, 3) initial free world points (metres), or None for a board problem.
+        world_T_board: (B, 4, 4) initial board poses, with ``board_points`` (Q, 3) metres in the
+            board frame.
+        scale_pair: (a, b) cameras whose centre distance is held at its initial value (the scale
+            gauge of a free-point problem, which has no known length).
+        pose_prior: (σ rotation in radians, σ centre in metres) of a prior holding each free
+            camera near its initial pose: 6 quadratic residuals ``loss_scale_px`` × change / σ
+            (one σ costs as much as an inlier pixel residual of ``loss_scale_px``), so
+            directions the images leave undetermined stay put.
+
+    Raises:
+        ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
+    """
+    V = len(cameras)
+    camera_index = np.asarray(camera_index, np.int64)
+    point_index = np.asarray(point_index, np.int64)
+    M = camera_index.size
+    pixels = check_shape("pixels", pixels, (M, 2), "bundle_adjust").astype(np.float64)
+    fixed = check_shape("fixed_cameras", np.asarray(fixed_cameras, bool), (V,), "bundle_adjust")
+    if not fixed.any():
+        raise ValueError("bundle_adjust: at least one camera must be fixed (the world frame's gauge)")
+    if (points is None) == (world_T_board is None):
+        raise ValueError("bundle_adjust: give either points (free structure) or world_T_board with board_points")
+    free = np.flatnonzero(~fixed)
+    slot = np.full(V, -1)
+    slot[free] = np.arange(free.size)
+    n_cam = 6 * free.size
+    n_dist = config.distortion_terms if config.intrinsics == "all" else 0
+    per_camera = {"fixed": 0, "focal": 1, "all": 4 + n_dist}[config.intrinsics]
+    n_focal = per_camera * V
+    if points is not None:
+        structure0 = check_shape("points", points, (None, 3), "bundle_adjust").astype(np.float64).reshape(-1)
+        block = 3
+        Q = 1
+    else:
+        board_points = check_shape("board_points", board_points, (None, 3), "bundle_adjust").astype(np.float64)
+        structure0 = pose_to_vector(check_shape("world_T_board", world_T_board, (None, 4, 4), "bundle_adjust")).reshape(-1)
+        block = 6
+        Q = board_points.shape[0]
+    owner = point_index // Q  # (M,) structure block of each observation
+    K0 = cameras.K.copy()
+    fisheye = cameras.is_fisheye[:, None]
+    dist0 = np.where(fisheye, cameras.fisheye[:, :n_dist], cameras.rational[:, :n_dist])
+    if config.intrinsics == "all":
+        intrinsics0 = np.concatenate([K0[:, 0, 0:1], K0[:, 1, 1:2], K0[:, 0, 2:3], K0[:, 1, 2:3], dist0], 1)
+    else:
+        intrinsics0 = np.zeros((V, per_camera))
+    x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0.reshape(-1), structure0])
+    arrays = cameras
+    base_T = cameras.camera_T_world.copy()
+    centre0 = cameras.centers
+    scale0 = float(np.linalg.norm(centre0[scale_pair[0]] - centre0[scale_pair[1]])) if scale_pair else 0.0
+
+    def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        cam_T = base_T.copy()
+        cam_T[free] = vector_to_pose(x[:n_cam].reshape(-1, 6))
+        K = K0.copy()
+        model = arrays
+        if config.intrinsics == "focal":
+            scale = np.exp(x[n_cam : n_cam + n_focal])
+            K[:, 0, 0] *= scale
+            K[:, 1, 1] *= scale
+            K[:, 0, 1] *= scale
+        elif config.intrinsics == "all":
+            p = x[n_cam : n_cam + n_focal].reshape(V, -1)
+            K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2] = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
+            if n_dist:
+                rational, fish = arrays.rational.copy(), arrays.fisheye.copy()
+                rational[~arrays.is_fisheye, :n_dist] = p[~arrays.is_fisheye, 4:]
+                fish[arrays.is_fisheye, :n_dist] = p[arrays.is_fisheye, 4:]
+                model = dataclasses.replace(arrays, rational=rational, fisheye=fish)
+        s = x[n_cam + n_focal :]
+        if points is not None:
+            world = s.reshape(-1, 3)[point_index]
+        else:
+            boards = vector_to_pose(s.reshape(-1, 6))  # (B, 4, 4)
+            local = board_points[point_index % Q]
+            world = np.einsum("mij,mj->mi", boards[owner, :3, :3], local) + boards[owner, :3, 3]
+        return cam_T, K, model, world
+
+    R0 = base_T[free, :3, :3]
+
+    def residuals(x: np.ndarray) -> np.ndarray:
+        cam_T, K, model, world = unpack(x)
+        parts = [_robust((_project(model, K, cam_T, camera_index, world) - pixels).reshape(-1), config)]
+        if pose_prior is not None:
+            turn = Rotation.from_matrix(cam_T[free, :3, :3] @ R0.transpose(0, 2, 1)).as_rotvec()  # (F, 3)
+            shift = camera_centres(cam_T[free]) - centre0[free]  # (F, 3)
+            parts.append((config.loss_scale_px * np.concatenate([turn / pose_prior[0], shift / pose_prior[1]], 1)).reshape(-1))
+        if scale_pair is not None:
+            centres = camera_centres(cam_T[list(scale_pair)])
+            ratio = np.linalg.norm(centres[0] - centres[1]) / scale0 - 1.0
+            parts.append([_SCALE_PRIOR_PX * ratio])
+        return np.concatenate(parts)
+
+    # Sparsity: each observation's two rows depend on its camera's pose (and focal) and its structure block.
+    rows, cols = [], []
+    obs_rows = np.repeat(np.arange(M), 2) * 2 + np.tile([0, 1], M)  # (2M,)
+    obs_of_row = np.repeat(np.arange(M), 2)
+    cam_of_row = slot[camera_index[obs_of_row]]
+    moving = cam_of_row >= 0
+    for k in range(6):
+        rows.append(obs_rows[moving])
+        cols.append(6 * cam_of_row[moving] + k)
+    for k in range(per_camera):
+        rows.append(obs_rows)
+        cols.append(n_cam + per_camera * camera_index[obs_of_row] + k)
+    for k in range(block):
+        rows.append(obs_rows)
+        cols.append(n_cam + n_focal + block * owner[obs_of_row] + k)
+    n_rows = 2 * M
+    if pose_prior is not None:
+        for f in range(free.size):
+            rows.append(np.repeat(n_rows + 6 * f + np.arange(6), 6))
+            cols.append(np.tile(6 * f + np.arange(6), 6))
+        n_rows += 6 * free.size
+    if scale_pair is not None:
+        for v in scale_pair:
+            if slot[v] >= 0:
+                rows.append(np.full(6, n_rows))
+                cols.append(6 * slot[v] + np.arange(6))
+        n_rows += 1
+    rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
+    sparsity = scipy.sparse.coo_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_rows, x0.size)).tocsr()
+    result = least_squares(
+        residuals, x0, jac_sparsity=sparsity, method="trf", loss="linear",
+        x_scale="jac", ftol=config.tolerance, xtol=config.tolerance, max_nfev=config.max_evaluations,
+        tr_solver="lsmr",
+    )
+    cam_T, K, model, world = unpack(result.x)
+    final = _project(model, K, cam_T, camera_index, world) - pixels
+    s = result.x[n_cam + n_focal :]
+    return BundleResult(
+        camera_T_world=cam_T,
+        K=K,
+        rational=model.rational,
+        fisheye=model.fisheye,
+        points=s.reshape(-1, 3) if points is not None else None,
+        world_T_board=vector_to_pose(s.reshape(-1, 6)) if points is None else None,
+        residuals_px=final,
+        success=bool(result.success),
+        message=str(result.message),
+        evaluations=int(result.nfev),
+    )

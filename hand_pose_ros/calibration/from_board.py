@@ -1,0 +1,327 @@
+"""Calibrate a camera rig from ChArUco board views: intrinsics, extrinsics, robust bundle adjustment.
+
+1. Intrinsics per camera from all its views of the board (``cv2.calibrateCamera``: plumb_bob;
+   ``cv2.fisheye.calibrate``: equidistant), unless given.
+2. Board pose in every view (PnP on the undistorted corners, ``fusion.camera`` model).
+3. Initial extrinsics along a spanning tree of the cameras (edges: images in which both see the
+   board, most shared images first); relative pose per edge = the medoid over the shared views.
+4. Bundle adjustment over all camera poses and board poses (``bundle.bundle_adjust``, robust
+   loss); the first camera is fixed and the board's printed size fixes the scale.
+5. World frame: the first camera's optical frame, or the board in one chosen image, turned to
+   REP 103 (x along the board's columns, y = −board y, z up out of the printed face).
+
+Errors name the camera and say how to fix it (``BoardCalibrationError``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+
+import cv2
+import numpy as np
+
+from hand_pose_ros.calibration.board import BoardDetection, BoardSpec
+from hand_pose_ros.calibration.bundle import BundleConfig, bundle_adjust
+from hand_pose_ros.calibration.gauge import camera_centres, pose_difference
+from hand_pose_ros.calibration.rig import CameraCalibration, Rig
+from hand_pose_ros.fusion.camera import CameraArray
+from hand_pose_ros.types import check_choice
+
+__all__ = ["BoardCalibrationConfig", "BoardCalibrationError", "BoardCalibrationResult", "CameraBoardReport",
+           "calibrate_from_board", "INTRINSIC_MODELS"]
+
+INTRINSIC_MODELS = ("plumb_bob", "equidistant")
+# Board frame → REP 103 world (x forward along the columns, y left, z up out of the printed
+# face): a half turn about the board's x axis.
+_BOARD_T_REP103 = np.diag([1.0, -1.0, -1.0, 1.0])
+# k3 (the r⁶ term) is held at 0: it matters only for wide-angle lenses, and from a planar
+# board's few views it trades off against the focal length (0.6 % focal error on test renders).
+_PLUMB_BOB_FLAGS = cv2.CALIB_FIX_K3
+_FISHEYE_CRITERIA = (cv2.TERM_CRITERIA_COUNT + cv2.TERM_CRITERIA_EPS, 100, 1e-10)
+
+
+class BoardCalibrationError(ValueError):
+    """The board images cannot calibrate the rig; the message names the camera and the fix."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class BoardCalibrationConfig:
+    """Settings of ``calibrate_from_board``.
+
+    Attributes:
+        distortion_model: intrinsics model estimated per camera, one of ``INTRINSIC_MODELS``.
+        min_corners: a view is used when it has at least this many corners (not all on a line).
+        min_intrinsic_views: views of the board a camera needs for its own intrinsics (a planar
+            target needs several tilts; 5 is OpenCV's practical minimum for 5 distortion terms).
+        loss, loss_scale_px: robust loss of the bundle adjustment (corners: ≈ 0.1–0.5 px noise).
+        refine_intrinsics: the bundle adjustment also refines the intrinsics estimated here
+            (fx, fy, cx, cy, k1, k2, p1, p2 or k1..k4) over all cameras' views at once; one
+            camera's own views leave its principal point a few pixels off (0.3° of rotation).
+            Intrinsics given by ``--intrinsics`` stay as given.
+        max_evaluations: cap on the bundle adjustment's residual evaluations.
+    """
+
+    distortion_model: str = "plumb_bob"
+    min_corners: int = 6
+    min_intrinsic_views: int = 5
+    loss: str = "soft_l1"
+    loss_scale_px: float = 1.0
+    refine_intrinsics: bool = True
+    max_evaluations: int = 200
+
+    def __post_init__(self) -> None:
+        check_choice("BoardCalibrationConfig.distortion_model", self.distortion_model, INTRINSIC_MODELS)
+        BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px, max_evaluations=self.max_evaluations)
+        if self.min_corners < 4 or self.min_intrinsic_views < 1:
+            raise ValueError(
+                f"BoardCalibrationConfig: need min_corners >= 4 and min_intrinsic_views >= 1, got "
+                f"{self.min_corners}, {self.min_intrinsic_views}"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class CameraBoardReport:
+    """One camera's figures: images given, views with corners, corners found (all views),
+    views used (enough corners, not edge-on), views in the bundle adjustment (shared with
+    another camera), final RMS reprojection error (px) of its corners, intrinsics RMS (px,
+    NaN when intrinsics were given)."""
+
+    name: str
+    images: int
+    views_with_corners: int
+    corners_found: int
+    views_used: int
+    views_shared: int
+    rms_px: float
+    intrinsics_rms_px: float
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class BoardCalibrationResult:
+    """rig: the calibration; cameras: per-camera report (rig order); baselines_m: (V, V) camera
+    centre distances; world_T_board: image name → (4, 4) board pose of the adjusted views."""
+
+    rig: Rig
+    cameras: list[CameraBoardReport]
+    baselines_m: np.ndarray
+    world_T_board: dict[str, np.ndarray]
+
+
+def _object_points(spec: BoardSpec, det: BoardDetection) -> np.ndarray:
+    return spec.corners[det.ids]
+
+
+def _intrinsics(name: str, size: tuple[int, int], views: list[BoardDetection], spec: BoardSpec,
+                config: BoardCalibrationConfig) -> tuple[CameraCalibration, float]:
+    """Per-camera intrinsics from its usable views → (camera at identity pose, RMS px)."""
+    if len(views) < config.min_intrinsic_views:
+        raise BoardCalibrationError(
+            f"camera {name}: the board is usable in only {len(views)} images ({config.min_intrinsic_views} needed "
+            "for its intrinsics): add images with the board at several distances and tilts filling the view, "
+            "or pass --intrinsics with a calibration that has this camera"
+        )
+    obj = [_object_points(spec, v).astype(np.float32) for v in views]
+    img = [v.corners.astype(np.float32) for v in views]
+    try:
+        if config.distortion_model == "plumb_bob":
+            rms, K, D, _, _ = cv2.calibrateCamera(obj, img, size, None, None, flags=_PLUMB_BOB_FLAGS)
+            D = np.asarray(D, np.float64).reshape(-1)[:5]
+        else:
+            flags = cv2.fisheye.CALIB_RECOMPUTE_EXTRINSIC | cv2.fisheye.CALIB_FIX_SKEW
+            rms, K, D, _, _ = cv2.fisheye.calibrate([o[None].astype(np.float64) for o in obj],
+                                                    [i[None].astype(np.float64) for i in img], size,
+                                                    np.eye(3), np.zeros(4), flags=flags, criteria=_FISHEYE_CRITERIA)
+            D = np.asarray(D, np.float64).reshape(-1)
+    except cv2.error as exc:
+        raise BoardCalibrationError(
+            f"camera {name}: OpenCV could not estimate its intrinsics ({exc.err}); use images with the board "
+            "tilted in several directions, or pass --intrinsics"
+        ) from None
+    camera = CameraCalibration(name=name, frame_id=f"{name}_optical_frame", width=size[0], height=size[1],
+                               camera_matrix=np.asarray(K, np.float64), distortion_model=config.distortion_model,
+                               distortion=D)
+    return camera, float(rms)
+
+
+def _board_pose(camera: CameraArray, v: int, spec: BoardSpec, det: BoardDetection) -> np.ndarray | None:
+    """(4, 4) camera_T_board by planar PnP on undistorted corners; None if PnP fails."""
+    xy = camera.pixels_to_normalized(det.corners[None], views=np.array([v]))[0]
+    ok, rvec, tvec = cv2.solvePnP(_object_points(spec, det), xy, np.eye(3), None, flags=cv2.SOLVEPNP_IPPE)
+    if not ok:
+        return None
+    rvec, tvec = cv2.solvePnPRefineLM(_object_points(spec, det), xy, np.eye(3), None, rvec, tvec)
+    T = np.eye(4)
+    T[:3, :3] = cv2.Rodrigues(rvec)[0]
+    T[:3, 3] = tvec.reshape(3)
+    return T
+
+
+def _medoid(poses: list[np.ndarray]) -> np.ndarray:
+    """The pose with the smallest summed disagreement (degrees + cm) to the others."""
+    stack = np.stack(poses)
+    cost = []
+    for T in stack:
+        angle, dist = pose_difference(np.repeat(T[None], len(stack), 0), stack)
+        cost.append(angle.sum() + 100.0 * dist.sum())
+    return stack[int(np.argmin(cost))]
+
+
+def _spanning_tree(names: Sequence[str], poses: list[dict[str, np.ndarray]]) -> np.ndarray:
+    """(V, 4, 4) camera_T_world with world = the first camera, grown along the most shared edges."""
+    V = len(names)
+    world_T_cam: dict[int, np.ndarray] = {0: np.eye(4)}
+    while len(world_T_cam) < V:
+        best = None
+        for a in world_T_cam:
+            for b in range(V):
+                if b in world_T_cam:
+                    continue
+                shared = sorted(set(poses[a]) & set(poses[b]))
+                if shared and (best is None or len(shared) > len(best[2])):
+                    best = (a, b, shared)
+        if best is None:
+            missing = [names[b] for b in range(V) if b not in world_T_cam]
+            connected = [names[a] for a in sorted(world_T_cam)]
+            raise BoardCalibrationError(
+                f"cameras {missing} share no board image with {names[0]} (directly or through other cameras): take "
+                f"images in which the board is seen at the same time by {missing[0]} and one of {connected} "
+                "(the same file name in both folders)"
+            )
+        a, b, shared = best
+        a_T_b = _medoid([poses[a][k] @ np.linalg.inv(poses[b][k]) for k in shared])
+        world_T_cam[b] = world_T_cam[a] @ a_T_b
+    return np.stack([np.linalg.inv(world_T_cam[v]) for v in range(V)])
+
+
+def _usable_views(name: str, views: Mapping[str, BoardDetection], config: BoardCalibrationConfig) -> dict[str, BoardDetection]:
+    found = {k: d for k, d in views.items() if len(d)}
+    if not found:
+        raise BoardCalibrationError(
+            f"camera {name}: no ChArUco corners in any of its {len(views)} images — wrong --squares (columns x rows "
+            "of squares, as printed) or --dictionary (the markers' family, e.g. DICT_5X5_100)? Check also that "
+            "the board is in focus and not mirrored"
+        )
+    usable = {k: d for k, d in found.items() if len(d) >= config.min_corners and not d.is_degenerate}
+    if not usable:
+        raise BoardCalibrationError(
+            f"camera {name}: the board is seen edge-on or too little of it in every image ({len(found)} with "
+            f"corners, none with >= {config.min_corners} corners off one line): tilt the board towards {name}"
+        )
+    return usable
+
+
+def calibrate_from_board(
+    detections: Mapping[str, Mapping[str, BoardDetection]],
+    image_sizes: Mapping[str, tuple[int, int]],
+    spec: BoardSpec,
+    config: BoardCalibrationConfig | None = None,
+    *,
+    camera_order: Sequence[str],
+    intrinsics: Rig | None = None,
+    world_image: str | None = None,
+) -> BoardCalibrationResult:
+    """Calibrate the cameras ``camera_order`` from their board detections.
+
+    Args:
+        detections: camera name → image name → corners found in it (images are paired across
+            cameras by name: the same name = taken at the same time).
+        image_sizes: camera name → (width, height) px.
+        intrinsics: use these cameras' intrinsics and distortion instead of estimating them.
+        world_image: put the world frame on the board as seen in this image (REP 103 axes).
+
+    Raises:
+        BoardCalibrationError: naming the camera and what to change.
+    """
+    config = config or BoardCalibrationConfig()
+    names = list(camera_order)
+    usable = [_usable_views(n, detections.get(n, {}), config) for n in names]
+    cams, intrinsic_rms = [], []
+    for name, views in zip(names, usable):
+        if intrinsics is not None:
+            if name not in intrinsics.names:
+                raise BoardCalibrationError(f"camera {name}: not in the --intrinsics calibration (it has {intrinsics.names})")
+            given = intrinsics[name]
+            if (given.width, given.height) != tuple(image_sizes[name]):
+                raise BoardCalibrationError(
+                    f"camera {name}: --intrinsics is for {given.width}x{given.height} images, these are "
+                    f"{image_sizes[name][0]}x{image_sizes[name][1]}"
+                )
+            cams.append(dataclasses.replace(given, world_T_camera=np.eye(4)))
+            intrinsic_rms.append(float("nan"))
+        else:
+            camera, rms = _intrinsics(name, tuple(image_sizes[name]), list(views.values()), spec, config)
+            cams.append(camera)
+            intrinsic_rms.append(rms)
+    array = CameraArray.from_rig(Rig(cameras=tuple(cams)))
+    poses = [{k: T for k, d in views.items() if (T := _board_pose(array, v, spec, d)) is not None}
+             for v, views in enumerate(usable)]
+    camera_T_world = _spanning_tree(names, poses)
+    # Every view is adjusted (single-camera views refine intrinsics); boards seen by two or more
+    # cameras tie the cameras together. Each board's first pose is from the camera that saw most of it.
+    seen = sorted(set().union(*poses))
+    shared = [k for k in seen if sum(k in p for p in poses) >= 2]
+    world_T_board = []
+    cam_idx, pt_idx, pix = [], [], []
+    Q = len(spec.corners)
+    for b, key in enumerate(seen):
+        best = max((v for v in range(len(names)) if key in poses[v]), key=lambda v: len(usable[v][key]))
+        world_T_board.append(np.linalg.inv(camera_T_world[best]) @ poses[best][key])
+        for v in range(len(names)):
+            if key in poses[v]:
+                det = usable[v][key]
+                cam_idx.append(np.full(len(det), v))
+                pt_idx.append(b * Q + det.ids)
+                pix.append(det.corners)
+    rms = np.array(intrinsic_rms)
+    boards: dict[str, np.ndarray] = {}
+    if seen:
+        array = dataclasses.replace(array, camera_T_world=camera_T_world)
+        fixed = np.zeros(len(names), bool)
+        fixed[0] = True
+        cam_idx_a = np.concatenate(cam_idx)
+        result = bundle_adjust(
+            array, camera_index=cam_idx_a, point_index=np.concatenate(pt_idx), pixels=np.concatenate(pix),
+            fixed_cameras=fixed, world_T_board=np.stack(world_T_board), board_points=spec.corners,
+            config=BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px,
+                                intrinsics="all" if config.refine_intrinsics and intrinsics is None else "fixed",
+                                max_evaluations=config.max_evaluations),
+        )
+        camera_T_world, K = result.camera_T_world, result.K
+        distortion = [result.fisheye[v] if c.distortion_model == "equidistant" else result.rational[v, :c.distortion.size]
+                      for v, c in enumerate(cams)]
+        rms = result.camera_rms_px(cam_idx_a, len(names))
+        boards = dict(zip(seen, result.world_T_board))
+    else:
+        K, distortion = array.K, [c.distortion for c in cams]
+    world_T_camera = np.linalg.inv(camera_T_world)
+    if world_image is not None:
+        if world_image not in boards and not any(world_image in p for p in poses):
+            raise BoardCalibrationError(
+                f"--world board:{world_image}: no camera sees the board (with enough corners) in an image of that name"
+            )
+        if world_image not in boards:
+            v = next(v for v, p in enumerate(poses) if world_image in p)
+            boards[world_image] = world_T_camera[v] @ poses[v][world_image]
+        new_T_world = np.linalg.inv(boards[world_image] @ _BOARD_T_REP103)
+        world_T_camera = new_T_world @ world_T_camera
+        boards = {k: new_T_world @ T for k, T in boards.items()}
+    world_T_camera[:, 3] = (0.0, 0.0, 0.0, 1.0)
+    rig = Rig(cameras=tuple(dataclasses.replace(c, camera_matrix=K[v], distortion=distortion[v],
+                                                world_T_camera=world_T_camera[v])
+                            for v, c in enumerate(cams)),
+              world_frame="world" if world_image is not None else cams[0].frame_id)
+    centres = camera_centres(np.linalg.inv(world_T_camera))
+    reports = [
+        CameraBoardReport(
+            name=name, images=len(detections.get(name, {})),
+            views_with_corners=sum(1 for d in detections.get(name, {}).values() if len(d)),
+            corners_found=sum(len(d) for d in detections.get(name, {}).values()),
+            views_used=len(poses[v]), views_shared=sum(k in poses[v] for k in shared),
+            rms_px=float(rms[v]), intrinsics_rms_px=intrinsic_rms[v],
+        )
+        for v, name in enumerate(names)
+    ]
+    return BoardCalibrationResult(rig=rig, cameras=reports,
+                                  baselines_m=np.linalg.norm(centres[:, None] - centres[None], axis=-1),
+                                  world_T_board=boards)

@@ -1,0 +1,145 @@
+"""Hand-based refinement on synthetic scenes (hand model joints projected with noise and
+outliers): a moved camera is recovered, the MPJPE returns to the true calibration's, and
+degenerate inputs are refused."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from hand_pose_ros.calibration import Rig
+from hand_pose_ros.calibration.from_hands import RefinementRefused, refine_from_hands
+from hand_pose_ros.calibration.gauge import pose_difference
+from hand_pose_ros.calibration.monitor import MonitorConfig, ReprojectionMonitor
+from hand_pose_ros.evaluation.metrics import mpjpe
+from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
+
+FRAMES = 45
+MOVED = 2
+# The issue's targets for a camera moved by 2° and 30 mm.
+RECOVERED_DEG, RECOVERED_MM = 0.2, 3.0
+# MPJPE with the refined file vs the true one: within this (noise of the refinement).
+MPJPE_MARGIN_M = 0.0005
+NOISE = NoiseModel(sigma_px=(1.0, 2.0), outlier_rate=0.02)
+
+
+def _move(rig: Rig, index: int, degrees: float, metres: float, rng: np.random.Generator) -> Rig:
+    T = rig.cameras[index].world_T_camera.copy()
+    axis, shift = rng.normal(size=3), rng.normal(size=3)
+    T[:3, :3] = Rotation.from_rotvec(np.radians(degrees) * axis / np.linalg.norm(axis)).as_matrix() @ T[:3, :3]
+    T[:3, 3] += metres * shift / np.linalg.norm(shift)
+    return Rig(cameras=tuple(dataclasses.replace(c, world_T_camera=T) if i == index else c
+                             for i, c in enumerate(rig.cameras)))
+
+
+@pytest.fixture(scope="module")
+def scene():
+    rng = np.random.default_rng(0)
+    rig = make_rig(4, rng, distance=(0.6, 1.0))
+    truth = hand_sequence(FRAMES, rng)
+    frames = [(t / 30.0, synthesize_detections(truth[t], ("Left", "Right"), rig, NOISE, rng)[0]) for t in range(FRAMES)]
+    return rig, truth, frames, _move(rig, MOVED, 2.0, 0.03, rng)
+
+
+def _mpjpe(rig: Rig, truth: np.ndarray, frames) -> float:
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
+    errors = []
+    for (stamp, dets), gt in zip(frames, truth):
+        hands = fusion.process(dets, stamp)
+        for hand in hands:
+            errors.append(min(mpjpe(hand.keypoints_3d, g) for g in gt))
+    return float(np.mean(errors))
+
+
+@pytest.fixture(scope="module")
+def refined(scene):
+    _, _, frames, moved = scene
+    return refine_from_hands(moved, frames)
+
+
+def test_a_moved_camera_is_recovered(scene, refined) -> None:
+    rig, _, _, _ = scene
+    true = np.stack([c.camera_T_world for c in rig.cameras])
+    angle, dist = pose_difference(np.stack([c.camera_T_world for c in refined.rig.cameras]), true)
+    assert angle.max() < RECOVERED_DEG and 1e3 * dist.max() < RECOVERED_MM
+    # The report: the moved camera got the big correction and did not define the gauge.
+    assert refined.rotation_deg[MOVED] == pytest.approx(2.0, abs=RECOVERED_DEG)
+    assert refined.translation_mm[MOVED] == pytest.approx(30.0, abs=RECOVERED_MM)
+    assert not refined.gauge_cameras[MOVED] and refined.gauge_cameras.sum() == len(rig) - 1
+    assert refined.rms_after_px[MOVED] < refined.rms_before_px[MOVED]
+    assert refined.rig.world_frame == rig.world_frame
+
+
+def test_mpjpe_returns_to_the_true_calibrations(scene, refined) -> None:
+    rig, truth, frames, moved = scene
+    exact, disturbed, after = (_mpjpe(r, truth, frames) for r in (rig, moved, refined.rig))
+    assert disturbed > exact + 0.001  # measured 3.7 vs 2.1 mm: the robust fusion drops the moved view often
+    assert after < exact + MPJPE_MARGIN_M
+
+
+def _monitor(rig: Rig, frames):
+    """The monitor's report after the whole sequence fused with ``rig``."""
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
+    monitor = ReprojectionMonitor(rig, MonitorConfig(min_samples=20))
+    for stamp, dets in frames:
+        report = monitor.update(fusion.process(dets, stamp), dets)
+    return report
+
+
+def test_the_monitor_names_the_moved_camera(scene) -> None:
+    _, _, frames, moved = scene
+    report = _monitor(moved, frames)
+    assert len(report.warnings) == 1
+    assert report.warnings[0].startswith(f"camera cam{MOVED} looks moved: hands reproject at")
+    assert "run `hand-pose-ros calibrate hands`" in report.warnings[0]
+    others = [v for k, v in report.median_px.items() if k != f"cam{MOVED}"]
+    assert report.median_px[f"cam{MOVED}"] > 2 * max(others)
+
+
+def test_the_monitor_is_quiet_on_a_right_calibration(scene) -> None:
+    rig, _, frames, _ = scene
+    report = _monitor(rig, frames)
+    assert report.warnings == []
+    assert all(np.isfinite(v) and v < 5.0 for v in report.median_px.values())
+
+
+def test_one_camera_is_refused(scene) -> None:
+    rig, _, frames, _ = scene
+    one = Rig(cameras=rig.cameras[:1])
+    with pytest.raises(RefinementRefused, match="at least 2 cameras"):
+        refine_from_hands(one, [(s, d[:1]) for s, d in frames])
+
+
+def test_a_camera_without_shared_views_is_kept_and_named(scene) -> None:
+    rig, _, frames, _ = scene
+    # cam3 never sees a hand: nothing ties it to the others; it is kept as given.
+    blind = [(s, list(d[:3]) + [[]]) for s, d in frames]
+    result = refine_from_hands(rig, blind)
+    assert list(result.not_refined) == ["cam3"]
+    assert "camera cam3 sees only 0 hand joints" in result.not_refined["cam3"]
+    assert np.allclose(result.rig.cameras[3].world_T_camera, rig.cameras[3].world_T_camera, atol=1e-12)
+
+
+def test_no_shared_views_are_refused(scene) -> None:
+    rig, _, frames, _ = scene
+    # Only cam0 sees hands: no camera shares a view with another.
+    alone = [(s, [d[0], [], [], []]) for s, d in frames]
+    with pytest.raises(RefinementRefused, match="only 0 frames have a hand seen by two or more cameras"):
+        refine_from_hands(rig, alone)
+
+
+def test_hands_held_still_give_too_little_geometry(scene) -> None:
+    rig, _, frames, _ = scene
+    still = [(i / 30.0, frames[0][1]) for i in range(15)]  # one pose, repeated
+    with pytest.raises(RefinementRefused, match="fewer than two cameras can be refined: .*span only .* cm across"):
+        refine_from_hands(rig, still)
+
+
+def test_too_few_frames_are_refused(scene) -> None:
+    rig, _, frames, _ = scene
+    with pytest.raises(RefinementRefused, match=r"only 3 frames"):
+        refine_from_hands(rig, frames[:3])

@@ -1,0 +1,101 @@
+"""``hand-pose-ros calibrate board|hands`` end to end: rendered board images in camera folders,
+a detections file of a rig with one moved camera; outputs, reports and error exits."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import sys
+
+import cv2
+import numpy as np
+import pytest
+
+from hand_pose_ros.calibration import Rig, load_calibration, save_calibration
+from hand_pose_ros.calibration.board import BoardSpec
+from hand_pose_ros.calibration.gauge import pose_difference
+from hand_pose_ros.tools.cli import main
+from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "calibration"))
+from board_scene import arc_rig, board_poses, render_board  # noqa: E402
+
+SPEC = BoardSpec(squares=(7, 5), square_size_m=0.04, marker_size_m=0.03)
+BOARD_ARGS = ["--squares", "7x5", "--square-size", "0.04", "--marker-size", "0.03", "--dictionary", "DICT_5X5_100"]
+
+
+@pytest.fixture(scope="module")
+def board_images(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("board")
+    rng = np.random.default_rng(5)
+    rig = arc_rig(2, rng, spread_deg=50.0)
+    images = render_board(rig, SPEC, board_poses(rig, SPEC, 8, rng, max_tilt_deg=25.0), rng)
+    for v, name in enumerate(rig.names):
+        (tmp / "images" / name).mkdir(parents=True)
+        for b, views in enumerate(images):
+            cv2.imwrite(str(tmp / "images" / name / f"{b:03d}.png"), views[v])
+    save_calibration(tmp / "intrinsics.yaml", rig)
+    return tmp, rig
+
+
+def test_board_writes_calibration_report_and_plot(board_images, capsys) -> None:
+    tmp, rig = board_images
+    out = tmp / "calibration.yaml"
+    code = main(["calibrate", "board", "--images", str(tmp / "images"), *BOARD_ARGS,
+                 "--intrinsics", str(tmp / "intrinsics.yaml"), "--out", str(out)])
+    assert code == 0
+    got = load_calibration(out)
+    assert got.names == rig.names
+    true = np.stack([c.camera_T_world @ rig.cameras[0].world_T_camera for c in rig.cameras])
+    angle, dist = pose_difference(np.stack([c.camera_T_world for c in got.cameras]), true)
+    assert angle.max() < 0.1 and dist.max() < 0.002
+    report = out.with_suffix(".report.txt").read_text()
+    assert "cam0 – cam1:" in report and "rms(px)" in report
+    assert out.with_suffix(".png").stat().st_size > 10_000
+    assert report in capsys.readouterr().err
+
+
+def test_board_with_the_wrong_dictionary_names_the_camera_and_the_fix(board_images, capsys) -> None:
+    tmp, _ = board_images
+    args = [a if a != "DICT_5X5_100" else "DICT_4X4_50" for a in BOARD_ARGS]
+    code = main(["calibrate", "board", "--images", str(tmp / "images"), *args, "--out", str(tmp / "x.yaml")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "camera cam0: no ChArUco corners" in err and "--dictionary" in err
+    assert not (tmp / "x.yaml").exists()
+
+
+def test_hands_refines_a_moved_camera(tmp_path, capsys) -> None:
+    rng = np.random.default_rng(2)
+    rig = make_rig(3, rng, distance=(0.6, 0.9))
+    truth = hand_sequence(30, rng)
+    frames = []
+    for t in range(len(truth)):
+        dets, _ = synthesize_detections(truth[t], ("Left", "Right"), rig, NoiseModel(sigma_px=(1.0, 1.5)), rng)
+        frames.append({"stamp": t / 30, "views": {c.name: [d.to_dict() for d in view] for c, view in zip(rig.cameras, dets)}})
+    (tmp_path / "dets.json").write_text(json.dumps(frames).replace("NaN", "null"))
+    T = rig.cameras[1].world_T_camera.copy()
+    T[:3, 3] += [0.02, -0.01, 0.0]
+    moved = Rig(cameras=tuple(dataclasses.replace(c, world_T_camera=T) if c.name == "cam1" else c for c in rig.cameras))
+    save_calibration(tmp_path / "moved.yaml", moved)
+    out = tmp_path / "refined.yaml"
+    code = main(["calibrate", "hands", "--calib", str(tmp_path / "moved.yaml"), "--detections",
+                 str(tmp_path / "dets.json"), "--out", str(out)])
+    assert code == 0
+    got = load_calibration(out)
+    _, dist = pose_difference(np.stack([c.camera_T_world for c in got.cameras]),
+                              np.stack([c.camera_T_world for c in rig.cameras]))
+    assert dist.max() < 0.003
+    err = capsys.readouterr().err
+    assert "rms-before(px)" in err and "cam1" in err
+
+
+def test_hands_on_one_camera_is_refused(tmp_path, capsys) -> None:
+    rig = make_rig(1, np.random.default_rng(0))
+    save_calibration(tmp_path / "one.yaml", rig)
+    (tmp_path / "dets.json").write_text("[]")
+    code = main(["calibrate", "hands", "--calib", str(tmp_path / "one.yaml"), "--detections",
+                 str(tmp_path / "dets.json"), "--out", str(tmp_path / "x.yaml")])
+    assert code == 2
+    assert "at least 2 cameras" in capsys.readouterr().err
