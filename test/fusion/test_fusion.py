@@ -258,6 +258,33 @@ def test_both_hands_labelled_alike_still_get_two_labels(scene) -> None:
         assert {h.handedness for h in hands} == {Handedness.LEFT, Handedness.RIGHT}
 
 
+@pytest.mark.parametrize("seed", [0, 2])
+def test_two_hands_labelled_alike_keep_steady_labels_that_match_their_tracks(seed: int) -> None:
+    """Every detection says RIGHT: the tracks share LEFT/RIGHT once and keep them (no flicker)."""
+    rng = np.random.default_rng(seed)
+    rig = make_rig(4, rng)
+    truth = hand_sequence(40, rng)
+    noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, dropout_rate=0.1, swap_rate=0.05, hand_miss_rate=0.02)
+    fusion = MultiViewFusion(rig, FusionConfig())
+    labels: dict[int, list[Handedness]] = {}
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS, rig, noise, rng)
+        for view in dets:
+            for det in view:
+                object.__setattr__(det, "handedness", Handedness.RIGHT)
+        hands = fusion.process(dets, t / FPS)
+        tracks = {track.track_id: track for track in fusion.tracker.tracks}
+        for hand in hands:
+            assert hand.handedness == tracks[hand.track_id].handedness, f"frame {t}: track and output disagree"
+            labels.setdefault(hand.track_id, []).append(hand.handedness)
+        if len(hands) == 2:
+            assert {h.handedness for h in hands} == {Handedness.LEFT, Handedness.RIGHT}
+    assert len(labels) == 2
+    # Settled from the track's first output on: a swap is a label differing from the one before.
+    swaps = {k: sum(a != b for a, b in zip(seq, seq[1:])) for k, seq in labels.items()}
+    assert swaps == {k: 0 for k in labels}, swaps
+
+
 def test_previous_frame_prior_fills_joints_hidden_later(scene) -> None:
     rig, truth = scene
     hidden = [HandKeypoint.THUMB_TIP, HandKeypoint.RING_FINGER_TIP]
