@@ -19,11 +19,12 @@ from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices,
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
-from hand_pose_ros.fusion.monocular import estimate_monocular, rigid_align
+from hand_pose_ros.fusion.monocular import estimate_monocular
 from hand_pose_ros.fusion.refinement import refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate, view_pairs
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
+from hand_pose_ros.similarity import umeyama
 from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
 
 __all__ = ["MultiViewFusion"]
@@ -278,10 +279,10 @@ class MultiViewFusion:
                 source, kind = track_points, KeypointSource.PREVIOUS_FRAME
             else:
                 continue
-            T = rigid_align(source, hand.points)
+            T = umeyama(source, hand.points, scale=False)
             if T is None:
                 continue
-            filled = source @ T[:3, :3].T + T[:3, 3]
+            filled = T.apply(source)
             use = missing & np.isfinite(filled).all(-1)
             hand.points[use] = filled[use]
             hand.source[use] = kind

@@ -15,7 +15,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-__all__ = ["MonocularEstimate", "estimate_monocular", "rigid_align"]
+__all__ = ["MonocularEstimate", "estimate_monocular"]
 
 # PnP needs at least this many keypoints with landmarks and 2D positions.
 _MIN_PNP_POINTS = 6
@@ -78,17 +78,3 @@ def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarra
         return None
     return MonocularEstimate(points, float(tvec[2, 0]), residual)
 
-
-def rigid_align(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
-    """(N, 3), (N, 3) with NaN rows → (4, 4) rigid transform mapping source onto target (Kabsch); None if < 3 pairs."""
-    ok = np.isfinite(source).all(-1) & np.isfinite(target).all(-1)
-    if ok.sum() < 3:
-        return None
-    s, d = source[ok], target[ok]
-    cs, cd = s.mean(0), d.mean(0)
-    U, _, Vt = np.linalg.svd((s - cs).T @ (d - cd))
-    flip = np.sign(np.linalg.det(Vt.T @ U.T))
-    R = Vt.T @ np.diag([1.0, 1.0, flip]) @ U.T
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = R, cd - R @ cs
-    return T
