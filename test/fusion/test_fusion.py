@@ -285,6 +285,25 @@ def test_two_hands_labelled_alike_keep_steady_labels_that_match_their_tracks(see
     assert swaps == {k: 0 for k in labels}, swaps
 
 
+def test_a_nan_handedness_score_does_not_poison_the_vote(scene) -> None:
+    """A score that slipped past validation (NaN) is no evidence: labels and scores stay sound."""
+    rig, truth = scene
+
+    def corrupt(t, dets):
+        if t == 1:
+            for det in dets[0]:
+                object.__setattr__(det, "handedness_score", float("nan"))
+        return dets
+
+    results = _run(rig, truth[:6], NoiseModel(), FusionConfig(filter="none"), corrupt=corrupt)
+    for t, hands in enumerate(results):
+        assert len(hands) == 2
+        for hand in hands:
+            e = np.linalg.norm(hand.keypoints_3d[None] - truth[t], axis=-1).mean(1)
+            assert hand.handedness == Handedness.from_label(LABELS[int(np.nanargmin(e))]), t
+            assert np.isfinite(hand.handedness_score) and 0.5 <= hand.handedness_score <= 1
+
+
 def test_previous_frame_prior_fills_joints_hidden_later(scene) -> None:
     rig, truth = scene
     hidden = [HandKeypoint.THUMB_TIP, HandKeypoint.RING_FINGER_TIP]
