@@ -1,6 +1,7 @@
 """The typed values one ``MultiViewFusion.process`` call passes between its steps.
 
-Legend: D detections of this frame over all views, K live tracks, G hand groups, J = 21 joints. Nothing here
+Legend: D detections of this frame over all views, A active views (the views with at least
+one detection), K live tracks, G hand groups, J = 21 joints. Nothing here
 outlives the frame: the tracker is the only state kept between frames.
 """
 
@@ -11,6 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.types import HandDetection2D
 
 __all__ = ["FrameInputs", "Triangulated", "HandCandidate"]
@@ -24,6 +26,10 @@ class FrameInputs:
         stamp: seconds.
         dets: the D detections, flattened in rig order.
         view: (D,) int, rig index of each detection's camera.
+        active: (A,) int, rig indices of the views with detections, ascending.
+        slot: (D,) int, index of each detection's camera in ``active``.
+        active_cams: the A active cameras, in ``active`` order (triangulation works on these only,
+            so its cost follows the views that see hands, not the rig).
         xy: (D, 21, 2) float64 undistorted normalized coordinates; NaN where unseen.
         scores: (D, 21) float64 keypoint scores in [0, 1].
         predicted: (K, 21, 3) float64 metres, world frame, each live track's prediction.
@@ -33,6 +39,9 @@ class FrameInputs:
     stamp: float
     dets: list[HandDetection2D]
     view: np.ndarray
+    active: np.ndarray
+    slot: np.ndarray
+    active_cams: CameraArray
     xy: np.ndarray
     scores: np.ndarray
     predicted: np.ndarray

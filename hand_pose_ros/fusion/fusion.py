@@ -22,7 +22,7 @@ from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import estimate_monocular
 from hand_pose_ros.fusion.refinement import refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
-from hand_pose_ros.fusion.triangulation import robust_triangulate, view_pairs
+from hand_pose_ros.fusion.triangulation import robust_triangulate
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.similarity import umeyama
 from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
@@ -47,6 +47,9 @@ _TRACK_DEPTH_STDDEV_M = 0.02
 _MONOCULAR_CONFIDENCE_SLOPE = 10.0
 # Confidence of priors relative to a detection score: a filled joint is a guess.
 _PRIOR_CONFIDENCE = 0.3
+# Sets of active views whose CameraArray is kept (a hand moving through a big rig changes its
+# set every few frames; each costs ~20 µs to rebuild).
+_ACTIVE_SETS_CACHE = 32
 # Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
 _HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
 
@@ -66,8 +69,19 @@ class MultiViewFusion:
         self.config = config if config is not None else FusionConfig()
         self.cams = CameraArray.from_rig(rig)
         self._essential = essential_matrices(self.cams)
-        self._pairs = view_pairs(len(rig))
+        self._active_sets: dict[tuple[int, ...], CameraArray] = {}  # memo of active_cameras
         self.tracker = Tracker(self.config)
+
+    def active_cameras(self, active: np.ndarray) -> CameraArray:
+        """(A,) ascending rig indices → those cameras as one array (the rig's own when all are active)."""
+        key = tuple(active.tolist())
+        cams = self._active_sets.get(key)
+        if cams is None:
+            cams = self.cams if len(key) == len(self.cams) else self.cams.select(active)
+            if len(self._active_sets) >= _ACTIVE_SETS_CACHE:
+                self._active_sets.pop(next(iter(self._active_sets)))  # the oldest
+            self._active_sets[key] = cams
+        return cams
 
     def reset(self) -> None:
         """Forget all tracks (ids restart at 0)."""
@@ -106,7 +120,9 @@ class MultiViewFusion:
         seen = np.isfinite(pixels).all(-1) & (scores >= cfg.min_keypoint_score) & (scores > 0)
         pixels[~seen] = np.nan
         predicted = self.tracker.predictions(stamp)  # (K, 21, 3)
-        frame = FrameInputs(stamp=stamp, dets=dets, view=view, xy=self.cams.pixels_to_normalized(pixels, view),
+        active, slot = np.unique(view, return_inverse=True)
+        frame = FrameInputs(stamp=stamp, dets=dets, view=view, active=active, slot=slot.reshape(-1),
+                            active_cams=self.active_cameras(active), xy=self.cams.pixels_to_normalized(pixels, view),
                             scores=scores, predicted=predicted, known=self._depth_known(stamp))
         xy = frame.xy  # (D, 21, 2)
         # Only tracks triangulated recently know their depth: a one-view track's prediction
@@ -131,24 +147,24 @@ class MultiViewFusion:
     def _triangulate(self, frame: FrameInputs, groups: list[list[int]], hints: list[int]) -> Triangulated:
         """Triangulate all groups' joints at once; detach views that disagree with their hand."""
         cfg = self.config
-        view, xy, scores = frame.view, frame.xy, frame.scores
-        V, G = len(self.rig), len(groups)
+        view, slot, xy, scores, cams = frame.view, frame.slot, frame.xy, frame.scores, frame.active_cams
+        V, G = len(cams), len(groups)  # V: the active views only
         group_of = np.empty(len(view), int)  # (D,) group of each detection
         for g, members in enumerate(groups):
             group_of[members] = g
         obs = np.full((V, G, J, 2), np.nan)
         obs_scores = np.zeros((V, G, J))
-        obs[view, group_of] = xy
-        obs_scores[view, group_of] = scores
+        obs[slot, group_of] = xy
+        obs_scores[slot, group_of] = scores
         obs, obs_scores = obs.reshape(V, G * J, 2), obs_scores.reshape(V, G * J)
-        tri = robust_triangulate(obs, obs_scores, self.cams, cfg.inlier_threshold_px, self._pairs)
+        tri = robust_triangulate(obs, obs_scores, cams, cfg.inlier_threshold_px)
         points = tri.points
         inlier_scores = np.where(tri.inliers, obs_scores, 0.0)  # (V, G·21)
         if cfg.refine and cfg.refine_iterations:
             bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
             no_track = np.full(len(BONE_INDEX), np.nan)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
-            points = refine_points(points, obs, inlier_scores, self.cams, bones, targets,
+            points = refine_points(points, obs, inlier_scores, cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations)
         points = points.reshape(G, J, 3)
@@ -158,7 +174,7 @@ class MultiViewFusion:
         inliers = tri.inliers.reshape(V, G, J).transpose(1, 0, 2)  # (G, V, 21)
         # Per detection: joints seen, and joints agreeing with its hand's triangulation.
         n_seen = np.isfinite(xy[..., 0]).sum(1)  # (D,)
-        agree = inliers[group_of, view].sum(1)  # (D,)
+        agree = inliers[group_of, slot].sum(1)  # (D,)
         leaves = multi[group_of] & (agree < _MIN_INLIER_FRACTION * n_seen)
         # Views that disagree with their hand leave it and go on as one-view hands; a group with
         # too few triangulated joints goes on as its best-seen view alone.

@@ -188,6 +188,30 @@ def test_single_camera_gives_metric_monocular_hands(scale_sigma: float) -> None:
         assert np.all(np.array(depth_errors) < 3 * np.array(stddevs))
 
 
+def test_a_big_rig_with_hands_in_four_views_gives_the_hands_of_those_four_cameras() -> None:
+    """Fusion works on the views that see hands: the other 60 cameras change nothing."""
+    rng = np.random.default_rng(13)
+    big = make_rig(64, rng)
+    chosen = [3, 20, 37, 54]  # spread around the workspace
+    small = Rig(cameras=tuple(big.cameras[v] for v in chosen))
+    truth = hand_sequence(10, rng)
+    noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, dropout_rate=0.1, hand_miss_rate=0.05)
+    fused_small, fused_big = MultiViewFusion(small, FusionConfig()), MultiViewFusion(big, FusionConfig())
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS, small, noise, rng)
+        spread = [[] for _ in big.cameras]
+        for v, view in zip(chosen, dets):
+            spread[v] = view
+        a, b = fused_small.process(dets, t / FPS), fused_big.process(spread, t / FPS)
+        assert len(a) == len(b) == 2, t
+        for x, y in zip(a, b):
+            assert (x.track_id, x.handedness, x.monocular) == (y.track_id, y.handedness, y.monocular)
+            np.testing.assert_allclose(y.keypoints_3d, x.keypoints_3d, atol=1e-9, rtol=0)
+            np.testing.assert_array_equal(y.num_views, x.num_views)
+            np.testing.assert_array_equal(y.keypoint_source, x.keypoint_source)
+            np.testing.assert_allclose(y.keypoint_confidence, x.keypoint_confidence, atol=1e-6)
+
+
 def test_bad_input_is_named() -> None:
     rig = make_rig(2, np.random.default_rng(0))
     fusion = MultiViewFusion(rig)
