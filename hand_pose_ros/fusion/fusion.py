@@ -20,7 +20,7 @@ from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import estimate_monocular
-from hand_pose_ros.fusion.refinement import refine_points
+from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
@@ -45,6 +45,15 @@ _CONFIDENCE_ERROR_SCALE = 0.5
 _TRACK_DEPTH_STDDEV_M = 0.02
 # Monocular confidence = score / (1 + this × relative depth 1σ): 10 % depth 1σ halves it.
 _MONOCULAR_CONFIDENCE_SLOPE = 10.0
+# A one-view hand's keypoints agree with its PnP pose within the inlier threshold or this
+# fraction of the hand's extent in pixels, whichever is larger (20 px on a 200 px hand: the
+# landmarks' shape misses its keypoints by more on a hand filling a 1280×720 frame).
+_MONOCULAR_THRESHOLD_HAND_FRACTION = 0.1
+# A track's learned bone lengths give a one-view hand's size to about this (relative 1σ;
+# MediaPipe's metric landmarks alone: FusionConfig.monocular_scale_stddev).
+_LEARNED_SIZE_STDDEV = 0.05
+# The learned size needs at least this many established bones (of 20).
+_MIN_SIZE_BONES = 10
 # Confidence of priors relative to a detection score: a filled joint is a guess.
 _PRIOR_CONFIDENCE = 0.3
 # Sets of active views whose CameraArray is kept (a hand moving through a big rig changes its
@@ -254,11 +263,19 @@ class MultiViewFusion:
             cam_prev = prev @ self.cams.camera_T_world[v, :3, :3].T
             landmarks = cam_prev - np.nanmean(cam_prev, axis=0)
             source = KeypointSource.PREVIOUS_FRAME
-        est = estimate_monocular(xy[d], scores[d], landmarks, float(self.cams.focal[v]), cfg.inlier_threshold_px)
+        if hint < 0:
+            hint = self._continued_track(frame, d)
+        scale, size_stddev = self._landmark_scale(landmarks, hint)
+        focal = float(self.cams.focal[v])
+        seen = np.isfinite(xy[d]).all(-1)
+        extent_px = focal * float(np.ptp(xy[d][seen], axis=0).max()) if seen.any() else 0.0
+        threshold = max(cfg.inlier_threshold_px, _MONOCULAR_THRESHOLD_HAND_FRACTION * extent_px)
+        est = estimate_monocular(xy[d], scores[d], landmarks * scale, focal, threshold)
         if est is None:
-            logger.debug("camera %s: one-view hand without a consistent PnP pose (or landmarks); dropped", self.rig.names[v])
+            logger.debug("camera %s: one-view hand with too few keypoints matching its landmarks, or behind the "
+                         "camera; dropped", self.rig.names[v])
             return None
-        points_camera, depth_stddev = est.points_camera, cfg.monocular_scale_stddev * est.depth
+        points_camera, depth_stddev = est.points_camera, size_stddev * est.depth
         if hint >= 0 and frame.known[hint]:
             # A track triangulated moments ago knows the depth better than one view's hand
             # size: slide the hand along the ray through its centre to the predicted depth.
@@ -272,12 +289,43 @@ class MultiViewFusion:
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
         ok = np.isfinite(points).all(-1)
-        # Confidence: the detector's score discounted by the relative depth uncertainty.
-        conf = np.where(ok, scores[d] / (1.0 + _MONOCULAR_CONFIDENCE_SLOPE * depth_stddev / max(est.depth, 1e-6)), 0.0)
+        # Confidence: the detector's score discounted by the relative depth uncertainty and by
+        # how loosely the pose fits the keypoints (as a triangulated joint's, _confidence).
+        fit = 1.0 / (1.0 + (np.nanmedian(est.residual_px) / (_CONFIDENCE_ERROR_SCALE * threshold)) ** 2)
+        conf = np.where(ok, fit * scores[d] / (1.0 + _MONOCULAR_CONFIDENCE_SLOPE * depth_stddev / max(est.depth, 1e-6)), 0.0)
         return HandCandidate(points=points, measured=np.full((J, 3), np.nan), confidence=conf, num_views=ok.astype(int),
                              errors=np.where(ok, est.residual_px, np.nan),
                              source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
                              depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
+
+    def _continued_track(self, frame: FrameInputs, d: int) -> int:
+        """The track with learned bones whose prediction lies on detection ``d`` in its view (-1: none).
+
+        The association hints only tracks whose depth is known (see ``process``); a track seen
+        by one view for longer still projects correctly into that view, and continuing it
+        lets its learned size fix the hand's depth.
+        """
+        sized = [k for k, t in enumerate(self.tracker.tracks) if np.isfinite(t.established_bones).sum() >= _MIN_SIZE_BONES]
+        if not sized:
+            return -1
+        cost = track_costs(frame.view[d:d + 1], frame.xy[d:d + 1], frame.predicted[sized], self.cams)[:, 0]  # (k,) px
+        best = int(np.argmin(cost))
+        return sized[best] if cost[best] < self.config.association_threshold_px else -1
+
+    def _landmark_scale(self, landmarks: np.ndarray, hint: int) -> tuple[float, float]:
+        """(21, 3) m landmarks, track index → (factor for the landmarks, relative 1σ of the size).
+
+        A track with enough learned bones (from triangulation) sets the size: the factor makes
+        the landmarks' bones as long as the track's, in total. Otherwise the landmarks' own
+        metric size stands, with ``monocular_scale_stddev``.
+        """
+        if hint >= 0:
+            bones = self.tracker.tracks[hint].established_bones  # (20,) m
+            measured = bone_lengths(landmarks, BONE_INDEX)  # (20,) m
+            ok = np.isfinite(bones) & np.isfinite(measured)
+            if ok.sum() >= _MIN_SIZE_BONES and measured[ok].sum() > 0:
+                return float(bones[ok].sum() / measured[ok].sum()), _LEARNED_SIZE_STDDEV
+        return 1.0, self.config.monocular_scale_stddev
 
     def _fill_missing(self, frame: FrameInputs, hand: HandCandidate, track_points: np.ndarray | None) -> None:
         """Fill joints with < 2 consistent views from the configured priors, marking their source."""

@@ -53,6 +53,11 @@ class Track:
         """(21, 3) joints expected at ``stamp`` (constant velocity of the hand centre)."""
         return self.points + self.velocity * max(stamp - self.last_stamp, 0.0)
 
+    @property
+    def established_bones(self) -> np.ndarray:
+        """(20,) metres, the bone lengths measured often enough to trust; NaN elsewhere."""
+        return np.where(self.bone_counts >= _BONES_ESTABLISHED, self.bones, np.nan)
+
     def learn_bones(self, points: np.ndarray, rate: float) -> None:
         """Update bone lengths from (21, 3) triangulated joints (NaN-safe, outliers skipped)."""
         measured = bone_lengths(points, BONE_INDEX)

@@ -212,6 +212,33 @@ def test_a_big_rig_with_hands_in_four_views_gives_the_hands_of_those_four_camera
             np.testing.assert_allclose(y.keypoint_confidence, x.keypoint_confidence, atol=1e-6)
 
 
+def test_a_triangulated_track_sizes_its_one_view_frames_with_its_bones() -> None:
+    """Seen by 4 cameras, then by one whose landmarks are 25 % too big: the learned bones fix
+    the size, so the depth stays right long after the track's triangulated depth expired."""
+    rng = np.random.default_rng(17)
+    rig = make_rig(4, rng, distance=(0.6, 0.9))
+    truth = hand_sequence(40, rng)[:, :1]  # one hand
+    config = FusionConfig(filter="none", bone_weight_px_per_mm=0.0, track_timeout_s=0.2)
+    fusion = MultiViewFusion(rig, config)
+    ids, late_errors = set(), []
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS[:1], rig, NoiseModel(), rng)
+        if t >= 10:  # camera 0 only, its metric landmarks 25 % too large
+            dets = [dets[0]] + [[] for _ in dets[1:]]
+            for det in dets[0]:
+                object.__setattr__(det, "world_landmarks", det.world_landmarks * np.float32(1.25))
+        hands = fusion.process(dets, t / FPS)
+        assert len(hands) == 1, t
+        ids.add(hands[0].track_id)
+        if t >= 10 + 2 * int(config.track_timeout_s * FPS):  # well past the triangulated depth's timeout
+            assert hands[0].monocular
+            late_errors.append(np.linalg.norm(hands[0].keypoints_3d - truth[t, 0], axis=-1).mean())
+    assert ids == {0}  # one track throughout
+    # Exact keypoints, exact shape: the learned size gives the depth to a few mm (the landmarks'
+    # own size would put the hand 25 % too far, ≈ 0.15-0.2 m).
+    assert late_errors and max(late_errors) < 0.01, max(late_errors)
+
+
 def test_bad_input_is_named() -> None:
     rig = make_rig(2, np.random.default_rng(0))
     fusion = MultiViewFusion(rig)
