@@ -138,7 +138,8 @@ class MultiViewFusion:
         # would project to the wrong place in the other views, so it joins in 3D only (_finish).
         groups, hints = group_detections(
             view, lambda: epipolar_costs(view, xy, self.cams, self._essential),
-            track_costs(view, xy, np.where(frame.known[:, None, None], predicted, np.nan), self.cams),
+            # Projected into the active views only (slot indexes them): the same costs, at the cost of the views seen.
+            track_costs(frame.slot, xy, np.where(frame.known[:, None, None], predicted, np.nan), frame.active_cams),
             cfg.association_threshold_px,
         )
         tri = self._triangulate(frame, groups, hints)
@@ -254,7 +255,8 @@ class MultiViewFusion:
         view, xy, scores, dets = frame.view, frame.xy, frame.scores, frame.dets
         v = int(view[d])
         # A lone detection on top of a fused hand's projection is that hand seen again, not a new one.
-        if fused.shape[0] and (track_costs(view[d:d + 1], xy[d:d + 1], fused, self.cams)[:, 0] < cfg.association_threshold_px).any():
+        slot = frame.slot[d:d + 1]
+        if fused.shape[0] and (track_costs(slot, xy[d:d + 1], fused, frame.active_cams)[:, 0] < cfg.association_threshold_px).any():
             return None
         landmarks = dets[d].world_landmarks.astype(np.float64)
         source = KeypointSource.MONOCULAR
@@ -308,7 +310,7 @@ class MultiViewFusion:
         sized = [k for k, t in enumerate(self.tracker.tracks) if np.isfinite(t.established_bones).sum() >= _MIN_SIZE_BONES]
         if not sized:
             return -1
-        cost = track_costs(frame.view[d:d + 1], frame.xy[d:d + 1], frame.predicted[sized], self.cams)[:, 0]  # (k,) px
+        cost = track_costs(frame.slot[d:d + 1], frame.xy[d:d + 1], frame.predicted[sized], frame.active_cams)[:, 0]  # (k,) px
         best = int(np.argmin(cost))
         return sized[best] if cost[best] < self.config.association_threshold_px else -1
 
