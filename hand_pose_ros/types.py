@@ -51,7 +51,7 @@ class HandDetection2D:
             origin at the centre of the top-left pixel.
         keypoint_scores: (21,) float32 in [0, 1].
         handedness: the person's own hand, for un-mirrored images.
-        handedness_score: probability of ``handedness``, in [0.5, 1].
+        handedness_score: probability of ``handedness``, in [0.5, 1] (in [0, 1] for UNKNOWN).
         presence: probability that the crop holds a hand, in [0, 1].
         palm_box: (4,) float32 pixels, x_min, y_min, x_max, y_max of the palm detection
             (or of the tracked ROI when the palm detector did not run).
@@ -82,6 +82,18 @@ class HandDetection2D:
             value = check_shape(name, getattr(self, name), shape, "HandDetection2D")
             object.__setattr__(self, name, value.astype(np.float32, copy=False))
         object.__setattr__(self, "handedness", Handedness(self.handedness))
+        # A label's probability is at least one half (else the other label would be named);
+        # an UNKNOWN label carries no claim, so any probability goes.
+        low = 0.0 if self.handedness == Handedness.UNKNOWN else 0.5
+        for name, lo in (("handedness_score", low), ("presence", 0.0)):
+            value = getattr(self, name)
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not (np.isfinite(number) and lo <= number <= 1.0):
+                raise ValueError(f"HandDetection2D.{name}: expected a finite number in [{lo:g}, 1], got {value!r}")
+            object.__setattr__(self, name, number)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in the documented detections format (docs/fusion.md)."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from hand_pose_ros.keypoints import HandKeypoint
+from hand_pose_ros.similarity import umeyama
 from hand_pose_ros.types import check_shape
 
 __all__ = [
@@ -26,7 +27,6 @@ __all__ = [
 
 # 3D PCK thresholds: 0–50 mm in 1 mm steps, the usual range for hands.
 PCK_THRESHOLDS_M = np.linspace(0.0, 0.050, 51)
-_MIN_PROCRUSTES_POINTS = 3  # fewer points leave a similarity transform undetermined
 
 
 def _pair(pred: np.ndarray, gt: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
@@ -55,19 +55,11 @@ def procrustes_align(pred: np.ndarray, gt: np.ndarray, *, scale: bool = True) ->
     """
     pred, gt = _pair(pred, gt, "procrustes_align")
     check_shape("pred", pred, (None, 3), "procrustes_align")
-    valid = ~np.isnan(pred).any(-1) & ~np.isnan(gt).any(-1)
-    if valid.sum() < _MIN_PROCRUSTES_POINTS:
+    transform = umeyama(pred, gt, scale=scale)
+    if transform is None:
         return np.full_like(pred, np.nan)
-    p, g = pred[valid], gt[valid]
-    mu_p, mu_g = p.mean(0), g.mean(0)
-    pc, gc = p - mu_p, g - mu_g
-    u, s, vt = np.linalg.svd(gc.T @ pc)  # cross-covariance (3, 3)
-    d = np.ones(3)
-    d[2] = np.sign(np.linalg.det(u @ vt)) or 1.0  # a rotation, never a reflection
-    R = u @ np.diag(d) @ vt
-    c = (s * d).sum() / (pc**2).sum() if scale else 1.0
-    out = c * (pred - mu_p) @ R.T + mu_g
-    out[~valid] = np.nan
+    out = transform.apply(pred)
+    out[np.isnan(gt).any(-1)] = np.nan
     return out
 
 

@@ -67,7 +67,8 @@ def epipolar_costs(view: np.ndarray, xy: np.ndarray, cams: CameraArray, essentia
 
 
 def track_costs(view: np.ndarray, xy: np.ndarray, predicted: np.ndarray, cams: CameraArray) -> np.ndarray:
-    """(D,) views, (D, 21, 2) normalized, (K, 21, 3) predicted world joints → (K, D) px median distance."""
+    """(D,) view of each detection (indices into ``cams``), (D, 21, 2) normalized, (K, 21, 3) predicted world
+    joints → (K, D) px median distance."""
     if predicted.shape[0] == 0 or view.size == 0:
         return np.full((predicted.shape[0], view.size), np.inf)
     cam = cams.to_every_camera(predicted)[:, :, view].transpose(0, 2, 1, 3)  # (K, D, 21, 3)

@@ -167,6 +167,15 @@ class CameraArray:
     def __len__(self) -> int:
         return len(self.names)
 
+    def select(self, views: np.ndarray) -> "CameraArray":
+        """The cameras ``views`` ((A,) int rig indices), in that order, as a new A-camera array."""
+        views = np.asarray(views, int)
+        return CameraArray(
+            names=tuple(self.names[v] for v in views.tolist()), K=self.K[views], camera_T_world=self.camera_T_world[views],
+            rational=self.rational[views], fisheye=self.fisheye[views], is_fisheye=self.is_fisheye[views],
+            image_size=self.image_size[views],
+        )
+
     @functools.cached_property
     def focal(self) -> np.ndarray:
         """(V,) mean focal length in pixels (converts normalized errors to pixels)."""

@@ -18,11 +18,13 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.monocular import estimate_monocular, rigid_align
-from hand_pose_ros.fusion.refinement import refine_points
+from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
+from hand_pose_ros.fusion.monocular import estimate_monocular
+from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
-from hand_pose_ros.fusion.triangulation import robust_triangulate, view_pairs
+from hand_pose_ros.fusion.triangulation import robust_triangulate
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
+from hand_pose_ros.similarity import umeyama
 from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
 
 __all__ = ["MultiViewFusion"]
@@ -43,8 +45,20 @@ _CONFIDENCE_ERROR_SCALE = 0.5
 _TRACK_DEPTH_STDDEV_M = 0.02
 # Monocular confidence = score / (1 + this × relative depth 1σ): 10 % depth 1σ halves it.
 _MONOCULAR_CONFIDENCE_SLOPE = 10.0
+# A one-view hand's keypoints agree with its PnP pose within the inlier threshold or this
+# fraction of the hand's extent in pixels, whichever is larger (20 px on a 200 px hand: the
+# landmarks' shape misses its keypoints by more on a hand filling a 1280×720 frame).
+_MONOCULAR_THRESHOLD_HAND_FRACTION = 0.1
+# A track's learned bone lengths give a one-view hand's size to about this (relative 1σ;
+# MediaPipe's metric landmarks alone: FusionConfig.monocular_scale_stddev).
+_LEARNED_SIZE_STDDEV = 0.05
+# The learned size needs at least this many established bones (of 20).
+_MIN_SIZE_BONES = 10
 # Confidence of priors relative to a detection score: a filled joint is a guess.
 _PRIOR_CONFIDENCE = 0.3
+# Sets of active views whose CameraArray is kept (a hand moving through a big rig changes its
+# set every few frames; each costs ~20 µs to rebuild).
+_ACTIVE_SETS_CACHE = 32
 # Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
 _HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
 
@@ -64,12 +78,19 @@ class MultiViewFusion:
         self.config = config if config is not None else FusionConfig()
         self.cams = CameraArray.from_rig(rig)
         self._essential = essential_matrices(self.cams)
-        self._pairs = view_pairs(len(rig))
+        self._active_sets: dict[tuple[int, ...], CameraArray] = {}  # memo of active_cameras
         self.tracker = Tracker(self.config)
-        self._views = np.zeros(0, int)
-        self._stamp = 0.0
-        self._predicted = np.zeros((0, J, 3))
-        self._known = np.zeros(0, bool)
+
+    def active_cameras(self, active: np.ndarray) -> CameraArray:
+        """(A,) ascending rig indices → those cameras as one array (the rig's own when all are active)."""
+        key = tuple(active.tolist())
+        cams = self._active_sets.get(key)
+        if cams is None:
+            cams = self.cams if len(key) == len(self.cams) else self.cams.select(active)
+            if len(self._active_sets) >= _ACTIVE_SETS_CACHE:
+                self._active_sets.pop(next(iter(self._active_sets)))  # the oldest
+            self._active_sets[key] = cams
+        return cams
 
     def reset(self) -> None:
         """Forget all tracks (ids restart at 0)."""
@@ -100,8 +121,6 @@ class MultiViewFusion:
             raise ValueError(f"stamp must be finite seconds, got {stamp!r}")
         cfg = self.config
         view, dets = self._flatten(detections)
-        self._views = view  # camera of each detection of this frame
-        self._stamp = stamp
         self.tracker.prune(stamp)
         if not dets:
             return []
@@ -109,61 +128,63 @@ class MultiViewFusion:
         pixels = np.array([d.keypoints_2d for d in dets], np.float64)  # (D, 21, 2) px
         seen = np.isfinite(pixels).all(-1) & (scores >= cfg.min_keypoint_score) & (scores > 0)
         pixels[~seen] = np.nan
-        xy = self.cams.pixels_to_normalized(pixels, view)  # (D, 21, 2)
-
+        predicted = self.tracker.predictions(stamp)  # (K, 21, 3)
+        active, slot = np.unique(view, return_inverse=True)
+        frame = FrameInputs(stamp=stamp, dets=dets, view=view, active=active, slot=slot.reshape(-1),
+                            active_cams=self.active_cameras(active), xy=self.cams.pixels_to_normalized(pixels, view),
+                            scores=scores, predicted=predicted, known=self._depth_known(stamp))
+        xy = frame.xy  # (D, 21, 2)
         # Only tracks triangulated recently know their depth: a one-view track's prediction
         # would project to the wrong place in the other views, so it joins in 3D only (_finish).
-        self._predicted = self.tracker.predictions(stamp)  # (K, 21, 3)
-        self._known = self._depth_known(stamp)  # (K,)
         groups, hints = group_detections(
             view, lambda: epipolar_costs(view, xy, self.cams, self._essential),
-            track_costs(view, xy, np.where(self._known[:, None, None], self._predicted, np.nan), self.cams),
+            # Projected into the active views only (slot indexes them): the same costs, at the cost of the views seen.
+            track_costs(frame.slot, xy, np.where(frame.known[:, None, None], predicted, np.nan), frame.active_cams),
             cfg.association_threshold_px,
         )
-        points, mean_score, errors, num_views, multi, groups, hints = self._triangulate(view, xy, scores, groups, hints)
-        confidence = self._confidence(mean_score, num_views, errors)  # (G, 21)
-        hands: list[dict] = []
-        for g, members in enumerate(groups):
-            if multi[g]:
-                hands.append(self._multi_view_hand(points[g], confidence[g], errors[g], num_views[g], members, dets, hints[g]))
-        fused = np.stack([h["points"] for h in hands]) if hands else np.zeros((0, J, 3))
-        for g, members in enumerate(groups):
-            if not multi[g] and cfg.monocular:
-                hand = self._monocular_hand(members[0], view, xy, scores, dets, fused, hints[g])
+        tri = self._triangulate(frame, groups, hints)
+        confidence = self._confidence(tri.mean_score, tri.num_views, tri.errors)  # (G, 21)
+        hands = [self._multi_view_hand(frame, tri.points[g], confidence[g], tri.errors[g], tri.num_views[g], members, tri.hints[g])
+                 for g, members in enumerate(tri.groups) if tri.multi[g]]
+        fused = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
+        for g, members in enumerate(tri.groups):
+            if not tri.multi[g] and cfg.monocular:
+                hand = self._monocular_hand(frame, members[0], fused, tri.hints[g])
                 if hand is not None:
                     hands.append(hand)
-        return self._finish(hands, stamp)
+        return self._finish(frame, hands)
 
-    def _triangulate(self, view, xy, scores, groups, hints):
+    def _triangulate(self, frame: FrameInputs, groups: list[list[int]], hints: list[int]) -> Triangulated:
         """Triangulate all groups' joints at once; detach views that disagree with their hand."""
         cfg = self.config
-        V, G = len(self.rig), len(groups)
+        view, slot, xy, scores, cams = frame.view, frame.slot, frame.xy, frame.scores, frame.active_cams
+        V, G = len(cams), len(groups)  # V: the active views only
         group_of = np.empty(len(view), int)  # (D,) group of each detection
         for g, members in enumerate(groups):
             group_of[members] = g
         obs = np.full((V, G, J, 2), np.nan)
         obs_scores = np.zeros((V, G, J))
-        obs[view, group_of] = xy
-        obs_scores[view, group_of] = scores
+        obs[slot, group_of] = xy
+        obs_scores[slot, group_of] = scores
         obs, obs_scores = obs.reshape(V, G * J, 2), obs_scores.reshape(V, G * J)
-        tri = robust_triangulate(obs, obs_scores, self.cams, cfg.inlier_threshold_px, self._pairs)
+        tri = robust_triangulate(obs, obs_scores, cams, cfg.inlier_threshold_px)
         points = tri.points
         inlier_scores = np.where(tri.inliers, obs_scores, 0.0)  # (V, G·21)
         if cfg.refine and cfg.refine_iterations:
             bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
             no_track = np.full(len(BONE_INDEX), np.nan)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
-            points = refine_points(points, obs, inlier_scores, self.cams, bones, targets,
+            points = refine_points(points, obs, inlier_scores, cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations)
         points = points.reshape(G, J, 3)
         num_views = tri.num_views.reshape(G, J)
-        self._gate_two_view_joints(points, num_views, hints)
+        self._gate_two_view_joints(frame, points, num_views, hints)
         multi = (num_views >= 2).sum(1) >= _MIN_TRIANGULATED_JOINTS  # (G,)
         inliers = tri.inliers.reshape(V, G, J).transpose(1, 0, 2)  # (G, V, 21)
         # Per detection: joints seen, and joints agreeing with its hand's triangulation.
         n_seen = np.isfinite(xy[..., 0]).sum(1)  # (D,)
-        agree = inliers[group_of, view].sum(1)  # (D,)
+        agree = inliers[group_of, slot].sum(1)  # (D,)
         leaves = multi[group_of] & (agree < _MIN_INLIER_FRACTION * n_seen)
         # Views that disagree with their hand leave it and go on as one-view hands; a group with
         # too few triangulated joints goes on as its best-seen view alone.
@@ -188,21 +209,21 @@ class MultiViewFusion:
             out[: len(keep_g)] = a[keep_g]
             return out
 
-        return (pad(points, np.nan), pad(mean_score, 0.0), pad(errors, np.nan), pad(num_views, 0),
-                np.arange(rows) < len(keep_g),
-                kept + new_groups, [hints[g] for g in keep_g] + new_hints)
+        return Triangulated(points=pad(points, np.nan), mean_score=pad(mean_score, 0.0), errors=pad(errors, np.nan),
+                            num_views=pad(num_views, 0), multi=np.arange(rows) < len(keep_g),
+                            groups=kept + new_groups, hints=[hints[g] for g in keep_g] + new_hints)
 
     def _depth_known(self, stamp: float) -> np.ndarray:
         """(K,) bool: the track was triangulated within ``track_timeout_s``."""
         timeout = self.config.track_timeout_s
         return np.array([stamp - t.last_multi_view_stamp <= timeout for t in self.tracker.tracks], bool)
 
-    def _gate_two_view_joints(self, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
+    def _gate_two_view_joints(self, frame: FrameInputs, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
         """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction."""
-        tracked = [g for g, k in enumerate(hints) if k >= 0 and self._known[k]]
+        tracked = [g for g, k in enumerate(hints) if k >= 0 and frame.known[k]]
         if not tracked:
             return
-        diff = points[tracked] - self._predicted[[hints[g] for g in tracked]]  # (g, 21, 3)
+        diff = points[tracked] - frame.predicted[[hints[g] for g in tracked]]  # (g, 21, 3)
         far = np.sqrt(np.einsum("gji,gji->gj", diff, diff)) > self.config.joint_gate_m  # (g, 21)
         reject = np.zeros(num_views.shape, bool)  # (G, 21)
         reject[tracked] = far & (num_views[tracked] == 2)
@@ -216,29 +237,26 @@ class MultiViewFusion:
         fit = 1.0 / (1.0 + (np.where(np.isfinite(error_px), error_px, 0.0) / scale) ** 2)
         return np.where(num_views >= 2, mean_score * views_term * fit, 0.0)
 
-    def _handedness_evidence(self, members: list[int], dets: list[HandDetection2D]) -> float:
-        """Log-odds for RIGHT summed over the hand's detections."""
-        total = 0.0
-        for d in members:
-            p = min(max(float(dets[d].handedness_score), 1 - _MAX_HANDEDNESS_SCORE), _MAX_HANDEDNESS_SCORE)
-            total += _HANDEDNESS_SIGN.get(dets[d].handedness, 0.0) * math.log(p / (1 - p))
-        return total
-
-    def _multi_view_hand(self, points, conf, errors, num_views, members, dets, hint) -> dict:
+    def _multi_view_hand(self, frame: FrameInputs, points: np.ndarray, conf: np.ndarray, errors: np.ndarray,
+                         num_views: np.ndarray, members: list[int], hint: int) -> HandCandidate:
+        """(21, 3) m, (21,), (21,) px, (21,) of one triangulated group → its candidate."""
         triangulated = num_views >= 2  # (21,)
         # Plain int values: numpy converts IntEnum members through Python, several µs each.
         source = np.where(triangulated, KeypointSource.TRIANGULATED.value, KeypointSource.MISSING.value)
         errors = np.where(triangulated, errors, np.nan)
-        return dict(points=points, measured=points.copy(), confidence=conf, num_views=num_views, errors=errors,
-                    source=source, members=members, hint=hint, monocular=False, depth_stddev=0.0,
-                    vote=self._handedness_evidence(members, dets),
-                    presence=max(float(dets[d].presence) for d in members), dets=dets)
+        return HandCandidate(points=points, measured=points.copy(), confidence=conf, num_views=num_views, errors=errors,
+                             source=source, members=members, hint=hint, monocular=False, depth_stddev=0.0,
+                             vote=handedness_evidence([frame.dets[d] for d in members]),
+                             presence=max(float(frame.dets[d].presence) for d in members))
 
-    def _monocular_hand(self, d, view, xy, scores, dets, fused, hint) -> dict | None:
+    def _monocular_hand(self, frame: FrameInputs, d: int, fused: np.ndarray, hint: int) -> HandCandidate | None:
+        """Detection ``d`` seen by one view, (H, 21, 3) m hands fused this frame → its candidate, or None."""
         cfg = self.config
+        view, xy, scores, dets = frame.view, frame.xy, frame.scores, frame.dets
         v = int(view[d])
         # A lone detection on top of a fused hand's projection is that hand seen again, not a new one.
-        if fused.shape[0] and (track_costs(view[d:d + 1], xy[d:d + 1], fused, self.cams)[:, 0] < cfg.association_threshold_px).any():
+        slot = frame.slot[d:d + 1]
+        if fused.shape[0] and (track_costs(slot, xy[d:d + 1], fused, frame.active_cams)[:, 0] < cfg.association_threshold_px).any():
             return None
         landmarks = dets[d].world_landmarks.astype(np.float64)
         source = KeypointSource.MONOCULAR
@@ -247,15 +265,23 @@ class MultiViewFusion:
             cam_prev = prev @ self.cams.camera_T_world[v, :3, :3].T
             landmarks = cam_prev - np.nanmean(cam_prev, axis=0)
             source = KeypointSource.PREVIOUS_FRAME
-        est = estimate_monocular(xy[d], scores[d], landmarks, float(self.cams.focal[v]), cfg.inlier_threshold_px)
+        if hint < 0:
+            hint = self._continued_track(frame, d)
+        scale, size_stddev = self._landmark_scale(landmarks, hint)
+        focal = float(self.cams.focal[v])
+        seen = np.isfinite(xy[d]).all(-1)
+        extent_px = focal * float(np.ptp(xy[d][seen], axis=0).max()) if seen.any() else 0.0
+        threshold = max(cfg.inlier_threshold_px, _MONOCULAR_THRESHOLD_HAND_FRACTION * extent_px)
+        est = estimate_monocular(xy[d], scores[d], landmarks * scale, focal, threshold)
         if est is None:
-            logger.debug("camera %s: one-view hand without a consistent PnP pose (or landmarks); dropped", self.rig.names[v])
+            logger.debug("camera %s: one-view hand with too few keypoints matching its landmarks, or behind the "
+                         "camera; dropped", self.rig.names[v])
             return None
-        points_camera, depth_stddev = est.points_camera, cfg.monocular_scale_stddev * est.depth
-        if hint >= 0 and self._known[hint]:
+        points_camera, depth_stddev = est.points_camera, size_stddev * est.depth
+        if hint >= 0 and frame.known[hint]:
             # A track triangulated moments ago knows the depth better than one view's hand
             # size: slide the hand along the ray through its centre to the predicted depth.
-            predicted = self._predicted[hint]
+            predicted = frame.predicted[hint]
             pred_cam = predicted @ self.cams.camera_T_world[v, :3, :3].T + self.cams.camera_T_world[v, :3, 3]
             pred_depth = np.nanmean(pred_cam[:, 2])
             centre = np.nanmean(points_camera, axis=0)
@@ -265,86 +291,125 @@ class MultiViewFusion:
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
         ok = np.isfinite(points).all(-1)
-        # Confidence: the detector's score discounted by the relative depth uncertainty.
-        conf = np.where(ok, scores[d] / (1.0 + _MONOCULAR_CONFIDENCE_SLOPE * depth_stddev / max(est.depth, 1e-6)), 0.0)
-        return dict(points=points, measured=np.full((J, 3), np.nan), confidence=conf, num_views=ok.astype(int),
-                    errors=np.where(ok, est.residual_px, np.nan), source=np.where(ok, source, KeypointSource.MISSING),
-                    members=[d], hint=hint, monocular=True, depth_stddev=depth_stddev,
-                    vote=self._handedness_evidence([d], dets), presence=float(dets[d].presence), dets=dets)
+        # Confidence: the detector's score discounted by the relative depth uncertainty and by
+        # how loosely the pose fits the keypoints (as a triangulated joint's, _confidence).
+        fit = 1.0 / (1.0 + (np.nanmedian(est.residual_px) / (_CONFIDENCE_ERROR_SCALE * threshold)) ** 2)
+        conf = np.where(ok, fit * scores[d] / (1.0 + _MONOCULAR_CONFIDENCE_SLOPE * depth_stddev / max(est.depth, 1e-6)), 0.0)
+        return HandCandidate(points=points, measured=np.full((J, 3), np.nan), confidence=conf, num_views=ok.astype(int),
+                             errors=np.where(ok, est.residual_px, np.nan),
+                             source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
+                             depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
 
-    def _fill_missing(self, hand: dict, track_points: np.ndarray | None) -> None:
+    def _continued_track(self, frame: FrameInputs, d: int) -> int:
+        """The track with learned bones whose prediction lies on detection ``d`` in its view (-1: none).
+
+        The association hints only tracks whose depth is known (see ``process``); a track seen
+        by one view for longer still projects correctly into that view, and continuing it
+        lets its learned size fix the hand's depth.
+        """
+        sized = [k for k, t in enumerate(self.tracker.tracks) if np.isfinite(t.established_bones).sum() >= _MIN_SIZE_BONES]
+        if not sized:
+            return -1
+        cost = track_costs(frame.slot[d:d + 1], frame.xy[d:d + 1], frame.predicted[sized], frame.active_cams)[:, 0]  # (k,) px
+        best = int(np.argmin(cost))
+        return sized[best] if cost[best] < self.config.association_threshold_px else -1
+
+    def _landmark_scale(self, landmarks: np.ndarray, hint: int) -> tuple[float, float]:
+        """(21, 3) m landmarks, track index → (factor for the landmarks, relative 1σ of the size).
+
+        A track with enough learned bones (from triangulation) sets the size: the factor makes
+        the landmarks' bones as long as the track's, in total. Otherwise the landmarks' own
+        metric size stands, with ``monocular_scale_stddev``.
+        """
+        if hint >= 0:
+            bones = self.tracker.tracks[hint].established_bones  # (20,) m
+            measured = bone_lengths(landmarks, BONE_INDEX)  # (20,) m
+            ok = np.isfinite(bones) & np.isfinite(measured)
+            if ok.sum() >= _MIN_SIZE_BONES and measured[ok].sum() > 0:
+                return float(bones[ok].sum() / measured[ok].sum()), _LEARNED_SIZE_STDDEV
+        return 1.0, self.config.monocular_scale_stddev
+
+    def _fill_missing(self, frame: FrameInputs, hand: HandCandidate, track_points: np.ndarray | None) -> None:
         """Fill joints with < 2 consistent views from the configured priors, marking their source."""
         for prior in self.config.fill_missing:
-            missing = ~np.isfinite(hand["points"]).all(-1)
+            missing = ~np.isfinite(hand.points).all(-1)
             if not missing.any():
                 return
             if prior == "world_landmarks":
-                best = max(hand["members"], key=lambda d: np.isfinite(hand["dets"][d].world_landmarks).all(-1).sum())
-                landmarks = hand["dets"][best].world_landmarks.astype(np.float64)
-                world_T_cam = self.rig.cameras[self._views[best]].world_T_camera
+                best = max(hand.members, key=lambda d: np.isfinite(frame.dets[d].world_landmarks).all(-1).sum())
+                landmarks = frame.dets[best].world_landmarks.astype(np.float64)
+                world_T_cam = self.rig.cameras[frame.view[best]].world_T_camera
                 source = landmarks @ world_T_cam[:3, :3].T  # camera-aligned axes → world axes
                 kind = KeypointSource.WORLD_LANDMARKS
             elif track_points is not None:
                 source, kind = track_points, KeypointSource.PREVIOUS_FRAME
             else:
                 continue
-            T = rigid_align(source, hand["points"])
+            T = umeyama(source, hand.points, scale=False)
             if T is None:
                 continue
-            filled = source @ T[:3, :3].T + T[:3, 3]
+            filled = T.apply(source)
             use = missing & np.isfinite(filled).all(-1)
-            hand["points"][use] = filled[use]
-            hand["source"][use] = kind
-            hand["confidence"][use] = _PRIOR_CONFIDENCE * np.median(hand["confidence"][~missing])
+            hand.points[use] = filled[use]
+            hand.source[use] = kind
+            hand.confidence[use] = _PRIOR_CONFIDENCE * np.median(hand.confidence[~missing])
 
-    def _finish(self, hands: list[dict], stamp: float) -> list[Hand3D]:
-        cfg = self.config
+    def _finish(self, frame: FrameInputs, hands: list[HandCandidate]) -> list[Hand3D]:
+        cfg, stamp = self.config, frame.stamp
         hands = self._suppress_duplicates(hands)
         if len(hands) > cfg.max_hands:
-            hands = sorted(hands, key=lambda h: (not h["monocular"], h["confidence"].sum()), reverse=True)[: cfg.max_hands]
-        points = np.stack([h["points"] for h in hands]) if hands else np.zeros((0, J, 3))
-        track_index = self.tracker.match(points, [h["hint"] for h in hands], stamp)
+            hands = sorted(hands, key=lambda h: (not h.monocular, h.confidence.sum()), reverse=True)[: cfg.max_hands]
+        points = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
+        track_index = self.tracker.match(points, [h.hint for h in hands], stamp)
         # Two hands cannot continue one track: the later one starts a new track.
         used: set[int] = set()
         for i, k in enumerate(track_index):
             if k in used:
                 track_index[i] = -1
             used.add(k)
-        out: list[Hand3D] = []
+        tracks = []
         for hand, k in zip(hands, track_index):
-            self._fill_missing(hand, self.tracker.tracks[k].points if k >= 0 else None)
-            track = self.tracker.update(k, hand["points"], hand["measured"], hand["vote"], stamp, not hand["monocular"])
-            filtered = track.filter is not None
-            out.append(Hand3D(
+            self._fill_missing(frame, hand, self.tracker.tracks[k].points if k >= 0 else None)
+            tracks.append(self.tracker.update(k, hand.points, hand.measured, hand.vote, stamp, not hand.monocular))
+        # Labels are settled on the tracks, after every vote of the frame: what a track says is what it outputs.
+        self.tracker.settle_handedness()
+        out = [
+            Hand3D(
                 track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
-                presence=hand["presence"],
-                keypoints_3d=np.where(np.isfinite(hand["points"]), track.points if filtered else hand["points"], np.nan),
-                keypoint_confidence=hand["confidence"], num_views=hand["num_views"],
-                reprojection_error_px=hand["errors"], keypoint_source=hand["source"],
-                monocular=hand["monocular"], depth_stddev=hand["depth_stddev"], age=track.age,
-            ))
-        self._resolve_handedness(out)
+                presence=hand.presence,
+                keypoints_3d=np.where(np.isfinite(hand.points), track.points if track.filter is not None else hand.points,
+                                      np.nan),
+                keypoint_confidence=hand.confidence, num_views=hand.num_views,
+                reprojection_error_px=hand.errors, keypoint_source=hand.source,
+                monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
+            )
+            for hand, track in zip(hands, tracks)
+        ]
         return sorted(out, key=lambda h: h.track_id)
 
-    def _suppress_duplicates(self, hands: list[dict]) -> list[dict]:
+    def _suppress_duplicates(self, hands: list[HandCandidate]) -> list[HandCandidate]:
         """Drop one-view hands whose centre lies within ``track_gate_m`` of a better hand's."""
-        if not any(h["monocular"] for h in hands):
+        if not any(h.monocular for h in hands):
             return hands
-        order = sorted(hands, key=lambda h: (not h["monocular"], h["confidence"].sum()), reverse=True)
-        kept: list[dict] = []
+        order = sorted(hands, key=lambda h: (not h.monocular, h.confidence.sum()), reverse=True)
+        kept: list[HandCandidate] = []
         for hand in order:
-            centre = np.nanmean(hand["points"], axis=0)
-            if hand["monocular"] and any(
-                np.linalg.norm(centre - np.nanmean(k["points"], axis=0)) < self.config.track_gate_m for k in kept
+            centre = np.nanmean(hand.points, axis=0)
+            if hand.monocular and any(
+                np.linalg.norm(centre - np.nanmean(k.points, axis=0)) < self.config.track_gate_m for k in kept
             ):
                 continue
             kept.append(hand)
         return kept
 
-    def _resolve_handedness(self, hands: list[Hand3D]) -> None:
-        """Two hands with the same label: the one whose vote is weaker takes the other label."""
-        if len(hands) != 2 or hands[0].handedness != hands[1].handedness or hands[0].handedness == Handedness.UNKNOWN:
-            return
-        weaker, stronger = sorted(hands, key=lambda h: h.handedness_score)
-        weaker.handedness = Handedness.LEFT if weaker.handedness == Handedness.RIGHT else Handedness.RIGHT
-        weaker.handedness_score = stronger.handedness_score  # decided by the stronger vote
+
+def handedness_evidence(dets: Sequence[HandDetection2D]) -> float:
+    """Log-odds for RIGHT summed over one hand's detections; a non-finite score is no evidence."""
+    total = 0.0
+    for det in dets:
+        score = float(det.handedness_score)
+        if not math.isfinite(score):
+            continue
+        p = min(max(score, 1 - _MAX_HANDEDNESS_SCORE), _MAX_HANDEDNESS_SCORE)
+        total += _HANDEDNESS_SIGN.get(det.handedness, 0.0) * math.log(p / (1 - p))
+    return total

@@ -15,7 +15,7 @@ import dataclasses
 import cv2
 import numpy as np
 
-__all__ = ["MonocularEstimate", "estimate_monocular", "rigid_align"]
+__all__ = ["MonocularEstimate", "estimate_monocular"]
 
 # PnP needs at least this many keypoints with landmarks and 2D positions.
 _MIN_PNP_POINTS = 6
@@ -52,8 +52,10 @@ def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarra
     """(21, 2) normalized keypoints, (21,) weights, (21, 3) metric landmarks → estimate or None.
 
     Keypoints whose residual after the first solve exceeds ``inlier_threshold_px`` are left
-    out of the second. None when fewer than ``_MIN_PNP_POINTS`` joints remain, the solution is
-    behind the camera, or the median residual of the inliers exceeds the threshold.
+    out of the second. None when fewer than ``_MIN_PNP_POINTS`` joints remain or the solution is
+    behind the camera; a pose that fits the keypoints loosely is returned all the same (its
+    ``residual_px`` says how loosely: a good detection whose landmarks' shape disagrees with
+    its keypoints is still a hand).
     """
     landmarks = landmarks.astype(np.float64)
     ok = np.isfinite(xy).all(-1) & np.isfinite(landmarks).all(-1) & (weights > 0)
@@ -73,22 +75,5 @@ def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarra
     if not found or tvec[2, 0] < _MIN_DEPTH:
         R, tvec = np.eye(3), t.reshape(3, 1)
     points = landmarks @ R.T + tvec[:, 0]
-    residual = _residual_px(points, xy, focal_px)
-    if np.median(residual[ok]) > inlier_threshold_px:
-        return None
-    return MonocularEstimate(points, float(tvec[2, 0]), residual)
+    return MonocularEstimate(points, float(tvec[2, 0]), _residual_px(points, xy, focal_px))
 
-
-def rigid_align(source: np.ndarray, target: np.ndarray) -> np.ndarray | None:
-    """(N, 3), (N, 3) with NaN rows → (4, 4) rigid transform mapping source onto target (Kabsch); None if < 3 pairs."""
-    ok = np.isfinite(source).all(-1) & np.isfinite(target).all(-1)
-    if ok.sum() < 3:
-        return None
-    s, d = source[ok], target[ok]
-    cs, cd = s.mean(0), d.mean(0)
-    U, _, Vt = np.linalg.svd((s - cs).T @ (d - cd))
-    flip = np.sign(np.linalg.det(Vt.T @ U.T))
-    R = Vt.T @ np.diag([1.0, 1.0, flip]) @ U.T
-    T = np.eye(4)
-    T[:3, :3], T[:3, 3] = R, cd - R @ cs
-    return T

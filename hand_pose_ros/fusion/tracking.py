@@ -1,4 +1,10 @@
-"""Hand tracks over time: ids, constant-velocity prediction, learned bone lengths, handedness vote."""
+"""Hand tracks over time: ids, constant-velocity prediction, learned bone lengths, handedness vote.
+
+Handedness is decided here, on the tracks, so a track and the hand it outputs always carry
+the same label: each track votes (decayed sum of log-odds), and when the two live tracks'
+votes name the same label, the labels are shared out once and kept until the votes
+disagree again (the weaker vote can swing either way frame to frame; the labels do not).
+"""
 
 from __future__ import annotations
 
@@ -40,10 +46,17 @@ class Track:
     bone_counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(BONES), int))
     filter: OneEuroFilter | None = None
     last_multi_view_stamp: float = -np.inf  # when a multi-view hand last fixed this track's depth
+    handedness: Handedness = Handedness.UNKNOWN  # the label it outputs, set by Tracker.settle_handedness
+    handedness_score: float = 0.5  # probability of ``handedness``
 
     def predict(self, stamp: float) -> np.ndarray:
         """(21, 3) joints expected at ``stamp`` (constant velocity of the hand centre)."""
         return self.points + self.velocity * max(stamp - self.last_stamp, 0.0)
+
+    @property
+    def established_bones(self) -> np.ndarray:
+        """(20,) metres, the bone lengths measured often enough to trust; NaN elsewhere."""
+        return np.where(self.bone_counts >= _BONES_ESTABLISHED, self.bones, np.nan)
 
     def learn_bones(self, points: np.ndarray, rate: float) -> None:
         """Update bone lengths from (21, 3) triangulated joints (NaN-safe, outliers skipped)."""
@@ -58,14 +71,15 @@ class Track:
         self.bone_counts = self.bone_counts + ok
 
     @property
-    def handedness(self) -> Handedness:
+    def voted_handedness(self) -> Handedness:
+        """The label its own vote names (UNKNOWN without evidence)."""
         if self.handedness_vote == 0:
             return Handedness.UNKNOWN
         return Handedness.RIGHT if self.handedness_vote > 0 else Handedness.LEFT
 
     @property
-    def handedness_score(self) -> float:
-        """Probability of ``handedness`` from the vote's log-odds."""
+    def voted_score(self) -> float:
+        """Probability of ``voted_handedness`` from the vote's log-odds."""
         return float(1.0 / (1.0 + np.exp(-abs(self.handedness_vote))))
 
 
@@ -147,6 +161,29 @@ class Tracker:
         if multi_view:
             track.last_multi_view_stamp = stamp
         track.age += 1
-        track.handedness_vote = cfg.handedness_memory * track.handedness_vote + vote
+        if np.isfinite(vote):  # a NaN would stay in the decayed sum for good
+            track.handedness_vote = cfg.handedness_memory * track.handedness_vote + vote
         track.learn_bones(measured, cfg.bone_learning_rate)
         return track
+
+    def settle_handedness(self) -> None:
+        """Set every live track's ``handedness`` and score from the votes (call once per frame).
+
+        Each track takes the label its vote names, except when exactly two live tracks vote
+        for the same label: then the two share LEFT and RIGHT, both scored by the stronger
+        vote. A pair already holding different labels keeps them (so the labels do not flicker
+        while the stronger vote changes hands); otherwise the stronger vote keeps its label.
+        """
+        if len(self.tracks) == 2:
+            a, b = self.tracks
+            label = a.voted_handedness
+            if label != Handedness.UNKNOWN and b.voted_handedness == label:
+                score = max(a.voted_score, b.voted_score)
+                if {a.handedness, b.handedness} != {Handedness.LEFT, Handedness.RIGHT}:
+                    stronger, weaker = (a, b) if abs(a.handedness_vote) >= abs(b.handedness_vote) else (b, a)
+                    stronger.handedness = label
+                    weaker.handedness = Handedness.LEFT if label == Handedness.RIGHT else Handedness.RIGHT
+                a.handedness_score = b.handedness_score = score
+                return
+        for track in self.tracks:
+            track.handedness, track.handedness_score = track.voted_handedness, track.voted_score

@@ -24,8 +24,14 @@ _MIN_RAY_ANGLE_TERM = 1e-9
 _RIDGE = 1e-12
 # Points must lie in front of both cameras of a hypothesis pair (metres along each ray).
 _MIN_RAY_DEPTH = 1e-3
-# Rigs whose DLT blocks are kept (one per live MultiViewFusion; a few for tests and benches).
-_DLT_BLOCKS_CACHE = 8
+# Camera arrays whose DLT blocks are kept: each live MultiViewFusion's recent sets of active
+# views (see fusion._ACTIVE_SETS_CACHE), and a few for tests and benches.
+_DLT_BLOCKS_CACHE = 64
+# Hypotheses come from the pairs of a point's best-scored views, at most this many views
+# (28 pairs): all pairs of V views grow as V²/2 and each is scored in all V views (V³), while
+# 8 views hold two inliers unless more than 6 of them are outliers. Rigs of up to 8 views use
+# every pair, as before.
+_MAX_HYPOTHESIS_VIEWS = 8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,9 +53,30 @@ class Triangulation:
     reprojection_error: np.ndarray
 
 
+@functools.lru_cache(maxsize=None)
 def view_pairs(num_views: int) -> np.ndarray:
-    """(P, 2) int, all unordered pairs of view indices."""
-    return np.array(list(itertools.combinations(range(num_views), 2)), dtype=int).reshape(-1, 2)
+    """(P, 2) int, all unordered pairs of view indices (read-only: shared between calls)."""
+    pairs = np.array(list(itertools.combinations(range(num_views), 2)), dtype=int).reshape(-1, 2)
+    pairs.flags.writeable = False
+    return pairs
+
+
+def _hypothesis_views(seen: np.ndarray, scores: np.ndarray, pairs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(V, N) seen, (V, N) scores → the two views of each point's hypotheses, (P, N) int each.
+
+    ``pairs`` (P, 2) given: the same pairs for every point. Otherwise all pairs of up to
+    ``_MAX_HYPOTHESIS_VIEWS`` views: every view when there are no more, else each point's
+    best-scored seen views.
+    """
+    V, N = seen.shape
+    if pairs is None and V > _MAX_HYPOTHESIS_VIEWS:
+        rank = np.where(seen, scores, -1.0)  # unseen views last
+        top = np.argsort(-rank, axis=0, kind="stable")[:_MAX_HYPOTHESIS_VIEWS]  # (M, N) view indices
+        slots = view_pairs(_MAX_HYPOTHESIS_VIEWS)
+        return top[slots[:, 0]], top[slots[:, 1]]
+    if pairs is None:
+        pairs = view_pairs(V)
+    return np.broadcast_to(pairs[:, :1], (len(pairs), N)), np.broadcast_to(pairs[:, 1:], (len(pairs), N))
 
 
 @functools.lru_cache(maxsize=_DLT_BLOCKS_CACHE)
@@ -96,23 +123,26 @@ def reprojection_errors(points: np.ndarray, xy: np.ndarray, cams: CameraArray) -
     return np.swapaxes(np.sqrt(dx * dx + dy * dy) * cams.focal, -1, -2)
 
 
-def _pair_midpoints(xy: np.ndarray, cams: CameraArray, pairs: np.ndarray) -> np.ndarray:
-    """(V, N, 2) normalized → (P, N, 3) midpoints of the closest approach of each pair's rays."""
+def _pair_midpoints(xy: np.ndarray, cams: CameraArray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """(V, N, 2) normalized, (P, N) the two views of each hypothesis → (P, N, 3) midpoints of
+    the closest approach of their rays."""
     R = cams.camera_T_world[:, :3, :3]
     rays = xy @ R[:, :2] + R[:, None, 2]  # (V, N, 3) world: Rᵀ [x, y, 1] per point
     ray_norm2 = np.einsum("vni,vni->vn", rays, rays)  # (V, N)
     centers = cams.centers  # (V, 3)
-    da, db = rays[pairs[:, 0]], rays[pairs[:, 1]]  # (P, N, 3)
-    w0 = centers[pairs[:, 0]] - centers[pairs[:, 1]]  # (P, 3)
-    a, b, c = ray_norm2[pairs[:, 0]], np.einsum("pni,pni->pn", da, db), ray_norm2[pairs[:, 1]]  # (P, N) each
-    d, e = np.einsum("pni,pi->pn", da, w0), np.einsum("pni,pi->pn", db, w0)
+    n = np.arange(xy.shape[1])
+    da, db = rays[first, n], rays[second, n]  # (P, N, 3)
+    ca, cb = centers[first], centers[second]  # (P, N, 3)
+    w0 = ca - cb
+    a, b, c = ray_norm2[first, n], np.einsum("pni,pni->pn", da, db), ray_norm2[second, n]  # (P, N) each
+    d, e = np.einsum("pni,pni->pn", da, w0), np.einsum("pni,pni->pn", db, w0)
     denom = a * c - b * b
     ok = denom > _MIN_RAY_ANGLE_TERM * a * c
     denom = np.where(ok, denom, 1.0)
     s = (b * e - c * d) / denom
     u = (a * e - b * d) / denom
     ok &= (s > _MIN_RAY_DEPTH) & (u > _MIN_RAY_DEPTH)
-    mid = 0.5 * (centers[pairs[:, 0], None] + s[..., None] * da + centers[pairs[:, 1], None] + u[..., None] * db)
+    mid = 0.5 * (ca + s[..., None] * da + cb + u[..., None] * db)
     mid[~ok] = np.nan
     return mid
 
@@ -126,7 +156,9 @@ def robust_triangulate(
 ) -> Triangulation:
     """(V, N, 2) normalized + (V, N) scores → robust 3D points, outlier views rejected per point.
 
-    Every pair of views proposes a point (ray midpoint); each point keeps the proposal with
+    Every pair of views (``pairs`` (P, 2); by default all pairs of up to
+    ``_MAX_HYPOTHESIS_VIEWS`` views, the point's best-scored ones in larger rigs) proposes a
+    point (ray midpoint); each point keeps the proposal with
     the lowest truncated squared reprojection cost over all views (MSAC), its inliers are the
     views within ``threshold_px``, and the point is re-estimated from them by weighted DLT
     (weights: score × focal / depth, so the residual is in pixels).
@@ -134,13 +166,12 @@ def robust_triangulate(
     V, N = xy.shape[:2]
     seen = np.isfinite(xy).all(-1) & (scores > 0)  # (V, N); NaN scores are not > 0
     xy = np.where(seen[..., None], xy, np.nan)
-    if pairs is None:
-        pairs = view_pairs(V)
-    if len(pairs) == 0:
+    first, second = _hypothesis_views(seen, scores, pairs)  # (P, N) each
+    if len(first) == 0:
         nan = np.full(N, np.nan)
         return Triangulation(np.full((N, 3), np.nan), np.zeros((V, N), bool), np.full((V, N), np.nan), np.zeros(N, int), nan)
     tau2 = threshold_px**2
-    hyps = _pair_midpoints(xy, cams, pairs)  # (P, N, 3)
+    hyps = _pair_midpoints(xy, cams, first, second)  # (P, N, 3)
     err = reprojection_errors(hyps, xy, cams)  # (P, V, N)
     cost = np.where(err < threshold_px, err * err, tau2).sum(1)  # (P, N); unseen views' NaN err → τ²
     cost[np.isnan(hyps[..., 0])] = np.inf

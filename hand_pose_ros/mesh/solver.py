@@ -15,6 +15,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from hand_pose_ros.keypoints import NUM_KEYPOINTS
+from hand_pose_ros.similarity import umeyama
 from hand_pose_ros.types import check_shape
 
 __all__ = [
@@ -137,21 +138,14 @@ def similarity_align(
 ) -> tuple[float, np.ndarray, np.ndarray]:
     """Weighted Umeyama: (N, 3) source, (N, 3) target (m), (N,) weights → s, (3, 3) R, (3,) t.
 
-    Minimises Σ w ‖s R source + t − target‖². Needs ≥ 3 positively weighted, non-collinear
-    points (rows with weight 0 may hold NaN).
+    Minimises Σ w ‖s R source + t − target‖² (``hand_pose_ros.similarity.umeyama``). Needs ≥ 3
+    positively weighted, non-collinear points (rows with weight 0 may hold NaN); with fewer:
+    scale 1, identity rotation, NaN translation.
     """
-    w = weights / weights.sum()
-    ok = w > 0
-    src, dst, w = source[ok], target[ok], w[ok]
-    mu_s, mu_d = w @ src, w @ dst
-    cs, cd = src - mu_s, dst - mu_d
-    cov = (cd * w[:, None]).T @ cs  # (3, 3)
-    U, S, Vt = np.linalg.svd(cov)
-    flip = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
-    R = U @ flip @ Vt
-    variance = w @ (cs**2).sum(axis=1)
-    s = float(np.trace(np.diag(S) @ flip) / variance)
-    return s, R, mu_d - s * R @ mu_s
+    transform = umeyama(source, target, weights)
+    if transform is None:
+        return 1.0, np.eye(3), np.full(3, np.nan)
+    return transform.scale, transform.rotation, transform.translation
 
 
 def _skew(v: np.ndarray) -> np.ndarray:

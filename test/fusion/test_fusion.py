@@ -188,6 +188,57 @@ def test_single_camera_gives_metric_monocular_hands(scale_sigma: float) -> None:
         assert np.all(np.array(depth_errors) < 3 * np.array(stddevs))
 
 
+def test_a_big_rig_with_hands_in_four_views_gives_the_hands_of_those_four_cameras() -> None:
+    """Fusion works on the views that see hands: the other 60 cameras change nothing."""
+    rng = np.random.default_rng(13)
+    big = make_rig(64, rng)
+    chosen = [3, 20, 37, 54]  # spread around the workspace
+    small = Rig(cameras=tuple(big.cameras[v] for v in chosen))
+    truth = hand_sequence(10, rng)
+    noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, dropout_rate=0.1, hand_miss_rate=0.05)
+    fused_small, fused_big = MultiViewFusion(small, FusionConfig()), MultiViewFusion(big, FusionConfig())
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS, small, noise, rng)
+        spread = [[] for _ in big.cameras]
+        for v, view in zip(chosen, dets):
+            spread[v] = view
+        a, b = fused_small.process(dets, t / FPS), fused_big.process(spread, t / FPS)
+        assert len(a) == len(b) == 2, t
+        for x, y in zip(a, b):
+            assert (x.track_id, x.handedness, x.monocular) == (y.track_id, y.handedness, y.monocular)
+            np.testing.assert_allclose(y.keypoints_3d, x.keypoints_3d, atol=1e-9, rtol=0)
+            np.testing.assert_array_equal(y.num_views, x.num_views)
+            np.testing.assert_array_equal(y.keypoint_source, x.keypoint_source)
+            np.testing.assert_allclose(y.keypoint_confidence, x.keypoint_confidence, atol=1e-6)
+
+
+def test_a_triangulated_track_sizes_its_one_view_frames_with_its_bones() -> None:
+    """Seen by 4 cameras, then by one whose landmarks are 25 % too big: the learned bones fix
+    the size, so the depth stays right long after the track's triangulated depth expired."""
+    rng = np.random.default_rng(17)
+    rig = make_rig(4, rng, distance=(0.6, 0.9))
+    truth = hand_sequence(40, rng)[:, :1]  # one hand
+    config = FusionConfig(filter="none", bone_weight_px_per_mm=0.0, track_timeout_s=0.2)
+    fusion = MultiViewFusion(rig, config)
+    ids, late_errors = set(), []
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS[:1], rig, NoiseModel(), rng)
+        if t >= 10:  # camera 0 only, its metric landmarks 25 % too large
+            dets = [dets[0]] + [[] for _ in dets[1:]]
+            for det in dets[0]:
+                object.__setattr__(det, "world_landmarks", det.world_landmarks * np.float32(1.25))
+        hands = fusion.process(dets, t / FPS)
+        assert len(hands) == 1, t
+        ids.add(hands[0].track_id)
+        if t >= 10 + 2 * int(config.track_timeout_s * FPS):  # well past the triangulated depth's timeout
+            assert hands[0].monocular
+            late_errors.append(np.linalg.norm(hands[0].keypoints_3d - truth[t, 0], axis=-1).mean())
+    assert ids == {0}  # one track throughout
+    # Exact keypoints, exact shape: the learned size gives the depth to a few mm (the landmarks'
+    # own size would put the hand 25 % too far, ≈ 0.15-0.2 m).
+    assert late_errors and max(late_errors) < 0.01, max(late_errors)
+
+
 def test_bad_input_is_named() -> None:
     rig = make_rig(2, np.random.default_rng(0))
     fusion = MultiViewFusion(rig)
@@ -256,6 +307,52 @@ def test_both_hands_labelled_alike_still_get_two_labels(scene) -> None:
     for hands in _run(rig, truth[:4], NoiseModel(), FusionConfig(filter="none"), corrupt=corrupt):
         assert len(hands) == 2
         assert {h.handedness for h in hands} == {Handedness.LEFT, Handedness.RIGHT}
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_two_hands_labelled_alike_keep_steady_labels_that_match_their_tracks(seed: int) -> None:
+    """Every detection says RIGHT: the tracks share LEFT/RIGHT once and keep them (no flicker)."""
+    rng = np.random.default_rng(seed)
+    rig = make_rig(4, rng)
+    truth = hand_sequence(40, rng)
+    noise = NoiseModel(sigma_px=(2, 8), outlier_rate=0.1, dropout_rate=0.1, swap_rate=0.05, hand_miss_rate=0.02)
+    fusion = MultiViewFusion(rig, FusionConfig())
+    labels: dict[int, list[Handedness]] = {}
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS, rig, noise, rng)
+        for view in dets:
+            for det in view:
+                object.__setattr__(det, "handedness", Handedness.RIGHT)
+        hands = fusion.process(dets, t / FPS)
+        tracks = {track.track_id: track for track in fusion.tracker.tracks}
+        for hand in hands:
+            assert hand.handedness == tracks[hand.track_id].handedness, f"frame {t}: track and output disagree"
+            labels.setdefault(hand.track_id, []).append(hand.handedness)
+        if len(hands) == 2:
+            assert {h.handedness for h in hands} == {Handedness.LEFT, Handedness.RIGHT}
+    assert len(labels) == 2
+    # Settled from the track's first output on: a swap is a label differing from the one before.
+    swaps = {k: sum(a != b for a, b in zip(seq, seq[1:])) for k, seq in labels.items()}
+    assert swaps == {k: 0 for k in labels}, swaps
+
+
+def test_a_nan_handedness_score_does_not_poison_the_vote(scene) -> None:
+    """A score that slipped past validation (NaN) is no evidence: labels and scores stay sound."""
+    rig, truth = scene
+
+    def corrupt(t, dets):
+        if t == 1:
+            for det in dets[0]:
+                object.__setattr__(det, "handedness_score", float("nan"))
+        return dets
+
+    results = _run(rig, truth[:6], NoiseModel(), FusionConfig(filter="none"), corrupt=corrupt)
+    for t, hands in enumerate(results):
+        assert len(hands) == 2
+        for hand in hands:
+            e = np.linalg.norm(hand.keypoints_3d[None] - truth[t], axis=-1).mean(1)
+            assert hand.handedness == Handedness.from_label(LABELS[int(np.nanargmin(e))]), t
+            assert np.isfinite(hand.handedness_score) and 0.5 <= hand.handedness_score <= 1
 
 
 def test_previous_frame_prior_fills_joints_hidden_later(scene) -> None:

@@ -28,6 +28,26 @@ def setup():
     return cams, points, xy[..., :2] / xy[..., 2:]
 
 
+def test_a_large_rig_triangulates_from_its_best_views_and_keeps_every_inlier() -> None:
+    """32 views (hypotheses from each point's 8 best-scored): exact points, outliers out, all inliers in."""
+    rng = np.random.default_rng(4)
+    cams = CameraArray.from_rig(make_rig(32, rng))
+    points = WORKSPACE_CENTER + rng.uniform(-0.12, 0.12, (30, 3))
+    cam = cams.to_camera(points)
+    xy = cam[..., :2] / cam[..., 2:]
+    scores = rng.uniform(0.5, 1.0, xy.shape[:2])
+    outlier = rng.random(xy.shape[:2]) < 0.3
+    outlier[:, :3] = False  # 3 points: their best-scored views all wrong but 2
+    ranked = np.argsort(-scores[:, :3], axis=0)[:8]  # (8, 3)
+    outlier[ranked[2:], np.arange(3)] = True
+    shift = rng.uniform(40, 150, xy.shape[:2]) / cams.focal[:, None]
+    angle = rng.uniform(0, 2 * np.pi, xy.shape[:2])
+    bad = xy + np.where(outlier[..., None], np.stack([np.cos(angle), np.sin(angle)], -1) * shift[..., None], 0.0)
+    tri = robust_triangulate(bad, scores, cams, THRESHOLD_PX)
+    np.testing.assert_allclose(tri.points, points, atol=1e-7)
+    np.testing.assert_array_equal(tri.inliers, ~outlier)
+
+
 def test_weighted_dlt_is_exact_and_needs_two_views(setup) -> None:
     cams, points, xy = setup
     weights = np.random.default_rng(0).uniform(0.1, 1.0, xy.shape[:2])

@@ -1,0 +1,1 @@
+"""Converters for recorded datasets with ground truth (read from ../shared, never copied into the repository)."""
