@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "run": ("hand_pose_ros.tools.run_cli", "start the ROS 2 node with a parameters file"),
     "demo": ("hand_pose_ros.tools.demo", "play the bundled sample through the node (the main job)"),
     "play": ("hand_pose_ros.tools.play", "play a rosbag2 recording through the node"),
-    "bench": ("", "benchmarks: detector, fusion, node, mesh"),
+    "bench": ("", "benchmarks: detector, fusion, node, mesh, real"),
 }
 
 BENCHMARKS: dict[str, tuple[str, str]] = {
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "fusion": ("hand_pose_ros.tools.bench.fusion", "fusion accuracy and time against aniposelib"),
     "node": ("hand_pose_ros.tools.bench.node", "end-to-end node latency and rate over DDS"),
     "mesh": ("hand_pose_ros.tools.bench.mesh", "hand mesh fitting time and accuracy"),
+    "real": ("hand_pose_ros.tools.bench.real", "2D and 3D accuracy on real recordings (../shared/data/real)"),
 }
 
 
