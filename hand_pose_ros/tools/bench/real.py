@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated among dexycb, handgraphcnn, interhand")
     parser.add_argument("--subsets", default="8,4,2,1",
                         help="DexYCB camera subsets: 8, 4, 2 and/or 1 (each camera alone)")
-    parser.add_argument("--guided", choices=("on", "off"), default="off",
+    parser.add_argument("--guided", choices=("on", "off"), default="on",
                         help="3D-guided hand crops (detection.guidance.GuidedDetector) or the detector alone")
     parser.add_argument("--keypoints", choices=("mediapipe", "mano"), default="mediapipe",
                         help="also score the MANO-mapped output (keypoint_definitions.to_mano) when 'mano'")
@@ -151,7 +151,7 @@ class _Runner:
         if self.guided is not None:
             detections = self.guided.detect(images)
             hands = self.fusion.process(detections, stamp)
-            self.guided.update(hands, detections)
+            self.guided.update(hands)
         else:
             detections = self.detector.detect(images)
             hands = self.fusion.process(detections, stamp)
