@@ -22,7 +22,7 @@ import os
 import pathlib
 import time
 
-__all__ = ["add_arguments", "run", "DEXYCB_SEQUENCE", "DEXYCB_FOUR", "DEXYCB_TWO"]
+__all__ = ["add_arguments", "run", "Runner", "dexycb_hands", "DEXYCB_SEQUENCE", "DEXYCB_FOUR", "DEXYCB_TWO"]
 
 DEXYCB_SEQUENCE = pathlib.Path("dexycb_subject01") / "mustard_bottle" / "20200709_143211"
 # Four cameras spread around the table: of the 4-subsets holding the world camera, the one
@@ -130,37 +130,48 @@ def _labels_2d(rig, gt_hands):
     return np.stack([cams.project(k) for _, k in gt_hands], axis=1)
 
 
-class _Runner:
-    """Detector (+ guidance) + fusion over one rig, frame by frame."""
+class Runner:
+    """Detector (+ guidance) + fusion over one rig, frame by frame, as the node runs them."""
 
-    def __init__(self, args, rig, detector) -> None:
+    def __init__(self, rig, detector, guided: bool) -> None:
         from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 
         detector.reset()
-        self.rig = rig
         self.fusion = MultiViewFusion(rig, FusionConfig())
         self.detector = detector
         self.guided = None
-        if args.guided == "on":
+        if guided:
             from hand_pose_ros.detection.guidance import GuidedDetector
 
             self.guided = GuidedDetector(detector, rig)
-        self.mano = args.keypoints == "mano"
 
-    def step(self, images, stamp):
+    def step(self, images, stamp: float):
+        """V images, seconds → (per-view detections, fused hands)."""
+        detections = self.guided.detect(images) if self.guided is not None else self.detector.detect(images)
+        hands = self.fusion.process(detections, stamp)
         if self.guided is not None:
-            detections = self.guided.detect(images)
-            hands = self.fusion.process(detections, stamp)
             self.guided.update(hands)
-        else:
-            detections = self.detector.detect(images)
-            hands = self.fusion.process(detections, stamp)
-        mano = None
-        if self.mano:
-            from hand_pose_ros.keypoint_definitions import to_mano
+        return detections, hands
 
-            mano = to_mano(hands)
-        return detections, hands, mano
+
+def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None):
+    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``."""
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    sequence = DexYCBSequence(path, cameras=serials)
+    runner = Runner(sequence.rig, detector, guided)
+    for frame in sequence.frames(frames):
+        detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS)
+        yield sequence, frame, detections, hands
+
+
+def _mano(args, hands):
+    """The MANO-mapped hands when ``--keypoints mano``, else None."""
+    if args.keypoints != "mano":
+        return None
+    from hand_pose_ros.keypoint_definitions import to_mano
+
+    return to_mano(hands)
 
 
 def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
@@ -183,17 +194,13 @@ def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
     frames = range(min(args.frames or len(every), len(every)))
     out = []
     for name, serials in setups:
-        sequence = DexYCBSequence(path, cameras=serials)
-        runner = _Runner(args, sequence.rig, detector)
         scores = _Scores()
-        sizes = [(c.width, c.height) for c in sequence.rig.cameras]
         start = time.perf_counter()
-        for frame in sequence.frames(frames):
+        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames):
             stamp = frame.index / _DEXYCB_FPS
             gt = [(frame.handedness, frame.joints_world)]
-            detections, hands, mano = runner.step(frame.images, stamp)
-            scores.add_2d(detections, _labels_2d(sequence.rig, gt), sizes)
-            scores.add_3d(stamp, gt, hands, mano)
+            scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
+            scores.add_3d(stamp, gt, hands, _mano(args, hands))
         summary = scores.summary()
         summary["seconds"] = time.perf_counter() - start
         out.append((name, summary))
@@ -206,11 +213,10 @@ def _single_images(args, name: str, items, detector) -> tuple[str, dict]:
     scores = _Scores()
     start = time.perf_counter()
     for t, item in enumerate(items):
-        runner = _Runner(args, item.rig, detector)
-        detections, hands, mano = runner.step([item.image], float(t))
+        detections, hands = Runner(item.rig, detector, args.guided == "on").step([item.image], float(t))
         camera = item.rig.cameras[0]
         scores.add_2d(detections, _labels_2d(item.rig, item.hands), [(camera.width, camera.height)])
-        scores.add_3d(float(t), item.hands, hands, mano)
+        scores.add_3d(float(t), item.hands, hands, _mano(args, hands))
     summary = scores.summary()
     summary["seconds"] = time.perf_counter() - start
     _print_row(name, summary)
