@@ -47,10 +47,12 @@ class GuidanceConfig:
             one-view (monocular) estimate.
         palm_tiles: the palm detector searches an n × n grid of overlapping squares per view
             plus the whole frame (1: the whole frame only, MediaPipe's default). On 640×480
-            the whole frame shrinks to 192 px, so a 60–120 px hand is 18–36 px there; 3 × 3
-            tiles of half the longer side see it 2× larger. DexYCB mustard, 8 cameras,
+            the whole frame shrinks to 192 px, so a 60–120 px hand is 18–36 px there; 2 × 2
+            tiles of 2/3 the longer side see it 1.5× larger. DexYCB mustard, 8 cameras,
             guided: 2D hand-views found 463 / 466 / 469 of 503 with 1 / 2 / 3 (MPJPE 11.1 /
-            10.6 / 9.9 mm); each palm run costs 1 + n² palm crops per view.
+            10.6 / 9.9 mm); but on the bundled sample 3 × 3 tiles start false hands on its
+            cluttered backgrounds (MPJPE over all output hands 7.25 / 7.23 / 9.93 mm), so 2.
+            Each palm run costs 1 + n² palm crops per view.
         tile_overlap: fraction of a tile's side shared with its neighbour.
         min_presence: presence a guided crop needs to give a detection. Lower than the
             detector's own threshold because other views have already located a hand there:
@@ -59,7 +61,7 @@ class GuidanceConfig:
     """
 
     min_views: int = 2
-    palm_tiles: int = 3
+    palm_tiles: int = 2
     tile_overlap: float = 0.5
     min_presence: float = 0.2
 
