@@ -55,6 +55,7 @@ class _Candidate:
     view: int  # batch entry of the view (see ``HandDetector.detect``)
     rect: torch.Tensor  # (5,) region in prepared-image px
     palm_box: torch.Tensor | None  # (4,) px when it came from the palm detector
+    min_presence: float | None = None  # None: the config's min_presence
 
 
 class HandDetector:
@@ -106,7 +107,9 @@ class HandDetector:
         """Forget the tracking state of every view."""
         self._tracks.clear()
 
-    def detect(self, images: Sequence[np.ndarray | None]) -> list[list[HandDetection2D]]:
+    def detect(self, images: Sequence[np.ndarray | None], rois: Sequence[Sequence[np.ndarray]] | None = None,
+               palm_regions: Sequence[Sequence[np.ndarray]] | None = None,
+               roi_min_presence: float | None = None) -> list[list[HandDetection2D]]:
         """Hands in each view.
 
         Args:
@@ -114,6 +117,16 @@ class HandDetector:
                 same camera on every call (tracking state is kept per view index). ``None``
                 for a view without an image this time (a camera missing from a partial set):
                 it gets no detections and its tracking state is kept for its next image.
+            rois: optional, per view, external hand regions ``(5,)`` float (centre x, y, width,
+                height px in the full image, rotation rad as ``geometry.landmark_rects``), e.g.
+                projected 3D hands (``guidance.crops_from_hands``). They seed the landmark
+                network like tracked regions and come first (a tracked or palm region that
+                overlaps one is the same hand); one whose crop comes back with presence
+                below ``roi_min_presence`` (default: the config's ``min_presence``) gives nothing.
+            palm_regions: optional, per view, squares ``(3,)`` (centre x, y, side px, full
+                image) the palm detector searches instead of the whole letterboxed frame when
+                it runs on that view (an empty list: the whole frame), so small hands are seen
+                at a larger scale (``guidance.palm_tiles``).
         Returns:
             V lists (possibly empty) of ``HandDetection2D``: keypoints in full-image pixels.
         Raises:
@@ -121,6 +134,11 @@ class HandDetector:
         """
         if isinstance(images, np.ndarray) and images.ndim < 4:
             raise ValueError(f"images: expected a sequence of V views (H, W, 3), got one array of shape {images.shape}")
+        if roi_min_presence is not None and not 0.0 <= roi_min_presence <= 1.0:
+            raise ValueError(f"roi_min_presence: expected None or a number in [0, 1], got {roi_min_presence!r}")
+        for name, per_view in (("rois", rois), ("palm_regions", palm_regions)):
+            if per_view is not None and len(per_view) > len(images):
+                raise ValueError(f"{name}: expected at most one list per view ({len(images)}), got {len(per_view)}")
         results: list[list[HandDetection2D]] = [[] for _ in range(len(images))]
         # Below, ``k`` indexes the present views' batch and ``ids[k]`` is that view's index.
         ids = [v for v, image in enumerate(images) if image is not None]
@@ -136,8 +154,10 @@ class HandDetector:
             del self._tracks[v]
         palm_views = [k for k, v in enumerate(ids) if self._needs_palm(v)]
         prepared_at = time.perf_counter()
-        palms = self._detect_palms(prepared, palm_views) if palm_views else {}
-        candidates = self._associate(ids, palms)
+        palm_crops = self._palm_crops(prepared, palm_views, _per_present(palm_regions, ids))
+        palms = self._detect_palms(prepared, palm_crops) if palm_views else {}
+        external = self._external_rects(prepared, _per_present(rois, ids), ids)
+        candidates = self._associate(ids, palms, external, roi_min_presence)
         palm_at = time.perf_counter()
         found: list[list[HandDetection2D]] = [[] for _ in ids]
         kept_rects: dict[int, list[torch.Tensor]] = {k: [] for k in range(len(ids))}
@@ -171,45 +191,91 @@ class HandDetector:
             return True
         return len(track.rects) < cfg.max_hands and track.frames_since_palm + 1 >= cfg.redetect_interval
 
-    def _detect_palms(self, prepared: PreparedImages, palm_views: list[int]) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
-        """Palm stage, one call over ``palm_views`` → per view a list of (region (5,), palm box (4,))."""
-        index = torch.tensor(palm_views, device=self._device)
-        sizes = prepared.sizes[index]  # (P, 2) W, H
-        side = sizes.max(1).values  # letterbox: the longer side fills the 192 input
+    @staticmethod
+    def _palm_crops(prepared: PreparedImages, palm_views: list[int],
+                    palm_regions: Sequence[Sequence[np.ndarray]] | None) -> list[tuple[int, torch.Tensor]]:
+        """(batch index, (3,) square centre x, y, side in prepared px) of every palm-detector
+        input: the letterboxed frame (the longer side fills the 192 input), or the view's regions
+        (``palm_regions`` indexed like the batch)."""
+        crops = []
+        for view in palm_views:
+            regions = palm_regions[view] if palm_regions is not None and view < len(palm_regions) else ()
+            if len(regions) == 0:
+                width, height = (float(x) for x in prepared.sizes[view])
+                crops.append((view, torch.tensor([width / 2, height / 2, max(width, height)])))
+                continue
+            sx, sy = prepared.scales[view]
+            for region in regions:
+                cx, cy, side = np.asarray(region, np.float64).reshape(3)
+                # Full-image px → prepared px: x' = (x + ½)/s − ½ (inverse of _to_detection).
+                crops.append((view, torch.tensor([(cx + 0.5) / sx - 0.5, (cy + 0.5) / sy - 0.5, side / max(sx, sy)],
+                                                 dtype=torch.float32)))
+        return crops
+
+    def _detect_palms(self, prepared: PreparedImages,
+                      crops: list[tuple[int, torch.Tensor]]) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """Palm stage, one call over ``crops`` (``_palm_crops``) → per view a list of (region (5,),
+        palm box (4,)) in prepared px, the best-scoring first over all of the view's crops."""
+        squares = torch.stack([c for _, c in crops]).to(self._device)  # (P, 3) cx, cy, side
+        side = squares[:, 2]
         zeros = torch.zeros_like(side)
-        letterbox = torch.stack([sizes[:, 0] / 2, sizes[:, 1] / 2, side, side, zeros], -1)
-        crops = warp_crops(prepared, palm_views,
-                           geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                           geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype)
-        raw_boxes, raw_scores = self._backend.palm(crops)
+        letterbox = torch.stack([squares[:, 0], squares[:, 1], side, side, zeros], -1)
+        crop_views = [v for v, _ in crops]
+        images = warp_crops(prepared, crop_views,
+                            geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
+                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype)
+        raw_boxes, raw_scores = self._backend.palm(images)
         self.stage_calls["palm"] += 1
         boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
-        boxes, keypoints, _, valid = geometry.weighted_nms(
+        boxes, keypoints, scores, valid = geometry.weighted_nms(
             boxes, keypoints, scores, self.config.max_hands, self.config.min_detection_confidence)
-        # Letterbox (normalised 192 input) → image px: x = (x_n − ½)·side + W/2.
-        offset = (sizes / 2)[:, None, None, :]  # (P, 1, 1, 2)
+        # Normalised 192 input → image px: x = (x_n − ½)·side + centre.
+        offset = squares[:, None, None, :2]  # (P, 1, 1, 2)
         scale = side[:, None, None, None]
         corners = (boxes.reshape(*boxes.shape[:2], 2, 2) - 0.5) * scale + offset
         keypoints = (keypoints - 0.5) * scale + offset
         boxes_px = corners.reshape(*boxes.shape)
         rects = geometry.palm_rects(boxes_px.reshape(-1, 4), keypoints.reshape(-1, *keypoints.shape[2:]))
         rects = rects.reshape(*boxes.shape[:2], 5).cpu()
-        boxes_px, valid = boxes_px.cpu(), valid.cpu()
-        return {
-            view: [(rects[i, d], boxes_px[i, d]) for d in range(valid.shape[1]) if valid[i, d]]
-            for i, view in enumerate(palm_views)
-        }
+        boxes_px, valid, scores = boxes_px.cpu(), valid.cpu(), scores.cpu()
+        found: dict[int, list[tuple[float, torch.Tensor, torch.Tensor]]] = {}
+        for i, view in enumerate(crop_views):
+            found.setdefault(view, []).extend(
+                (float(scores[i, d]), rects[i, d], boxes_px[i, d]) for d in range(valid.shape[1]) if valid[i, d])
+        return {view: [(r, b) for _, r, b in sorted(hits, key=lambda h: -h[0])] for view, hits in found.items()}
 
-    def _associate(self, ids: list[int], palms: dict[int, list[tuple[torch.Tensor, torch.Tensor]]]) -> list[_Candidate]:
-        """Tracked regions first, then palm regions that are not already tracked, ≤ max_hands per view.
+    @staticmethod
+    def _external_rects(prepared: PreparedImages, rois: Sequence[Sequence[np.ndarray]] | None,
+                        ids: list[int]) -> dict[int, list[torch.Tensor]]:
+        """Per batch index, the caller's regions (full-image px; ``rois`` indexed like the batch)
+        as ``(5,)`` regions in prepared px."""
+        out: dict[int, list[torch.Tensor]] = {}
+        if rois is None:
+            return out
+        for k, regions in enumerate(rois):
+            sx, sy = prepared.scales[k]
+            view = ids[k]
+            for i, region in enumerate(regions):
+                rect = np.asarray(region, np.float64).reshape(-1)
+                if rect.shape != (5,) or not np.isfinite(rect).all() or rect[2] <= 0 or rect[3] <= 0:
+                    raise ValueError(f"rois[{view}][{i}]: expected finite (cx, cy, width, height, rotation) with "
+                                     f"positive size, got {rect.tolist()}")
+                out.setdefault(k, []).append(torch.tensor(
+                    [(rect[0] + 0.5) / sx - 0.5, (rect[1] + 0.5) / sy - 0.5, rect[2] / sx, rect[3] / sy, rect[4]],
+                    dtype=torch.float32))
+        return out
 
-        ``ids[k]`` is the view index of batch entry ``k``; candidates and ``palms`` use ``k``.
+    def _associate(self, ids: list[int], palms: dict[int, list[tuple[torch.Tensor, torch.Tensor]]],
+                   external: dict[int, list[torch.Tensor]], external_min_presence: float | None) -> list[_Candidate]:
+        """External regions first, then tracked and palm regions that no earlier one covers, ≤ max_hands per view.
+
+        ``ids[k]`` is the view index of batch entry ``k``; candidates, ``palms`` and ``external`` use ``k``.
         """
         out: list[_Candidate] = []
         for k, view in enumerate(ids):
             track = self._tracks.get(view)
-            chosen = [_Candidate(k, r, None) for r in (track.rects if track is not None else [])]
-            for rect, box in palms.get(k, []):
+            chosen = [_Candidate(k, r, None, external_min_presence) for r in external.get(k, [])]
+            for rect, box in [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, []):
                 if chosen and geometry.rect_iou(rect[None], torch.stack([c.rect for c in chosen])).max() > _SAME_HAND_IOU:
                     continue
                 chosen.append(_Candidate(k, rect, box))
@@ -234,7 +300,7 @@ class HandDetector:
         presence, right_score = presence[:, 0].cpu(), handedness[:, 0].cpu()
         for i in sorted(range(n), key=lambda j: -float(presence[j])):
             cand = candidates[i]
-            if presence[i] < self.config.min_presence:
+            if presence[i] < (self.config.min_presence if cand.min_presence is None else cand.min_presence):
                 continue
             mine = kept_rects[cand.view]
             if mine and geometry.rect_iou(next_rects[i][None], torch.stack(mine)).max() > _SAME_HAND_IOU:
@@ -264,3 +330,10 @@ class HandDetector:
             palm_box=box_px.reshape(4),
             world_landmarks=world.numpy(),
         )
+
+
+def _per_present(per_view: Sequence[Sequence[np.ndarray]] | None, ids: list[int]) -> list[Sequence[np.ndarray]] | None:
+    """A per-view list (possibly shorter than the views) re-indexed like the present views' batch."""
+    if per_view is None:
+        return None
+    return [per_view[v] if v < len(per_view) else () for v in ids]

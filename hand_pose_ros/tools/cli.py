@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, tuple[str, str]] = {
     "soak": ("hand_pose_ros.tools.bench.soak", "the node under steady load: RSS slope, output rate, errors"),
     "handstate": ("hand_pose_ros.tools.bench.handstate", "pinch onsets against ground truth, hand-state time per hand"),
     "calibration": ("hand_pose_ros.tools.bench.calibration", "hand-based calibration refinement on DexYCB"),
+    "real": ("hand_pose_ros.tools.bench.real", "2D and 3D accuracy on real recordings (../shared/data/real)"),
 }
 
 

@@ -1,0 +1,297 @@
+"""``hand-pose-ros bench real``: 2D and 3D accuracy on real calibrated recordings.
+
+Reads ``<checkout>/../shared/data/real`` (docs/datasets.md; never copied into the repository)
+and skips, saying why, where it is absent. Per dataset and camera subset: the detector and
+the fusion run frame by frame as the node would (tracking on), then
+
+- 2D: hand-views found (a labelled hand in a view, ≥ half its joints inside the image, with a
+  detection whose median keypoint distance to the projected ground truth is below
+  ``_MATCH_PX``) and their pixel error (median over joints and views, MediaPipe keypoints vs
+  the dataset's joints, so it includes the definitions' difference);
+- 3D (``hand_pose_ros.evaluation``): MPJPE, PA-MPJPE, root-relative MPJPE and per-joint
+  errors of the fused hands; with ``--keypoints mano`` too, through ``to_mano``.
+
+Datasets: DexYCB mustard bottle with 8, 4, 2 cameras and each camera alone; hand-graph-cnn's
+real-world set and InterHand2.6M, one camera (each image its own rig).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import time
+
+__all__ = ["add_arguments", "run", "Runner", "dexycb_hands", "DEXYCB_SEQUENCE", "DEXYCB_FOUR", "DEXYCB_TWO"]
+
+DEXYCB_SEQUENCE = pathlib.Path("dexycb_subject01") / "mustard_bottle" / "20200709_143211"
+# Four cameras spread around the table: of the 4-subsets holding the world camera, the one
+# whose views of the workspace (the mean GT hand position) are furthest apart (smallest
+# pairwise angle 62°; docs/benchmarks.md) — a 4-camera rig as one would mount it, not the 4
+# that happen to see this grasp best.
+DEXYCB_FOUR = ("836212060125", "839512060362", "841412060263", "932122060861")
+# Two cameras: the pair of those four whose views are closest to perpendicular (102°), the
+# best-conditioned triangulation, with the world camera.
+DEXYCB_TWO = ("836212060125", "839512060362")
+# DexYCB records at 30 fps.
+_DEXYCB_FPS = 30.0
+# A detection is the labelled hand when its keypoints' median distance to the projected
+# ground truth is below this (px): hands here are 50–120 px tall, and the two keypoint
+# definitions differ by ≈ 5–10 px.
+_MATCH_PX = 30.0
+# A labelled hand is in a view when at least this fraction of its joints project inside it.
+_MIN_INSIDE_FRACTION = 0.5
+# One camera misjudges depth by up to ≈ 30 % (hand size): match 3D hands within this (m).
+_MAX_MATCH_M = 0.3
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", type=pathlib.Path, default=None,
+                        help="folder of the real recordings (default: <checkout>/../shared/data/real)")
+    parser.add_argument("--datasets", default="dexycb,handgraphcnn,interhand",
+                        help="comma-separated among dexycb, handgraphcnn, interhand")
+    parser.add_argument("--subsets", default="8,4,2,1",
+                        help="DexYCB camera subsets: 8, 4, 2 and/or 1 (each camera alone)")
+    parser.add_argument("--guided", choices=("on", "off"), default="on",
+                        help="3D-guided hand crops (detection.guidance.GuidedDetector) or the detector alone")
+    parser.add_argument("--keypoints", choices=("mediapipe", "mano"), default="mediapipe",
+                        help="also score the MANO-mapped output (keypoint_definitions.to_mano) when 'mano'")
+    parser.add_argument("--backend", default="onnxruntime", help="detector backend (default onnxruntime)")
+    parser.add_argument("--frames", type=int, default=None, help="first N instants per sequence only")
+
+
+def _detector(args):
+    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+
+    return HandDetector(HandDetectorConfig(backend=args.backend, fallback=("torch",), num_threads=1))
+
+
+class _Scores:
+    """2D matches and 3D frames of one setup, gathered frame by frame."""
+
+    def __init__(self) -> None:
+        self.views_in = 0
+        self.views_found = 0
+        self.pixel_errors: list = []
+        self.gt: list = []
+        self.pred: dict[str, list] = {"mediapipe": [], "mano": []}
+
+    def add_2d(self, detections, labels_2d, image_sizes) -> None:
+        """Per view: detections; labels (H, 21, 2) px (NaN unlabelled); (W, H)."""
+        import numpy as np
+
+        for dets, labels, (width, height) in zip(detections, labels_2d, image_sizes):
+            for label in labels:
+                inside = (label[:, 0] >= 0) & (label[:, 0] < width) & (label[:, 1] >= 0) & (label[:, 1] < height)
+                if not np.isfinite(label).all() or inside.mean() < _MIN_INSIDE_FRACTION:
+                    continue
+                self.views_in += 1
+                if not dets:
+                    continue
+                distances = [np.linalg.norm(d.keypoints_2d - label, axis=-1) for d in dets]  # (21,) each
+                best = min(distances, key=np.median)
+                if np.median(best) < _MATCH_PX:
+                    self.views_found += 1
+                    self.pixel_errors.append(best)
+
+    def add_3d(self, stamp, gt_hands, hands, mano_hands) -> None:
+        from hand_pose_ros.evaluation.matching import Frame, HandEntry
+
+        self.gt.append(Frame(stamp, tuple(HandEntry(i, h, k) for i, (h, k) in enumerate(gt_hands))))
+        for name, out in (("mediapipe", hands), ("mano", mano_hands)):
+            if out is not None:
+                self.pred[name].append(Frame(stamp, tuple(HandEntry(x.track_id, x.handedness, x.keypoints_3d) for x in out)))
+
+    def summary(self) -> dict:
+        import numpy as np
+
+        from hand_pose_ros.evaluation.evaluate import EvaluationConfig, evaluate
+
+        errors = np.concatenate(self.pixel_errors) if self.pixel_errors else np.zeros(0)
+        out = {"views_in": self.views_in, "views_found": self.views_found,
+               "px_median": float(np.median(errors)) if errors.size else float("nan"),
+               "px_mean": float(np.mean(errors)) if errors.size else float("nan")}
+        config = EvaluationConfig(max_match_distance_m=_MAX_MATCH_M, stamp_tolerance_s=1e-6)
+        for name, pred in self.pred.items():
+            if pred:
+                out[name] = evaluate(self.gt, pred, config)["overall"]
+        return out
+
+
+def _labels_2d(rig, gt_hands):
+    """GT hands [(handedness, (21, 3) m world)] → (V, H, 21, 2) px projected into every camera."""
+    import numpy as np
+
+    from hand_pose_ros.fusion import CameraArray
+
+    if not gt_hands:
+        return np.zeros((len(rig), 0, 21, 2))
+    cams = CameraArray.from_rig(rig)
+    return np.stack([cams.project(k) for _, k in gt_hands], axis=1)
+
+
+class Runner:
+    """Detector (+ guidance) + fusion over one rig, frame by frame, as the node runs them."""
+
+    def __init__(self, rig, detector, guided: bool) -> None:
+        from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+
+        detector.reset()
+        self.fusion = MultiViewFusion(rig, FusionConfig())
+        self.detector = detector
+        self.guided = None
+        if guided:
+            from hand_pose_ros.detection.guidance import GuidedDetector
+
+            self.guided = GuidedDetector(detector, rig)
+
+    def step(self, images, stamp: float):
+        """V images, seconds → (per-view detections, fused hands)."""
+        detections = self.guided.detect(images) if self.guided is not None else self.detector.detect(images)
+        hands = self.fusion.process(detections, stamp)
+        if self.guided is not None:
+            self.guided.update(hands)
+        return detections, hands
+
+
+def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None):
+    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``."""
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    sequence = DexYCBSequence(path, cameras=serials)
+    runner = Runner(sequence.rig, detector, guided)
+    for frame in sequence.frames(frames):
+        detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS)
+        yield sequence, frame, detections, hands
+
+
+def _mano(args, hands):
+    """The MANO-mapped hands when ``--keypoints mano``, else None."""
+    if args.keypoints != "mano":
+        return None
+    from hand_pose_ros.keypoint_definitions import to_mano
+
+    return to_mano(hands)
+
+
+def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    path = data / DEXYCB_SEQUENCE
+    every = DexYCBSequence(path)
+    setups = []
+    for subset in args.subsets.split(","):
+        if subset == "8":
+            setups.append(("DexYCB 8 cameras", every.serials))
+        elif subset == "4":
+            setups.append(("DexYCB 4 cameras", list(DEXYCB_FOUR)))
+        elif subset == "2":
+            setups.append(("DexYCB 2 cameras", list(DEXYCB_TWO)))
+        elif subset == "1":
+            setups.extend((f"DexYCB {s} alone", [s]) for s in every.serials)
+        else:
+            raise ValueError(f"--subsets: expected 8, 4, 2 or 1, got {subset!r}")
+    frames = range(min(args.frames or len(every), len(every)))
+    out = []
+    for name, serials in setups:
+        scores = _Scores()
+        start = time.perf_counter()
+        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames):
+            stamp = frame.index / _DEXYCB_FPS
+            gt = [(frame.handedness, frame.joints_world)]
+            scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
+            scores.add_3d(stamp, gt, hands, _mano(args, hands))
+        summary = scores.summary()
+        summary["seconds"] = time.perf_counter() - start
+        out.append((name, summary))
+        _print_row(name, summary)
+    return out
+
+
+def _single_images(args, name: str, items, detector) -> tuple[str, dict]:
+    """Images each with its own one-camera rig: fresh tracking per image."""
+    scores = _Scores()
+    start = time.perf_counter()
+    for t, item in enumerate(items):
+        detections, hands = Runner(item.rig, detector, args.guided == "on").step([item.image], float(t))
+        camera = item.rig.cameras[0]
+        scores.add_2d(detections, _labels_2d(item.rig, item.hands), [(camera.width, camera.height)])
+        scores.add_3d(float(t), item.hands, hands, _mano(args, hands))
+    summary = scores.summary()
+    summary["seconds"] = time.perf_counter() - start
+    _print_row(name, summary)
+    return name, summary
+
+
+def _fmt(value, spec=".1f") -> str:
+    return "-" if value is None or value != value else format(value, spec)
+
+
+def _print_header() -> None:
+    print(f"{'setup':<30}{'2D found':>12}{'px med':>8}{'MPJPE':>8}{'PA':>7}{'root-rel':>9}{'3D found':>10}"
+          f"{'MANO root-rel':>14}{'s':>6}")
+
+
+def _print_row(name: str, s: dict) -> None:
+    mp, mano = s.get("mediapipe", {}), s.get("mano", {})
+    found = f"{s['views_found']}/{s['views_in']}"
+    pct = f"{100 * s['views_found'] / s['views_in']:.0f}%" if s["views_in"] else "-"
+    rate = mp.get("detection_rate")
+    print(f"{name:<30}{found + ' ' + pct:>12}{_fmt(s['px_median']):>8}{_fmt(mp.get('mpjpe_mm')):>8}"
+          f"{_fmt(mp.get('pa_mpjpe_mm')):>7}{_fmt(mp.get('root_relative_mpjpe_mm')):>9}"
+          f"{_fmt(None if rate is None else 100 * rate, '.0f') + '%':>10}"
+          f"{_fmt(mano.get('root_relative_mpjpe_mm')):>14}{s['seconds']:6.0f}", flush=True)
+
+
+def _short(keypoint) -> str:
+    """WRIST → 'WR', INDEX_FINGER_PIP → 'IN.PIP': column headings of the per-joint table."""
+    parts = keypoint.name.split("_")
+    return "WR" if len(parts) == 1 else f"{parts[0][:2]}.{parts[-1]}"
+
+
+def _print_joints(results: list[tuple[str, dict]]) -> None:
+    from hand_pose_ros.keypoints import HandKeypoint
+
+    print("\nPer-joint MPJPE (mm), MediaPipe definition:")
+    print(f"{'setup':<30}" + "".join(f"{_short(k):>7}" for k in HandKeypoint))
+    for name, s in results:
+        per_joint = s.get("mediapipe", {}).get("per_joint_mpjpe_mm", {})
+        if per_joint:
+            print(f"{name:<30}" + "".join(f"{_fmt(per_joint[k.name], '.0f'):>7}" for k in HandKeypoint))
+
+
+def run(args: argparse.Namespace) -> int:
+    import logging
+
+    from hand_pose_ros.tools.datasets import RealDataMissing, real_data_dir
+
+    logging.getLogger("hand_pose_ros").setLevel(logging.WARNING)
+    try:
+        data = args.data if args.data is not None else real_data_dir()
+    except RealDataMissing as exc:
+        print(f"bench real skipped: {exc}")
+        return 0
+    if not data.is_dir():
+        print(f"bench real skipped: {data} is not a folder")
+        return 0
+    detector = _detector(args)
+    print(f"bench real on {data}: backend {detector.backend_name}, guided crops {args.guided}, "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; errors mm, 2D px")
+    _print_header()
+    results: list[tuple[str, dict]] = []
+    datasets = args.datasets.split(",")
+    if "dexycb" in datasets:
+        results.extend(_dexycb(args, data, detector))
+    if "handgraphcnn" in datasets:
+        try:
+            from hand_pose_ros.tools.datasets.handgraphcnn import load_handgraphcnn
+        except ImportError:
+            print(f"{'hand-graph-cnn, 1 camera':<30}converter not available (tools/datasets/handgraphcnn.py)")
+        else:
+            results.append(_single_images(args, "hand-graph-cnn, 1 camera", load_handgraphcnn(data / "handgraphcnn_realworld"), detector))
+    if "interhand" in datasets:
+        from hand_pose_ros.tools.datasets.interhand import load_interhand
+
+        results.append(_single_images(args, "InterHand2.6M, 1 camera", load_interhand(data / "interhand26m_mmpose"), detector))
+    _print_joints(results)
+    return 0

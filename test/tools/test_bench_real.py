@@ -1,0 +1,93 @@
+"""The real-recording converters and ``bench real`` (skipped where ../shared/data/real is absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hand_pose_ros.fusion import CameraArray
+from hand_pose_ros.keypoints import Handedness
+from hand_pose_ros.tools.datasets import RealDataMissing, real_data_dir
+
+try:
+    DATA = real_data_dir()
+except RealDataMissing as exc:
+    DATA, REASON = None, str(exc)
+else:
+    REASON = ""
+needs_data = pytest.mark.skipif(DATA is None, reason=REASON)
+
+# The recovered calibration reproduces DexYCB's own projection of its joints this closely (px):
+# the labels were made with one pinhole calibration, which the least squares recovers.
+_REPROJECTION_TOLERANCE_PX = 0.01
+_FRAMES = (0, 36)
+
+
+@pytest.fixture(scope="module")
+def sequence():
+    from hand_pose_ros.tools.bench.real import DEXYCB_SEQUENCE
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    return DexYCBSequence(DATA / DEXYCB_SEQUENCE)
+
+
+@needs_data
+def test_dexycb_calibration_reprojects_the_labels(sequence):
+    cams = CameraArray.from_rig(sequence.rig)
+    assert len(sequence.rig) == 8
+    assert np.allclose(sequence.rig.cameras[0].world_T_camera, np.eye(4), atol=1e-9)  # world = first camera
+    frames = list(sequence.frames(_FRAMES))
+    for frame in frames:
+        assert len(frame.images) == 8 and frame.images[0].shape == (480, 640, 3)
+        assert frame.labelled.any() and frame.handedness == Handedness.RIGHT
+        projected = cams.project(frame.joints_world)  # (8, 21, 2)
+        error = np.linalg.norm(projected - frame.joints_2d, axis=-1)[frame.labelled]
+        assert error.max() < _REPROJECTION_TOLERANCE_PX, error.max()
+    # The hand moves between the two instants: the check is not of one pose twice.
+    assert np.linalg.norm(frames[0].joints_world - frames[1].joints_world, axis=-1).mean() > 0.01
+
+
+@needs_data
+def test_dexycb_camera_subset_keeps_the_world_frame(sequence):
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    serials = sequence.serials[3:5]
+    subset = DexYCBSequence(sequence.path, cameras=serials)
+    assert subset.rig.names == serials
+    for name in serials:
+        assert np.allclose(subset.rig[name].world_T_camera, sequence.rig[name].world_T_camera)
+    frame = next(subset.frames([_FRAMES[0]]))
+    assert np.allclose(frame.joints_world, next(sequence.frames([_FRAMES[0]])).joints_world)
+    with pytest.raises(ValueError, match="not in meta.yml"):
+        DexYCBSequence(sequence.path, cameras=["nope"])
+
+
+@needs_data
+def test_interhand_ground_truth_projects_onto_the_reference_hand():
+    """The converted GT of the one image where MediaPipe's own solution finds a hand lands on it."""
+    import json
+
+    from hand_pose_ros.tools.datasets.interhand import load_interhand
+
+    folder = DATA / "interhand26m_mmpose"
+    reference = json.loads((folder / "reference_mediapipe_0.10.21.json").read_text())["images"]
+    items = list(load_interhand(folder))
+    assert sum(len(i.hands) for i in items) == 6
+    checked = 0
+    for item in items:
+        cams = CameraArray.from_rig(item.rig)
+        for ref in reference[item.name]["hands"]:
+            keypoints = np.array(ref["keypoints_2d"])
+            distances = [np.median(np.linalg.norm(cams.project(k)[0] - keypoints, axis=-1)) for _, k in item.hands]
+            assert min(distances) < 15.0  # px: MediaPipe's keypoints vs InterHand's joints
+            checked += 1
+    assert checked >= 1
+
+
+@needs_data
+def test_bench_real_runs_on_two_frames(capsys):
+    from hand_pose_ros.tools.cli import main
+
+    assert main(["bench", "real", "--datasets", "dexycb", "--subsets", "2", "--frames", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "DexYCB 2 cameras" in out and "Per-joint MPJPE" in out
