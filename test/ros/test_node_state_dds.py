@@ -20,6 +20,11 @@ PINCH_DISTANCE_BOUND_M = 0.02  # fused keypoints are ~10 mm off the truth; each 
 STARTED_LOG = "/hands/state: subscribed, computing hand states"
 
 
+def _pose(pose) -> list[float]:
+    p, q = pose.position, pose.orientation
+    return [p.x, p.y, p.z, q.x, q.y, q.z, q.w]
+
+
 def test_no_state_is_computed_without_a_subscriber(feeder):
     node = feeder.rig["node"]
     for frame in range(2):
@@ -56,8 +61,7 @@ def test_state_has_the_pose_header_and_matches_the_hands(feeder, sample):
         for hand_msg, s in zip(pose.hands, state.hands):
             hand = msg_to_hand(hand_msg)
             k = hand.keypoints_3d
-            # The same wrist frame as /hands/pose (NaN where the palm is missing in both).
-            np.testing.assert_array_equal(_pose_values(s.wrist_pose), _pose_values(hand_msg.wrist_pose))
+            np.testing.assert_array_equal(_pose(s.wrist_pose), _pose(hand_msg.wrist_pose))  # as /hands/pose (NaN too)
             normal = np.array([s.palm_normal.x, s.palm_normal.y, s.palm_normal.z])
             assert s.palm_valid == np.isfinite(hand_msg.wrist_pose.position.x)
             assert np.linalg.norm(normal) == pytest.approx(1.0, abs=1e-5) if s.palm_valid else np.isnan(normal).all()
@@ -67,21 +71,15 @@ def test_state_has_the_pose_header_and_matches_the_hands(feeder, sample):
                 assert np.isnan(s.pinch_distance) and s.pinch_confidence == 0.0
                 continue
             assert s.pinch_distance == pytest.approx(np.linalg.norm(k[4] - k[8]), rel=1e-5)
-            assert 0.015 < s.hand_scale < 0.04 and 0.0 <= s.pinch_strength <= 1.0
+            # Hand size (true 0.027 m): loose, a new track's first fused frame can be far off.
+            assert 0.01 < s.hand_scale < 0.06 and 0.0 <= s.pinch_strength <= 1.0
             assert all(0.0 <= c <= 1.0 for c, ok in zip(s.finger_curl, s.curl_valid) if ok)
             if hand.monocular:
                 continue
             gt = min(truth, key=lambda t: np.nanmean(np.linalg.norm(k - t, axis=1)))
             errors.append(abs(s.pinch_distance - np.linalg.norm(gt[4] - gt[8])))
     print("pinch distance error vs truth (mm):", np.round(np.array(errors) * 1e3, 1))
-    # Sets here jump 8 sample frames, so tracking rarely helps: about half the fused hands miss
-    # the thumb or index tip (measured: 4 pinch distances from 8 sets).
+    # Multi-view hands with both tips, on these sets that jump 8 frames: 4-8 seen over runs.
     assert len(errors) >= FRAMES // 2
     # Median: these sets jump 8 sample frames each, so the fusion's filter lags on some hands.
     assert np.median(errors) < PINCH_DISTANCE_BOUND_M
-
-
-def _pose_values(pose) -> np.ndarray:
-    """(7,) position then orientation of a geometry_msgs/Pose."""
-    p, q = pose.position, pose.orientation
-    return np.array([p.x, p.y, p.z, q.x, q.y, q.z, q.w])
