@@ -16,6 +16,7 @@ __all__ = [
     "SETUP_COMMAND",
     "AssetMissingError",
     "cache_dir",
+    "repo_root",
     "mediapipe_model_path",
     "hand_photos_dir",
     "webxr_hand_dir",
@@ -34,6 +35,11 @@ MEDIAPIPE_MODELS = {
 
 class AssetMissingError(FileNotFoundError):
     """A file the set-up provides is missing; the message names it and the fixing command."""
+
+
+def repo_root() -> pathlib.Path:
+    """The source checkout holding this package (for editable installs)."""
+    return pathlib.Path(__file__).resolve().parent.parent
 
 
 def cache_dir() -> pathlib.Path:

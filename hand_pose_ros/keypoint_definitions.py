@@ -20,7 +20,8 @@ import numpy as np
 
 from hand_pose_ros.fusion.pose import wrist_pose
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
-from hand_pose_ros.types import Hand3D, check_choice, check_shape
+from hand_pose_ros.checks import check_choice
+from hand_pose_ros.types import Hand3D, check_shape
 
 __all__ = ["KEYPOINT_DEFINITIONS", "MEDIAPIPE_TO_MANO_OFFSETS_M", "mediapipe_to_mano", "to_mano",
            "check_keypoint_definition"]

@@ -20,7 +20,8 @@ from scipy.spatial.transform import Rotation
 
 from hand_pose_ros.calibration.gauge import camera_centres
 from hand_pose_ros.fusion.camera import CameraArray, distort_normalized
-from hand_pose_ros.types import check_choice, check_shape
+from hand_pose_ros.checks import check_choice
+from hand_pose_ros.types import check_shape
 
 __all__ = ["BundleConfig", "BundleResult", "bundle_adjust", "pose_to_vector", "vector_to_pose", "LOSSES", "INTRINSICS"]
 

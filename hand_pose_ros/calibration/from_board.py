@@ -26,7 +26,7 @@ from hand_pose_ros.calibration.bundle import BundleConfig, bundle_adjust
 from hand_pose_ros.calibration.gauge import camera_centres, pose_difference
 from hand_pose_ros.calibration.rig import CameraCalibration, Rig
 from hand_pose_ros.fusion.camera import CameraArray
-from hand_pose_ros.types import check_choice
+from hand_pose_ros.checks import check_choice
 
 __all__ = ["BoardCalibrationConfig", "BoardCalibrationError", "BoardCalibrationResult", "CameraBoardReport",
            "calibrate_from_board", "INTRINSIC_MODELS"]
