@@ -1,7 +1,7 @@
 """The node's configuration tree (``NodeConfig``) and its one loader. ROS-free.
 
 The tree mirrors ``config/multiview.yaml``: each YAML section is a typed, frozen config
-(``cameras``, ``extrinsics``, ``qos``, ``sync``, ``detector``, ``fusion``, ``mesh``,
+(``cameras``, ``extrinsics``, ``qos``, ``sync``, ``detector``, ``guidance``, ``fusion``, ``mesh``,
 ``publish``) whose field names are the YAML keys; ROS parameters are the same keys dotted
 (``sync.slop``). Defaults live only in those dataclasses, plus ``NODE_DEFAULTS``: the few
 values where the node differs from a component's own default, each with its reason.
@@ -26,7 +26,7 @@ import yaml
 
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence, check_string
-from hand_pose_ros.detection.config import HandDetectorConfig
+from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.mesh.config import MeshFitterConfig
 
@@ -277,6 +277,7 @@ SECTIONS: dict[str, type] = {
     "qos": QosConfig,
     "sync": SyncConfig,
     "detector": HandDetectorConfig,
+    "guidance": GuidanceConfig,
     "fusion": FusionConfig,
     "mesh": MeshFitterConfig,
     "publish": PublishConfig,
@@ -301,6 +302,7 @@ class NodeConfig:
     qos: QosConfig = dataclasses.field(default_factory=QosConfig)
     sync: SyncConfig = dataclasses.field(default_factory=_default_sync)
     detector: HandDetectorConfig = dataclasses.field(default_factory=HandDetectorConfig)
+    guidance: GuidanceConfig = dataclasses.field(default_factory=GuidanceConfig)
     fusion: FusionConfig = dataclasses.field(default_factory=FusionConfig)
     mesh: MeshFitterConfig = dataclasses.field(default_factory=MeshFitterConfig)
     publish: PublishConfig = dataclasses.field(default_factory=PublishConfig)

@@ -18,16 +18,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hand_pose_ros.checks import check_choice
+from hand_pose_ros.fusion.config import KEYPOINT_DEFINITIONS
 from hand_pose_ros.fusion.pose import wrist_pose
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
-from hand_pose_ros.checks import check_choice
 from hand_pose_ros.types import Hand3D, check_shape
 
 __all__ = ["KEYPOINT_DEFINITIONS", "MEDIAPIPE_TO_MANO_OFFSETS_M", "mediapipe_to_mano", "to_mano",
            "check_keypoint_definition"]
-
-# Values of ``fusion.keypoint_definition`` (and HandPose.msg KEYPOINTS_*, same order).
-KEYPOINT_DEFINITIONS = ("mediapipe", "mano")
 
 # MANO joint − MediaPipe keypoint, metres, in the RIGHT hand's wrist frame (x toward the middle
 # MCP, y = z × x toward the thumb side of a right hand, z out of the back of the hand), one row

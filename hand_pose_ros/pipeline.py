@@ -26,9 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from hand_pose_ros.calibration import Rig
-from hand_pose_ros.detection.config import HandDetectorConfig
+from hand_pose_ros.calibration.monitor import MonitorReport, ReprojectionMonitor
+from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
 from hand_pose_ros.handstate import HandState, HandStateConfig, HandStateEstimator
+from hand_pose_ros.keypoint_definitions import to_mano
 from hand_pose_ros.mesh import FittedMesh, HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.types import Hand3D, HandDetection2D
@@ -45,11 +47,12 @@ LOG = logging.getLogger(__name__)
 class PipelineConfig:
     """The components' configs (defaults: each component's defaults).
 
-    ``HandPosePipeline.from_config`` reads only these three fields, so any object that has
+    ``HandPosePipeline.from_config`` reads only these four fields, so any object that has
     them (the node's configuration tree) serves too.
     """
 
     detector: HandDetectorConfig = dataclasses.field(default_factory=HandDetectorConfig)
+    guidance: GuidanceConfig = dataclasses.field(default_factory=GuidanceConfig)
     fusion: FusionConfig = dataclasses.field(default_factory=FusionConfig)
     mesh: MeshFitterConfig = dataclasses.field(default_factory=MeshFitterConfig)
 
@@ -62,7 +65,8 @@ class PipelineConfig:
 def _config_problems(config: Any) -> list[str]:
     """One line per field of ``config`` that is not its component's config type."""
     problems = []
-    for name, expected in (("detector", HandDetectorConfig), ("fusion", FusionConfig), ("mesh", MeshFitterConfig)):
+    for name, expected in (("detector", HandDetectorConfig), ("guidance", GuidanceConfig), ("fusion", FusionConfig),
+                           ("mesh", MeshFitterConfig)):
         value = getattr(config, name, None)
         if not isinstance(value, expected):
             problems.append(f"{name}: expected a {expected.__name__}, got {type(value).__name__}")
@@ -104,12 +108,15 @@ class FrameResult:
             list (``process_detections``) this frame.
         detections: V tuples of ``HandDetection2D`` (keypoints in that camera's pixels);
             empty for a missing camera.
-        hands: H fused ``Hand3D`` (metres, the rig's world frame).
+        hands: H fused ``Hand3D`` (metres, the rig's world frame), their keypoints in
+            ``keypoint_definition``'s joints.
         world_T_wrist: (H, 4, 4) float64, each hand's wrist frame (``fusion.wrist_pose``);
             NaN where its palm keypoints are missing.
         meshes: ``FittedMesh`` per fitted hand (world frame, metres); empty until
             ``fit_meshes`` ran, and always without a mesh fitter.
         timings: per-stage wall time (``StageTimings``).
+        keypoint_definition: ``"mediapipe"`` (the detector's keypoints) or ``"mano"``
+            (``fusion.keypoint_definition``; ``hand_pose_ros.keypoint_definitions``).
     """
 
     stamp_ns: int
@@ -119,6 +126,7 @@ class FrameResult:
     world_T_wrist: np.ndarray
     meshes: tuple[FittedMesh, ...] = ()
     timings: StageTimings
+    keypoint_definition: str = "mediapipe"
 
 
 class HandPosePipeline:
@@ -127,7 +135,10 @@ class HandPosePipeline:
     Built from components (``HandPosePipeline(rig=..., detector=..., fusion=...)``, e.g. in a
     test) or from configs (``from_config``, which also warms the detector up). ``detector``
     may be None for a pipeline fed detections (``process_detections``), ``mesh_fitter`` None
-    for no meshes. Not thread-safe: one caller at a time. A context manager: ``close()``
+    for no meshes. With ``guidance`` enabled (the default) each frame's fused hands become
+    the next frame's landmark crops in every view (``detection.guidance``): the one
+    deliberate feedback in the data flow. Every frame's hands are also checked against each
+    camera's detections (``calibration_report``: a moved camera shows up there). Not thread-safe: one caller at a time. A context manager: ``close()``
     releases the networks and sessions.
     """
 
@@ -139,6 +150,7 @@ class HandPosePipeline:
         fusion: MultiViewFusion,
         mesh_fitter: HandMeshFitter | None = None,
         hand_state: HandStateConfig | None = None,
+        guidance: GuidanceConfig | None = None,
     ) -> None:
         if len(fusion.rig) != len(rig):
             raise ValueError(f"fusion: expected a fusion over the rig's {len(rig)} cameras {rig.names}, "
@@ -148,6 +160,15 @@ class HandPosePipeline:
         self._fusion = fusion
         self._mesh_fitter = mesh_fitter
         self._hand_state = HandStateEstimator(hand_state if hand_state is not None else HandStateConfig())
+        guidance = guidance if guidance is not None else GuidanceConfig()
+        self._guided = None
+        if detector is not None and guidance.enabled:
+            from hand_pose_ros.detection.guidance import GuidedDetector
+
+            self._guided = GuidedDetector(detector, rig, guidance)
+        self._monitor = ReprojectionMonitor(rig)
+        # The latest frame's hands in MediaPipe's keypoints: the mesh fit's input (fit_meshes).
+        self._detector_hands: tuple[Hand3D, ...] = ()
         self._closed = False
         self._last_stamp_ns: int | None = None
         self._unfitted: FrameResult | None = None  # the latest result, until fit_meshes takes it
@@ -158,7 +179,8 @@ class HandPosePipeline:
         fitter, then warm the detector up (``warm_up``).
 
         Args:
-            config: reads ``config.detector``, ``config.fusion`` and ``config.mesh`` only.
+            config: reads ``config.detector``, ``config.guidance``, ``config.fusion`` and
+                ``config.mesh`` only.
         Raises:
             PipelineBuildError: every component that could not be built, one line each
                 (missing weights, no backend that starts, a missing MANO file, ...).
@@ -185,7 +207,7 @@ class HandPosePipeline:
                 problems.append(f"mesh: {exc}")
         if problems:
             raise PipelineBuildError(problems)
-        pipeline = cls(rig=rig, detector=detector, fusion=fusion, mesh_fitter=mesh_fitter)
+        pipeline = cls(rig=rig, detector=detector, fusion=fusion, mesh_fitter=mesh_fitter, guidance=config.guidance)
         if warm_up:
             pipeline.warm_up()
         return pipeline
@@ -220,7 +242,9 @@ class HandPosePipeline:
     def reset(self) -> None:
         """Forget every track: the detector's per view, the fusion's and the mesh fitter's."""
         self._check_open("reset")
-        if self._detector is not None:
+        if self._guided is not None:
+            self._guided.reset()  # the detector's tracks too
+        elif self._detector is not None:
             self._detector.reset()
         self._fusion.reset()
         if self._mesh_fitter is not None:
@@ -231,8 +255,9 @@ class HandPosePipeline:
 
     def close(self) -> None:
         """Release the networks, sessions and tracks; calling it again does nothing."""
-        self._detector = self._fusion = self._mesh_fitter = None
+        self._detector = self._fusion = self._mesh_fitter = self._guided = None
         self._unfitted = None
+        self._detector_hands = ()
         self._closed = True
 
     def __enter__(self) -> HandPosePipeline:
@@ -264,7 +289,8 @@ class HandPosePipeline:
         self._check_views("images", images)
         started = time.perf_counter()
         self._follow_time(stamp_ns)
-        detections = self._detector.detect(list(images))
+        detect = self._guided.detect if self._guided is not None else self._detector.detect
+        detections = detect(list(images))
         detect_ms = 1e3 * (time.perf_counter() - started)
         present = tuple(image is not None for image in images)
         return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes)
@@ -301,7 +327,8 @@ class HandPosePipeline:
         if self._mesh_fitter is None:
             return result
         started = time.perf_counter()
-        meshes = tuple(self._mesh_fitter.fit(result.hands, result.stamp_ns / NS_PER_S))
+        # The fitter's hand models are placed on MediaPipe's keypoints (docs/mesh.md).
+        meshes = tuple(self._mesh_fitter.fit(self._detector_hands, result.stamp_ns / NS_PER_S))
         mesh_ms = 1e3 * (time.perf_counter() - started)
         timings = dataclasses.replace(result.timings, mesh_ms=mesh_ms, total_ms=result.timings.total_ms + mesh_ms)
         return dataclasses.replace(result, meshes=meshes, timings=timings)
@@ -313,6 +340,12 @@ class HandPosePipeline:
         and ``reset_hand_states`` after a gap."""
         self._check_open("hand_states")
         return self._hand_state.update(result.hands, result.stamp_ns)
+
+    def calibration_report(self) -> MonitorReport:
+        """Per camera, the median reprojection error (px) of the fused hands against that
+        camera's detections over recent frames, and a warning for a camera whose error stays
+        well above the others' (it probably moved: ``hand-pose-ros calibrate hands``)."""
+        return self._monitor.report()
 
     def reset_hand_states(self) -> None:
         """Forget the hand-state history (e.g. when nobody consumed the states for a while)."""
@@ -349,7 +382,13 @@ class HandPosePipeline:
         fit_meshes: bool,
     ) -> FrameResult:
         fuse_start = time.perf_counter()
-        hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S))
+        detector_hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S))
+        if self._guided is not None:
+            self._guided.update(detector_hands)
+        self._monitor.update(detector_hands, detections)
+        definition = self._fusion.config.keypoint_definition
+        hands = detector_hands if definition == "mediapipe" else tuple(to_mano(detector_hands))
+        self._detector_hands = detector_hands
         world_T_wrist = np.stack([wrist_pose(h.keypoints_3d, h.handedness) for h in hands]) if hands else np.zeros((0, 4, 4))
         end = time.perf_counter()
         result = FrameResult(
@@ -360,6 +399,7 @@ class HandPosePipeline:
             world_T_wrist=world_T_wrist,
             timings=StageTimings(detect_ms=detect_ms, fuse_ms=1e3 * (end - fuse_start), mesh_ms=float("nan"),
                                  total_ms=1e3 * (end - started)),
+            keypoint_definition=definition,
         )
         self._unfitted = result
         return self.fit_meshes(result) if fit_meshes else result

@@ -16,6 +16,8 @@ from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
+from hand_pose_ros.detection.config import GuidanceConfig
+from hand_pose_ros.detection.guidance import GuidedDetector
 from hand_pose_ros.pipeline import FrameResult, HandPosePipeline, PipelineBuildError, PipelineConfig
 from hand_pose_ros.timing import NS_PER_S
 
@@ -74,11 +76,13 @@ def _assert_same_frame(a: FrameResult, b: FrameResult, atol: float = 0.0) -> Non
 def test_same_results_as_the_components_run_by_hand(rig, images):
     config = PipelineConfig()
     detector, fusion, fitter = HandDetector(config.detector), MultiViewFusion(rig, config.fusion), HandMeshFitter(config.mesh)
+    guided = GuidedDetector(detector, rig, config.guidance)  # the 3D → 2D feedback, on by default
     with HandPosePipeline.from_config(config, rig) as pipeline:  # warmed up: that must leave no state
         for i, frame in enumerate(FRAMES):
             result = pipeline.process(images[frame], _stamp(i))
-            detections = detector.detect(images[frame])
+            detections = guided.detect(images[frame])
             hands = fusion.process(detections, _stamp(i) / NS_PER_S)
+            guided.update(hands)
             meshes = fitter.fit(hands, _stamp(i) / NS_PER_S)
             assert len(result.detections) == len(rig) and all(result.views_present)
             for view, expected in zip(result.detections, detections):
@@ -98,7 +102,9 @@ def test_a_missing_view_gets_no_detections_and_keeps_its_tracking_state(rig, ima
     first, dropped, back = (images[f] for f in FRAMES[:3])
     # That camera's detector alone, seeing only the frames it has an image for.
     alone = HandDetector(PipelineConfig().detector)
-    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+    # Without the 3D feedback, which would give the dropped view crops from the others' hands.
+    unguided = PipelineConfig(guidance=GuidanceConfig(enabled=False))
+    with HandPosePipeline.from_config(unguided, rig, warm_up=False) as pipeline:
         pipeline.process(first, _stamp(0))
         expected_first = alone.detect([first[DROPPED_VIEW]])[0]
         partial = [None if v == DROPPED_VIEW else image for v, image in enumerate(dropped)]
@@ -206,8 +212,9 @@ def test_bad_input_is_refused_with_what_was_expected(rig, images):
 
 
 def test_build_problems_are_listed_together(rig, tmp_path):
-    config = types.SimpleNamespace(  # any object with the three fields serves (the node's config tree)
+    config = types.SimpleNamespace(  # any object with the four fields serves (the node's config tree)
         detector=HandDetectorConfig(backend="tensorrt", device="cpu"),
+        guidance=GuidanceConfig(),
         fusion=FusionConfig(),
         mesh=MeshFitterConfig(model="mano", mano_dir=str(tmp_path)),
         unrelated="ignored",
@@ -220,3 +227,23 @@ def test_build_problems_are_listed_together(rig, tmp_path):
     assert problems[1].startswith("mesh: ") and "MANO" in problems[1]
     with pytest.raises(PipelineBuildError, match="fusion: expected a FusionConfig, got dict"):
         HandPosePipeline.from_config(types.SimpleNamespace(detector=HandDetectorConfig(), fusion={}, mesh=MeshFitterConfig()), rig)
+
+
+def test_mano_definition_maps_the_output_and_the_monitor_sees_every_camera(rig, images):
+    from hand_pose_ros.keypoint_definitions import to_mano
+
+    mediapipe = HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False)
+    mano = HandPosePipeline.from_config(PipelineConfig(fusion=FusionConfig(keypoint_definition="mano")), rig, warm_up=False)
+    for i, frame in enumerate(FRAMES[:3]):
+        a = mediapipe.process(images[frame], _stamp(i))
+        b = mano.process(images[frame], _stamp(i))
+    assert a.keypoint_definition == "mediapipe" and b.keypoint_definition == "mano"
+    for hand_b, expected in zip(b.hands, to_mano(a.hands)):
+        np.testing.assert_allclose(hand_b.keypoints_3d, expected.keypoints_3d, atol=1e-9)
+    # Meshes are fitted to MediaPipe's keypoints whatever the output definition.
+    for mesh_a, mesh_b in zip(a.meshes, b.meshes):
+        np.testing.assert_allclose(mesh_a.vertices, mesh_b.vertices, atol=1e-9)
+    report = mano.calibration_report()
+    assert set(report.median_px) == set(rig.names) and sum(report.samples.values()) > 0 and not report.warnings
+    mediapipe.close()
+    mano.close()

@@ -17,13 +17,13 @@ not one-view guesses) are fed back, and a crop whose presence is low gives no de
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from hand_pose_ros.calibration import Rig
+from hand_pose_ros.detection.config import GuidanceConfig
 from hand_pose_ros.detection import geometry
 from hand_pose_ros.detection.detector import HandDetector
 from hand_pose_ros.fusion.camera import CameraArray
@@ -35,45 +35,6 @@ __all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "palm_tiles"]
 # The keypoints a crop's rotation is taken from (geometry.landmark_rects: wrist → knuckles).
 _ORIENTING = (HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP,
               HandKeypoint.RING_FINGER_MCP)
-
-
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class GuidanceConfig:
-    """Settings of ``GuidedDetector``.
-
-    Attributes:
-        min_views: a fused hand is fed back only when at least this many views agreed on
-            its joints (its median ``num_views``); 2 = any triangulated hand, never a
-            one-view (monocular) estimate.
-        palm_tiles: the palm detector searches an n × n grid of overlapping squares per view
-            plus the whole frame (1: the whole frame only, MediaPipe's default). On 640×480
-            the whole frame shrinks to 192 px, so a 60–120 px hand is 18–36 px there; 2 × 2
-            tiles of 2/3 the longer side see it 1.5× larger. DexYCB mustard, 8 cameras,
-            guided: 2D hand-views found 463 / 466 / 469 of 503 with 1 / 2 / 3 (MPJPE 11.1 /
-            10.6 / 9.9 mm); but on the bundled sample 3 × 3 tiles start false hands on its
-            cluttered backgrounds (MPJPE over all output hands 7.25 / 7.23 / 9.93 mm), so 2.
-            Each palm run costs 1 + n² palm crops per view.
-        tile_overlap: fraction of a tile's side shared with its neighbour.
-        min_presence: presence a guided crop needs to give a detection. Lower than the
-            detector's own threshold because other views have already located a hand there:
-            an object in front of the hand lowers the score of crops whose keypoints are
-            still right (DexYCB mustard: presence 0.1–0.4 at 6–12 px from the labels).
-    """
-
-    min_views: int = 2
-    palm_tiles: int = 2
-    tile_overlap: float = 0.5
-    min_presence: float = 0.2
-
-    def __post_init__(self) -> None:
-        for name, low in (("min_views", 2), ("palm_tiles", 1)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"GuidanceConfig.{name}: expected an int >= {low}, got {value!r}")
-        if isinstance(self.min_presence, bool) or not 0.0 <= self.min_presence <= 1.0:
-            raise ValueError(f"GuidanceConfig.min_presence: expected a number in [0, 1], got {self.min_presence!r}")
-        if isinstance(self.tile_overlap, bool) or not 0.0 <= self.tile_overlap < 1.0:
-            raise ValueError(f"GuidanceConfig.tile_overlap: expected a number in [0, 1), got {self.tile_overlap!r}")
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:

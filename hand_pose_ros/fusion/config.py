@@ -6,10 +6,12 @@ import dataclasses
 
 from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence
 
-__all__ = ["FusionConfig", "FILTERS", "FILL_PRIORS"]
+__all__ = ["FusionConfig", "FILTERS", "FILL_PRIORS", "KEYPOINT_DEFINITIONS"]
 
 FILTERS = ("one_euro", "none")
 FILL_PRIORS = ("world_landmarks", "previous_frame")
+# Values of keypoint_definition (HandPose.msg KEYPOINTS_* in this order).
+KEYPOINT_DEFINITIONS = ("mediapipe", "mano")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -46,6 +48,10 @@ class FusionConfig:
         filter: temporal filter on the 3D joints, one of ``FILTERS``.
         one_euro_min_cutoff_hz, one_euro_beta, one_euro_derivative_cutoff_hz: One-Euro
             parameters (beta in s/m: the cutoff rises by beta Hz per m/s of joint speed).
+        keypoint_definition: which joints the output hands follow, one of
+            ``KEYPOINT_DEFINITIONS``: ``mediapipe`` (the detector's keypoints) or ``mano``
+            (MANO's joints, as DexYCB, HO3D, InterHand2.6M and FreiHAND label them, by a fixed
+            per-joint offset in the hand's frame: ``hand_pose_ros.keypoint_definitions``).
     """
 
     min_keypoint_score: float = 0.05
@@ -68,6 +74,7 @@ class FusionConfig:
     one_euro_min_cutoff_hz: float = 2.0
     one_euro_beta: float = 30.0
     one_euro_derivative_cutoff_hz: float = 1.0
+    keypoint_definition: str = "mediapipe"
 
     def __post_init__(self) -> None:
         name = "FusionConfig"
@@ -84,5 +91,6 @@ class FusionConfig:
         check_bool(f"{name}.monocular", self.monocular)
         check_number(f"{name}.max_hands", self.max_hands, integer=True, low=1)
         check_choice(f"{name}.filter", self.filter, FILTERS)
+        check_choice(f"{name}.keypoint_definition", self.keypoint_definition, KEYPOINT_DEFINITIONS)
         fill = check_sequence(f"{name}.fill_missing", self.fill_missing, lambda n, v: check_choice(n, v, FILL_PRIORS))
         object.__setattr__(self, "fill_missing", fill)

@@ -17,6 +17,7 @@ from geometry_msgs.msg import Point, Pose, TransformStamped
 from scipy.spatial.transform import Rotation
 from std_msgs.msg import Header
 
+from hand_pose_ros.fusion.config import KEYPOINT_DEFINITIONS
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.msg import HandPose, HandPoseArray
 from hand_pose_ros.timing import NS_PER_S
@@ -63,14 +64,16 @@ def transform_to_matrix(transform: Any) -> np.ndarray:
     return T
 
 
-def hand_to_msg(hand: Hand3D, world_T_wrist: np.ndarray | None = None) -> HandPose:
+def hand_to_msg(hand: Hand3D, world_T_wrist: np.ndarray | None = None, keypoint_definition: str = "mediapipe") -> HandPose:
     """One fused hand → HandPose (positions in metres, the array's world frame).
 
     Args:
         world_T_wrist: (4, 4) the hand's wrist frame (``FrameResult.world_T_wrist[i]``);
             None or NaN: unknown.
+        keypoint_definition: the joints ``hand`` follows (``FrameResult.keypoint_definition``).
     """
     msg = HandPose()
+    msg.keypoint_definition = KEYPOINT_DEFINITIONS.index(keypoint_definition)
     msg.id = int(hand.track_id)
     msg.handedness = int(hand.handedness)
     msg.handedness_confidence = float(hand.handedness_score)
@@ -123,6 +126,7 @@ def hands_to_array_msg(
     sync_spread: float,
     latency: float,
     world_T_wrist: np.ndarray | None = None,
+    keypoint_definition: str = "mediapipe",
 ) -> HandPoseArray:
     """All hands of one synchronised set → HandPoseArray.
 
@@ -137,7 +141,8 @@ def hands_to_array_msg(
     msg = HandPoseArray()
     msg.header.stamp = ns_to_stamp(stamp_ns)
     msg.header.frame_id = world_frame
-    msg.hands = [hand_to_msg(h, T) for h, T in zip(hands, _wrists(hands, world_T_wrist, "hands_to_array_msg"))]
+    msg.hands = [hand_to_msg(h, T, keypoint_definition)
+                 for h, T in zip(hands, _wrists(hands, world_T_wrist, "hands_to_array_msg"))]
     msg.camera_frame_ids = list(camera_frame_ids)
     msg.camera_stamps = [ns_to_stamp(s or 0) for s in camera_stamps_ns]
     msg.camera_used = [s is not None for s in camera_stamps_ns]

@@ -20,6 +20,8 @@ import numpy as np
 from builtin_interfaces.msg import Time
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from hand_pose_ros.calibration.monitor import MonitorReport
+
 if TYPE_CHECKING:  # guard imports QosEvents from here
     from hand_pose_ros.ros.guard import CallbackErrors
 
@@ -30,6 +32,7 @@ __all__ = [
     "ProcessingInfo",
     "QosEvents",
     "callbacks_status",
+    "calibration_status",
     "diagnostic_array",
     "RECENT_ERROR_S",
 ]
@@ -229,6 +232,21 @@ def callbacks_status(node_name: str, now_monotonic: float, errors: CallbackError
         errors.last_error if recent else f"no recent callback errors ({sum(counts.values())} in all)",
         {"Callback errors": sum(counts.values()), "Last error": errors.last_error}
         | {f"Errors on {topic}": count for topic, count in sorted(counts.items())},
+    )
+
+
+def calibration_status(node_name: str, report: MonitorReport) -> DiagnosticStatus:
+    """WARN naming a camera whose hands reproject well above the others' (it probably moved);
+    per camera the median hand reprojection error (px) and its samples."""
+    values: dict[str, object] = {}
+    for name, median in report.median_px.items():
+        values[f"{name} hand reprojection (px)"] = "n/a" if np.isnan(median) else f"{median:.2f}"
+        values[f"{name} samples"] = report.samples[name]
+    return _status(
+        f"{node_name}: calibration",
+        WARN if report.warnings else OK,
+        "; ".join(report.warnings) if report.warnings else "hands reproject alike in every camera",
+        values,
     )
 
 

@@ -50,6 +50,7 @@ from hand_pose_ros.ros.diagnostics import (
     ProcessingInfo,
     RateMeter,
     callbacks_status,
+    calibration_status,
     diagnostic_array,
 )
 from hand_pose_ros.ros.guard import GuardedEndpoints
@@ -266,6 +267,7 @@ class HandPoseNode(GuardedEndpoints, Node):
                 sync_spread=synced.spread_s,
                 latency=latency,
                 world_T_wrist=result.world_T_wrist,
+                keypoint_definition=result.keypoint_definition,
             )
         )
         self._publish_state(result)
@@ -323,7 +325,11 @@ class HandPoseNode(GuardedEndpoints, Node):
             latency=self._latency,
             last_error_time=self._last_error_time,
         )
-        extra = [callbacks_status(NODE_NAME, now, self.callback_errors), self.qos_events.status(NODE_NAME, now)]
+        extra = [
+            callbacks_status(NODE_NAME, now, self.callback_errors),
+            self.qos_events.status(NODE_NAME, now),
+            calibration_status(NODE_NAME, self._pipeline.calibration_report()),
+        ]
         self._diag_pub.publish(
             diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, sync.counts(), info, extra)
         )

@@ -116,3 +116,17 @@ def test_incompatible_qos_warns_naming_topic_and_policy_while_no_peer_matches():
     assert "/cam0/image_raw (subscription)" in status.message and "RELIABILITY" in status.message
     matched[0] = 1  # a compatible camera joined
     assert events.status("node", 1.0 + RECENT_ERROR_S + 1).level == DiagnosticStatus.OK
+
+
+def test_calibration_status_warns_naming_the_moved_camera():
+    from hand_pose_ros.calibration.monitor import MonitorReport
+    from hand_pose_ros.ros.diagnostics import calibration_status
+
+    warning = "camera cam2 looks moved: hands reproject at 6.3 px, the others at 1.8 px; run `hand-pose-ros calibrate hands`"
+    moved = calibration_status("n", MonitorReport(median_px={"cam0": 1.8, "cam2": 6.3}, samples={"cam0": 40, "cam2": 40},
+                                                   warnings=[warning]))
+    assert moved.level == DiagnosticStatus.WARN and "cam2 looks moved" in moved.message
+    values = {kv.key: kv.value for kv in moved.values}
+    assert values["cam2 hand reprojection (px)"] == "6.30" and values["cam0 samples"] == "40"
+    fresh = calibration_status("n", MonitorReport(median_px={"cam0": float("nan")}, samples={"cam0": 0}, warnings=[]))
+    assert fresh.level == DiagnosticStatus.OK and {kv.key: kv.value for kv in fresh.values}["cam0 hand reprojection (px)"] == "n/a"
