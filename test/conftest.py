@@ -20,9 +20,12 @@ os.environ["ROS_DOMAIN_ID"] = _DOMAIN_ID
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ["ROS_PYTHON_CHECK_FIELDS"] = "1"
 os.environ["ROS_LOG_DIR"] = _LOG_DIR
-os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
+os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
+# Fast DDS reads its profiles once per process: every in-process rclpy test must already see
+# the large shared-memory segment, or a later test's 921 KB images are lost (FIELD_NOTES).
+os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO_ROOT / "config" / "fastdds_shm_8mib.xml"))
 
 
 @pytest.fixture(scope="session")
