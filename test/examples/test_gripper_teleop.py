@@ -3,6 +3,7 @@ dead-man hold when the right hand is gone."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
 from hand_pose_ros.ros.state_msgs import states_to_array_msg
 from hand_pose_ros.tools.bench.handstate import hand_from_keypoints
 from hand_pose_ros.tools.harness import Recorder, spin_in_background, wait_until
+from hand_pose_ros.tools.launch_spec import ros_environment
 
 pytestmark = pytest.mark.ros
 
@@ -39,7 +41,7 @@ def poses():
     }
 
 
-def test_pinch_drives_the_gripper_the_wrist_the_target_and_no_hand_holds(ros_env, ros_log_dir, repo_root, poses):
+def test_pinch_drives_the_gripper_the_wrist_the_target_and_no_hand_holds(ros_env, ros_log_dir, repo_root, poses, monkeypatch):
     import rclpy
     from geometry_msgs.msg import PoseStamped
     from std_msgs.msg import Bool, Float64, Header
@@ -61,6 +63,10 @@ def test_pinch_drives_the_gripper_the_wrist_the_target_and_no_hand_holds(ros_env
         [sys.executable, str(repo_root / "examples" / "gripper_teleop.py"), "--ros-args", "-p", "deadman_timeout:=0.3"],
         env=dict(ros_env, ROS_LOG_DIR=str(ros_log_dir)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
     )
+    # Fast DDS reads its profiles once per process: this process's first participant must get the
+    # project's 8 MiB shared-memory profile, or later tests here lose their 921 KB images.
+    if "FASTDDS_DEFAULT_PROFILES_FILE" not in os.environ:
+        monkeypatch.setenv("FASTDDS_DEFAULT_PROFILES_FILE", ros_environment({})["FASTDDS_DEFAULT_PROFILES_FILE"])
     rclpy.init()
     node = rclpy.create_node("teleop_test")
     executor, thread = spin_in_background(node)
