@@ -14,6 +14,7 @@ import pytest
 from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.detection.config import GuidanceConfig
@@ -92,7 +93,11 @@ def test_same_results_as_the_components_run_by_hand(rig, images):
                 assert hand.track_id == expected.track_id and hand.handedness == expected.handedness
                 np.testing.assert_array_equal(hand.keypoints_3d, expected.keypoints_3d)
                 np.testing.assert_array_equal(T, wrist_pose(expected.keypoints_3d, expected.handedness))
-            assert result.world_T_wrist.shape == (2, 4, 4) and np.isfinite(result.world_T_wrist).all()
+            assert result.world_T_wrist.shape == (2, 4, 4)
+            # A wrist frame wherever the hand has its palm (wrist, index, middle and pinky MCPs).
+            palm = [HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP, HandKeypoint.PINKY_MCP]
+            assert [bool(np.isfinite(T).all()) for T in result.world_T_wrist] == \
+                [bool(np.isfinite(h.keypoints_3d[palm]).all()) for h in result.hands]
             assert [m.track_id for m in result.meshes] == [m.track_id for m in meshes]
             for mesh, expected in zip(result.meshes, meshes):
                 np.testing.assert_array_equal(mesh.vertices, expected.vertices)

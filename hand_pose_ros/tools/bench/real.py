@@ -134,24 +134,20 @@ class Runner:
     """Detector (+ guidance) + fusion over one rig, frame by frame, as the node runs them."""
 
     def __init__(self, rig, detector, guided: bool) -> None:
+        from hand_pose_ros.detection.config import GuidanceConfig
         from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+        from hand_pose_ros.pipeline import HandPosePipeline
 
         detector.reset()
-        self.fusion = MultiViewFusion(rig, FusionConfig())
-        self.detector = detector
-        self.guided = None
-        if guided:
-            from hand_pose_ros.detection.guidance import GuidedDetector
-
-            self.guided = GuidedDetector(detector, rig)
+        self.pipeline = HandPosePipeline(rig=rig, detector=detector, fusion=MultiViewFusion(rig, FusionConfig()),
+                                         guidance=GuidanceConfig(enabled=guided))
 
     def step(self, images, stamp: float):
         """V images, seconds → (per-view detections, fused hands)."""
-        detections = self.guided.detect(images) if self.guided is not None else self.detector.detect(images)
-        hands = self.fusion.process(detections, stamp)
-        if self.guided is not None:
-            self.guided.update(hands)
-        return detections, hands
+        from hand_pose_ros.timing import NS_PER_S
+
+        result = self.pipeline.process(images, round(stamp * NS_PER_S), fit_meshes=False)
+        return [list(view) for view in result.detections], list(result.hands)
 
 
 def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None):
