@@ -43,6 +43,7 @@ def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
     params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
         "cameras": {"image_topics": [TOPIC_PREFIX + image_topic(f"cam{i}") for i in range(cameras)]},
         "extrinsics": {"calibration_file": str(calibration)},
+        "intrinsics": {"source": "file"},  # the bench publisher sends images only
         "publish": {"markers": True},
     }}}))
     return str(calibration), str(params)
