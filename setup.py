@@ -12,6 +12,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hand_pose_ros", "hand_pose_ros.*"]),
+    # The tests' and benchmarks' localhost-only Fast DDS profile (launch_spec.LOCALHOST_PROFILE).
+    package_data={"hand_pose_ros.tools": ["fastdds_shm_8mib_localhost.xml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/hand_pose_ros"]),
         # The node's launch file, parameters, RViz config and Fast DDS profile (ros2 launch finds

@@ -18,6 +18,10 @@ _DOMAIN_ID = str(random.SystemRandom().randint(1, 200))
 _LOG_DIR = tempfile.mkdtemp(prefix="hand_pose_ros_test_ros_log_")
 os.environ["ROS_DOMAIN_ID"] = _DOMAIN_ID
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+# The shipped Fast DDS profile with UDP on loopback only (the shipped one reaches other hosts).
+os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(
+    pathlib.Path(__file__).resolve().parent.parent / "hand_pose_ros" / "tools" / "fastdds_shm_8mib_localhost.xml"
+)
 os.environ["ROS_PYTHON_CHECK_FIELDS"] = "1"
 os.environ["ROS_LOG_DIR"] = _LOG_DIR
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")

@@ -25,6 +25,7 @@ __all__ = [
     "config_path",
     "node_command",
     "ros_environment",
+    "LOCALHOST_PROFILE",
 ]
 
 PACKAGE = "hand_pose_ros"
@@ -32,6 +33,8 @@ EXECUTABLE = NODE_NAME  # console script (pip) and lib/hand_pose_ros/hand_pose_n
 DEFAULT_PARAMS_FILE = "multiview.yaml"
 RVIZ_CONFIG = "multiview.rviz"
 FASTDDS_PROFILE = "fastdds_shm_8mib.xml"
+# The shipped profile with UDP on loopback only: for the tests and benchmarks (``localhost=True``).
+LOCALHOST_PROFILE = pathlib.Path(__file__).resolve().parent / "fastdds_shm_8mib_localhost.xml"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -103,15 +106,18 @@ def node_command(spec: NodeSpec) -> list[str]:
     return cmd
 
 
-def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+def ros_environment(base: dict[str, str] | None = None, *, localhost: bool = False) -> dict[str, str]:
     """``base`` (default os.environ) plus this project's DDS settings where not set already.
 
-    Localhost-only discovery (multicast off the machine is not wanted) and the Fast DDS
-    profile with an 8 MiB shared-memory segment (the default 512 KiB loses best-effort
-    640×480 images, FIELD_NOTES).
+    The Fast DDS profile with an 8 MiB shared-memory segment (the default 512 KiB loses
+    best-effort 640×480 images, FIELD_NOTES) and UDP to other hosts; discovery as ROS 2's
+    defaults and the environment say. ``localhost`` (tests, benchmarks): discovery and UDP
+    confined to this machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, ``LOCALHOST_PROFILE``).
     """
     env = dict(os.environ if base is None else base)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if localhost:
+        env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(LOCALHOST_PROFILE))
     env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config_path(FASTDDS_PROFILE)))
     return env
 

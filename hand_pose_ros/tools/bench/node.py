@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     sample = sample_dir()
-    apply_ros_environment()
+    apply_ros_environment(localhost=True)  # benchmarks stay on this machine
     results = []
     print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
     with spinning_node("hand_pose_bench") as node:
