@@ -21,13 +21,14 @@ setup(
         ("share/hand_pose_ros/launch", ["launch/multiview.launch.py"]),
         ("share/hand_pose_ros/config", ["config/multiview.yaml", "config/multiview.rviz", "config/fastdds_shm_8mib.xml"]),
         # Where `ros2 run hand_pose_ros hand_pose_node` and launch_ros look for the executable.
-        ("lib/hand_pose_ros", ["scripts/hand_pose_node"]),
+        ("lib/hand_pose_ros", ["scripts/hand_pose_node", "scripts/hand_pose_lifecycle_node"]),
     ],
     install_requires=["numpy", "scipy", "opencv-python-headless", "pyyaml", "torch"],
     entry_points={
         "console_scripts": [
             "hand-pose-ros = hand_pose_ros.tools.cli:main",
             "hand_pose_node = hand_pose_ros.ros.node:main",
+            "hand_pose_lifecycle_node = hand_pose_ros.ros.lifecycle_node:main",
         ]
     },
 )

@@ -85,6 +85,12 @@ class HandPoseNode(GuardedEndpoints, Node):
     def __init__(self, **kwargs: Any) -> None:
         # Overrides are declared automatically so that unknown names can be reported.
         super().__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
+        self._configure()
+        self._activate()
+
+    def _configure(self) -> None:
+        """Parameters → config and rig, the warmed-up pipeline and the per-camera state (also
+        the managed node's ``configure``, ``lifecycle_node``)."""
         self.config, self.rig = load_config(declare_parameters(self))
         if self.config.extrinsics.source == "tf":
             self.rig = self._rig_from_tf()
@@ -109,6 +115,11 @@ class HandPoseNode(GuardedEndpoints, Node):
         has_meshes = self._pipeline.mesh_fitter is not None
         self._mesh_markers = MeshMarkerSource() if has_meshes else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
+
+    def _activate(self) -> None:
+        """Publishers, subscriptions, the worker and the timers (also the managed node's ``activate``)."""
+        cfg = self.config
+        has_meshes = self._pipeline.mesh_fitter is not None
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish.markers else None
         self._mesh_pub = (
@@ -148,7 +159,8 @@ class HandPoseNode(GuardedEndpoints, Node):
             f"on {self._device}, mesh {cfg.mesh.model}, world frame {cfg.world_frame!r}"
         )
         # Registered last: a change can only be applied to a node that has started.
-        self.add_on_set_parameters_callback(live_parameters_callback(self, lambda: self.config, self._apply_live_parameters))
+        self._parameters_callback = live_parameters_callback(self, lambda: self.config, self._apply_live_parameters)
+        self.add_on_set_parameters_callback(self._parameters_callback)
 
     def _apply_live_parameters(self, new: NodeConfig) -> None:
         """Apply a validated change of ``config.LIVE_PARAMETERS`` (executor thread).

@@ -17,6 +17,7 @@ from hand_pose_ros.config import NODE_NAME
 __all__ = [
     "PACKAGE",
     "EXECUTABLE",
+    "LIFECYCLE_EXECUTABLE",
     "DEFAULT_PARAMS_FILE",
     "RVIZ_CONFIG",
     "FASTDDS_PROFILE",
@@ -30,6 +31,9 @@ __all__ = [
 
 PACKAGE = "hand_pose_ros"
 EXECUTABLE = NODE_NAME  # console script (pip) and lib/hand_pose_ros/hand_pose_node (colcon)
+LIFECYCLE_EXECUTABLE = "hand_pose_lifecycle_node"  # the managed node (ros.lifecycle_node), same layout
+# Each executable's module, run with ``python -m`` where the console script is not installed.
+_MODULES = {EXECUTABLE: "hand_pose_ros.ros.node", LIFECYCLE_EXECUTABLE: "hand_pose_ros.ros.lifecycle_node"}
 DEFAULT_PARAMS_FILE = "multiview.yaml"
 RVIZ_CONFIG = "multiview.rviz"
 FASTDDS_PROFILE = "fastdds_shm_8mib.xml"
@@ -68,6 +72,7 @@ def node_spec(
     backend: str = "",
     remappings: tuple[tuple[str, str], ...] = (),
     overrides: tuple[tuple[str, object], ...] = (),
+    managed: bool = False,
 ) -> NodeSpec:
     """The node as both the launch file and ``hand-pose-ros run`` start it.
 
@@ -77,11 +82,12 @@ def node_spec(
         backend: override ``detector.backend`` when not empty.
         remappings: extra ``(from, to)`` topic remappings.
         overrides: single parameters set after the file (e.g. ``("publish.overlays", True)``).
+        managed: the lifecycle node (``hand_pose_lifecycle_node``, starts unconfigured).
     """
     overrides = ((("detector.backend", backend),) if backend else ()) + tuple(overrides)
     return NodeSpec(
         package=PACKAGE,
-        executable=EXECUTABLE,
+        executable=LIFECYCLE_EXECUTABLE if managed else EXECUTABLE,
         name=NODE_NAME,
         namespace=namespace,
         parameters=(str(params_file or config_path(DEFAULT_PARAMS_FILE)),),
@@ -93,7 +99,7 @@ def node_spec(
 def node_command(spec: NodeSpec) -> list[str]:
     """The command line ``ros2 run``/launch would execute for ``spec``."""
     exe = shutil.which(spec.executable, path=os.pathsep.join([str(pathlib.Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    cmd = [exe] if exe else [sys.executable, "-m", "hand_pose_ros.ros.node"]
+    cmd = [exe] if exe else [sys.executable, "-m", _MODULES[spec.executable]]
     cmd += ["--ros-args", "-r", f"__node:={spec.name}"]
     if spec.namespace:
         cmd += ["-r", f"__ns:={spec.namespace if spec.namespace.startswith('/') else '/' + spec.namespace}"]
