@@ -17,24 +17,21 @@ configure again.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-import rclpy
-from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.signals import SignalHandlerOptions
 
 from hand_pose_ros.ros.node import HandPoseNode
+from hand_pose_ros.ros.node import main as node_main
 from hand_pose_ros.ros.params import NODE_NAME
 from hand_pose_ros.ros.startup import StartupError
 
 __all__ = ["HandPoseLifecycleNode", "main"]
 
-# Ctrl-C reaches Python only between waits: an unconfigured or inactive node has no timer to
-# wake the executor, so it wakes itself this often (s).
+# Ctrl-C reaches Python only between waits: an unconfigured or inactive node has no timer of
+# its own to wake the executor, so a do-nothing one wakes it this often (s).
 SPIN_WAKE_S = 0.5
 
 
@@ -46,6 +43,7 @@ class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
         # LifecycleNode's (and Node's) constructor, not HandPoseNode's: that one configures and
         # activates at once.
         super(HandPoseNode, self).__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
+        self.create_timer(SPIN_WAKE_S, lambda: None)  # wakes the executor (SPIN_WAKE_S)
         self._configured = False
         self._active_entities: tuple[list[Any], list[Any], list[Any]] | None = None  # publishers, subscriptions, timers
 
@@ -123,22 +121,7 @@ class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Console entry point (``hand_pose_lifecycle_node``): starts unconfigured."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
-    node = None
-    try:
-        node = HandPoseLifecycleNode()
-        executor = rclpy.get_global_executor()
-        executor.add_node(node)
-        while rclpy.ok():
-            executor.spin_once(timeout_sec=SPIN_WAKE_S)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return node_main(argv, HandPoseLifecycleNode)
 
 
 if __name__ == "__main__":

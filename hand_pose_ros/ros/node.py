@@ -383,14 +383,15 @@ class HandPoseNode(GuardedEndpoints, Node):
         super().destroy_node()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point (``hand_pose_node``); returns 2 when start-up is refused."""
+def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | None = None) -> int:
+    """Console entry point (``hand_pose_node``; ``node_class``: the managed node's, see
+    ``lifecycle_node``); returns 2 when start-up is refused."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Ctrl-C is handled here, not by rclpy's handler, so the worker stops before the context.
     rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
-        node = HandPoseNode()
+        node = (node_class or HandPoseNode)()
         rclpy.spin(node)
     except StartupError as exc:
         log = rclpy.logging.get_logger(NODE_NAME)
