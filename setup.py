@@ -12,6 +12,8 @@ setup(
     license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["hand_pose_ros", "hand_pose_ros.*"]),
+    # The tests' and benchmarks' localhost-only Fast DDS profile (launch_spec.LOCALHOST_PROFILE).
+    package_data={"hand_pose_ros.tools": ["fastdds_shm_8mib_localhost.xml"]},
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/hand_pose_ros"]),
         # The node's launch file, parameters, RViz config and Fast DDS profile (ros2 launch finds
@@ -19,13 +21,14 @@ setup(
         ("share/hand_pose_ros/launch", ["launch/multiview.launch.py"]),
         ("share/hand_pose_ros/config", ["config/multiview.yaml", "config/multiview.rviz", "config/fastdds_shm_8mib.xml"]),
         # Where `ros2 run hand_pose_ros hand_pose_node` and launch_ros look for the executable.
-        ("lib/hand_pose_ros", ["scripts/hand_pose_node"]),
+        ("lib/hand_pose_ros", ["scripts/hand_pose_node", "scripts/hand_pose_lifecycle_node"]),
     ],
     install_requires=["numpy", "scipy", "opencv-python-headless", "pyyaml", "torch"],
     entry_points={
         "console_scripts": [
             "hand-pose-ros = hand_pose_ros.tools.cli:main",
             "hand_pose_node = hand_pose_ros.ros.node:main",
+            "hand_pose_lifecycle_node = hand_pose_ros.ros.lifecycle_node:main",
         ]
     },
 )

@@ -1,8 +1,8 @@
 """The node's configuration tree (``NodeConfig``) and its one loader. ROS-free.
 
 The tree mirrors ``config/multiview.yaml``: each YAML section is a typed, frozen config
-(``cameras``, ``extrinsics``, ``qos``, ``sync``, ``detector``, ``guidance``, ``fusion``, ``mesh``,
-``publish``) whose field names are the YAML keys; ROS parameters are the same keys dotted
+(``cameras``, ``intrinsics``, ``extrinsics``, ``qos``, ``sync``, ``detector``, ``guidance``,
+``fusion``, ``mesh``, ``publish``) whose field names are the YAML keys; ROS parameters are the same keys dotted
 (``sync.slop``). Defaults live only in those dataclasses, plus ``NODE_DEFAULTS``: the few
 values where the node differs from a component's own default, each with its reason.
 
@@ -37,6 +37,7 @@ __all__ = [
     "StartupError",
     "CameraInput",
     "CamerasConfig",
+    "IntrinsicsConfig",
     "ExtrinsicsConfig",
     "QosConfig",
     "PublishConfig",
@@ -84,6 +85,7 @@ ROS_BUILTIN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_serv
 DERIVED_FIELDS = {"sync.num_cameras": "set from the number of cameras.image_topics"}
 
 EXTRINSICS_SOURCES = ("file", "tf")
+INTRINSICS_SOURCES = ("camera_info", "file")
 RELIABILITIES = ("best_effort", "reliable")
 SYNC_IMPLEMENTATIONS = ("builtin", "message_filters")
 MESSAGE_FILTERS_MISSING = (
@@ -204,12 +206,29 @@ def _sibling_info_topic(image_topic: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class IntrinsicsConfig:
+    """Where each camera's K, distortion and image size come from.
+
+    Attributes:
+        source: ``camera_info`` (each camera's CameraInfo, as image_pipeline nodes do; a
+            camera's images are held out of sets until its first CameraInfo, a changed one is
+            applied between sets; the calibration file may then hold only name, frame_id and
+            world_T_camera) or ``file`` (the calibration YAML's; CameraInfo is only compared with it).
+    """
+
+    source: str = "camera_info"
+
+    def __post_init__(self) -> None:
+        check_choice("IntrinsicsConfig.source", self.source, INTRINSICS_SOURCES)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ExtrinsicsConfig:
     """Where the camera poses come from.
 
     Attributes:
         source: ``file`` (the calibration YAML's world_T_camera) or ``tf`` (poses from TF,
-            looked up once at start-up; needs tf2_ros; intrinsics still from the file).
+            looked up once at start-up; needs tf2_ros; intrinsics as ``intrinsics.source``).
         calibration_file: calibration YAML (``hand_pose_ros.calibration`` format);
             ``{cache}`` expands to the asset cache, ``~`` and ``$VARS`` too.
         tf_timeout: seconds to wait at start-up for TF's world <- camera transforms.
@@ -273,6 +292,7 @@ class PublishConfig:
 # YAML section → its config class, in the file's order.
 SECTIONS: dict[str, type] = {
     "cameras": CamerasConfig,
+    "intrinsics": IntrinsicsConfig,
     "extrinsics": ExtrinsicsConfig,
     "qos": QosConfig,
     "sync": SyncConfig,
@@ -298,6 +318,7 @@ class NodeConfig:
 
     world_frame: str = "world"
     cameras: CamerasConfig = dataclasses.field(default_factory=CamerasConfig)
+    intrinsics: IntrinsicsConfig = dataclasses.field(default_factory=IntrinsicsConfig)
     extrinsics: ExtrinsicsConfig = dataclasses.field(default_factory=ExtrinsicsConfig)
     qos: QosConfig = dataclasses.field(default_factory=QosConfig)
     sync: SyncConfig = dataclasses.field(default_factory=_default_sync)
@@ -444,6 +465,8 @@ def load_config(params: Mapping[str, Any]) -> tuple[NodeConfig, Rig]:
     Checks, all in one pass: unknown names, every value (type, range, choice), the
     calibration file (present, valid), camera names against it, the world frame against
     its world frame, and tf2_ros where ``extrinsics.source: tf`` or ``publish.tf`` need it.
+    With ``intrinsics.source: camera_info`` the file's cameras may lack intrinsics (the rig's
+    ``has_intrinsics`` False until the node has their CameraInfo).
 
     Raises:
         StartupError: listing every problem, one line each, each naming its dotted key.
@@ -451,14 +474,15 @@ def load_config(params: Mapping[str, Any]) -> tuple[NodeConfig, Rig]:
     problems: list[str] = []
     built = _build(_with_defaults(params, problems), problems)
     extrinsics: ExtrinsicsConfig | None = built["extrinsics"]
+    intrinsics: IntrinsicsConfig | None = built["intrinsics"]
     calibration = None
-    if extrinsics is not None:
+    if extrinsics is not None and intrinsics is not None:
         path = extrinsics.calibration_path
         if not os.path.isfile(path):
             problems.append(f"extrinsics.calibration_file: no such file {path!r}")
         else:
             try:
-                calibration = load_calibration(path)
+                calibration = load_calibration(path, require_intrinsics=intrinsics.source == "file")
             except (OSError, ValueError) as exc:
                 problems.append(f"extrinsics.calibration_file: {exc}")
     tf_available = _importable("tf2_ros")

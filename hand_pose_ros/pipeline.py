@@ -403,3 +403,31 @@ class HandPosePipeline:
         )
         self._unfitted = result
         return self.fit_meshes(result) if fit_meshes else result
+
+    # --- calibration at run time (intrinsics from CameraInfo) ---------------------------------
+    def set_rig(self, rig: Rig) -> None:
+        """Use ``rig`` (the same cameras in the same order, e.g. with intrinsics from a new
+        CameraInfo) from the next set on; call between sets. The fusion's per-camera data
+        (camera arrays, essential matrices), the 3D feedback's cameras and the reprojection
+        monitor are rebuilt; the fusion's and the detector's tracks and settings are kept.
+
+        Raises:
+            ValueError: ``rig`` has other cameras, another order or a camera without intrinsics.
+            RuntimeError: the pipeline is closed.
+        """
+        self._check_open("set_rig")
+        if rig.names != self.rig.names:
+            raise ValueError(f"set_rig: expected the cameras {self.rig.names}, got {rig.names}")
+        missing = [c.name for c in rig.cameras if not c.has_intrinsics]
+        if missing:
+            raise ValueError(f"set_rig: cameras {missing} have no intrinsics")
+        fusion = MultiViewFusion(rig, self._fusion.config)
+        fusion.tracker = self._fusion.tracker
+        self.rig, self._fusion = rig, fusion
+        # The feedback and the monitor project into the cameras: they take the new ones too
+        # (the detector keeps its tracks; the next frame has no fed-back crops yet).
+        if self._guided is not None:
+            from hand_pose_ros.detection.guidance import GuidedDetector
+
+            self._guided = GuidedDetector(self._detector, rig, self._guided.config)
+        self._monitor = ReprojectionMonitor(rig, self._monitor.config)

@@ -18,14 +18,18 @@ _DOMAIN_ID = str(random.SystemRandom().randint(1, 200))
 _LOG_DIR = tempfile.mkdtemp(prefix="hand_pose_ros_test_ros_log_")
 os.environ["ROS_DOMAIN_ID"] = _DOMAIN_ID
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
+# The shipped Fast DDS profile with UDP on loopback only (the shipped one reaches other hosts).
+# Set for the whole session: Fast DDS reads its profiles once per process, so every in-process
+# rclpy test must already see the large shared-memory segment, or a later test's 921 KB images
+# are lost (FIELD_NOTES).
+os.environ["FASTDDS_DEFAULT_PROFILES_FILE"] = str(
+    pathlib.Path(__file__).resolve().parent.parent / "hand_pose_ros" / "tools" / "fastdds_shm_8mib_localhost.xml"
+)
 os.environ["ROS_PYTHON_CHECK_FIELDS"] = "1"
 os.environ["ROS_LOG_DIR"] = _LOG_DIR
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 os.environ.setdefault("PYOPENGL_PLATFORM", "egl")
-# Fast DDS reads its profiles once per process: every in-process rclpy test must already see
-# the large shared-memory segment, or a later test's 921 KB images are lost (FIELD_NOTES).
-os.environ.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(REPO_ROOT / "config" / "fastdds_shm_8mib.xml"))
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hand_pose_ros.assets import sample_dir
-from hand_pose_ros.calibration import Rig, load_calibration
+from hand_pose_ros.calibration import CameraCalibration, Rig, load_calibration, look_at
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
@@ -252,3 +252,20 @@ def test_mano_definition_maps_the_output_and_the_monitor_sees_every_camera(rig, 
     assert set(report.median_px) == set(rig.names) and sum(report.samples.values()) > 0 and not report.warnings
     mediapipe.close()
     mano.close()
+def test_set_rig_changes_the_intrinsics_the_fusion_uses_and_keeps_its_tracks():
+    """The node's CameraInfo path: a new rig between sets replaces the fusion's cameras, not its tracks."""
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    cams = tuple(CameraCalibration(name=f"c{i}", frame_id=f"c{i}", width=640, height=480, camera_matrix=K,
+                                   world_T_camera=look_at(np.array([0.6 * np.cos(a), 0.6 * np.sin(a), 0.3]), np.zeros(3)))
+                 for i, a in enumerate((0.0, 2.0)))
+    rig = Rig(cameras=cams)
+    pipeline = HandPosePipeline(rig=rig, detector=None, fusion=MultiViewFusion(rig))
+    tracker = pipeline.fusion.tracker
+    wider = cams[1].with_intrinsics(640, 480, K * [[0.8], [0.8], [1]], "none", np.zeros(0))
+    pipeline.set_rig(Rig(cameras=(cams[0], wider)))
+    assert np.allclose(pipeline.fusion.cams.K[1], wider.camera_matrix) and np.allclose(pipeline.rig[1].camera_matrix, wider.camera_matrix)
+    assert pipeline.fusion.tracker is tracker
+    with pytest.raises(ValueError, match=r"set_rig: expected the cameras \['c0', 'c1'\]"):
+        pipeline.set_rig(Rig(cameras=(cams[1], cams[0])))
+    with pytest.raises(ValueError, match=r"cameras \['c1'\] have no intrinsics"):
+        pipeline.set_rig(Rig(cameras=(cams[0], CameraCalibration(name="c1", frame_id="c1"))))

@@ -92,6 +92,9 @@ class CameraHealth:
     camera_info_received: int = 0
     camera_info_rejected: int = 0
     camera_info_error: str = ""  # the latest CameraInfo's problem ("" once a good one arrives)
+    # Intrinsics from CameraInfo: images are held out of sets until the first good one.
+    waiting_for_camera_info: bool = False
+    intrinsics: str = ""  # the intrinsics in use, as text ("" while they come from the file)
 
     def reject(self, reason: str, now: float) -> None:
         self.rejected += 1
@@ -108,7 +111,9 @@ class CameraHealth:
             problems.append((2, self.camera_info_error))
         if now - self.last_error_time < RECENT_ERROR_S:
             problems.append((1, f"rejected an image: {self.last_error}"))
-        if not self.camera_info_received:
+        if self.waiting_for_camera_info:
+            problems.append((1, f"waiting for camera_info on {self.camera_info_topic} (images held out of sets)"))
+        elif not self.camera_info_received:
             problems.append((1, f"no CameraInfo on {self.camera_info_topic}"))
         level = bytes([max((lvl for lvl, _ in problems), default=0)])  # OK 0, WARN 1, ERROR 2, STALE 3
         message = "; ".join(text for _, text in problems) or "receiving"
@@ -125,6 +130,7 @@ class CameraHealth:
                 "CameraInfo received": self.camera_info_received,
                 "CameraInfo rejected": self.camera_info_rejected,
                 "CameraInfo error": self.camera_info_error,
+                "Intrinsics": self.intrinsics,
             },
         )
 

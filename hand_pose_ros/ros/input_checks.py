@@ -8,7 +8,7 @@ import numpy as np
 
 from hand_pose_ros.calibration import DISTORTION_MODELS, CameraCalibration
 
-__all__ = ["check_image_size", "check_stamp", "camera_info_problem", "MAX_STAMP_AHEAD_S", "MAX_DISTORTION_COEFFICIENTS"]
+__all__ = ["check_image_size", "check_stamp", "camera_info_problem", "calibration_from_camera_info", "MAX_STAMP_AHEAD_S", "MAX_DISTORTION_COEFFICIENTS"]
 
 # CameraInfo K may be rounded when written by drivers; beyond 1 % it is another calibration.
 K_RELATIVE_TOLERANCE = 0.01
@@ -45,6 +45,36 @@ def check_stamp(stamp_ns: int, now_ns: int, where: str) -> None:
             f"{where}: stamp {stamp_ns} ns is {(stamp_ns - now_ns) / NS_PER_S:.1f} s ahead of the node's clock "
             f"(at most {MAX_STAMP_AHEAD_S} s)"
         )
+
+
+def calibration_from_camera_info(msg: Any, camera: CameraCalibration) -> CameraCalibration:
+    """``camera`` (name, frame, pose) with the intrinsics of a CameraInfo: K, size, distortion
+    model and coefficients (an empty or all-zero D is no distortion, whatever the model).
+
+    Raises:
+        ValueError: naming what of the CameraInfo is unusable (K, size, model, coefficient count).
+    """
+    if len(msg.k) != 9:
+        raise ValueError(f"CameraInfo K has {len(msg.k)} values, expected 9")
+    if len(msg.d) > MAX_DISTORTION_COEFFICIENTS:
+        raise ValueError(f"CameraInfo D has {len(msg.d)} coefficients (at most {MAX_DISTORTION_COEFFICIENTS})")
+    K = np.asarray(msg.k, np.float64).reshape(3, 3)
+    D = np.asarray(msg.d, np.float64)
+    if not np.all(np.isfinite(K)):
+        raise ValueError(f"CameraInfo K has non-finite values {K.tolist()}")
+    if K[0, 0] <= 0 or K[1, 1] <= 0:
+        raise ValueError(f"CameraInfo K has fx, fy = {K[0, 0]}, {K[1, 1]} (must be > 0)")
+    if int(msg.width) <= 0 or int(msg.height) <= 0:
+        raise ValueError(f"CameraInfo size {msg.width}x{msg.height} (unset: the driver is not calibrated)")
+    model = str(msg.distortion_model)
+    if not np.any(D):
+        model, D = "none", np.zeros(0)
+    elif model not in DISTORTION_MODELS:
+        raise ValueError(f"CameraInfo distortion model {model!r} is not one of {sorted(DISTORTION_MODELS)}")
+    try:
+        return camera.with_intrinsics(int(msg.width), int(msg.height), K, model, D)
+    except ValueError as exc:  # names the camera: K[2,2], coefficient count, non-finite D
+        raise ValueError(f"CameraInfo unusable: {exc}") from None
 
 
 def camera_info_problem(msg: Any, calibration: CameraCalibration) -> str:

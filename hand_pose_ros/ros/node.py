@@ -65,10 +65,11 @@ from hand_pose_ros.ros.log_bridge import RosLogBridge
 from hand_pose_ros.ros.markers import HandMarkers
 from hand_pose_ros.ros.mesh_msgs import MeshMarkerSource, meshes_to_array_msg
 from hand_pose_ros.ros.state_msgs import states_to_array_msg
+from hand_pose_ros.calibration import Rig
 from hand_pose_ros.drawing import draw_detections
 from hand_pose_ros.config import NodeConfig
 from hand_pose_ros.ros.params import NODE_NAME, declare_parameters, live_parameters_callback
-from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics
+from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics, start_up_rig
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC, OVERLAY_TOPIC, POSE_TOPIC, STATE_TOPIC
 from hand_pose_ros.ros.worker import LatestWinsWorker
@@ -85,19 +86,28 @@ class HandPoseNode(GuardedEndpoints, Node):
     def __init__(self, **kwargs: Any) -> None:
         # Overrides are declared automatically so that unknown names can be reported.
         super().__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
+        self._configure()
+        self._activate()
+
+    def _configure(self) -> None:
+        """Parameters → config and rig, the warmed-up pipeline and the per-camera state (also
+        the managed node's ``configure``, ``lifecycle_node``)."""
         self.config, self.rig = load_config(declare_parameters(self))
         if self.config.extrinsics.source == "tf":
             self.rig = self._rig_from_tf()
         self._log_bridge = RosLogBridge(self.get_logger()).install()
         try:
-            self._pipeline = build_pipeline(self.config, self.rig)  # warmed up
+            # Cameras whose intrinsics are still to come from CameraInfo start with placeholders.
+            self._pipeline = build_pipeline(self.config, start_up_rig(self.rig))  # warmed up
         except BaseException:
             self._log_bridge.remove()
             raise
         detector = self._pipeline.detector
         self._backend, self._device = detector.backend_name, detector.device
         cfg = self.config
-        self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras.inputs]
+        from_info = cfg.intrinsics.source == "camera_info"
+        self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic, waiting_for_camera_info=from_info) for c in cfg.cameras.inputs]
+        self._pipeline_rig = self.rig  # the rig the pipeline was last given (worker thread)
         self._sync = make_synchronizer(cfg.sync)
         self._latency = LatencyStats()
         self._output = RateMeter()
@@ -106,6 +116,11 @@ class HandPoseNode(GuardedEndpoints, Node):
         has_meshes = self._pipeline.mesh_fitter is not None
         self._mesh_markers = MeshMarkerSource() if has_meshes else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
+
+    def _activate(self) -> None:
+        """Publishers, subscriptions, the worker and the timers (also the managed node's ``activate``)."""
+        cfg = self.config
+        has_meshes = self._pipeline.mesh_fitter is not None
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish.markers else None
         self._mesh_pub = (
@@ -136,7 +151,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         for index, camera in enumerate(cfg.cameras.inputs):
             self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
-        self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process, self._on_process_error, "hand_pose_worker")
+        self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process_set, self._on_process_error, "hand_pose_worker")
         if cfg.sync.partial_timeout > 0:
             self.create_timer(cfg.sync.partial_timeout / 2, self._poll_sync)
         self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
@@ -145,7 +160,8 @@ class HandPoseNode(GuardedEndpoints, Node):
             f"on {self._device}, mesh {cfg.mesh.model}, world frame {cfg.world_frame!r}"
         )
         # Registered last: a change can only be applied to a node that has started.
-        self.add_on_set_parameters_callback(live_parameters_callback(self, lambda: self.config, self._apply_live_parameters))
+        self._parameters_callback = live_parameters_callback(self, lambda: self.config, self._apply_live_parameters)
+        self.add_on_set_parameters_callback(self._parameters_callback)
 
     def _apply_live_parameters(self, new: NodeConfig) -> None:
         """Apply a validated change of ``config.LIVE_PARAMETERS`` (executor thread).
@@ -210,6 +226,8 @@ class HandPoseNode(GuardedEndpoints, Node):
         now = time.monotonic()
         health = self._health[index]
         health.images.tick(now)
+        if health.waiting_for_camera_info:  # intrinsics from CameraInfo, none yet: held out of sets
+            return
         where = f"camera {health.name!r} ({health.image_topic})"
         try:
             calibration = self.rig[index]
@@ -235,13 +253,43 @@ class HandPoseNode(GuardedEndpoints, Node):
     def _on_info(self, index: int, msg: CameraInfo) -> None:
         health = self._health[index]
         health.camera_info_received += 1
-        health.camera_info_error = input_checks.camera_info_problem(msg, self.rig[index])
+        if self.config.intrinsics.source == "camera_info":
+            health.camera_info_error = self._take_intrinsics(index, msg)
+        else:
+            health.camera_info_error = input_checks.camera_info_problem(msg, self.rig[index])
         if health.camera_info_error:
             health.camera_info_rejected += 1
             self.get_logger().warning(
                 f"camera {health.name!r} ({health.camera_info_topic}): {health.camera_info_error}",
                 throttle_duration_sec=LOG_THROTTLE_S,
             )
+
+    def _take_intrinsics(self, index: int, msg: CameraInfo) -> str:
+        """Camera ``index``'s intrinsics from ``msg`` (``intrinsics.source: camera_info``): a first
+        or changed one replaces the node's rig (the worker hands it to the pipeline between
+        sets, ``_process_set``) and is logged. Returns the CameraInfo's problem, "" if none."""
+        health, old = self._health[index], self.rig[index]
+        try:
+            new = input_checks.calibration_from_camera_info(msg, old)
+        except ValueError as exc:
+            return str(exc)
+        if health.waiting_for_camera_info or not new.same_intrinsics(old):
+            cameras = list(self.rig.cameras)
+            cameras[index] = new
+            self.rig = Rig(cameras=tuple(cameras), world_frame=self.rig.world_frame)
+            health.intrinsics = new.describe_intrinsics()
+            what = "intrinsics from CameraInfo" if health.waiting_for_camera_info else "CameraInfo changed, intrinsics now"
+            self.get_logger().info(f"camera {health.name!r} ({health.camera_info_topic}): {what} {health.intrinsics}")
+            health.waiting_for_camera_info = False
+        return ""
+
+    def _process_set(self, synced: SyncedSet) -> None:
+        """The worker's job: the node's latest rig to the pipeline when it changed, then the set."""
+        rig = self.rig  # replaced whole by the executor thread; read once
+        if rig is not self._pipeline_rig:
+            self._pipeline.set_rig(start_up_rig(rig))
+            self._pipeline_rig = rig
+        self._process(synced)
 
     def _poll_sync(self) -> None:
         ready = self._sync.poll(time.monotonic())
@@ -341,14 +389,15 @@ class HandPoseNode(GuardedEndpoints, Node):
         super().destroy_node()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point (``hand_pose_node``); returns 2 when start-up is refused."""
+def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | None = None) -> int:
+    """Console entry point (``hand_pose_node``; ``node_class``: the managed node's, see
+    ``lifecycle_node``); returns 2 when start-up is refused."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Ctrl-C is handled here, not by rclpy's handler, so the worker stops before the context.
     rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
-        node = HandPoseNode()
+        node = (node_class or HandPoseNode)()
         rclpy.spin(node)
     except StartupError as exc:
         log = rclpy.logging.get_logger(NODE_NAME)

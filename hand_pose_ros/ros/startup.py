@@ -11,11 +11,17 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.config import NodeConfig, StartupError, load_config
 from hand_pose_ros.pipeline import HandPosePipeline, PipelineBuildError
 
-__all__ = ["StartupError", "load_config", "build_pipeline", "rig_with_extrinsics"]
+__all__ = ["StartupError", "load_config", "build_pipeline", "rig_with_extrinsics", "start_up_rig", "START_UP_SIZE"]
+
+# Image size (width, height) the detector is warmed up with for a camera whose intrinsics are
+# still to come from CameraInfo: the common VGA of robot cameras (and of the bundled sample).
+START_UP_SIZE = (640, 480)
 
 
 def build_pipeline(config: NodeConfig, rig: Rig) -> HandPosePipeline:
@@ -29,6 +35,17 @@ def build_pipeline(config: NodeConfig, rig: Rig) -> HandPosePipeline:
         return HandPosePipeline.from_config(config, rig)
     except PipelineBuildError as exc:
         raise StartupError(exc.problems) from exc
+
+
+def start_up_rig(rig: Rig) -> Rig:
+    """``rig`` with a camera of ``START_UP_SIZE`` (K: 90° field of view, no distortion) in
+    place of each camera without intrinsics: for building and warming up the pipeline only.
+    The node holds such a camera's images out of sets until its CameraInfo has replaced it
+    (``HandPosePipeline.set_rig``), so no result ever uses these intrinsics."""
+    width, height = START_UP_SIZE
+    K = np.array([[width / 2, 0.0, (width - 1) / 2], [0.0, width / 2, (height - 1) / 2], [0.0, 0.0, 1.0]])
+    cameras = tuple(c if c.has_intrinsics else c.with_intrinsics(width, height, K, "none", np.zeros(0)) for c in rig.cameras)
+    return Rig(cameras=cameras, world_frame=rig.world_frame)
 
 
 def rig_with_extrinsics(rig: Rig, lookup: Callable[[str, str], Any]) -> Rig:

@@ -26,9 +26,10 @@ STOP_GRACE_S = 10.0  # SIGINT → clean shutdown (worker join, DDS teardown) bef
 SPIN_JOIN_S = 5.0  # the spin thread ends within one executor wake-up once shut down
 
 
-def apply_ros_environment() -> None:
-    """Put the project's DDS defaults into this process's environment (before rclpy.init)."""
-    os.environ.update(ros_environment())
+def apply_ros_environment(*, localhost: bool = False) -> None:
+    """Put the project's DDS defaults into this process's environment (before rclpy.init);
+    ``localhost`` (benchmarks): confined to this machine (``launch_spec.ros_environment``)."""
+    os.environ.update(ros_environment(localhost=localhost))
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, period: float = 0.05) -> bool:

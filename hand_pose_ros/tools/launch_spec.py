@@ -17,6 +17,7 @@ from hand_pose_ros.config import NODE_NAME
 __all__ = [
     "PACKAGE",
     "EXECUTABLE",
+    "LIFECYCLE_EXECUTABLE",
     "DEFAULT_PARAMS_FILE",
     "RVIZ_CONFIG",
     "FASTDDS_PROFILE",
@@ -25,13 +26,19 @@ __all__ = [
     "config_path",
     "node_command",
     "ros_environment",
+    "LOCALHOST_PROFILE",
 ]
 
 PACKAGE = "hand_pose_ros"
 EXECUTABLE = NODE_NAME  # console script (pip) and lib/hand_pose_ros/hand_pose_node (colcon)
+LIFECYCLE_EXECUTABLE = "hand_pose_lifecycle_node"  # the managed node (ros.lifecycle_node), same layout
+# Each executable's module, run with ``python -m`` where the console script is not installed.
+_MODULES = {EXECUTABLE: "hand_pose_ros.ros.node", LIFECYCLE_EXECUTABLE: "hand_pose_ros.ros.lifecycle_node"}
 DEFAULT_PARAMS_FILE = "multiview.yaml"
 RVIZ_CONFIG = "multiview.rviz"
 FASTDDS_PROFILE = "fastdds_shm_8mib.xml"
+# The shipped profile with UDP on loopback only: for the tests and benchmarks (``localhost=True``).
+LOCALHOST_PROFILE = pathlib.Path(__file__).resolve().parent / "fastdds_shm_8mib_localhost.xml"
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -65,6 +72,7 @@ def node_spec(
     backend: str = "",
     remappings: tuple[tuple[str, str], ...] = (),
     overrides: tuple[tuple[str, object], ...] = (),
+    managed: bool = False,
 ) -> NodeSpec:
     """The node as both the launch file and ``hand-pose-ros run`` start it.
 
@@ -74,11 +82,12 @@ def node_spec(
         backend: override ``detector.backend`` when not empty.
         remappings: extra ``(from, to)`` topic remappings.
         overrides: single parameters set after the file (e.g. ``("publish.overlays", True)``).
+        managed: the lifecycle node (``hand_pose_lifecycle_node``, starts unconfigured).
     """
     overrides = ((("detector.backend", backend),) if backend else ()) + tuple(overrides)
     return NodeSpec(
         package=PACKAGE,
-        executable=EXECUTABLE,
+        executable=LIFECYCLE_EXECUTABLE if managed else EXECUTABLE,
         name=NODE_NAME,
         namespace=namespace,
         parameters=(str(params_file or config_path(DEFAULT_PARAMS_FILE)),),
@@ -90,7 +99,7 @@ def node_spec(
 def node_command(spec: NodeSpec) -> list[str]:
     """The command line ``ros2 run``/launch would execute for ``spec``."""
     exe = shutil.which(spec.executable, path=os.pathsep.join([str(pathlib.Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    cmd = [exe] if exe else [sys.executable, "-m", "hand_pose_ros.ros.node"]
+    cmd = [exe] if exe else [sys.executable, "-m", _MODULES[spec.executable]]
     cmd += ["--ros-args", "-r", f"__node:={spec.name}"]
     if spec.namespace:
         cmd += ["-r", f"__ns:={spec.namespace if spec.namespace.startswith('/') else '/' + spec.namespace}"]
@@ -103,15 +112,18 @@ def node_command(spec: NodeSpec) -> list[str]:
     return cmd
 
 
-def ros_environment(base: dict[str, str] | None = None) -> dict[str, str]:
+def ros_environment(base: dict[str, str] | None = None, *, localhost: bool = False) -> dict[str, str]:
     """``base`` (default os.environ) plus this project's DDS settings where not set already.
 
-    Localhost-only discovery (multicast off the machine is not wanted) and the Fast DDS
-    profile with an 8 MiB shared-memory segment (the default 512 KiB loses best-effort
-    640×480 images, FIELD_NOTES).
+    The Fast DDS profile with an 8 MiB shared-memory segment (the default 512 KiB loses
+    best-effort 640×480 images, FIELD_NOTES) and UDP to other hosts; discovery as ROS 2's
+    defaults and the environment say. ``localhost`` (tests, benchmarks): discovery and UDP
+    confined to this machine (``ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST``, ``LOCALHOST_PROFILE``).
     """
     env = dict(os.environ if base is None else base)
-    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if localhost:
+        env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+        env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(LOCALHOST_PROFILE))
     env.setdefault("FASTDDS_DEFAULT_PROFILES_FILE", str(config_path(FASTDDS_PROFILE)))
     return env
 

@@ -103,6 +103,8 @@ def play_through_node(
         from sensor_msgs.msg import CompressedImage
 
         publisher = RigPublisher(node, image_topics, info_topics, image_type=CompressedImage if compressed else Image)
+        if not info_topics:  # no CameraInfo to take intrinsics from: the calibration file's
+            overrides = (*overrides, ("intrinsics.source", "file"))
         spec = node_spec(params_file=params_file, overrides=tuple(overrides))
         with NodeProcess(spec, log_path=log_path) as proc:
             up = wait_until(lambda: not proc.alive() or (publisher.connected() and node.count_publishers(POSE) > 0), startup_timeout)

@@ -171,3 +171,26 @@ def test_look_at_is_a_level_optical_frame_facing_the_target() -> None:
     _camera(world_T_camera=T)  # a rigid transform the calibration accepts
     with pytest.raises(ValueError, match="straight up or down"):
         look_at(position, position + [0.0, 0.0, 1.0])
+
+
+def test_a_pose_only_camera_loads_without_intrinsics_and_round_trips(tmp_path: pathlib.Path) -> None:
+    """For intrinsics from CameraInfo: name, frame_id and world_T_camera only."""
+    pose = look_at(np.array([0.5, 0.0, 0.4]), np.zeros(3))
+    path = tmp_path / "poses.yaml"
+    path.write_text(yaml.safe_dump({"cameras": [{"name": "cam0", "frame_id": "f0", "world_T_camera": pose.tolist()}]}))
+    with pytest.raises(ValueError, match="camera 'cam0': missing key 'image_size'"):
+        load_calibration(path)
+    (camera,) = load_calibration(path, require_intrinsics=False).cameras
+    assert not camera.has_intrinsics and camera.frame_id == "f0" and np.allclose(camera.world_T_camera, pose)
+    save_calibration(tmp_path / "again.yaml", [camera])
+    (again,) = load_calibration(tmp_path / "again.yaml", require_intrinsics=False).cameras
+    assert not again.has_intrinsics and np.array_equal(again.world_T_camera, camera.world_T_camera)
+    full = camera.with_intrinsics(640, 480, np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]]), "none", np.zeros(0))
+    assert full.has_intrinsics and np.array_equal(full.world_T_camera, pose) and not full.same_intrinsics(camera)
+
+
+def test_half_given_intrinsics_are_refused_naming_the_keys(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "half.yaml"
+    path.write_text(yaml.safe_dump({"cameras": [{"name": "cam0", "image_size": [640, 480]}]}))
+    with pytest.raises(ValueError, match=r"half.yaml: camera 'cam0': \['image_size'\] given without camera_matrix"):
+        load_calibration(path, require_intrinsics=False)

@@ -7,7 +7,7 @@ import pytest
 from sensor_msgs.msg import CameraInfo
 
 from hand_pose_ros.calibration import CameraCalibration
-from hand_pose_ros.ros.input_checks import MAX_STAMP_AHEAD_S, camera_info_problem, check_stamp
+from hand_pose_ros.ros.input_checks import MAX_STAMP_AHEAD_S, calibration_from_camera_info, camera_info_problem, check_stamp
 from hand_pose_ros.tools.fuzz_messages import CAMERA_INFO_KINDS
 
 K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
@@ -64,3 +64,27 @@ def test_stamps_zero_or_far_ahead_are_refused():
     with pytest.raises(ValueError, match=r"cam0: stamp .* 3600.0 s ahead of the node's clock"):
         check_stamp(now + 3600 * NS, now, "cam0")
     check_stamp(int((MAX_STAMP_AHEAD_S + 1) * NS), 0, "cam0")  # sim time before /clock: no reference
+
+
+@pytest.mark.parametrize("model, d", [("plumb_bob", [0.1, -0.02, 0.001, 0.0, 0.003]), ("equidistant", [0.1, 0.01, 0.0, 0.0]),
+                                      ("plumb_bob", []), ("rational_polynomial", [0.0] * 8)])
+def test_intrinsics_from_camera_info_keep_the_pose(model, d):
+    pose_only = CameraCalibration(name="cam1", frame_id="cam1_optical_frame", world_T_camera=np.diag([1.0, -1.0, -1.0, 1.0]))
+    K2 = K * [[1.01], [1.01], [1]]
+    got = calibration_from_camera_info(CameraInfo(width=800, height=600, k=K2.reshape(-1).tolist(), distortion_model=model, d=d), pose_only)
+    assert (got.width, got.height) == (800, 600) and np.array_equal(got.camera_matrix, K2)
+    assert got.distortion_model == (model if any(d) else "none") and got.distortion.tolist() == ([float(v) for v in d] if any(d) else [])
+    assert np.array_equal(got.world_T_camera, pose_only.world_T_camera) and got.frame_id == pose_only.frame_id
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(k=[0.0] * 9), "fx, fy = 0.0, 0.0"),
+    (dict(width=0, height=0), "size 0x0"),
+    (dict(distortion_model="fisheye_magic", d=[0.1]), "'fisheye_magic' is not one of"),
+    (dict(distortion_model="plumb_bob", d=[0.1, 0.2]), "plumb_bob takes 5 distortion coefficients, got 2"),
+])
+def test_an_unusable_camera_info_is_refused_with_the_reason(fields, message):
+    values = dict(width=640, height=480, k=K.reshape(-1).tolist())
+    values.update(fields)
+    with pytest.raises(ValueError, match=message):
+        calibration_from_camera_info(CameraInfo(**values), calibration())

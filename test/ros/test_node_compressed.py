@@ -34,6 +34,7 @@ def test_compressed_jpeg_input_gives_hands(tmp_path, ros_env, monkeypatch):
         "cameras": {"image_topics": [image_topic(f"cam{i}") + "/compressed" for i in range(CAMERAS)],
                     "camera_info_topics": [camera_info_topic(f"cam{i}") for i in range(CAMERAS)], "compressed": True},
         "extrinsics": {"calibration_file": str(root / "calibration.yaml")},
+        "intrinsics": {"source": "file"},  # this test publishes images only
         "qos": {"reliability": "reliable"},
     }}}))
     jpegs = [image_path(root, f"cam{i}", FRAME).read_bytes() for i in range(CAMERAS)]

@@ -7,6 +7,7 @@ in file order on that one node: the CameraInfo check comes first, before any is 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 
@@ -56,23 +57,18 @@ def sample():
     return {"frames": frames, "truth": truth, "calibration": str(root / "calibration.yaml")}
 
 
-@pytest.fixture(scope="module")
-def rig(sample, tmp_path_factory, ros_env):
-    """(node process, publisher, recorder, rclpy node) with the node started and connected."""
+@contextlib.contextmanager
+def node_rig(parameters: dict, tmp, ros_env):
+    """(node process, publisher, recorder, rclpy node) with a node on ``parameters`` (its
+    ros__parameters tree) started and connected; the node is stopped (exit 0) on exit."""
     from diagnostic_msgs.msg import DiagnosticArray
 
     from visualization_msgs.msg import MarkerArray
 
     from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 
-    tmp = tmp_path_factory.mktemp("node")
     params = tmp / "params.yaml"
-    params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
-        "extrinsics": {"calibration_file": sample["calibration"]},
-        "qos": {"reliability": "reliable", "depth": 5},
-        "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},  # generous: a busy machine delays images
-        "publish": {"diagnostics_period": 0.5},
-    }}}))
+    params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": parameters}}))
     # This process publishes 921 KB images: use the node's 8 MiB shared-memory profile too
     # (the default segment is 512 KiB); restored after the module.
     env_patch = pytest.MonkeyPatch()
@@ -97,6 +93,19 @@ def rig(sample, tmp_path_factory, ros_env):
     finally:
         env_patch.undo()
     assert returncode == 0, log.read_text()[-3000:]
+
+
+@pytest.fixture(scope="module")
+def rig(sample, tmp_path_factory, ros_env):
+    """The module's node: intrinsics and extrinsics from the sample's calibration file."""
+    with node_rig({
+        "extrinsics": {"calibration_file": sample["calibration"]},
+        "intrinsics": {"source": "file"},  # CameraInfo checked against the file (test_node_camera_info_dds: from it)
+        "qos": {"reliability": "reliable", "depth": 5},
+        "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},  # generous: a busy machine delays images
+        "publish": {"diagnostics_period": 0.5},
+    }, tmp_path_factory.mktemp("node"), ros_env) as started:
+        yield started
 
 
 class Feeder:
@@ -151,6 +160,17 @@ def feeder(rig, sample):
     return Feeder(rig, sample)
 
 
+def hand_errors(msg, truth_frame) -> list[float]:
+    """Mean joint error (m) of each multi-view hand of a HandPoseArray to its nearest true hand."""
+    truth = [np.asarray(h["keypoints_3d"]) for h in truth_frame["hands"]]
+    errors = []
+    for hand in map(msg_to_hand, msg.hands):
+        if hand.monocular:  # one view: depth uncertain by design (HandPose.depth_stddev)
+            continue
+        errors.append(min(np.nanmean(np.linalg.norm(hand.keypoints_3d - gt, axis=1)) for gt in truth))
+    return errors
+
+
 def _values(status):
     return {kv.key: kv.value for kv in status.values}
 
@@ -172,12 +192,7 @@ def test_poses_have_world_frame_set_stamp_and_are_accurate(feeder, sample):
         assert list(msg.camera_used) == [True] * CAMERAS
         assert [stamp_to_ns(s) for s in msg.camera_stamps] == [stamp] * CAMERAS
         assert msg.latency > 0
-        truth = [np.asarray(h["keypoints_3d"]) for h in sample["truth"][frame]["hands"]]
-        for hand in map(msg_to_hand, msg.hands):
-            if hand.monocular:  # one view: depth uncertain by design (HandPose.depth_stddev)
-                continue
-            per_gt = [np.nanmean(np.linalg.norm(hand.keypoints_3d - gt, axis=1)) for gt in truth]
-            errors.append(min(per_gt))
+        errors.extend(hand_errors(msg, sample["truth"][frame]))
     assert len(errors) >= FRAMES  # at least one multi-view hand per frame on average
     assert np.median(errors) * 1e3 < ACCURACY_MM
 

@@ -104,6 +104,7 @@ def test_malformed_inputs_never_stop_the_node_and_are_counted_per_camera(mode, t
     params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
         "cameras": {"image_topics": image_topics, "camera_info_topics": info_topics, "compressed": mode == "compressed"},
         "extrinsics": {"calibration_file": str(calibration_file)},
+        "intrinsics": {"source": "file"},  # bad CameraInfo is checked against the file's
         "qos": {"reliability": "reliable", "depth": 10},
         "sync": {"slop": 0.005, "partial_timeout": 1.0},
         "mesh": {"model": "none"},  # the fuzz is about the inputs: skip the mesh fit

@@ -17,7 +17,7 @@ import types
 import pytest
 
 from hand_pose_ros.ros.topics import POSE_TOPIC
-from hand_pose_ros.tools.launch_spec import FASTDDS_PROFILE, config_path, node_command, node_spec, ros_environment
+from hand_pose_ros.tools.launch_spec import FASTDDS_PROFILE, LOCALHOST_PROFILE, config_path, node_command, node_spec, ros_environment
 
 
 class _Recorded:
@@ -111,4 +111,30 @@ def test_ros_environment_keeps_user_settings_and_fills_the_rest():
     assert env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "SUBNET"
     assert env["FASTDDS_DEFAULT_PROFILES_FILE"] == str(config_path(FASTDDS_PROFILE))
     assert config_path(FASTDDS_PROFILE).is_file()
-    assert ros_environment({})["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    assert "ROS_AUTOMATIC_DISCOVERY_RANGE" not in ros_environment({})  # ROS 2's default range
+
+
+def test_only_the_localhost_environment_confines_dds_to_this_machine():
+    env = ros_environment({}, localhost=True)
+    assert env["ROS_AUTOMATIC_DISCOVERY_RANGE"] == "LOCALHOST"
+    assert env["FASTDDS_DEFAULT_PROFILES_FILE"] == str(LOCALHOST_PROFILE)
+    assert "127.0.0.1" in LOCALHOST_PROFILE.read_text()
+    assert ros_environment({"FASTDDS_DEFAULT_PROFILES_FILE": "/mine.xml"}, localhost=True)["FASTDDS_DEFAULT_PROFILES_FILE"] == "/mine.xml"
+
+
+def test_the_shipped_dds_profile_keeps_a_large_shm_segment_and_udp_to_other_hosts():
+    import xml.etree.ElementTree as ET
+
+    ns = {"d": "http://www.eprosima.com"}
+    root = ET.parse(config_path(FASTDDS_PROFILE)).getroot()
+    transports = {t.findtext("d:transport_id", namespaces=ns): t for t in root.iter(f"{{{ns['d']}}}transport_descriptor")}
+    kinds = {t.findtext("d:type", namespaces=ns): t for t in transports.values()}
+    assert int(kinds["SHM"].findtext("d:segment_size", namespaces=ns)) >= 640 * 480 * 3
+    assert "UDPv4" in kinds
+    for transport in transports.values():  # no whitelist, no loopback-only interface
+        assert transport.find("d:interfaceWhiteList", namespaces=ns) is None and transport.find("d:interfaces", namespaces=ns) is None
+    used = [e.text for e in root.iter(f"{{{ns['d']}}}transport_id") if e.text in transports]
+    assert {"SHM", "UDPv4"} <= {transports[u].findtext("d:type", namespaces=ns) for u in used}
+    assert "127.0.0.1" not in config_path(FASTDDS_PROFILE).read_text()
+    launch = (config_path("multiview.yaml").parent.parent / "launch" / "multiview.launch.py").read_text()
+    assert "LOCALHOST" not in launch

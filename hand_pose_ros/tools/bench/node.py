@@ -43,6 +43,7 @@ def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
     params.write_text(yaml.safe_dump({"hand_pose_node": {"ros__parameters": {
         "cameras": {"image_topics": [TOPIC_PREFIX + image_topic(f"cam{i}") for i in range(cameras)]},
         "extrinsics": {"calibration_file": str(calibration)},
+        "intrinsics": {"source": "file"},  # the bench publisher sends images only
         "publish": {"markers": True},
     }}}))
     return str(calibration), str(params)
@@ -75,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     sample = sample_dir()
-    apply_ros_environment()
+    apply_ros_environment(localhost=True)  # benchmarks stay on this machine
     results = []
     print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
     with spinning_node("hand_pose_bench") as node:

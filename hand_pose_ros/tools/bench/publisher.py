@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             views.append(msg)
         frames.append(views)
 
-    apply_ros_environment()
+    apply_ros_environment(localhost=True)  # benchmarks stay on this machine
     rclpy.init()
     node = rclpy.create_node("hand_pose_bench_publisher")
     try:

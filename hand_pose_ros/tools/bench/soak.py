@@ -125,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.tools.harness import NodeProcess, apply_ros_environment, spin_in_background, wait_until
     from hand_pose_ros.tools.launch_spec import node_spec, ros_environment
 
-    apply_ros_environment()
+    apply_ros_environment(localhost=True)  # benchmarks stay on this machine
     rclpy.init()
     node = rclpy.create_node("hand_pose_soak")
     executor, thread = spin_in_background(node)
