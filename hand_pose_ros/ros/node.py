@@ -58,7 +58,7 @@ from hand_pose_ros.ros.image_conversion import (
     compressed_header,
     compressed_to_rgb,
     image_to_rgb,
-    rgb_to_image_fields,
+    rgb_to_image_bytes,
 )
 from hand_pose_ros.ros.log_bridge import RosLogBridge
 from hand_pose_ros.ros.markers import HandMarkers
@@ -76,6 +76,7 @@ from hand_pose_ros.timing import NS_PER_S
 __all__ = ["HandPoseNode", "main", "StartupError"]
 
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
+MIN_TIMER_NS = 100_000  # a deadline already passed still fires from the executor, 0.1 ms on
 
 
 class HandPoseNode(GuardedEndpoints, Node):
@@ -105,6 +106,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         has_meshes = self._pipeline.mesh_fitter is not None
         self._mesh_markers = MeshMarkerSource() if has_meshes else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
+        self._next_mesh_marker_s = float("-inf")  # monotonic s; worker thread only
         self._pose_pub = self.create_publisher(HandPoseArray, POSE_TOPIC, 10)
         self._marker_pub = self.create_publisher(MarkerArray, MARKERS_TOPIC, 10) if cfg.publish.markers else None
         self._mesh_pub = (
@@ -136,8 +138,10 @@ class HandPoseNode(GuardedEndpoints, Node):
             self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
         self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process, self._on_process_error, "hand_pose_worker")
-        if cfg.sync.partial_timeout > 0:
-            self.create_timer(cfg.sync.partial_timeout / 2, self._poll_sync)
+        # Partial sets leave at their deadline: polled on every arrival, and by this one-shot
+        # timer armed for the earliest pending deadline (see _emit_due).
+        self._partial_timer = self.create_timer(cfg.sync.partial_timeout or 1.0, self._poll_sync)
+        self._partial_timer.cancel()
         self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._backend} "
@@ -230,6 +234,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             return
         if ready is not None:
             self._worker.submit(ready)
+        self._emit_due(now)
 
     def _on_info(self, index: int, msg: CameraInfo) -> None:
         health = self._health[index]
@@ -243,16 +248,45 @@ class HandPoseNode(GuardedEndpoints, Node):
             )
 
     def _poll_sync(self) -> None:
-        ready = self._sync.poll(time.monotonic())
-        if ready is not None:
+        self._emit_due(time.monotonic())
+
+    def _emit_due(self, now: float) -> None:
+        """Hand every due partial set to the worker and arm the timer for the next deadline
+        (executor thread: subscription and timer callbacks)."""
+        for ready in self._sync.poll_all(now):
             self._worker.submit(ready)
+        deadline = self._sync.next_deadline()
+        if deadline is None:
+            self._partial_timer.cancel()
+            return
+        self._partial_timer.timer_period_ns = max(round((deadline - time.monotonic()) * NS_PER_S), MIN_TIMER_NS)
+        self._partial_timer.reset()
 
     # --- worker thread ----------------------------------------------------------------------
     def _process(self, synced: SyncedSet) -> None:
         result = self._pipeline.process(synced.items, synced.stamp_ns, fit_meshes=False)
         self._publish_poses(synced, result)
-        # Meshes after the poses, so fitting never delays /hands/pose.
-        self._publish_meshes_and_views(synced, self._pipeline.fit_meshes(result))
+        # Outputs cost what is consumed: each is built only while someone subscribes, and the
+        # mesh fit runs only for a /hands/meshes subscriber or a mesh marker that is due.
+        meshes_wanted = _subscribed(self._mesh_pub)
+        markers_wanted = _subscribed(self._marker_pub)
+        mesh_marker_due = markers_wanted and self._mesh_markers is not None and self._mesh_marker_due(time.monotonic())
+        if meshes_wanted or mesh_marker_due:
+            # After the poses, so fitting never delays /hands/pose.
+            result = self._pipeline.fit_meshes(result)
+        self._publish_meshes_and_views(synced, result, meshes_wanted, markers_wanted, mesh_marker_due)
+
+    def _mesh_marker_due(self, now: float) -> bool:
+        """Whether this set's markers carry the meshes (``publish.mesh_marker_rate_hz``; worker thread)."""
+        rate = self.config.publish.mesh_marker_rate_hz
+        if rate == 0:
+            return True
+        if now < self._next_mesh_marker_s:
+            return False
+        # On a grid of 1/rate, so that a 30 Hz input gives 10 Hz (not 7.5) at a 10 Hz limit.
+        step = self._next_mesh_marker_s + 1 / rate
+        self._next_mesh_marker_s = step if step > now else now + 1 / rate
+        return True
 
     def _publish_poses(self, synced: SyncedSet, result: FrameResult) -> None:
         latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / NS_PER_S
@@ -273,23 +307,24 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._output.tick(time.monotonic())
         self._last_error = ""
 
-    def _publish_meshes_and_views(self, synced: SyncedSet, result: FrameResult) -> None:
+    def _publish_meshes_and_views(
+        self, synced: SyncedSet, result: FrameResult, meshes: bool, markers: bool, mesh_marker: bool
+    ) -> None:
+        """The optional outputs of one set; ``meshes``/``markers``: their topics have subscribers,
+        ``mesh_marker``: the markers carry the meshes (``result`` is then fitted)."""
         header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
-        if self._mesh_pub is not None:
+        if meshes:
             self._mesh_pub.publish(meshes_to_array_msg(result.meshes, header))
-        if self._mesh_markers is not None:
-            self._mesh_markers.update(result.meshes)
-        if self._marker_pub is not None:
-            self._marker_pub.publish(self._markers.update(result.hands, header))
-        if self._overlay_pubs is not None:
-            for i, rgb in enumerate(synced.items):
-                if rgb is None:
-                    continue
-                overlay = draw_detections(rgb, result.detections[i], self.config.cameras.inputs[i].name)
-                image = Image(header=Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id))
-                for key, value in rgb_to_image_fields(overlay).items():
-                    setattr(image, key, value)
-                self._overlay_pubs[i].publish(image)
+        if markers:
+            if mesh_marker:
+                self._mesh_markers.update(result.meshes)
+            self._marker_pub.publish(self._markers.update(result.hands, header, extra=mesh_marker))
+        for i, pub in enumerate(self._overlay_pubs or ()):
+            rgb = synced.items[i]
+            if rgb is None or not _subscribed(pub):
+                continue
+            overlay = draw_detections(rgb, result.detections[i], self.config.cameras.inputs[i].name)
+            pub.publish(rgb_to_image_bytes(overlay, Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id)))
         if self._tf is not None:
             self._tf.sendTransform(wrist_transforms(result.hands, result.world_T_wrist, header))
 
@@ -333,6 +368,11 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._pipeline.close()
         self._log_bridge.remove()
         super().destroy_node()
+
+
+def _subscribed(publisher: Any) -> bool:
+    """Whether an optional output (None when switched off) has a subscriber now."""
+    return publisher is not None and publisher.get_subscription_count() > 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
