@@ -36,11 +36,10 @@ from diagnostic_msgs.msg import DiagnosticArray
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 from hand_pose_ros.pipeline import FrameResult
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray, HandStateArray
-from hand_pose_ros.ros import input_checks
+from hand_pose_ros.ros import cdr, input_checks
 from hand_pose_ros.ros.conversions import (
     hands_to_array_msg,
     ns_to_stamp,
-    stamp_to_ns,
     transform_to_matrix,
     wrist_transforms,
 )
@@ -135,7 +134,8 @@ class HandPoseNode(GuardedEndpoints, Node):
         )
         image_type = CompressedImage if cfg.cameras.compressed else Image
         for index, camera in enumerate(cfg.cameras.inputs):
-            self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos)
+            # raw=True: the callback gets the serialised bytes, parsed in place (no message object).
+            self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos, raw=True)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
         self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process, self._on_process_error, "hand_pose_worker")
         # Partial sets leave at their deadline: polled on every arrival, and by this one-shot
@@ -209,24 +209,28 @@ class HandPoseNode(GuardedEndpoints, Node):
         return rig
 
     # --- callbacks: convert and hand off --------------------------------------------------
-    def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
+    def _on_image(self, index: int, raw: bytes) -> None:
+        """One serialised Image or CompressedImage: parsed as a view of ``raw``, checked, queued."""
         now = time.monotonic()
         health = self._health[index]
         health.images.tick(now)
         where = f"camera {health.name!r} ({health.image_topic})"
         try:
             calibration = self.rig[index]
-            stamp_ns = stamp_to_ns(msg.header.stamp)
+            compressed = self.config.cameras.compressed
+            msg = cdr.parse_compressed_image(raw, where) if compressed else cdr.parse_image(raw, where)
+            stamp_ns = msg.stamp_ns
             input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
             # Size first: a huge or mis-sized image is refused before its data is touched
             # (a compressed one from its JPEG/PNG header, before decoding).
-            if isinstance(msg, CompressedImage):
+            if compressed:
                 header = compressed_header(msg, where)
                 input_checks.check_image_size(header.width, header.height, calibration, where)
                 rgb = compressed_to_rgb(msg, where)
             else:
                 input_checks.check_image_size(msg.width, msg.height, calibration, where)
-                rgb = image_to_rgb(msg, where)
+                # A view of ``raw`` for rgb8 (read-only; the pipeline never writes its inputs).
+                rgb = image_to_rgb(msg, where, use_cv_bridge=False)
             ready = self._sync.add(index, stamp_ns, rgb, now)
         except (ImageConversionError, ValueError) as exc:
             health.reject(str(exc) if where in str(exc) else f"{where}: {exc}", now)

@@ -20,7 +20,7 @@ from typing import Any
 
 from hand_pose_ros.tools.launch_spec import NodeSpec, node_command, ros_environment
 
-__all__ = ["NodeProcess", "RigPublisher", "Recorder", "Received", "apply_ros_environment", "wait_until", "spinning_node"]
+__all__ = ["NodeProcess", "RigPublisher", "Recorder", "Received", "apply_ros_environment", "wait_until", "spinning_node", "spin_in_background"]
 
 STOP_GRACE_S = 10.0  # SIGINT → clean shutdown (worker join, DDS teardown) before SIGKILL
 SPIN_JOIN_S = 5.0  # the spin thread ends within one executor wake-up once shut down
@@ -127,19 +127,26 @@ class RigPublisher:
         return all(p.get_subscription_count() >= subscribers for p in self.images + self.infos)
 
 
+def spin_in_background(node: Any) -> tuple[Any, threading.Thread]:
+    """Spin ``node`` on a daemon thread; returns (executor, thread). Shut down the executor to stop."""
+    from rclpy.executors import SingleThreadedExecutor
+
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    thread = threading.Thread(target=executor.spin, daemon=True, name="ros_spin")
+    thread.start()
+    return executor, thread
+
+
 @contextlib.contextmanager
 def spinning_node(name: str) -> Iterator[Any]:
     """rclpy started and a node ``name`` spinning on a daemon thread; on exit the executor, the
     node and rclpy are shut down (in that order) and the thread joined."""
     import rclpy
-    from rclpy.executors import SingleThreadedExecutor
 
     rclpy.init()
     node = rclpy.create_node(name)
-    executor = SingleThreadedExecutor()
-    executor.add_node(node)
-    thread = threading.Thread(target=executor.spin, daemon=True, name="ros_spin")
-    thread.start()
+    executor, thread = spin_in_background(node)
     try:
         yield node
     finally:
