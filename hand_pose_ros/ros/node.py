@@ -48,8 +48,10 @@ from hand_pose_ros.ros.diagnostics import (
     LatencyStats,
     ProcessingInfo,
     RateMeter,
+    StageStats,
     callbacks_status,
     diagnostic_array,
+    pipeline_status,
 )
 from hand_pose_ros.ros.guard import GuardedEndpoints
 from hand_pose_ros.ros.image_conversion import (
@@ -99,6 +101,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic) for c in cfg.cameras.inputs]
         self._sync = make_synchronizer(cfg.sync)
         self._latency = LatencyStats()
+        self._stages = StageStats()
         self._output = RateMeter()
         self._last_error = ""
         self._last_error_time = float("-inf")  # monotonic s of _last_error
@@ -279,6 +282,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             # After the poses, so fitting never delays /hands/pose.
             result = self._pipeline.fit_meshes(result)
         self._publish_meshes_and_views(synced, result, meshes_wanted, markers_wanted, mesh_marker_due)
+        self._stages.add(result.timings)
 
     def _mesh_marker_due(self, now: float) -> bool:
         """Whether this set's markers carry the meshes (``publish.mesh_marker_rate_hz``; worker thread)."""
@@ -362,7 +366,8 @@ class HandPoseNode(GuardedEndpoints, Node):
             latency=self._latency,
             last_error_time=self._last_error_time,
         )
-        extra = [callbacks_status(NODE_NAME, now, self.callback_errors), self.qos_events.status(NODE_NAME, now)]
+        extra = [callbacks_status(NODE_NAME, now, self.callback_errors), self.qos_events.status(NODE_NAME, now),
+                 pipeline_status(NODE_NAME, self._stages)]
         self._diag_pub.publish(
             diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, sync.counts(), info, extra)
         )

@@ -116,3 +116,18 @@ def test_incompatible_qos_warns_naming_topic_and_policy_while_no_peer_matches():
     assert "/cam0/image_raw (subscription)" in status.message and "RELIABILITY" in status.message
     matched[0] = 1  # a compatible camera joined
     assert events.status("node", 1.0 + RECENT_ERROR_S + 1).level == DiagnosticStatus.OK
+
+
+def test_pipeline_status_reports_stage_medians_over_the_sets_where_they_ran():
+    from hand_pose_ros.pipeline import StageTimings
+    from hand_pose_ros.ros.diagnostics import StageStats, pipeline_status
+
+    stats = StageStats()
+    nan = float("nan")
+    for detect, mesh in ((10.0, nan), (20.0, 5.0), (40.0, nan)):
+        stats.add(StageTimings(detect_ms=detect, fuse_ms=1.0, mesh_ms=mesh, total_ms=detect + 1.0))
+    status = pipeline_status("hand_pose_node", stats)
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name == "hand_pose_node: pipeline"
+    assert (values["Median detect ms"], values["Median mesh ms"], values["Median total ms"]) == ("20.00", "5.00", "21.00")
+    assert pipeline_status("n", StageStats()).values[0].value == "nan"
