@@ -275,13 +275,13 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._publish_poses(synced, result)
         # Outputs cost what is consumed: each is built only while someone subscribes, and the
         # mesh fit runs only for a /hands/meshes subscriber or a mesh marker that is due.
-        meshes_wanted = _subscribed(self._mesh_pub)
-        markers_wanted = _subscribed(self._marker_pub)
-        mesh_marker_due = markers_wanted and self._mesh_markers is not None and self._mesh_marker_due(time.monotonic())
-        if meshes_wanted or mesh_marker_due:
+        # Publishers read once: a live parameter may swap them from the executor thread meanwhile.
+        mesh_pub, marker_pub = _if_subscribed(self._mesh_pub), _if_subscribed(self._marker_pub)
+        mesh_marker_due = marker_pub is not None and self._mesh_markers is not None and self._mesh_marker_due(time.monotonic())
+        if mesh_pub is not None or mesh_marker_due:
             # After the poses, so fitting never delays /hands/pose.
             result = self._pipeline.fit_meshes(result)
-        self._publish_meshes_and_views(synced, result, meshes_wanted, markers_wanted, mesh_marker_due)
+        self._publish_meshes_and_views(synced, result, mesh_pub, marker_pub, mesh_marker_due)
         self._stages.add(result.timings)
 
     def _mesh_marker_due(self, now: float) -> bool:
@@ -316,20 +316,20 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._last_error = ""
 
     def _publish_meshes_and_views(
-        self, synced: SyncedSet, result: FrameResult, meshes: bool, markers: bool, mesh_marker: bool
+        self, synced: SyncedSet, result: FrameResult, mesh_pub: Any, marker_pub: Any, mesh_marker: bool
     ) -> None:
-        """The optional outputs of one set; ``meshes``/``markers``: their topics have subscribers,
-        ``mesh_marker``: the markers carry the meshes (``result`` is then fitted)."""
+        """The optional outputs of one set; ``mesh_pub``/``marker_pub``: their publishers where
+        subscribed (else None), ``mesh_marker``: the markers carry the meshes (``result`` is then fitted)."""
         header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
-        if meshes:
-            self._mesh_pub.publish(meshes_to_array_msg(result.meshes, header))
-        if markers:
+        if mesh_pub is not None:
+            mesh_pub.publish(meshes_to_array_msg(result.meshes, header))
+        if marker_pub is not None:
             if mesh_marker:
                 self._mesh_markers.update(result.meshes)
-            self._marker_pub.publish(self._markers.update(result.hands, header, extra=mesh_marker))
+            marker_pub.publish(self._markers.update(result.hands, header, extra=mesh_marker))
         for i, pub in enumerate(self._overlay_pubs or ()):
             rgb = synced.items[i]
-            if rgb is None or not _subscribed(pub):
+            if rgb is None or _if_subscribed(pub) is None:
                 continue
             overlay = draw_detections(rgb, result.detections[i], self.config.cameras.inputs[i].name)
             pub.publish(rgb_to_image_bytes(overlay, Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id)))
@@ -379,9 +379,9 @@ class HandPoseNode(GuardedEndpoints, Node):
         super().destroy_node()
 
 
-def _subscribed(publisher: Any) -> bool:
-    """Whether an optional output (None when switched off) has a subscriber now."""
-    return publisher is not None and publisher.get_subscription_count() > 0
+def _if_subscribed(publisher: Any) -> Any:
+    """An optional output's publisher (None when switched off) if it has a subscriber now, else None."""
+    return publisher if publisher is not None and publisher.get_subscription_count() > 0 else None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
