@@ -77,7 +77,7 @@ from hand_pose_ros.timing import NS_PER_S
 __all__ = ["HandPoseNode", "main", "StartupError"]
 
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
-MIN_TIMER_NS = 100_000  # a deadline already passed still fires from the executor, 0.1 ms on
+MIN_TIMER_NS = 100_000  # a deadline already passed fires at the executor's next round, 0.1 ms on
 
 
 class HandPoseNode(GuardedEndpoints, Node):
@@ -141,10 +141,11 @@ class HandPoseNode(GuardedEndpoints, Node):
             self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos, raw=True)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
         self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process, self._on_process_error, "hand_pose_worker")
-        # Partial sets leave at their deadline: polled on every arrival, and by this one-shot
-        # timer armed for the earliest pending deadline (see _emit_due).
+        # Partial sets leave at their deadline: a one-shot timer armed on every arrival for the
+        # earliest pending deadline (see _poll_sync), not a polling period that caps the rate.
         self._partial_timer = self.create_timer(cfg.sync.partial_timeout or 1.0, self._poll_sync)
         self._partial_timer.cancel()
+        self._partial_grace = False  # the timer fired once at the deadline; executor thread only
         self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._backend} "
@@ -241,7 +242,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             return
         if ready is not None:
             self._worker.submit(ready)
-        self._emit_due(now)
+        self._arm_partial_timer(now)
 
     def _on_info(self, index: int, msg: CameraInfo) -> None:
         health = self._health[index]
@@ -255,18 +256,30 @@ class HandPoseNode(GuardedEndpoints, Node):
             )
 
     def _poll_sync(self) -> None:
-        self._emit_due(time.monotonic())
-
-    def _emit_due(self, now: float) -> None:
-        """Hand every due partial set to the worker and arm the timer for the next deadline
-        (executor thread: subscription and timer callbacks)."""
+        """The partial-set timer: at a deadline, first one more executor round (images already
+        received are handed to their callbacks before this timer fires again), then every due set."""
+        now = time.monotonic()
+        if not self._partial_grace:
+            self._partial_grace = True
+            self._arm_partial_timer(now, MIN_TIMER_NS)
+            return
+        self._partial_grace = False
         for ready in self._sync.poll_all(now):
             self._worker.submit(ready)
+        self._arm_partial_timer(now)
+
+    def _arm_partial_timer(self, now: float, delay_ns: int | None = None) -> None:
+        """Arm the one-shot timer for the earliest pending deadline (or ``delay_ns``); executor thread."""
         deadline = self._sync.next_deadline()
         if deadline is None:
             self._partial_timer.cancel()
+            self._partial_grace = False
             return
-        self._partial_timer.timer_period_ns = max(round((deadline - time.monotonic()) * NS_PER_S), MIN_TIMER_NS)
+        if delay_ns is None:
+            delay_ns = round((deadline - now) * NS_PER_S)
+            if delay_ns > 0:
+                self._partial_grace = False
+        self._partial_timer.timer_period_ns = max(delay_ns, MIN_TIMER_NS)
         self._partial_timer.reset()
 
     # --- worker thread ----------------------------------------------------------------------

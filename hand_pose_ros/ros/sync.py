@@ -11,9 +11,9 @@ Partial mode: when the oldest pending message has waited ``partial_timeout`` sec
 clock, not stamps) without completing a set, a set is emitted from the cameras that have a
 message within ``slop`` of it, provided there are at least ``min_views``; missing cameras are
 ``None``. Messages older than an emitted set are dropped and counted, never queued forever.
-A caller wakes up at ``next_deadline()`` and takes every due set with ``poll_all`` (the node
-polls on every arrival and arms a one-shot timer for the deadline), so a set with a silent
-camera leaves as soon as its timeout expires, whatever the input rate.
+A caller wakes up at ``next_deadline()`` and takes every due set with ``poll_all``, so a set
+with a silent camera leaves as soon as its timeout expires, whatever the input rate (the node arms a
+one-shot timer for the deadline on every arrival).
 
 ``SyncConfig.implementation`` chooses who decides full sets: ``builtin`` (this module's,
 linear in cameras × queue, the tested one) or ``message_filters`` (ROS 2's, on request, where
