@@ -73,6 +73,7 @@ LIVE_PARAMETERS = frozenset({
     "publish.meshes",
     "publish.overlays",
     "publish.diagnostics_period",
+    "publish.mesh_marker_rate_hz",
     "fusion.filter",
     "fusion.one_euro_min_cutoff_hz",
     "fusion.one_euro_beta",
@@ -84,6 +85,8 @@ ROS_BUILTIN_PARAMETERS = frozenset({"use_sim_time", "start_type_description_serv
 # Fields that are not parameters: the loader fills them in.
 DERIVED_FIELDS = {"sync.num_cameras": "set from the number of cameras.image_topics"}
 
+# Markers vanish by themselves this long after their last update (a crashed node leaves no ghosts).
+MARKER_LIFETIME_S = 1
 EXTRINSICS_SOURCES = ("file", "tf")
 INTRINSICS_SOURCES = ("camera_info", "file")
 RELIABILITIES = ("best_effort", "reliable")
@@ -275,6 +278,9 @@ class PublishConfig:
         overlays: ``hands/debug/<camera>/image_raw``: the detector's keypoints drawn on each view.
         tf: world → ``<hand>_wrist_<id>`` transforms (needs tf2_ros).
         diagnostics_period: seconds between ``/diagnostics`` messages.
+        mesh_marker_rate_hz: most mesh markers per second in ``hands/markers`` (0: every set);
+            at least 1 otherwise, since a marker lives 1 s. The skeleton markers keep the
+            input rate.
     """
 
     markers: bool = True
@@ -282,11 +288,19 @@ class PublishConfig:
     overlays: bool = False
     tf: bool = False
     diagnostics_period: float = 1.0
+    # RViz needs no 30 Hz mesh: ~7,000 points per hand per marker are most of the marker bytes.
+    mesh_marker_rate_hz: float = 10.0
 
     def __post_init__(self) -> None:
         for field in ("markers", "meshes", "overlays", "tf"):
             check_bool(f"PublishConfig.{field}", getattr(self, field))
         check_number("PublishConfig.diagnostics_period", self.diagnostics_period, low=0.0, low_open=True)
+        check_number("PublishConfig.mesh_marker_rate_hz", self.mesh_marker_rate_hz, low=0.0)
+        if 0 < self.mesh_marker_rate_hz < 1 / MARKER_LIFETIME_S:
+            raise ValueError(
+                f"PublishConfig.mesh_marker_rate_hz: expected 0 (every set) or at least {1 / MARKER_LIFETIME_S:g} Hz "
+                f"(a marker lives {MARKER_LIFETIME_S:g} s), got {self.mesh_marker_rate_hz!r}"
+            )
 
 
 # YAML section → its config class, in the file's order.

@@ -145,7 +145,7 @@ class MultiViewFusion:
         tri = self._triangulate(frame, groups, hints)
         confidence = self._confidence(tri.mean_score, tri.num_views, tri.errors)  # (G, 21)
         hands = [self._multi_view_hand(frame, tri.points[g], confidence[g], tri.errors[g], tri.num_views[g], members, tri.hints[g])
-                 for g, members in enumerate(tri.groups) if tri.multi[g]]
+                 for g, members in enumerate(tri.groups) if tri.multi[g] and members]  # a group can lose every member
         fused = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
         for g, members in enumerate(tri.groups):
             if not tri.multi[g] and cfg.monocular:

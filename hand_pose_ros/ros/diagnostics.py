@@ -31,8 +31,10 @@ __all__ = [
     "LatencyStats",
     "ProcessingInfo",
     "QosEvents",
+    "StageStats",
     "callbacks_status",
     "calibration_status",
+    "pipeline_status",
     "diagnostic_array",
     "RECENT_ERROR_S",
 ]
@@ -317,4 +319,39 @@ def _status(name: str, level: bytes | int, message: str, values: dict[str, objec
         message=message,
         hardware_id=name.split(": ", 1)[0],
         values=[KeyValue(key=k, value=str(v)) for k, v in values.items()],
+    )
+
+
+class StageStats:
+    """The last ``LATENCY_SAMPLES`` sets' pipeline stage timings (``pipeline.StageTimings``, ms)."""
+
+    STAGES = ("detect_ms", "fuse_ms", "mesh_ms", "total_ms")
+
+    def __init__(self) -> None:
+        self._values: collections.deque[tuple[float, ...]] = collections.deque(maxlen=LATENCY_SAMPLES)
+        self._lock = threading.Lock()
+
+    def add(self, timings: Any) -> None:
+        with self._lock:
+            self._values.append(tuple(float(getattr(timings, s)) for s in self.STAGES))
+
+    def medians(self) -> dict[str, float]:
+        """Stage → median ms over the sets where it ran (NaN for a stage that never ran)."""
+        with self._lock:
+            values = np.array(self._values, dtype=np.float64).reshape(-1, len(self.STAGES))
+        out = {}
+        for stage, column in zip(self.STAGES, values.T):
+            ran = column[~np.isnan(column)]
+            out[stage] = float(np.median(ran)) if ran.size else float("nan")
+        return out
+
+
+def pipeline_status(node_name: str, stages: StageStats) -> DiagnosticStatus:
+    """Where the node's time goes: median ms per stage over the recent sets (always OK)."""
+    medians = stages.medians()
+    return _status(
+        f"{node_name}: pipeline",
+        OK,
+        ", ".join(f"{s[:-3]} {v:.1f} ms" for s, v in medians.items()) + " (medians)",
+        {f"Median {s[:-3]} ms": f"{v:.2f}" for s, v in medians.items()},
     )

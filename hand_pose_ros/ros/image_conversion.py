@@ -16,8 +16,10 @@ from typing import Any
 
 import cv2
 import numpy as np
+from sensor_msgs.msg import Image
 
 from hand_pose_ros.image_headers import MAX_IMAGE_PIXELS, ImageHeader, ImageHeaderError, check_pixels, read_header
+from hand_pose_ros.ros.cdr import PackedFields, serialize
 
 __all__ = [
     "ImageConversionError",
@@ -26,6 +28,7 @@ __all__ = [
     "compressed_to_rgb",
     "compressed_header",
     "rgb_to_image_fields",
+    "rgb_to_image_bytes",
     "cv_bridge_available",
 ]
 
@@ -190,16 +193,24 @@ def _words(text: str) -> list[str]:
     return re.findall(r"[a-z0-9]+", text)
 
 
-def rgb_to_image_fields(rgb: np.ndarray) -> dict[str, Any]:
-    """``(H, W, 3) uint8`` RGB → the fields of an rgb8 sensor_msgs/Image (for publishers)."""
+def _rgb8(rgb: np.ndarray) -> tuple[dict[str, Any], np.ndarray]:
+    """``(H, W, 3) uint8`` RGB → the rgb8 Image fields but ``data``, and the pixels C-contiguous."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
-    rgb = np.ascontiguousarray(rgb)
-    return {
-        "height": rgb.shape[0],
-        "width": rgb.shape[1],
-        "encoding": "rgb8",
-        "is_bigendian": 0,
-        "step": rgb.shape[1] * 3,
-        "data": rgb.tobytes(),
-    }
+    fields = {"height": rgb.shape[0], "width": rgb.shape[1], "encoding": "rgb8", "is_bigendian": 0, "step": rgb.shape[1] * 3}
+    return fields, np.ascontiguousarray(rgb)
+
+
+def rgb_to_image_fields(rgb: np.ndarray) -> dict[str, Any]:
+    """``(H, W, 3) uint8`` RGB → the fields of an rgb8 sensor_msgs/Image (for publishers)."""
+    fields, pixels = _rgb8(rgb)
+    return {**fields, "data": pixels.tobytes()}
+
+
+def rgb_to_image_bytes(rgb: np.ndarray, header: Any) -> bytes:
+    """``(H, W, 3) uint8`` RGB → a serialised rgb8 sensor_msgs/Image with ``header`` (for
+    ``publisher.publish``): the pixels are written once, not through a Python ``data`` field."""
+    fields, pixels = _rgb8(rgb)
+    msg, packed = Image(header=header, **fields), PackedFields()
+    packed.set(msg, "data", pixels.reshape(-1))
+    return serialize(msg, packed)

@@ -4,6 +4,12 @@ Each hand track owns marker id ``track_id`` in the namespaces ``joints``, ``bone
 ``labels``; when a track disappears its markers are sent once more as DELETE. Hand meshes
 (the mesh issue) plug in through ``extra``: callables returning more markers per hand, which
 must use their own namespace (e.g. ``mesh``) and the hand's track id.
+
+``update`` returns the MarkerArray's serialised bytes (``cdr.serialize``; publishers take them
+as they are): point lists go in as numpy arrays (``PackedFields``), never one Python
+``Point`` per point. An update may leave the extra markers out (``extra=False``, e.g. a
+mesh marker sent at a lower rate): those already shown stay, and are still deleted when
+their hand is lost.
 """
 
 from __future__ import annotations
@@ -16,8 +22,10 @@ from geometry_msgs.msg import Point
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker, MarkerArray
 
+from hand_pose_ros.config import MARKER_LIFETIME_S
 from hand_pose_ros.drawing import HAND_COLOURS
 from hand_pose_ros.keypoints import HAND_EDGES, HandKeypoint
+from hand_pose_ros.ros.cdr import PackedFields, serialize
 from hand_pose_ros.types import Hand3D
 
 __all__ = ["HandMarkers", "MarkerSource"]
@@ -26,10 +34,11 @@ JOINT_DIAMETER_M = 0.012  # about a fingertip's width
 BONE_WIDTH_M = 0.005
 LABEL_HEIGHT_M = 0.025
 LABEL_OFFSET_M = 0.05  # label above the wrist, along world +z (REP 103 up)
-# Markers vanish by themselves if the node stops publishing (a crashed node leaves no ghosts).
-MARKER_LIFETIME = Duration(sec=1)
+MARKER_LIFETIME = Duration(sec=MARKER_LIFETIME_S)
+_EDGES = np.array(HAND_EDGES)  # (E, 2) joint indices
 
-MarkerSource = Callable[[Hand3D, Header], Sequence[Marker]]
+# (hand, header, packed) → markers; long point lists go into ``packed`` (``cdr.PackedFields``).
+MarkerSource = Callable[[Hand3D, Header, PackedFields], Sequence[Marker]]
 
 
 class HandMarkers:
@@ -38,23 +47,30 @@ class HandMarkers:
     def __init__(self, extra: Sequence[MarkerSource] = ()) -> None:
         self._extra = list(extra)
         self._shown: dict[int, set[str]] = {}  # track id → namespaces shown
+        self._shown_extra: dict[int, set[str]] = {}  # track id → those of them from ``extra``
 
-    def update(self, hands: Sequence[Hand3D], header: Header) -> MarkerArray:
-        out = MarkerArray()
+    def update(self, hands: Sequence[Hand3D], header: Header, *, extra: bool = True) -> bytes:
+        """This set's markers (and DELETEs of lost ones) → serialised ``MarkerArray``."""
+        out, packed = MarkerArray(), PackedFields()
         current: dict[int, set[str]] = {}
+        current_extra: dict[int, set[str]] = {}
         for hand in hands:
-            markers = self._hand_markers(hand, header)
-            for source in self._extra:
-                markers.extend(source(hand, header))
-            current[hand.track_id] = {m.ns for m in markers}
+            markers = self._hand_markers(hand, header, packed)
+            if extra:
+                added = [m for source in self._extra for m in source(hand, header, packed)]
+                current_extra[hand.track_id] = {m.ns for m in added}
+                markers.extend(added)
+            else:  # left as shown
+                current_extra[hand.track_id] = self._shown_extra.get(hand.track_id, set())
+            current[hand.track_id] = {m.ns for m in markers} | current_extra[hand.track_id]
             out.markers.extend(markers)
         for track_id, namespaces in self._shown.items():
             for ns in namespaces - current.get(track_id, set()):
                 out.markers.append(Marker(header=header, ns=ns, id=track_id, action=Marker.DELETE))
-        self._shown = current
-        return out
+        self._shown, self._shown_extra = current, current_extra
+        return serialize(out, packed)
 
-    def _hand_markers(self, hand: Hand3D, header: Header) -> list[Marker]:
+    def _hand_markers(self, hand: Hand3D, header: Header, packed: PackedFields) -> list[Marker]:
         colour = ColorRGBA(**dict(zip("rgba", HAND_COLOURS[hand.handedness])))
         points = hand.keypoints_3d  # (21, 3) m, world
         valid = ~np.isnan(points).any(axis=1)
@@ -68,12 +84,11 @@ class HandMarkers:
 
         joints = base("joints", Marker.SPHERE_LIST)
         joints.scale.x = joints.scale.y = joints.scale.z = JOINT_DIAMETER_M
-        joints.points = [_point(p) for p in points[valid]]
+        packed.set(joints, "points", np.ascontiguousarray(points[valid], np.float64))
         bones = base("bones", Marker.LINE_LIST)
         bones.scale.x = BONE_WIDTH_M
-        for a, b in HAND_EDGES:
-            if valid[a] and valid[b]:
-                bones.points.extend([_point(points[a]), _point(points[b])])
+        edges = _EDGES[valid[_EDGES].all(axis=1)]  # (E', 2): both ends present
+        packed.set(bones, "points", np.ascontiguousarray(points[edges.reshape(-1)], np.float64))
         markers = [joints, bones]
         if valid[HandKeypoint.WRIST]:
             label = base("labels", Marker.TEXT_VIEW_FACING)

@@ -5,6 +5,10 @@ updates it in place; coloured like the hand's joints (``HAND_COLOURS``), a littl
 see-through. ``MeshMarkerSource`` plugs into ``HandMarkers(extra=...)``, which sends the
 DELETE when a track's mesh disappears. Robot code gets the indexed mesh instead:
 ``HandMeshArray`` (one ``shape_msgs/Mesh`` per track, metres, the header's world frame).
+
+Vertices and faces go to the wire as numpy arrays (``cdr.PackedFields``): ``mesh_marker``
+fills the caller's ``PackedFields``, ``meshes_to_array_msg`` returns the serialised bytes;
+no Python object per point or triangle.
 """
 
 from __future__ import annotations
@@ -12,8 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from geometry_msgs.msg import Point
-from shape_msgs.msg import Mesh, MeshTriangle
+from shape_msgs.msg import Mesh
 from std_msgs.msg import ColorRGBA, Header
 from visualization_msgs.msg import Marker
 
@@ -21,6 +24,7 @@ from hand_pose_ros.drawing import HAND_COLOURS
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.mesh import FittedMesh
 from hand_pose_ros.msg import HandMesh, HandMeshArray
+from hand_pose_ros.ros.cdr import PackedFields, serialize
 from hand_pose_ros.ros.markers import MARKER_LIFETIME
 from hand_pose_ros.types import Hand3D, check_shape
 
@@ -36,22 +40,6 @@ __all__ = [
 MESH_NAMESPACE = "mesh"
 MESH_ALPHA = 0.6  # see-through, so the joints and bones drawn inside stay visible
 
-# Faces are constant per hand model: their MeshTriangle list is built once and shared by
-# every message (building 2,314 of them costs milliseconds per frame).
-_TRIANGLES: dict[int, tuple[np.ndarray, list[MeshTriangle]]] = {}
-
-
-def _points(xyz: np.ndarray) -> list[Point]:
-    return [Point(x=x, y=y, z=z) for x, y, z in xyz.tolist()]
-
-
-def _triangles(faces: np.ndarray) -> list[MeshTriangle]:
-    cached = _TRIANGLES.get(id(faces))
-    if cached is None or cached[0] is not faces:
-        cached = (faces, [MeshTriangle(vertex_indices=f) for f in faces.astype(np.uint32)])
-        _TRIANGLES[id(faces)] = cached
-    return cached[1]
-
 
 def _check_mesh(mesh: FittedMesh) -> None:
     check_shape("vertices", mesh.vertices, (None, 3), f"mesh of track {mesh.track_id}")
@@ -63,8 +51,9 @@ def _check_mesh(mesh: FittedMesh) -> None:
         )
 
 
-def mesh_marker(mesh: FittedMesh, header: Header) -> Marker:
-    """One fitted hand → ADD ``TRIANGLE_LIST`` marker (3 points per face, world frame, metres)."""
+def mesh_marker(mesh: FittedMesh, header: Header, packed: PackedFields) -> Marker:
+    """One fitted hand → ADD ``TRIANGLE_LIST`` marker (3 points per face, world frame, metres);
+    its points, (3F, 3) float64, go into ``packed`` (serialise the marker with it)."""
     _check_mesh(mesh)
     marker = Marker(header=header, ns=MESH_NAMESPACE, id=int(mesh.track_id), type=Marker.TRIANGLE_LIST,
                     action=Marker.ADD)
@@ -73,10 +62,7 @@ def mesh_marker(mesh: FittedMesh, header: Header) -> Marker:
     r, g, b, _ = HAND_COLOURS[Handedness(mesh.handedness)]
     marker.color = ColorRGBA(r=r, g=g, b=b, a=MESH_ALPHA)
     marker.lifetime = MARKER_LIFETIME
-    # Three entries per triangle; corners shared by triangles share one Point object, so the
-    # 3F-long list costs list references, not 3F message objects.
-    points = _points(mesh.vertices)
-    marker.points = [points[i] for i in mesh.faces.reshape(-1).tolist()]
+    packed.set(marker, "points", np.ascontiguousarray(mesh.vertices[mesh.faces.reshape(-1)], np.float64))
     return marker
 
 
@@ -93,26 +79,30 @@ class MeshMarkerSource:
     def update(self, meshes: Sequence[FittedMesh]) -> None:
         self._meshes = {m.track_id: m for m in meshes}
 
-    def __call__(self, hand: Hand3D, header: Header) -> list[Marker]:
+    def __call__(self, hand: Hand3D, header: Header, packed: PackedFields) -> list[Marker]:
         mesh = self._meshes.get(hand.track_id)
-        return [] if mesh is None else [mesh_marker(mesh, header)]
+        return [] if mesh is None else [mesh_marker(mesh, header, packed)]
 
 
-def mesh_to_msg(mesh: FittedMesh) -> HandMesh:
-    """One fitted hand → ``HandMesh`` (indexed ``shape_msgs/Mesh``, metres)."""
+def mesh_to_msg(mesh: FittedMesh, packed: PackedFields) -> HandMesh:
+    """One fitted hand → ``HandMesh`` (indexed ``shape_msgs/Mesh``, metres); its vertices
+    ((V, 3) float64) and triangles ((F, 3) uint32) go into ``packed``."""
     _check_mesh(mesh)
     msg = HandMesh()
     msg.id = int(mesh.track_id)
     msg.handedness = int(mesh.handedness)
     msg.model = mesh.model
-    msg.mesh = Mesh(triangles=_triangles(mesh.faces), vertices=_points(mesh.vertices))
+    msg.mesh = Mesh()
+    packed.set(msg.mesh, "vertices", np.ascontiguousarray(mesh.vertices, np.float64))
+    packed.set(msg.mesh, "triangles", np.ascontiguousarray(mesh.faces, np.uint32))
     msg.fit_rms_error = float(mesh.rms_error)
     return msg
 
 
-def meshes_to_array_msg(meshes: Sequence[FittedMesh], header: Header) -> HandMeshArray:
-    """One set's fitted hands → ``HandMeshArray`` (same header as its ``HandPoseArray``)."""
-    return HandMeshArray(header=header, meshes=[mesh_to_msg(m) for m in meshes])
+def meshes_to_array_msg(meshes: Sequence[FittedMesh], header: Header) -> bytes:
+    """One set's fitted hands → serialised ``HandMeshArray`` (same header as its ``HandPoseArray``)."""
+    packed = PackedFields()
+    return serialize(HandMeshArray(header=header, meshes=[mesh_to_msg(m, packed) for m in meshes]), packed)
 
 
 def msg_to_arrays(msg: HandMesh) -> tuple[np.ndarray, np.ndarray]:

@@ -36,11 +36,10 @@ from diagnostic_msgs.msg import DiagnosticArray
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 from hand_pose_ros.pipeline import FrameResult
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray, HandStateArray
-from hand_pose_ros.ros import input_checks
+from hand_pose_ros.ros import cdr, input_checks
 from hand_pose_ros.ros.conversions import (
     hands_to_array_msg,
     ns_to_stamp,
-    stamp_to_ns,
     transform_to_matrix,
     wrist_transforms,
 )
@@ -49,9 +48,11 @@ from hand_pose_ros.ros.diagnostics import (
     LatencyStats,
     ProcessingInfo,
     RateMeter,
+    StageStats,
     callbacks_status,
     calibration_status,
     diagnostic_array,
+    pipeline_status,
 )
 from hand_pose_ros.ros.guard import GuardedEndpoints
 from hand_pose_ros.ros.image_conversion import (
@@ -59,7 +60,7 @@ from hand_pose_ros.ros.image_conversion import (
     compressed_header,
     compressed_to_rgb,
     image_to_rgb,
-    rgb_to_image_fields,
+    rgb_to_image_bytes,
 )
 from hand_pose_ros.ros.log_bridge import RosLogBridge
 from hand_pose_ros.ros.markers import HandMarkers
@@ -78,6 +79,7 @@ from hand_pose_ros.timing import NS_PER_S
 __all__ = ["HandPoseNode", "main", "StartupError"]
 
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
+MIN_TIMER_NS = 100_000  # a deadline already passed fires at the executor's next round, 0.1 ms on
 
 
 class HandPoseNode(GuardedEndpoints, Node):
@@ -110,12 +112,14 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._pipeline_rig = self.rig  # the rig the pipeline was last given (worker thread)
         self._sync = make_synchronizer(cfg.sync)
         self._latency = LatencyStats()
+        self._stages = StageStats()
         self._output = RateMeter()
         self._last_error = ""
         self._last_error_time = float("-inf")  # monotonic s of _last_error
         has_meshes = self._pipeline.mesh_fitter is not None
         self._mesh_markers = MeshMarkerSource() if has_meshes else None
         self._markers = HandMarkers(extra=[self._mesh_markers] if self._mesh_markers is not None else ())
+        self._next_mesh_marker_s = float("-inf")  # monotonic s; worker thread only
 
     def _activate(self) -> None:
         """Publishers, subscriptions, the worker and the timers (also the managed node's ``activate``)."""
@@ -149,11 +153,15 @@ class HandPoseNode(GuardedEndpoints, Node):
         )
         image_type = CompressedImage if cfg.cameras.compressed else Image
         for index, camera in enumerate(cfg.cameras.inputs):
-            self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos)
+            # raw=True: the callback gets the serialised bytes, parsed in place (no message object).
+            self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos, raw=True)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
         self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process_set, self._on_process_error, "hand_pose_worker")
-        if cfg.sync.partial_timeout > 0:
-            self.create_timer(cfg.sync.partial_timeout / 2, self._poll_sync)
+        # Partial sets leave at their deadline: a one-shot timer armed on every arrival for the
+        # earliest pending deadline (see _poll_sync), not a polling period that caps the rate.
+        self._partial_timer = self.create_timer(cfg.sync.partial_timeout or 1.0, self._poll_sync)
+        self._partial_timer.cancel()
+        self._partial_grace = False  # the timer fired once at the deadline; executor thread only
         self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._backend} "
@@ -222,7 +230,8 @@ class HandPoseNode(GuardedEndpoints, Node):
         return rig
 
     # --- callbacks: convert and hand off --------------------------------------------------
-    def _on_image(self, index: int, msg: Image | CompressedImage) -> None:
+    def _on_image(self, index: int, raw: bytes) -> None:
+        """One serialised Image or CompressedImage: parsed as a view of ``raw``, checked, queued."""
         now = time.monotonic()
         health = self._health[index]
         health.images.tick(now)
@@ -231,17 +240,20 @@ class HandPoseNode(GuardedEndpoints, Node):
         where = f"camera {health.name!r} ({health.image_topic})"
         try:
             calibration = self.rig[index]
-            stamp_ns = stamp_to_ns(msg.header.stamp)
+            compressed = self.config.cameras.compressed
+            msg = cdr.parse_compressed_image(raw, where) if compressed else cdr.parse_image(raw, where)
+            stamp_ns = msg.stamp_ns
             input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
             # Size first: a huge or mis-sized image is refused before its data is touched
             # (a compressed one from its JPEG/PNG header, before decoding).
-            if isinstance(msg, CompressedImage):
+            if compressed:
                 header = compressed_header(msg, where)
                 input_checks.check_image_size(header.width, header.height, calibration, where)
                 rgb = compressed_to_rgb(msg, where)
             else:
                 input_checks.check_image_size(msg.width, msg.height, calibration, where)
-                rgb = image_to_rgb(msg, where)
+                # A view of ``raw`` for rgb8 (read-only; the pipeline never writes its inputs).
+                rgb = image_to_rgb(msg, where, use_cv_bridge=False)
             ready = self._sync.add(index, stamp_ns, rgb, now)
         except (ImageConversionError, ValueError) as exc:
             health.reject(str(exc) if where in str(exc) else f"{where}: {exc}", now)
@@ -249,6 +261,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             return
         if ready is not None:
             self._worker.submit(ready)
+        self._arm_partial_timer(now)
 
     def _on_info(self, index: int, msg: CameraInfo) -> None:
         health = self._health[index]
@@ -292,16 +305,58 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._process(synced)
 
     def _poll_sync(self) -> None:
-        ready = self._sync.poll(time.monotonic())
-        if ready is not None:
+        """The partial-set timer: at a deadline, first one more executor round (images already
+        received are handed to their callbacks before this timer fires again), then every due set."""
+        now = time.monotonic()
+        if not self._partial_grace:
+            self._partial_grace = True
+            self._arm_partial_timer(now, MIN_TIMER_NS)
+            return
+        self._partial_grace = False
+        for ready in self._sync.poll_all(now):
             self._worker.submit(ready)
+        self._arm_partial_timer(now)
+
+    def _arm_partial_timer(self, now: float, delay_ns: int | None = None) -> None:
+        """Arm the one-shot timer for the earliest pending deadline (or ``delay_ns``); executor thread."""
+        deadline = self._sync.next_deadline()
+        if deadline is None:
+            self._partial_timer.cancel()
+            self._partial_grace = False
+            return
+        if delay_ns is None:
+            delay_ns = round((deadline - now) * NS_PER_S)
+            if delay_ns > 0:
+                self._partial_grace = False
+        self._partial_timer.timer_period_ns = max(delay_ns, MIN_TIMER_NS)
+        self._partial_timer.reset()
 
     # --- worker thread ----------------------------------------------------------------------
     def _process(self, synced: SyncedSet) -> None:
         result = self._pipeline.process(synced.items, synced.stamp_ns, fit_meshes=False)
         self._publish_poses(synced, result)
-        # Meshes after the poses, so fitting never delays /hands/pose.
-        self._publish_meshes_and_views(synced, self._pipeline.fit_meshes(result))
+        # Outputs cost what is consumed: each is built only while someone subscribes, and the
+        # mesh fit runs only for a /hands/meshes subscriber or a mesh marker that is due.
+        # Publishers read once: a live parameter may swap them from the executor thread meanwhile.
+        mesh_pub, marker_pub = _if_subscribed(self._mesh_pub), _if_subscribed(self._marker_pub)
+        mesh_marker_due = marker_pub is not None and self._mesh_markers is not None and self._mesh_marker_due(time.monotonic())
+        if mesh_pub is not None or mesh_marker_due:
+            # After the poses, so fitting never delays /hands/pose.
+            result = self._pipeline.fit_meshes(result)
+        self._publish_meshes_and_views(synced, result, mesh_pub, marker_pub, mesh_marker_due)
+        self._stages.add(result.timings)
+
+    def _mesh_marker_due(self, now: float) -> bool:
+        """Whether this set's markers carry the meshes (``publish.mesh_marker_rate_hz``; worker thread)."""
+        rate = self.config.publish.mesh_marker_rate_hz
+        if rate == 0:
+            return True
+        if now < self._next_mesh_marker_s:
+            return False
+        # On a grid of 1/rate, so that a 30 Hz input gives 10 Hz (not 7.5) at a 10 Hz limit.
+        step = self._next_mesh_marker_s + 1 / rate
+        self._next_mesh_marker_s = step if step > now else now + 1 / rate
+        return True
 
     def _publish_poses(self, synced: SyncedSet, result: FrameResult) -> None:
         latency = (self.get_clock().now().nanoseconds - synced.stamp_ns) / NS_PER_S
@@ -323,23 +378,24 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._output.tick(time.monotonic())
         self._last_error = ""
 
-    def _publish_meshes_and_views(self, synced: SyncedSet, result: FrameResult) -> None:
+    def _publish_meshes_and_views(
+        self, synced: SyncedSet, result: FrameResult, mesh_pub: Any, marker_pub: Any, mesh_marker: bool
+    ) -> None:
+        """The optional outputs of one set; ``mesh_pub``/``marker_pub``: their publishers where
+        subscribed (else None), ``mesh_marker``: the markers carry the meshes (``result`` is then fitted)."""
         header = Header(stamp=ns_to_stamp(synced.stamp_ns), frame_id=self.config.world_frame)
-        if self._mesh_pub is not None:
-            self._mesh_pub.publish(meshes_to_array_msg(result.meshes, header))
-        if self._mesh_markers is not None:
-            self._mesh_markers.update(result.meshes)
-        if self._marker_pub is not None:
-            self._marker_pub.publish(self._markers.update(result.hands, header))
-        if self._overlay_pubs is not None:
-            for i, rgb in enumerate(synced.items):
-                if rgb is None:
-                    continue
-                overlay = draw_detections(rgb, result.detections[i], self.config.cameras.inputs[i].name)
-                image = Image(header=Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id))
-                for key, value in rgb_to_image_fields(overlay).items():
-                    setattr(image, key, value)
-                self._overlay_pubs[i].publish(image)
+        if mesh_pub is not None:
+            mesh_pub.publish(meshes_to_array_msg(result.meshes, header))
+        if marker_pub is not None:
+            if mesh_marker:
+                self._mesh_markers.update(result.meshes)
+            marker_pub.publish(self._markers.update(result.hands, header, extra=mesh_marker))
+        for i, pub in enumerate(self._overlay_pubs or ()):
+            rgb = synced.items[i]
+            if rgb is None or _if_subscribed(pub) is None:
+                continue
+            overlay = draw_detections(rgb, result.detections[i], self.config.cameras.inputs[i].name)
+            pub.publish(rgb_to_image_bytes(overlay, Header(stamp=ns_to_stamp(synced.stamps_ns[i]), frame_id=self.rig[i].frame_id)))
         if self._tf is not None:
             self._tf.sendTransform(wrist_transforms(result.hands, result.world_T_wrist, header))
 
@@ -376,6 +432,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         extra = [
             callbacks_status(NODE_NAME, now, self.callback_errors),
             self.qos_events.status(NODE_NAME, now),
+            pipeline_status(NODE_NAME, self._stages),
             calibration_status(NODE_NAME, self._pipeline.calibration_report()),
         ]
         self._diag_pub.publish(
@@ -387,6 +444,11 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._pipeline.close()
         self._log_bridge.remove()
         super().destroy_node()
+
+
+def _if_subscribed(publisher: Any) -> Any:
+    """An optional output's publisher (None when switched off) if it has a subscriber now, else None."""
+    return publisher if publisher is not None and publisher.get_subscription_count() > 0 else None
 
 
 def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | None = None) -> int:

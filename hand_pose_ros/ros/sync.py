@@ -11,6 +11,9 @@ Partial mode: when the oldest pending message has waited ``partial_timeout`` sec
 clock, not stamps) without completing a set, a set is emitted from the cameras that have a
 message within ``slop`` of it, provided there are at least ``min_views``; missing cameras are
 ``None``. Messages older than an emitted set are dropped and counted, never queued forever.
+A caller wakes up at ``next_deadline()`` and takes every due set with ``poll_all``, so a set
+with a silent camera leaves as soon as its timeout expires, whatever the input rate (the node arms a
+one-shot timer for the deadline on every arrival).
 
 ``SyncConfig.implementation`` chooses who decides full sets: ``builtin`` (this module's,
 linear in cameras × queue, the tested one) or ``message_filters`` (ROS 2's, on request, where
@@ -153,7 +156,8 @@ class ApproximateSynchronizer:
             for cam, queue in enumerate(self._queues):
                 if queue and (oldest is None or queue[0].arrival_s < oldest[1].arrival_s):
                     oldest = (cam, queue[0])
-            if oldest is None or now_s - oldest[1].arrival_s < timeout:
+            # The same sum as next_deadline's, so that poll_all's loop ends whatever the rounding.
+            if oldest is None or now_s < oldest[1].arrival_s + timeout:
                 return None
             cam, anchor = oldest
             chosen = self._match(anchor.stamp_ns, skip=cam)
@@ -164,6 +168,24 @@ class ApproximateSynchronizer:
             self._queues[cam].pop(0)
             self.dropped += 1
             return None
+
+    def poll_all(self, now_s: float) -> list[SyncedSet]:
+        """Every partial set due at ``now_s``, oldest first (``poll`` until nothing is due)."""
+        out: list[SyncedSet] = []
+        while (deadline := self.next_deadline()) is not None and deadline <= now_s:
+            ready = self.poll(now_s)
+            if ready is not None:
+                out.append(ready)
+        return out
+
+    def next_deadline(self) -> float | None:
+        """Arrival-clock time (s) at which the oldest pending message times out; None when
+        nothing is pending or partial sets are off."""
+        if self.config.partial_timeout <= 0:
+            return None
+        with self._lock:
+            oldest = min((q[0].arrival_s for q in self._queues if q), default=None)
+        return None if oldest is None else oldest + self.config.partial_timeout
 
     def _match(self, stamp_ns: int, skip: int) -> list[_Pending | None]:
         """Per camera the pending message nearest ``stamp_ns`` within slop (None if none).

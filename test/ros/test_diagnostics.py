@@ -130,3 +130,16 @@ def test_calibration_status_warns_naming_the_moved_camera():
     assert values["cam2 hand reprojection (px)"] == "6.30" and values["cam0 samples"] == "40"
     fresh = calibration_status("n", MonitorReport(median_px={"cam0": float("nan")}, samples={"cam0": 0}, warnings=[]))
     assert fresh.level == DiagnosticStatus.OK and {kv.key: kv.value for kv in fresh.values}["cam0 hand reprojection (px)"] == "n/a"
+def test_pipeline_status_reports_stage_medians_over_the_sets_where_they_ran():
+    from hand_pose_ros.pipeline import StageTimings
+    from hand_pose_ros.ros.diagnostics import StageStats, pipeline_status
+
+    stats = StageStats()
+    nan = float("nan")
+    for detect, mesh in ((10.0, nan), (20.0, 5.0), (40.0, nan)):
+        stats.add(StageTimings(detect_ms=detect, fuse_ms=1.0, mesh_ms=mesh, total_ms=detect + 1.0))
+    status = pipeline_status("hand_pose_node", stats)
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.name == "hand_pose_node: pipeline"
+    assert (values["Median detect ms"], values["Median mesh ms"], values["Median total ms"]) == ("20.00", "5.00", "21.00")
+    assert pipeline_status("n", StageStats()).values[0].value == "nan"

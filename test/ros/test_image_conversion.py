@@ -5,11 +5,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from rclpy.serialization import deserialize_message
 from sensor_msgs.msg import CompressedImage, Image
+from std_msgs.msg import Header
 
 from hand_pose_ros.assets import hand_photos_dir
 from hand_pose_ros.tools.fuzz_messages import png_claiming
 from hand_pose_ros.ros.image_conversion import (
+    rgb_to_image_bytes,
     ImageConversionError,
     compressed_header,
     compressed_to_rgb,
@@ -209,3 +212,10 @@ def test_rgb_to_image_fields_round_trip(photo):
 def test_numpy_path_matches_cv_bridge(photo, encoding, encode):
     msg = msg_from(encode(photo), encoding)
     np.testing.assert_array_equal(image_to_rgb(msg, use_cv_bridge=True), image_to_rgb(msg, use_cv_bridge=False))
+
+
+def test_rgb_to_image_bytes_is_the_rgb8_image_rclpy_reads():
+    rgb = np.random.default_rng(3).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    msg = deserialize_message(rgb_to_image_bytes(rgb[:, ::-1], Header(frame_id="cam0")), Image)
+    assert (msg.header.frame_id, msg.height, msg.width, msg.encoding, msg.step) == ("cam0", 5, 7, "rgb8", 21)
+    np.testing.assert_array_equal(image_to_rgb(msg, use_cv_bridge=False), rgb[:, ::-1])

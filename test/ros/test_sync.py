@@ -104,6 +104,41 @@ def test_dead_camera_keeps_sets_flowing():
     assert [s.items[0][0] for s in sets] == list(range(20))
 
 
+def test_silent_camera_sets_leave_at_their_deadline_at_the_full_rate():
+    # The node's schedule on a simulated clock: poll_all on every arrival, plus a one-shot
+    # wake-up at next_deadline(). 30 fps, camera 3 silent, the default 0.1 s timeout.
+    rate, seconds = 30.0, 10.0
+    sync = make(4, slop=0.005, min_views=2, partial_timeout=0.1)
+    emitted: list[tuple[float, object]] = []  # (clock s, set)
+    arrivals = sorted((frame / rate + cam * 0.002, frame, cam) for frame in range(int(rate * seconds)) for cam in range(3))
+    for arrival, frame, cam in arrivals:
+        while (deadline := sync.next_deadline()) is not None and deadline <= arrival:  # the timer fires
+            emitted += [(deadline, out) for out in sync.poll_all(deadline)]
+        sync.add(cam, round(frame / rate * NS_PER_S) + cam * MS, frame, arrival_s=arrival)
+        emitted += [(arrival, out) for out in sync.poll_all(arrival)]
+    while (deadline := sync.next_deadline()) is not None:
+        emitted += [(deadline, out) for out in sync.poll_all(deadline)]
+    frames = [out.items[0] for _, out in emitted]
+    assert frames == list(range(int(rate * seconds)))  # every frame, in order: ≥ 29 sets/s
+    assert len(frames) / seconds >= 29
+    assert all(out.partial and out.items[:3] == (f,) * 3 and out.items[3] is None for f, (_, out) in zip(frames, emitted))
+    # Each set leaves when its first image has waited exactly the timeout, not on a polling grid.
+    waits = [t - out.stamp_ns / NS_PER_S for t, out in emitted]
+    np.testing.assert_allclose(waits, 0.1, atol=1e-6)
+    assert sync.dropped == 0 and sync.next_deadline() is None
+
+
+def test_next_deadline_is_none_without_partial_sets_or_pending_messages():
+    assert make(2, partial_timeout=0).next_deadline() is None
+    sync = make(2, partial_timeout=0.1)
+    assert sync.next_deadline() is None
+    sync.add(0, 5 * MS, "a", arrival_s=2.0)
+    assert sync.next_deadline() == pytest.approx(2.1)
+    assert sync.poll_all(2.05) == []
+    assert sync.poll_all(2.1) == [] and sync.dropped == 1  # alone: below min_views, dropped
+    assert sync.next_deadline() is None
+
+
 def test_config_errors_name_the_field():
     with pytest.raises(ValueError, match="min_views"):
         SyncConfig(num_cameras=2, min_views=3)

@@ -4,8 +4,12 @@ For each camera count, starts hand_pose_node (as ``hand-pose-ros run`` does) on 
 from the bundled sample (camera i = sample camera i mod 4), then for each input rate runs
 ``bench_publisher`` in another process for ``--duration`` seconds and measures, from this
 third process: end-to-end latency (image stamp → /hands/pose received) median and p99,
-sustained output rate, dropped sets, the node's own stamp → publish latency (median), and
-the node's CPU (% of one core) and memory.
+sustained output rate, dropped sets, the node's own stamp → publish latency (median), the
+node's CPU (% of one core; and CPU ms per set out: the node process's CPU time over the run
+divided by the sets that came out) and memory, and where the node's time goes: the
+median detect/fuse/mesh/total ms of its "pipeline" /diagnostics status. With ``--subscribe``
+(the default) this process also subscribes to /hands/markers and /hands/meshes (raw bytes,
+not deserialised), so the node builds them as for a real consumer.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cameras", type=int, nargs="+", default=[2, 4, 8], help="camera counts to measure")
     parser.add_argument("--rates", type=float, nargs="+", default=[5, 15, 30], help="input set rates (Hz), increasing")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per rate")
+    parser.add_argument("--subscribe", action=argparse.BooleanOptionalAction, default=True,
+                        help="subscribe to /hands/markers and /hands/meshes (the node builds only what is consumed)")
     add_set_option(parser, "detector.model=lite")
     parser.add_argument("--out", default="", help="also write the results as JSON here")
 
@@ -49,6 +55,15 @@ def _rig_files(cameras: int, tmp, sample) -> tuple[str, str]:
     return str(calibration), str(params)
 
 
+def _pipeline_medians(received) -> dict[str, str]:
+    """The latest "pipeline" /diagnostics status's values (median ms per stage), {} if none."""
+    for r in reversed(received):
+        for status in r.message.status:
+            if status.name.endswith(": pipeline"):
+                return {kv.key.removeprefix("Median ").removesuffix(" ms"): kv.value for kv in status.values}
+    return {}
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import pathlib
@@ -61,7 +76,11 @@ def run(args: argparse.Namespace) -> int:
     import psutil
 
     from hand_pose_ros.assets import sample_dir
-    from hand_pose_ros.msg import HandPoseArray
+    from diagnostic_msgs.msg import DiagnosticArray
+    from visualization_msgs.msg import MarkerArray
+
+    from hand_pose_ros.msg import HandMeshArray, HandPoseArray
+    from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC
     from hand_pose_ros.ros.conversions import stamp_to_ns
     from hand_pose_ros.timing import NS_PER_S
     from hand_pose_ros.tools.harness import NodeProcess, Recorder, apply_ros_environment, spinning_node, wait_until
@@ -78,9 +97,14 @@ def run(args: argparse.Namespace) -> int:
     sample = sample_dir()
     apply_ros_environment(localhost=True)  # benchmarks stay on this machine
     results = []
-    print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} {'CPU %':>6} {'RSS MB':>7}")
+    print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} "
+          f"{'CPU %':>6} {'CPU ms/set':>10} {'RSS MB':>7}  pipeline medians")
     with spinning_node("hand_pose_bench") as node:
-        recorder = Recorder(node, {POSE: HandPoseArray})
+        recorder = Recorder(node, {POSE: HandPoseArray, "/diagnostics": DiagnosticArray})
+        consumed = {MARKERS_TOPIC: 0, MESHES_TOPIC: 0}  # messages received (bytes, never deserialised)
+        if args.subscribe:
+            for topic, msg_type in ((MARKERS_TOPIC, MarkerArray), (MESHES_TOPIC, HandMeshArray)):
+                node.create_subscription(msg_type, "/" + topic.lstrip("/"), lambda _, t=topic: consumed.__setitem__(t, consumed[t] + 1), 10, raw=True)
         with tempfile.TemporaryDirectory(prefix="hand_pose_bench_") as tmp_name:
             tmp = pathlib.Path(tmp_name)
             for cameras in args.cameras:
@@ -97,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
                     ps = psutil.Process(proc.process.pid)
                     for rate in args.rates:
                         ps.cpu_percent(None)
+                        cpu_start = sum(ps.cpu_times()[:2])
                         feeder = subprocess.run(
                             [sys.executable, "-m", "hand_pose_ros.tools.bench.publisher", "--cameras", str(cameras),
                              "--rate", str(rate), "--duration", str(args.duration)],
@@ -108,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
                         published = json.loads(feeder.stdout.strip().splitlines()[-1])
                         time.sleep(1.0)  # let the last sets come out
                         cpu = ps.cpu_percent(None)
+                        cpu_s = sum(ps.cpu_times()[:2]) - cpu_start
                         rss = ps.memory_info().rss / 2**20
                         window = [r for r in recorder.get(POSE)
                                   if published["first_stamp_ns"] <= stamp_to_ns(r.message.header.stamp) <= published["last_stamp_ns"]]
@@ -123,10 +149,15 @@ def run(args: argparse.Namespace) -> int:
                             "node_latency_p50_ms": float(np.median(in_node)) if in_node.size else float("nan"),
                             "sets_in": published["sets"], "sets_out": len(window),
                             "dropped": published["sets"] - len(window), "cpu_percent": cpu, "rss_mb": rss,
+                            "cpu_ms_per_set": 1e3 * cpu_s / max(len(window), 1),
+                            "pipeline_ms": _pipeline_medians(recorder.get("/diagnostics")),
+                            "consumed": dict(consumed),
                         }
                         results.append(row)
                         print(f"{cameras:>4} {row['rate_in_hz']:>6.1f} {row['rate_out_hz']:>6.1f} {row['latency_p50_ms']:>10.1f} "
-                              f"{row['latency_p99_ms']:>10.1f} {row['node_latency_p50_ms']:>11.1f} {row['dropped']:>8} {cpu:>6.0f} {rss:>7.0f}", flush=True)
+                              f"{row['latency_p99_ms']:>10.1f} {row['node_latency_p50_ms']:>11.1f} {row['dropped']:>8} {cpu:>6.0f} "
+                              f"{row['cpu_ms_per_set']:>10.1f} {rss:>7.0f}  "
+                              + " ".join(f"{k} {v}" for k, v in row["pipeline_ms"].items()), flush=True)
     best = {}
     for row in results:
         best[row["cameras"]] = max(best.get(row["cameras"], 0.0), row["rate_out_hz"])
