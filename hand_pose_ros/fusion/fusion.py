@@ -148,7 +148,7 @@ class MultiViewFusion:
                  for g, members in enumerate(tri.groups) if tri.multi[g] and members]  # a group can lose every member
         fused = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
         for g, members in enumerate(tri.groups):
-            if not tri.multi[g] and cfg.monocular:
+            if not tri.multi[g] and cfg.monocular and members:
                 hand = self._monocular_hand(frame, members[0], fused, tri.hints[g])
                 if hand is not None:
                     hands.append(hand)
