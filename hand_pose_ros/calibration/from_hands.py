@@ -25,6 +25,7 @@ from hand_pose_ros.calibration.bundle import BundleConfig, bundle_adjust
 from hand_pose_ros.calibration.gauge import align_rig_poses, pose_difference
 from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
+from hand_pose_ros.checks import check_number
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.types import HandDetection2D
 
@@ -80,13 +81,12 @@ class HandRefinementConfig:
 
     def __post_init__(self) -> None:
         BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
-        if not (self.match_gate_px > 0 and 0 <= self.min_score <= 1 and self.min_spread_m >= 0):
-            raise ValueError(
-                "HandRefinementConfig: need match_gate_px > 0, min_score in [0, 1], min_spread_m >= 0; got "
-                f"{self.match_gate_px}, {self.min_score}, {self.min_spread_m}"
-            )
-        if self.min_frames < 1 or self.min_joints_per_camera < 1 or self.max_evaluations < 1:
-            raise ValueError("HandRefinementConfig: min_frames, min_joints_per_camera and max_evaluations must be >= 1")
+        name = "HandRefinementConfig"
+        check_number(f"{name}.match_gate_px", self.match_gate_px, low=0.0, low_open=True)
+        check_number(f"{name}.min_score", self.min_score, low=0.0, high=1.0)
+        check_number(f"{name}.min_spread_m", self.min_spread_m, low=0.0)
+        for field in ("min_frames", "min_joints_per_camera", "max_evaluations"):
+            check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

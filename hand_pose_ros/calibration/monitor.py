@@ -18,6 +18,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hand_pose_ros.calibration.rig import Rig
+from hand_pose_ros.checks import check_number
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.types import Hand3D, HandDetection2D
 
@@ -53,13 +54,13 @@ class MonitorConfig:
     min_excess_px: float = 2.5
 
     def __post_init__(self) -> None:
-        if not (self.match_gate_px > 0 and 0 <= self.min_score <= 1 and self.ratio > 1 and self.min_excess_px >= 0):
-            raise ValueError(
-                "MonitorConfig: need match_gate_px > 0, min_score in [0, 1], ratio > 1, min_excess_px >= 0; got "
-                f"{self.match_gate_px}, {self.min_score}, {self.ratio}, {self.min_excess_px}"
-            )
-        if not 1 <= self.min_samples <= self.window:
-            raise ValueError(f"MonitorConfig: need 1 <= min_samples <= window, got {self.min_samples}, {self.window}")
+        name = "MonitorConfig"
+        check_number(f"{name}.match_gate_px", self.match_gate_px, low=0.0, low_open=True)
+        check_number(f"{name}.min_score", self.min_score, low=0.0, high=1.0)
+        check_number(f"{name}.window", self.window, integer=True, low=1)
+        check_number(f"{name}.min_samples", self.min_samples, integer=True, low=1, high=self.window)
+        check_number(f"{name}.ratio", self.ratio, low=1.0, low_open=True)
+        check_number(f"{name}.min_excess_px", self.min_excess_px, low=0.0)
 
 
 def match_views(cameras: CameraArray, hands_xyz: np.ndarray, detections: Sequence[Sequence[HandDetection2D]],

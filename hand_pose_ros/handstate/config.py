@@ -9,20 +9,10 @@ set of thresholds suits small and large hands. Values were set on the hand model
 from __future__ import annotations
 
 import dataclasses
-import math
+
+from hand_pose_ros.checks import check_number
 
 __all__ = ["HandStateConfig"]
-
-
-def _check_number(name: str, value: object, low: float, high: float, *, open_low: bool = False) -> None:
-    """ValueError naming ``HandStateConfig.<name>`` unless ``value`` is a finite real in the range."""
-    where = f"HandStateConfig.{name}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{where}: expected a finite number, got {value!r}")
-    below = value <= low if open_low else value < low
-    if below or value > high:
-        bracket = "(" if open_low else "["
-        raise ValueError(f"{where}: expected a value in {bracket}{low}, {high}], got {value!r}")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -75,37 +65,37 @@ class HandStateConfig:
     track_timeout_s: float = 1.0
 
     def __post_init__(self) -> None:
-        _check_number("pinch_closed_ratio", self.pinch_closed_ratio, 0.0, 100.0, open_low=True)
-        _check_number("pinch_open_ratio", self.pinch_open_ratio, 0.0, 100.0, open_low=True)
+        check_number("HandStateConfig.pinch_closed_ratio", self.pinch_closed_ratio, low=0.0, high=100.0, low_open=True)
+        check_number("HandStateConfig.pinch_open_ratio", self.pinch_open_ratio, low=0.0, high=100.0, low_open=True)
         if self.pinch_open_ratio <= self.pinch_closed_ratio:
             raise ValueError(
                 f"HandStateConfig.pinch_open_ratio: expected more than pinch_closed_ratio "
                 f"({self.pinch_closed_ratio}), got {self.pinch_open_ratio}"
             )
-        _check_number("pinch_on_strength", self.pinch_on_strength, 0.0, 1.0)
-        _check_number("pinch_off_strength", self.pinch_off_strength, 0.0, 1.0)
+        check_number("HandStateConfig.pinch_on_strength", self.pinch_on_strength, low=0.0, high=1.0)
+        check_number("HandStateConfig.pinch_off_strength", self.pinch_off_strength, low=0.0, high=1.0)
         if self.pinch_off_strength >= self.pinch_on_strength:
             raise ValueError(
                 f"HandStateConfig.pinch_off_strength: expected less than pinch_on_strength "
                 f"({self.pinch_on_strength}) for hysteresis, got {self.pinch_off_strength}"
             )
-        _check_number("pinch_min_duration_s", self.pinch_min_duration_s, 0.0, 10.0)
+        check_number("HandStateConfig.pinch_min_duration_s", self.pinch_min_duration_s, low=0.0, high=10.0)
         for name in ("finger_curl_range_deg", "thumb_curl_range_deg"):
             value = getattr(self, name)
             if not (isinstance(value, tuple) and len(value) == 2):
                 raise ValueError(f"HandStateConfig.{name}: expected a (straight, curled) pair, got {value!r}")
             for i, part in enumerate(value):
-                _check_number(f"{name}[{i}]", part, 0.0, 540.0)
+                check_number(f"HandStateConfig.{name}[{i}]", part, low=0.0, high=540.0)
             if value[1] <= value[0]:
                 raise ValueError(f"HandStateConfig.{name}: expected straight < curled, got {value!r}")
-        _check_number("pointing_max_index_curl", self.pointing_max_index_curl, 0.0, 1.0)
-        _check_number("pointing_min_other_curl", self.pointing_min_other_curl, 0.0, 1.0)
+        check_number("HandStateConfig.pointing_max_index_curl", self.pointing_max_index_curl, low=0.0, high=1.0)
+        check_number("HandStateConfig.pointing_min_other_curl", self.pointing_min_other_curl, low=0.0, high=1.0)
         if self.pointing_min_other_curl <= self.pointing_max_index_curl:
             raise ValueError(
                 f"HandStateConfig.pointing_min_other_curl: expected more than pointing_max_index_curl "
                 f"({self.pointing_max_index_curl}), got {self.pointing_min_other_curl}"
             )
         for name in ("scale_time_constant_s", "speed_time_constant_s"):
-            _check_number(name, getattr(self, name), 0.0, 60.0)
-        _check_number("speed_max_gap_s", self.speed_max_gap_s, 0.0, 60.0, open_low=True)
-        _check_number("track_timeout_s", self.track_timeout_s, 0.0, 3600.0, open_low=True)
+            check_number(f"HandStateConfig.{name}", getattr(self, name), low=0.0, high=60.0)
+        check_number("HandStateConfig.speed_max_gap_s", self.speed_max_gap_s, low=0.0, high=60.0, low_open=True)
+        check_number("HandStateConfig.track_timeout_s", self.track_timeout_s, low=0.0, high=3600.0, low_open=True)

@@ -221,15 +221,15 @@ def test_tracks_are_separate_pruned_after_the_timeout_and_reset_when_time_goes_b
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"pinch_on_strength": 1.5}, "HandStateConfig.pinch_on_strength: expected a value in [0.0, 1.0], got 1.5"),
+        ({"pinch_on_strength": 1.5}, "HandStateConfig.pinch_on_strength: expected a finite number in [0.0, 1.0], got 1.5"),
         ({"pinch_off_strength": 0.8}, "pinch_off_strength: expected less than pinch_on_strength (0.75)"),
         ({"pinch_open_ratio": 0.5}, "pinch_open_ratio: expected more than pinch_closed_ratio (1.0)"),
-        ({"pinch_min_duration_s": float("nan")}, "pinch_min_duration_s: expected a finite number, got nan"),
+        ({"pinch_min_duration_s": float("nan")}, "pinch_min_duration_s: expected a finite number in [0.0, 10.0], got nan"),
         ({"finger_curl_range_deg": (200.0, 100.0)}, "finger_curl_range_deg: expected straight < curled"),
         ({"thumb_curl_range_deg": 70.0}, "thumb_curl_range_deg: expected a (straight, curled) pair"),
         ({"pointing_min_other_curl": 0.1}, "pointing_min_other_curl: expected more than pointing_max_index_curl"),
-        ({"track_timeout_s": 0.0}, "track_timeout_s: expected a value in (0.0, 3600.0]"),
-        ({"speed_time_constant_s": True}, "speed_time_constant_s: expected a finite number, got True"),
+        ({"track_timeout_s": 0.0}, "track_timeout_s: expected a finite number in (0.0, 3600.0], got 0.0"),
+        ({"speed_time_constant_s": True}, "speed_time_constant_s: expected a finite number in [0.0, 60.0], got True"),
     ],
 )
 def test_config_refuses_bad_values_naming_them(kwargs, message):
