@@ -28,9 +28,11 @@ import numpy as np
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.calibration.monitor import MonitorReport, ReprojectionMonitor
 from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
-from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+from hand_pose_ros.fusion.pose import wrist_poses
 from hand_pose_ros.handstate import HandState, HandStateConfig, HandStateEstimator
 from hand_pose_ros.keypoint_definitions import to_mano
+from hand_pose_ros.keypoints import NUM_KEYPOINTS
 from hand_pose_ros.mesh import FittedMesh, HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.timing import NS_PER_S
 from hand_pose_ros.types import Hand3D, HandDetection2D
@@ -389,7 +391,8 @@ class HandPosePipeline:
         definition = self._fusion.config.keypoint_definition
         hands = detector_hands if definition == "mediapipe" else tuple(to_mano(detector_hands))
         self._detector_hands = detector_hands
-        world_T_wrist = np.stack([wrist_pose(h.keypoints_3d, h.handedness) for h in hands]) if hands else np.zeros((0, 4, 4))
+        world_T_wrist = wrist_poses(np.stack([h.keypoints_3d for h in hands]) if hands else np.zeros((0, NUM_KEYPOINTS, 3)),
+                                    np.array([int(h.handedness) for h in hands], int))  # (H, 4, 4), one batched call
         end = time.perf_counter()
         result = FrameResult(
             stamp_ns=int(stamp_ns),
