@@ -18,14 +18,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hand_pose_ros.checks import check_choice
 from hand_pose_ros.fusion.config import KEYPOINT_DEFINITIONS
 from hand_pose_ros.fusion.pose import wrist_pose
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.types import Hand3D, check_shape
 
-__all__ = ["KEYPOINT_DEFINITIONS", "MEDIAPIPE_TO_MANO_OFFSETS_M", "mediapipe_to_mano", "to_mano",
-           "check_keypoint_definition"]
+__all__ = ["KEYPOINT_DEFINITIONS", "MEDIAPIPE_TO_MANO_OFFSETS_M", "mediapipe_to_mano", "to_mano"]
 
 # MANO joint − MediaPipe keypoint, metres, in the RIGHT hand's wrist frame (x toward the middle
 # MCP, y = z × x toward the thumb side of a right hand, z out of the back of the hand), one row
@@ -57,11 +55,6 @@ MEDIAPIPE_TO_MANO_OFFSETS_M = np.array([
     [-0.0073, -0.0018, -0.0025],  # PINKY_DIP (72 instants)
     [-0.0031, -0.0019, -0.0026],  # PINKY_TIP (72 instants)
 ])
-
-
-def check_keypoint_definition(name: str, value: str) -> None:
-    """ValueError naming ``name`` unless ``value`` is one of ``KEYPOINT_DEFINITIONS``."""
-    check_choice(name, value, KEYPOINT_DEFINITIONS)
 
 
 def mediapipe_to_mano(keypoints_3d: np.ndarray, handedness: Handedness | int,

@@ -5,11 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hand_pose_ros.fusion import wrist_pose
+from hand_pose_ros.fusion import FusionConfig, wrist_pose
 from hand_pose_ros.keypoint_definitions import (
     KEYPOINT_DEFINITIONS,
     MEDIAPIPE_TO_MANO_OFFSETS_M,
-    check_keypoint_definition,
     mediapipe_to_mano,
     to_mano,
 )
@@ -71,9 +70,9 @@ def test_to_mano_keeps_the_hand_and_marks_unmappable_ones_missing() -> None:
 
 def test_definition_choice_is_checked() -> None:
     assert KEYPOINT_DEFINITIONS == ("mediapipe", "mano")
-    check_keypoint_definition("fusion.keypoint_definition", "mano")
-    with pytest.raises(ValueError, match="fusion.keypoint_definition"):
-        check_keypoint_definition("fusion.keypoint_definition", "freihand")
+    assert FusionConfig(keypoint_definition="mano").keypoint_definition == "mano"
+    with pytest.raises(ValueError, match="FusionConfig.keypoint_definition"):
+        FusionConfig(keypoint_definition="freihand")
 
 
 def test_message_constants_match_the_definitions() -> None:
