@@ -219,6 +219,30 @@ def _single_images(args, name: str, items, detector) -> tuple[str, dict]:
     return name, summary
 
 
+def _handgraphcnn(args, folder: pathlib.Path, detector) -> tuple[str, dict]:
+    """The hand-graph-cnn video: one camera, its frames in order (tracking across them), a left hand."""
+    from hand_pose_ros.calibration import CameraCalibration, Rig
+    from hand_pose_ros.keypoints import Handedness
+    from hand_pose_ros.tools.datasets.handgraphcnn import FRAME_SIZE, load_handgraphcnn
+
+    name = "hand-graph-cnn, 1 camera"
+    images, K, joints = load_handgraphcnn(folder)
+    rig = Rig(cameras=(CameraCalibration(name="cam", frame_id="cam_optical_frame", width=FRAME_SIZE[0],
+                                         height=FRAME_SIZE[1], camera_matrix=K),))
+    runner = Runner(rig, detector, args.guided == "on")
+    scores = _Scores()
+    start = time.perf_counter()
+    for image, stamp, truth in zip(images, images.stamps, joints):
+        gt = [(Handedness.LEFT, truth)]  # world = the camera's optical frame
+        detections, hands = runner.step([image], float(stamp))
+        scores.add_2d(detections, _labels_2d(rig, gt), [FRAME_SIZE])
+        scores.add_3d(float(stamp), gt, hands, _mano(args, hands))
+    summary = scores.summary()
+    summary["seconds"] = time.perf_counter() - start
+    _print_row(name, summary)
+    return name, summary
+
+
 def _fmt(value, spec=".1f") -> str:
     return "-" if value is None or value != value else format(value, spec)
 
@@ -279,12 +303,7 @@ def run(args: argparse.Namespace) -> int:
     if "dexycb" in datasets:
         results.extend(_dexycb(args, data, detector))
     if "handgraphcnn" in datasets:
-        try:
-            from hand_pose_ros.tools.datasets.handgraphcnn import load_handgraphcnn
-        except ImportError:
-            print(f"{'hand-graph-cnn, 1 camera':<30}converter not available (tools/datasets/handgraphcnn.py)")
-        else:
-            results.append(_single_images(args, "hand-graph-cnn, 1 camera", load_handgraphcnn(data / "handgraphcnn_realworld"), detector))
+        results.append(_handgraphcnn(args, data / "handgraphcnn_realworld", detector))
     if "interhand" in datasets:
         from hand_pose_ros.tools.datasets.interhand import load_interhand
 
