@@ -151,6 +151,7 @@ class CameraInput:
     name: str
     image_topic: str
     camera_info_topic: str
+    depth_topic: str = ""  # aligned depth (16UC1 mm / 32FC1 m); "" = none
 
 
 def _per_camera(name: str, values: tuple[Any, ...], count: int) -> None:
@@ -169,12 +170,16 @@ class CamerasConfig:
         camera_info_topics: ``[""]``: each image topic's sibling ``camera_info``; else one per camera.
         names: ``[""]``: the calibration file's camera names, in its order; else one
             calibration camera name per image topic.
+        depth_topics: ``[""]``: no depth; else one per camera, each a ``sensor_msgs/Image`` of
+            depth registered to that camera's colour image (``16UC1`` mm or ``32FC1`` m, as
+            RealSense's ``aligned_depth_to_color/image_raw``), ``""`` for a camera without.
         compressed: subscribe ``sensor_msgs/CompressedImage`` (JPEG/PNG) instead of ``Image``.
     """
 
     image_topics: tuple[str, ...] = tuple(f"/cam{i}/image_raw" for i in range(4))
     camera_info_topics: tuple[str, ...] = ("",)
     names: tuple[str, ...] = ("",)
+    depth_topics: tuple[str, ...] = ("",)
     compressed: bool = False
 
     def __post_init__(self) -> None:
@@ -183,22 +188,26 @@ class CamerasConfig:
         if len(set(topics)) != len(topics):
             raise ValueError(f"{name}.image_topics: expected one topic per camera, got duplicates in {list(topics)!r}")
         object.__setattr__(self, "image_topics", topics)
-        for field in ("camera_info_topics", "names"):
+        for field in ("camera_info_topics", "names", "depth_topics"):
             values = check_sequence(f"{name}.{field}", getattr(self, field))
             _per_camera(f"{name}.{field}", values, len(topics))
             object.__setattr__(self, field, values)
         if any(self.names) and len(set(self.names)) != len(self.names):
             raise ValueError(f"{name}.names: expected unique names, got {list(self.names)!r}")
         check_bool(f"{name}.compressed", self.compressed)
+        depths = [t for t in self.depth_topics if t]
+        if len(set(depths)) != len(depths) or set(depths) & set(topics):
+            raise ValueError(f"{name}.depth_topics: expected one topic per camera, distinct from the image topics, got {list(self.depth_topics)!r}")
 
     @property
     def inputs(self) -> tuple[CameraInput, ...]:
         """Each camera's name (``cam<i>`` where unnamed) and topics."""
         names = self.names if any(self.names) else ("",) * len(self.image_topics)
         infos = self.camera_info_topics if any(self.camera_info_topics) else ("",) * len(self.image_topics)
+        depths = self.depth_topics if any(self.depth_topics) else ("",) * len(self.image_topics)
         return tuple(
-            CameraInput(name=n or f"cam{i}", image_topic=t, camera_info_topic=c or _sibling_info_topic(t))
-            for i, (n, t, c) in enumerate(zip(names, self.image_topics, infos))
+            CameraInput(name=n or f"cam{i}", image_topic=t, camera_info_topic=c or _sibling_info_topic(t), depth_topic=d)
+            for i, (n, t, c, d) in enumerate(zip(names, self.image_topics, infos, depths))
         )
 
 
