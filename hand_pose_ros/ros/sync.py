@@ -15,6 +15,10 @@ A caller wakes up at ``next_deadline()`` and takes every due set with ``poll_all
 with a silent camera leaves as soon as its timeout expires, whatever the input rate (the node arms a
 one-shot timer for the deadline on every arrival).
 
+Aligned depth (``DepthMatcher``) rides along with its camera's colour image and never decides
+a set: a depth frame joins the set whose colour stamp of that camera lies within ``slop`` of it,
+taken when the set is processed; a set whose depth has not arrived by then goes without.
+
 ``SyncConfig.implementation`` chooses who decides full sets: ``builtin`` (this module's,
 linear in cameras × queue, the tested one) or ``message_filters`` (ROS 2's, on request, where
 importable). With message_filters a time jump back rebuilds its synchroniser: its queues
@@ -24,6 +28,7 @@ throw away every new message.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import logging
 import threading
@@ -39,6 +44,8 @@ __all__ = [
     "ApproximateSynchronizer",
     "MessageFiltersSynchronizer",
     "make_synchronizer",
+    "DepthMatcher",
+    "StrayDepth",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -304,3 +311,101 @@ def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
     except ImportError as exc:
         raise ValueError(MESSAGE_FILTERS_MISSING.format(reason=exc)) from exc
     return MessageFiltersSynchronizer(config, message_filters)
+
+
+# Colour stamps remembered per camera to tell a depth frame whose set was skipped (latest wins)
+# from one that belongs to no colour image at all: ≈2 s at 30 Hz, far more than a depth
+# frame waits in its queue.
+COLOUR_STAMPS_KEPT = 64
+
+
+@dataclasses.dataclass(frozen=True)
+class StrayDepth:
+    """A depth frame let go that matches no colour image of its camera: ``problem`` says how far off."""
+
+    camera: int
+    stamp_ns: int
+    problem: str
+
+
+class DepthMatcher:
+    """Per camera the pending aligned depth frames, matched to the colour stamps of a set.
+
+    Thread-safe: ``add`` and ``colour`` from subscription callbacks, ``take`` from the worker
+    when it picks a set up (so a depth frame that arrives after its colour image but before
+    processing still joins; nothing waits for depth).
+
+    A camera's depth frame joins when its stamp lies within ``slop`` of the camera's colour
+    stamp in the set (the nearest such frame). Frames older than that (beyond ``slop``) and
+    frames pushed out of the bounded queue (``queue_size``) are let go: silently (counted in
+    ``dropped``) when a colour image of the camera had their stamp (their set was skipped or
+    went without them), else as a ``StrayDepth`` — a depth frame from another time than
+    any colour image (another clock, a wrong stamp, a colour stream that stopped).
+
+    Counters (read any time): ``matched``, ``dropped``, ``strays``.
+    """
+
+    def __init__(self, *, num_cameras: int, slop: float, queue_size: int) -> None:
+        self._slop_ns = int(slop * NS_PER_S)
+        self._queue_size = queue_size
+        self._queues: list[list[tuple[int, Any]]] = [[] for _ in range(num_cameras)]
+        self._colour: list[collections.deque[int]] = [collections.deque(maxlen=COLOUR_STAMPS_KEPT) for _ in range(num_cameras)]
+        self._lock = threading.Lock()
+        self.matched = 0
+        self.dropped = 0
+        self.strays = 0
+
+    def colour(self, camera: int, stamp_ns: int) -> None:
+        """Camera ``camera`` took a colour image at ``stamp_ns`` (accepted into the synchroniser)."""
+        with self._lock:
+            self._colour[camera].append(stamp_ns)
+
+    def add(self, camera: int, stamp_ns: int, depth: Any) -> list[StrayDepth]:
+        """Queue one depth frame; returns the strays pushed out of the full queue (oldest first)."""
+        with self._lock:
+            queue = self._queues[camera]
+            queue.append((stamp_ns, depth))
+            queue.sort(key=lambda entry: entry[0])
+            out = [queue.pop(0) for _ in range(len(queue) - self._queue_size)]
+            return self._let_go(camera, [stamp for stamp, _ in out])
+
+    def take(self, stamps_ns: Sequence[int | None]) -> tuple[list[Any | None], list[StrayDepth]]:
+        """Per camera the depth frame of the set whose colour stamps are ``stamps_ns`` (None
+        where the camera has no colour image in it or no depth within ``slop``), and the
+        strays let go on the way."""
+        depths: list[Any | None] = [None] * len(self._queues)
+        strays: list[StrayDepth] = []
+        with self._lock:
+            for camera, colour_ns in enumerate(stamps_ns):
+                queue = self._queues[camera]
+                if colour_ns is None or not queue:
+                    continue
+                near = [i for i, (stamp, _) in enumerate(queue) if abs(stamp - colour_ns) <= self._slop_ns]
+                if near:
+                    best = min(near, key=lambda i: abs(queue[i][0] - colour_ns))
+                    depths[camera] = queue[best][1]
+                    self.matched += 1
+                    gone, kept = queue[:best], queue[best + 1:]
+                else:
+                    gone = [e for e in queue if e[0] < colour_ns - self._slop_ns]
+                    kept = [e for e in queue if e[0] >= colour_ns - self._slop_ns]
+                self._queues[camera] = kept
+                strays += self._let_go(camera, [stamp for stamp, _ in gone])
+        return depths, strays
+
+    def _let_go(self, camera: int, stamps: Sequence[int]) -> list[StrayDepth]:
+        """Count frames let go; the strays among them (called with the lock held)."""
+        strays = []
+        colour = self._colour[camera]
+        for stamp in stamps:
+            nearest = min(colour, key=lambda c: abs(c - stamp), default=None)
+            if nearest is not None and abs(nearest - stamp) <= self._slop_ns:
+                self.dropped += 1
+                continue
+            self.strays += 1
+            where = "no colour image received yet" if nearest is None else (
+                f"the nearest colour image is {(stamp - nearest) / NS_PER_S * 1e3:+.1f} ms away")
+            strays.append(StrayDepth(camera, stamp, (
+                f"depth frame stamped {stamp} ns matches no colour image of the camera within the sync slop "
+                f"({self._slop_ns / NS_PER_S * 1e3:.1f} ms): {where}; not used")))
+        return strays

@@ -277,3 +277,63 @@ def test_a_large_jump_back_restarts_the_stream_instead_of_refusing_it():
     out = sync.add(1, 2 * NS_PER_S, "new", 0.0)
     assert out is not None and out.items == ("new", "new")
     assert sync.time_jumps == 2 and sync.rejected == 1
+
+
+# --- aligned depth -----------------------------------------------------------------------------------
+
+
+def _depth_matcher(n=2, slop=0.005, queue_size=3):
+    from hand_pose_ros.ros.sync import DepthMatcher
+
+    return DepthMatcher(num_cameras=n, slop=slop, queue_size=queue_size)
+
+
+def test_depth_joins_its_cameras_set_by_stamp_whenever_it_arrived():
+    matcher = _depth_matcher()
+    base = 10 * NS_PER_S
+    for cam in range(2):
+        matcher.colour(cam, base)
+    assert matcher.add(0, base + 1 * MS, "d0") == []  # within slop of camera 0's colour stamp
+    assert matcher.add(1, base + 40 * MS, "d1-next") == []  # the next frame's: not this set's
+    depths, strays = matcher.take([base, base])
+    assert depths == ["d0", None] and strays == []
+    assert matcher.matched == 1
+    # Camera 1's later frame still joins the set it belongs to.
+    matcher.colour(1, base + 40 * MS)
+    assert matcher.take([None, base + 40 * MS])[0] == [None, "d1-next"]
+
+
+def test_missing_colour_camera_or_missing_depth_gives_none_and_nearest_depth_wins():
+    matcher = _depth_matcher(queue_size=5)
+    base = 10 * NS_PER_S
+    matcher.colour(0, base)
+    for offset, name in ((-4, "early"), (1, "near"), (4, "late")):
+        matcher.add(0, base + offset * MS, name)
+    depths, strays = matcher.take([base, None])
+    assert depths == ["near", None] and strays == []
+    assert matcher.dropped == 1  # "early": a duplicate of the set's depth, let go silently
+    assert matcher.take([base + 4 * MS, None])[0] == ["late", None]
+
+
+def test_depth_of_a_skipped_set_is_dropped_silently_but_depth_from_another_time_is_a_stray():
+    matcher = _depth_matcher(queue_size=5)
+    base = 10 * NS_PER_S
+    for k in range(3):  # sets 0 and 1 skipped by the latest-wins worker; set 2 processed
+        matcher.colour(0, base + k * 33 * MS)
+        matcher.add(0, base + k * 33 * MS, f"d{k}")
+    matcher.add(0, base - 1 * NS_PER_S, "an hour ago")  # no colour image at that time
+    depths, strays = matcher.take([base + 66 * MS, None])
+    assert depths == ["d2", None]
+    assert matcher.dropped == 2 and matcher.strays == 1
+    assert [s.camera for s in strays] == [0] and strays[0].stamp_ns == base - NS_PER_S
+    assert "matches no colour image" in strays[0].problem and "-1000.0 ms away" in strays[0].problem
+
+
+def test_depth_ahead_of_every_colour_image_is_a_stray_once_pushed_out_of_the_queue():
+    matcher = _depth_matcher(queue_size=2)
+    base = 10 * NS_PER_S
+    assert matcher.add(1, base + 5 * NS_PER_S, "future") == []
+    assert matcher.add(1, base + 6 * NS_PER_S, "future2") == []
+    strays = matcher.add(1, base + 7 * NS_PER_S, "future3")
+    assert len(strays) == 1 and strays[0].stamp_ns == base + 5 * NS_PER_S
+    assert "no colour image received yet" in strays[0].problem
