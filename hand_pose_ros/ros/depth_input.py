@@ -78,7 +78,7 @@ class DepthInputs:
         self._strays(self._matcher.add(index, msg.stamp_ns, depth), now)
 
     def colour(self, index: int, stamp_ns: int) -> None:
-        """Camera ``index``'s colour image stamped ``stamp_ns`` went into the synchroniser."""
+        """Camera ``index``'s colour image stamped ``stamp_ns`` arrived (usable or not)."""
         if index in self.health:
             self._matcher.colour(index, stamp_ns)
 

@@ -253,6 +253,8 @@ class HandPoseNode(GuardedEndpoints, Node):
             compressed = self.config.cameras.compressed
             msg = cdr.parse_compressed_image(raw, where) if compressed else cdr.parse_image(raw, where)
             stamp_ns = msg.stamp_ns
+            if self._depth is not None:  # its depth frame is not "from another time", even if this image is refused
+                self._depth.colour(index, stamp_ns)
             input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
             # Size first: a huge or mis-sized image is refused before its data is touched
             # (a compressed one from its JPEG/PNG header, before decoding).
@@ -265,8 +267,6 @@ class HandPoseNode(GuardedEndpoints, Node):
                 # A view of ``raw`` for rgb8 (read-only; the pipeline never writes its inputs).
                 rgb = image_to_rgb(msg, where, use_cv_bridge=False)
             ready = self._sync.add(index, stamp_ns, rgb, now)
-            if self._depth is not None:
-                self._depth.colour(index, stamp_ns)
         except (ImageConversionError, ValueError) as exc:
             health.reject(str(exc) if where in str(exc) else f"{where}: {exc}", now)
             self.get_logger().warning(health.last_error, throttle_duration_sec=LOG_THROTTLE_S)

@@ -339,8 +339,10 @@ class DepthMatcher:
     stamp in the set (the nearest such frame). Frames older than that (beyond ``slop``) and
     frames pushed out of the bounded queue (``queue_size``) are let go: silently (counted in
     ``dropped``) when a colour image of the camera had their stamp (their set was skipped or
-    went without them), else as a ``StrayDepth`` — a depth frame from another time than
-    any colour image (another clock, a wrong stamp, a colour stream that stopped).
+    went without them) or older than the camera's first colour image (its colour stream had
+    not started, or its first images were held out), else as a ``StrayDepth`` — a depth frame
+    from another time than any colour image (another clock, a wrong stamp, a colour stream
+    that stopped).
 
     Counters (read any time): ``matched``, ``dropped``, ``strays``.
     """
@@ -350,15 +352,18 @@ class DepthMatcher:
         self._queue_size = queue_size
         self._queues: list[list[tuple[int, Any]]] = [[] for _ in range(num_cameras)]
         self._colour: list[collections.deque[int]] = [collections.deque(maxlen=COLOUR_STAMPS_KEPT) for _ in range(num_cameras)]
+        self._first_colour: list[int | None] = [None] * num_cameras
         self._lock = threading.Lock()
         self.matched = 0
         self.dropped = 0
         self.strays = 0
 
     def colour(self, camera: int, stamp_ns: int) -> None:
-        """Camera ``camera`` took a colour image at ``stamp_ns`` (accepted into the synchroniser)."""
+        """Camera ``camera`` took a colour image at ``stamp_ns`` (whether or not it was usable)."""
         with self._lock:
             self._colour[camera].append(stamp_ns)
+            if self._first_colour[camera] is None:
+                self._first_colour[camera] = stamp_ns
 
     def add(self, camera: int, stamp_ns: int, depth: Any) -> list[StrayDepth]:
         """Queue one depth frame; returns the strays pushed out of the full queue (oldest first)."""
@@ -399,7 +404,8 @@ class DepthMatcher:
         colour = self._colour[camera]
         for stamp in stamps:
             nearest = min(colour, key=lambda c: abs(c - stamp), default=None)
-            if nearest is not None and abs(nearest - stamp) <= self._slop_ns:
+            first = self._first_colour[camera]
+            if nearest is not None and (abs(nearest - stamp) <= self._slop_ns or stamp < first - self._slop_ns):
                 self.dropped += 1
                 continue
             self.strays += 1

@@ -318,6 +318,7 @@ def test_missing_colour_camera_or_missing_depth_gives_none_and_nearest_depth_win
 def test_depth_of_a_skipped_set_is_dropped_silently_but_depth_from_another_time_is_a_stray():
     matcher = _depth_matcher(queue_size=5)
     base = 10 * NS_PER_S
+    matcher.colour(0, base - 3 * NS_PER_S)  # the camera's colour stream began earlier
     for k in range(3):  # sets 0 and 1 skipped by the latest-wins worker; set 2 processed
         matcher.colour(0, base + k * 33 * MS)
         matcher.add(0, base + k * 33 * MS, f"d{k}")
@@ -337,3 +338,13 @@ def test_depth_ahead_of_every_colour_image_is_a_stray_once_pushed_out_of_the_que
     strays = matcher.add(1, base + 7 * NS_PER_S, "future3")
     assert len(strays) == 1 and strays[0].stamp_ns == base + 5 * NS_PER_S
     assert "no colour image received yet" in strays[0].problem
+
+
+def test_depth_from_before_the_cameras_first_colour_image_is_dropped_not_a_stray():
+    matcher = _depth_matcher(queue_size=5)
+    base = 10 * NS_PER_S
+    matcher.add(0, base, "its colour image was held out (no CameraInfo yet)")
+    matcher.colour(0, base + 100 * MS)
+    matcher.add(0, base + 100 * MS, "d1")
+    assert matcher.take([base + 100 * MS, None]) == (["d1", None], [])
+    assert matcher.dropped == 1 and matcher.strays == 0
