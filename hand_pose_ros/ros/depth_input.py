@@ -22,7 +22,7 @@ from hand_pose_ros.config import CameraInput, SyncConfig
 from hand_pose_ros.ros import cdr, input_checks
 from hand_pose_ros.ros.diagnostics import DepthHealth
 from hand_pose_ros.ros.image_conversion import ImageConversionError, image_to_depth
-from hand_pose_ros.ros.sync import DepthMatcher, StrayDepth
+from hand_pose_ros.ros.sync import DepthMatcher
 
 __all__ = ["DepthInputs"]
 
@@ -52,10 +52,6 @@ class DepthInputs:
         self.health[index].reject(text, now)
         self._warn(text)
 
-    def _strays(self, strays: Sequence[StrayDepth], now: float) -> None:
-        for stray in strays:
-            self._reject(stray.camera, stray.problem, now)
-
     def on_message(self, index: int, raw: bytes, calibration: CameraCalibration, clock_ns: int, now: float) -> None:
         """One serialised depth Image of camera ``index``: checked, converted, queued (or refused).
 
@@ -75,18 +71,21 @@ class DepthInputs:
         except (ImageConversionError, ValueError) as exc:
             self._reject(index, str(exc), now)
             return
-        self._strays(self._matcher.add(index, msg.stamp_ns, depth), now)
+        problem = self._matcher.add(index, msg.stamp_ns, depth)
+        if problem:
+            self._reject(index, problem, now)
 
     def colour(self, index: int, stamp_ns: int) -> None:
-        """Camera ``index``'s colour image stamped ``stamp_ns`` arrived (usable or not)."""
+        """Camera ``index``'s latest colour image (usable or not) is stamped ``stamp_ns``."""
         if index in self.health:
             self._matcher.colour(index, stamp_ns)
 
     def for_set(self, stamps_ns: Sequence[int | None], now: float) -> list[np.ndarray | None]:
         """The depth maps of the set with colour stamps ``stamps_ns``: per camera ``(H, W)``
         float32 metres or None (the pipeline's ``depths``)."""
-        depths, strays = self._matcher.take(stamps_ns)
-        self._strays(strays, now)
+        depths, refused = self._matcher.take(stamps_ns)
+        for index, problem in refused:
+            self._reject(index, problem, now)
         return depths
 
     def after_set(

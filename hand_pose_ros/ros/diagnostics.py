@@ -143,7 +143,7 @@ class DepthHealth:
     """What one camera's aligned depth topic has delivered and what became of it.
 
     ``reject`` (thread-safe: the subscription callback refuses a message, the worker learns of
-    a map the pipeline refused, the matcher lets a stray go) records the newest problem;
+    a map the pipeline refused) records the newest problem;
     the camera's colour path is never affected (its sets go on without depth).
     """
 

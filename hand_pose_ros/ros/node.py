@@ -253,7 +253,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             compressed = self.config.cameras.compressed
             msg = cdr.parse_compressed_image(raw, where) if compressed else cdr.parse_image(raw, where)
             stamp_ns = msg.stamp_ns
-            if self._depth is not None:  # its depth frame is not "from another time", even if this image is refused
+            if self._depth is not None:  # depth from another time is told by this, even if the image is refused
                 self._depth.colour(index, stamp_ns)
             input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
             # Size first: a huge or mis-sized image is refused before its data is touched

@@ -28,7 +28,6 @@ throw away every new message.
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import logging
 import threading
@@ -45,7 +44,7 @@ __all__ = [
     "MessageFiltersSynchronizer",
     "make_synchronizer",
     "DepthMatcher",
-    "StrayDepth",
+    "DEPTH_MAX_OFFSET_S",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -313,19 +312,10 @@ def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
     return MessageFiltersSynchronizer(config, message_filters)
 
 
-# Colour stamps remembered per camera to tell a depth frame whose set was skipped (latest wins)
-# from one that belongs to no colour image at all: ≈2 s at 30 Hz, far more than a depth
-# frame waits in its queue.
-COLOUR_STAMPS_KEPT = 64
-
-
-@dataclasses.dataclass(frozen=True)
-class StrayDepth:
-    """A depth frame let go that matches no colour image of its camera: ``problem`` says how far off."""
-
-    camera: int
-    stamp_ns: int
-    problem: str
+# A depth frame this far (s) from its camera's latest colour image belongs to another time
+# (another clock, a wrong stamp, a stale stream): far beyond a few frames of transport lag
+# at any camera rate (≥ 2 Hz), and far below the clock offsets that happen (seconds).
+DEPTH_MAX_OFFSET_S = 0.5
 
 
 class DepthMatcher:
@@ -336,82 +326,80 @@ class DepthMatcher:
     processing still joins; nothing waits for depth).
 
     A camera's depth frame joins when its stamp lies within ``slop`` of the camera's colour
-    stamp in the set (the nearest such frame). Frames older than that (beyond ``slop``) and
-    frames pushed out of the bounded queue (``queue_size``) are let go: silently (counted in
-    ``dropped``) when a colour image of the camera had their stamp (their set was skipped or
-    went without them) or older than the camera's first colour image (its colour stream had
-    not started, or its first images were held out), else as a ``StrayDepth`` — a depth frame
-    from another time than any colour image (another clock, a wrong stamp, a colour stream
-    that stopped).
+    stamp in the set (the nearest such frame). A frame more than ``DEPTH_MAX_OFFSET_S`` from
+    the colour images is from another time and refused: one that far before the camera's
+    latest colour image on arrival (``add`` says why), one that far after a set's colour
+    stamp when the set is taken (``take`` says why; a frame merely ahead of the latest colour
+    image on arrival is normal when depth comes first after a pause). Frames older
+    than a set's colour stamp (beyond ``slop``) and frames pushed out of the bounded queue
+    (``queue_size``) are let go silently: their set was skipped (latest wins), their colour
+    image was lost or refused, or they came late.
 
-    Counters (read any time): ``matched``, ``dropped``, ``strays``.
+    Counters (read any time): ``matched``, ``dropped`` (let go unused), ``refused``.
     """
 
     def __init__(self, *, num_cameras: int, slop: float, queue_size: int) -> None:
         self._slop_ns = int(slop * NS_PER_S)
         self._queue_size = queue_size
         self._queues: list[list[tuple[int, Any]]] = [[] for _ in range(num_cameras)]
-        self._colour: list[collections.deque[int]] = [collections.deque(maxlen=COLOUR_STAMPS_KEPT) for _ in range(num_cameras)]
-        self._first_colour: list[int | None] = [None] * num_cameras
+        self._latest_colour: list[int | None] = [None] * num_cameras
         self._lock = threading.Lock()
         self.matched = 0
         self.dropped = 0
-        self.strays = 0
+        self.refused = 0
 
     def colour(self, camera: int, stamp_ns: int) -> None:
-        """Camera ``camera`` took a colour image at ``stamp_ns`` (whether or not it was usable)."""
+        """Camera ``camera``'s latest colour image (usable or not) is stamped ``stamp_ns``."""
         with self._lock:
-            self._colour[camera].append(stamp_ns)
-            if self._first_colour[camera] is None:
-                self._first_colour[camera] = stamp_ns
+            self._latest_colour[camera] = stamp_ns
 
-    def add(self, camera: int, stamp_ns: int, depth: Any) -> list[StrayDepth]:
-        """Queue one depth frame; returns the strays pushed out of the full queue (oldest first)."""
+    def add(self, camera: int, stamp_ns: int, depth: Any) -> str:
+        """Queue one depth frame; returns why it was refused ("" when queued)."""
         with self._lock:
+            colour_ns = self._latest_colour[camera]
+            if colour_ns is not None and colour_ns - stamp_ns > DEPTH_MAX_OFFSET_S * NS_PER_S:
+                self.refused += 1
+                return _another_time(stamp_ns, colour_ns, "the camera's latest colour image")
             queue = self._queues[camera]
             queue.append((stamp_ns, depth))
             queue.sort(key=lambda entry: entry[0])
-            out = [queue.pop(0) for _ in range(len(queue) - self._queue_size)]
-            return self._let_go(camera, [stamp for stamp, _ in out])
+            while len(queue) > self._queue_size:
+                queue.pop(0)
+                self.dropped += 1
+            return ""
 
-    def take(self, stamps_ns: Sequence[int | None]) -> tuple[list[Any | None], list[StrayDepth]]:
+    def take(self, stamps_ns: Sequence[int | None]) -> tuple[list[Any | None], list[tuple[int, str]]]:
         """Per camera the depth frame of the set whose colour stamps are ``stamps_ns`` (None
-        where the camera has no colour image in it or no depth within ``slop``), and the
-        strays let go on the way."""
+        where the camera has no colour image in it or no depth frame within ``slop``), and
+        (camera, why) for each frame refused as being from another time."""
         depths: list[Any | None] = [None] * len(self._queues)
-        strays: list[StrayDepth] = []
+        refused: list[tuple[int, str]] = []
+        max_ns = DEPTH_MAX_OFFSET_S * NS_PER_S
         with self._lock:
             for camera, colour_ns in enumerate(stamps_ns):
                 queue = self._queues[camera]
                 if colour_ns is None or not queue:
                     continue
+                for stamp, _ in (e for e in queue if e[0] - colour_ns > max_ns):
+                    refused.append((camera, _another_time(stamp, colour_ns, "the camera's colour image in its set")))
+                    self.refused += 1
+                queue = [e for e in queue if e[0] - colour_ns <= max_ns]
                 near = [i for i, (stamp, _) in enumerate(queue) if abs(stamp - colour_ns) <= self._slop_ns]
                 if near:
                     best = min(near, key=lambda i: abs(queue[i][0] - colour_ns))
                     depths[camera] = queue[best][1]
                     self.matched += 1
-                    gone, kept = queue[:best], queue[best + 1:]
+                    kept = queue[best + 1:]
+                    self.dropped += best
                 else:
-                    gone = [e for e in queue if e[0] < colour_ns - self._slop_ns]
                     kept = [e for e in queue if e[0] >= colour_ns - self._slop_ns]
+                    self.dropped += len(queue) - len(kept)
                 self._queues[camera] = kept
-                strays += self._let_go(camera, [stamp for stamp, _ in gone])
-        return depths, strays
+        return depths, refused
 
-    def _let_go(self, camera: int, stamps: Sequence[int]) -> list[StrayDepth]:
-        """Count frames let go; the strays among them (called with the lock held)."""
-        strays = []
-        colour = self._colour[camera]
-        for stamp in stamps:
-            nearest = min(colour, key=lambda c: abs(c - stamp), default=None)
-            first = self._first_colour[camera]
-            if nearest is not None and (abs(nearest - stamp) <= self._slop_ns or stamp < first - self._slop_ns):
-                self.dropped += 1
-                continue
-            self.strays += 1
-            where = "no colour image received yet" if nearest is None else (
-                f"the nearest colour image is {(stamp - nearest) / NS_PER_S * 1e3:+.1f} ms away")
-            strays.append(StrayDepth(camera, stamp, (
-                f"depth frame stamped {stamp} ns matches no colour image of the camera within the sync slop "
-                f"({self._slop_ns / NS_PER_S * 1e3:.1f} ms): {where}; not used")))
-        return strays
+
+def _another_time(stamp_ns: int, colour_ns: int, what: str) -> str:
+    """Why a depth frame stamped ``stamp_ns`` is refused, ``colour_ns`` being ``what``'s stamp."""
+    offset_ms = (stamp_ns - colour_ns) / NS_PER_S * 1e3
+    return (f"depth frame stamped {stamp_ns} ns is {abs(offset_ms):.1f} ms {'after' if offset_ms > 0 else 'before'} "
+            f"{what} (at most {DEPTH_MAX_OFFSET_S * 1e3:.0f} ms apart): from another time, not used")

@@ -156,12 +156,14 @@ def test_bad_depth_is_reported_per_camera_and_colour_and_good_depth_go_on(feeder
 
 
 def test_depth_from_another_time_is_reported_and_colour_goes_on(feeder):
-    stamp = feeder.rig["clock"].now().nanoseconds
-    msg = feeder.wait_pose(_publish_set(feeder, {BAD_CAMERA: "good"}, stamp=stamp, depth_stamp=stamp - 2_000_000_000))
+    stamp = feeder.publish(FRAME)
+    msg = feeder.wait_pose(stamp)
     assert msg is not None and list(msg.camera_used) == [True] * CAMERAS
-    status = _depth_status(feeder, BAD_CAMERA, "matches no colour image")
+    # Stamped 2 s before the colour image the camera just sent: another clock, a stale stream.
+    feeder.rig["depth_pubs"][BAD_CAMERA].publish(_depth_image(stamp - 2_000_000_000, BAD_CAMERA))
+    status = _depth_status(feeder, BAD_CAMERA, "from another time")
     assert status is not None and status.level == DiagnosticStatus.WARN
-    assert "the nearest colour image is" in _values(status)["Last error"]
+    assert "is 2000.0 ms before the camera's latest colour image" in _values(status)["Last error"]
     _good_depth_is_used_again(feeder)
 
 

@@ -293,58 +293,54 @@ def test_depth_joins_its_cameras_set_by_stamp_whenever_it_arrived():
     base = 10 * NS_PER_S
     for cam in range(2):
         matcher.colour(cam, base)
-    assert matcher.add(0, base + 1 * MS, "d0") == []  # within slop of camera 0's colour stamp
-    assert matcher.add(1, base + 40 * MS, "d1-next") == []  # the next frame's: not this set's
-    depths, strays = matcher.take([base, base])
-    assert depths == ["d0", None] and strays == []
+    assert matcher.add(0, base + 1 * MS, "d0") == ""  # within slop of camera 0's colour stamp
+    assert matcher.add(1, base + 40 * MS, "d1-next") == ""  # the next frame's: not this set's
+    assert matcher.take([base, base])[0] == ["d0", None]
     assert matcher.matched == 1
     # Camera 1's later frame still joins the set it belongs to.
-    matcher.colour(1, base + 40 * MS)
     assert matcher.take([None, base + 40 * MS])[0] == [None, "d1-next"]
 
 
 def test_missing_colour_camera_or_missing_depth_gives_none_and_nearest_depth_wins():
     matcher = _depth_matcher(queue_size=5)
     base = 10 * NS_PER_S
-    matcher.colour(0, base)
     for offset, name in ((-4, "early"), (1, "near"), (4, "late")):
         matcher.add(0, base + offset * MS, name)
-    depths, strays = matcher.take([base, None])
-    assert depths == ["near", None] and strays == []
-    assert matcher.dropped == 1  # "early": a duplicate of the set's depth, let go silently
+    assert matcher.take([base, None])[0] == ["near", None]
+    assert matcher.dropped == 1  # "early": a duplicate of the set's depth
     assert matcher.take([base + 4 * MS, None])[0] == ["late", None]
+    assert matcher.take([base + 40 * MS, None]) == ([None, None], [])
 
 
-def test_depth_of_a_skipped_set_is_dropped_silently_but_depth_from_another_time_is_a_stray():
-    matcher = _depth_matcher(queue_size=5)
-    base = 10 * NS_PER_S
-    matcher.colour(0, base - 3 * NS_PER_S)  # the camera's colour stream began earlier
-    for k in range(3):  # sets 0 and 1 skipped by the latest-wins worker; set 2 processed
-        matcher.colour(0, base + k * 33 * MS)
-        matcher.add(0, base + k * 33 * MS, f"d{k}")
-    matcher.add(0, base - 1 * NS_PER_S, "an hour ago")  # no colour image at that time
-    depths, strays = matcher.take([base + 66 * MS, None])
-    assert depths == ["d2", None]
-    assert matcher.dropped == 2 and matcher.strays == 1
-    assert [s.camera for s in strays] == [0] and strays[0].stamp_ns == base - NS_PER_S
-    assert "matches no colour image" in strays[0].problem and "-1000.0 ms away" in strays[0].problem
-
-
-def test_depth_ahead_of_every_colour_image_is_a_stray_once_pushed_out_of_the_queue():
+def test_depth_of_skipped_sets_is_let_go_and_the_queue_is_bounded():
     matcher = _depth_matcher(queue_size=2)
     base = 10 * NS_PER_S
-    assert matcher.add(1, base + 5 * NS_PER_S, "future") == []
-    assert matcher.add(1, base + 6 * NS_PER_S, "future2") == []
-    strays = matcher.add(1, base + 7 * NS_PER_S, "future3")
-    assert len(strays) == 1 and strays[0].stamp_ns == base + 5 * NS_PER_S
-    assert "no colour image received yet" in strays[0].problem
+    for k in range(3):  # sets 0 and 1 skipped by the latest-wins worker; set 2 processed
+        matcher.colour(0, base + k * 33 * MS)
+        assert matcher.add(0, base + k * 33 * MS, f"d{k}") == ""
+    assert matcher.dropped == 1  # d0 pushed out of the queue of 2
+    assert matcher.take([base + 66 * MS, None])[0] == ["d2", None]
+    assert matcher.dropped == 2 and matcher.refused == 0
 
 
-def test_depth_from_before_the_cameras_first_colour_image_is_dropped_not_a_stray():
+def test_depth_from_long_before_the_colour_stream_is_refused_on_arrival():
+    matcher = _depth_matcher()
+    base = 10 * NS_PER_S
+    assert matcher.add(0, base - 2 * NS_PER_S, "before any colour image: kept") == ""
+    matcher.colour(0, base)
+    problem = matcher.add(0, base - 2 * NS_PER_S, "from another time")
+    assert "is 2000.0 ms before the camera's latest colour image (at most 500 ms apart): from another time" in problem
+    # Ahead of the latest colour image is normal on arrival (depth first, after a pause).
+    assert matcher.add(0, base + 3 * NS_PER_S, "the next set's, 3 s later") == ""
+    assert matcher.refused == 1
+
+
+def test_depth_from_long_after_a_sets_colour_image_is_refused_when_the_set_is_taken():
     matcher = _depth_matcher(queue_size=5)
     base = 10 * NS_PER_S
-    matcher.add(0, base, "its colour image was held out (no CameraInfo yet)")
-    matcher.colour(0, base + 100 * MS)
-    matcher.add(0, base + 100 * MS, "d1")
-    assert matcher.take([base + 100 * MS, None]) == (["d1", None], [])
-    assert matcher.dropped == 1 and matcher.strays == 0
+    matcher.add(1, base + 2 * MS, "this set's")
+    matcher.add(1, base + 750 * MS, "a clock 0.75 s ahead")
+    depths, refused = matcher.take([None, base])
+    assert depths == [None, "this set's"] and [camera for camera, _ in refused] == [1]
+    assert "is 750.0 ms after the camera's colour image in its set (at most 500 ms apart)" in refused[0][1]
+    assert matcher.take([None, base + 750 * MS]) == ([None, None], [])  # gone, not kept for later

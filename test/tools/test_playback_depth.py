@@ -57,4 +57,4 @@ def test_a_bag_with_depth_plays_through_the_node_with_depth_in_its_sets(tmp_path
     for values in final.values():
         assert int(values["Depth frames received"]) == DEPTH_BAG.frames
         assert values["Depth frames rejected"] == "0", values["Last error"]
-        assert int(values["Sets with depth"]) >= 1 and values["Sets without depth"] == "0"
+        assert int(values["Sets with depth"]) >= 1
