@@ -97,6 +97,9 @@ MESSAGE_FILTERS_MISSING = (
 )
 
 
+MAX_DEPTH_WAIT_S = 0.1  # s; the frame interval of a 10 Hz camera
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SyncConfig:
     """Synchroniser settings (``hand_pose_ros.ros.sync``).
@@ -111,6 +114,9 @@ class SyncConfig:
         time_jump: seconds; a stamp this far before the camera's previous one means the
             source restarted (bag loop, simulation reset): the camera's stream starts afresh.
             Smaller steps back are refused as out-of-order messages.
+        depth_wait: seconds the worker, starting a set, waits for the aligned depth of a camera
+            whose depth stream is live but has not brought this set's yet (RealSense's aligned
+            depth comes a few ms after its colour image); ``0``: a set never waits for depth.
         implementation: who decides full sets: ``builtin``
             (linear cost, tested) or ``message_filters`` (ROS 2's, where importable; a time
             jump rebuilds it so the new timeline is not evicted).
@@ -122,6 +128,7 @@ class SyncConfig:
     min_views: int = 2
     partial_timeout: float = 0.1
     time_jump: float = 1.0
+    depth_wait: float = 0.0
     implementation: str = "builtin"
 
     def __post_init__(self) -> None:
@@ -133,6 +140,8 @@ class SyncConfig:
         check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
         check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
         check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
+        # Longer than a frame would make depth, not colour, set the pace: refused.
+        check_number(f"{name}.depth_wait", self.depth_wait, low=0.0, high=MAX_DEPTH_WAIT_S)
         check_choice(f"{name}.implementation", self.implementation, SYNC_IMPLEMENTATIONS)
 
 

@@ -39,7 +39,7 @@ class DepthInputs:
     def __init__(self, cameras: Sequence[CameraInput], sync: SyncConfig, warn: Callable[[str], None]) -> None:
         self._cameras = tuple(cameras)
         self.health = {i: DepthHealth(c.name, c.depth_topic) for i, c in enumerate(cameras) if c.depth_topic}
-        self._matcher = DepthMatcher(num_cameras=len(cameras), slop=sync.slop, queue_size=sync.queue_size)
+        self._matcher = DepthMatcher(num_cameras=len(cameras), slop=sync.slop, queue_size=sync.queue_size, wait_s=sync.depth_wait)
         self._warn = warn
 
     def _where(self, index: int) -> str:
@@ -71,7 +71,7 @@ class DepthInputs:
         except (ImageConversionError, ValueError) as exc:
             self._reject(index, str(exc), now)
             return
-        problem = self._matcher.add(index, msg.stamp_ns, depth)
+        problem = self._matcher.add(index, msg.stamp_ns, depth, now)
         if problem:
             self._reject(index, problem, now)
 
@@ -82,8 +82,9 @@ class DepthInputs:
 
     def for_set(self, stamps_ns: Sequence[int | None], now: float) -> list[np.ndarray | None]:
         """The depth maps of the set with colour stamps ``stamps_ns``: per camera ``(H, W)``
-        float32 metres or None (the pipeline's ``depths``)."""
-        depths, refused = self._matcher.take(stamps_ns)
+        float32 metres or None (the pipeline's ``depths``); waits up to ``sync.depth_wait`` for
+        live depth streams (``sync.DepthMatcher``). ``now``: monotonic s."""
+        depths, refused = self._matcher.take(stamps_ns, now)
         for index, problem in refused:
             self._reject(index, problem, now)
         return depths

@@ -316,6 +316,9 @@ def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
 # (another clock, a wrong stamp, a stale stream): far beyond a few frames of transport lag
 # at any camera rate (≥ 2 Hz), and far below the clock offsets that happen (seconds).
 DEPTH_MAX_OFFSET_S = 0.5
+# A camera's depth stream is live (``depth_wait`` waits for it) while its latest frame arrived
+# less than this long ago: the node's "silent" threshold for cameras (diagnostics.STALE_AFTER_S).
+DEPTH_LIVE_S = 1.0
 
 
 class DepthMatcher:
@@ -323,7 +326,10 @@ class DepthMatcher:
 
     Thread-safe: ``add`` and ``colour`` from subscription callbacks, ``take`` from the worker
     when it picks a set up (so a depth frame that arrives after its colour image but before
-    processing still joins; nothing waits for depth).
+    processing still joins). ``wait_s`` > 0 (``SyncConfig.depth_wait``): ``take`` waits up to
+    that long for the depth of each camera whose depth stream is live (a frame arrived less
+    than ``DEPTH_LIVE_S`` ago) and has not brought this set's yet, as RealSense's aligned depth
+    comes a few ms after its colour image; 0 (the default): nothing ever waits for depth.
 
     A camera's depth frame joins when its stamp lies within ``slop`` of the camera's colour
     stamp in the set (the nearest such frame). A frame more than ``DEPTH_MAX_OFFSET_S`` from
@@ -338,12 +344,15 @@ class DepthMatcher:
     Counters (read any time): ``matched``, ``dropped`` (let go unused), ``refused``.
     """
 
-    def __init__(self, *, num_cameras: int, slop: float, queue_size: int) -> None:
+    def __init__(self, *, num_cameras: int, slop: float, queue_size: int, wait_s: float = 0.0) -> None:
         self._slop_ns = int(slop * NS_PER_S)
         self._queue_size = queue_size
+        self._wait_s = wait_s
         self._queues: list[list[tuple[int, Any]]] = [[] for _ in range(num_cameras)]
         self._latest_colour: list[int | None] = [None] * num_cameras
+        self._last_arrival: list[float] = [float("-inf")] * num_cameras  # monotonic s
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
         self.matched = 0
         self.dropped = 0
         self.refused = 0
@@ -353,9 +362,11 @@ class DepthMatcher:
         with self._lock:
             self._latest_colour[camera] = stamp_ns
 
-    def add(self, camera: int, stamp_ns: int, depth: Any) -> str:
-        """Queue one depth frame; returns why it was refused ("" when queued)."""
+    def add(self, camera: int, stamp_ns: int, depth: Any, arrival_s: float) -> str:
+        """Queue one depth frame that arrived at ``arrival_s`` (monotonic s); returns why it
+        was refused ("" when queued)."""
         with self._lock:
+            self._last_arrival[camera] = arrival_s
             colour_ns = self._latest_colour[camera]
             if colour_ns is not None and colour_ns - stamp_ns > DEPTH_MAX_OFFSET_S * NS_PER_S:
                 self.refused += 1
@@ -366,16 +377,21 @@ class DepthMatcher:
             while len(queue) > self._queue_size:
                 queue.pop(0)
                 self.dropped += 1
+            self._arrived.notify_all()
             return ""
 
-    def take(self, stamps_ns: Sequence[int | None]) -> tuple[list[Any | None], list[tuple[int, str]]]:
+    def take(self, stamps_ns: Sequence[int | None], now_s: float) -> tuple[list[Any | None], list[tuple[int, str]]]:
         """Per camera the depth frame of the set whose colour stamps are ``stamps_ns`` (None
         where the camera has no colour image in it or no depth frame within ``slop``), and
-        (camera, why) for each frame refused as being from another time."""
+        (camera, why) for each frame refused as being from another time. ``now_s``:
+        monotonic s (which depth streams are live, for ``wait_s``)."""
         depths: list[Any | None] = [None] * len(self._queues)
         refused: list[tuple[int, str]] = []
         max_ns = DEPTH_MAX_OFFSET_S * NS_PER_S
         with self._lock:
+            if self._wait_s > 0:
+                live = [c for c, s in enumerate(stamps_ns) if s is not None and now_s - self._last_arrival[c] < DEPTH_LIVE_S]
+                self._arrived.wait_for(lambda: all(self._has_near(c, stamps_ns[c]) for c in live), timeout=self._wait_s)
             for camera, colour_ns in enumerate(stamps_ns):
                 queue = self._queues[camera]
                 if colour_ns is None or not queue:
@@ -396,6 +412,10 @@ class DepthMatcher:
                     self.dropped += len(queue) - len(kept)
                 self._queues[camera] = kept
         return depths, refused
+
+    def _has_near(self, camera: int, colour_ns: int) -> bool:
+        """A depth frame of ``camera`` within ``slop`` of ``colour_ns`` is queued (lock held)."""
+        return any(abs(stamp - colour_ns) <= self._slop_ns for stamp, _ in self._queues[camera])
 
 
 def _another_time(stamp_ns: int, colour_ns: int, what: str) -> str:

@@ -41,6 +41,8 @@ def test_a_bag_with_depth_plays_through_the_node_with_depth_in_its_sets(tmp_path
             ("sync.min_views", 1),
             ("qos.reliability", "reliable"),
             ("publish.diagnostics_period", 0.5),
+            # Each frame's depth is published right after its colour image: let it join.
+            ("sync.depth_wait", 0.1),
         ],
         log_dir=tmp_path, progress=False,
     )
@@ -57,4 +59,4 @@ def test_a_bag_with_depth_plays_through_the_node_with_depth_in_its_sets(tmp_path
     for values in final.values():
         assert int(values["Depth frames received"]) == DEPTH_BAG.frames
         assert values["Depth frames rejected"] == "0", values["Last error"]
-        assert int(values["Sets with depth"]) >= 1
+        assert int(values["Sets with depth"]) >= 1 and values["Sets without depth"] == "0"
