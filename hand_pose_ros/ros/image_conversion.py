@@ -129,18 +129,14 @@ def image_to_rgb(msg: Any, where: str = "image", use_cv_bridge: bool = True) -> 
         raise ImageConversionError(
             f"{where}: step {step} is smaller than width {width} x {channels} bytes per pixel = {row_bytes}"
         )
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size != step * height:
-        raise ImageConversionError(
-            f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
-        )
+    rows = _rows(msg.data, height, step, where)
     if use_cv_bridge and _BRIDGE is not None:
         try:
             return np.asarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
         except Exception as exc:  # cv_bridge raises CvBridgeError, cv2.error, TypeError, ...
             raise ImageConversionError(f"{where}: cv_bridge refused the {msg.encoding!r} image: {exc}") from exc
     # (H, step) rows → (H, W, C) pixels; padding bytes at row ends are skipped by the slice.
-    pixels = buffer.reshape(height, step)[:, :row_bytes].reshape(height, width, channels)
+    pixels = rows[:, :row_bytes].reshape(height, width, channels)
     try:
         return to_rgb(pixels)
     except cv2.error as exc:
@@ -179,18 +175,28 @@ def image_to_depth(msg: Any, where: str = "depth image") -> np.ndarray:
         raise ImageConversionError(
             f"{where}: step {step} does not fit width {width} x {dtype.itemsize} bytes per pixel = {row_bytes} ({msg.encoding})"
         )
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size != step * height:
-        raise ImageConversionError(
-            f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
-        )
+    rows = _rows(msg.data, height, step, where)
     # (H, step) bytes → (H, W) values; padding at row ends is skipped by the slice.
-    values = buffer.reshape(height, step).view(dtype)[:, :width]
+    values = rows.view(dtype)[:, :width]
     if dtype.kind == "u":
         return depth_from_millimetres(values.astype(np.uint16, copy=False))  # native order; it copies
     depth = values.astype(np.float32)  # native byte order, a copy
     depth[np.isinf(depth) | (depth == 0)] = np.nan
     return depth
+
+
+def _rows(data: Any, height: int, step: int, where: str) -> np.ndarray:
+    """A message's pixel buffer as ``(height, step) uint8`` rows, a view of ``data``.
+
+    Raises:
+        ImageConversionError: ``data`` is not ``step × height`` bytes.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if buffer.size != step * height:
+        raise ImageConversionError(
+            f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
+        )
+    return buffer.reshape(height, step)
 
 
 def compressed_header(msg: Any, where: str = "compressed image", max_pixels: int = MAX_IMAGE_PIXELS) -> ImageHeader:
