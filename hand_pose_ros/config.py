@@ -97,6 +97,9 @@ MESSAGE_FILTERS_MISSING = (
 )
 
 
+MAX_DEPTH_WAIT_S = 0.1  # s; the frame interval of a 10 Hz camera
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class SyncConfig:
     """Synchroniser settings (``hand_pose_ros.ros.sync``).
@@ -111,6 +114,9 @@ class SyncConfig:
         time_jump: seconds; a stamp this far before the camera's previous one means the
             source restarted (bag loop, simulation reset): the camera's stream starts afresh.
             Smaller steps back are refused as out-of-order messages.
+        depth_wait: seconds the worker, starting a set, waits for the aligned depth of a camera
+            whose depth stream is live but has not brought this set's yet (RealSense's aligned
+            depth comes a few ms after its colour image); ``0``: a set never waits for depth.
         implementation: who decides full sets: ``builtin``
             (linear cost, tested) or ``message_filters`` (ROS 2's, where importable; a time
             jump rebuilds it so the new timeline is not evicted).
@@ -122,6 +128,7 @@ class SyncConfig:
     min_views: int = 2
     partial_timeout: float = 0.1
     time_jump: float = 1.0
+    depth_wait: float = 0.0
     implementation: str = "builtin"
 
     def __post_init__(self) -> None:
@@ -133,6 +140,8 @@ class SyncConfig:
         check_number(f"{name}.min_views", self.min_views, integer=True, low=1, high=self.num_cameras)
         check_number(f"{name}.partial_timeout", self.partial_timeout, low=0.0)
         check_number(f"{name}.time_jump", self.time_jump, low=self.slop, low_open=True)
+        # Longer than a frame would make depth, not colour, set the pace: refused.
+        check_number(f"{name}.depth_wait", self.depth_wait, low=0.0, high=MAX_DEPTH_WAIT_S)
         check_choice(f"{name}.implementation", self.implementation, SYNC_IMPLEMENTATIONS)
 
 
@@ -151,6 +160,7 @@ class CameraInput:
     name: str
     image_topic: str
     camera_info_topic: str
+    depth_topic: str = ""  # aligned depth (16UC1 mm / 32FC1 m); "" = none
 
 
 def _per_camera(name: str, values: tuple[Any, ...], count: int) -> None:
@@ -169,12 +179,16 @@ class CamerasConfig:
         camera_info_topics: ``[""]``: each image topic's sibling ``camera_info``; else one per camera.
         names: ``[""]``: the calibration file's camera names, in its order; else one
             calibration camera name per image topic.
+        depth_topics: ``[""]``: no depth; else one per camera, each a ``sensor_msgs/Image`` of
+            depth registered to that camera's colour image (``16UC1`` mm or ``32FC1`` m, as
+            RealSense's ``aligned_depth_to_color/image_raw``), ``""`` for a camera without.
         compressed: subscribe ``sensor_msgs/CompressedImage`` (JPEG/PNG) instead of ``Image``.
     """
 
     image_topics: tuple[str, ...] = tuple(f"/cam{i}/image_raw" for i in range(4))
     camera_info_topics: tuple[str, ...] = ("",)
     names: tuple[str, ...] = ("",)
+    depth_topics: tuple[str, ...] = ("",)
     compressed: bool = False
 
     def __post_init__(self) -> None:
@@ -183,22 +197,26 @@ class CamerasConfig:
         if len(set(topics)) != len(topics):
             raise ValueError(f"{name}.image_topics: expected one topic per camera, got duplicates in {list(topics)!r}")
         object.__setattr__(self, "image_topics", topics)
-        for field in ("camera_info_topics", "names"):
+        for field in ("camera_info_topics", "names", "depth_topics"):
             values = check_sequence(f"{name}.{field}", getattr(self, field))
             _per_camera(f"{name}.{field}", values, len(topics))
             object.__setattr__(self, field, values)
         if any(self.names) and len(set(self.names)) != len(self.names):
             raise ValueError(f"{name}.names: expected unique names, got {list(self.names)!r}")
         check_bool(f"{name}.compressed", self.compressed)
+        depths = [t for t in self.depth_topics if t]
+        if len(set(depths)) != len(depths) or set(depths) & set(topics):
+            raise ValueError(f"{name}.depth_topics: expected one topic per camera, distinct from the image topics, got {list(self.depth_topics)!r}")
 
     @property
     def inputs(self) -> tuple[CameraInput, ...]:
         """Each camera's name (``cam<i>`` where unnamed) and topics."""
         names = self.names if any(self.names) else ("",) * len(self.image_topics)
         infos = self.camera_info_topics if any(self.camera_info_topics) else ("",) * len(self.image_topics)
+        depths = self.depth_topics if any(self.depth_topics) else ("",) * len(self.image_topics)
         return tuple(
-            CameraInput(name=n or f"cam{i}", image_topic=t, camera_info_topic=c or _sibling_info_topic(t))
-            for i, (n, t, c) in enumerate(zip(names, self.image_topics, infos))
+            CameraInput(name=n or f"cam{i}", image_topic=t, camera_info_topic=c or _sibling_info_topic(t), depth_topic=d)
+            for i, (n, t, c, d) in enumerate(zip(names, self.image_topics, infos, depths))
         )
 
 

@@ -2,13 +2,16 @@
 
     DIR/calibration.yaml                  CALIBRATION_FILE (hand_pose_ros.calibration format)
     DIR/images/<camera>/<frame:06d>.jpg   image_path(DIR, camera, frame)
+    DIR/depth/<camera>/<frame:06d>.png    depth_path(DIR, camera, frame) (optional: 16-bit PNG,
+                                          millimetres, 0 = none, aligned to the colour image)
     DIR/ground_truth.json                 GROUND_TRUTH_FILE
     DIR/meshes.npz                        MESHES_FILE (optional)
     DIR/bag/                              BAG_DIR (optional rosbag2 MCAP)
 
 In the bag camera ``<camera>`` publishes ``image_topic(camera)`` (``/<camera>/image_raw``) and
-``camera_info_topic(camera)``, the image_pipeline convention, and the extrinsics go on
-``TF_STATIC_TOPIC``.
+``camera_info_topic(camera)``, the image_pipeline convention, its aligned depth (if any) on
+``depth_topic(camera)`` (``/<camera>/aligned_depth_to_color/image_raw``, RealSense's name), and
+the extrinsics go on ``TF_STATIC_TOPIC``.
 
 The synthetic writer and its bag writer produce this layout; the evaluation, the benchmarks,
 the demo and the tests read it. Frame ``t`` is stamped ``stamp_ns(t, fps)``.
@@ -27,12 +30,15 @@ from hand_pose_ros.timing import NS_PER_S
 __all__ = [
     "BAG_DIR",
     "CALIBRATION_FILE",
+    "DEPTH_DIR",
     "EPOCH_NS",
     "GROUND_TRUTH_FILE",
     "IMAGES_DIR",
     "MESHES_FILE",
     "TF_STATIC_TOPIC",
     "camera_info_topic",
+    "depth_path",
+    "depth_topic",
     "ground_truth_path",
     "image_path",
     "image_topic",
@@ -44,6 +50,7 @@ CALIBRATION_FILE = "calibration.yaml"
 GROUND_TRUTH_FILE = "ground_truth.json"
 MESHES_FILE = "meshes.npz"
 IMAGES_DIR = "images"
+DEPTH_DIR = "depth"
 BAG_DIR = "bag"
 TF_STATIC_TOPIC = "/tf_static"
 # Stamps start at a fixed, realistic wall-clock time (2026-01-01T00:00:00Z) so that
@@ -64,6 +71,17 @@ def image_topic(camera: str) -> str:
 def camera_info_topic(camera: str) -> str:
     """The topic camera ``camera``'s CameraInfo is recorded on: ``/<camera>/camera_info``."""
     return f"/{camera}/camera_info"
+
+
+def depth_topic(camera: str) -> str:
+    """The topic camera ``camera``'s aligned depth is recorded on: ``/<camera>/aligned_depth_to_color/image_raw``."""
+    return f"/{camera}/aligned_depth_to_color/image_raw"
+
+
+def depth_path(dataset: str | os.PathLike[str], camera: str, frame: int) -> pathlib.Path:
+    """``DIR/depth/<camera>/<frame:06d>.png``: camera ``camera``'s aligned depth at frame ``frame``
+    (16-bit PNG, millimetres along the optical axis, 0 = no measurement)."""
+    return pathlib.Path(dataset) / DEPTH_DIR / camera / f"{int(frame):06d}.png"
 
 
 def image_path(dataset: str | os.PathLike[str], camera: str, frame: int) -> pathlib.Path:

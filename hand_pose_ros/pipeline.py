@@ -29,6 +29,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.calibration.monitor import MonitorReport, ReprojectionMonitor
 from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+from hand_pose_ros.fusion.depth import check_depth
 from hand_pose_ros.fusion.pose import wrist_poses
 from hand_pose_ros.handstate import HandState, HandStateConfig, HandStateEstimator
 from hand_pose_ros.keypoint_definitions import to_mano
@@ -119,6 +120,9 @@ class FrameResult:
         timings: per-stage wall time (``StageTimings``).
         keypoint_definition: ``"mediapipe"`` (the detector's keypoints) or ``"mano"``
             (``fusion.keypoint_definition``; ``hand_pose_ros.keypoint_definitions``).
+        depth_problems: camera name → why its depth map was dropped this frame (wrong size
+            or dtype, no measurement: ``fusion.depth.check_depth``); that camera's colour
+            detections were used all the same. Empty when every given depth map was used.
     """
 
     stamp_ns: int
@@ -129,6 +133,7 @@ class FrameResult:
     meshes: tuple[FittedMesh, ...] = ()
     timings: StageTimings
     keypoint_definition: str = "mediapipe"
+    depth_problems: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 class HandPosePipeline:
@@ -269,7 +274,8 @@ class HandPosePipeline:
         self.close()
 
     # --- per frame ------------------------------------------------------------------------------
-    def process(self, images: Sequence[np.ndarray | None], stamp_ns: int, *, fit_meshes: bool = True) -> FrameResult:
+    def process(self, images: Sequence[np.ndarray | None], stamp_ns: int, *,
+                depths: Sequence[np.ndarray | None] | None = None, fit_meshes: bool = True) -> FrameResult:
         """One synchronised set of images → detections, 3D hands, wrist poses (and meshes).
 
         Args:
@@ -277,6 +283,11 @@ class HandPosePipeline:
                 camera missing from a partial set.
             stamp_ns: capture time, integer nanoseconds. Earlier than the previous set's:
                 the sources restarted, and every track is reset first.
+            depths: None, or one per rig camera: an aligned depth map ``(H, W) float32``
+                metres along the optical axis, NaN = no measurement, registered to that
+                camera's colour image (same size and intrinsics; ``fusion.depth``), or None.
+                A map that fails ``check_depth`` is dropped for this frame and named in
+                ``FrameResult.depth_problems``; the colour path goes on.
             fit_meshes: also fit the meshes (``fit_meshes``) before returning; False returns
                 the hands first, for the caller to fit when it wants.
         Raises:
@@ -295,16 +306,20 @@ class HandPosePipeline:
         detections = detect(list(images))
         detect_ms = 1e3 * (time.perf_counter() - started)
         present = tuple(image is not None for image in images)
-        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes)
+        shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
+        usable, problems = self._usable_depths(depths, shapes)
+        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems)
 
     def process_detections(
-        self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *, fit_meshes: bool = True
+        self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *,
+        depths: Sequence[np.ndarray | None] | None = None, fit_meshes: bool = True
     ) -> FrameResult:
         """``process`` from given detections (offline fusion of a detections file): the same
         rules, without the detector.
 
         Args:
             detections: one sequence of ``HandDetection2D`` per rig camera (None: missing camera).
+            depths: as ``process``'s, checked against each rig camera's size.
         """
         self._check_open("process_detections")
         self._check_views("detections", detections)
@@ -312,7 +327,8 @@ class HandPosePipeline:
         self._follow_time(stamp_ns)
         views = [list(view) if view is not None else [] for view in detections]
         present = tuple(view is not None for view in detections)
-        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes)
+        usable, problems = self._usable_depths(depths, [(c.height, c.width) for c in self.rig.cameras])
+        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes, usable, problems)
 
     def fit_meshes(self, result: FrameResult) -> FrameResult:
         """``result`` with its hands' meshes and ``timings.mesh_ms`` (unchanged meshes without a
@@ -363,6 +379,27 @@ class HandPosePipeline:
             got = f"an array of shape {views.shape}" if isinstance(views, np.ndarray) else f"{len(views)}"
             raise ValueError(f"{name}: expected one per rig camera ({len(self.rig)}: {self.rig.names}), got {got}")
 
+    def _usable_depths(
+        self, depths: Sequence[np.ndarray | None] | None, shapes: Sequence[tuple[int, ...]]
+    ) -> tuple[list[np.ndarray | None] | None, dict[str, str]]:
+        """Per camera the depth map that passes ``check_depth`` against ``shapes`` (else None),
+        and camera name → the reason for each one dropped."""
+        if depths is None:
+            return None, {}
+        self._check_views("depths", depths)
+        usable: list[np.ndarray | None] = []
+        problems: dict[str, str] = {}
+        for depth, shape, name in zip(depths, shapes, self.rig.names):
+            if depth is not None:
+                try:
+                    check_depth(depth, shape, view=name)
+                except ValueError as exc:
+                    problems[name] = str(exc)
+                    LOG.debug("camera %s: depth dropped for this frame: %s", name, exc)
+                    depth = None
+            usable.append(depth)
+        return usable, problems
+
     def _follow_time(self, stamp_ns: int) -> None:
         """Check the stamp; reset every track when it is earlier than the last one (a restart)."""
         if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, numbers.Integral):
@@ -382,9 +419,11 @@ class HandPosePipeline:
         started: float,
         detect_ms: float,
         fit_meshes: bool,
+        depths: list[np.ndarray | None] | None,
+        depth_problems: dict[str, str],
     ) -> FrameResult:
         fuse_start = time.perf_counter()
-        detector_hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S))
+        detector_hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S, depths=depths))
         if self._guided is not None:
             self._guided.update(detector_hands)
         self._monitor.update(detector_hands, detections)
@@ -403,6 +442,7 @@ class HandPosePipeline:
             timings=StageTimings(detect_ms=detect_ms, fuse_ms=1e3 * (end - fuse_start), mesh_ms=float("nan"),
                                  total_ms=1e3 * (end - started)),
             keypoint_definition=definition,
+            depth_problems=depth_problems,
         )
         self._unfitted = result
         return self.fit_meshes(result) if fit_meshes else result

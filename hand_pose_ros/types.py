@@ -40,6 +40,7 @@ class KeypointSource(enum.IntEnum):
     MONOCULAR = 2
     PREVIOUS_FRAME = 3
     WORLD_LANDMARKS = 4
+    DEPTH = 5
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

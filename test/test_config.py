@@ -167,6 +167,20 @@ def test_node_config_checks_its_sync_against_the_cameras():
     assert dataclasses.replace(cfg.NodeConfig(), world_frame="map").world_frame == "map"
 
 
+def test_depth_topics_are_per_camera_optional_and_distinct():
+    cameras = cfg.CamerasConfig(image_topics=("/a/image_raw", "/b/image_raw"), depth_topics=("", "/b/depth"))
+    assert [c.depth_topic for c in cameras.inputs] == ["", "/b/depth"]
+    assert [c.depth_topic for c in cfg.CamerasConfig().inputs] == [""] * 4  # default: no depth
+    with pytest.raises(ValueError, match=r'CamerasConfig.depth_topics: expected \[""\] or 2 entries'):
+        cfg.CamerasConfig(image_topics=("/a", "/b"), depth_topics=("/d",))
+    with pytest.raises(ValueError, match="depth_topics: expected one topic per camera, distinct from the image topics"):
+        cfg.CamerasConfig(image_topics=("/a", "/b"), depth_topics=("/b", ""))
+    with pytest.raises(ValueError, match="depth_topics: expected one topic per camera"):
+        cfg.CamerasConfig(image_topics=("/a", "/b"), depth_topics=("/d", "/d"))
+    with pytest.raises(ValueError, match="SyncConfig.depth_wait: expected a finite number in"):
+        cfg.SyncConfig(num_cameras=2, depth_wait=0.5)
+
+
 @pytest.mark.parametrize(
     "call, message",
     [

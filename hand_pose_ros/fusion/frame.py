@@ -34,6 +34,8 @@ class FrameInputs:
         scores: (D, 21) float64 keypoint scores in [0, 1].
         predicted: (K, 21, 3) float64 metres, world frame, each live track's prediction.
         known: (K,) bool, the track was triangulated within ``track_timeout_s`` (its depth is known).
+        depths: per rig camera (all of them, not only the active), its aligned ``(H, W) float32``
+            metres depth map (NaN = no measurement), or None.
     """
 
     stamp: float
@@ -46,6 +48,7 @@ class FrameInputs:
     scores: np.ndarray
     predicted: np.ndarray
     known: np.ndarray
+    depths: tuple[np.ndarray | None, ...]
 
 
 class Triangulated(NamedTuple):

@@ -108,9 +108,12 @@ class MultiViewFusion:
                 dets.append(det)
         return np.array(view, dtype=int), dets
 
-    def process(self, detections: Sequence[Sequence[HandDetection2D]], stamp: float) -> list[Hand3D]:
+    def process(self, detections: Sequence[Sequence[HandDetection2D]], stamp: float, *,
+                depths: Sequence[np.ndarray | None] | None = None) -> list[Hand3D]:
         """One frame: a list of detections per camera (rig order; empty = none) at ``stamp`` s → hands.
 
+        ``depths``: None, or per camera an aligned ``(H, W) float32`` metres depth map (NaN = no
+        measurement; checked by the caller with ``fusion.depth.check_depth``) or None.
         Returns the hands of this frame sorted by track id (empty list when there are none).
 
         Raises:
@@ -119,6 +122,8 @@ class MultiViewFusion:
         """
         if not np.isfinite(stamp):
             raise ValueError(f"stamp must be finite seconds, got {stamp!r}")
+        if depths is not None and len(depths) != len(self.rig):
+            raise ValueError(f"depths: expected one per camera ({len(self.rig)}: {self.rig.names}), got {len(depths)}")
         cfg = self.config
         view, dets = self._flatten(detections)
         self.tracker.prune(stamp)
@@ -132,7 +137,8 @@ class MultiViewFusion:
         active, slot = np.unique(view, return_inverse=True)
         frame = FrameInputs(stamp=stamp, dets=dets, view=view, active=active, slot=slot.reshape(-1),
                             active_cams=self.active_cameras(active), xy=self.cams.pixels_to_normalized(pixels, view),
-                            scores=scores, predicted=predicted, known=self._depth_known(stamp))
+                            scores=scores, predicted=predicted, known=self._depth_known(stamp),
+                            depths=tuple(depths) if depths is not None else (None,) * len(self.rig))
         xy = frame.xy  # (D, 21, 2)
         # Only tracks triangulated recently know their depth: a one-view track's prediction
         # would project to the wrong place in the other views, so it joins in 3D only (_finish).

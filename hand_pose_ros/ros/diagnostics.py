@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # guard imports QosEvents from here
 __all__ = [
     "RateMeter",
     "CameraHealth",
+    "DepthHealth",
     "LatencyStats",
     "ProcessingInfo",
     "QosEvents",
@@ -133,6 +134,62 @@ class CameraHealth:
                 "CameraInfo rejected": self.camera_info_rejected,
                 "CameraInfo error": self.camera_info_error,
                 "Intrinsics": self.intrinsics,
+            },
+        )
+
+
+@dataclasses.dataclass
+class DepthHealth:
+    """What one camera's aligned depth topic has delivered and what became of it.
+
+    ``reject`` (thread-safe: the subscription callback refuses a message, the worker learns of
+    a map the pipeline refused) records the newest problem;
+    the camera's colour path is never affected (its sets go on without depth).
+    """
+
+    name: str
+    topic: str
+    frames: RateMeter = dataclasses.field(default_factory=RateMeter)
+    rejected: int = 0
+    last_error: str = ""
+    last_error_time: float = float("-inf")  # monotonic s
+    sets_with_depth: int = 0  # sets processed with this camera's depth in them
+    sets_without_depth: int = 0  # sets with the camera's colour image but no usable depth
+    _lock: threading.Lock = dataclasses.field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def reject(self, reason: str, now: float) -> None:
+        with self._lock:
+            self.rejected += 1
+            self.last_error, self.last_error_time = reason, now
+
+    def used(self, with_depth: bool) -> None:
+        """One processed set that had this camera's colour image, with or without its depth."""
+        with self._lock:
+            if with_depth:
+                self.sets_with_depth += 1
+            else:
+                self.sets_without_depth += 1
+
+    def status(self, node_name: str, now: float) -> DiagnosticStatus:
+        """WARN while depth is refused recently or silent (the colour path goes on regardless)."""
+        last = self.frames.last()
+        problems = []
+        if now - self.last_error_time < RECENT_ERROR_S:
+            problems.append(f"depth refused, colour only: {self.last_error}")
+        if last is None or now - last > STALE_AFTER_S:
+            problems.append(f"no depth on {self.topic}" + ("" if last is None else f" for {now - last:.1f} s") + ", colour only")
+        return _status(
+            f"{node_name}: camera {self.name} depth",
+            WARN if problems else OK,
+            "; ".join(problems) or "receiving depth",
+            {
+                "Depth topic": self.topic,
+                "Depth rate (Hz)": f"{self.frames.rate(now):.1f}",
+                "Depth frames received": self.frames.count,
+                "Depth frames rejected": self.rejected,
+                "Sets with depth": self.sets_with_depth,
+                "Sets without depth": self.sets_without_depth,
+                "Last error": self.last_error,
             },
         )
 

@@ -1,4 +1,5 @@
-"""sensor_msgs Image / CompressedImage → ``(H, W, 3) uint8`` RGB arrays for the detector.
+"""sensor_msgs Image / CompressedImage → ``(H, W, 3) uint8`` RGB arrays for the detector, and
+aligned depth Images → ``(H, W) float32`` metres (``image_to_depth``).
 
 ``cv_bridge`` is used where it imports *and* converts correctly (its PyPI build breaks with
 OpenCV 5); otherwise the project's own path reads the message buffer in place with
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 from sensor_msgs.msg import Image
 
+from hand_pose_ros.fusion.depth import depth_from_millimetres
 from hand_pose_ros.image_headers import MAX_IMAGE_PIXELS, ImageHeader, ImageHeaderError, check_pixels, read_header
 from hand_pose_ros.ros.cdr import PackedFields, serialize
 
@@ -25,6 +27,8 @@ __all__ = [
     "ImageConversionError",
     "SUPPORTED_ENCODINGS",
     "image_to_rgb",
+    "image_to_depth",
+    "DEPTH_ENCODINGS",
     "compressed_to_rgb",
     "compressed_header",
     "rgb_to_image_fields",
@@ -56,6 +60,11 @@ _COMPRESSED_FORMATS = {"jpeg": "jpeg", "jpg": "jpeg", "png": "png"}
 # Encodings with more than 8 bits per channel (depth cameras, raw sensors): the hand
 # network takes 8-bit colour, and guessing a scaling would silently change the input.
 _WIDE_ENCODINGS = ("mono16", "rgb16", "bgr16", "rgba16", "bgra16", "16uc1", "16sc1", "32fc1", "64fc1")
+
+
+# Depth encodings (REP 118 and RealSense's aligned_depth_to_color): element dtype and unit.
+DEPTH_ENCODINGS: dict[str, str] = {"16UC1": "uint16 millimetres, 0 = none", "32FC1": "float32 metres, NaN/Inf/0 = none"}
+_DEPTH_DTYPES = {"16uc1": np.dtype("<u2"), "32fc1": np.dtype("<f4")}
 
 
 class ImageConversionError(ValueError):
@@ -120,22 +129,74 @@ def image_to_rgb(msg: Any, where: str = "image", use_cv_bridge: bool = True) -> 
         raise ImageConversionError(
             f"{where}: step {step} is smaller than width {width} x {channels} bytes per pixel = {row_bytes}"
         )
-    buffer = np.frombuffer(msg.data, dtype=np.uint8)
-    if buffer.size != step * height:
-        raise ImageConversionError(
-            f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
-        )
+    rows = _rows(msg.data, height, step, where)
     if use_cv_bridge and _BRIDGE is not None:
         try:
             return np.asarray(_BRIDGE.imgmsg_to_cv2(msg, desired_encoding="rgb8"))
         except Exception as exc:  # cv_bridge raises CvBridgeError, cv2.error, TypeError, ...
             raise ImageConversionError(f"{where}: cv_bridge refused the {msg.encoding!r} image: {exc}") from exc
     # (H, step) rows → (H, W, C) pixels; padding bytes at row ends are skipped by the slice.
-    pixels = buffer.reshape(height, step)[:, :row_bytes].reshape(height, width, channels)
+    pixels = rows[:, :row_bytes].reshape(height, width, channels)
     try:
         return to_rgb(pixels)
     except cv2.error as exc:
         raise ImageConversionError(f"{where}: OpenCV cannot convert the {msg.encoding!r} image: {exc}") from exc
+
+
+def image_to_depth(msg: Any, where: str = "depth image") -> np.ndarray:
+    """An aligned depth sensor_msgs/Image (``16UC1`` mm or ``32FC1`` m) → ``(H, W) float32``
+    metres along the optical axis, NaN = no measurement (a new array; ``msg.data`` is not kept).
+
+    ``16UC1``: 0 is no measurement (``fusion.depth.depth_from_millimetres``). ``32FC1``: NaN,
+    ±Inf (REP 118: none, too close, too far) and 0 (what some drivers write) are no
+    measurement; other values are kept as they are, so that negative garbage reaches the
+    pipeline's depth check (``fusion.depth.check_depth``) and is reported. Whether the map
+    holds any measurement at all is that check's business too.
+
+    Args:
+        msg: anything with ``height, width, encoding, is_bigendian, step, data``.
+        where: names the source in errors.
+
+    Raises:
+        ImageConversionError: zero size, an encoding other than ``DEPTH_ENCODINGS``, or a
+            step/data size that does not match width × height × bytes per pixel.
+    """
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageConversionError(f"{where}: zero-size image ({width}x{height})")
+    dtype = _DEPTH_DTYPES.get(str(msg.encoding).strip().lower())
+    if dtype is None:
+        choices = ", ".join(f"{k} ({v})" for k, v in DEPTH_ENCODINGS.items())
+        raise ImageConversionError(f"{where}: depth encoding {msg.encoding!r} is not one of {choices}")
+    if msg.is_bigendian:
+        dtype = dtype.newbyteorder(">")
+    row_bytes = width * dtype.itemsize
+    if step < row_bytes or step % dtype.itemsize:
+        raise ImageConversionError(
+            f"{where}: step {step} does not fit width {width} x {dtype.itemsize} bytes per pixel = {row_bytes} ({msg.encoding})"
+        )
+    rows = _rows(msg.data, height, step, where)
+    # (H, step) bytes → (H, W) values; padding at row ends is skipped by the slice.
+    values = rows.view(dtype)[:, :width]
+    if dtype.kind == "u":
+        return depth_from_millimetres(values.astype(np.uint16, copy=False))  # native order; it copies
+    depth = values.astype(np.float32)  # native byte order, a copy
+    depth[np.isinf(depth) | (depth == 0)] = np.nan
+    return depth
+
+
+def _rows(data: Any, height: int, step: int, where: str) -> np.ndarray:
+    """A message's pixel buffer as ``(height, step) uint8`` rows, a view of ``data``.
+
+    Raises:
+        ImageConversionError: ``data`` is not ``step × height`` bytes.
+    """
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    if buffer.size != step * height:
+        raise ImageConversionError(
+            f"{where}: data has {buffer.size} bytes, expected step {step} x height {height} = {step * height}"
+        )
+    return buffer.reshape(height, step)
 
 
 def compressed_header(msg: Any, where: str = "compressed image", max_pixels: int = MAX_IMAGE_PIXELS) -> ImageHeader:

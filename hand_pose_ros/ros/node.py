@@ -6,7 +6,8 @@ sets; a latest-wins worker (``worker``) hands each set to the ROS-free ``HandPos
 pipeline's hand states on ``/hands/state`` (HandStateArray), then has the pipeline
 fit the hand meshes (``/hands/meshes``, HandMeshArray) and publishes ``/hands/markers``
 (skeleton and mesh), optional overlays and wrist TF; ``/diagnostics`` reports per-camera
-health, sync drops, latency and the active backend. No maths here, and no rules between
+health, sync drops, latency and the active backend. Cameras with a ``cameras.depth_topics``
+entry also hand their aligned depth to the pipeline (``depth_input``). No maths here, and no rules between
 frames: those live in ``hand_pose_ros.pipeline``. The library's ``logging`` records reach
 /rosout through ``log_bridge``.
 
@@ -54,6 +55,7 @@ from hand_pose_ros.ros.diagnostics import (
     diagnostic_array,
     pipeline_status,
 )
+from hand_pose_ros.ros.depth_input import DepthInputs
 from hand_pose_ros.ros.guard import GuardedEndpoints
 from hand_pose_ros.ros.image_conversion import (
     ImageConversionError,
@@ -111,6 +113,12 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._health = [CameraHealth(c.name, c.image_topic, c.camera_info_topic, waiting_for_camera_info=from_info) for c in cfg.cameras.inputs]
         self._pipeline_rig = self.rig  # the rig the pipeline was last given (worker thread)
         self._sync = make_synchronizer(cfg.sync)
+        # Aligned depth rides along with the colour sets (never holds one back): ``depth_input``.
+        self._depth = (
+            DepthInputs(cfg.cameras.inputs, cfg.sync, lambda text: self.get_logger().warning(text, throttle_duration_sec=LOG_THROTTLE_S))
+            if any(c.depth_topic for c in cfg.cameras.inputs)
+            else None
+        )
         self._latency = LatencyStats()
         self._stages = StageStats()
         self._output = RateMeter()
@@ -156,6 +164,8 @@ class HandPoseNode(GuardedEndpoints, Node):
             # raw=True: the callback gets the serialised bytes, parsed in place (no message object).
             self.create_subscription(image_type, camera.image_topic, lambda m, i=index: self._on_image(i, m), qos, raw=True)
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
+            if camera.depth_topic:
+                self.create_subscription(Image, camera.depth_topic, lambda m, i=index: self._on_depth(i, m), qos, raw=True)
         self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process_set, self._on_process_error, "hand_pose_worker")
         # Partial sets leave at their deadline: a one-shot timer armed on every arrival for the
         # earliest pending deadline (see _poll_sync), not a polling period that caps the rate.
@@ -243,6 +253,8 @@ class HandPoseNode(GuardedEndpoints, Node):
             compressed = self.config.cameras.compressed
             msg = cdr.parse_compressed_image(raw, where) if compressed else cdr.parse_image(raw, where)
             stamp_ns = msg.stamp_ns
+            if self._depth is not None:  # depth from another time is told by this, even if the image is refused
+                self._depth.colour(index, stamp_ns)
             input_checks.check_stamp(stamp_ns, self.get_clock().now().nanoseconds, where)
             # Size first: a huge or mis-sized image is refused before its data is touched
             # (a compressed one from its JPEG/PNG header, before decoding).
@@ -262,6 +274,13 @@ class HandPoseNode(GuardedEndpoints, Node):
         if ready is not None:
             self._worker.submit(ready)
         self._arm_partial_timer(now)
+
+    def _on_depth(self, index: int, raw: bytes) -> None:
+        """One serialised aligned depth Image: checked, converted and queued for its camera's set
+        (``depth_input``; a refusal goes to the camera's depth status, never to its colour path)."""
+        if self._health[index].waiting_for_camera_info:  # its size is not known yet
+            return
+        self._depth.on_message(index, raw, self.rig[index], self.get_clock().now().nanoseconds, time.monotonic())
 
     def _on_info(self, index: int, msg: CameraInfo) -> None:
         health = self._health[index]
@@ -333,7 +352,10 @@ class HandPoseNode(GuardedEndpoints, Node):
 
     # --- worker thread ----------------------------------------------------------------------
     def _process(self, synced: SyncedSet) -> None:
-        result = self._pipeline.process(synced.items, synced.stamp_ns, fit_meshes=False)
+        depths = self._depth.for_set(synced.stamps_ns, time.monotonic()) if self._depth is not None else None
+        result = self._pipeline.process(synced.items, synced.stamp_ns, depths=depths, fit_meshes=False)
+        if self._depth is not None:
+            self._depth.after_set(synced.stamps_ns, depths, result.depth_problems, time.monotonic())
         self._publish_poses(synced, result)
         # Outputs cost what is consumed: each is built only while someone subscribes, and the
         # mesh fit runs only for a /hands/meshes subscriber or a mesh marker that is due.
@@ -434,6 +456,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             self.qos_events.status(NODE_NAME, now),
             pipeline_status(NODE_NAME, self._stages),
             calibration_status(NODE_NAME, self._pipeline.calibration_report()),
+            *(self._depth.statuses(NODE_NAME, now) if self._depth is not None else ()),
         ]
         self._diag_pub.publish(
             diagnostic_array(NODE_NAME, now, self.get_clock().now().to_msg(), self._health, sync.counts(), info, extra)

@@ -15,6 +15,10 @@ A caller wakes up at ``next_deadline()`` and takes every due set with ``poll_all
 with a silent camera leaves as soon as its timeout expires, whatever the input rate (the node arms a
 one-shot timer for the deadline on every arrival).
 
+Aligned depth (``DepthMatcher``) rides along with its camera's colour image and never decides
+a set: a depth frame joins the set whose colour stamp of that camera lies within ``slop`` of it,
+taken when the set is processed; a set whose depth has not arrived by then goes without.
+
 ``SyncConfig.implementation`` chooses who decides full sets: ``builtin`` (this module's,
 linear in cameras × queue, the tested one) or ``message_filters`` (ROS 2's, on request, where
 importable). With message_filters a time jump back rebuilds its synchroniser: its queues
@@ -39,6 +43,8 @@ __all__ = [
     "ApproximateSynchronizer",
     "MessageFiltersSynchronizer",
     "make_synchronizer",
+    "DepthMatcher",
+    "DEPTH_MAX_OFFSET_S",
 ]
 
 LOG = logging.getLogger(__name__)
@@ -304,3 +310,116 @@ def make_synchronizer(config: SyncConfig) -> ApproximateSynchronizer:
     except ImportError as exc:
         raise ValueError(MESSAGE_FILTERS_MISSING.format(reason=exc)) from exc
     return MessageFiltersSynchronizer(config, message_filters)
+
+
+# A depth frame this far (s) from its camera's latest colour image belongs to another time
+# (another clock, a wrong stamp, a stale stream): far beyond a few frames of transport lag
+# at any camera rate (≥ 2 Hz), and far below the clock offsets that happen (seconds).
+DEPTH_MAX_OFFSET_S = 0.5
+# A camera's depth stream is live (``depth_wait`` waits for it) while its latest frame arrived
+# less than this long ago: the node's "silent" threshold for cameras (diagnostics.STALE_AFTER_S).
+DEPTH_LIVE_S = 1.0
+
+
+class DepthMatcher:
+    """Per camera the pending aligned depth frames, matched to the colour stamps of a set.
+
+    Thread-safe: ``add`` and ``colour`` from subscription callbacks, ``take`` from the worker
+    when it picks a set up (so a depth frame that arrives after its colour image but before
+    processing still joins). ``wait_s`` > 0 (``SyncConfig.depth_wait``): ``take`` waits up to
+    that long for the depth of each camera whose depth stream is live (a frame arrived less
+    than ``DEPTH_LIVE_S`` ago) and has not brought this set's yet, as RealSense's aligned depth
+    comes a few ms after its colour image; 0 (the default): nothing ever waits for depth.
+
+    A camera's depth frame joins when its stamp lies within ``slop`` of the camera's colour
+    stamp in the set (the nearest such frame). A frame more than ``DEPTH_MAX_OFFSET_S`` from
+    the colour images is from another time and refused: one that far before the camera's
+    latest colour image on arrival (``add`` says why), one that far after a set's colour
+    stamp when the set is taken (``take`` says why; a frame merely ahead of the latest colour
+    image on arrival is normal when depth comes first after a pause). Frames older
+    than a set's colour stamp (beyond ``slop``) and frames pushed out of the bounded queue
+    (``queue_size``) are let go silently: their set was skipped (latest wins), their colour
+    image was lost or refused, or they came late.
+
+    Counters (read any time): ``matched``, ``dropped`` (let go unused), ``refused``.
+    """
+
+    def __init__(self, *, num_cameras: int, slop: float, queue_size: int, wait_s: float = 0.0) -> None:
+        self._slop_ns = int(slop * NS_PER_S)
+        self._queue_size = queue_size
+        self._wait_s = wait_s
+        self._queues: list[list[tuple[int, Any]]] = [[] for _ in range(num_cameras)]
+        self._latest_colour: list[int | None] = [None] * num_cameras
+        self._last_arrival: list[float] = [float("-inf")] * num_cameras  # monotonic s
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self.matched = 0
+        self.dropped = 0
+        self.refused = 0
+
+    def colour(self, camera: int, stamp_ns: int) -> None:
+        """Camera ``camera``'s latest colour image (usable or not) is stamped ``stamp_ns``."""
+        with self._lock:
+            self._latest_colour[camera] = stamp_ns
+
+    def add(self, camera: int, stamp_ns: int, depth: Any, arrival_s: float) -> str:
+        """Queue one depth frame that arrived at ``arrival_s`` (monotonic s); returns why it
+        was refused ("" when queued)."""
+        with self._lock:
+            self._last_arrival[camera] = arrival_s
+            colour_ns = self._latest_colour[camera]
+            if colour_ns is not None and colour_ns - stamp_ns > DEPTH_MAX_OFFSET_S * NS_PER_S:
+                self.refused += 1
+                return _another_time(stamp_ns, colour_ns, "the camera's latest colour image")
+            queue = self._queues[camera]
+            queue.append((stamp_ns, depth))
+            queue.sort(key=lambda entry: entry[0])
+            while len(queue) > self._queue_size:
+                queue.pop(0)
+                self.dropped += 1
+            self._arrived.notify_all()
+            return ""
+
+    def take(self, stamps_ns: Sequence[int | None], now_s: float) -> tuple[list[Any | None], list[tuple[int, str]]]:
+        """Per camera the depth frame of the set whose colour stamps are ``stamps_ns`` (None
+        where the camera has no colour image in it or no depth frame within ``slop``), and
+        (camera, why) for each frame refused as being from another time. ``now_s``:
+        monotonic s (which depth streams are live, for ``wait_s``)."""
+        depths: list[Any | None] = [None] * len(self._queues)
+        refused: list[tuple[int, str]] = []
+        max_ns = DEPTH_MAX_OFFSET_S * NS_PER_S
+        with self._lock:
+            if self._wait_s > 0:
+                live = [c for c, s in enumerate(stamps_ns) if s is not None and now_s - self._last_arrival[c] < DEPTH_LIVE_S]
+                self._arrived.wait_for(lambda: all(self._has_near(c, stamps_ns[c]) for c in live), timeout=self._wait_s)
+            for camera, colour_ns in enumerate(stamps_ns):
+                queue = self._queues[camera]
+                if colour_ns is None or not queue:
+                    continue
+                for stamp, _ in (e for e in queue if e[0] - colour_ns > max_ns):
+                    refused.append((camera, _another_time(stamp, colour_ns, "the camera's colour image in its set")))
+                    self.refused += 1
+                queue = [e for e in queue if e[0] - colour_ns <= max_ns]
+                near = [i for i, (stamp, _) in enumerate(queue) if abs(stamp - colour_ns) <= self._slop_ns]
+                if near:
+                    best = min(near, key=lambda i: abs(queue[i][0] - colour_ns))
+                    depths[camera] = queue[best][1]
+                    self.matched += 1
+                    kept = queue[best + 1:]
+                    self.dropped += best
+                else:
+                    kept = [e for e in queue if e[0] >= colour_ns - self._slop_ns]
+                    self.dropped += len(queue) - len(kept)
+                self._queues[camera] = kept
+        return depths, refused
+
+    def _has_near(self, camera: int, colour_ns: int) -> bool:
+        """A depth frame of ``camera`` within ``slop`` of ``colour_ns`` is queued (lock held)."""
+        return any(abs(stamp - colour_ns) <= self._slop_ns for stamp, _ in self._queues[camera])
+
+
+def _another_time(stamp_ns: int, colour_ns: int, what: str) -> str:
+    """Why a depth frame stamped ``stamp_ns`` is refused, ``colour_ns`` being ``what``'s stamp."""
+    offset_ms = (stamp_ns - colour_ns) / NS_PER_S * 1e3
+    return (f"depth frame stamped {stamp_ns} ns is {abs(offset_ms):.1f} ms {'after' if offset_ms > 0 else 'before'} "
+            f"{what} (at most {DEPTH_MAX_OFFSET_S * 1e3:.0f} ms apart): from another time, not used")

@@ -2,7 +2,10 @@
 
 Topics: ``/cam{i}/image_raw`` (sensor_msgs/msg/Image, rgb8), ``/cam{i}/camera_info``
 (sensor_msgs/msg/CameraInfo, same stamp and frame_id) and ``/tf_static`` (tf2_msgs/msg/TFMessage,
-world → cam{i}_optical_frame, transient-local like a static broadcaster). Serialised to CDR
+world → cam{i}_optical_frame, transient-local like a static broadcaster) and, for a dataset with
+depth (``DIR/depth/``), ``/cam{i}/aligned_depth_to_color/image_raw`` (sensor_msgs/msg/Image,
+``16UC1`` millimetres, 0 = none, the colour image's stamp and frame_id, as RealSense's
+driver publishes aligned depth). Serialised to CDR
 by ``rosbags``' typestore for ROS 2 Kilted (the distribution of our rclpy).
 """
 
@@ -17,7 +20,8 @@ import numpy as np
 
 from hand_pose_ros.calibration import CameraCalibration, load_calibration
 from hand_pose_ros.dataset_layout import (
-    CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, TF_STATIC_TOPIC, camera_info_topic, image_topic, read_images, stamp_ns,
+    CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, TF_STATIC_TOPIC, camera_info_topic, depth_path, depth_topic, image_topic,
+    read_images, stamp_ns,
 )
 from hand_pose_ros.timing import NS_PER_S
 
@@ -66,6 +70,14 @@ class _Messages:
             encoding="rgb8", is_bigendian=0, step=rgb.shape[1] * 3, data=np.ascontiguousarray(rgb).reshape(-1),
         )
 
+    def depth(self, stamp: int, camera: CameraCalibration, mm: np.ndarray):
+        """(H, W) uint16 millimetres → a 16UC1 Image in the colour camera's frame (aligned depth)."""
+        return self.t["sensor_msgs/msg/Image"](
+            header=self.header(stamp, camera.frame_id), height=mm.shape[0], width=mm.shape[1],
+            encoding="16UC1", is_bigendian=0, step=mm.shape[1] * 2,
+            data=np.ascontiguousarray(mm, dtype="<u2").view(np.uint8).reshape(-1),
+        )
+
     def camera_info(self, stamp: int, camera: CameraCalibration):
         K = camera.camera_matrix
         P = np.zeros((3, 4))
@@ -96,14 +108,29 @@ class _Messages:
         return g["tf2_msgs/msg/TFMessage"](transforms=transforms)
 
 
+def _read_depth(path: pathlib.Path) -> np.ndarray:
+    """A 16-bit depth PNG → (H, W) uint16 millimetres.
+
+    Raises:
+        FileNotFoundError: the file is missing, unreadable or not 16-bit single-channel.
+    """
+    import cv2
+
+    mm = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if mm is None or mm.dtype != np.uint16 or mm.ndim != 2:
+        raise FileNotFoundError(f"depth image {path} is missing, unreadable or not a 16-bit single-channel PNG")
+    return mm
+
+
 def write_bag(dataset_dir: str | os.PathLike[str], bag_dir: str | os.PathLike[str]) -> pathlib.Path:
     """Write the dataset in ``dataset_dir`` (calibration, images, ground truth stamps) as MCAP.
 
     Image messages carry the dataset's JPEG images decoded (what a camera driver would have
-    published before compression). An existing ``bag_dir`` is replaced.
+    published before compression); a dataset whose first frame has depth PNGs gets its depth
+    topics too. An existing ``bag_dir`` is replaced.
 
     Raises:
-        FileNotFoundError: naming the missing calibration, ground truth or image file.
+        FileNotFoundError: naming the missing calibration, ground truth, image or depth file.
     """
     from rosbags.rosbag2 import StoragePlugin, Writer
     from rosbags.typesys import Stores, get_typestore
@@ -117,6 +144,8 @@ def write_bag(dataset_dir: str | os.PathLike[str], bag_dir: str | os.PathLike[st
     bag_path = pathlib.Path(bag_dir)
     if bag_path.exists():
         shutil.rmtree(bag_path)
+    frames = ground_truth["frames"]
+    with_depth = bool(frames) and depth_path(dataset, rig.names[0], frames[0]["frame"]).exists()
     with Writer(bag_path, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         tf_conn = writer.add_connection(TF_STATIC_TOPIC, "tf2_msgs/msg/TFMessage", typestore=typestore,
                                         offered_qos_profiles=[_qos(True)])
@@ -129,9 +158,14 @@ def write_bag(dataset_dir: str | os.PathLike[str], bag_dir: str | os.PathLike[st
             )
             for camera in rig.cameras
         }
+        depth_conns = {
+            camera.name: writer.add_connection(depth_topic(camera.name), "sensor_msgs/msg/Image", typestore=typestore,
+                                               offered_qos_profiles=[_qos(False)])
+            for camera in rig.cameras if with_depth
+        }
         tf = build.tf_static(EPOCH_NS, rig.world_frame, rig.cameras)
         writer.write(tf_conn, EPOCH_NS, typestore.serialize_cdr(tf, "tf2_msgs/msg/TFMessage"))
-        for frame in ground_truth["frames"]:
+        for frame in frames:
             stamp = stamp_ns(int(frame["frame"]), fps)
             for camera, rgb in zip(rig.cameras, read_images(dataset, rig.names, frame["frame"])):
                 image_conn, info_conn = conns[camera.name]
@@ -139,4 +173,7 @@ def write_bag(dataset_dir: str | os.PathLike[str], bag_dir: str | os.PathLike[st
                 writer.write(image_conn, stamp, typestore.serialize_cdr(image, "sensor_msgs/msg/Image"))
                 info = build.camera_info(stamp, camera)
                 writer.write(info_conn, stamp, typestore.serialize_cdr(info, "sensor_msgs/msg/CameraInfo"))
+                if with_depth:
+                    depth = build.depth(stamp, camera, _read_depth(depth_path(dataset, camera.name, frame["frame"])))
+                    writer.write(depth_conns[camera.name], stamp, typestore.serialize_cdr(depth, "sensor_msgs/msg/Image"))
     return bag_path

@@ -31,6 +31,8 @@ class SynthConfig:
         bag: also write a rosbag2 MCAP recording under ``bag/``.
         meshes: also write ``meshes.npz`` (skinned vertices per frame and hand).
         jpeg_quality: of the written images (like a camera's compressed stream).
+        depth: also write aligned depth per camera and frame (``DIR/depth/``, RealSense-like
+            noise and holes: ``synth.depth``) and, with ``bag``, its depth topics.
     """
 
     cameras: int = 4
@@ -45,6 +47,7 @@ class SynthConfig:
     bag: bool = False
     meshes: bool = True
     jpeg_quality: int = 92
+    depth: bool = False
 
     def __post_init__(self) -> None:
         from hand_pose_ros.synth.rig import LAYOUTS

@@ -38,7 +38,8 @@ class PosedHand:
 @dataclasses.dataclass(frozen=True)
 class RenderedView:
     """image: (H, W, 3) uint8 sRGB as the camera gives it; depth: (H, W) float32 metres along
-    the optical axis of the undistorted render, 0 where no hand/forearm is seen."""
+    the optical axis, registered to ``image`` (lens distortion applied alike, nearest pixel),
+    0 where no hand/forearm is seen."""
 
     image: np.ndarray
     depth: np.ndarray
@@ -195,8 +196,11 @@ class HandRenderer:
         shaded = rgba[..., :3].astype(np.float32)  # pyrender's shader already encodes with 1/2.2
         image = alpha * shaded + (1.0 - alpha) * self._backgrounds[index].astype(np.float32)
         maps = self._distortion[index]
+        depth = depth.astype(np.float32)
         if maps is not None:
             image = cv2.remap(image, maps[0], maps[1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            # Nearest: interpolating across a silhouette would invent surfaces between hand and nothing.
+            depth = cv2.remap(depth, maps[0], maps[1], cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
         image = cv2.GaussianBlur(image, (0, 0), self._lighting.blur_sigma)
         image = image + self._rng.normal(0.0, self._lighting.noise_sigma, image.shape).astype(np.float32)
-        return RenderedView(image=np.clip(image + 0.5, 0, 255).astype(np.uint8), depth=depth.astype(np.float32))
+        return RenderedView(image=np.clip(image + 0.5, 0, 255).astype(np.uint8), depth=depth)

@@ -31,7 +31,9 @@ def sample_is_current(directory: pathlib.Path, config: SynthConfig = SAMPLE_CONF
     except (OSError, ValueError, KeyError, TypeError):
         return False
     complete = (directory / CALIBRATION_FILE).exists() and (not config.bag or (directory / BAG_DIR / "metadata.yaml").exists())
-    return complete and generator.get("version") == GENERATOR_VERSION and generator.get("config") == dataclasses.asdict(config)
+    # A field added since the sample was made is read at its default (what that sample did).
+    made = {**dataclasses.asdict(SynthConfig()), **generator.get("config", {})}
+    return complete and generator.get("version") == GENERATOR_VERSION and made == dataclasses.asdict(config)
 
 
 def prepare_sample(cache: pathlib.Path) -> None:

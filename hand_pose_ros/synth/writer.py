@@ -2,7 +2,8 @@
 
 The file names, image paths and stamps are ``hand_pose_ros.dataset_layout``'s: calibration,
 images per camera and frame, ground truth, meshes (optional) and a rosbag2 MCAP (optional,
-written by ``bag.write_bag`` from the finished directory).
+written by ``bag.write_bag`` from the finished directory), and with ``SynthConfig.depth`` aligned
+depth per camera and frame (``synth.depth``'s RealSense-like model).
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import cv2
 import numpy as np
 
 from hand_pose_ros.calibration import save_calibration
-from hand_pose_ros.dataset_layout import BAG_DIR, CALIBRATION_FILE, GROUND_TRUTH_FILE, IMAGES_DIR, MESHES_FILE, image_path, stamp_ns
+from hand_pose_ros.dataset_layout import (
+    BAG_DIR, CALIBRATION_FILE, DEPTH_DIR, GROUND_TRUTH_FILE, IMAGES_DIR, MESHES_FILE, depth_path, image_path, stamp_ns,
+)
 from hand_pose_ros.handmodel import HandModel
 from hand_pose_ros.keypoints import Handedness
 from hand_pose_ros.synth.appearance import forearm_mesh, make_background, sample_appearance
 from hand_pose_ros.synth.config import GENERATOR_VERSION, SynthConfig
+from hand_pose_ros.synth.depth import depth_to_millimetres, realsense_depth, wall_depth
 from hand_pose_ros.synth.groundtruth import FOREARM_PART, PARTS_PER_HAND, face_parts, keypoint_visibility
 from hand_pose_ros.synth.motion import make_motion
 from hand_pose_ros.synth.renderer import HandRenderer, PosedHand, sample_lighting
@@ -35,7 +39,7 @@ LOG = logging.getLogger(__name__)
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
     """Independent generators per concern, so changing one (e.g. frames) keeps the others."""
-    names = ("rig", "motion", "looks", "noise")
+    names = ("rig", "motion", "looks", "noise", "depth")  # appended: the earlier streams stay as they were
     children = np.random.SeedSequence(seed).spawn(len(names))
     return {n: np.random.default_rng(s) for n, s in zip(names, children)}
 
@@ -53,6 +57,15 @@ def _occluders(posed, models, roots, forearms, hand_parts) -> tuple[np.ndarray, 
         triangles += [p.vertices[model.faces], arm @ root[:3, :3].T + root[:3, 3]]
         parts += [h * PARTS_PER_HAND + labels, np.full(len(arm), h * PARTS_PER_HAND + FOREARM_PART)]
     return np.concatenate(triangles), np.concatenate(parts)
+
+
+def _write_depth(out: pathlib.Path, camera, frame: int, clean: np.ndarray, wall_m: float, rng: np.random.Generator) -> None:
+    """Camera ``camera``'s aligned depth of ``frame``: the render's (H, W) m through the
+    RealSense-like model (``synth.depth``), as a 16-bit PNG of millimetres (0 = none)."""
+    measured = realsense_depth(clean, camera.camera_matrix, rng, background_m=wall_m)
+    path = depth_path(out, camera.name, frame)
+    if not cv2.imwrite(str(path), depth_to_millimetres(measured)):
+        raise OSError(f"could not write {path}")
 
 
 def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, progress: bool = False) -> pathlib.Path:
@@ -80,6 +93,9 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
     backgrounds = [make_background(config.width, config.height, rng["looks"]) for _ in rig.cameras]
     for camera in rig.cameras:
         (out / IMAGES_DIR / camera.name).mkdir(parents=True, exist_ok=True)
+        if config.depth:
+            (out / DEPTH_DIR / camera.name).mkdir(parents=True, exist_ok=True)
+    walls = [wall_depth(camera, WORKSPACE_CENTRE) for camera in rig.cameras]  # m, behind the hands
 
     hand_parts = [face_parts(m.mesh.skin_joints, m.mesh.skin_weights, m.faces) for m in models]
     forearms = []  # per hand: (M, 3, 3) triangles of forearm and sleeve in the wrist frame
@@ -97,10 +113,12 @@ def generate_dataset(out_dir: str | os.PathLike[str], config: SynthConfig, *, pr
                 PosedHand(vertices=p.vertices, faces=m.faces, world_T_wrist=tr.roots[t], appearance=look)
                 for p, m, tr, look in zip(posed, models, tracks, looks)
             ])
-            for camera, view in zip(rig.cameras, views):
+            for camera, view, wall_m in zip(rig.cameras, views, walls):
                 path = image_path(out, camera.name, t)
                 if not cv2.imwrite(str(path), cv2.cvtColor(view.image, cv2.COLOR_RGB2BGR), encode):
                     raise OSError(f"could not write {path}")
+                if config.depth:
+                    _write_depth(out, camera, t, view.depth, wall_m, rng["depth"])
             keypoints = np.stack([p.keypoints for p in posed])  # (H, 21, 3)
             triangles, parts = _occluders(posed, models, [tr.roots[t] for tr in tracks], forearms, hand_parts)
             visible = {camera.name: keypoint_visibility(camera, keypoints, triangles, parts) for camera in rig.cameras}

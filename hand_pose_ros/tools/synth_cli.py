@@ -19,6 +19,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--height", type=int, default=480, help="image height, pixels (default 480)")
     parser.add_argument("--distortion", action="store_true", help="mild plumb_bob lens distortion")
     parser.add_argument("--bag", action="store_true", help="also write a rosbag2 MCAP recording in OUT/bag")
+    parser.add_argument("--depth", action="store_true",
+                        help="also write aligned depth (RealSense-like noise and holes) in OUT/depth and, with --bag, depth topics")
     parser.add_argument("--no-meshes", action="store_true", help="do not write OUT/meshes.npz")
 
 
@@ -35,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         config = SynthConfig(
             cameras=args.cameras, frames=args.frames, hands=args.hands, seed=args.seed, fps=args.fps,
             layout=args.layout, width=args.width, height=args.height, distortion=args.distortion,
-            bag=args.bag, meshes=not args.no_meshes,
+            bag=args.bag, meshes=not args.no_meshes, depth=args.depth,
         )
         out = generate_dataset(args.out, config, progress=sys.stderr.isatty() or config.frames >= 100)
     except (ValueError, AssetMissingError) as exc:

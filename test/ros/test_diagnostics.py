@@ -143,3 +143,25 @@ def test_pipeline_status_reports_stage_medians_over_the_sets_where_they_ran():
     assert status.name == "hand_pose_node: pipeline"
     assert (values["Median detect ms"], values["Median mesh ms"], values["Median total ms"]) == ("20.00", "5.00", "21.00")
     assert pipeline_status("n", StageStats()).values[0].value == "nan"
+
+
+def test_depth_health_warns_while_refused_or_silent_and_counts_sets():
+    from hand_pose_ros.ros.diagnostics import RECENT_ERROR_S, DepthHealth
+
+    health = DepthHealth("cam0", "/cam0/aligned_depth_to_color/image_raw")
+    status = health.status("hand_pose_node", 0.0)
+    assert status.level == DiagnosticStatus.WARN and "no depth on /cam0/aligned_depth_to_color/image_raw, colour only" in status.message
+    assert status.name == "hand_pose_node: camera cam0 depth"
+    health.frames.tick(10.0)
+    health.used(True)
+    health.used(False)
+    ok = health.status("hand_pose_node", 10.5)
+    assert ok.level == DiagnosticStatus.OK and ok.message == "receiving depth"
+    values = {kv.key: kv.value for kv in ok.values}
+    assert values["Sets with depth"] == "1" and values["Sets without depth"] == "1"
+    health.reject("depth of camera 'cam0': encoding 'rgb8'", 10.6)
+    health.frames.tick(10.7)
+    bad = health.status("hand_pose_node", 10.8)
+    assert bad.level == DiagnosticStatus.WARN and bad.message == "depth refused, colour only: depth of camera 'cam0': encoding 'rgb8'"
+    health.frames.tick(10.6 + RECENT_ERROR_S)
+    assert health.status("hand_pose_node", 10.6 + RECENT_ERROR_S + 0.1).level == DiagnosticStatus.OK

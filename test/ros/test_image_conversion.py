@@ -12,6 +12,7 @@ from std_msgs.msg import Header
 from hand_pose_ros.assets import hand_photos_dir
 from hand_pose_ros.tools.fuzz_messages import png_claiming
 from hand_pose_ros.ros.image_conversion import (
+    image_to_depth,
     rgb_to_image_bytes,
     ImageConversionError,
     compressed_header,
@@ -219,3 +220,49 @@ def test_rgb_to_image_bytes_is_the_rgb8_image_rclpy_reads():
     msg = deserialize_message(rgb_to_image_bytes(rgb[:, ::-1], Header(frame_id="cam0")), Image)
     assert (msg.header.frame_id, msg.height, msg.width, msg.encoding, msg.step) == ("cam0", 5, 7, "rgb8", 21)
     np.testing.assert_array_equal(image_to_rgb(msg, use_cv_bridge=False), rgb[:, ::-1])
+
+
+# --- aligned depth ---------------------------------------------------------------------------------
+
+
+def _depth_msg(values: np.ndarray, encoding: str, pad: int = 0, bigendian: bool = False) -> Image:
+    """An aligned depth Image of ``values`` (uint16 mm or float32 m) with ``pad`` bytes per row."""
+    dtype = values.dtype.newbyteorder(">" if bigendian else "<")
+    rows = values.astype(dtype).view(np.uint8).reshape(values.shape[0], -1)
+    rows = np.concatenate([rows, np.zeros((rows.shape[0], pad), np.uint8)], axis=1)
+    return Image(height=values.shape[0], width=values.shape[1], encoding=encoding, is_bigendian=int(bigendian),
+                 step=rows.shape[1], data=rows.tobytes())
+
+
+@pytest.mark.parametrize("pad, bigendian", [(0, False), (6, False), (0, True)])
+def test_16uc1_millimetres_become_metres_with_nan_for_zero(pad, bigendian):
+    mm = np.array([[0, 500, 1234], [65535, 1, 0]], np.uint16)
+    depth = image_to_depth(_depth_msg(mm, "16UC1", pad, bigendian))
+    assert depth.dtype == np.float32 and depth.shape == (2, 3)
+    np.testing.assert_array_equal(np.isnan(depth), mm == 0)
+    np.testing.assert_allclose(depth[mm > 0], mm[mm > 0] / 1000.0, rtol=1e-6)
+
+
+def test_32fc1_metres_kept_and_rep118_non_measurements_become_nan():
+    m = np.array([[0.5, np.nan, np.inf], [-np.inf, 0.0, -0.25]], np.float32)
+    msg = _depth_msg(m, "32FC1", pad=4)
+    depth = image_to_depth(msg)
+    np.testing.assert_array_equal(np.isnan(depth), [[False, True, True], [True, True, False]])
+    assert depth[0, 0] == np.float32(0.5) and depth[1, 2] == np.float32(-0.25)  # garbage left for check_depth
+    assert not np.shares_memory(depth, np.frombuffer(msg.data, np.uint8))
+
+
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        (dict(height=0, width=0, encoding="16UC1", step=0, data=b""), "zero-size"),
+        (dict(height=2, width=2, encoding="rgb8", step=6, data=bytes(12)), "depth encoding 'rgb8' is not one of 16UC1"),
+        (dict(height=2, width=2, encoding="mono16", step=4, data=bytes(8)), "depth encoding 'mono16'"),
+        (dict(height=2, width=2, encoding="16UC1", step=3, data=bytes(6)), "step 3 does not fit width 2 x 2 bytes"),
+        (dict(height=2, width=2, encoding="32FC1", step=8, data=bytes(12)), "expected step 8 x height 2"),
+    ],
+)
+def test_bad_depth_images_are_refused_with_the_reason_and_source(fields, message):
+    with pytest.raises(ImageConversionError, match=message) as info:
+        image_to_depth(Image(**fields), where="depth of camera 'cam1'")
+    assert "depth of camera 'cam1'" in str(info.value)

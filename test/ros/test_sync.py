@@ -277,3 +277,102 @@ def test_a_large_jump_back_restarts_the_stream_instead_of_refusing_it():
     out = sync.add(1, 2 * NS_PER_S, "new", 0.0)
     assert out is not None and out.items == ("new", "new")
     assert sync.time_jumps == 2 and sync.rejected == 1
+
+
+# --- aligned depth -----------------------------------------------------------------------------------
+
+
+def _depth_matcher(n=2, slop=0.005, queue_size=3):
+    from hand_pose_ros.ros.sync import DepthMatcher
+
+    return DepthMatcher(num_cameras=n, slop=slop, queue_size=queue_size)
+
+
+def test_depth_joins_its_cameras_set_by_stamp_whenever_it_arrived():
+    matcher = _depth_matcher()
+    base = 10 * NS_PER_S
+    for cam in range(2):
+        matcher.colour(cam, base)
+    assert matcher.add(0, base + 1 * MS, "d0", 0.0) == ""  # within slop of camera 0's colour stamp
+    assert matcher.add(1, base + 40 * MS, "d1-next", 0.0) == ""  # the next frame's: not this set's
+    assert matcher.take([base, base], 0.0)[0] == ["d0", None]
+    assert matcher.matched == 1
+    # Camera 1's later frame still joins the set it belongs to.
+    assert matcher.take([None, base + 40 * MS], 0.0)[0] == [None, "d1-next"]
+
+
+def test_missing_colour_camera_or_missing_depth_gives_none_and_nearest_depth_wins():
+    matcher = _depth_matcher(queue_size=5)
+    base = 10 * NS_PER_S
+    for offset, name in ((-4, "early"), (1, "near"), (4, "late")):
+        matcher.add(0, base + offset * MS, name, 0.0)
+    assert matcher.take([base, None], 0.0)[0] == ["near", None]
+    assert matcher.dropped == 1  # "early": a duplicate of the set's depth
+    assert matcher.take([base + 4 * MS, None], 0.0)[0] == ["late", None]
+    assert matcher.take([base + 40 * MS, None], 0.0) == ([None, None], [])
+
+
+def test_depth_of_skipped_sets_is_let_go_and_the_queue_is_bounded():
+    matcher = _depth_matcher(queue_size=2)
+    base = 10 * NS_PER_S
+    for k in range(3):  # sets 0 and 1 skipped by the latest-wins worker; set 2 processed
+        matcher.colour(0, base + k * 33 * MS)
+        assert matcher.add(0, base + k * 33 * MS, f"d{k}", 0.0) == ""
+    assert matcher.dropped == 1  # d0 pushed out of the queue of 2
+    assert matcher.take([base + 66 * MS, None], 0.0)[0] == ["d2", None]
+    assert matcher.dropped == 2 and matcher.refused == 0
+
+
+def test_depth_from_long_before_the_colour_stream_is_refused_on_arrival():
+    matcher = _depth_matcher()
+    base = 10 * NS_PER_S
+    assert matcher.add(0, base - 2 * NS_PER_S, "before any colour image: kept", 0.0) == ""
+    matcher.colour(0, base)
+    problem = matcher.add(0, base - 2 * NS_PER_S, "from another time", 0.0)
+    assert "is 2000.0 ms before the camera's latest colour image (at most 500 ms apart): from another time" in problem
+    # Ahead of the latest colour image is normal on arrival (depth first, after a pause).
+    assert matcher.add(0, base + 3 * NS_PER_S, "the next set's, 3 s later", 0.0) == ""
+    assert matcher.refused == 1
+
+
+def test_depth_from_long_after_a_sets_colour_image_is_refused_when_the_set_is_taken():
+    matcher = _depth_matcher(queue_size=5)
+    base = 10 * NS_PER_S
+    matcher.add(1, base + 2 * MS, "this set's", 0.0)
+    matcher.add(1, base + 750 * MS, "a clock 0.75 s ahead", 0.0)
+    depths, refused = matcher.take([None, base], 0.0)
+    assert depths == [None, "this set's"] and [camera for camera, _ in refused] == [1]
+    assert "is 750.0 ms after the camera's colour image in its set (at most 500 ms apart)" in refused[0][1]
+    assert matcher.take([None, base + 750 * MS], 0.0) == ([None, None], [])  # gone, not kept for later
+
+
+def test_depth_wait_lets_a_live_streams_late_frame_join_and_never_waits_for_a_dead_one():
+    import threading
+
+    from hand_pose_ros.ros.sync import DEPTH_LIVE_S, DepthMatcher
+
+    matcher = DepthMatcher(num_cameras=2, slop=0.005, queue_size=3, wait_s=30.0)  # ends by the frame, not the clock
+    base = 10 * NS_PER_S
+    matcher.add(0, base - 33 * MS, "cam0 previous", 100.0)  # both streams live at 100 s
+    matcher.add(1, base - 33 * MS, "cam1 previous", 100.0)
+    matcher.add(1, base, "cam1 now", 100.0)
+    late = threading.Timer(0.05, lambda: matcher.add(0, base + 1 * MS, "cam0 late", 100.05))
+    late.start()
+    depths, _ = matcher.take([base, base], 100.01)  # returns once cam0's frame is there
+    late.join()
+    assert depths == ["cam0 late", "cam1 now"]
+    # cam0's stream died (its last frame long ago): no wait for it, the set goes without
+    # (had take waited, the frame arriving meanwhile would have joined).
+    later = 100.0 + DEPTH_LIVE_S + 1
+    matcher.add(1, base + 33 * MS, "cam1 next", later)
+    meanwhile = threading.Timer(0.3, lambda: matcher.add(0, base + 33 * MS, "cam0 back", later))
+    meanwhile.start()
+    assert matcher.take([base + 33 * MS, base + 33 * MS], later)[0] == [None, "cam1 next"]
+    meanwhile.join()
+
+
+def test_without_depth_wait_a_late_frame_misses_its_set():
+    matcher = _depth_matcher()
+    base = 10 * NS_PER_S
+    matcher.add(0, base - 33 * MS, "previous", 100.0)
+    assert matcher.take([base, None], 100.01)[0] == [None, None]
