@@ -116,7 +116,8 @@ class SyncConfig:
             Smaller steps back are refused as out-of-order messages.
         depth_wait: seconds the worker, starting a set, waits for the aligned depth of a camera
             whose depth stream is live but has not brought this set's yet (RealSense's aligned
-            depth comes a few ms after its colour image); ``0``: a set never waits for depth.
+            depth comes a few ms after its colour image). The default, one frame at 30 Hz, bounds
+            what a late depth frame may add to latency; ``0``: a set never waits for depth.
         implementation: who decides full sets: ``builtin``
             (linear cost, tested) or ``message_filters`` (ROS 2's, where importable; a time
             jump rebuilds it so the new timeline is not evicted).
@@ -128,7 +129,7 @@ class SyncConfig:
     min_views: int = 2
     partial_timeout: float = 0.1
     time_jump: float = 1.0
-    depth_wait: float = 0.0
+    depth_wait: float = 0.03
     implementation: str = "builtin"
 
     def __post_init__(self) -> None:

@@ -329,7 +329,7 @@ class DepthMatcher:
     processing still joins). ``wait_s`` > 0 (``SyncConfig.depth_wait``): ``take`` waits up to
     that long for the depth of each camera whose depth stream is live (a frame arrived less
     than ``DEPTH_LIVE_S`` ago) and has not brought this set's yet, as RealSense's aligned depth
-    comes a few ms after its colour image; 0 (the default): nothing ever waits for depth.
+    comes a few ms after its colour image; 0: nothing ever waits for depth.
 
     A camera's depth frame joins when its stamp lies within ``slop`` of the camera's colour
     stamp in the set (the nearest such frame). A frame more than ``DEPTH_MAX_OFFSET_S`` from
