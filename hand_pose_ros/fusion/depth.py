@@ -5,15 +5,75 @@ range along the ray), registered to that camera's colour image (same size, same
 intrinsics, as RealSense's ``aligned_depth_to_color``); NaN = no measurement. The ROS input
 (``16UC1`` mm / ``32FC1`` m) and the offline loader (16-bit PNG, mm) both convert with
 ``depth_from_millimetres`` and check with ``check_depth``.
+
+How the fusion uses depth (docs/fusion.md "Depth"):
+
+1. ``sample_keypoint_depths``: per 2D keypoint, the median of the valid pixels in a small
+   window around it (the surface seen there) and their robust spread.
+2. ``JOINT_BEHIND_SURFACE_M``: the keypoints are joint centres inside the hand, so the joint
+   lies behind the visible surface by about the finger's (palm's, wrist's) half thickness;
+   the measured surface depth plus this is the joint's depth.
+3. ``fit_depth_scale``: one view's PnP hand (the landmarks' shape, right up to its size) is
+   scaled about the camera centre, which keeps every projection, until its joints' depths
+   agree with the measured ones. The scale is searched over the keypoints' own ratios
+   (RANSAC-like, every keypoint a candidate), so measurements off the hand (holes, the table
+   behind, the grasped object in front, a finger hiding another) disagree with the shape of
+   the rest of the hand by more than the gate and are left out.
+   ``hand_on_depth`` then places every keypoint on its ray: the agreeing ones at their
+   measured depth; the others, walking out along the fingers, at the parent's depth plus
+   the scaled PnP shape's depth step along that bone (anchored on the nearest measured
+   neighbour rather than on the whole shape, whose depth relief is its least reliable part).
+4. Several views: the gated joint depths are one more robust residual in the refinement
+   (``fusion.refinement.refine_points``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 
-__all__ = ["MM_PER_M", "depth_from_millimetres", "check_depth"]
+from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
+
+__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "check_depth",
+           "sample_keypoint_depths", "joint_depths", "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
+# A window sample needs at least this fraction of valid pixels (else: a hole, no measurement).
+_MIN_VALID_FRACTION = 0.3
+# The front layer of a window: values within this (metres) of its lower quartile. A quarter
+# of the window on the hand is enough; 15 mm holds a finger's curvature and the sensor's
+# noise at 1 m (RealSense D4xx: ≈ 1 % of the depth), and not the table behind the hand.
+_FRONT_QUANTILE = 0.25
+_LAYER_M = 0.015
+# Median absolute deviation → standard deviation for a normal distribution.
+_MAD_TO_SIGMA = 1.4826
+# One view's depth fit needs at least this many keypoints agreeing on the scale.
+MIN_DEPTH_POINTS = 4
+# A depth spread below this (metres) is not believed: sensor quantisation and the offset
+# model's own error (a few mm) bound what the measurements can say.
+_MIN_DEPTH_STDDEV_M = 0.002
+
+
+def _joint_offsets() -> np.ndarray:
+    """(21,) metres, joint centre behind the visible surface along the viewing ray: half the
+    thickness of the body part at each keypoint, for an adult hand (typical thicknesses: wrist
+    ≈ 40 mm, palm at the knuckles ≈ 25 mm, thumb base ≈ 30 mm, proximal / middle / distal
+    finger segments ≈ 18 / 16 / 14 mm). A fingertip keypoint lies at the end of the finger,
+    where the surface is nearly on it: a quarter of the distal thickness."""
+    k = HandKeypoint
+    half = {k.WRIST: 20.0, k.THUMB_CMC: 15.0, k.THUMB_MCP: 10.0, k.THUMB_IP: 8.0, k.THUMB_TIP: 4.0}
+    for finger in ("INDEX_FINGER", "MIDDLE_FINGER", "RING_FINGER", "PINKY"):
+        half.update({k[f"{finger}_MCP"]: 12.5, k[f"{finger}_PIP"]: 8.5, k[f"{finger}_DIP"]: 7.5,
+                     k[f"{finger}_TIP"]: 3.5})
+    out = np.zeros(NUM_KEYPOINTS)
+    for keypoint, mm in half.items():
+        out[int(keypoint)] = mm / MM_PER_M
+    return out
+
+
+JOINT_BEHIND_SURFACE_M = _joint_offsets()
 
 
 def depth_from_millimetres(raw: np.ndarray) -> np.ndarray:
@@ -64,3 +124,110 @@ def check_depth(depth: object, image_shape: tuple[int, ...], *, view: str) -> No
         raise ValueError(f"{where}: no measurement (every pixel zero)")
     if zero:
         raise ValueError(f"{where}: expected NaN for no measurement, got {zero} pixels at zero metres")
+
+
+def sample_keypoint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Surface depth at each keypoint: (H, W) float32 m, (..., 2) px → (...,) m, (...,) m.
+
+    Per keypoint, the pixels of the ``(2·window_px + 1)²`` window centred on its (rounded)
+    position that hold a measurement. A window on a finger's edge also sees what lies behind
+    it (the table, the floor), so the statistic is taken over its front layer: the values
+    within ``_LAYER_M`` of the window's ``_FRONT_QUANTILE`` quantile; their median is the
+    surface depth and 1.4826 × their median absolute deviation the spread. NaN for a
+    keypoint that is NaN, outside the image, or whose window holds fewer than
+    ``_MIN_VALID_FRACTION`` valid pixels (a hole).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    shape = pixels.shape[:-1]
+    flat = pixels.reshape(-1, 2)  # (P, 2)
+    height, width = depth.shape
+    ok = np.isfinite(flat).all(-1)
+    centre = np.where(ok[:, None], np.round(np.where(ok[:, None], flat, 0.0)), -1e6).astype(np.int64)  # (P, 2) x, y
+    steps = np.arange(-window_px, window_px + 1)
+    xs = centre[:, None, None, 0] + steps[None, None, :]  # (P, 1, k)
+    ys = centre[:, None, None, 1] + steps[None, :, None]  # (P, k, 1)
+    inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)  # (P, k, k)
+    values = np.where(inside, depth[np.clip(ys, 0, height - 1), np.clip(xs, 0, width - 1)], np.nan)
+    values = values.reshape(len(flat), -1).astype(np.float64)  # (P, k²)
+    enough = np.isfinite(values).sum(1) >= _MIN_VALID_FRACTION * values.shape[1]
+    values[~enough] = np.nan
+    with warnings.catch_warnings():  # an all-NaN window (a hole) is an expected NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        front = np.nanquantile(values, _FRONT_QUANTILE, axis=1)  # (P,)
+        values[~(np.abs(values - front[:, None]) <= _LAYER_M)] = np.nan
+        median = np.nanmedian(values, axis=1)
+        spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(values - median[:, None]), axis=1)
+    return median.reshape(shape), spread.reshape(shape)
+
+
+def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Depth of each keypoint's joint: (H, W) m, (..., 21, 2) px → (..., 21) m, (..., 21) m spread.
+
+    The surface depth (``sample_keypoint_depths``) plus ``JOINT_BEHIND_SURFACE_M``.
+    """
+    surface, spread = sample_keypoint_depths(depth, pixels, window_px=window_px)
+    return surface + JOINT_BEHIND_SURFACE_M, spread
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthFit:
+    """One view's hand fitted to measured joint depths.
+
+    Attributes:
+        scale: factor about the camera centre that takes the model hand to the measurements.
+        inliers: (21,) bool, keypoints whose measured depth agrees with the scaled model.
+        stddev_m: metres, RMS of the inliers' depth residuals (at least ``_MIN_DEPTH_STDDEV_M``).
+    """
+
+    scale: float
+    inliers: np.ndarray
+    stddev_m: float
+
+
+def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: float,
+                    min_points: int = MIN_DEPTH_POINTS) -> DepthFit | None:
+    """(21,) m model joint depths (camera frame), (21,) m measured joint depths (NaN: none) → fit.
+
+    Every keypoint's ratio measured / model is a candidate scale; the candidate with the most
+    keypoints within ``gate_m`` of the scaled model (ties: the smallest summed residual)
+    wins, then the scale is re-estimated as the median ratio of its inliers. None when fewer
+    than ``min_points`` keypoints agree.
+    """
+    ok = np.isfinite(model_z) & np.isfinite(measured_z) & (model_z > 0)
+    if ok.sum() < min_points:
+        return None
+    model, measured = model_z[ok], measured_z[ok]
+    candidates = measured / model  # (n,)
+    residual = np.abs(measured[None, :] - candidates[:, None] * model[None, :])  # (n, n)
+    agree = residual < gate_m
+    count = agree.sum(1)
+    cost = np.where(agree, residual, 0.0).sum(1)
+    best = int(np.lexsort((cost, -count))[0])
+    if count[best] < min_points:
+        return None
+    scale = float(np.median(candidates[agree[best]]))
+    res = measured - scale * model
+    inside = np.abs(res) < gate_m
+    if inside.sum() < min_points:
+        return None
+    inliers = np.zeros(len(model_z), bool)
+    inliers[np.flatnonzero(ok)[inside]] = True
+    stddev = max(float(np.sqrt(np.mean(res[inside] ** 2))), _MIN_DEPTH_STDDEV_M)
+    return DepthFit(scale=scale, inliers=inliers, stddev_m=stddev)
+
+
+def hand_on_depth(points_camera: np.ndarray, measured_z: np.ndarray, *, gate_m: float) -> tuple[np.ndarray, DepthFit] | None:
+    """(21, 3) m one view's PnP hand in its camera frame, (21,) m measured joint depths (NaN:
+    none) → (21, 3) m the hand placed on the depths (module docstring, step 3) and its fit;
+    None when the depths do not agree on a scale (``fit_depth_scale``)."""
+    fit = fit_depth_scale(points_camera[:, 2], measured_z, gate_m=gate_m)
+    if fit is None:
+        return None
+    model = points_camera * fit.scale  # (21, 3): the same projections, the measured distance
+    z = np.where(fit.inliers, measured_z, np.nan)  # (21,) m
+    if not np.isfinite(z[HandKeypoint.WRIST]):
+        z[HandKeypoint.WRIST] = model[HandKeypoint.WRIST, 2]
+    for parent, child in BONES:  # parents before children (index order)
+        if not fit.inliers[child]:
+            z[child] = z[parent] + model[child, 2] - model[parent, 2]
+    return model * (z / model[:, 2])[:, None], fit

@@ -58,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also score the MANO-mapped output (keypoint_definitions.to_mano) when 'mano'")
     parser.add_argument("--backend", default="onnxruntime", help="detector backend (default onnxruntime)")
     parser.add_argument("--frames", type=int, default=None, help="first N instants per sequence only")
+    parser.add_argument("--depth", choices=("off", "on", "unused"), default="off",
+                        help="DexYCB scored only at the instants with aligned depth for every camera (every "
+                             "6th; all instants still run, as the node would): 'on' gives those instants' "
+                             "depth maps to the pipeline, 'unused' does not (the A/B baseline)")
 
 
 def _detector(args):
@@ -142,22 +146,24 @@ class Runner:
         self.pipeline = HandPosePipeline(rig=rig, detector=detector, fusion=MultiViewFusion(rig, FusionConfig()),
                                          guidance=GuidanceConfig(enabled=guided))
 
-    def step(self, images, stamp: float):
-        """V images, seconds → (per-view detections, fused hands)."""
+    def step(self, images, stamp: float, depths=None):
+        """V images, seconds (, V aligned depth maps or None) → (per-view detections, fused hands)."""
         from hand_pose_ros.timing import NS_PER_S
 
-        result = self.pipeline.process(images, round(stamp * NS_PER_S), fit_meshes=False)
+        result = self.pipeline.process(images, round(stamp * NS_PER_S), depths=depths, fit_meshes=False)
         return [list(view) for view in result.detections], list(result.hands)
 
 
-def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None):
-    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``."""
+def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None, depth: bool = False):
+    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``; with
+    ``depth``, each instant's depth maps (where it has them) go to the pipeline."""
     from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
 
     sequence = DexYCBSequence(path, cameras=serials)
     runner = Runner(sequence.rig, detector, guided)
     for frame in sequence.frames(frames):
-        detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS)
+        given = frame.depths if depth and any(d is not None for d in frame.depths) else None
+        detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS, given)
         yield sequence, frame, detections, hands
 
 
@@ -192,7 +198,11 @@ def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
     for name, serials in setups:
         scores = _Scores()
         start = time.perf_counter()
-        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames):
+        scored = set(DexYCBSequence(path, cameras=serials).depth_indices()) if args.depth != "off" else set(frames)
+        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames,
+                                                               args.depth == "on"):
+            if frame.index not in scored:
+                continue
             stamp = frame.index / _DEXYCB_FPS
             gt = [(frame.handedness, frame.joints_world)]
             scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
