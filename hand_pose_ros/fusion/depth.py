@@ -216,18 +216,30 @@ def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: floa
     return DepthFit(scale=scale, inliers=inliers, stddev_m=stddev)
 
 
-def hand_on_depth(points_camera: np.ndarray, measured_z: np.ndarray, *, gate_m: float) -> tuple[np.ndarray, DepthFit] | None:
-    """(21, 3) m one view's PnP hand in its camera frame, (21,) m measured joint depths (NaN:
-    none) → (21, 3) m the hand placed on the depths (module docstring, step 3) and its fit;
-    None when the depths do not agree on a scale (``fit_depth_scale``)."""
+def hand_on_depth(points_camera: np.ndarray, measured_z: np.ndarray, xy: np.ndarray, *,
+                  gate_m: float) -> tuple[np.ndarray, DepthFit] | None:
+    """One view's hand placed on measured depths (module docstring, step 3).
+
+    Args:
+        points_camera: (21, 3) m, the PnP hand in its camera's optical frame.
+        measured_z: (21,) m, measured joint depths (NaN: none).
+        xy: (21, 2) undistorted normalized keypoints (NaN: unseen): each seen keypoint is
+            placed on its own ray, an unseen one on its PnP point's.
+    Returns:
+        (21, 3) m the placed hand and its fit; None when the depths do not agree on a scale
+        (``fit_depth_scale``).
+    """
     fit = fit_depth_scale(points_camera[:, 2], measured_z, gate_m=gate_m)
     if fit is None:
         return None
     model = points_camera * fit.scale  # (21, 3): the same projections, the measured distance
+    rays = model / model[:, 2:]  # (21, 3), z = 1
+    seen = np.isfinite(xy).all(-1)
+    rays[seen, :2] = xy[seen]
     z = np.where(fit.inliers, measured_z, np.nan)  # (21,) m
     if not np.isfinite(z[HandKeypoint.WRIST]):
         z[HandKeypoint.WRIST] = model[HandKeypoint.WRIST, 2]
     for parent, child in BONES:  # parents before children (index order)
         if not fit.inliers[child]:
             z[child] = z[parent] + model[child, 2] - model[parent, 2]
-    return model * (z / model[:, 2])[:, None], fit
+    return rays * z[:, None], fit

@@ -257,7 +257,7 @@ class MultiViewFusion:
             return None
         pixels = np.where(np.isfinite(frame.xy[d]), frame.dets[d].keypoints_2d, np.nan)
         measured, _ = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
-        placed = hand_on_depth(points_camera, measured, gate_m=self.config.depth_gate_m)
+        placed = hand_on_depth(points_camera, measured, frame.xy[d], gate_m=self.config.depth_gate_m)
         return None if placed is None else (placed[0], placed[1].stddev_m)
 
     def _depth_known(self, stamp: float) -> np.ndarray:
