@@ -47,6 +47,9 @@ _MIN_VALID_FRACTION = 0.3
 # noise at 1 m (RealSense D4xx: ≈ 1 % of the depth), and not the table behind the hand.
 _FRONT_QUANTILE = 0.25
 _LAYER_M = 0.015
+# A measured surface this far (metres) or more behind a hand's joint is the background seen
+# past the hand's edge, not a contradiction of the hand's depth (a hand is < 10 cm thick).
+_SEE_THROUGH_M = 0.1
 # Median absolute deviation → standard deviation for a normal distribution.
 _MAD_TO_SIGMA = 1.4826
 # One view's depth fit needs at least this many keypoints agreeing on the scale.
@@ -188,10 +191,14 @@ def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: floa
                     min_points: int = MIN_DEPTH_POINTS) -> DepthFit | None:
     """(21,) m model joint depths (camera frame), (21,) m measured joint depths (NaN: none) → fit.
 
-    Every keypoint's ratio measured / model is a candidate scale; the candidate with the most
-    keypoints within ``gate_m`` of the scaled model (ties: the smallest summed residual)
-    wins, then the scale is re-estimated as the median ratio of its inliers. None when fewer
-    than ``min_points`` keypoints agree.
+    Every keypoint's ratio measured / model is a candidate scale. A candidate is scored by its
+    keypoints within ``gate_m`` of the scaled model, less those whose measured surface lies
+    beyond the model by more than the gate but less than ``_SEE_THROUGH_M``: the camera
+    cannot see past a hand joint to something a few cm behind it (an occluder is always in
+    front; only the background past a finger's edge is far behind). So a cluster of occluder
+    depths in front of the hand cannot win over the hand's own surface. Ties: the smallest
+    summed residual. The scale is then re-estimated as the median ratio of its inliers. None
+    when fewer than ``min_points`` keypoints agree.
     """
     ok = np.isfinite(model_z) & np.isfinite(measured_z) & (model_z > 0)
     if ok.sum() < min_points:
@@ -200,9 +207,12 @@ def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: floa
     candidates = measured / model  # (n,)
     residual = np.abs(measured[None, :] - candidates[:, None] * model[None, :])  # (n, n)
     agree = residual < gate_m
+    ahead = measured[None, :] - candidates[:, None] * model[None, :]  # (n, n) m, + = measured behind the model
+    see_through = (ahead > gate_m) & (ahead < _SEE_THROUGH_M)
     count = agree.sum(1)
+    score = count - see_through.sum(1)
     cost = np.where(agree, residual, 0.0).sum(1)
-    best = int(np.lexsort((cost, -count))[0])
+    best = int(np.lexsort((cost, -score, count < min_points))[0])  # among those with enough keypoints
     if count[best] < min_points:
         return None
     scale = float(np.median(candidates[agree[best]]))

@@ -248,16 +248,20 @@ class MultiViewFusion:
             measured[~(inliers & (np.abs(measured - z) < cfg.depth_gate_m))] = np.nan
         return measured if np.isfinite(measured).any() else None
 
-    def _fit_to_depth(self, frame: FrameInputs, d: int, points_camera: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """Detection ``d``'s one-view hand, (21, 3) m in its camera → the hand on the measured
-        depths (``fusion.depth.hand_on_depth``) and the depth 1σ (m); None without depth or
-        agreement."""
+    def _fit_to_depth(self, frame: FrameInputs, d: int, points_camera: np.ndarray,
+                      agrees: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Detection ``d``'s one-view hand, (21, 3) m in its camera, (21,) keypoints within the PnP
+        threshold → the hand on the measured depths (``fusion.depth.hand_on_depth``; only those
+        keypoints are sampled and keep their own rays) and the depth 1σ (m); None without depth
+        or agreement."""
         depth = frame.depths[frame.view[d]]
         if depth is None:
             return None
-        pixels = np.where(np.isfinite(frame.xy[d]), frame.dets[d].keypoints_2d, np.nan)
+        use = np.isfinite(frame.xy[d]).all(-1) & agrees
+        pixels = np.where(use[:, None], frame.dets[d].keypoints_2d, np.nan)
         measured, _ = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
-        placed = hand_on_depth(points_camera, measured, frame.xy[d], gate_m=self.config.depth_gate_m)
+        placed = hand_on_depth(points_camera, measured, np.where(use[:, None], frame.xy[d], np.nan),
+                               gate_m=self.config.depth_gate_m)
         return None if placed is None else (placed[0], placed[1].stddev_m)
 
     def _depth_known(self, stamp: float) -> np.ndarray:
@@ -325,7 +329,7 @@ class MultiViewFusion:
                          "camera; dropped", self.rig.names[v])
             return None
         points_camera, depth_stddev = est.points_camera, size_stddev * est.depth
-        fitted = self._fit_to_depth(frame, d, points_camera)
+        fitted = self._fit_to_depth(frame, d, points_camera, np.nan_to_num(est.residual_px, nan=np.inf) < threshold)
         if fitted is not None:
             points_camera, depth_stddev = fitted
             source = KeypointSource.DEPTH
