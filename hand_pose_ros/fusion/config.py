@@ -55,6 +55,8 @@ class FusionConfig:
             it is off the hand (a hole's edge, the grasped object, another finger).
         depth_weight_px_per_mm: weight of the depth residual in the multi-view refinement
             (1 mm of depth error costs this many px); 0: depth unused with several views.
+            Synthetic 2 / 4 cameras: 0 → 1 takes 12.1 → 11.3 / 8.9 → 8.1 mm; DexYCB 8 cameras
+            (biased depth on skin): 9.8 → 10.7 mm; 0.3 is between (docs/benchmarks.md).
         depth_huber_mm: Huber scale of the refinement's depth residual.
         keypoint_definition: which joints the output hands follow, one of
             ``KEYPOINT_DEFINITIONS``: ``mediapipe`` (the detector's keypoints) or ``mano``
@@ -84,7 +86,7 @@ class FusionConfig:
     one_euro_derivative_cutoff_hz: float = 1.0
     depth_window_px: int = 2
     depth_gate_m: float = 0.02
-    depth_weight_px_per_mm: float = 1.0
+    depth_weight_px_per_mm: float = 0.3
     depth_huber_mm: float = 10.0
     keypoint_definition: str = "mediapipe"
 

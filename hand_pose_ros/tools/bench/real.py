@@ -9,7 +9,10 @@ the fusion run frame by frame as the node would (tracking on), then
   ``_MATCH_PX``) and their pixel error (median over joints and views, MediaPipe keypoints vs
   the dataset's joints, so it includes the definitions' difference);
 - 3D (``hand_pose_ros.evaluation``): MPJPE, PA-MPJPE, root-relative MPJPE and per-joint
-  errors of the fused hands; with ``--keypoints mano`` too, through ``to_mano``.
+  errors of the fused hands; with ``--keypoints mano`` the MPJPE and root-relative MPJPE
+  through ``to_mano`` too (columns ``MANO``, ``MANO root-rel``).
+- ``--depth on``: DexYCB with its aligned depth (``fusion.depth``), scored at the instants
+  that have depth for every camera; ``--depth unused`` scores the same instants without it.
 
 Datasets: DexYCB mustard bottle with 8, 4, 2 cameras and each camera alone; hand-graph-cnn's
 real-world set and InterHand2.6M, one camera (each image its own rig).
@@ -259,7 +262,7 @@ def _fmt(value, spec=".1f") -> str:
 
 def _print_header() -> None:
     print(f"{'setup':<30}{'2D found':>12}{'px med':>8}{'MPJPE':>8}{'PA':>7}{'root-rel':>9}{'3D found':>10}"
-          f"{'MANO root-rel':>14}{'s':>6}")
+          f"{'MANO':>7}{'MANO root-rel':>14}{'s':>6}")
 
 
 def _print_row(name: str, s: dict) -> None:
@@ -270,7 +273,7 @@ def _print_row(name: str, s: dict) -> None:
     print(f"{name:<30}{found + ' ' + pct:>12}{_fmt(s['px_median']):>8}{_fmt(mp.get('mpjpe_mm')):>8}"
           f"{_fmt(mp.get('pa_mpjpe_mm')):>7}{_fmt(mp.get('root_relative_mpjpe_mm')):>9}"
           f"{_fmt(None if rate is None else 100 * rate, '.0f') + '%':>10}"
-          f"{_fmt(mano.get('root_relative_mpjpe_mm')):>14}{s['seconds']:6.0f}", flush=True)
+          f"{_fmt(mano.get('mpjpe_mm')):>7}{_fmt(mano.get('root_relative_mpjpe_mm')):>14}{s['seconds']:6.0f}", flush=True)
 
 
 def _short(keypoint) -> str:
