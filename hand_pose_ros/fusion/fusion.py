@@ -425,7 +425,9 @@ class MultiViewFusion:
         tracks = []
         for hand, k in zip(hands, track_index):
             self._fill_missing(frame, hand, self.tracker.tracks[k].points if k >= 0 else None)
-            tracks.append(self.tracker.update(k, hand.points, hand.measured, hand.vote, stamp, not hand.monocular))
+            # A one-view hand placed on aligned depth has its depth measured too: its track knows it.
+            depth_known = not hand.monocular or bool((hand.source == KeypointSource.DEPTH).any())
+            tracks.append(self.tracker.update(k, hand.points, hand.measured, hand.vote, stamp, depth_known))
         # Labels are settled on the tracks, after every vote of the frame: what a track says is what it outputs.
         self.tracker.settle_handedness()
         out = [
