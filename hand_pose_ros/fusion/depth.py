@@ -8,8 +8,9 @@ intrinsics, as RealSense's ``aligned_depth_to_color``); NaN = no measurement. Th
 
 How the fusion uses depth (docs/fusion.md "Depth"):
 
-1. ``sample_keypoint_depths``: per 2D keypoint, the median of the valid pixels in a small
-   window around it (the surface seen there) and their robust spread.
+1. ``sample_keypoint_depths``: per 2D keypoint, the median of the front layer of the valid
+   pixels in a small window around it (the surface seen there, not the table behind a
+   finger's edge) and their robust spread.
 2. ``JOINT_BEHIND_SURFACE_M``: the keypoints are joint centres inside the hand, so the joint
    lies behind the visible surface by about the finger's (palm's, wrist's) half thickness;
    the measured surface depth plus this is the joint's depth.
@@ -19,10 +20,13 @@ How the fusion uses depth (docs/fusion.md "Depth"):
    (RANSAC-like, every keypoint a candidate), so measurements off the hand (holes, the table
    behind, the grasped object in front, a finger hiding another) disagree with the shape of
    the rest of the hand by more than the gate and are left out.
+   A candidate whose hand the camera would see through (measured surfaces a few cm behind
+   its joints) loses: occluders are always in front of what they hide.
    ``hand_on_depth`` then places every keypoint on its own ray: the agreeing ones at the mean
-   of their measured depth and the scaled shape's; the others, walking out along the fingers, at the parent's depth plus
-   the scaled PnP shape's depth step along that bone (anchored on the nearest measured
-   neighbour rather than on the whole shape, whose depth relief is its least reliable part).
+   of their measured depth and the scaled shape's; the others, walking out along the
+   fingers, at the parent's depth plus the scaled shape's depth step along that bone
+   (anchored on the nearest measured neighbour rather than on the whole shape, whose depth
+   relief is its least reliable part).
 4. Several views: the gated joint depths are one more robust residual in the refinement
    (``fusion.refinement.refine_points``).
 """
@@ -58,7 +62,7 @@ _MEASURED_WEIGHT = 0.5
 # Median absolute deviation → standard deviation for a normal distribution.
 _MAD_TO_SIGMA = 1.4826
 # One view's depth fit needs at least this many keypoints agreeing on the scale.
-MIN_DEPTH_POINTS = 4
+_MIN_DEPTH_POINTS = 4
 # A depth spread below this (metres) is not believed: sensor quantisation and the offset
 # model's own error (a few mm) bound what the measurements can say.
 _MIN_DEPTH_STDDEV_M = 0.002
@@ -168,13 +172,12 @@ def sample_keypoint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: 
     return median.reshape(shape), spread.reshape(shape)
 
 
-def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> tuple[np.ndarray, np.ndarray]:
-    """Depth of each keypoint's joint: (H, W) m, (..., 21, 2) px → (..., 21) m, (..., 21) m spread.
+def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> np.ndarray:
+    """Depth of each keypoint's joint: (H, W) m, (..., 21, 2) px → (..., 21) m, NaN where none.
 
     The surface depth (``sample_keypoint_depths``) plus ``JOINT_BEHIND_SURFACE_M``.
     """
-    surface, spread = sample_keypoint_depths(depth, pixels, window_px=window_px)
-    return surface + JOINT_BEHIND_SURFACE_M, spread
+    return sample_keypoint_depths(depth, pixels, window_px=window_px)[0] + JOINT_BEHIND_SURFACE_M
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +196,7 @@ class DepthFit:
 
 
 def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: float,
-                    min_points: int = MIN_DEPTH_POINTS) -> DepthFit | None:
+                    min_points: int = _MIN_DEPTH_POINTS) -> DepthFit | None:
     """(21,) m model joint depths (camera frame), (21,) m measured joint depths (NaN: none) → fit.
 
     Every keypoint's ratio measured / model is a candidate scale. A candidate is scored by its

@@ -241,7 +241,7 @@ class MultiViewFusion:
             depth = frame.depths[frame.view[d]]
             if depth is not None:
                 pixels = np.where(np.isfinite(frame.xy[d]), det.keypoints_2d, np.nan)  # unseen keypoints: none
-                measured[frame.slot[d], group_of[d]] = joint_depths(depth, pixels, window_px=cfg.depth_window_px)[0]
+                measured[frame.slot[d], group_of[d]] = joint_depths(depth, pixels, window_px=cfg.depth_window_px)
         measured = measured.reshape(A, N)
         with np.errstate(invalid="ignore"):
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
@@ -259,13 +259,13 @@ class MultiViewFusion:
             return None
         use = np.isfinite(frame.xy[d]).all(-1) & agrees
         pixels = np.where(use[:, None], frame.dets[d].keypoints_2d, np.nan)
-        measured, _ = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
+        measured = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
         placed = hand_on_depth(points_camera, measured, np.where(use[:, None], frame.xy[d], np.nan),
                                gate_m=self.config.depth_gate_m)
         return None if placed is None else (placed[0], placed[1].stddev_m)
 
     def _depth_known(self, stamp: float) -> np.ndarray:
-        """(K,) bool: the track was triangulated within ``track_timeout_s``."""
+        """(K,) bool: the track was triangulated (or placed on aligned depth) within ``track_timeout_s``."""
         timeout = self.config.track_timeout_s
         return np.array([stamp - t.last_multi_view_stamp <= timeout for t in self.tracker.tracks], bool)
 
