@@ -48,6 +48,16 @@ class FusionConfig:
         filter: temporal filter on the 3D joints, one of ``FILTERS``.
         one_euro_min_cutoff_hz, one_euro_beta, one_euro_derivative_cutoff_hz: One-Euro
             parameters (beta in s/m: the cutoff rises by beta Hz per m/s of joint speed).
+        depth_window_px: aligned depth is sampled at each keypoint over a square window of
+            this half-width (px; 2: 5 × 5 pixels, ≈ 8 mm at 0.7 m with a 615 px focal length).
+        depth_gate_m: a keypoint's measured joint depth counts when it lies within this of the
+            hand's (one view: the scaled PnP hand; several: the triangulated joint); beyond it
+            it is off the hand (a hole's edge, the grasped object, another finger).
+        depth_weight_px_per_mm: weight of the depth residual in the multi-view refinement
+            (1 mm of depth error costs this many px); 0: depth unused with several views.
+            Synthetic 2 / 4 cameras: 0 → 1 takes 12.1 → 11.3 / 8.9 → 8.1 mm; DexYCB 8 cameras
+            (biased depth on skin): 9.8 → 10.7 mm; 0.3 is between (docs/benchmarks.md).
+        depth_huber_mm: Huber scale of the refinement's depth residual.
         keypoint_definition: which joints the output hands follow, one of
             ``KEYPOINT_DEFINITIONS``: ``mediapipe`` (the detector's keypoints) or ``mano``
             (MANO's joints, as DexYCB, HO3D, InterHand2.6M and FreiHAND label them, by a fixed
@@ -74,20 +84,26 @@ class FusionConfig:
     one_euro_min_cutoff_hz: float = 2.0
     one_euro_beta: float = 30.0
     one_euro_derivative_cutoff_hz: float = 1.0
+    depth_window_px: int = 2
+    depth_gate_m: float = 0.02
+    depth_weight_px_per_mm: float = 0.3
+    depth_huber_mm: float = 10.0
     keypoint_definition: str = "mediapipe"
 
     def __post_init__(self) -> None:
         name = "FusionConfig"
         positive = ("inlier_threshold_px", "association_threshold_px", "huber_px", "track_gate_m",
-                    "track_timeout_s", "joint_gate_m", "one_euro_min_cutoff_hz", "one_euro_derivative_cutoff_hz")
+                    "track_timeout_s", "joint_gate_m", "one_euro_min_cutoff_hz", "one_euro_derivative_cutoff_hz",
+                    "depth_gate_m", "depth_huber_mm")
         for field in positive:
             check_number(f"{name}.{field}", getattr(self, field), low=0.0, low_open=True)
-        for field in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev"):
+        for field in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev", "depth_weight_px_per_mm"):
             check_number(f"{name}.{field}", getattr(self, field), low=0.0)
         for field in ("min_keypoint_score", "bone_learning_rate", "handedness_memory"):
             check_number(f"{name}.{field}", getattr(self, field), low=0.0, high=1.0)
         check_bool(f"{name}.refine", self.refine)
         check_number(f"{name}.refine_iterations", self.refine_iterations, integer=True, low=0)
+        check_number(f"{name}.depth_window_px", self.depth_window_px, integer=True, low=0)
         check_bool(f"{name}.monocular", self.monocular)
         check_number(f"{name}.max_hands", self.max_hands, integer=True, low=1)
         check_choice(f"{name}.filter", self.filter, FILTERS)

@@ -5,15 +5,87 @@ range along the ray), registered to that camera's colour image (same size, same
 intrinsics, as RealSense's ``aligned_depth_to_color``); NaN = no measurement. The ROS input
 (``16UC1`` mm / ``32FC1`` m) and the offline loader (16-bit PNG, mm) both convert with
 ``depth_from_millimetres`` and check with ``check_depth``.
+
+How the fusion uses depth (docs/fusion.md "Depth"):
+
+1. ``sample_keypoint_depths``: per 2D keypoint, the median of the front layer of the valid
+   pixels in a small window around it (the surface seen there, not the table behind a
+   finger's edge) and their robust spread.
+2. ``JOINT_BEHIND_SURFACE_M``: the keypoints are joint centres inside the hand, so the joint
+   lies behind the visible surface by about the finger's (palm's, wrist's) half thickness;
+   the measured surface depth plus this is the joint's depth.
+3. ``fit_depth_scale``: one view's PnP hand (the landmarks' shape, right up to its size) is
+   scaled about the camera centre, which keeps every projection, until its joints' depths
+   agree with the measured ones. The scale is searched over the keypoints' own ratios
+   (RANSAC-like, every keypoint a candidate), so measurements off the hand (holes, the table
+   behind, the grasped object in front, a finger hiding another) disagree with the shape of
+   the rest of the hand by more than the gate and are left out.
+   A candidate whose hand the camera would see through (measured surfaces a few cm behind
+   its joints) loses: occluders are always in front of what they hide.
+   ``hand_on_depth`` then places every keypoint on its own ray: the agreeing ones at the mean
+   of their measured depth and the scaled shape's; the others, walking out along the
+   fingers, at the parent's depth plus the scaled shape's depth step along that bone
+   (anchored on the nearest measured neighbour rather than on the whole shape, whose depth
+   relief is its least reliable part).
+4. Several views: the gated joint depths are one more robust residual in the refinement
+   (``fusion.refinement.refine_points``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import warnings
+
 import numpy as np
 
-__all__ = ["MM_PER_M", "depth_from_millimetres", "check_depth"]
+from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
+
+__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "check_depth",
+           "sample_keypoint_depths", "joint_depths", "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
+# A window sample needs at least this fraction of valid pixels (else: a hole, no measurement).
+_MIN_VALID_FRACTION = 0.3
+# The front layer of a window: values within this (metres) of its lower quartile. A quarter
+# of the window on the hand is enough; 15 mm holds a finger's curvature and the sensor's
+# noise at 1 m (RealSense D4xx: ≈ 1 % of the depth), and not the table behind the hand.
+_FRONT_QUANTILE = 0.25
+_LAYER_M = 0.015
+# A measured surface this far (metres) or more behind a hand's joint is the background seen
+# past the hand's edge, not a contradiction of the hand's depth (a hand is < 10 cm thick).
+_SEE_THROUGH_M = 0.1
+# An agreeing keypoint's depth: this weight on its measurement, the rest on the scaled shape's.
+# Both are good to a few mm (sensor noise and the offset model; the landmarks' jitter), so
+# their mean beats either (synthetic bench, one camera: 13.1 mm measured only, 12.3 the mean,
+# 12.6 the shape only; DexYCB single cameras within ±1 mm of each other).
+_MEASURED_WEIGHT = 0.5
+# Median absolute deviation → standard deviation for a normal distribution.
+_MAD_TO_SIGMA = 1.4826
+# One view's depth fit needs at least this many keypoints agreeing on the scale.
+_MIN_DEPTH_POINTS = 4
+# A depth spread below this (metres) is not believed: sensor quantisation and the offset
+# model's own error (a few mm) bound what the measurements can say.
+_MIN_DEPTH_STDDEV_M = 0.002
+
+
+def _joint_offsets() -> np.ndarray:
+    """(21,) metres, joint centre behind the visible surface along the viewing ray: half the
+    thickness of the body part at each keypoint, for an adult hand (typical thicknesses: wrist
+    ≈ 40 mm, palm at the knuckles ≈ 25 mm, thumb base ≈ 30 mm, proximal / middle / distal
+    finger segments ≈ 18 / 16 / 14 mm). A fingertip keypoint lies at the end of the finger,
+    where the surface is nearly on it: a quarter of the distal thickness."""
+    k = HandKeypoint
+    half = {k.WRIST: 20.0, k.THUMB_CMC: 15.0, k.THUMB_MCP: 10.0, k.THUMB_IP: 8.0, k.THUMB_TIP: 4.0}
+    for finger in ("INDEX_FINGER", "MIDDLE_FINGER", "RING_FINGER", "PINKY"):
+        half.update({k[f"{finger}_MCP"]: 12.5, k[f"{finger}_PIP"]: 8.5, k[f"{finger}_DIP"]: 7.5,
+                     k[f"{finger}_TIP"]: 3.5})
+    out = np.zeros(NUM_KEYPOINTS)
+    for keypoint, mm in half.items():
+        out[int(keypoint)] = mm / MM_PER_M
+    return out
+
+
+JOINT_BEHIND_SURFACE_M = _joint_offsets()
 
 
 def depth_from_millimetres(raw: np.ndarray) -> np.ndarray:
@@ -64,3 +136,128 @@ def check_depth(depth: object, image_shape: tuple[int, ...], *, view: str) -> No
         raise ValueError(f"{where}: no measurement (every pixel zero)")
     if zero:
         raise ValueError(f"{where}: expected NaN for no measurement, got {zero} pixels at zero metres")
+
+
+def sample_keypoint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Surface depth at each keypoint: (H, W) float32 m, (..., 2) px → (...,) m, (...,) m.
+
+    Per keypoint, the pixels of the ``(2·window_px + 1)²`` window centred on its (rounded)
+    position that hold a measurement. A window on a finger's edge also sees what lies behind
+    it (the table, the floor), so the statistic is taken over its front layer: the values
+    within ``_LAYER_M`` of the window's ``_FRONT_QUANTILE`` quantile; their median is the
+    surface depth and 1.4826 × their median absolute deviation the spread. NaN for a
+    keypoint that is NaN, outside the image, or whose window holds fewer than
+    ``_MIN_VALID_FRACTION`` valid pixels (a hole).
+    """
+    pixels = np.asarray(pixels, np.float64)
+    shape = pixels.shape[:-1]
+    flat = pixels.reshape(-1, 2)  # (P, 2)
+    height, width = depth.shape
+    ok = np.isfinite(flat).all(-1)
+    centre = np.where(ok[:, None], np.round(np.where(ok[:, None], flat, 0.0)), -1e6).astype(np.int64)  # (P, 2) x, y
+    steps = np.arange(-window_px, window_px + 1)
+    xs = centre[:, None, None, 0] + steps[None, None, :]  # (P, 1, k)
+    ys = centre[:, None, None, 1] + steps[None, :, None]  # (P, k, 1)
+    inside = (xs >= 0) & (xs < width) & (ys >= 0) & (ys < height)  # (P, k, k)
+    values = np.where(inside, depth[np.clip(ys, 0, height - 1), np.clip(xs, 0, width - 1)], np.nan)
+    values = values.reshape(len(flat), -1).astype(np.float64)  # (P, k²)
+    enough = np.isfinite(values).sum(1) >= _MIN_VALID_FRACTION * values.shape[1]
+    values[~enough] = np.nan
+    with warnings.catch_warnings():  # an all-NaN window (a hole) is an expected NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        front = np.nanquantile(values, _FRONT_QUANTILE, axis=1)  # (P,)
+        values[~(np.abs(values - front[:, None]) <= _LAYER_M)] = np.nan
+        median = np.nanmedian(values, axis=1)
+        spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(values - median[:, None]), axis=1)
+    return median.reshape(shape), spread.reshape(shape)
+
+
+def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> np.ndarray:
+    """Depth of each keypoint's joint: (H, W) m, (..., 21, 2) px → (..., 21) m, NaN where none.
+
+    The surface depth (``sample_keypoint_depths``) plus ``JOINT_BEHIND_SURFACE_M``.
+    """
+    return sample_keypoint_depths(depth, pixels, window_px=window_px)[0] + JOINT_BEHIND_SURFACE_M
+
+
+@dataclasses.dataclass(frozen=True)
+class DepthFit:
+    """One view's hand fitted to measured joint depths.
+
+    Attributes:
+        scale: factor about the camera centre that takes the model hand to the measurements.
+        inliers: (21,) bool, keypoints whose measured depth agrees with the scaled model.
+        stddev_m: metres, RMS of the inliers' depth residuals (at least ``_MIN_DEPTH_STDDEV_M``).
+    """
+
+    scale: float
+    inliers: np.ndarray
+    stddev_m: float
+
+
+def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: float,
+                    min_points: int = _MIN_DEPTH_POINTS) -> DepthFit | None:
+    """(21,) m model joint depths (camera frame), (21,) m measured joint depths (NaN: none) → fit.
+
+    Every keypoint's ratio measured / model is a candidate scale. A candidate is scored by its
+    keypoints within ``gate_m`` of the scaled model, less those whose measured surface lies
+    beyond the model by more than the gate but less than ``_SEE_THROUGH_M``: the camera
+    cannot see past a hand joint to something a few cm behind it (an occluder is always in
+    front; only the background past a finger's edge is far behind). So a cluster of occluder
+    depths in front of the hand cannot win over the hand's own surface. Ties: the smallest
+    summed residual. The scale is then re-estimated as the median ratio of its inliers. None
+    when fewer than ``min_points`` keypoints agree.
+    """
+    ok = np.isfinite(model_z) & np.isfinite(measured_z) & (model_z > 0)
+    if ok.sum() < min_points:
+        return None
+    model, measured = model_z[ok], measured_z[ok]
+    candidates = measured / model  # (n,)
+    residual = np.abs(measured[None, :] - candidates[:, None] * model[None, :])  # (n, n)
+    agree = residual < gate_m
+    ahead = measured[None, :] - candidates[:, None] * model[None, :]  # (n, n) m, + = measured behind the model
+    see_through = (ahead > gate_m) & (ahead < _SEE_THROUGH_M)
+    count = agree.sum(1)
+    score = count - see_through.sum(1)
+    cost = np.where(agree, residual, 0.0).sum(1)
+    best = int(np.lexsort((cost, -score, count < min_points))[0])  # among those with enough keypoints
+    if count[best] < min_points:
+        return None
+    scale = float(np.median(candidates[agree[best]]))
+    res = measured - scale * model
+    inside = np.abs(res) < gate_m
+    if inside.sum() < min_points:
+        return None
+    inliers = np.zeros(len(model_z), bool)
+    inliers[np.flatnonzero(ok)[inside]] = True
+    stddev = max(float(np.sqrt(np.mean(res[inside] ** 2))), _MIN_DEPTH_STDDEV_M)
+    return DepthFit(scale=scale, inliers=inliers, stddev_m=stddev)
+
+
+def hand_on_depth(points_camera: np.ndarray, measured_z: np.ndarray, xy: np.ndarray, *,
+                  gate_m: float) -> tuple[np.ndarray, DepthFit] | None:
+    """One view's hand placed on measured depths (module docstring, step 3).
+
+    Args:
+        points_camera: (21, 3) m, the PnP hand in its camera's optical frame.
+        measured_z: (21,) m, measured joint depths (NaN: none).
+        xy: (21, 2) undistorted normalized keypoints (NaN: unseen): each seen keypoint is
+            placed on its own ray, an unseen one on its PnP point's.
+    Returns:
+        (21, 3) m the placed hand and its fit; None when the depths do not agree on a scale
+        (``fit_depth_scale``).
+    """
+    fit = fit_depth_scale(points_camera[:, 2], measured_z, gate_m=gate_m)
+    if fit is None:
+        return None
+    model = points_camera * fit.scale  # (21, 3): the same projections, the measured distance
+    rays = model / model[:, 2:]  # (21, 3), z = 1
+    seen = np.isfinite(xy).all(-1)
+    rays[seen, :2] = xy[seen]
+    z = np.where(fit.inliers, _MEASURED_WEIGHT * measured_z + (1 - _MEASURED_WEIGHT) * model[:, 2], np.nan)  # (21,) m
+    if not np.isfinite(z[HandKeypoint.WRIST]):
+        z[HandKeypoint.WRIST] = model[HandKeypoint.WRIST, 2]
+    for parent, child in BONES:  # parents before children (index order)
+        if not fit.inliers[child]:
+            z[child] = z[parent] + model[child, 2] - model[parent, 2]
+    return rays * z[:, None], fit

@@ -2,7 +2,8 @@
 
 Per frame: undistort all keypoints → group detections into hands (tracks, then epipolar
 geometry) → robust triangulation of every hand's joints at once → refinement with the
-track's bone lengths → one-view hands by PnP on the detector's metric landmarks → optional
+track's bone lengths (and aligned depth, when given) → one-view hands by PnP on the
+detector's metric landmarks, their distance from aligned depth when given → optional
 priors for missing joints → tracks (ids, handedness vote, One-Euro filter) → ``Hand3D``.
 """
 
@@ -18,6 +19,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
+from hand_pose_ros.fusion.depth import hand_on_depth, joint_depths
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import estimate_monocular
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
@@ -180,9 +182,11 @@ class MultiViewFusion:
             bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
             no_track = np.full(len(BONE_INDEX), np.nan)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
+            depth_z = self._observed_depths(frame, group_of, points, tri.inliers)
             points = refine_points(points, obs, inlier_scores, cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
-                                   iterations=cfg.refine_iterations)
+                                   iterations=cfg.refine_iterations, depth_z=depth_z,
+                                   depth_weight_px_per_mm=cfg.depth_weight_px_per_mm, depth_huber_mm=cfg.depth_huber_mm)
         points = points.reshape(G, J, 3)
         num_views = tri.num_views.reshape(G, J)
         self._gate_two_view_joints(frame, points, num_views, hints)
@@ -219,8 +223,49 @@ class MultiViewFusion:
                             num_views=pad(num_views, 0), multi=np.arange(rows) < len(keep_g),
                             groups=kept + new_groups, hints=[hints[g] for g in keep_g] + new_hints)
 
+    def _observed_depths(self, frame: FrameInputs, group_of: np.ndarray, points: np.ndarray,
+                         inliers: np.ndarray) -> np.ndarray | None:
+        """Measured joint depths for the refinement: (D,) group of each detection, (G·21, 3) m
+        triangulated joints, (A, G·21) inlier views → (A, G·21) m in each active camera (NaN:
+        none), or None when no active view has a depth map.
+
+        A depth counts where the view is an inlier for the joint and lies within
+        ``depth_gate_m`` of the triangulated joint's depth in that camera.
+        """
+        cfg = self.config
+        if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
+            return None
+        A, N = inliers.shape
+        measured = np.full((A, N // J, J), np.nan)
+        for d, det in enumerate(frame.dets):
+            depth = frame.depths[frame.view[d]]
+            if depth is not None:
+                pixels = np.where(np.isfinite(frame.xy[d]), det.keypoints_2d, np.nan)  # unseen keypoints: none
+                measured[frame.slot[d], group_of[d]] = joint_depths(depth, pixels, window_px=cfg.depth_window_px)
+        measured = measured.reshape(A, N)
+        with np.errstate(invalid="ignore"):
+            z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
+            measured[~(inliers & (np.abs(measured - z) < cfg.depth_gate_m))] = np.nan
+        return measured if np.isfinite(measured).any() else None
+
+    def _fit_to_depth(self, frame: FrameInputs, d: int, points_camera: np.ndarray,
+                      agrees: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Detection ``d``'s one-view hand, (21, 3) m in its camera, (21,) keypoints within the PnP
+        threshold → the hand on the measured depths (``fusion.depth.hand_on_depth``; only those
+        keypoints are sampled and keep their own rays) and the depth 1σ (m); None without depth
+        or agreement."""
+        depth = frame.depths[frame.view[d]]
+        if depth is None:
+            return None
+        use = np.isfinite(frame.xy[d]).all(-1) & agrees
+        pixels = np.where(use[:, None], frame.dets[d].keypoints_2d, np.nan)
+        measured = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
+        placed = hand_on_depth(points_camera, measured, np.where(use[:, None], frame.xy[d], np.nan),
+                               gate_m=self.config.depth_gate_m)
+        return None if placed is None else (placed[0], placed[1].stddev_m)
+
     def _depth_known(self, stamp: float) -> np.ndarray:
-        """(K,) bool: the track was triangulated within ``track_timeout_s``."""
+        """(K,) bool: the track was triangulated (or placed on aligned depth) within ``track_timeout_s``."""
         timeout = self.config.track_timeout_s
         return np.array([stamp - t.last_multi_view_stamp <= timeout for t in self.tracker.tracks], bool)
 
@@ -284,7 +329,11 @@ class MultiViewFusion:
                          "camera; dropped", self.rig.names[v])
             return None
         points_camera, depth_stddev = est.points_camera, size_stddev * est.depth
-        if hint >= 0 and frame.known[hint]:
+        fitted = self._fit_to_depth(frame, d, points_camera, np.nan_to_num(est.residual_px, nan=np.inf) < threshold)
+        if fitted is not None:
+            points_camera, depth_stddev = fitted
+            source = KeypointSource.DEPTH
+        elif hint >= 0 and frame.known[hint]:
             # A track triangulated moments ago knows the depth better than one view's hand
             # size: slide the hand along the ray through its centre to the predicted depth.
             predicted = frame.predicted[hint]
@@ -376,7 +425,9 @@ class MultiViewFusion:
         tracks = []
         for hand, k in zip(hands, track_index):
             self._fill_missing(frame, hand, self.tracker.tracks[k].points if k >= 0 else None)
-            tracks.append(self.tracker.update(k, hand.points, hand.measured, hand.vote, stamp, not hand.monocular))
+            # A one-view hand placed on aligned depth has its depth measured too: its track knows it.
+            depth_known = not hand.monocular or bool((hand.source == KeypointSource.DEPTH).any())
+            tracks.append(self.tracker.update(k, hand.points, hand.measured, hand.vote, stamp, depth_known))
         # Labels are settled on the tracks, after every vote of the frame: what a track says is what it outputs.
         self.tracker.settle_handedness()
         out = [

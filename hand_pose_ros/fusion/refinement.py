@@ -3,7 +3,9 @@
 Minimises, over the joints of all hands at once,
 ``Σ_v,n ρ(|f_v (π_v(X_n) − x_vn)|) + Σ_bones (λ (|X_c − X_p| − L))²`` with ρ Huber, by
 block-Jacobi Gauss-Newton: one 3×3 system per joint per iteration, batched (no loop over
-joints). Bone targets ``L`` are the track's learned bone lengths (NaN: no term).
+joints). Bone targets ``L`` are the track's learned bone lengths (NaN: no term). With
+measured joint depths ``d_vn`` (aligned depth maps, ``fusion.depth``) each adds
+``ρ_d(μ (z_v(X_n) − d_vn))``, ρ_d Huber too: one more witness per view.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def refine_points(
     huber_px: float,
     bone_weight_px_per_mm: float,
     iterations: int,
+    depth_z: np.ndarray | None = None,
+    depth_weight_px_per_mm: float = 0.0,
+    depth_huber_mm: float = np.inf,
 ) -> np.ndarray:
     """(N, 3) metres start, (V, N, 2) normalized observations, (V, N) weights → (N, 3) refined.
 
@@ -48,6 +53,10 @@ def refine_points(
         bone_targets: (B,) metres; NaN where unknown.
         huber_px: residual (px) beyond which an observation's influence stops growing.
         bone_weight_px_per_mm: 1 mm of bone-length error costs as much as this many px.
+        depth_z: (V, N) metres, measured depth of each joint in each view's camera frame
+            (z), NaN where none; None: no depth term.
+        depth_weight_px_per_mm: 1 mm of depth residual costs as much as this many px.
+        depth_huber_mm: depth residual (mm) beyond which its influence stops growing.
     """
     active = np.isfinite(points).all(-1)  # (N,) joints with enough views; the rest stay NaN
     # Observations joint-major, as the per-joint systems are: (N, V, …).
@@ -64,6 +73,10 @@ def refine_points(
     cols = np.arange(b_len.size)
     sign[b_chi, cols], sign[b_par, cols] = 1.0, -1.0
     touch = np.abs(sign)  # (N, B): 1 at both ends of each bone
+    if depth_z is not None:
+        has_depth = np.isfinite(depth_z).T & active[:, None]  # (N, V)
+        measured_z = np.where(has_depth, depth_z.T, 0.0)  # (N, V) m
+        mu2 = (depth_weight_px_per_mm * 1e3) ** 2  # px² per m² of depth residual
     xs = np.where(active[:, None], points, 0.0)
     for _ in range(iterations):
         cam = cams.to_every_camera(xs)  # (N, V, 3)
@@ -87,6 +100,12 @@ def refine_points(
             outer = (lam2 * _JACOBI_BONE_FACTOR) * (dirn[:, :, None] * dirn[:, None, :]).reshape(-1, 9)  # (B, 9)
             H += (touch @ outer).reshape(-1, 3, 3)
             g += sign @ (lam2 * dirn * err[:, None])
+        if depth_z is not None:
+            dz = np.where(has_depth, cam[..., 2] - measured_z, 0.0)  # (N, V) m
+            robust = np.where(np.abs(dz) > depth_huber_mm / 1e3, depth_huber_mm / 1e3 / np.maximum(np.abs(dz), 1e-12), 1.0)
+            wz = mu2 * robust * has_depth  # (N, V); dz/dX = R[v, 2]
+            H += np.einsum("nv,vi,vj->nij", wz, R[:, 2], R[:, 2])
+            g += np.einsum("nv,vi->ni", wz * dz, R[:, 2])
         trace = np.einsum("nii->n", H)
         H += (_DAMPING * trace + 1e-12)[:, None, None] * np.eye(3)
         step = np.linalg.solve(H, -g[..., None])[..., 0]

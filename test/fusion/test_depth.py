@@ -73,3 +73,92 @@ def test_pipeline_drops_a_bad_depth_map_and_keeps_the_colour_path():
         np.testing.assert_array_equal(a.keypoints_3d, b.keypoints_3d)
     with pytest.raises(ValueError, match="depths: expected one per rig camera"):
         pipeline.process_detections(dets, 1, depths=[None])
+
+
+# --- the method --------------------------------------------------------------------------------
+from hand_pose_ros.fusion.depth import JOINT_BEHIND_SURFACE_M, fit_depth_scale, sample_keypoint_depths  # noqa: E402
+
+
+def test_window_sample_takes_the_front_layer_and_reports_holes():
+    depth = np.full((20, 20), 1.5, np.float32)  # background
+    depth[:, :10] = 0.6  # a finger covering the left half
+    depth[15:, 15:] = np.nan  # a hole
+    surface, spread = sample_keypoint_depths(depth, np.array([[9.0, 5.0], [4.0, 4.0], [18.0, 18.0], [np.nan, 1.0]]),
+                                             window_px=2)
+    # On the finger's edge 3 of 5 columns see the finger: its depth, not a mix with the background.
+    np.testing.assert_allclose(surface[:2], [0.6, 0.6], atol=1e-6)
+    assert spread[0] == pytest.approx(0.0, abs=1e-6)
+    assert np.isnan(surface[2:]).all()
+
+
+def test_scale_fit_recovers_the_distance_and_rejects_occluders_in_front():
+    rng = np.random.default_rng(0)
+    model_z = 0.5 + rng.uniform(-0.03, 0.03, 21)  # the PnP hand, 30 % too near
+    measured = 1.3 * model_z + rng.normal(0, 0.002, 21)
+    exact = fit_depth_scale(model_z, measured, gate_m=0.02)
+    assert exact.scale == pytest.approx(1.3, rel=0.01) and exact.inliers.all()
+    assert 0.001 < exact.stddev_m < 0.005
+    occluded = measured.copy()
+    occluded[:9] = 1.3 * model_z[:9] - 0.05 + rng.normal(0, 0.001, 9)  # the grasped object, 5 cm in front
+    occluded[9:12] = 3.0  # the background past the fingers' edge
+    fit = fit_depth_scale(model_z, occluded, gate_m=0.02)
+    assert fit.scale == pytest.approx(1.3, rel=0.01)
+    assert not fit.inliers[:12].any() and fit.inliers[12:].all()
+    assert fit_depth_scale(model_z, np.where(np.arange(21) < 3, measured, np.nan), gate_m=0.02) is None
+
+
+def _one_camera_run(depth: bool, frames: int = 12, seed: int = 4):
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.tools.synthetic_depth import render_hand_depth
+    from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
+    from hand_pose_ros.types import KeypointSource
+
+    rng = np.random.default_rng(seed)
+    rig = make_rig(1, rng, distance=(0.6, 0.9), distortion=False)
+    truth = hand_sequence(frames, rng)
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none"))
+    errors, sources, stddevs = [], set(), []
+    for t in range(frames):
+        dets, _ = synthesize_detections(truth[t], ("Left", "Right"), rig, NoiseModel(sigma_px=(2, 4)), rng,
+                                        landmark_scale_sigma=0.15, landmark_noise_m=0.003)
+        depths = [depth_from_millimetres(render_hand_depth(rig.cameras[0], truth[t], rng))] if depth else None
+        for hand in fusion.process(dets, t / 30.0, depths=depths):
+            errors.append(np.nanmin(np.linalg.norm(hand.keypoints_3d[None] - truth[t], axis=-1).mean(1)))
+            sources.update(KeypointSource(int(s)) for s in hand.keypoint_source)
+            stddevs.append(hand.depth_stddev)
+    return np.array(errors), sources, np.array(stddevs)
+
+
+def test_one_camera_with_depth_is_metric():
+    from hand_pose_ros.types import KeypointSource
+
+    plain, plain_sources, _ = _one_camera_run(depth=False)
+    errors, sources, stddevs = _one_camera_run(depth=True)
+    assert KeypointSource.DEPTH not in plain_sources and sources == {KeypointSource.DEPTH}
+    # Median over hands: a hand hidden behind the other one can still fall back to PnP.
+    assert np.median(errors) < 0.02 < np.median(plain), (np.median(errors), np.median(plain))
+    assert (stddevs > 0).all() and np.median(stddevs) < 0.02
+
+
+def test_depth_pulls_a_joint_along_the_ray_in_the_refinement():
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.fusion.refinement import refine_points
+    from hand_pose_ros.tools.synthetic_scenes import WORKSPACE_CENTER, make_rig
+
+    rig = make_rig(2, np.random.default_rng(1), distortion=False)
+    cams = CameraArray.from_rig(rig)
+    truth = WORKSPACE_CENTER + np.array([[0.0, 0.0, 0.0], [0.02, 0.01, 0.03]])  # (2, 3) m world
+    in_cams = cams.to_camera(truth)  # (2 views, 2 points, 3)
+    obs = in_cams[..., :2] / in_cams[..., 2:]  # (V, N, 2) normalized
+    true_z = in_cams[..., 2]  # (V, N)
+    biased_z = true_z + 0.01  # every depth 1 cm too far: the refinement must follow it, a little
+    start = truth.copy()
+    kwargs = dict(huber_px=10.0, bone_weight_px_per_mm=0.0, iterations=5, bones=np.zeros((0, 2), int),
+                  bone_targets=np.zeros(0))
+    without = refine_points(start, obs, np.ones((2, 2)), cams, **kwargs)
+    np.testing.assert_allclose(without, truth, atol=1e-9)
+    pulled = refine_points(start, obs, np.ones((2, 2)), cams, depth_z=biased_z, depth_weight_px_per_mm=1.0,
+                           depth_huber_mm=10.0, **kwargs)
+    z_after = cams.to_camera(pulled)[..., 2]  # (V, N)
+    # Towards the measured depth in both views, not past it.
+    assert (z_after > true_z + 1e-3).all() and (z_after < biased_z + 1e-3).all(), (z_after - true_z)

@@ -9,7 +9,10 @@ the fusion run frame by frame as the node would (tracking on), then
   ``_MATCH_PX``) and their pixel error (median over joints and views, MediaPipe keypoints vs
   the dataset's joints, so it includes the definitions' difference);
 - 3D (``hand_pose_ros.evaluation``): MPJPE, PA-MPJPE, root-relative MPJPE and per-joint
-  errors of the fused hands; with ``--keypoints mano`` too, through ``to_mano``.
+  errors of the fused hands; with ``--keypoints mano`` the MPJPE and root-relative MPJPE
+  through ``to_mano`` too (columns ``MANO``, ``MANO root-rel``).
+- ``--depth on``: DexYCB with its aligned depth (``fusion.depth``), scored at the instants
+  that have depth for every camera; ``--depth unused`` scores the same instants without it.
 
 Datasets: DexYCB mustard bottle with 8, 4, 2 cameras and each camera alone; hand-graph-cnn's
 real-world set and InterHand2.6M, one camera (each image its own rig).
@@ -58,6 +61,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also score the MANO-mapped output (keypoint_definitions.to_mano) when 'mano'")
     parser.add_argument("--backend", default="onnxruntime", help="detector backend (default onnxruntime)")
     parser.add_argument("--frames", type=int, default=None, help="first N instants per sequence only")
+    parser.add_argument("--depth", choices=("off", "on", "unused"), default="off",
+                        help="DexYCB scored only at the instants with aligned depth for every camera (every "
+                             "6th; all instants still run, as the node would): 'on' gives those instants' "
+                             "depth maps to the pipeline, 'unused' does not (the A/B baseline)")
 
 
 def _detector(args):
@@ -142,22 +149,24 @@ class Runner:
         self.pipeline = HandPosePipeline(rig=rig, detector=detector, fusion=MultiViewFusion(rig, FusionConfig()),
                                          guidance=GuidanceConfig(enabled=guided))
 
-    def step(self, images, stamp: float):
-        """V images, seconds → (per-view detections, fused hands)."""
+    def step(self, images, stamp: float, depths=None):
+        """V images, seconds (, V aligned depth maps or None) → (per-view detections, fused hands)."""
         from hand_pose_ros.timing import NS_PER_S
 
-        result = self.pipeline.process(images, round(stamp * NS_PER_S), fit_meshes=False)
+        result = self.pipeline.process(images, round(stamp * NS_PER_S), depths=depths, fit_meshes=False)
         return [list(view) for view in result.detections], list(result.hands)
 
 
-def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None):
-    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``."""
+def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None, depth: bool = False):
+    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``; with
+    ``depth``, each instant's depth maps (where it has them) go to the pipeline."""
     from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
 
     sequence = DexYCBSequence(path, cameras=serials)
     runner = Runner(sequence.rig, detector, guided)
     for frame in sequence.frames(frames):
-        detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS)
+        given = frame.depths if depth and any(d is not None for d in frame.depths) else None
+        detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS, given)
         yield sequence, frame, detections, hands
 
 
@@ -192,7 +201,11 @@ def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
     for name, serials in setups:
         scores = _Scores()
         start = time.perf_counter()
-        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames):
+        scored = set(DexYCBSequence(path, cameras=serials).depth_indices()) if args.depth != "off" else set(frames)
+        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames,
+                                                               args.depth == "on"):
+            if frame.index not in scored:
+                continue
             stamp = frame.index / _DEXYCB_FPS
             gt = [(frame.handedness, frame.joints_world)]
             scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
@@ -249,7 +262,7 @@ def _fmt(value, spec=".1f") -> str:
 
 def _print_header() -> None:
     print(f"{'setup':<30}{'2D found':>12}{'px med':>8}{'MPJPE':>8}{'PA':>7}{'root-rel':>9}{'3D found':>10}"
-          f"{'MANO root-rel':>14}{'s':>6}")
+          f"{'MANO':>7}{'MANO root-rel':>14}{'s':>6}")
 
 
 def _print_row(name: str, s: dict) -> None:
@@ -260,7 +273,7 @@ def _print_row(name: str, s: dict) -> None:
     print(f"{name:<30}{found + ' ' + pct:>12}{_fmt(s['px_median']):>8}{_fmt(mp.get('mpjpe_mm')):>8}"
           f"{_fmt(mp.get('pa_mpjpe_mm')):>7}{_fmt(mp.get('root_relative_mpjpe_mm')):>9}"
           f"{_fmt(None if rate is None else 100 * rate, '.0f') + '%':>10}"
-          f"{_fmt(mano.get('root_relative_mpjpe_mm')):>14}{s['seconds']:6.0f}", flush=True)
+          f"{_fmt(mano.get('mpjpe_mm')):>7}{_fmt(mano.get('root_relative_mpjpe_mm')):>14}{s['seconds']:6.0f}", flush=True)
 
 
 def _short(keypoint) -> str:

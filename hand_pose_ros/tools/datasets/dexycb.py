@@ -5,7 +5,9 @@ Layout read (one sequence, DexYCB's own): ``<sequence>/meta.yml`` (``serials``,
 as JPEG) with ``labels_NNNNNN.npz``: ``joint_3d`` (1, 21, 3) metres in THAT camera's colour
 optical frame and ``joint_2d`` (1, 21, 2) px, both −1 where the hand is not labelled. The
 joint order is MANO's, which is MediaPipe's index order (wrist, thumb CMC…tip, index MCP…tip,
-…); the joints are MANO joints, not MediaPipe's skin keypoints (docs/datasets.md).
+…); the joints are MANO joints, not MediaPipe's skin keypoints (docs/datasets.md). Some
+instants also have ``aligned_depth_to_color_NNNNNN.png`` (uint16 mm registered to the colour
+image, 0 = none; the copy in ``../shared`` has every 6th): ``DexYCBFrame.depths``.
 
 Calibration: the copy in ``../shared`` ships no intrinsics and an extrinsics file that does
 not match the labels, so both come from the labels themselves (FIELD_NOTES 2026-12-01):
@@ -27,6 +29,7 @@ import numpy as np
 import yaml
 
 from hand_pose_ros.calibration import CameraCalibration, Rig
+from hand_pose_ros.fusion.depth import depth_from_millimetres
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 
 __all__ = ["DexYCBFrame", "DexYCBSequence", "recover_intrinsics", "recover_extrinsics"]
@@ -51,6 +54,8 @@ class DexYCBFrame:
         joints_2d: ``(V, 21, 2)`` float64 px, DexYCB's labels; NaN in views without a label.
         labelled: ``(V,)`` bool, the view labels the hand (a hand-view to find).
         handedness: the person's hand of the sequence.
+        depths: V aligned depth maps ``(480, 640) float32`` metres (NaN = none), or None for a
+            camera without a depth file at this instant.
     """
 
     index: int
@@ -59,6 +64,7 @@ class DexYCBFrame:
     joints_2d: np.ndarray
     labelled: np.ndarray
     handedness: Handedness
+    depths: list[np.ndarray | None] = dataclasses.field(default_factory=list)
 
 
 def _labelled(joints: np.ndarray) -> np.ndarray:
@@ -160,6 +166,13 @@ class DexYCBSequence:
     def __len__(self) -> int:
         return self.num_frames
 
+    def _depth_path(self, serial: str, t: int) -> pathlib.Path:
+        return self.path / serial / f"aligned_depth_to_color_{t:06d}.png"
+
+    def depth_indices(self) -> list[int]:
+        """The instants at which every camera of this sequence has an aligned depth file."""
+        return [t for t in range(self.num_frames) if all(self._depth_path(s, t).is_file() for s in self.serials)]
+
     def frames(self, indices: Sequence[int] | None = None) -> Iterator[DexYCBFrame]:
         """The instants ``indices`` (default all), images read lazily one instant at a time."""
         for t in range(self.num_frames) if indices is None else indices:
@@ -169,5 +182,10 @@ class DexYCBSequence:
                 if bgr is None:
                     raise FileNotFoundError(f"{self.path / serial}: color_{t:06d}.jpg missing or unreadable")
                 images.append(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
+            depths = []
+            for serial in self.serials:
+                path = self._depth_path(serial, t)
+                raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+                depths.append(None if raw is None else depth_from_millimetres(raw))
             yield DexYCBFrame(index=t, images=images, joints_world=self._world[t], joints_2d=self._joint_2d[:, t],
-                              labelled=self._labelled[:, t], handedness=self.handedness)
+                              labelled=self._labelled[:, t], handedness=self.handedness, depths=depths)
