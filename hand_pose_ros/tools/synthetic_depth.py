@@ -2,22 +2,20 @@
 
 The hand is a union of spheres swept along its bones and palm links (radii interpolated
 between the joints' own, ``HAND_RADII_M``), in front of a flat background; every pixel's ray
-is intersected with it exactly. The noise is a RealSense-D4xx-like model (``DepthNoise``):
-depth-proportional-squared Gaussian error, 1 mm quantisation (the 16-bit millimetre format),
-random holes and invalidated pixels at depth edges. Returns what a camera driver sends:
+is intersected with it exactly. The sensor is the project's one RealSense-like model, ``synth.depth.realsense_depth``
+(noise, shadows, edge, grazing and dropout holes), then 1 mm steps. Returns what a camera driver sends:
 ``(H, W) uint16`` millimetres, 0 = none (``fusion.depth.depth_from_millimetres`` converts).
 """
 
 from __future__ import annotations
 
-import dataclasses
-
 import numpy as np
 
 from hand_pose_ros.calibration import CameraCalibration
+from hand_pose_ros.synth.depth import DepthNoiseConfig, depth_to_millimetres, realsense_depth
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, PALM_LINKS, HandKeypoint
 
-__all__ = ["DepthNoise", "HAND_RADII_M", "render_hand_depth"]
+__all__ = ["BACKGROUND_M", "HAND_RADII_M", "render_hand_depth"]
 
 # Spheres per bone or palm link (ends included): close enough that the swept surface's
 # ripple stays below 0.3 mm for these radii and ≤ 50 mm links.
@@ -41,23 +39,9 @@ def _radii() -> np.ndarray:
 HAND_RADII_M = _radii()
 
 
-@dataclasses.dataclass(frozen=True, kw_only=True)
-class DepthNoise:
-    """A RealSense D4xx-like depth error model (all zero: exact depth, still in whole mm).
-
-    Attributes:
-        stddev_at_1m_m: Gaussian 1σ at 1 m; it grows with the depth squared (stereo).
-        hole_rate: fraction of pixels without a measurement, anywhere.
-        edge_hole_rate: fraction of pixels next to a depth jump > ``edge_jump_m`` dropped.
-        edge_jump_m: a neighbour this much further or nearer makes a pixel an edge.
-        background_m: depth of the flat background behind the hands (0: none, no measurement).
-    """
-
-    stddev_at_1m_m: float = 0.004
-    hole_rate: float = 0.02
-    edge_hole_rate: float = 0.5
-    edge_jump_m: float = 0.03
-    background_m: float = 1.8
+# The flat background behind the synthetic scenes' hands (m along each camera's axis): beyond
+# their 0.5-1 m working distances, inside a D4xx's range.
+BACKGROUND_M = 1.8
 
 
 def _spheres(hands_camera: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -77,16 +61,18 @@ def _spheres(hands_camera: np.ndarray, radii: np.ndarray) -> tuple[np.ndarray, n
 
 
 def render_hand_depth(camera: CameraCalibration, hands_world: np.ndarray, rng: np.random.Generator, *,
-                      noise: DepthNoise = DepthNoise(), radii_m: np.ndarray = HAND_RADII_M) -> np.ndarray:
+                      noise: DepthNoiseConfig | None = DepthNoiseConfig(), background_m: float = BACKGROUND_M,
+                      radii_m: np.ndarray = HAND_RADII_M) -> np.ndarray:
     """(H, 21, 3) m world joints seen by ``camera`` → its aligned depth, ``(height, width)``
-    uint16 millimetres along the optical axis, 0 = no measurement.
+    uint16 millimetres along the optical axis, 0 = no measurement. ``noise`` None: the exact
+    depth (still in whole mm), the hands before a wall at ``background_m``.
 
     Pixel rays are those of the undistorted pinhole (the synthetic cameras' distortion moves
     the colour pixels by a few px at the edges; the hands sit near the image centre).
     """
     R, t = camera.camera_T_world[:3, :3], camera.camera_T_world[:3, 3]
     hands_camera = np.asarray(hands_world, np.float64) @ R.T + t  # (H, 21, 3)
-    depth = np.full((camera.height, camera.width), noise.background_m, np.float64)
+    depth = np.full((camera.height, camera.width), background_m, np.float64)
     centres, radii = _spheres(hands_camera, radii_m)  # traced one by one over its own image box
     K = camera.camera_matrix
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
@@ -108,15 +94,6 @@ def render_hand_depth(camera: CameraCalibration, hands_world: np.ndarray, rng: n
         z = np.where(hit, (b - np.sqrt(np.where(hit, disc, 0.0))) / aa, np.inf)  # ray parameter = depth z
         region = depth[y0:y1, x0:x1]
         np.minimum(region, z, out=region)
-    depth = depth + rng.normal(0.0, 1.0, depth.shape) * noise.stddev_at_1m_m * depth * depth
-    holes = rng.random(depth.shape) < noise.hole_rate
-    jump = np.zeros(depth.shape, bool)
-    jump[:, 1:] |= np.abs(np.diff(depth, axis=1)) > noise.edge_jump_m
-    jump[:, :-1] |= np.abs(np.diff(depth, axis=1)) > noise.edge_jump_m
-    jump[1:] |= np.abs(np.diff(depth, axis=0)) > noise.edge_jump_m
-    jump[:-1] |= np.abs(np.diff(depth, axis=0)) > noise.edge_jump_m
-    holes |= jump & (rng.random(depth.shape) < noise.edge_hole_rate)
-    holes |= depth <= 0  # no background (background_m 0)
-    millimetres = np.clip(np.round(depth * 1000.0), 0, np.iinfo(np.uint16).max).astype(np.uint16)
-    millimetres[holes] = 0
-    return millimetres
+    if noise is not None:
+        depth = realsense_depth(depth, K, rng, background_m=background_m, config=noise)
+    return depth_to_millimetres(depth)

@@ -228,19 +228,21 @@ def _monocular(seed: int, frames: int = 120) -> None:
 
 
 def _monocular_depth(seed: int, frames: int = 120) -> None:
-    """One camera with aligned depth (``tools.synthetic_depth``: the hand's own geometry, D4xx-like
-    noise and holes) against the same frames without it."""
+    """One camera with aligned depth (``tools.synthetic_depth``: the hand's own geometry, the
+    RealSense-like noise and holes of ``synth.depth``) against the same frames without it."""
     import numpy as np
 
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
     from hand_pose_ros.fusion.depth import depth_from_millimetres
-    from hand_pose_ros.tools.synthetic_depth import DepthNoise, render_hand_depth
+    from hand_pose_ros.synth.depth import DepthNoiseConfig, depth_noise_stddev
+    from hand_pose_ros.tools.synthetic_depth import render_hand_depth
     from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     size_sigma = FusionConfig().monocular_scale_stddev
-    noise = DepthNoise()
+    noise = DepthNoiseConfig()
     print(f"\nOne camera at 0.5-1 m with aligned depth (as above, landmark size error σ {size_sigma}; depth 1σ "
-          f"{1e3 * noise.stddev_at_1m_m:.0f} mm at 1 m × z², {100 * noise.hole_rate:.0f} % holes, edges dropped; "
+          f"{1e3 * depth_noise_stddev(1.0, noise):.1f} mm at 1 m × z², {100 * noise.dropout_probability:.1f} % dropouts, "
+          "shadow, edge and grazing holes: synth.depth; "
           "errors mm):")
     print(f"{'input':<24}{'MPJPE':>8}{'median':>8}{'PA-MPJPE':>10}{'depth err':>11}{'reported 1σ':>13}{'within 2σ':>11}")
     for use_depth in (False, True):
