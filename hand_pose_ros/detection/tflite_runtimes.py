@@ -87,6 +87,14 @@ class LiteRTBackend(_TfliteBackend):
         return run
 
 
+# Seen in the node at start-up (bench node, OpenVINO 2026.4.1, 2 runners, 1 in 3 starts): the
+# warm-up's first palm call, its two chunks on two threads, each thread inside
+# ``InferRequest.infer`` → ``data_dispatcher.update_tensor`` (``tensor.data[:] = inputs``) of
+# its own request, both at 0 % CPU forever (a lock-order deadlock with the GIL in the
+# binding's first use of a request's input tensor). Hence each request runs once serially
+# when it is built, and inputs are shared, not copied into the request's tensor.
+
+
 class OpenVINOBackend(_TfliteBackend):
     """Intel's OpenVINO runtime reading the ``.tflite`` files, fp32 by default (bf16/fp16 on request)."""
 
@@ -116,7 +124,13 @@ class OpenVINOBackend(_TfliteBackend):
         order = sorted(range(len(compiled.outputs)), key=lambda i: compiled.outputs[i].get_any_name())
 
         def run(batch: np.ndarray) -> list[np.ndarray]:
-            request.infer({0: batch})
+            # share_inputs: the input becomes a tensor over ``batch`` (no copy into the request's
+            # own tensor: two threads copying so at their first inference deadlocked in
+            # openvino 2026.4's data dispatcher; the comment above the class).
+            request.infer({0: batch}, share_inputs=True)
             return [request.get_output_tensor(i).data.copy() for i in order]
 
+        # The first inference, from this thread, before any runner runs in parallel (the comment above the class).
+        shape = tuple(compiled.inputs[0].get_partial_shape().to_shape())
+        run(np.zeros(shape, np.float32))
         return run
