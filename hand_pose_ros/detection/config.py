@@ -40,11 +40,10 @@ class HandDetectorConfig:
         min_presence: hand-presence score needed to report (and keep tracking) a hand, in [0, 1].
         max_image_side: images whose longer side exceeds this (px) are downscaled first;
             results are still in the original image's pixels.
-        num_threads: CPU threads for torch/onnxruntime; for litert/openvino the number of
-            single-threaded runners that take a call's crops in parallel. None leaves the
-            library's default (litert/openvino: one runner per core, at most 4).
-            torch's setting is process-wide. On a CPU shared with other busy work, 1 is
-            steadier than 2 (docs/benchmarks.md).
+        num_threads: on the CPU, for onnxruntime/litert/openvino the number of
+            single-threaded runners (sessions) per network that take a call's crops in
+            parallel (None: one per core, at most 4); for torch its intra-op threads
+            (process-wide; None: torch's default). onnxruntime on CUDA ignores it.
     """
 
     backend: str = "torch"

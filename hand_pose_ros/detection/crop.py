@@ -1,7 +1,10 @@
-"""Input images → one device tensor; batched affine crops (letterbox and rotated hand regions).
+"""Input images → the views the crops are cut from; affine crops (letterbox and rotated hand regions).
 
-Legend: V views, N crops, S crop side (192 palm, 224 landmark). Pixel coordinates have their
-origin at the centre of the top-left pixel, x right, y down.
+On the CPU each crop is one ``cv2.warpAffine`` of its view's uint8 image (as MediaPipe's
+own CPU path, and without building a float copy of every view); on a GPU the views are one
+device tensor and all crops one ``grid_sample``. Legend: V views, N crops, S crop side (192
+palm, 224 landmark). Pixel coordinates have their origin at the centre of the top-left pixel,
+x right, y down.
 """
 
 from __future__ import annotations
@@ -20,18 +23,22 @@ LOG = logging.getLogger(__name__)
 
 
 class PreparedImages:
-    """The views of one call, on the device.
+    """The views of one call.
 
     Attributes:
-        batch: ``(V, 3, H_max, W_max)`` float32 in [0, 255], each view zero-padded at the
-            right/bottom to the largest size.
-        sizes: ``(V, 2)`` float32 width, height of each view in ``batch`` pixels.
-        scales: per view (x, y) original pixels per ``batch`` pixel (> 1 only for downscaled views).
+        views: per view ``(H, W, 3)`` uint8 RGB in host memory, as the crops see it (converted,
+            downscaled where needed; the caller's array itself where nothing had to change).
+        batch: on a GPU ``(V, 3, H_max, W_max)`` float32 in [0, 255] on the device, each view
+            zero-padded at the right/bottom to the largest size; None on the CPU, where crops
+            are cut from ``views``.
+        sizes: ``(V, 2)`` float32 width, height of each view in prepared pixels (on the device).
+        scales: per view (x, y) original pixels per prepared pixel (> 1 only for downscaled views).
         shapes: original ``(H, W)`` per view.
     """
 
-    def __init__(self, batch: torch.Tensor, sizes: torch.Tensor, scales: list[tuple[float, float]], shapes: list[tuple[int, int]]):
-        self.batch, self.sizes, self.scales, self.shapes = batch, sizes, scales, shapes
+    def __init__(self, views: list[np.ndarray], batch: torch.Tensor | None, sizes: torch.Tensor,
+                 scales: list[tuple[float, float]], shapes: list[tuple[int, int]]):
+        self.views, self.batch, self.sizes, self.scales, self.shapes = views, batch, sizes, scales, shapes
 
 
 def _as_rgb(image: object, view: int) -> np.ndarray:
@@ -82,6 +89,9 @@ def prepare_images(
             scale = (shapes[-1][1] / size[0], shapes[-1][0] / size[1])
         arrays.append(rgb)
         scales.append(scale)
+    sizes = torch.tensor([[a.shape[1], a.shape[0]] for a in arrays], dtype=torch.float32, device=device)
+    if device.type == "cpu":
+        return PreparedImages(arrays, None, sizes, scales, shapes)
     height = max(a.shape[0] for a in arrays)
     width = max(a.shape[1] for a in arrays)
     if all(a.shape[:2] == (height, width) for a in arrays):
@@ -91,8 +101,7 @@ def prepare_images(
         for i, a in enumerate(arrays):
             host[i, : a.shape[0], : a.shape[1]] = a
     batch = torch.from_numpy(host).to(device).permute(0, 3, 1, 2).float()  # (V, 3, H, W)
-    sizes = torch.tensor([[a.shape[1], a.shape[0]] for a in arrays], dtype=torch.float32, device=device)
-    return PreparedImages(batch, sizes, scales, shapes)
+    return PreparedImages(arrays, batch, sizes, scales, shapes)
 
 
 def warp_crops(
@@ -103,10 +112,13 @@ def warp_crops(
     replicate_border: bool,
     dtype: torch.dtype,
 ) -> torch.Tensor:
-    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, one ``grid_sample`` for all.
+    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, on the views' device.
 
-    The views are never copied: crop i samples view ``view_index[i]`` through a grid laid out
+    On the CPU (``images.batch`` is None) one ``cv2.warpAffine`` per crop on the uint8 view,
+    the result laid out channels-last in memory (an NCHW view of ``(N, S, S, 3)``). On a GPU
+    one ``grid_sample`` for all: crop i samples view ``view_index[i]`` through a grid laid out
     as ``(V, K·S, S)`` (K = most crops of one view; unused slots are sampled and discarded).
+    Both give uint8 levels, as MediaPipe's crops.
 
     Args:
         view_index: the view each crop comes from (N ints); None: crop i from view i.
@@ -114,8 +126,10 @@ def warp_crops(
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
     """
-    device = images.batch.device
     views = list(range(len(affines))) if view_index is None else list(view_index)
+    if images.batch is None:
+        return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype)
+    device = images.batch.device
     index = torch.tensor(views, device=device)
     full = torch.tensor(images.batch.shape[:1:-1], dtype=torch.float32, device=device)  # (W_max, H_max)
     # affine_grid works in normalised coordinates (align_corners=False): compose
@@ -155,3 +169,16 @@ def warp_crops(
     crops = sampled.reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]  # (N, 3, S, S)
     # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
     return (crops.round() / 255.0).to(dtype)
+
+
+def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: torch.Tensor, size: int,
+                    replicate_border: bool, dtype: torch.dtype) -> torch.Tensor:
+    """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of ``views[view_index[i]]`` (uint8,
+    bilinear, the affine taken as the crop → image map) → ``(N, 3, S, S)`` channels-last in memory."""
+    border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
+    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+    crops = np.empty((len(view_index), size, size, 3), np.uint8)
+    for i, (view, affine) in enumerate(zip(view_index, affines.cpu().double().numpy())):
+        cv2.warpAffine(views[view], affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
+    unit = torch.from_numpy(np.divide(crops, 255.0, dtype=np.float32))  # MediaPipe's [0, 1] input
+    return unit.permute(0, 3, 1, 2).to(dtype)

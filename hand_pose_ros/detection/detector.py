@@ -6,6 +6,10 @@ need it (letterboxed 192×192), then the landmark network on every hand region o
 landmarks and the palm detector runs only on a view's first frame, on the frame after a hand
 was lost there, and every ``redetect_interval`` frames while the view tracks fewer than
 ``max_hands`` hands (so a hand entering an empty view is found within that many frames).
+A hand is lost when a tracked or palm region gives no hand, or the view keeps fewer hands
+than it tracked; an external region (``rois``, e.g. a projected 3D hand) that gives none
+while the view keeps its hands is not a loss: the view does not see that hand, which a palm
+pass would not change. Two regions that converge on one hand are one hand kept.
 
 Handedness: the landmark network's handedness output is the score of MediaPipe's label 0, "Left",
 in MediaPipe's convention of mirrored (selfie) input. An un-mirrored image of a right hand looks
@@ -56,6 +60,7 @@ class _Candidate:
     rect: torch.Tensor  # (5,) region in prepared-image px
     palm_box: torch.Tensor | None  # (4,) px when it came from the palm detector
     min_presence: float | None = None  # None: the config's min_presence
+    external: bool = False  # from the caller's ``rois``: giving no hand is no loss (module docstring)
 
 
 class HandDetector:
@@ -161,8 +166,9 @@ class HandDetector:
         palm_at = time.perf_counter()
         found: list[list[HandDetection2D]] = [[] for _ in ids]
         kept_rects: dict[int, list[torch.Tensor]] = {k: [] for k in range(len(ids))}
+        lost: set[int] = set()  # batch entries where a tracked or palm region gave no hand
         if candidates:
-            self._landmarks(prepared, candidates, found, kept_rects)
+            self._landmarks(prepared, candidates, found, kept_rects, lost)
         end = time.perf_counter()
         # Stage boundaries copy results to the host, so the times hold on CUDA too.
         self.last_timings = {
@@ -175,13 +181,13 @@ class HandDetector:
             results[v] = found[k]
             if not self.config.tracking:
                 continue
-            tried = sum(1 for c in candidates if c.view == k)
             previous = self._tracks.get(v)
             self._tracks[v] = _ViewTrack(
                 shape=prepared.shapes[k],
                 rects=torch.stack(kept_rects[k]) if kept_rects[k] else torch.zeros(0, 5),
                 frames_since_palm=0 if k in palm_views else (previous.frames_since_palm + 1 if previous else 0),
-                lost=len(kept_rects[k]) < tried,
+                # A loss: a tracked/palm region gave no hand, or fewer hands than tracked before.
+                lost=k in lost or (previous is not None and len(kept_rects[k]) < len(previous.rects)),
             )
         return results
 
@@ -274,7 +280,7 @@ class HandDetector:
         out: list[_Candidate] = []
         for k, view in enumerate(ids):
             track = self._tracks.get(view)
-            chosen = [_Candidate(k, r, None, external_min_presence) for r in external.get(k, [])]
+            chosen = [_Candidate(k, r, None, external_min_presence, external=True) for r in external.get(k, [])]
             for rect, box in [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, []):
                 if chosen and geometry.rect_iou(rect[None], torch.stack([c.rect for c in chosen])).max() > _SAME_HAND_IOU:
                     continue
@@ -283,8 +289,10 @@ class HandDetector:
         return out
 
     def _landmarks(self, prepared: PreparedImages, candidates: list[_Candidate],
-                   results: list[list[HandDetection2D]], kept_rects: dict[int, list[torch.Tensor]]) -> None:
-        """Landmark stage, one call over every region of every view; fills ``results``."""
+                   results: list[list[HandDetection2D]], kept_rects: dict[int, list[torch.Tensor]],
+                   lost: set[int]) -> None:
+        """Landmark stage, one call over every region of every view; fills ``results``,
+        ``kept_rects`` and ``lost`` (the views where a non-external region gave no hand)."""
         size = geometry.LANDMARK_INPUT_SIZE
         rects = torch.stack([c.rect for c in candidates]).to(self._device)  # (N, 5)
         crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
@@ -301,6 +309,8 @@ class HandDetector:
         for i in sorted(range(n), key=lambda j: -float(presence[j])):
             cand = candidates[i]
             if presence[i] < (self.config.min_presence if cand.min_presence is None else cand.min_presence):
+                if not cand.external:
+                    lost.add(cand.view)
                 continue
             mine = kept_rects[cand.view]
             if mine and geometry.rect_iou(next_rects[i][None], torch.stack(mine)).max() > _SAME_HAND_IOU:

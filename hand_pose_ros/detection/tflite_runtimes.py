@@ -2,11 +2,9 @@
 
 Both read the model files of the installed mediapipe wheel directly (no conversion), run
 batch 1 per crop (the graphs fix it), and spread a call's crops over ``workers``
-single-threaded runners on threads of their own: both runtimes release the GIL while they
-compute, and one thread per independent crop beats intra-op threads on these small
-networks (two intra-op threads were slower than one in every runtime measured here;
-docs/benchmarks.md). Inputs and outputs follow ``NetworkBackend``: crops ``(B, 3, S, S)``
-float32 in [0, 1] → the raw outputs as CPU float32 tensors.
+single-threaded runners (``runtime.ParallelRunnersBackend``). Inputs and outputs follow
+``NetworkBackend``: crops ``(B, 3, S, S)`` float32 in [0, 1] → the raw outputs as CPU
+float32 tensors.
 
 Precision: ``fp32`` everywhere; OpenVINO also runs ``bf16`` (on CPUs with AMX/AVX-512 BF16
 about twice as fast, with landmarks moved by ≈0.5 px median; docs/detection.md) and ``fp16``.
@@ -14,80 +12,53 @@ about twice as fast, with landmarks moved by ≈0.5 px median; docs/detection.md
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
-import os
 from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from hand_pose_ros.assets import mediapipe_model_path
-from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend
+from hand_pose_ros.detection.onnx_export import STAGE_NETWORKS
+from hand_pose_ros.detection.runtime import BackendUnavailable, ParallelRunnersBackend, Runner
 
-__all__ = ["LiteRTBackend", "OpenVINOBackend", "default_workers"]
+__all__ = ["LiteRTBackend", "OpenVINOBackend"]
 
 LOG = logging.getLogger(__name__)
 
-# Runners per backend when the configuration leaves it open: one per core, at most this many
-# (beyond 4 the per-set crops, 2 hands × up to 8 views, rarely keep more busy).
-MAX_DEFAULT_WORKERS = 4
 OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 
-# A runner maps one (1, S, S, 3) float32 input to the model's outputs in name order.
-Runner = Callable[[np.ndarray], list[np.ndarray]]
+# One (1, S, S, 3) float32 input → the model's outputs in name order.
+_Invoke = Callable[[np.ndarray], list[np.ndarray]]
 
 
-def default_workers() -> int:
-    """One runner per available core, at most ``MAX_DEFAULT_WORKERS``."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(MAX_DEFAULT_WORKERS, cores))
+def _one_by_one(invoke: _Invoke) -> Runner:
+    """A runner over a chunk of crops for a graph fixed at batch 1."""
+
+    def run(chunk: np.ndarray) -> list[np.ndarray]:
+        per_item = [invoke(chunk[i:i + 1]) for i in range(len(chunk))]
+        return [np.concatenate(parts) for parts in zip(*per_item)]
+
+    return run
 
 
-class _ParallelTfliteBackend(NetworkBackend):
-    """Runs each stage's crops on ``workers`` runners in parallel (one runner per thread)."""
+class _TfliteBackend(ParallelRunnersBackend):
+    """Runs MediaPipe's ``.tflite`` files of one model size (NHWC, batch 1 per crop)."""
+
+    channels_last = True
 
     def __init__(self, model: str, device: torch.device, dtype: torch.dtype, workers: int | None) -> None:
-        if device.type != "cpu":
-            raise BackendUnavailable(f"{self.name} backend: runs on the CPU only, got device {device}")
-        super().__init__(device, dtype)
-        self.workers = workers or default_workers()
-        self._runners = {
-            stage: [self._make_runner(str(mediapipe_model_path(f"{net}_{model}"))) for _ in range(self.workers)]
-            for stage, net in (("palm", "palm_detection"), ("landmark", "hand_landmark"))
-        }
-        self._pool = concurrent.futures.ThreadPoolExecutor(self.workers, thread_name_prefix=f"{self.name}_worker")
+        self._model = model
+        super().__init__(device, dtype, workers)
 
-    def _make_runner(self, path: str) -> Runner:
+    def _make_runner(self, stage: str) -> Runner:
+        return _one_by_one(self._make_invoke(str(mediapipe_model_path(f"{STAGE_NETWORKS[stage]}_{self._model}"))))
+
+    def _make_invoke(self, path: str) -> _Invoke:
         raise NotImplementedError
 
-    def close(self) -> None:
-        """Stop the worker threads (the backend cannot run afterwards)."""
-        self._pool.shutdown(wait=True)
 
-    def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        nhwc = np.ascontiguousarray(crops.float().permute(0, 2, 3, 1).cpu().numpy())  # (B, S, S, 3)
-        runners = self._runners[stage]
-        chunks = [c for c in np.array_split(np.arange(len(nhwc)), len(runners)) if len(c)]
-
-        def run_chunk(runner: Runner, items: np.ndarray) -> list[list[np.ndarray]]:
-            return [runner(nhwc[i:i + 1]) for i in items]
-
-        if len(chunks) == 1:
-            per_item = run_chunk(runners[0], chunks[0])
-        else:
-            futures = [self._pool.submit(run_chunk, runner, items) for runner, items in zip(runners, chunks)]
-            per_item = [out for future in futures for out in future.result()]
-        return tuple(torch.from_numpy(np.concatenate(parts)) for parts in zip(*per_item))
-
-    def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run("palm", crops)
-
-    def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self._run("landmark", crops)
-
-
-class LiteRTBackend(_ParallelTfliteBackend):
+class LiteRTBackend(_TfliteBackend):
     """Google's TFLite runtime (``ai-edge-litert``, XNNPACK delegate), fp32."""
 
     name = "litert"
@@ -102,7 +73,7 @@ class LiteRTBackend(_ParallelTfliteBackend):
         self._interpreter = Interpreter
         super().__init__(model, device, dtype, workers)
 
-    def _make_runner(self, path: str) -> Runner:
+    def _make_invoke(self, path: str) -> _Invoke:
         interpreter = self._interpreter(model_path=path, num_threads=1)
         interpreter.allocate_tensors()
         source = interpreter.get_input_details()[0]["index"]
@@ -116,7 +87,15 @@ class LiteRTBackend(_ParallelTfliteBackend):
         return run
 
 
-class OpenVINOBackend(_ParallelTfliteBackend):
+# Seen in the node at start-up (bench node, OpenVINO 2026.4.1, 2 runners, 1 in 3 starts): the
+# warm-up's first palm call, its two chunks on two threads, each thread inside
+# ``InferRequest.infer`` → ``data_dispatcher.update_tensor`` (``tensor.data[:] = inputs``) of
+# its own request, both at 0 % CPU forever (a lock-order deadlock with the GIL in the
+# binding's first use of a request's input tensor). Hence each request runs once serially
+# when it is built, and inputs are shared, not copied into the request's tensor.
+
+
+class OpenVINOBackend(_TfliteBackend):
     """Intel's OpenVINO runtime reading the ``.tflite`` files, fp32 by default (bf16/fp16 on request)."""
 
     name = "openvino"
@@ -134,7 +113,7 @@ class OpenVINOBackend(_ParallelTfliteBackend):
         self.precision = precision
         super().__init__(model, device, torch.float32, workers)
 
-    def _make_runner(self, path: str) -> Runner:
+    def _make_invoke(self, path: str) -> _Invoke:
         compiled = self._core.compile_model(self._core.read_model(path), "CPU", {
             "INFERENCE_NUM_THREADS": 1,
             "NUM_STREAMS": 1,
@@ -145,8 +124,13 @@ class OpenVINOBackend(_ParallelTfliteBackend):
         order = sorted(range(len(compiled.outputs)), key=lambda i: compiled.outputs[i].get_any_name())
 
         def run(batch: np.ndarray) -> list[np.ndarray]:
-            request.infer({0: batch})
+            # share_inputs: the input becomes a tensor over ``batch`` (no copy into the request's
+            # own tensor: two threads copying so at their first inference deadlocked in
+            # openvino 2026.4's data dispatcher; the comment above the class).
+            request.infer({0: batch}, share_inputs=True)
             return [request.get_output_tensor(i).data.copy() for i in order]
 
+        # The first inference, from this thread, before any runner runs in parallel (the comment above the class).
+        shape = tuple(compiled.inputs[0].get_partial_shape().to_shape())
+        run(np.zeros(shape, np.float32))
         return run
-

@@ -65,6 +65,22 @@ def test_lost_hand_triggers_palm_detection_on_the_next_frame(photos, no_hand_ima
     assert detector.stage_calls["palm"] == 2
 
 
+def test_an_empty_external_crop_is_no_loss_but_a_lost_tracked_hand_is(photos, no_hand_images):
+    detector = _detector(max_hands=2, redetect_interval=100)
+    hand = photos["handSrc.jpg"]
+    height, width = hand.shape[:2]
+    # A crop where this view sees no hand (a projected 3D hand it cannot see, say): a flat corner.
+    nothing_there = [np.array([12.0, 12.0, 20.0, 20.0, 0.0])]
+    assert len(detector.detect([hand])[0]) == 1
+    for _ in range(3):
+        assert len(detector.detect([hand], rois=[nothing_there])[0]) == 1  # the tracked hand, nothing more
+    assert detector.stage_calls["palm"] == 1  # the empty crop did not send the view back to the palm detector
+    empty = cv2.resize(no_hand_images[2], (width, height))
+    assert detector.detect([empty], rois=[nothing_there]) == [[]]  # the tracked hand is gone: a loss
+    detector.detect([hand])
+    assert detector.stage_calls["palm"] == 2
+
+
 def test_views_with_fewer_hands_search_every_redetect_interval(photos):
     interval = 3
     detector = _detector(max_hands=2, redetect_interval=interval)

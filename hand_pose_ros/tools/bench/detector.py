@@ -91,6 +91,7 @@ class _ReferenceRunner:
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
     import platform
     import sys
 
@@ -118,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"detector benchmark: backend {detector.backend_name} on {detector.device}, {config.precision}, "
           f"model {config.model}, tracking {'on' if config.tracking else 'off'}, {FRAME_W}x{FRAME_H} views, "
           f"{args.runs} runs after {args.warmup} warm-up, {threads} threads; {platform.processor() or platform.machine()}, "
-          f"torch {torch.__version__}")
+          f"torch {torch.__version__}, load average {os.getloadavg()[0]:.1f} (other work inflates times)")
     summary = []
     for count in args.views:
         frames = _frames(count)

@@ -8,7 +8,8 @@ node's shipped configuration (the detector backend and model as ``--set`` makes 
 Both run the same frames of the same recording (the bundled sample by default), one after
 the other in this run; per set: wall time (median, p90; the first ``--warm-up`` sets are
 left out: lazy start-up, numba's compilation in aniposelib) and accuracy against the ground
-truth (MPJPE, PA-MPJPE, hands found), and the ratio of the medians.
+truth (MPJPE, PA-MPJPE, hands found), the ratio of the medians, and our CPU time per set (all
+threads, mesh fit included) with the load average.
 """
 
 from __future__ import annotations
@@ -79,26 +80,33 @@ def _peer_frames(peer: dict, gt_frames: list) -> list:
     return out
 
 
-def _ours(config, rig, dataset: pathlib.Path, gt_frames: list) -> tuple[list[float], list[float], list]:
-    """Per set: total ms (detect + fuse), total with the mesh fit, and evaluation frames."""
+def _ours(config, rig, dataset: pathlib.Path, gt_frames: list) -> tuple[list[float], list[float], list[float], list]:
+    """Per set: total ms (detect + fuse), total with the mesh fit, this process's CPU ms (all
+    threads, mesh fit included), and evaluation frames."""
+    import time
+
     from hand_pose_ros.dataset_layout import read_images
     from hand_pose_ros.evaluation.matching import Frame, HandEntry
     from hand_pose_ros.pipeline import HandPosePipeline
     from hand_pose_ros.timing import NS_PER_S
 
-    times, with_mesh, frames = [], [], []
+    times, with_mesh, cpu, frames = [], [], [], []
     with HandPosePipeline.from_config(config, rig) as pipeline:
         for index, gt in enumerate(gt_frames):
             images = read_images(dataset, rig.names, index)  # decoding is not timed, as for the peer
+            cpu_start = time.process_time()
             result = pipeline.process(images, round(gt.stamp * NS_PER_S))
+            cpu.append(1e3 * (time.process_time() - cpu_start))
             times.append(result.timings.detect_ms + result.timings.fuse_ms)
             with_mesh.append(result.timings.total_ms)
             frames.append(Frame(stamp=gt.stamp, hands=tuple(
                 HandEntry(id=h.track_id, handedness=h.handedness, keypoints=h.keypoints_3d) for h in result.hands)))
-    return times, with_mesh, frames
+    return times, with_mesh, cpu, frames
 
 
 def run(args: argparse.Namespace) -> int:
+    import os
+
     import numpy as np
 
     from hand_pose_ros.assets import repo_root, sample_dir
@@ -124,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"bench peers: {len(gt_frames)} sets of {len(rig)} cameras from {dataset}; first {args.warm_up} not timed")
     peer = _run_peers(python, _peer_job(rig, dataset, range(len(gt_frames))))
     peer_ms = [f["detect_ms"] + f["triangulate_ms"] for f in peer["frames"]]
-    ours_ms, ours_mesh_ms, ours_frames = _ours(config, rig, dataset, gt_frames)
+    ours_ms, ours_mesh_ms, ours_cpu_ms, ours_frames = _ours(config, rig, dataset, gt_frames)
 
     rows = [
         (f"MediaPipe {peer['mediapipe']} Hands ×{len(rig)} + aniposelib", peer_ms, _peer_frames(peer, gt_frames)),
@@ -140,4 +148,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"{name:<48} {medians[-1]:9.1f} {np.percentile(timed, 90):7.1f} {scores['mpjpe_mm'] or float('nan'):8.2f} "
               f"{scores['pa_mpjpe_mm'] or float('nan'):6.2f} {scores['detection_rate']:6.1%}")
     print(f"ratio ours / peers (median per set): {medians[1] / medians[0]:.2f} (with the mesh fit {medians[2] / medians[0]:.2f})")
+    print(f"ours, CPU per set with the mesh fit (all threads): median {np.median(ours_cpu_ms[args.warm_up:]):.1f} ms; "
+          f"load average {os.getloadavg()[0]:.1f} (other work inflates times)")
     return 0
