@@ -6,10 +6,14 @@ landmark network's crop (centre, size, rotation as MediaPipe's own tracking crop
 network's presence score decides whether the crop holds a hand. Legend: V views, H hands.
 
     guided = GuidedDetector(detector, rig)
-    for images in frames:
-        detections = guided.detect(images)          # per view, as HandDetector.detect
+    for images, stamp in frames:
+        detections = guided.detect(images, stamp)   # per view, as HandDetector.detect
         hands = fusion.process(detections, stamp)
-        guided.update(hands)                        # crops for the next frame
+        guided.update(hands, stamp)                 # crops for the next frame
+
+With stamps, each fed-back hand is first moved to where it will be at the next frame
+(constant velocity of its centre, from its last two frames under the same track id): a
+crop placed where a moving hand was lags it by its motion over one frame.
 
 Nothing is invented: only hands that at least ``min_views`` views agreed on (triangulated,
 not one-view guesses) are fed back, and a crop whose presence is low gives no detection.
@@ -30,11 +34,17 @@ from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.types import Hand3D, HandDetection2D
 
-__all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "palm_tiles"]
+__all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "crops_from_keypoints", "palm_tiles"]
 
 # The keypoints a crop's rotation is taken from (geometry.landmark_rects: wrist → knuckles).
 _ORIENTING = (HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP,
               HandKeypoint.RING_FINGER_MCP)
+# A hand's velocity comes from its last two updates only when they are at most this far apart
+# (s): over a longer gap (dropped frames, a restart) the difference is not one frame's motion.
+_MAX_VELOCITY_GAP_S = 0.2
+# Hands rarely move faster than this (m/s, as fusion.tracking); a faster apparent motion is
+# estimation noise and is clipped to it.
+_MAX_HAND_SPEED_M_S = 2.0
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -59,15 +69,22 @@ def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.n
 
 def crops_from_hands(hands: Sequence[Hand3D], cameras: CameraArray) -> list[list[np.ndarray]]:
     """H hands (world frame, metres) → per view (V lists) the landmark crops ``(5,)`` float64
-    (centre x, y, width, height px, rotation rad) where each hand projects into that view.
+    (centre x, y, width, height px, rotation rad) where each hand projects into that view
+    (``crops_from_keypoints`` of their keypoints)."""
+    return crops_from_keypoints([hand.keypoints_3d for hand in hands], cameras)
+
+
+def crops_from_keypoints(hands: Sequence[np.ndarray], cameras: CameraArray) -> list[list[np.ndarray]]:
+    """H ``(21, 3)`` keypoint arrays (world frame, metres) → per view (V lists) the landmark
+    crops ``(5,)`` float64 (centre x, y, width, height px, rotation rad).
 
     The crop is MediaPipe's tracking crop (``geometry.landmark_rects``) of the projected
     keypoints. A hand is left out of a view where its wrist or knuckles are missing, lie
     behind the camera, or its crop's centre falls outside the image.
     """
     out: list[list[np.ndarray]] = [[] for _ in range(len(cameras))]
-    for hand in hands:
-        projected = cameras.project(hand.keypoints_3d)  # (V, 21, 2) px, NaN missing / behind
+    for keypoints in hands:
+        projected = cameras.project(keypoints)  # (V, 21, 2) px, NaN missing / behind
         for view in range(len(cameras)):
             points = projected[view]
             if not np.isfinite(points[list(_ORIENTING)]).all():
@@ -94,27 +111,45 @@ class GuidedDetector:
         self.detector = detector
         self.config = config if config is not None else GuidanceConfig()
         self.cameras = CameraArray.from_rig(rig)
-        self._rois: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
+        # The last update's confirmed hands: (track id, (21, 3) m world, (3,) m/s centre velocity).
+        self._hands: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._stamp: float | None = None
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
 
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
-        self._rois = [[] for _ in range(len(self.cameras))]
+        self._hands, self._stamp = [], None
         self.detector.reset()
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[HandDetection2D]]:
-        """Per view (rig order) the hands found, with the last ``update``'s crops as extra regions."""
+    def detect(self, images: Sequence[np.ndarray], stamp: float | None = None) -> list[list[HandDetection2D]]:
+        """Per view (rig order) the hands found, with the last ``update``'s hands as extra crops
+        (moved to ``stamp``, seconds, when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
-        return self.detector.detect(images, rois=self._rois, palm_regions=self._tiles,
+        return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=self._tiles,
                                     roi_min_presence=self.config.min_presence)
 
-    def update(self, hands: Sequence[Hand3D]) -> None:
-        """This frame's fused hands → the next frame's crops (confirmed hands only)."""
+    def update(self, hands: Sequence[Hand3D], stamp: float | None = None) -> None:
+        """This frame's fused hands (at ``stamp`` seconds) → the next frame's crops (confirmed hands only)."""
         confirmed = [h for h in hands if not h.monocular and np.median(h.num_views) >= self.config.min_views]
-        self._rois = crops_from_hands(confirmed, self.cameras)
+        dt = None if stamp is None or self._stamp is None else stamp - self._stamp
+        previous = {track_id: points for track_id, points, _ in self._hands}
+        hands_now = []
+        for hand in confirmed:
+            points, velocity = hand.keypoints_3d, np.zeros(3)
+            before = previous.get(hand.track_id)
+            if before is not None and dt is not None and 0 < dt <= _MAX_VELOCITY_GAP_S:
+                common = np.isfinite(points - before).all(-1)  # (21,) joints in both
+                moved = (points - before)[common].mean(0) / dt if common.any() else np.zeros(3)  # (3,) m/s
+                speed = float(np.linalg.norm(moved))
+                if speed > 0:
+                    velocity = moved * min(1.0, _MAX_HAND_SPEED_M_S / speed)
+            hands_now.append((hand.track_id, points, velocity))
+        self._hands, self._stamp = hands_now, stamp
 
-    def rois_for_next_frame(self) -> list[list[np.ndarray]]:
-        """Per view the crops ``detect`` will add (copies)."""
-        return [[r.copy() for r in view] for view in self._rois]
+    def rois_for_next_frame(self, stamp: float | None = None) -> list[list[np.ndarray]]:
+        """Per view the crops ``detect`` adds at ``stamp`` seconds (None: where the hands were)."""
+        dt = 0.0 if stamp is None or self._stamp is None else max(stamp - self._stamp, 0.0)
+        moved = [points + velocity * dt for _, points, velocity in self._hands]
+        return crops_from_keypoints(moved, self.cameras)

@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.filtering import OneEuroFilter
+from hand_pose_ros.fusion.filtering import HandFilter, OneEuroFilter
 from hand_pose_ros.fusion.refinement import bone_lengths
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, Handedness
 
@@ -44,7 +44,7 @@ class Track:
     handedness_vote: float = 0.0  # log-odds for RIGHT, decayed sum over frames
     bones: np.ndarray = dataclasses.field(default_factory=lambda: np.full(len(BONES), np.nan))  # (20,) m
     bone_counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(BONES), int))
-    filter: OneEuroFilter | None = None
+    filter: HandFilter | OneEuroFilter | None = None
     last_multi_view_stamp: float = -np.inf  # when a multi-view hand last fixed this track's depth
     handedness: Handedness = Handedness.UNKNOWN  # the label it outputs, set by Tracker.settle_handedness
     handedness_score: float = 0.5  # probability of ``handedness``
@@ -137,7 +137,9 @@ class Tracker:
         cfg = self.config
         if track_index < 0:
             track = Track(track_id=next(self._ids), points=points.copy(), last_stamp=stamp, age=0)
-            if cfg.filter == "one_euro":
+            if cfg.filter == "one_euro_predictive":
+                track.filter = HandFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
+            elif cfg.filter == "one_euro":
                 track.filter = OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
             self.tracks.append(track)
         else:

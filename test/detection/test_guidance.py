@@ -13,7 +13,7 @@ import pytest
 from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
-from hand_pose_ros.detection.guidance import GuidanceConfig, GuidedDetector, crops_from_hands, palm_tiles
+from hand_pose_ros.detection.guidance import GuidanceConfig, GuidedDetector, crops_from_hands, crops_from_keypoints, palm_tiles
 from hand_pose_ros.fusion import CameraArray
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.types import Hand3D, KeypointSource
@@ -176,3 +176,25 @@ def test_guided_crop_on_real_dexycb_view_whose_palm_detector_misses(detector) ->
             checked += 1
             break
     assert checked == 1  # an instant where only the guided crop gives keypoints
+
+
+def test_fed_back_hands_are_moved_to_the_next_stamp_by_their_velocity(detector, small_hand) -> None:
+    _, rig, hands = small_hand
+    cams = CameraArray.from_rig(rig)
+    guided = GuidedDetector(detector, rig)
+    step = np.array([0.01, 0.0, 0.0])  # metres per frame: 0.3 m/s at 30 Hz
+    guided.update([_hand(hands[0])], 0.0)
+    guided.update([_hand(hands[0] + step)], 1 / 30)
+    ahead = guided.rois_for_next_frame(2 / 30)[0][0]
+    expected = crops_from_keypoints([hands[0] + 2 * step], cams)[0][0]
+    np.testing.assert_allclose(ahead, expected, atol=1e-6)
+    still = crops_from_keypoints([hands[0] + step], cams)[0][0]
+    np.testing.assert_allclose(guided.rois_for_next_frame()[0][0], still, atol=1e-6)  # no stamp: where it was
+    assert np.linalg.norm(ahead[:2] - still[:2]) > 1.0  # the move is visible in pixels
+    # A new track id, or a gap longer than one frame's motion, gives no velocity.
+    guided.update([dataclasses.replace(_hand(hands[0] + 2 * step), track_id=1)], 2 / 30)
+    np.testing.assert_allclose(guided.rois_for_next_frame(3 / 30)[0][0],
+                               crops_from_keypoints([hands[0] + 2 * step], cams)[0][0], atol=1e-6)
+    guided.update([dataclasses.replace(_hand(hands[0] + 3 * step), track_id=1)], 2.0)
+    np.testing.assert_allclose(guided.rois_for_next_frame(2.1)[0][0],
+                               crops_from_keypoints([hands[0] + 3 * step], cams)[0][0], atol=1e-6)
