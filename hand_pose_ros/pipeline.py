@@ -388,7 +388,7 @@ class HandPosePipeline:
         fuse_start = time.perf_counter()
         detector_hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S))
         if self._guided is not None:
-            self._guided.update(detector_hands, stamp_ns / NS_PER_S)
+            self._guided.update(detector_hands, stamp_ns / NS_PER_S, detections)
         self._monitor.update(detector_hands, detections)
         definition = self._fusion.config.keypoint_definition
         hands = detector_hands if definition == "mediapipe" else tuple(to_mano(detector_hands))

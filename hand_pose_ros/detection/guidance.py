@@ -11,6 +11,14 @@ network's presence score decides whether the crop holds a hand. Legend: V views,
         hands = fusion.process(detections, stamp)
         guided.update(hands, stamp)                 # crops for the next frame
 
+A hand only one camera sees (a monocular estimate, its depth uncertain) is not fed back as
+a crop, but every other camera that shows no hand where it could be (its centre slid along
+the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertainty) runs its
+palm detector on the next frame, on a square around that segment as well as the whole
+frame: its own tracking would look again only every ``redetect_interval`` frames, and a
+square around the segment shows a small hand larger than the whole frame does. A second
+view that finds it turns the guess into a triangulated hand.
+
 With stamps, each fed-back hand is first moved to where it will be at the next frame
 (constant velocity of its centre, from its last two frames under the same track id): a
 crop placed where a moving hand was lags it by its motion over one frame.
@@ -45,6 +53,19 @@ _MAX_VELOCITY_GAP_S = 0.2
 # Hands rarely move faster than this (m/s, as fusion.tracking); a faster apparent motion is
 # estimation noise and is clipped to it.
 _MAX_HAND_SPEED_M_S = 2.0
+# A one-view hand is looked for in the other views along its ray over its depth ± this many
+# depth 1σ (DexYCB, a 45–60 px hand at 1.3 m: the one-view depth was 20–30 % too far, 1σ 15 %).
+_SEARCH_DEPTH_SIGMAS = 2.5
+# Points sampled along that stretch of the ray (its projection is a segment where all lie in
+# front of the camera; samples behind a camera are skipped).
+_SEARCH_SAMPLES = 5
+# The nearest the search slides a hand towards its camera (fraction of its estimated depth).
+_MIN_SEARCH_DEPTH_FACTOR = 0.3
+# The search square spans the projected segment plus this many hand sizes (px at each sample)
+# around it: the palm detector needs the whole palm inside its input.
+_SEARCH_MARGIN_HANDS = 1.0
+# A detection is the one-view hand in its view when the hand projects this close (median px).
+_SOURCE_MATCH_PX = 10.0
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -114,12 +135,15 @@ class GuidedDetector:
         # The last update's confirmed hands: (track id, (21, 3) m world, (3,) m/s centre velocity).
         self._hands: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._stamp: float | None = None
+        # Per view the extra palm squares (3,) where a one-view hand could be; views with one search now.
+        self._searches: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
 
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
         self._hands, self._stamp = [], None
+        self._searches = [[] for _ in range(len(self.cameras))]
         self.detector.reset()
 
     def detect(self, images: Sequence[np.ndarray], stamp: float | None = None) -> list[list[HandDetection2D]]:
@@ -127,11 +151,16 @@ class GuidedDetector:
         (moved to ``stamp``, seconds, when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
-        return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=self._tiles,
-                                    roi_min_presence=self.config.min_presence)
+        searched = [v for v, squares in enumerate(self._searches) if squares]
+        regions = [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
+        return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=regions,
+                                    roi_min_presence=self.config.min_presence, force_palm=searched)
 
-    def update(self, hands: Sequence[Hand3D], stamp: float | None = None) -> None:
-        """This frame's fused hands (at ``stamp`` seconds) → the next frame's crops (confirmed hands only)."""
+    def update(self, hands: Sequence[Hand3D], stamp: float | None = None,
+               detections: Sequence[Sequence[HandDetection2D]] | None = None) -> None:
+        """This frame's fused hands (at ``stamp`` seconds) → the next frame's crops (confirmed
+        hands) and, given this frame's ``detections`` (per view), the palm searches for
+        one-view hands (module docstring)."""
         confirmed = [h for h in hands if not h.monocular and np.median(h.num_views) >= self.config.min_views]
         dt = None if stamp is None or self._stamp is None else stamp - self._stamp
         previous = {track_id: points for track_id, points, _ in self._hands}
@@ -147,6 +176,60 @@ class GuidedDetector:
                     velocity = moved * min(1.0, _MAX_HAND_SPEED_M_S / speed)
             hands_now.append((hand.track_id, points, velocity))
         self._hands, self._stamp = hands_now, stamp
+        self._searches = [[] for _ in range(len(self.cameras))]
+        if detections is not None:
+            for hand in hands:
+                if hand.monocular:
+                    self._add_searches(hand, detections)
+
+    def searches_for_next_frame(self) -> list[list[np.ndarray]]:
+        """Per view the palm squares ``(3,)`` (centre x, y, side px) ``detect`` searches for
+        one-view hands besides its usual regions (copies; empty: no search there)."""
+        return [[square.copy() for square in view] for view in self._searches]
+
+    def _add_searches(self, hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]]) -> None:
+        """Palm squares, in the views without detections, where one-view ``hand`` could be."""
+        points = hand.keypoints_3d  # (21, 3) m world
+        seen = np.isfinite(points).all(-1)
+        if not seen.any():
+            return
+        projected = self.cameras.project(points)  # (V, 21, 2) px
+        source, best = -1, _SOURCE_MATCH_PX
+        for view, dets in enumerate(detections):
+            for det in dets:
+                with np.errstate(invalid="ignore"):
+                    distance = float(np.nanmedian(np.linalg.norm(det.keypoints_2d - projected[view], axis=-1)))
+                if distance < best:
+                    source, best = view, distance
+        if source < 0:
+            return
+        centre = points[seen].mean(0)  # (3,)
+        radius = float(np.linalg.norm(points[seen] - centre, axis=-1).max())  # m
+        origin = self.cameras.centers[source]
+        depth = float(np.linalg.norm(centre - origin))
+        spread = _SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6)
+        factors = np.linspace(max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread, _SEARCH_SAMPLES)  # (S,)
+        samples = origin + factors[:, None] * (centre - origin)  # (S, 3) m world
+        pixels = self.cameras.project(samples)  # (V, S, 2) px, NaN behind a camera
+        in_camera = self.cameras.to_every_camera(samples)  # (S, V, 3)
+        for view in range(len(self.cameras)):
+            if view == source or len(detections[view]) > 0:
+                continue
+            ok = np.isfinite(pixels[view]).all(-1)
+            if not ok.any():
+                continue
+            hand_px = self.cameras.focal[view] * factors[ok] * 2 * radius / in_camera[ok, view, 2]  # (s,) px
+            low = (pixels[view][ok] - _SEARCH_MARGIN_HANDS * hand_px[:, None]).min(0)
+            high = (pixels[view][ok] + _SEARCH_MARGIN_HANDS * hand_px[:, None]).max(0)
+            width, height = self.cameras.image_size[view]
+            low, high = np.maximum(low, 0.0), np.minimum(high, [width, height])
+            if (high <= low).any():
+                continue  # the whole stretch projects outside this view
+            side = float((high - low).max())
+            if side < max(width, height):  # a larger square is the whole frame, searched anyway
+                self._searches[view].append(np.array([*(low + high) / 2, side]))
+            else:
+                self._searches[view].append(np.array([width / 2, height / 2, float(max(width, height))]))
 
     def rois_for_next_frame(self, stamp: float | None = None) -> list[list[np.ndarray]]:
         """Per view the crops ``detect`` adds at ``stamp`` seconds (None: where the hands were)."""

@@ -127,6 +127,14 @@ class Tracker:
                     result[free_hands[r]] = free_tracks[c]
         return result
 
+    def _new_filter(self) -> HandFilter | OneEuroFilter | None:
+        cfg = self.config
+        if cfg.filter == "one_euro_predictive":
+            return HandFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
+        if cfg.filter == "one_euro":
+            return OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
+        return None
+
     def update(self, track_index: int, points: np.ndarray, measured: np.ndarray, vote: float, stamp: float,
                multi_view: bool) -> Track:
         """Feed a hand's (21, 3) fused joints to its track (-1: start one); returns the track.
@@ -137,18 +145,18 @@ class Tracker:
         cfg = self.config
         if track_index < 0:
             track = Track(track_id=next(self._ids), points=points.copy(), last_stamp=stamp, age=0)
-            if cfg.filter == "one_euro_predictive":
-                track.filter = HandFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
-            elif cfg.filter == "one_euro":
-                track.filter = OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
             self.tracks.append(track)
         else:
             track = self.tracks[track_index]
+        # A track's first triangulation moves it from a one-view guess to its measured place:
+        # that jump is not motion. Its velocity and its filter start over there (a filter
+        # still holding the guess would pull the output, and the prediction that gates the
+        # next frame's two-view joints, centimetres off for several frames).
+        depth_fixed = multi_view and track.last_multi_view_stamp != track.last_stamp
+        if depth_fixed or track.age == 0:
+            track.filter = self._new_filter()
         out = track.filter(points, stamp) if track.filter is not None else points.copy()
         dt = stamp - track.last_stamp
-        # A track's first triangulation moves it from a one-view guess to its measured place:
-        # that jump is not motion.
-        depth_fixed = multi_view and track.last_multi_view_stamp != track.last_stamp
         if depth_fixed:
             track.velocity = np.zeros(3)
         elif track.age > 0 and dt > 0:
