@@ -9,7 +9,7 @@ network's presence score decides whether the crop holds a hand. Legend: V views,
     for images, stamp in frames:
         detections = guided.detect(images, stamp)   # per view, as HandDetector.detect
         hands = fusion.process(detections, stamp)
-        guided.update(hands, stamp)                 # crops for the next frame
+        guided.update(hands, stamp, detections)     # crops and searches for the next frame
 
 A hand only one camera sees (a monocular estimate, its depth uncertain) is not fed back as
 a crop, but every other camera that shows no hand where it could be (its centre slid along
@@ -135,15 +135,17 @@ class GuidedDetector:
         # The last update's confirmed hands: (track id, (21, 3) m world, (3,) m/s centre velocity).
         self._hands: list[tuple[int, np.ndarray, np.ndarray]] = []
         self._stamp: float | None = None
-        # Per view the extra palm squares (3,) where a one-view hand could be; views with one search now.
+        # Per view the extra palm squares (3,) where a one-view hand could be, and the views
+        # whose palm detector runs on the next frame to look for one (the whole frame at least).
         self._searches: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
+        self._search_views: set[int] = set()
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
 
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
         self._hands, self._stamp = [], None
-        self._searches = [[] for _ in range(len(self.cameras))]
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
         self.detector.reset()
 
     def detect(self, images: Sequence[np.ndarray], stamp: float | None = None) -> list[list[HandDetection2D]]:
@@ -151,10 +153,9 @@ class GuidedDetector:
         (moved to ``stamp``, seconds, when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
-        searched = [v for v, squares in enumerate(self._searches) if squares]
         regions = [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
         return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=regions,
-                                    roi_min_presence=self.config.min_presence, force_palm=searched)
+                                    roi_min_presence=self.config.min_presence, force_palm=self._search_views)
 
     def update(self, hands: Sequence[Hand3D], stamp: float | None = None,
                detections: Sequence[Sequence[HandDetection2D]] | None = None) -> None:
@@ -176,16 +177,17 @@ class GuidedDetector:
                     velocity = moved * min(1.0, _MAX_HAND_SPEED_M_S / speed)
             hands_now.append((hand.track_id, points, velocity))
         self._hands, self._stamp = hands_now, stamp
-        self._searches = [[] for _ in range(len(self.cameras))]
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
         if detections is not None:
             for hand in hands:
                 if hand.monocular:
                     self._add_searches(hand, detections)
 
-    def searches_for_next_frame(self) -> list[list[np.ndarray]]:
+    def searches_for_next_frame(self) -> tuple[list[list[np.ndarray]], list[int]]:
         """Per view the palm squares ``(3,)`` (centre x, y, side px) ``detect`` searches for
-        one-view hands besides its usual regions (copies; empty: no search there)."""
-        return [[square.copy() for square in view] for view in self._searches]
+        one-view hands besides its usual regions (copies), and the views whose palm detector
+        runs for them (a view searched over its whole frame has no square of its own)."""
+        return [[square.copy() for square in view] for view in self._searches], sorted(self._search_views)
 
     def _add_searches(self, hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]]) -> None:
         """Palm squares, in the views without detections, where one-view ``hand`` could be."""
@@ -218,6 +220,7 @@ class GuidedDetector:
             ok = np.isfinite(pixels[view]).all(-1)
             if not ok.any():
                 continue
+            # A one-view hand's size scales with its depth along the ray (size/depth ambiguity).
             hand_px = self.cameras.focal[view] * factors[ok] * 2 * radius / in_camera[ok, view, 2]  # (s,) px
             low = (pixels[view][ok] - _SEARCH_MARGIN_HANDS * hand_px[:, None]).min(0)
             high = (pixels[view][ok] + _SEARCH_MARGIN_HANDS * hand_px[:, None]).max(0)
@@ -225,11 +228,10 @@ class GuidedDetector:
             low, high = np.maximum(low, 0.0), np.minimum(high, [width, height])
             if (high <= low).any():
                 continue  # the whole stretch projects outside this view
+            self._search_views.add(view)
             side = float((high - low).max())
             if side < max(width, height):  # a larger square is the whole frame, searched anyway
                 self._searches[view].append(np.array([*(low + high) / 2, side]))
-            else:
-                self._searches[view].append(np.array([width / 2, height / 2, float(max(width, height))]))
 
     def rois_for_next_frame(self, stamp: float | None = None) -> list[list[np.ndarray]]:
         """Per view the crops ``detect`` adds at ``stamp`` seconds (None: where the hands were)."""

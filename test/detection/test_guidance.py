@@ -215,6 +215,8 @@ def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_han
     one_view = dataclasses.replace(_hand(hands[0], views=1, monocular=True), depth_stddev=0.1)
     guided.update([one_view], 0.0, [[seen], []])
     assert guided.rois_for_next_frame() == [[], []]  # a one-view hand gives no crop
+    squares, views = guided.searches_for_next_frame()
+    assert views == [1] and len(squares[1]) == 1 and squares[0] == []
     found = guided.detect([canvas, canvas], 1 / 30)[1]
     assert len(found) >= 1
     error = min(np.median(np.linalg.norm(d.keypoints_2d - cams.project(h)[1], axis=-1)) for d in found for h in hands)
@@ -223,4 +225,4 @@ def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_han
     guided.update([one_view], 2 / 30, [[seen], [seen]])
     assert guided.detect([canvas, canvas], 3 / 30)[1] == []
     guided.update([_hand(hands[0])], 4 / 30, [[seen], []])
-    assert guided.searches_for_next_frame() == [[], []]
+    assert guided.searches_for_next_frame() == ([[], []], [])
