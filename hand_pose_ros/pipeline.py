@@ -302,8 +302,10 @@ class HandPosePipeline:
         self._check_views("images", images)
         started = time.perf_counter()
         self._follow_time(stamp_ns)
-        detect = self._guided.detect if self._guided is not None else self._detector.detect
-        detections = detect(list(images))
+        if self._guided is not None:
+            detections = self._guided.detect(list(images), stamp_ns / NS_PER_S)
+        else:
+            detections = self._detector.detect(list(images))
         detect_ms = 1e3 * (time.perf_counter() - started)
         present = tuple(image is not None for image in images)
         shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
@@ -425,7 +427,7 @@ class HandPosePipeline:
         fuse_start = time.perf_counter()
         detector_hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S, depths=depths))
         if self._guided is not None:
-            self._guided.update(detector_hands)
+            self._guided.update(detector_hands, stamp_ns / NS_PER_S, detections)
         self._monitor.update(detector_hands, detections)
         definition = self._fusion.config.keypoint_definition
         hands = detector_hands if definition == "mediapipe" else tuple(to_mano(detector_hands))

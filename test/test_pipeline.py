@@ -81,9 +81,9 @@ def test_same_results_as_the_components_run_by_hand(rig, images):
     with HandPosePipeline.from_config(config, rig) as pipeline:  # warmed up: that must leave no state
         for i, frame in enumerate(FRAMES):
             result = pipeline.process(images[frame], _stamp(i))
-            detections = guided.detect(images[frame])
+            detections = guided.detect(images[frame], _stamp(i) / NS_PER_S)
             hands = fusion.process(detections, _stamp(i) / NS_PER_S)
-            guided.update(hands)
+            guided.update(hands, _stamp(i) / NS_PER_S, detections)
             meshes = fitter.fit(hands, _stamp(i) / NS_PER_S)
             assert len(result.detections) == len(rig) and all(result.views_present)
             for view, expected in zip(result.detections, detections):

@@ -23,7 +23,7 @@ import dataclasses
 import logging
 import pathlib
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import torch
@@ -114,7 +114,8 @@ class HandDetector:
 
     def detect(self, images: Sequence[np.ndarray | None], rois: Sequence[Sequence[np.ndarray]] | None = None,
                palm_regions: Sequence[Sequence[np.ndarray]] | None = None,
-               roi_min_presence: float | None = None) -> list[list[HandDetection2D]]:
+               roi_min_presence: float | None = None,
+               force_palm: Collection[int] = ()) -> list[list[HandDetection2D]]:
         """Hands in each view.
 
         Args:
@@ -132,6 +133,8 @@ class HandDetector:
                 image) the palm detector searches instead of the whole letterboxed frame when
                 it runs on that view (an empty list: the whole frame), so small hands are seen
                 at a larger scale (``guidance.palm_tiles``).
+            force_palm: view indices whose palm detector runs this call whatever their tracking
+                state (``guidance``: another camera sees a hand this view should see).
         Returns:
             V lists (possibly empty) of ``HandDetection2D``: keypoints in full-image pixels.
         Raises:
@@ -157,7 +160,7 @@ class HandDetector:
                 del self._tracks[v]  # the camera changed: its regions mean nothing now
         for v in [v for v in self._tracks if v >= len(images)]:
             del self._tracks[v]
-        palm_views = [k for k, v in enumerate(ids) if self._needs_palm(v)]
+        palm_views = [k for k, v in enumerate(ids) if v in force_palm or self._needs_palm(v)]
         prepared_at = time.perf_counter()
         palm_crops = self._palm_crops(prepared, palm_views, _per_present(palm_regions, ids))
         palms = self._detect_palms(prepared, palm_crops) if palm_views else {}

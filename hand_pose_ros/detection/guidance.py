@@ -6,10 +6,22 @@ landmark network's crop (centre, size, rotation as MediaPipe's own tracking crop
 network's presence score decides whether the crop holds a hand. Legend: V views, H hands.
 
     guided = GuidedDetector(detector, rig)
-    for images in frames:
-        detections = guided.detect(images)          # per view, as HandDetector.detect
+    for images, stamp in frames:
+        detections = guided.detect(images, stamp)   # per view, as HandDetector.detect
         hands = fusion.process(detections, stamp)
-        guided.update(hands)                        # crops for the next frame
+        guided.update(hands, stamp, detections)     # crops and searches for the next frame
+
+A hand only one camera sees (a monocular estimate, its depth uncertain) is not fed back as
+a crop, but every other camera that shows no hand where it could be (its centre slid along
+the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertainty) runs its
+palm detector on the next frame, on a square around that segment as well as the whole
+frame: its own tracking would look again only every ``redetect_interval`` frames, and a
+square around the segment shows a small hand larger than the whole frame does. A second
+view that finds it turns the guess into a triangulated hand.
+
+With stamps, each fed-back hand is first moved to where it will be at the next frame
+(constant velocity of its centre, from its last two frames under the same track id): a
+crop placed where a moving hand was lags it by its motion over one frame.
 
 Nothing is invented: only hands that at least ``min_views`` views agreed on (triangulated,
 not one-view guesses) are fed back, and a crop whose presence is low gives no detection.
@@ -30,11 +42,30 @@ from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.types import Hand3D, HandDetection2D
 
-__all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "palm_tiles"]
+__all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "crops_from_keypoints", "palm_tiles"]
 
 # The keypoints a crop's rotation is taken from (geometry.landmark_rects: wrist → knuckles).
 _ORIENTING = (HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP,
               HandKeypoint.RING_FINGER_MCP)
+# A hand's velocity comes from its last two updates only when they are at most this far apart
+# (s): over a longer gap (dropped frames, a restart) the difference is not one frame's motion.
+_MAX_VELOCITY_GAP_S = 0.2
+# Hands rarely move faster than this (m/s, as fusion.tracking); a faster apparent motion is
+# estimation noise and is clipped to it.
+_MAX_HAND_SPEED_M_S = 2.0
+# A one-view hand is looked for in the other views along its ray over its depth ± this many
+# depth 1σ (DexYCB, a 45–60 px hand at 1.3 m: the one-view depth was 20–30 % too far, 1σ 15 %).
+_SEARCH_DEPTH_SIGMAS = 2.5
+# Points sampled along that stretch of the ray (its projection is a segment where all lie in
+# front of the camera; samples behind a camera are skipped).
+_SEARCH_SAMPLES = 5
+# The nearest the search slides a hand towards its camera (fraction of its estimated depth).
+_MIN_SEARCH_DEPTH_FACTOR = 0.3
+# The search square spans the projected segment plus this many hand sizes (px at each sample)
+# around it: the palm detector needs the whole palm inside its input.
+_SEARCH_MARGIN_HANDS = 1.0
+# A detection is the one-view hand in its view when the hand projects this close (median px).
+_SOURCE_MATCH_PX = 10.0
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -59,15 +90,22 @@ def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.n
 
 def crops_from_hands(hands: Sequence[Hand3D], cameras: CameraArray) -> list[list[np.ndarray]]:
     """H hands (world frame, metres) → per view (V lists) the landmark crops ``(5,)`` float64
-    (centre x, y, width, height px, rotation rad) where each hand projects into that view.
+    (centre x, y, width, height px, rotation rad) where each hand projects into that view
+    (``crops_from_keypoints`` of their keypoints)."""
+    return crops_from_keypoints([hand.keypoints_3d for hand in hands], cameras)
+
+
+def crops_from_keypoints(hands: Sequence[np.ndarray], cameras: CameraArray) -> list[list[np.ndarray]]:
+    """H ``(21, 3)`` keypoint arrays (world frame, metres) → per view (V lists) the landmark
+    crops ``(5,)`` float64 (centre x, y, width, height px, rotation rad).
 
     The crop is MediaPipe's tracking crop (``geometry.landmark_rects``) of the projected
     keypoints. A hand is left out of a view where its wrist or knuckles are missing, lie
     behind the camera, or its crop's centre falls outside the image.
     """
     out: list[list[np.ndarray]] = [[] for _ in range(len(cameras))]
-    for hand in hands:
-        projected = cameras.project(hand.keypoints_3d)  # (V, 21, 2) px, NaN missing / behind
+    for keypoints in hands:
+        projected = cameras.project(keypoints)  # (V, 21, 2) px, NaN missing / behind
         for view in range(len(cameras)):
             points = projected[view]
             if not np.isfinite(points[list(_ORIENTING)]).all():
@@ -94,27 +132,109 @@ class GuidedDetector:
         self.detector = detector
         self.config = config if config is not None else GuidanceConfig()
         self.cameras = CameraArray.from_rig(rig)
-        self._rois: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
+        # The last update's confirmed hands: (track id, (21, 3) m world, (3,) m/s centre velocity).
+        self._hands: list[tuple[int, np.ndarray, np.ndarray]] = []
+        self._stamp: float | None = None
+        # Per view the extra palm squares (3,) where a one-view hand could be, and the views
+        # whose palm detector runs on the next frame to look for one (the whole frame at least).
+        self._searches: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
+        self._search_views: set[int] = set()
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
 
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
-        self._rois = [[] for _ in range(len(self.cameras))]
+        self._hands, self._stamp = [], None
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
         self.detector.reset()
 
-    def detect(self, images: Sequence[np.ndarray]) -> list[list[HandDetection2D]]:
-        """Per view (rig order) the hands found, with the last ``update``'s crops as extra regions."""
+    def detect(self, images: Sequence[np.ndarray], stamp: float | None = None) -> list[list[HandDetection2D]]:
+        """Per view (rig order) the hands found, with the last ``update``'s hands as extra crops
+        (moved to ``stamp``, seconds, when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
-        return self.detector.detect(images, rois=self._rois, palm_regions=self._tiles,
-                                    roi_min_presence=self.config.min_presence)
+        regions = [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
+        return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=regions,
+                                    roi_min_presence=self.config.min_presence, force_palm=self._search_views)
 
-    def update(self, hands: Sequence[Hand3D]) -> None:
-        """This frame's fused hands → the next frame's crops (confirmed hands only)."""
+    def update(self, hands: Sequence[Hand3D], stamp: float | None = None,
+               detections: Sequence[Sequence[HandDetection2D]] | None = None) -> None:
+        """This frame's fused hands (at ``stamp`` seconds) → the next frame's crops (confirmed
+        hands) and, given this frame's ``detections`` (per view), the palm searches for
+        one-view hands (module docstring)."""
         confirmed = [h for h in hands if not h.monocular and np.median(h.num_views) >= self.config.min_views]
-        self._rois = crops_from_hands(confirmed, self.cameras)
+        dt = None if stamp is None or self._stamp is None else stamp - self._stamp
+        previous = {track_id: points for track_id, points, _ in self._hands}
+        hands_now = []
+        for hand in confirmed:
+            points, velocity = hand.keypoints_3d, np.zeros(3)
+            before = previous.get(hand.track_id)
+            if before is not None and dt is not None and 0 < dt <= _MAX_VELOCITY_GAP_S:
+                common = np.isfinite(points - before).all(-1)  # (21,) joints in both
+                moved = (points - before)[common].mean(0) / dt if common.any() else np.zeros(3)  # (3,) m/s
+                speed = float(np.linalg.norm(moved))
+                if speed > 0:
+                    velocity = moved * min(1.0, _MAX_HAND_SPEED_M_S / speed)
+            hands_now.append((hand.track_id, points, velocity))
+        self._hands, self._stamp = hands_now, stamp
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        if detections is not None:
+            for hand in hands:
+                if hand.monocular:
+                    self._add_searches(hand, detections)
 
-    def rois_for_next_frame(self) -> list[list[np.ndarray]]:
-        """Per view the crops ``detect`` will add (copies)."""
-        return [[r.copy() for r in view] for view in self._rois]
+    def searches_for_next_frame(self) -> tuple[list[list[np.ndarray]], list[int]]:
+        """Per view the palm squares ``(3,)`` (centre x, y, side px) ``detect`` searches for
+        one-view hands besides its usual regions (copies), and the views whose palm detector
+        runs for them (a view searched over its whole frame has no square of its own)."""
+        return [[square.copy() for square in view] for view in self._searches], sorted(self._search_views)
+
+    def _add_searches(self, hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]]) -> None:
+        """Palm squares, in the views without detections, where one-view ``hand`` could be."""
+        points = hand.keypoints_3d  # (21, 3) m world
+        seen = np.isfinite(points).all(-1)
+        if not seen.any():
+            return
+        projected = self.cameras.project(points)  # (V, 21, 2) px
+        source, best = -1, _SOURCE_MATCH_PX
+        for view, dets in enumerate(detections):
+            for det in dets:
+                with np.errstate(invalid="ignore"):
+                    distance = float(np.nanmedian(np.linalg.norm(det.keypoints_2d - projected[view], axis=-1)))
+                if distance < best:
+                    source, best = view, distance
+        if source < 0:
+            return
+        centre = points[seen].mean(0)  # (3,)
+        radius = float(np.linalg.norm(points[seen] - centre, axis=-1).max())  # m
+        origin = self.cameras.centers[source]
+        depth = float(np.linalg.norm(centre - origin))
+        spread = _SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6)
+        factors = np.linspace(max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread, _SEARCH_SAMPLES)  # (S,)
+        samples = origin + factors[:, None] * (centre - origin)  # (S, 3) m world
+        pixels = self.cameras.project(samples)  # (V, S, 2) px, NaN behind a camera
+        in_camera = self.cameras.to_every_camera(samples)  # (S, V, 3)
+        for view in range(len(self.cameras)):
+            if view == source or len(detections[view]) > 0:
+                continue
+            ok = np.isfinite(pixels[view]).all(-1)
+            if not ok.any():
+                continue
+            # A one-view hand's size scales with its depth along the ray (size/depth ambiguity).
+            hand_px = self.cameras.focal[view] * factors[ok] * 2 * radius / in_camera[ok, view, 2]  # (s,) px
+            low = (pixels[view][ok] - _SEARCH_MARGIN_HANDS * hand_px[:, None]).min(0)
+            high = (pixels[view][ok] + _SEARCH_MARGIN_HANDS * hand_px[:, None]).max(0)
+            width, height = self.cameras.image_size[view]
+            low, high = np.maximum(low, 0.0), np.minimum(high, [width, height])
+            if (high <= low).any():
+                continue  # the whole stretch projects outside this view
+            self._search_views.add(view)
+            side = float((high - low).max())
+            if side < max(width, height):  # a larger square is the whole frame, searched anyway
+                self._searches[view].append(np.array([*(low + high) / 2, side]))
+
+    def rois_for_next_frame(self, stamp: float | None = None) -> list[list[np.ndarray]]:
+        """Per view the crops ``detect`` adds at ``stamp`` seconds (None: where the hands were)."""
+        dt = 0.0 if stamp is None or self._stamp is None else max(stamp - self._stamp, 0.0)
+        moved = [points + velocity * dt for _, points, velocity in self._hands]
+        return crops_from_keypoints(moved, self.cameras)

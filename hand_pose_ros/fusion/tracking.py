@@ -15,7 +15,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.filtering import OneEuroFilter
+from hand_pose_ros.fusion.filtering import HandFilter, OneEuroFilter
 from hand_pose_ros.fusion.refinement import bone_lengths
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, Handedness
 
@@ -44,7 +44,7 @@ class Track:
     handedness_vote: float = 0.0  # log-odds for RIGHT, decayed sum over frames
     bones: np.ndarray = dataclasses.field(default_factory=lambda: np.full(len(BONES), np.nan))  # (20,) m
     bone_counts: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(len(BONES), int))
-    filter: OneEuroFilter | None = None
+    filter: HandFilter | OneEuroFilter | None = None
     last_multi_view_stamp: float = -np.inf  # when a multi-view hand last fixed this track's depth
     handedness: Handedness = Handedness.UNKNOWN  # the label it outputs, set by Tracker.settle_handedness
     handedness_score: float = 0.5  # probability of ``handedness``
@@ -127,6 +127,14 @@ class Tracker:
                     result[free_hands[r]] = free_tracks[c]
         return result
 
+    def _new_filter(self) -> HandFilter | OneEuroFilter | None:
+        cfg = self.config
+        if cfg.filter == "one_euro_predictive":
+            return HandFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
+        if cfg.filter == "one_euro":
+            return OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
+        return None
+
     def update(self, track_index: int, points: np.ndarray, measured: np.ndarray, vote: float, stamp: float,
                multi_view: bool) -> Track:
         """Feed a hand's (21, 3) fused joints to its track (-1: start one); returns the track.
@@ -137,16 +145,18 @@ class Tracker:
         cfg = self.config
         if track_index < 0:
             track = Track(track_id=next(self._ids), points=points.copy(), last_stamp=stamp, age=0)
-            if cfg.filter == "one_euro":
-                track.filter = OneEuroFilter(cfg.one_euro_min_cutoff_hz, cfg.one_euro_beta, cfg.one_euro_derivative_cutoff_hz)
             self.tracks.append(track)
         else:
             track = self.tracks[track_index]
+        # A track's first triangulation moves it from a one-view guess to its measured place:
+        # that jump is not motion. Its velocity and its filter start over there (a filter
+        # still holding the guess would pull the output, and the prediction that gates the
+        # next frame's two-view joints, centimetres off for several frames).
+        depth_fixed = multi_view and track.last_multi_view_stamp != track.last_stamp
+        if depth_fixed or track.age == 0:
+            track.filter = self._new_filter()
         out = track.filter(points, stamp) if track.filter is not None else points.copy()
         dt = stamp - track.last_stamp
-        # A track's first triangulation moves it from a one-view guess to its measured place:
-        # that jump is not motion.
-        depth_fixed = multi_view and track.last_multi_view_stamp != track.last_stamp
         if depth_fixed:
             track.velocity = np.zeros(3)
         elif track.age > 0 and dt > 0:

@@ -13,10 +13,10 @@ import pytest
 from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
-from hand_pose_ros.detection.guidance import GuidanceConfig, GuidedDetector, crops_from_hands, palm_tiles
+from hand_pose_ros.detection.guidance import GuidanceConfig, GuidedDetector, crops_from_hands, crops_from_keypoints, palm_tiles
 from hand_pose_ros.fusion import CameraArray
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
-from hand_pose_ros.types import Hand3D, KeypointSource
+from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
 
 # The sample view is pasted into a canvas this many times its size: its hands become too small
 # for the palm detector on the whole (letterboxed 192 px) frame.
@@ -176,3 +176,53 @@ def test_guided_crop_on_real_dexycb_view_whose_palm_detector_misses(detector) ->
             checked += 1
             break
     assert checked == 1  # an instant where only the guided crop gives keypoints
+
+
+def test_fed_back_hands_are_moved_to_the_next_stamp_by_their_velocity(detector, small_hand) -> None:
+    _, rig, hands = small_hand
+    cams = CameraArray.from_rig(rig)
+    guided = GuidedDetector(detector, rig)
+    step = np.array([0.01, 0.0, 0.0])  # metres per frame: 0.3 m/s at 30 Hz
+    guided.update([_hand(hands[0])], 0.0)
+    guided.update([_hand(hands[0] + step)], 1 / 30)
+    ahead = guided.rois_for_next_frame(2 / 30)[0][0]
+    expected = crops_from_keypoints([hands[0] + 2 * step], cams)[0][0]
+    np.testing.assert_allclose(ahead, expected, atol=1e-6)
+    still = crops_from_keypoints([hands[0] + step], cams)[0][0]
+    np.testing.assert_allclose(guided.rois_for_next_frame()[0][0], still, atol=1e-6)  # no stamp: where it was
+    assert np.linalg.norm(ahead[:2] - still[:2]) > 1.0  # the move is visible in pixels
+    # A new track id, or a gap longer than one frame's motion, gives no velocity.
+    guided.update([dataclasses.replace(_hand(hands[0] + 2 * step), track_id=1)], 2 / 30)
+    np.testing.assert_allclose(guided.rois_for_next_frame(3 / 30)[0][0],
+                               crops_from_keypoints([hands[0] + 2 * step], cams)[0][0], atol=1e-6)
+    guided.update([dataclasses.replace(_hand(hands[0] + 3 * step), track_id=1)], 2.0)
+    np.testing.assert_allclose(guided.rois_for_next_frame(2.1)[0][0],
+                               crops_from_keypoints([hands[0] + 3 * step], cams)[0][0], atol=1e-6)
+
+
+def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_hand) -> None:
+    canvas, rig, hands = small_hand
+    camera = rig.cameras[0]
+    # Two cameras at the same place: the hand the first one sees lies, whatever its depth, on
+    # the second one's copy of the image, where the whole-frame palm search misses it.
+    twin = Rig(cameras=(camera, dataclasses.replace(camera, name="twin", frame_id="twin_optical_frame")))
+    cams = CameraArray.from_rig(twin)
+    guided = GuidedDetector(detector, twin, GuidanceConfig(palm_tiles=1))
+    assert guided.detect([canvas, canvas])[1] == []  # the premise
+    seen = HandDetection2D(keypoints_2d=cams.project(hands[0])[0].astype(np.float32),
+                           keypoint_scores=np.ones(NUM_KEYPOINTS, np.float32), handedness=Handedness.RIGHT,
+                           handedness_score=1.0, presence=1.0)
+    one_view = dataclasses.replace(_hand(hands[0], views=1, monocular=True), depth_stddev=0.1)
+    guided.update([one_view], 0.0, [[seen], []])
+    assert guided.rois_for_next_frame() == [[], []]  # a one-view hand gives no crop
+    squares, views = guided.searches_for_next_frame()
+    assert views == [1] and len(squares[1]) == 1 and squares[0] == []
+    found = guided.detect([canvas, canvas], 1 / 30)[1]
+    assert len(found) >= 1
+    error = min(np.median(np.linalg.norm(d.keypoints_2d - cams.project(h)[1], axis=-1)) for d in found for h in hands)
+    assert error < _KEYPOINT_TOLERANCE_PX
+    # A view that already shows a hand is not searched, nor are views for a triangulated hand.
+    guided.update([one_view], 2 / 30, [[seen], [seen]])
+    assert guided.detect([canvas, canvas], 3 / 30)[1] == []
+    guided.update([_hand(hands[0])], 4 / 30, [[seen], []])
+    assert guided.searches_for_next_frame() == ([[], []], [])

@@ -77,7 +77,7 @@ def test_start_up_only_parameter_is_refused_with_the_reason(node):
         ("publish.diagnostics_period", 0.0, "publish.diagnostics_period: expected a finite number > 0.0, got 0.0"),
         ("publish.overlays", "yes", "publish.overlays: expected true or false, got 'yes'"),
         ("fusion.one_euro_beta", float("nan"), "fusion.one_euro_beta: expected a finite number >= 0.0, got nan"),
-        ("fusion.filter", "kalman", "fusion.filter: expected one of ['one_euro', 'none'], got 'kalman'"),
+        ("fusion.filter", "kalman", "fusion.filter: expected one of ['one_euro_predictive', 'one_euro', 'none'], got 'kalman'"),
     ],
 )
 def test_bad_live_value_is_refused_naming_the_key(node, name, value, reason):

@@ -358,7 +358,7 @@ def run(args: argparse.Namespace) -> int:
         print(INSTALL_HINT + "\nRunning without the aniposelib columns.", file=sys.stderr)
         have_peer = False
     logging.getLogger("jax").setLevel(logging.WARNING)
-    from hand_pose_ros.fusion import MultiViewFusion
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
     from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 
     labels = ("Left", "Right")

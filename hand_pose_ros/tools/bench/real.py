@@ -65,6 +65,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="DexYCB scored only at the instants with aligned depth for every camera (every "
                              "6th; all instants still run, as the node would): 'on' gives those instants' "
                              "depth maps to the pipeline, 'unused' does not (the A/B baseline)")
+    from hand_pose_ros.tools.set_option import add_set_option
+
+    add_set_option(parser, "guidance.palm_tiles=2 (fusion.* and guidance.* only)")
 
 
 def _detector(args):
@@ -137,17 +140,35 @@ def _labels_2d(rig, gt_hands):
     return np.stack([cams.project(k) for _, k in gt_hands], axis=1)
 
 
+def _configs(args):
+    """(FusionConfig, GuidanceConfig) from ``--set`` over the defaults (``--guided`` sets guidance.enabled).
+
+    Raises:
+        ValueError: a key outside fusion.* / guidance.*, or a refused value.
+    """
+    from hand_pose_ros.tools.set_option import component_config
+
+    settings = list(getattr(args, "settings", []))
+    sections = {"fusion": [], "guidance": []}
+    for item in settings:
+        section = item.split(".", 1)[0]
+        if section not in sections:
+            raise ValueError(f"--set {item}: bench real changes fusion.* and guidance.* only")
+        sections[section].append(item)
+    return (component_config("fusion", sections["fusion"]),
+            component_config("guidance", sections["guidance"], enabled=args.guided == "on"))
+
+
 class Runner:
     """Detector (+ guidance) + fusion over one rig, frame by frame, as the node runs them."""
 
-    def __init__(self, rig, detector, guided: bool) -> None:
-        from hand_pose_ros.detection.config import GuidanceConfig
-        from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    def __init__(self, rig, detector, fusion_config, guidance_config) -> None:
+        from hand_pose_ros.fusion import MultiViewFusion
         from hand_pose_ros.pipeline import HandPosePipeline
 
         detector.reset()
-        self.pipeline = HandPosePipeline(rig=rig, detector=detector, fusion=MultiViewFusion(rig, FusionConfig()),
-                                         guidance=GuidanceConfig(enabled=guided))
+        self.pipeline = HandPosePipeline(rig=rig, detector=detector, fusion=MultiViewFusion(rig, fusion_config),
+                                         guidance=guidance_config)
 
     def step(self, images, stamp: float, depths=None):
         """V images, seconds (, V aligned depth maps or None) → (per-view detections, fused hands)."""
@@ -157,13 +178,14 @@ class Runner:
         return [list(view) for view in result.detections], list(result.hands)
 
 
-def dexycb_hands(path: pathlib.Path, serials, detector, guided: bool, frames=None, depth: bool = False):
-    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``; with
-    ``depth``, each instant's depth maps (where it has them) go to the pipeline."""
+def dexycb_hands(path: pathlib.Path, serials, detector, configs, frames=None, depth: bool = False):
+    """Yield (DexYCBFrame, detections, hands) of a DexYCB sequence seen by ``serials``;
+    ``configs``: (FusionConfig, GuidanceConfig); with ``depth``, each instant's depth maps
+    (where it has them) go to the pipeline."""
     from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
 
     sequence = DexYCBSequence(path, cameras=serials)
-    runner = Runner(sequence.rig, detector, guided)
+    runner = Runner(sequence.rig, detector, *configs)
     for frame in sequence.frames(frames):
         given = frame.depths if depth and any(d is not None for d in frame.depths) else None
         detections, hands = runner.step(frame.images, frame.index / _DEXYCB_FPS, given)
@@ -202,7 +224,7 @@ def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
         scores = _Scores()
         start = time.perf_counter()
         scored = set(DexYCBSequence(path, cameras=serials).depth_indices()) if args.depth != "off" else set(frames)
-        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, args.guided == "on", frames,
+        for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, _configs(args), frames,
                                                                args.depth == "on"):
             if frame.index not in scored:
                 continue
@@ -222,7 +244,7 @@ def _single_images(args, name: str, items, detector) -> tuple[str, dict]:
     scores = _Scores()
     start = time.perf_counter()
     for t, item in enumerate(items):
-        detections, hands = Runner(item.rig, detector, args.guided == "on").step([item.image], float(t))
+        detections, hands = Runner(item.rig, detector, *_configs(args)).step([item.image], float(t))
         camera = item.rig.cameras[0]
         scores.add_2d(detections, _labels_2d(item.rig, item.hands), [(camera.width, camera.height)])
         scores.add_3d(float(t), item.hands, hands, _mano(args, hands))
@@ -242,7 +264,7 @@ def _handgraphcnn(args, folder: pathlib.Path, detector) -> tuple[str, dict]:
     images, K, joints = load_handgraphcnn(folder)
     rig = Rig(cameras=(CameraCalibration(name="cam", frame_id="cam_optical_frame", width=FRAME_SIZE[0],
                                          height=FRAME_SIZE[1], camera_matrix=K),))
-    runner = Runner(rig, detector, args.guided == "on")
+    runner = Runner(rig, detector, *_configs(args))
     scores = _Scores()
     start = time.perf_counter()
     for image, stamp, truth in zip(images, images.stamps, joints):

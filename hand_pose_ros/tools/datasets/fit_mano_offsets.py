@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+    from hand_pose_ros.detection.config import GuidanceConfig
+    from hand_pose_ros.fusion import FusionConfig
     from hand_pose_ros.keypoints import HandKeypoint
     from hand_pose_ros.tools.bench.real import DEXYCB_SEQUENCE, dexycb_hands
     from hand_pose_ros.tools.datasets import RealDataMissing, real_data_dir
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     detector = HandDetector(HandDetectorConfig(backend="onnxruntime", fallback=("torch",), num_threads=1))
     pairs = []
-    for _, frame, _, hands in dexycb_hands(data / DEXYCB_SEQUENCE, None, detector, guided=True):
+    for _, frame, _, hands in dexycb_hands(data / DEXYCB_SEQUENCE, None, detector, (FusionConfig(), GuidanceConfig())):
         multi = [h for h in hands if not h.monocular]
         if multi:
             best = min(multi, key=lambda h: np.nanmean(np.linalg.norm(h.keypoints_3d - frame.joints_world, axis=-1)))
