@@ -21,7 +21,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hand_pose_ros.calibration.bundle import BundleConfig, bundle_adjust
+from hand_pose_ros.calibration.bundle import BundleConfig, BundleResult, bundle_adjust
 from hand_pose_ros.calibration.gauge import align_rig_poses, pose_difference
 from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
@@ -34,6 +34,8 @@ logger = logging.getLogger(__name__)
 # Outlier observations (``_inliers``): this many times the typical residual, never below the floor.
 _OUTLIER_FACTOR = 3.0
 _OUTLIER_FLOOR_PX = 5.0
+# Median radius of a 2D isotropic Gaussian in units of σ: √(2 ln 2).
+_MEDIAN_RADIUS = float(np.sqrt(2.0 * np.log(2.0)))
 
 __all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
 
@@ -78,6 +80,11 @@ class HandRefinementConfig:
     prior_rotation_deg: float = 1.0
     prior_translation_m: float = 0.02
     max_evaluations: int = 100
+    rounds: int = 3
+    min_sigma_px: float = 1.0
+    correlated: bool = True
+    folds: int = 2
+    min_improvement: float = 0.05
 
     def __post_init__(self) -> None:
         BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
@@ -108,17 +115,37 @@ class HandRefinementResult:
     frames: int
     focal_change: np.ndarray
     not_refined: dict[str, str]
+    held_out_px: tuple[tuple[float, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Observations:
+    """camera, point, detection (M,) int per observation (detection: a running number per matched
+    view detection); pixels (M, 2) px; points (P, 3) m world, their frame (P,) int (a running
+    number over the frames used)."""
+
+    camera: np.ndarray
+    point: np.ndarray
+    detection: np.ndarray
+    pixels: np.ndarray
+    points: np.ndarray
+    point_frame: np.ndarray
+
+    def subset(self, use: np.ndarray) -> _Observations:
+        """The observations in ``use`` (M,) bool, their points renumbered."""
+        kept, point = np.unique(self.point[use], return_inverse=True)
+        return _Observations(camera=self.camera[use], point=point, detection=self.detection[use],
+                             pixels=self.pixels[use], points=self.points[kept], point_frame=self.point_frame[kept])
 
 
 def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
-                  config: HandRefinementConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Fuse, match, collect: → camera (M,), point (M,), pixels (M, 2), detection (M,) (a running
-    number per matched view detection), points (P, 3) m, frames used."""
+                  config: HandRefinementConfig) -> tuple[_Observations, int]:
+    """Fuse, match, collect → (observations, frames used)."""
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 
     cameras = CameraArray.from_rig(rig)
     fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
-    cam_idx, pt_idx, pix, det_idx, points = [], [], [], [], []
+    cam_idx, pt_idx, pix, det_idx, points, point_frame = [], [], [], [], [], []
     used_frames = 0
     for stamp, views in frames:
         hands = [h for h in fusion.process(views, stamp) if not h.monocular]
@@ -140,7 +167,6 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
         shared = (seen.sum(-1) >= 2) & np.isfinite(xyz).all(-1)  # (H, 21)
         if not shared.any():
             continue
-        used_frames += 1
         for h, j in zip(*np.nonzero(shared)):
             for v in np.flatnonzero(seen[h, j]):
                 cam_idx.append(v)
@@ -148,9 +174,12 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
                 pix.append(keypoints[(int(v), int(h))][j])
                 det_idx.append(numbers[(int(v), int(h))])
             points.append(xyz[h, j])
-    if not points:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 2)), np.zeros(0, int), np.zeros((0, 3)), 0
-    return np.array(cam_idx), np.array(pt_idx), np.array(pix), np.array(det_idx), np.array(points), used_frames
+            point_frame.append(used_frames)
+        used_frames += 1
+    as_int = lambda values: np.array(values, np.int64)  # noqa: E731 (empty lists stay integer arrays)
+    return _Observations(camera=as_int(cam_idx), point=as_int(pt_idx), detection=as_int(det_idx),
+                         pixels=np.array(pix, np.float64).reshape(-1, 2), points=np.array(points, np.float64).reshape(-1, 3),
+                         point_frame=as_int(point_frame)), used_frames
 
 
 def _inliers(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray) -> np.ndarray:
@@ -209,14 +238,109 @@ def _check_geometry(rig: Rig, cam_idx: np.ndarray, pt_idx: np.ndarray, points: n
     return joints, reasons
 
 
+def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
+                   num_cameras: int, config: HandRefinementConfig) -> np.ndarray:
+    """(M, 2) residuals, (M,) camera, detection, kept → (M,) weights 1 / px (0 where not kept).
+
+    Each camera's keypoint noise σ_v is estimated from its kept residuals (median length /
+    √(2 ln 2), the median of a 2D Gaussian's radius; at least ``min_sigma_px``). A detection's
+    joints share most of their error (one crop, one occlusion), so with ``correlated`` each
+    of its n joints weighs 1 / (σ_v √n): a detection counts as one measurement, not 21.
+    """
+    norm = np.linalg.norm(residuals_px, axis=1)
+    sigma = np.full(num_cameras, np.inf)
+    for v in range(num_cameras):
+        mine = keep & (cam_idx == v)
+        if mine.any():
+            sigma[v] = max(float(np.median(norm[mine])) / _MEDIAN_RADIUS, config.min_sigma_px)
+    weights = np.where(keep, 1.0 / sigma[cam_idx], 0.0)
+    if config.correlated:
+        counts = np.bincount(det_idx[keep], minlength=det_idx.max() + 1)
+        weights = weights / np.sqrt(np.maximum(counts[det_idx], 1))
+    return weights
+
+
+def _trim(residuals_px: np.ndarray, det_idx: np.ndarray, pt_idx: np.ndarray, num_points: int) -> np.ndarray:
+    """(M, 2) residuals with a refined calibration → (M,) bool kept: a detection whose median
+    residual exceeds ``_OUTLIER_FACTOR`` × the median over all detections is dropped (after a
+    refinement a camera's error is no longer an excuse), a joint above ``_OUTLIER_FACTOR`` × its
+    detection's median too (floor ``_OUTLIER_FLOOR_PX``); then points left with one view."""
+    norm = np.linalg.norm(residuals_px, axis=1)
+    det_median = np.zeros(det_idx.max() + 1)
+    for d in np.unique(det_idx):
+        det_median[d] = np.median(norm[det_idx == d])
+    overall = float(np.median(det_median[np.unique(det_idx)]))
+    per_obs = det_median[det_idx]
+    keep = (per_obs <= max(_OUTLIER_FACTOR * overall, _OUTLIER_FLOOR_PX)) & \
+        (norm <= np.maximum(_OUTLIER_FACTOR * per_obs, _OUTLIER_FLOOR_PX))
+    return keep & (np.bincount(pt_idx[keep], minlength=num_points)[pt_idx] >= 2)
+
+
+def _fit_joints(cameras: CameraArray, obs: _Observations, bundle: BundleConfig,
+                weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The joints re-fitted with the cameras fixed → ((P, 3) m points, (M, 2) px residuals)."""
+    fitted = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
+                           fixed_cameras=np.ones(len(cameras), bool), points=obs.points, config=bundle, weights=weights)
+    return fitted.points, fitted.residuals_px
+
+
+def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
+            scale_pair: tuple[int, int] | None, config: HandRefinementConfig) -> tuple[BundleResult, np.ndarray]:
+    """Iteratively reweighted, trimmed adjustment from the input poses → (final adjustment,
+    (M,) bool observations it kept). ``keep`` starts it (``_inliers`` of the input calibration)."""
+    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations,
+                          intrinsics="focal" if config.refine_focal else "fixed")
+    prior = (np.radians(config.prior_rotation_deg), config.prior_translation_m) \
+        if config.prior_rotation_deg > 0 and config.prior_translation_m > 0 else None
+    structure, residuals = _fit_joints(cameras, obs, dataclasses.replace(bundle, intrinsics="fixed"), keep.astype(float))
+    for round_ in range(config.rounds):
+        weights = _noise_weights(residuals, obs.camera, obs.detection, keep, len(cameras), config)
+        after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
+                              fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
+                              config=bundle, weights=weights)
+        residuals, structure = after.residuals_px, after.points
+        if round_ + 1 < config.rounds:
+            keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
+    return after, keep
+
+
+def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
+    """Median over detections of their median reprojection error (px), joints re-fitted with
+    ``cameras`` fixed: how well a calibration explains frames it was not fitted to."""
+    _, residuals = _fit_joints(cameras, obs, bundle)
+    norm = np.linalg.norm(residuals, axis=1)
+    return float(np.median([np.median(norm[obs.detection == d]) for d in np.unique(obs.detection)]))
+
+
+def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
+                    scale_pair: tuple[int, int] | None, config: HandRefinementConfig) -> list[tuple[float, float]]:
+    """Per fold of consecutive frames: (held-out error of the input, of the refinement fitted on
+    the other frames), px. Consecutive blocks, not interleaved frames: neighbouring frames share
+    their detection errors (tracking), so only another part of the motion tests a refinement."""
+    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
+    frames = obs.point_frame[obs.point]  # (M,)
+    edges = np.linspace(0, frames.max() + 1, config.folds + 1)
+    out = []
+    for k in range(config.folds):
+        held = (frames >= edges[k]) & (frames < edges[k + 1])
+        train, test = obs.subset(~held), obs.subset(held & keep)
+        if not len(test.points) or not len(train.points):
+            continue
+        fitted, _ = _adjust(cameras, train, keep[~held], fixed, scale_pair, config)
+        refined = dataclasses.replace(cameras, camera_T_world=fitted.camera_T_world, K=fitted.K)
+        out.append((_held_out_px(cameras, test, bundle), _held_out_px(refined, test, bundle)))
+    return out
+
+
 def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
                       config: HandRefinementConfig | None = None) -> HandRefinementResult:
     """Refined calibration of ``rig`` from frames of (stamp s, V lists of detections in rig order).
 
     Raises:
-        RefinementRefused: fewer than two cameras, too few frames, or fewer than two cameras
-            whose hands give enough geometry (the message says why). A camera that alone lacks
-            them is kept as given and listed in ``not_refined``.
+        RefinementRefused: fewer than two cameras, too few frames, fewer than two cameras whose
+            hands give enough geometry, or a refinement that does not lower the error on frames
+            it was not fitted to (the message says why). A camera that alone lacks geometry is
+            kept as given and listed in ``not_refined``.
         ValueError: a frame whose number of views is not the rig's, an unknown reference camera.
     """
     config = config or HandRefinementConfig()
@@ -228,36 +352,44 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     reference = rig.names.index(config.reference_camera) if config.reference_camera else 0
     if config.reference_camera and config.reference_camera not in rig.names:
         raise ValueError(f"HandRefinementConfig.reference_camera: {config.reference_camera!r} is not in {rig.names}")
-    cam_idx, pt_idx, pix, det_idx, points, used = _observations(rig, frames, config)
+    obs, used = _observations(rig, frames, config)
     cameras = CameraArray.from_rig(rig)
     V = len(rig)
     bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
-    if len(points):
+    keep = np.zeros(len(obs.camera), bool)
+    if len(obs.points):
         # The input calibration with the joints that fit it best, then outlier detections out.
-        first = bundle_adjust(cameras, camera_index=cam_idx, point_index=pt_idx, pixels=pix,
-                              fixed_cameras=np.ones(V, bool), points=points, config=bundle)
-        keep = _inliers(first.residuals_px, cam_idx, det_idx)
-        keep &= np.bincount(pt_idx[keep], minlength=len(points))[pt_idx] >= 2  # a point needs two views
-        used_points, pt_idx = np.unique(pt_idx[keep], return_inverse=True)
-        cam_idx, pix, points = cam_idx[keep], pix[keep], first.points[used_points]
-    joints, reasons = _check_geometry(rig, cam_idx, pt_idx, points, used, config)
+        points, residuals = _fit_joints(cameras, obs, bundle)
+        obs = dataclasses.replace(obs, points=points)
+        keep = _inliers(residuals, obs.camera, obs.detection)
+        keep &= np.bincount(obs.point[keep], minlength=len(obs.points))[obs.point] >= 2  # a point needs two views
+    _, reasons = _check_geometry(rig, obs.camera[keep], obs.point[keep], obs.points, used, config)
     refinable = np.array([not r for r in reasons])
     for reason in filter(None, reasons):
         logger.warning("not refined, kept as given: %s", reason)
     if not refinable[reference]:
         reference = int(np.flatnonzero(refinable)[0])
-    common = dict(camera_index=cam_idx, point_index=pt_idx, pixels=pix)
-    # Before: the input calibration, on the inliers.
-    before = bundle_adjust(cameras, fixed_cameras=np.ones(V, bool), points=points, config=bundle, **common)
     centres = cameras.centers
     farthest = int(np.argmax(np.where(refinable, np.linalg.norm(centres - centres[reference], axis=1), -1.0)))
     fixed = ~refinable
-    fixed[reference] = True
-    prior = (np.radians(config.prior_rotation_deg), config.prior_translation_m) \
-        if config.prior_rotation_deg > 0 and config.prior_translation_m > 0 else None
-    after = bundle_adjust(
-        cameras, fixed_cameras=fixed, points=before.points, scale_pair=(reference, farthest), pose_prior=prior,
-        config=dataclasses.replace(bundle, intrinsics="focal" if config.refine_focal else "fixed"), **common)
+    scale_pair = None
+    if not config.prior_rotation_deg > 0 or not config.prior_translation_m > 0:
+        # No prior to hold the gauge: the reference camera and its distance to the farthest one do.
+        fixed[reference] = True
+        scale_pair = (reference, farthest)
+    held_out = _cross_validate(cameras, obs, keep, fixed, scale_pair, config) if config.folds > 1 else []
+    worse = [(a, b) for a, b in held_out if not b < (1.0 - config.min_improvement) * a]
+    if worse:
+        raise RefinementRefused(
+            "the refinement does not explain frames it was not fitted to better than the input calibration "
+            f"(held-out error per part of the recording, input → refined: "
+            + ", ".join(f"{a:.2f} → {b:.2f} px" for a, b in held_out)
+            + f"; {100 * config.min_improvement:.0f} % lower needed in every part): the detections' errors, not "
+            "the calibration, dominate; keep the input calibration, or record longer with the hands moving "
+            "through the whole workspace"
+        )
+    after, keep = _adjust(cameras, obs, keep, fixed, scale_pair, config)
+    _, before_residuals = _fit_joints(cameras, obs, bundle, keep.astype(float))
     aligned = cameras.camera_T_world.copy()
     aligned[refinable], _, gauge_refinable = align_rig_poses(after.camera_T_world[refinable],
                                                              cameras.camera_T_world[refinable])
@@ -274,11 +406,19 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         rig=Rig(cameras=tuple(refined_cameras), world_frame=rig.world_frame),
         rotation_deg=rotation,
         translation_mm=1e3 * translation,
-        rms_before_px=before.camera_rms_px(cam_idx, V),
-        rms_after_px=after.camera_rms_px(cam_idx, V),
-        joints=joints,
+        rms_before_px=_rms(before_residuals, obs.camera, keep, V),
+        rms_after_px=_rms(after.residuals_px, obs.camera, keep, V),
+        joints=np.bincount(obs.camera[keep], minlength=V),
         gauge_cameras=gauge,
         frames=used,
         focal_change=K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
         not_refined={rig.names[v]: r for v, r in enumerate(reasons) if r},
+        held_out_px=tuple(held_out),
     )
+
+
+def _rms(residuals_px: np.ndarray, cam_idx: np.ndarray, keep: np.ndarray, num_cameras: int) -> np.ndarray:
+    """(V,) RMS length of the kept residuals per camera, px (NaN for a camera with none)."""
+    sq = (residuals_px**2).sum(1)
+    return np.array([float(np.sqrt(sq[keep & (cam_idx == v)].mean())) if (keep & (cam_idx == v)).any() else np.nan
+                     for v in range(num_cameras)])
