@@ -242,17 +242,23 @@ def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
                    num_cameras: int, config: HandRefinementConfig) -> np.ndarray:
     """(M, 2) residuals, (M,) camera, detection, kept → (M,) weights 1 / px (0 where not kept).
 
-    Each camera's keypoint noise σ_v is estimated from its kept residuals (median length /
-    √(2 ln 2), the median of a 2D Gaussian's radius; at least ``min_sigma_px``). A detection's
-    joints share most of their error (one crop, one occlusion), so with ``correlated`` each
-    of its n joints weighs 1 / (σ_v √n): a detection counts as one measurement, not 21.
+    Each camera's keypoint noise σ_v is estimated from its kept residuals' scatter about their
+    detection's median residual (median length / √(2 ln 2), the median of a 2D Gaussian's
+    radius; at least ``min_sigma_px``): a camera's calibration error moves all of a detection's
+    joints together and must not pass for noise (it would weigh the camera down). A
+    detection's joints share most of their error (one crop, one occlusion), so with
+    ``correlated`` each of its n kept joints weighs 1 / (σ_v √n): a detection counts as one
+    measurement, not 21, against the pose prior.
     """
-    norm = np.linalg.norm(residuals_px, axis=1)
+    scatter = np.full(len(residuals_px), np.nan)
+    for d in np.unique(det_idx[keep]):
+        mine = keep & (det_idx == d)
+        scatter[mine] = np.linalg.norm(residuals_px[mine] - np.median(residuals_px[mine], axis=0), axis=1)
     sigma = np.full(num_cameras, np.inf)
     for v in range(num_cameras):
         mine = keep & (cam_idx == v)
         if mine.any():
-            sigma[v] = max(float(np.median(norm[mine])) / _MEDIAN_RADIUS, config.min_sigma_px)
+            sigma[v] = max(float(np.median(scatter[mine])) / _MEDIAN_RADIUS, config.min_sigma_px)
     weights = np.where(keep, 1.0 / sigma[cam_idx], 0.0)
     if config.correlated:
         counts = np.bincount(det_idx[keep], minlength=det_idx.max() + 1)
@@ -305,11 +311,17 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
 
 
 def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
-    """Median over detections of their median reprojection error (px), joints re-fitted with
-    ``cameras`` fixed: how well a calibration explains frames it was not fitted to."""
+    """Mean over cameras of the median over their detections of each detection's median
+    reprojection error (px), joints re-fitted with ``cameras`` fixed: how well a calibration
+    explains frames it was not fitted to, every camera counting the same (one moved camera of
+    many shows)."""
     _, residuals = _fit_joints(cameras, obs, bundle)
     norm = np.linalg.norm(residuals, axis=1)
-    return float(np.median([np.median(norm[obs.detection == d]) for d in np.unique(obs.detection)]))
+    per_camera = []
+    for v in np.unique(obs.camera):
+        mine = obs.camera == v
+        per_camera.append(np.median([np.median(norm[mine & (obs.detection == d)]) for d in np.unique(obs.detection[mine])]))
+    return float(np.mean(per_camera))
 
 
 def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
