@@ -3,10 +3,14 @@
 The hands are fused with the input calibration (``MultiViewFusion``, no temporal filter), each
 fused hand is matched to the detections of every view (``monitor.match_views``), and a robust
 bundle adjustment (``bundle.bundle_adjust``) moves the cameras and the hands' 3D joints to fit
-the detected keypoints.
+the detected keypoints: rounds of reweighting (noise per camera, one detection = one
+measurement) and trimming, under a prior holding each camera near its input pose with the
+file's expected uncertainty. The result is accepted only when, fitted on other parts of the
+recording, it lowers the error on each part (``RefinementRefused`` otherwise).
 
 Gauge (what hands cannot tell): the world frame and the scale. During the adjustment the
-reference camera is fixed and its distance to the farthest camera is kept; afterwards the
+pose prior holds them (without a prior: the reference camera is fixed and its distance to the
+farthest camera is kept); afterwards the
 refined rig is mapped onto the input rig by the similarity that fits the cameras the
 refinement did not move (``gauge.align_rig_poses``: robust, a camera that moved far is left
 out). So a rig with one moved camera keeps the others exactly and brings that one back; a rig
@@ -60,12 +64,20 @@ class HandRefinementConfig:
         min_spread_m: the joints a camera sees must spread at least this much (1σ) along
             their second principal axis: hands kept in one small spot (or moving along a line)
             cannot separate a camera's rotation from its translation.
-        reference_camera: the camera held fixed during the adjustment (default the first).
-        prior_rotation_deg, prior_translation_m: 1σ of a robust prior holding each camera near
-            its input pose (``bundle_adjust(pose_prior=…)``); hands in a small workspace leave a
-            camera's slide along its optical axis nearly free, and MediaPipe's view-dependent
-            keypoint biases would push it there. 0 switches the prior off.
+        reference_camera: without a prior, the camera held fixed during the adjustment
+            (default the first).
+        prior_rotation_deg, prior_translation_m: 1σ of a quadratic prior holding each camera
+            near its input pose (``bundle_adjust(pose_prior=…)``), the expected uncertainty of
+            the input file, weighed against the observations in units of their noise: hands in
+            a small workspace leave a camera's slide along its optical axis nearly free, and
+            MediaPipe's view-dependent keypoint biases would push it there. With the prior no
+            camera is fixed (it holds the gauge); 0 switches it off.
         max_evaluations: cap on residual evaluations of each adjustment.
+        rounds: adjustments, each reweighted and trimmed by the previous one's residuals.
+        min_sigma_px: floor of a camera's estimated keypoint noise.
+        correlated: a detection's joints weigh together as one measurement (``_noise_weights``).
+        folds: parts of consecutive frames for the held-out check (< 2: no check).
+        min_improvement: relative drop of the held-out error every part must show.
     """
 
     refine_focal: bool = False
@@ -92,7 +104,10 @@ class HandRefinementConfig:
         check_number(f"{name}.match_gate_px", self.match_gate_px, low=0.0, low_open=True)
         check_number(f"{name}.min_score", self.min_score, low=0.0, high=1.0)
         check_number(f"{name}.min_spread_m", self.min_spread_m, low=0.0)
-        for field in ("min_frames", "min_joints_per_camera", "max_evaluations"):
+        check_number(f"{name}.min_sigma_px", self.min_sigma_px, low=0.0, low_open=True)
+        check_number(f"{name}.min_improvement", self.min_improvement, low=0.0, high=1.0, high_open=True)
+        check_number(f"{name}.folds", self.folds, integer=True, low=0)
+        for field in ("min_frames", "min_joints_per_camera", "max_evaluations", "rounds"):
             check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
 
 
@@ -103,7 +118,9 @@ class HandRefinementResult:
     observations with the input calibration (joints re-fitted) and after; joints (V,)
     observations used; gauge_cameras (V,) bool, cameras that fixed the world frame and scale;
     frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal);
-    not_refined: camera → why it was kept as given (too few joints, or too little spread)."""
+    not_refined: camera → why it was kept as given (too few joints, or too little spread);
+    held_out_px: per part of the recording, (held-out error of the input, of the refinement
+    fitted on the other parts), px (``_held_out_px``)."""
 
     rig: Rig
     rotation_deg: np.ndarray

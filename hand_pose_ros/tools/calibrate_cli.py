@@ -117,12 +117,9 @@ def _to_rgb(item):
     return convert(item.message, where=item.topic)
 
 
-def _stamp_ns(message) -> int:
-    return message.header.stamp.sec * 1_000_000_000 + message.header.stamp.nanosec
-
-
 def _read_bag(path: str, detector):
     """Image / CompressedImage topics of a bag → as ``_read_image_folders``; images named by stamp (ms)."""
+    from hand_pose_ros.ros.conversions import stamp_to_ns
     from hand_pose_ros.tools.bag_io import read_bag
 
     names = _image_topics(path)
@@ -132,7 +129,7 @@ def _read_bag(path: str, detector):
     for item in _progress(list(read_bag(path, list(names))), "board corners"):
         image = _to_rgb(item)
         name = names[item.topic]
-        key = f"{_stamp_ns(item.message) // 1_000_000:d}"  # cameras triggered together: same ms
+        key = f"{stamp_to_ns(item.message.header.stamp) // 1_000_000:d}"  # cameras triggered together: same ms
         sizes[name] = (image.shape[1], image.shape[0])
         detections[name][key] = detector.detect(image)
     return order, detections, sizes
@@ -149,12 +146,14 @@ def _bag_hand_frames(path: str, rig, slop_s: float):
     keypoints towards it. No meshes are fitted.
 
     Raises:
-        ValueError: a rig camera without an image topic in the bag, a camera with two.
+        ValueError: a rig camera without an image topic in the bag, a camera with two, a
+            detector that cannot be built.
     """
     from hand_pose_ros.config import SyncConfig
     from hand_pose_ros.detection.config import GuidanceConfig
     from hand_pose_ros.mesh import MeshFitterConfig
-    from hand_pose_ros.pipeline import HandPosePipeline, PipelineConfig
+    from hand_pose_ros.pipeline import HandPosePipeline, PipelineBuildError, PipelineConfig
+    from hand_pose_ros.ros.conversions import stamp_to_ns
     from hand_pose_ros.ros.sync import ApproximateSynchronizer
     from hand_pose_ros.timing import NS_PER_S
     from hand_pose_ros.tools.bag_io import bag_topics, read_bag
@@ -174,11 +173,15 @@ def _bag_hand_frames(path: str, rig, slop_s: float):
     sync = ApproximateSynchronizer(SyncConfig(num_cameras=len(rig), slop=slop_s, partial_timeout=0.0))
     config = PipelineConfig(guidance=GuidanceConfig(enabled=False), mesh=MeshFitterConfig(model="none"))
     frames = []
-    with HandPosePipeline.from_config(config, rig) as pipeline:
+    try:
+        pipeline = HandPosePipeline.from_config(config, rig)
+    except PipelineBuildError as exc:
+        raise ValueError(f"--bag: cannot build the detector: {exc}") from None
+    with pipeline:
         messages = read_bag(path, list(index))
         for item in _progress(messages, "hand detection", total=sum(counts[t][1] for t in index), unit="image"):
             try:
-                ready = sync.add(index[item.topic], _stamp_ns(item.message), item, item.log_time_ns / NS_PER_S)
+                ready = sync.add(index[item.topic], stamp_to_ns(item.message.header.stamp), item, item.log_time_ns / NS_PER_S)
             except ValueError:  # a duplicate or out-of-order stamp on one camera: not a new image
                 continue
             if ready is None:
