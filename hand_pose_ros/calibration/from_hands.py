@@ -26,7 +26,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from hand_pose_ros.calibration.bundle import BundleConfig, BundleResult, bundle_adjust
-from hand_pose_ros.calibration.gauge import align_rig_poses, pose_difference
+from hand_pose_ros.calibration.gauge import align_rig_poses, map_onto, pose_difference
 from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
 from hand_pose_ros.checks import check_number
@@ -120,7 +120,9 @@ class HandRefinementResult:
     frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal);
     not_refined: camera → why it was kept as given (too few joints, or too little spread);
     held_out_px: per part of the recording, (held-out error of the input, of the refinement
-    fitted on the other parts), px (``_held_out_px``)."""
+    fitted on the other parts), px (``_held_out_px``); uncertainty_deg / uncertainty_mm (V,):
+    half the largest disagreement between the parts' own refinements of each camera (about the
+    refinement's error; a correction not well above it is not earned), 0 without parts."""
 
     rig: Rig
     rotation_deg: np.ndarray
@@ -133,6 +135,8 @@ class HandRefinementResult:
     focal_change: np.ndarray
     not_refined: dict[str, str]
     held_out_px: tuple[tuple[float, float], ...] = ()
+    uncertainty_deg: np.ndarray | None = None
+    uncertainty_mm: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -342,14 +346,16 @@ def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig)
 
 
 def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
-                    scale_pair: tuple[int, int] | None, config: HandRefinementConfig) -> list[tuple[float, float]]:
+                    scale_pair: tuple[int, int] | None,
+                    config: HandRefinementConfig) -> tuple[list[tuple[float, float]], np.ndarray]:
     """Per fold of consecutive frames: (held-out error of the input, of the refinement fitted on
-    the other frames), px. Consecutive blocks, not interleaved frames: neighbouring frames share
-    their detection errors (tracking), so only another part of the motion tests a refinement."""
+    the other frames), px; and (F, V, 4, 4) those refinements' camera poses. Consecutive blocks,
+    not interleaved frames: neighbouring frames share their detection errors (tracking), so only
+    another part of the motion tests a refinement."""
     bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
     frames = obs.point_frame[obs.point]  # (M,)
     edges = np.linspace(0, frames.max() + 1, config.folds + 1)
-    out = []
+    out, poses = [], []
     for k in range(config.folds):
         held = (frames >= edges[k]) & (frames < edges[k + 1])
         train, test = obs.subset(~held), obs.subset(held & keep)
@@ -358,7 +364,18 @@ def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, 
         fitted, _ = _adjust(cameras, train, keep[~held], fixed, scale_pair, config)
         refined = dataclasses.replace(cameras, camera_T_world=fitted.camera_T_world, K=fitted.K)
         out.append((_held_out_px(cameras, test, bundle), _held_out_px(refined, test, bundle)))
-    return out
+        poses.append(fitted.camera_T_world)
+    return out, np.array(poses).reshape(-1, len(cameras), 4, 4)
+
+
+def _disagreement(poses: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, V, 4, 4) refinements of the parts, (V,) bool → (V,) largest rotation (degrees) and
+    centre distance (m) between any part's refinement and the first's, in the first's gauge."""
+    angle, dist = np.zeros(poses.shape[1]), np.zeros(poses.shape[1])
+    for other in poses[1:]:
+        a, d = pose_difference(map_onto(other, poses[0], use)[0], poses[0])
+        angle, dist = np.maximum(angle, np.where(use, a, 0.0)), np.maximum(dist, np.where(use, d, 0.0))
+    return angle, dist
 
 
 def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
@@ -406,7 +423,8 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         # No prior to hold the gauge: the reference camera and its distance to the farthest one do.
         fixed[reference] = True
         scale_pair = (reference, farthest)
-    held_out = _cross_validate(cameras, obs, keep, fixed, scale_pair, config) if config.folds > 1 else []
+    held_out, part_poses = _cross_validate(cameras, obs, keep, fixed, scale_pair, config) \
+        if config.folds > 1 else ([], np.zeros((0, V, 4, 4)))
     worse = [(a, b) for a, b in held_out if not b < (1.0 - config.min_improvement) * a]
     if worse:
         raise RefinementRefused(
@@ -417,6 +435,9 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
             "the calibration, dominate; keep the input calibration, or record longer with the hands moving "
             "through the whole workspace"
         )
+    # Two independent halves differ by about twice the whole's error: half their disagreement
+    # is the refinement's uncertainty.
+    spread_deg, spread_m = _disagreement(part_poses, refinable)
     after, keep = _adjust(cameras, obs, keep, fixed, scale_pair, config)
     _, before_residuals = _fit_joints(cameras, obs, bundle, keep.astype(float))
     aligned = cameras.camera_T_world.copy()
@@ -443,6 +464,8 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         focal_change=K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
         not_refined={rig.names[v]: r for v, r in enumerate(reasons) if r},
         held_out_px=tuple(held_out),
+        uncertainty_deg=spread_deg / 2.0,
+        uncertainty_mm=1e3 * spread_m / 2.0,
     )
 
 

@@ -291,9 +291,11 @@ def _hands(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     save_calibration(out, result.rig)
     lines = [f"refined {len(rig)} cameras from {result.frames} frames → {out}",
-             "camera  joints  rotation(deg)  translation(mm)  focal(%)  rms-before(px)  rms-after(px)  gauge"]
+             "camera  joints  rotation(deg)  translation(mm)  uncertainty(deg/mm)  focal(%)  rms-before(px)  "
+             "rms-after(px)  gauge"]
     for v, name in enumerate(rig.names):
         lines.append(f"{name}  {result.joints[v]}  {result.rotation_deg[v]:.3f}  {result.translation_mm[v]:.1f}  "
+                     f"{result.uncertainty_deg[v]:.2f}/{result.uncertainty_mm[v]:.0f}  "
                      f"{100 * result.focal_change[v]:+.2f}  {result.rms_before_px[v]:.2f}  {result.rms_after_px[v]:.2f}  "
                      f"{'yes' if result.gauge_cameras[v] else 'no'}")
     lines += [f"kept as given: {reason}" for reason in result.not_refined.values()]
