@@ -163,6 +163,7 @@ def bundle_adjust(
     board_points: np.ndarray | None = None,
     scale_pair: tuple[int, int] | None = None,
     pose_prior: tuple[float, float] | None = None,
+    weights: np.ndarray | None = None,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -173,17 +174,20 @@ def bundle_adjust(
             ``b * Q + q`` for corner q of board b.
         pixels: (M, 2) observed distorted pixels.
         fixed_cameras: (V,) bool, cameras whose pose is held fixed (intrinsics follow
-            ``config.intrinsics`` for every camera); at least
-            one, which (with a board's known size, or ``scale_pair``) fixes the gauge.
+            ``config.intrinsics`` for every camera); at least one, which (with a board's known
+            size, or ``scale_pair``) fixes the gauge, unless ``pose_prior`` holds every camera.
         points: (P, 3) initial free world points (metres), or None for a board problem.
         world_T_board: (B, 4, 4) initial board poses, with ``board_points`` (Q, 3) metres in the
             board frame.
         scale_pair: (a, b) cameras whose centre distance is held at its initial value (the scale
             gauge of a free-point problem, which has no known length).
         pose_prior: (σ rotation in radians, σ centre in metres) of a prior holding each free
-            camera near its initial pose: 6 quadratic residuals ``loss_scale_px`` × change / σ
-            (one σ costs as much as an inlier pixel residual of ``loss_scale_px``), so
-            directions the images leave undetermined stay put.
+            camera near its initial pose: 6 quadratic residuals change / σ, in the units of the
+            weighted pixel residuals (with ``weights`` = 1 / σ_px the cost is a negative
+            log-likelihood: one σ of change costs as much as a one-σ pixel residual), so the
+            images must earn a move, and directions they leave undetermined stay put.
+        weights: (M,) ≥ 0 per observation, multiplying its robustified pixel residuals
+            (1 / px: one over the observation's standard deviation); None = 1.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -193,9 +197,11 @@ def bundle_adjust(
     point_index = np.asarray(point_index, np.int64)
     M = camera_index.size
     pixels = check_shape("pixels", pixels, (M, 2), "bundle_adjust").astype(np.float64)
+    row_weights = np.ones(2 * M) if weights is None else \
+        np.repeat(check_shape("weights", np.asarray(weights, np.float64), (M,), "bundle_adjust"), 2)
     fixed = check_shape("fixed_cameras", np.asarray(fixed_cameras, bool), (V,), "bundle_adjust")
-    if not fixed.any():
-        raise ValueError("bundle_adjust: at least one camera must be fixed (the world frame's gauge)")
+    if not fixed.any() and pose_prior is None:
+        raise ValueError("bundle_adjust: at least one camera must be fixed, or a pose_prior given (the world frame's gauge)")
     if (points is None) == (world_T_board is None):
         raise ValueError("bundle_adjust: give either points (free structure) or world_T_board with board_points")
     free = np.flatnonzero(~fixed)
@@ -259,11 +265,11 @@ def bundle_adjust(
 
     def residuals(x: np.ndarray) -> np.ndarray:
         cam_T, K, model, world = unpack(x)
-        parts = [_robust((_project(model, K, cam_T, camera_index, world) - pixels).reshape(-1), config)]
+        parts = [row_weights * _robust((_project(model, K, cam_T, camera_index, world) - pixels).reshape(-1), config)]
         if pose_prior is not None:
             turn = Rotation.from_matrix(cam_T[free, :3, :3] @ R0.transpose(0, 2, 1)).as_rotvec()  # (F, 3)
             shift = camera_centres(cam_T[free]) - centre0[free]  # (F, 3)
-            parts.append((config.loss_scale_px * np.concatenate([turn / pose_prior[0], shift / pose_prior[1]], 1)).reshape(-1))
+            parts.append(np.concatenate([turn / pose_prior[0], shift / pose_prior[1]], 1).reshape(-1))
         if scale_pair is not None:
             centres = camera_centres(cam_T[list(scale_pair)])
             ratio = np.linalg.norm(centres[0] - centres[1]) / scale0 - 1.0

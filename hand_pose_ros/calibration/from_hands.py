@@ -3,10 +3,14 @@
 The hands are fused with the input calibration (``MultiViewFusion``, no temporal filter), each
 fused hand is matched to the detections of every view (``monitor.match_views``), and a robust
 bundle adjustment (``bundle.bundle_adjust``) moves the cameras and the hands' 3D joints to fit
-the detected keypoints.
+the detected keypoints: rounds of reweighting (noise per camera, one detection = one
+measurement) and trimming, under a prior holding each camera near its input pose with the
+file's expected uncertainty. The result is accepted only when, fitted on other parts of the
+recording, it lowers the error on each part (``RefinementRefused`` otherwise).
 
 Gauge (what hands cannot tell): the world frame and the scale. During the adjustment the
-reference camera is fixed and its distance to the farthest camera is kept; afterwards the
+pose prior holds them (without a prior: the reference camera is fixed and its distance to the
+farthest camera is kept); afterwards the
 refined rig is mapped onto the input rig by the similarity that fits the cameras the
 refinement did not move (``gauge.align_rig_poses``: robust, a camera that moved far is left
 out). So a rig with one moved camera keeps the others exactly and brings that one back; a rig
@@ -21,8 +25,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hand_pose_ros.calibration.bundle import BundleConfig, bundle_adjust
-from hand_pose_ros.calibration.gauge import align_rig_poses, pose_difference
+from hand_pose_ros.calibration.bundle import BundleConfig, BundleResult, bundle_adjust
+from hand_pose_ros.calibration.gauge import align_rig_poses, map_onto, pose_difference
 from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
 from hand_pose_ros.checks import check_number
@@ -34,6 +38,8 @@ logger = logging.getLogger(__name__)
 # Outlier observations (``_inliers``): this many times the typical residual, never below the floor.
 _OUTLIER_FACTOR = 3.0
 _OUTLIER_FLOOR_PX = 5.0
+# Median radius of a 2D isotropic Gaussian in units of σ: √(2 ln 2).
+_MEDIAN_RADIUS = float(np.sqrt(2.0 * np.log(2.0)))
 
 __all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
 
@@ -58,12 +64,20 @@ class HandRefinementConfig:
         min_spread_m: the joints a camera sees must spread at least this much (1σ) along
             their second principal axis: hands kept in one small spot (or moving along a line)
             cannot separate a camera's rotation from its translation.
-        reference_camera: the camera held fixed during the adjustment (default the first).
-        prior_rotation_deg, prior_translation_m: 1σ of a robust prior holding each camera near
-            its input pose (``bundle_adjust(pose_prior=…)``); hands in a small workspace leave a
-            camera's slide along its optical axis nearly free, and MediaPipe's view-dependent
-            keypoint biases would push it there. 0 switches the prior off.
+        reference_camera: without a prior, the camera held fixed during the adjustment
+            (default the first).
+        prior_rotation_deg, prior_translation_m: 1σ of a quadratic prior holding each camera
+            near its input pose (``bundle_adjust(pose_prior=…)``), the expected uncertainty of
+            the input file, weighed against the observations in units of their noise: hands in
+            a small workspace leave a camera's slide along its optical axis nearly free, and
+            MediaPipe's view-dependent keypoint biases would push it there. With the prior no
+            camera is fixed (it holds the gauge); 0 switches it off.
         max_evaluations: cap on residual evaluations of each adjustment.
+        rounds: adjustments, each reweighted and trimmed by the previous one's residuals.
+        min_sigma_px: floor of a camera's estimated keypoint noise.
+        correlated: a detection's joints weigh together as one measurement (``_noise_weights``).
+        folds: parts of consecutive frames for the held-out check (< 2: no check).
+        min_improvement: relative drop of the held-out error every part must show.
     """
 
     refine_focal: bool = False
@@ -78,6 +92,11 @@ class HandRefinementConfig:
     prior_rotation_deg: float = 1.0
     prior_translation_m: float = 0.02
     max_evaluations: int = 100
+    rounds: int = 3
+    min_sigma_px: float = 1.0
+    correlated: bool = True
+    folds: int = 2
+    min_improvement: float = 0.05
 
     def __post_init__(self) -> None:
         BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
@@ -85,7 +104,10 @@ class HandRefinementConfig:
         check_number(f"{name}.match_gate_px", self.match_gate_px, low=0.0, low_open=True)
         check_number(f"{name}.min_score", self.min_score, low=0.0, high=1.0)
         check_number(f"{name}.min_spread_m", self.min_spread_m, low=0.0)
-        for field in ("min_frames", "min_joints_per_camera", "max_evaluations"):
+        check_number(f"{name}.min_sigma_px", self.min_sigma_px, low=0.0, low_open=True)
+        check_number(f"{name}.min_improvement", self.min_improvement, low=0.0, high=1.0, high_open=True)
+        check_number(f"{name}.folds", self.folds, integer=True, low=0)
+        for field in ("min_frames", "min_joints_per_camera", "max_evaluations", "rounds"):
             check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
 
 
@@ -96,7 +118,11 @@ class HandRefinementResult:
     observations with the input calibration (joints re-fitted) and after; joints (V,)
     observations used; gauge_cameras (V,) bool, cameras that fixed the world frame and scale;
     frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal);
-    not_refined: camera → why it was kept as given (too few joints, or too little spread)."""
+    not_refined: camera → why it was kept as given (too few joints, or too little spread);
+    held_out_px: per part of the recording, (held-out error of the input, of the refinement
+    fitted on the other parts), px (``_held_out_px``); uncertainty_deg / uncertainty_mm (V,):
+    half the largest disagreement between the parts' own refinements of each camera (about the
+    refinement's error; a correction not well above it is not earned), 0 without parts."""
 
     rig: Rig
     rotation_deg: np.ndarray
@@ -108,17 +134,39 @@ class HandRefinementResult:
     frames: int
     focal_change: np.ndarray
     not_refined: dict[str, str]
+    held_out_px: tuple[tuple[float, float], ...] = ()
+    uncertainty_deg: np.ndarray | None = None
+    uncertainty_mm: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class _Observations:
+    """camera, point, detection (M,) int per observation (detection: a running number per matched
+    view detection); pixels (M, 2) px; points (P, 3) m world, their frame (P,) int (a running
+    number over the frames used)."""
+
+    camera: np.ndarray
+    point: np.ndarray
+    detection: np.ndarray
+    pixels: np.ndarray
+    points: np.ndarray
+    point_frame: np.ndarray
+
+    def subset(self, use: np.ndarray) -> _Observations:
+        """The observations in ``use`` (M,) bool, their points renumbered."""
+        kept, point = np.unique(self.point[use], return_inverse=True)
+        return _Observations(camera=self.camera[use], point=point, detection=self.detection[use],
+                             pixels=self.pixels[use], points=self.points[kept], point_frame=self.point_frame[kept])
 
 
 def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
-                  config: HandRefinementConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, int]:
-    """Fuse, match, collect: → camera (M,), point (M,), pixels (M, 2), detection (M,) (a running
-    number per matched view detection), points (P, 3) m, frames used."""
+                  config: HandRefinementConfig) -> tuple[_Observations, int]:
+    """Fuse, match, collect → (observations, frames used)."""
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 
     cameras = CameraArray.from_rig(rig)
     fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
-    cam_idx, pt_idx, pix, det_idx, points = [], [], [], [], []
+    cam_idx, pt_idx, pix, det_idx, points, point_frame = [], [], [], [], [], []
     used_frames = 0
     for stamp, views in frames:
         hands = [h for h in fusion.process(views, stamp) if not h.monocular]
@@ -140,7 +188,6 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
         shared = (seen.sum(-1) >= 2) & np.isfinite(xyz).all(-1)  # (H, 21)
         if not shared.any():
             continue
-        used_frames += 1
         for h, j in zip(*np.nonzero(shared)):
             for v in np.flatnonzero(seen[h, j]):
                 cam_idx.append(v)
@@ -148,9 +195,12 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
                 pix.append(keypoints[(int(v), int(h))][j])
                 det_idx.append(numbers[(int(v), int(h))])
             points.append(xyz[h, j])
-    if not points:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros((0, 2)), np.zeros(0, int), np.zeros((0, 3)), 0
-    return np.array(cam_idx), np.array(pt_idx), np.array(pix), np.array(det_idx), np.array(points), used_frames
+            point_frame.append(used_frames)
+        used_frames += 1
+    as_int = lambda values: np.array(values, np.int64)  # noqa: E731 (empty lists stay integer arrays)
+    return _Observations(camera=as_int(cam_idx), point=as_int(pt_idx), detection=as_int(det_idx),
+                         pixels=np.array(pix, np.float64).reshape(-1, 2), points=np.array(points, np.float64).reshape(-1, 3),
+                         point_frame=as_int(point_frame)), used_frames
 
 
 def _inliers(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray) -> np.ndarray:
@@ -209,14 +259,134 @@ def _check_geometry(rig: Rig, cam_idx: np.ndarray, pt_idx: np.ndarray, points: n
     return joints, reasons
 
 
+def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
+                   num_cameras: int, config: HandRefinementConfig) -> np.ndarray:
+    """(M, 2) residuals, (M,) camera, detection, kept → (M,) weights 1 / px (0 where not kept).
+
+    Each camera's keypoint noise σ_v is estimated from its kept residuals' scatter about their
+    detection's median residual (median length / √(2 ln 2), the median of a 2D Gaussian's
+    radius; at least ``min_sigma_px``): a camera's calibration error moves all of a detection's
+    joints together and must not pass for noise (it would weigh the camera down). A
+    detection's joints share most of their error (one crop, one occlusion), so with
+    ``correlated`` each of its n kept joints weighs 1 / (σ_v √n): a detection counts as one
+    measurement, not 21, against the pose prior.
+    """
+    scatter = np.full(len(residuals_px), np.nan)
+    for d in np.unique(det_idx[keep]):
+        mine = keep & (det_idx == d)
+        scatter[mine] = np.linalg.norm(residuals_px[mine] - np.median(residuals_px[mine], axis=0), axis=1)
+    sigma = np.full(num_cameras, np.inf)
+    for v in range(num_cameras):
+        mine = keep & (cam_idx == v)
+        if mine.any():
+            sigma[v] = max(float(np.median(scatter[mine])) / _MEDIAN_RADIUS, config.min_sigma_px)
+    weights = np.where(keep, 1.0 / sigma[cam_idx], 0.0)
+    if config.correlated:
+        counts = np.bincount(det_idx[keep], minlength=det_idx.max() + 1)
+        weights = weights / np.sqrt(np.maximum(counts[det_idx], 1))
+    return weights
+
+
+def _trim(residuals_px: np.ndarray, det_idx: np.ndarray, pt_idx: np.ndarray, num_points: int) -> np.ndarray:
+    """(M, 2) residuals with a refined calibration → (M,) bool kept: a detection whose median
+    residual exceeds ``_OUTLIER_FACTOR`` × the median over all detections is dropped (after a
+    refinement a camera's error is no longer an excuse), a joint above ``_OUTLIER_FACTOR`` × its
+    detection's median too (floor ``_OUTLIER_FLOOR_PX``); then points left with one view."""
+    norm = np.linalg.norm(residuals_px, axis=1)
+    det_median = np.zeros(det_idx.max() + 1)
+    for d in np.unique(det_idx):
+        det_median[d] = np.median(norm[det_idx == d])
+    overall = float(np.median(det_median[np.unique(det_idx)]))
+    per_obs = det_median[det_idx]
+    keep = (per_obs <= max(_OUTLIER_FACTOR * overall, _OUTLIER_FLOOR_PX)) & \
+        (norm <= np.maximum(_OUTLIER_FACTOR * per_obs, _OUTLIER_FLOOR_PX))
+    return keep & (np.bincount(pt_idx[keep], minlength=num_points)[pt_idx] >= 2)
+
+
+def _fit_joints(cameras: CameraArray, obs: _Observations, bundle: BundleConfig,
+                weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The joints re-fitted with the cameras fixed → ((P, 3) m points, (M, 2) px residuals)."""
+    fitted = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
+                           fixed_cameras=np.ones(len(cameras), bool), points=obs.points, config=bundle, weights=weights)
+    return fitted.points, fitted.residuals_px
+
+
+def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
+            scale_pair: tuple[int, int] | None, config: HandRefinementConfig) -> tuple[BundleResult, np.ndarray]:
+    """Iteratively reweighted, trimmed adjustment from the input poses → (final adjustment,
+    (M,) bool observations it kept). ``keep`` starts it (``_inliers`` of the input calibration)."""
+    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations,
+                          intrinsics="focal" if config.refine_focal else "fixed")
+    prior = (np.radians(config.prior_rotation_deg), config.prior_translation_m) \
+        if config.prior_rotation_deg > 0 and config.prior_translation_m > 0 else None
+    structure, residuals = _fit_joints(cameras, obs, dataclasses.replace(bundle, intrinsics="fixed"), keep.astype(float))
+    for round_ in range(config.rounds):
+        weights = _noise_weights(residuals, obs.camera, obs.detection, keep, len(cameras), config)
+        after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
+                              fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
+                              config=bundle, weights=weights)
+        residuals, structure = after.residuals_px, after.points
+        if round_ + 1 < config.rounds:
+            keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
+    return after, keep
+
+
+def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
+    """Mean over cameras of the median over their detections of each detection's median
+    reprojection error (px), joints re-fitted with ``cameras`` fixed: how well a calibration
+    explains frames it was not fitted to, every camera counting the same (one moved camera of
+    many shows)."""
+    _, residuals = _fit_joints(cameras, obs, bundle)
+    norm = np.linalg.norm(residuals, axis=1)
+    per_camera = []
+    for v in np.unique(obs.camera):
+        mine = obs.camera == v
+        per_camera.append(np.median([np.median(norm[mine & (obs.detection == d)]) for d in np.unique(obs.detection[mine])]))
+    return float(np.mean(per_camera))
+
+
+def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
+                    scale_pair: tuple[int, int] | None,
+                    config: HandRefinementConfig) -> tuple[list[tuple[float, float]], np.ndarray]:
+    """Per fold of consecutive frames: (held-out error of the input, of the refinement fitted on
+    the other frames), px; and (F, V, 4, 4) those refinements' camera poses. Consecutive blocks,
+    not interleaved frames: neighbouring frames share their detection errors (tracking), so only
+    another part of the motion tests a refinement."""
+    bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
+    frames = obs.point_frame[obs.point]  # (M,)
+    edges = np.linspace(0, frames.max() + 1, config.folds + 1)
+    out, poses = [], []
+    for k in range(config.folds):
+        held = (frames >= edges[k]) & (frames < edges[k + 1])
+        train, test = obs.subset(~held), obs.subset(held & keep)
+        if not len(test.points) or not len(train.points):
+            continue
+        fitted, _ = _adjust(cameras, train, keep[~held], fixed, scale_pair, config)
+        refined = dataclasses.replace(cameras, camera_T_world=fitted.camera_T_world, K=fitted.K)
+        out.append((_held_out_px(cameras, test, bundle), _held_out_px(refined, test, bundle)))
+        poses.append(fitted.camera_T_world)
+    return out, np.array(poses).reshape(-1, len(cameras), 4, 4)
+
+
+def _disagreement(poses: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(F, V, 4, 4) refinements of the parts, (V,) bool → (V,) largest rotation (degrees) and
+    centre distance (m) between any part's refinement and the first's, in the first's gauge."""
+    angle, dist = np.zeros(poses.shape[1]), np.zeros(poses.shape[1])
+    for other in poses[1:]:
+        a, d = pose_difference(map_onto(other, poses[0], use)[0], poses[0])
+        angle, dist = np.maximum(angle, np.where(use, a, 0.0)), np.maximum(dist, np.where(use, d, 0.0))
+    return angle, dist
+
+
 def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
                       config: HandRefinementConfig | None = None) -> HandRefinementResult:
     """Refined calibration of ``rig`` from frames of (stamp s, V lists of detections in rig order).
 
     Raises:
-        RefinementRefused: fewer than two cameras, too few frames, or fewer than two cameras
-            whose hands give enough geometry (the message says why). A camera that alone lacks
-            them is kept as given and listed in ``not_refined``.
+        RefinementRefused: fewer than two cameras, too few frames, fewer than two cameras whose
+            hands give enough geometry, or a refinement that does not lower the error on frames
+            it was not fitted to (the message says why). A camera that alone lacks geometry is
+            kept as given and listed in ``not_refined``.
         ValueError: a frame whose number of views is not the rig's, an unknown reference camera.
     """
     config = config or HandRefinementConfig()
@@ -228,36 +398,48 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     reference = rig.names.index(config.reference_camera) if config.reference_camera else 0
     if config.reference_camera and config.reference_camera not in rig.names:
         raise ValueError(f"HandRefinementConfig.reference_camera: {config.reference_camera!r} is not in {rig.names}")
-    cam_idx, pt_idx, pix, det_idx, points, used = _observations(rig, frames, config)
+    obs, used = _observations(rig, frames, config)
     cameras = CameraArray.from_rig(rig)
     V = len(rig)
     bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
-    if len(points):
+    keep = np.zeros(len(obs.camera), bool)
+    if len(obs.points):
         # The input calibration with the joints that fit it best, then outlier detections out.
-        first = bundle_adjust(cameras, camera_index=cam_idx, point_index=pt_idx, pixels=pix,
-                              fixed_cameras=np.ones(V, bool), points=points, config=bundle)
-        keep = _inliers(first.residuals_px, cam_idx, det_idx)
-        keep &= np.bincount(pt_idx[keep], minlength=len(points))[pt_idx] >= 2  # a point needs two views
-        used_points, pt_idx = np.unique(pt_idx[keep], return_inverse=True)
-        cam_idx, pix, points = cam_idx[keep], pix[keep], first.points[used_points]
-    joints, reasons = _check_geometry(rig, cam_idx, pt_idx, points, used, config)
+        points, residuals = _fit_joints(cameras, obs, bundle)
+        obs = dataclasses.replace(obs, points=points)
+        keep = _inliers(residuals, obs.camera, obs.detection)
+        keep &= np.bincount(obs.point[keep], minlength=len(obs.points))[obs.point] >= 2  # a point needs two views
+    _, reasons = _check_geometry(rig, obs.camera[keep], obs.point[keep], obs.points, used, config)
     refinable = np.array([not r for r in reasons])
     for reason in filter(None, reasons):
         logger.warning("not refined, kept as given: %s", reason)
     if not refinable[reference]:
         reference = int(np.flatnonzero(refinable)[0])
-    common = dict(camera_index=cam_idx, point_index=pt_idx, pixels=pix)
-    # Before: the input calibration, on the inliers.
-    before = bundle_adjust(cameras, fixed_cameras=np.ones(V, bool), points=points, config=bundle, **common)
     centres = cameras.centers
     farthest = int(np.argmax(np.where(refinable, np.linalg.norm(centres - centres[reference], axis=1), -1.0)))
     fixed = ~refinable
-    fixed[reference] = True
-    prior = (np.radians(config.prior_rotation_deg), config.prior_translation_m) \
-        if config.prior_rotation_deg > 0 and config.prior_translation_m > 0 else None
-    after = bundle_adjust(
-        cameras, fixed_cameras=fixed, points=before.points, scale_pair=(reference, farthest), pose_prior=prior,
-        config=dataclasses.replace(bundle, intrinsics="focal" if config.refine_focal else "fixed"), **common)
+    scale_pair = None
+    if not config.prior_rotation_deg > 0 or not config.prior_translation_m > 0:
+        # No prior to hold the gauge: the reference camera and its distance to the farthest one do.
+        fixed[reference] = True
+        scale_pair = (reference, farthest)
+    held_out, part_poses = _cross_validate(cameras, obs, keep, fixed, scale_pair, config) \
+        if config.folds > 1 else ([], np.zeros((0, V, 4, 4)))
+    worse = [(a, b) for a, b in held_out if not b < (1.0 - config.min_improvement) * a]
+    if worse:
+        raise RefinementRefused(
+            "the refinement does not explain frames it was not fitted to better than the input calibration "
+            f"(held-out error per part of the recording, input → refined: "
+            + ", ".join(f"{a:.2f} → {b:.2f} px" for a, b in held_out)
+            + f"; {100 * config.min_improvement:.0f} % lower needed in every part): the detections' errors, not "
+            "the calibration, dominate; keep the input calibration, or record longer with the hands moving "
+            "through the whole workspace"
+        )
+    # Two independent halves differ by about twice the whole's error: half their disagreement
+    # is the refinement's uncertainty.
+    spread_deg, spread_m = _disagreement(part_poses, refinable)
+    after, keep = _adjust(cameras, obs, keep, fixed, scale_pair, config)
+    _, before_residuals = _fit_joints(cameras, obs, bundle, keep.astype(float))
     aligned = cameras.camera_T_world.copy()
     aligned[refinable], _, gauge_refinable = align_rig_poses(after.camera_T_world[refinable],
                                                              cameras.camera_T_world[refinable])
@@ -274,11 +456,21 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         rig=Rig(cameras=tuple(refined_cameras), world_frame=rig.world_frame),
         rotation_deg=rotation,
         translation_mm=1e3 * translation,
-        rms_before_px=before.camera_rms_px(cam_idx, V),
-        rms_after_px=after.camera_rms_px(cam_idx, V),
-        joints=joints,
+        rms_before_px=_rms(before_residuals, obs.camera, keep, V),
+        rms_after_px=_rms(after.residuals_px, obs.camera, keep, V),
+        joints=np.bincount(obs.camera[keep], minlength=V),
         gauge_cameras=gauge,
         frames=used,
         focal_change=K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
         not_refined={rig.names[v]: r for v, r in enumerate(reasons) if r},
+        held_out_px=tuple(held_out),
+        uncertainty_deg=spread_deg / 2.0,
+        uncertainty_mm=1e3 * spread_m / 2.0,
     )
+
+
+def _rms(residuals_px: np.ndarray, cam_idx: np.ndarray, keep: np.ndarray, num_cameras: int) -> np.ndarray:
+    """(V,) RMS length of the kept residuals per camera, px (NaN for a camera with none)."""
+    sq = (residuals_px**2).sum(1)
+    return np.array([float(np.sqrt(sq[keep & (cam_idx == v)].mean())) if (keep & (cam_idx == v)).any() else np.nan
+                     for v in range(num_cameras)])

@@ -13,7 +13,7 @@ import numpy as np
 
 from hand_pose_ros.types import check_shape
 
-__all__ = ["align_rig_poses", "pose_difference", "camera_centres"]
+__all__ = ["align_rig_poses", "map_onto", "pose_difference", "camera_centres"]
 
 # A camera is left out of the alignment when, fitted without it, its residual exceeds this many
 # times the median residual of the others and the absolute floors below (what a good
@@ -69,6 +69,16 @@ def _residual(refined: np.ndarray, reference: np.ndarray, use: np.ndarray) -> np
     """(V,) pose disagreement after fitting on ``use``, in units of the floors (max of angle, distance)."""
     angle, dist = pose_difference(_apply(refined, *_fit(refined, reference, use)), reference)
     return np.maximum(angle / _FLOOR_DEG, dist / _FLOOR_M)
+
+
+def map_onto(camera_T_world: np.ndarray, reference: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, float]:
+    """(V, 4, 4) poses, (V, 4, 4) reference poses, (V,) bool → (the poses in the reference's
+    world frame and scale by the similarity fitted on the cameras in ``use`` (least squares, not
+    robust), the scale applied). Projections are unchanged: only the gauge changes."""
+    camera_T_world = check_shape("camera_T_world", camera_T_world, (None, 4, 4), "map_onto")
+    reference = check_shape("reference", reference, camera_T_world.shape, "map_onto")
+    A, s, t = _fit(camera_T_world, reference, np.asarray(use, bool))
+    return _apply(camera_T_world, A, s, t), s
 
 
 def align_rig_poses(refined: np.ndarray, reference: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:

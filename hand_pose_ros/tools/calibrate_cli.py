@@ -2,7 +2,7 @@
 
     hand-pose-ros calibrate board --images DIR --squares 7x5 --square-size 0.04 --marker-size 0.03 \\
         --dictionary DICT_5X5_100 [--intrinsics CALIB] [--fisheye] [--world board:FILE] --out calibration.yaml
-    hand-pose-ros calibrate hands --calib CALIB --detections DETS [--refine-focal] --out refined.yaml
+    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] --out refined.yaml
 
 The report (per camera) goes to standard error and to ``<out>.report.txt``; ``calibrate board``
 also writes ``<out>.png``: the cameras and board poses in 3D (docs/calibration.md).
@@ -42,8 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hands.add_argument("--calib", required=True, help="calibration YAML to refine (keeps its world frame and scale)")
     hands_source = hands.add_mutually_exclusive_group(required=True)
     hands_source.add_argument("--detections", help="detections JSON (docs/fusion.md)")
-    hands_source.add_argument("--bag", help="recording to run the detector on (not available yet: use "
-                                            "--detections)")
+    hands_source.add_argument("--bag", help="rosbag2 folder or .mcap to run the detector on: Image/CompressedImage "
+                                            "topics, camera = the topic's first name component")
+    hands.add_argument("--slop", type=float, default=0.01,
+                       help="--bag: largest stamp difference (s) of the images of one set (default 0.01)")
     hands.add_argument("--refine-focal", action="store_true", help="also refine focal lengths")
     hands.add_argument("--reference", help="camera held fixed during the adjustment (default: the first)")
     hands.add_argument("--out", required=True, help="refined calibration YAML to write")
@@ -54,10 +56,10 @@ def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def _progress(items, description: str):
+def _progress(items, description: str, total: int | None = None, unit: str = "img"):
     from tqdm import tqdm
 
-    return tqdm(items, desc=description, unit="img", file=sys.stderr, disable=None)
+    return tqdm(items, desc=description, unit=unit, total=total, file=sys.stderr, disable=None)
 
 
 def _read_image_folders(root: pathlib.Path, detector):
@@ -89,29 +91,104 @@ def _read_image_folders(root: pathlib.Path, detector):
     return [f.name for f in folders], detections, sizes
 
 
+_IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
+
+
+def _image_topics(path: str) -> dict[str, str]:
+    """Image / CompressedImage topics of a bag → camera name (the topic's first component,
+    ``/cam0/image_raw`` → ``cam0``).
+
+    Raises:
+        ValueError: no such topic.
+    """
+    from hand_pose_ros.tools.bag_io import bag_topics
+
+    topics = [t for t, (msgtype, _) in bag_topics(path).items() if msgtype in _IMAGE_TYPES]
+    if not topics:
+        raise ValueError(f"--bag {path}: no Image or CompressedImage topics")
+    return {t: t.strip("/").split("/")[0] for t in topics}
+
+
+def _to_rgb(item):
+    """A bag's Image or CompressedImage message → (H, W, 3) uint8 RGB."""
+    from hand_pose_ros.ros.image_conversion import compressed_to_rgb, image_to_rgb
+
+    convert = compressed_to_rgb if item.msgtype.endswith("CompressedImage") else image_to_rgb
+    return convert(item.message, where=item.topic)
+
+
 def _read_bag(path: str, detector):
     """Image / CompressedImage topics of a bag → as ``_read_image_folders``; images named by stamp (ms)."""
-    from hand_pose_ros.calibration.from_board import BoardCalibrationError
-    from hand_pose_ros.ros.image_conversion import compressed_to_rgb, image_to_rgb
-    from hand_pose_ros.tools.bag_io import bag_topics, read_bag
+    from hand_pose_ros.ros.conversions import stamp_to_ns
+    from hand_pose_ros.tools.bag_io import read_bag
 
-    kinds = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
-    topics = [t for t, (msgtype, _) in bag_topics(path).items() if msgtype in kinds]
-    if not topics:
-        raise BoardCalibrationError(f"--bag {path}: no Image or CompressedImage topics")
-    names = {t: t.strip("/").split("/")[0] for t in topics}
+    names = _image_topics(path)
     order = sorted(set(names.values()), key=_natural_key)
     detections: dict[str, dict] = {n: {} for n in order}
     sizes: dict[str, tuple[int, int]] = {}
-    for item in _progress(list(read_bag(path, topics)), "board corners"):
-        convert = compressed_to_rgb if item.msgtype.endswith("CompressedImage") else image_to_rgb
-        image = convert(item.message, where=item.topic)
+    for item in _progress(list(read_bag(path, list(names))), "board corners"):
+        image = _to_rgb(item)
         name = names[item.topic]
-        stamp = item.message.header.stamp
-        key = f"{(stamp.sec * 1_000_000_000 + stamp.nanosec) // 1_000_000:d}"  # cameras triggered together: same ms
+        key = f"{stamp_to_ns(item.message.header.stamp) // 1_000_000:d}"  # cameras triggered together: same ms
         sizes[name] = (image.shape[1], image.shape[0])
         detections[name][key] = detector.detect(image)
     return order, detections, sizes
+
+
+def _bag_hand_frames(path: str, rig, slop_s: float):
+    """Run the detector over a recording's image sets → [(stamp s, V lists of HandDetection2D in
+    rig order)], the input of ``refine_from_hands``.
+
+    Images are grouped into sets by header stamp (``ros.sync.ApproximateSynchronizer``, all
+    cameras within ``slop_s``; sets missing a camera are skipped) and go through the project's
+    pipeline (``HandPosePipeline``: the detector's per-view tracking) with the 3D guidance off:
+    guided crops come from hands fused with the calibration under test, and would pull the
+    keypoints towards it. No meshes are fitted.
+
+    Raises:
+        ValueError: a rig camera without an image topic in the bag, a camera with two, a
+            detector that cannot be built.
+    """
+    from hand_pose_ros.config import SyncConfig
+    from hand_pose_ros.detection.config import GuidanceConfig
+    from hand_pose_ros.mesh import MeshFitterConfig
+    from hand_pose_ros.pipeline import HandPosePipeline, PipelineBuildError, PipelineConfig
+    from hand_pose_ros.ros.conversions import stamp_to_ns
+    from hand_pose_ros.ros.sync import ApproximateSynchronizer
+    from hand_pose_ros.timing import NS_PER_S
+    from hand_pose_ros.tools.bag_io import bag_topics, read_bag
+
+    names = _image_topics(path)
+    topic_of: dict[str, str] = {}
+    for topic, camera in names.items():
+        if camera in rig.names and topic_of.setdefault(camera, topic) != topic:
+            raise ValueError(f"--bag {path}: camera {camera} has two image topics, {topic_of[camera]} and {topic}: "
+                             "record one per camera")
+    missing = [c for c in rig.names if c not in topic_of]
+    if missing:
+        raise ValueError(f"--bag {path}: no image topic for cameras {missing} of the calibration (the camera is the "
+                         f"topic's first name component; image topics: {sorted(names)})")
+    index = {topic: rig.names.index(camera) for camera, topic in topic_of.items()}
+    counts = bag_topics(path)
+    sync = ApproximateSynchronizer(SyncConfig(num_cameras=len(rig), slop=slop_s, partial_timeout=0.0))
+    config = PipelineConfig(guidance=GuidanceConfig(enabled=False), mesh=MeshFitterConfig(model="none"))
+    frames = []
+    try:
+        pipeline = HandPosePipeline.from_config(config, rig)
+    except PipelineBuildError as exc:
+        raise ValueError(f"--bag: cannot build the detector: {exc}") from None
+    with pipeline:
+        messages = read_bag(path, list(index))
+        for item in _progress(messages, "hand detection", total=sum(counts[t][1] for t in index), unit="image"):
+            try:
+                ready = sync.add(index[item.topic], stamp_to_ns(item.message.header.stamp), item, item.log_time_ns / NS_PER_S)
+            except ValueError:  # a duplicate or out-of-order stamp on one camera: not a new image
+                continue
+            if ready is None:
+                continue
+            result = pipeline.process([_to_rgb(i) for i in ready.items], ready.stamp_ns, fit_meshes=False)
+            frames.append((ready.stamp_ns / NS_PER_S, [list(view) for view in result.detections]))
+    return frames
 
 
 def _baseline_lines(names, baselines) -> list[str]:
@@ -200,13 +277,12 @@ def _hands(args: argparse.Namespace) -> int:
     from hand_pose_ros.calibration.from_hands import HandRefinementConfig, refine_from_hands
     from hand_pose_ros.tools.fuse_cli import read_detections
 
-    if args.bag:
-        print("hand-pose-ros calibrate hands: --bag is not available yet; run the detector first "
-              "(`hand-pose-ros detect --json`) and pass --detections", file=sys.stderr)
-        return 2
     try:
         rig = load_calibration(args.calib)
-        frames = read_detections(args.detections, rig.names)
+        if args.bag:
+            frames = _bag_hand_frames(args.bag, rig, args.slop)
+        else:
+            frames = read_detections(args.detections, rig.names)
         config = HandRefinementConfig(refine_focal=args.refine_focal, reference_camera=args.reference)
         result = refine_from_hands(rig, frames, config)
     except (OSError, ValueError) as exc:
@@ -215,12 +291,17 @@ def _hands(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     save_calibration(out, result.rig)
     lines = [f"refined {len(rig)} cameras from {result.frames} frames → {out}",
-             "camera  joints  rotation(deg)  translation(mm)  focal(%)  rms-before(px)  rms-after(px)  gauge"]
+             "camera  joints  rotation(deg)  translation(mm)  uncertainty(deg/mm)  focal(%)  rms-before(px)  "
+             "rms-after(px)  gauge"]
     for v, name in enumerate(rig.names):
         lines.append(f"{name}  {result.joints[v]}  {result.rotation_deg[v]:.3f}  {result.translation_mm[v]:.1f}  "
+                     f"{result.uncertainty_deg[v]:.2f}/{result.uncertainty_mm[v]:.0f}  "
                      f"{100 * result.focal_change[v]:+.2f}  {result.rms_before_px[v]:.2f}  {result.rms_after_px[v]:.2f}  "
                      f"{'yes' if result.gauge_cameras[v] else 'no'}")
     lines += [f"kept as given: {reason}" for reason in result.not_refined.values()]
+    if result.held_out_px:
+        lines.append("held-out error (median over detections, px; fitted on the other frames), input → refined: "
+                     + ", ".join(f"{a:.2f} → {b:.2f}" for a, b in result.held_out_px))
     _write_report(out, lines)
     return 0
 

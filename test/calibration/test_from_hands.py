@@ -115,13 +115,23 @@ def test_one_camera_is_refused(scene) -> None:
 
 
 def test_a_camera_without_shared_views_is_kept_and_named(scene) -> None:
-    rig, _, frames, _ = scene
-    # cam3 never sees a hand: nothing ties it to the others; it is kept as given.
+    _, _, frames, moved = scene
+    # cam3 never sees a hand: nothing ties it to the others; it is kept as given while the
+    # moved cam2 is refined.
     blind = [(s, list(d[:3]) + [[]]) for s, d in frames]
-    result = refine_from_hands(rig, blind)
+    result = refine_from_hands(moved, blind)
     assert list(result.not_refined) == ["cam3"]
     assert "camera cam3 sees only 0 hand joints" in result.not_refined["cam3"]
-    assert np.allclose(result.rig.cameras[3].world_T_camera, rig.cameras[3].world_T_camera, atol=1e-12)
+    assert np.allclose(result.rig.cameras[3].world_T_camera, moved.cameras[3].world_T_camera, atol=1e-12)
+    assert result.rotation_deg[MOVED] == pytest.approx(2.0, abs=RECOVERED_DEG)
+
+
+def test_a_right_calibration_is_refused_on_held_out_frames(scene) -> None:
+    rig, _, frames, _ = scene
+    # Nothing to correct: a refinement fitted to one part of the motion explains the other
+    # part no better than the input, so the input is kept and the reason given.
+    with pytest.raises(RefinementRefused, match=r"held-out error .*: .* px"):
+        refine_from_hands(rig, frames)
 
 
 def test_no_shared_views_are_refused(scene) -> None:
