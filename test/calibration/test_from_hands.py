@@ -158,12 +158,12 @@ def test_too_few_frames_are_refused(scene) -> None:
 def test_corrections_not_above_their_uncertainty_are_kept_as_given(scene, refined) -> None:
     _, _, _, moved = scene
     # The moved camera's correction is established; any camera whose correction was not is
-    # exactly as in the input file and named with the reason.
+    # as in the input file (to rounding; the angle from arccos near 1: ~1e-6°) and named with the reason.
     assert f"cam{MOVED}" not in refined.not_applied
     for name, reason in refined.not_applied.items():
         v = moved.names.index(name)
-        assert np.array_equal(refined.rig.cameras[v].world_T_camera, moved.cameras[v].world_T_camera)
-        assert refined.rotation_deg[v] == pytest.approx(0.0, abs=1e-9) and "times its uncertainty" in reason
+        assert np.allclose(refined.rig.cameras[v].world_T_camera, moved.cameras[v].world_T_camera, atol=1e-12)
+        assert refined.rotation_deg[v] < 1e-5 and "times its uncertainty" in reason
 
 
 def test_a_correction_counts_only_when_well_above_its_uncertainty() -> None:
