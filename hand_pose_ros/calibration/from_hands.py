@@ -11,7 +11,7 @@ correction is applied only when it is well above that camera's uncertainty (the 
 the parts' own refinements): the other cameras are kept as given and the rest refined again
 against them (``not_applied``). Held-out pixels alone can prefer a wrong calibration when the
 detector's errors are consistent over time (a hand occluded the same way throughout); the parts
-then disagree on the cameras those errors pull.
+then often disagree on the cameras those errors pull (not always: ``docs/benchmarks.md``).
 
 Gauge (what hands cannot tell): the world frame and the scale. During the adjustment the
 pose prior holds them (without a prior: the reference camera is fixed and its distance to the
@@ -427,8 +427,9 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     Raises:
         RefinementRefused: fewer than two cameras, too few frames, fewer than two cameras whose
             hands give enough geometry, or a refinement that does not lower the error on frames
-            it was not fitted to (the message says why). A camera that alone lacks geometry is
-            kept as given and listed in ``not_refined``.
+            it was not fitted to, or no camera whose correction is well above its uncertainty
+            (the message says why). A camera that alone lacks geometry is kept as given and
+            listed in ``not_refined``; one whose correction is not earned, in ``not_applied``.
         ValueError: a frame whose number of views is not the rig's, an unknown reference camera.
     """
     config = config or HandRefinementConfig()
