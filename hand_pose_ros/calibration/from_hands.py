@@ -6,7 +6,12 @@ bundle adjustment (``bundle.bundle_adjust``) moves the cameras and the hands' 3D
 the detected keypoints: rounds of reweighting (noise per camera, one detection = one
 measurement) and trimming, under a prior holding each camera near its input pose with the
 file's expected uncertainty. The result is accepted only when, fitted on other parts of the
-recording, it lowers the error on each part (``RefinementRefused`` otherwise).
+recording, it lowers the error on each part (``RefinementRefused`` otherwise); and a camera's
+correction is applied only when it is well above that camera's uncertainty (the disagreement of
+the parts' own refinements): the other cameras are kept as given and the rest refined again
+against them (``not_applied``). Held-out pixels alone can prefer a wrong calibration when the
+detector's errors are consistent over time (a hand occluded the same way throughout); the parts
+then often disagree on the cameras those errors pull (not always: ``docs/benchmarks.md``).
 
 Gauge (what hands cannot tell): the world frame and the scale. During the adjustment the
 pose prior holds them (without a prior: the reference camera is fixed and its distance to the
@@ -40,6 +45,11 @@ _OUTLIER_FACTOR = 3.0
 _OUTLIER_FLOOR_PX = 5.0
 # Median radius of a 2D isotropic Gaussian in units of σ: √(2 ln 2).
 _MEDIAN_RADIUS = float(np.sqrt(2.0 * np.log(2.0)))
+# A camera's correction is applied only when it is this many times its uncertainty (both in
+# units of the prior, ``_established``): half the two parts' disagreement is about 1σ of the
+# refinement's error, estimated from one sample, so 2 keeps out of the file the corrections
+# the refinement cannot tell from its own error.
+_ESTABLISHED_FACTOR = 2.0
 
 __all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
 
@@ -119,6 +129,8 @@ class HandRefinementResult:
     observations used; gauge_cameras (V,) bool, cameras that fixed the world frame and scale;
     frames: frames that contributed; focal_change (V,) relative (0 unless refine_focal);
     not_refined: camera → why it was kept as given (too few joints, or too little spread);
+    not_applied: camera → why its correction was not applied and it was kept as given (not well
+    above its uncertainty, ``_established``);
     held_out_px: per part of the recording, (held-out error of the input, of the refinement
     fitted on the other parts), px (``_held_out_px``); uncertainty_deg / uncertainty_mm (V,):
     half the largest disagreement between the parts' own refinements of each camera (about the
@@ -137,6 +149,7 @@ class HandRefinementResult:
     held_out_px: tuple[tuple[float, float], ...] = ()
     uncertainty_deg: np.ndarray | None = None
     uncertainty_mm: np.ndarray | None = None
+    not_applied: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -378,6 +391,35 @@ def _disagreement(poses: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.nd
     return angle, dist
 
 
+def _refine(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
+            scale_pair: tuple[int, int] | None, refinable: np.ndarray, config: HandRefinementConfig
+            ) -> tuple[BundleResult, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``_adjust`` mapped onto the input's gauge → (adjustment, (M,) bool observations kept,
+    (V, 4, 4) camera_T_world, (V, 3, 3) K, (V,) bool cameras that fixed the gauge); cameras not
+    ``refinable`` keep their input pose and K."""
+    after, keep = _adjust(cameras, obs, keep, fixed, scale_pair, config)
+    aligned = cameras.camera_T_world.copy()
+    aligned[refinable], _, gauge_refinable = align_rig_poses(after.camera_T_world[refinable],
+                                                             cameras.camera_T_world[refinable])
+    gauge = np.zeros(len(cameras), bool)
+    gauge[refinable] = gauge_refinable
+    return after, keep, aligned, np.where(refinable[:, None, None], after.K, cameras.K), gauge
+
+
+def _established(rotation_deg: np.ndarray, translation_mm: np.ndarray, uncertainty_deg: np.ndarray,
+                 uncertainty_mm: np.ndarray, config: HandRefinementConfig) -> np.ndarray:
+    """(V,) corrections and uncertainties (degrees, mm) → (V,) bool: the correction is more than
+    ``_ESTABLISHED_FACTOR`` times the uncertainty, both as one length in units of the file's
+    expected uncertainty (the prior's 1σ; its defaults when the prior is off), so a rotation and
+    a translation weigh as the file's error would. Without parts (uncertainty 0) every nonzero
+    correction is."""
+    defaults = HandRefinementConfig()
+    unit_deg = config.prior_rotation_deg if config.prior_rotation_deg > 0 else defaults.prior_rotation_deg
+    unit_mm = 1e3 * (config.prior_translation_m if config.prior_translation_m > 0 else defaults.prior_translation_m)
+    correction = np.hypot(rotation_deg / unit_deg, translation_mm / unit_mm)
+    return correction > _ESTABLISHED_FACTOR * np.hypot(uncertainty_deg / unit_deg, uncertainty_mm / unit_mm)
+
+
 def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
                       config: HandRefinementConfig | None = None) -> HandRefinementResult:
     """Refined calibration of ``rig`` from frames of (stamp s, V lists of detections in rig order).
@@ -385,8 +427,9 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     Raises:
         RefinementRefused: fewer than two cameras, too few frames, fewer than two cameras whose
             hands give enough geometry, or a refinement that does not lower the error on frames
-            it was not fitted to (the message says why). A camera that alone lacks geometry is
-            kept as given and listed in ``not_refined``.
+            it was not fitted to, or no camera whose correction is well above its uncertainty
+            (the message says why). A camera that alone lacks geometry is kept as given and
+            listed in ``not_refined``; one whose correction is not earned, in ``not_applied``.
         ValueError: a frame whose number of views is not the rig's, an unknown reference camera.
     """
     config = config or HandRefinementConfig()
@@ -438,20 +481,35 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     # Two independent halves differ by about twice the whole's error: half their disagreement
     # is the refinement's uncertainty.
     spread_deg, spread_m = _disagreement(part_poses, refinable)
-    after, keep = _adjust(cameras, obs, keep, fixed, scale_pair, config)
+    uncertainty_deg, uncertainty_mm = spread_deg / 2.0, 1e3 * spread_m / 2.0
+    start = keep
+    after, keep, aligned, K, gauge = _refine(cameras, obs, start, fixed, scale_pair, refinable, config)
+    rotation, translation = pose_difference(aligned, cameras.camera_T_world)
+    # A camera held fixed (no prior: the reference) has no correction to judge.
+    unearned = refinable & ~fixed & ~_established(rotation, 1e3 * translation, uncertainty_deg, uncertainty_mm, config)
+    not_applied = {
+        rig.names[v]: f"camera {rig.names[v]}: its correction {rotation[v]:.2f}° / {1e3 * translation[v]:.0f} mm is "
+                      f"not {_ESTABLISHED_FACTOR:g} times its uncertainty {uncertainty_deg[v]:.2f}° / "
+                      f"{uncertainty_mm[v]:.0f} mm (the parts of the recording disagree on it)"
+        for v in np.flatnonzero(unearned)}
+    if not (refinable & ~fixed & ~unearned).any():
+        raise RefinementRefused(
+            "no camera's correction is well above its uncertainty (" + "; ".join(not_applied.values())
+            + "): the detections' errors, not the calibration, dominate; keep the input calibration, or record "
+            "longer with the hands moving through the whole workspace")
+    if unearned.any():
+        for reason in not_applied.values():
+            logger.warning("correction not applied, kept as given: %s", reason)
+        # The others refined again with those held as given (they now hold the gauge).
+        after, keep, aligned, K, gauge = _refine(cameras, obs, start, fixed | unearned, scale_pair, refinable, config)
+        aligned[unearned], K[unearned] = cameras.camera_T_world[unearned], cameras.K[unearned]
+        rotation, translation = pose_difference(aligned, cameras.camera_T_world)
     _, before_residuals = _fit_joints(cameras, obs, bundle, keep.astype(float))
-    aligned = cameras.camera_T_world.copy()
-    aligned[refinable], _, gauge_refinable = align_rig_poses(after.camera_T_world[refinable],
-                                                             cameras.camera_T_world[refinable])
-    gauge = np.zeros(V, bool)
-    gauge[refinable] = gauge_refinable
-    K = np.where(refinable[:, None, None], after.K, cameras.K)
     refined_cameras = []
     for v, camera in enumerate(rig.cameras):
         world_T_camera = np.linalg.inv(aligned[v])
         world_T_camera[3] = (0.0, 0.0, 0.0, 1.0)
         refined_cameras.append(dataclasses.replace(camera, camera_matrix=K[v], world_T_camera=world_T_camera))
-    rotation, translation = pose_difference(aligned, cameras.camera_T_world)
     return HandRefinementResult(
         rig=Rig(cameras=tuple(refined_cameras), world_frame=rig.world_frame),
         rotation_deg=rotation,
@@ -464,8 +522,9 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         focal_change=K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
         not_refined={rig.names[v]: r for v, r in enumerate(reasons) if r},
         held_out_px=tuple(held_out),
-        uncertainty_deg=spread_deg / 2.0,
-        uncertainty_mm=1e3 * spread_m / 2.0,
+        uncertainty_deg=uncertainty_deg,
+        uncertainty_mm=uncertainty_mm,
+        not_applied=not_applied,
     )
 
 

@@ -298,7 +298,7 @@ def _hands(args: argparse.Namespace) -> int:
                      f"{result.uncertainty_deg[v]:.2f}/{result.uncertainty_mm[v]:.0f}  "
                      f"{100 * result.focal_change[v]:+.2f}  {result.rms_before_px[v]:.2f}  {result.rms_after_px[v]:.2f}  "
                      f"{'yes' if result.gauge_cameras[v] else 'no'}")
-    lines += [f"kept as given: {reason}" for reason in result.not_refined.values()]
+    lines += [f"kept as given: {reason}" for reason in (*result.not_refined.values(), *result.not_applied.values())]
     if result.held_out_px:
         lines.append("held-out error (median over detections, px; fitted on the other frames), input → refined: "
                      + ", ".join(f"{a:.2f} → {b:.2f}" for a, b in result.held_out_px))

@@ -11,7 +11,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hand_pose_ros.calibration import Rig
-from hand_pose_ros.calibration.from_hands import RefinementRefused, refine_from_hands
+from hand_pose_ros.calibration.from_hands import HandRefinementConfig, RefinementRefused, _established, refine_from_hands
 from hand_pose_ros.calibration.gauge import pose_difference
 from hand_pose_ros.calibration.monitor import MonitorConfig, ReprojectionMonitor
 from hand_pose_ros.evaluation.metrics import mpjpe
@@ -153,3 +153,21 @@ def test_too_few_frames_are_refused(scene) -> None:
     rig, _, frames, _ = scene
     with pytest.raises(RefinementRefused, match=r"only 3 frames"):
         refine_from_hands(rig, frames[:3])
+
+
+def test_corrections_not_above_their_uncertainty_are_kept_as_given(scene, refined) -> None:
+    _, _, _, moved = scene
+    # The moved camera's correction is established; any camera whose correction was not is
+    # as in the input file (to rounding; the angle from arccos near 1: ~1e-6°) and named with the reason.
+    assert f"cam{MOVED}" not in refined.not_applied
+    for name, reason in refined.not_applied.items():
+        v = moved.names.index(name)
+        assert np.allclose(refined.rig.cameras[v].world_T_camera, moved.cameras[v].world_T_camera, atol=1e-12)
+        assert refined.rotation_deg[v] < 1e-5 and "times its uncertainty" in reason
+
+
+def test_a_correction_counts_only_when_well_above_its_uncertainty() -> None:
+    config = HandRefinementConfig()  # prior 1°, 20 mm: the units in which both are compared
+    established = _established(np.array([2.0, 1.0, 0.0, 0.1]), np.array([30.0, 20.0, 40.0, 2.0]),
+                               np.array([0.1, 0.6, 0.1, 0.0]), np.array([1.0, 12.0, 5.0, 0.0]), config)
+    assert established.tolist() == [True, False, True, True]
