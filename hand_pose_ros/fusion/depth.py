@@ -40,7 +40,7 @@ import numpy as np
 
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
-__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "check_depth",
+__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "check_depth",
            "sample_keypoint_depths", "joint_depths", "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
@@ -101,6 +101,25 @@ def depth_from_millimetres(raw: np.ndarray) -> np.ndarray:
     depth = raw.astype(np.float32) / np.float32(MM_PER_M)
     depth[raw == 0] = np.nan
     return depth
+
+
+def read_depth_png(path: object) -> np.ndarray:
+    """A depth file as recordings store it (a 16-bit single-channel PNG of millimetres along
+    the optical axis, 0 = none) → its ``(H, W) uint16`` millimetres (``depth_from_millimetres``
+    converts).
+
+    Raises:
+        ValueError: naming the file: missing or unreadable, or not single-channel 16-bit.
+    """
+    import cv2  # only readers of depth files need OpenCV here
+
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise ValueError(f"{path}: not a readable image")
+    if raw.ndim != 2 or raw.dtype != np.uint16:
+        raise ValueError(f"{path}: expected a single-channel 16-bit PNG of millimetres, got shape {raw.shape} "
+                         f"dtype {raw.dtype}")
+    return raw
 
 
 def check_depth(depth: object, image_shape: tuple[int, ...], *, view: str) -> None:

@@ -23,6 +23,7 @@ from hand_pose_ros.dataset_layout import (
     CALIBRATION_FILE, EPOCH_NS, GROUND_TRUTH_FILE, TF_STATIC_TOPIC, camera_info_topic, depth_path, depth_topic, image_topic,
     read_images, stamp_ns,
 )
+from hand_pose_ros.fusion.depth import read_depth_png
 from hand_pose_ros.timing import NS_PER_S
 
 __all__ = ["write_bag"]
@@ -114,12 +115,10 @@ def _read_depth(path: pathlib.Path) -> np.ndarray:
     Raises:
         FileNotFoundError: the file is missing, unreadable or not 16-bit single-channel.
     """
-    import cv2
-
-    mm = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if mm is None or mm.dtype != np.uint16 or mm.ndim != 2:
-        raise FileNotFoundError(f"depth image {path} is missing, unreadable or not a 16-bit single-channel PNG")
-    return mm
+    try:
+        return read_depth_png(path)
+    except ValueError as exc:  # write_bag names every unusable input file as not found
+        raise FileNotFoundError(f"depth image {exc}") from exc
 
 
 def write_bag(dataset_dir: str | os.PathLike[str], bag_dir: str | os.PathLike[str]) -> pathlib.Path:

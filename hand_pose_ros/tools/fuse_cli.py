@@ -98,17 +98,9 @@ def load_depth_png(path: pathlib.Path):
     Raises:
         ValueError: naming the file: unreadable, or not single-channel 16-bit.
     """
-    import cv2
+    from hand_pose_ros.fusion.depth import depth_from_millimetres, read_depth_png
 
-    from hand_pose_ros.fusion.depth import depth_from_millimetres
-
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise ValueError(f"{path}: not a readable image")
-    if raw.ndim != 2 or raw.dtype.name != "uint16":
-        raise ValueError(f"{path}: expected a single-channel 16-bit PNG of millimetres, got shape {raw.shape} "
-                         f"dtype {raw.dtype}")
-    return depth_from_millimetres(raw)
+    return depth_from_millimetres(read_depth_png(path))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,7 +29,7 @@ import numpy as np
 import yaml
 
 from hand_pose_ros.calibration import CameraCalibration, Rig
-from hand_pose_ros.fusion.depth import depth_from_millimetres
+from hand_pose_ros.fusion.depth import depth_from_millimetres, read_depth_png
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 
 __all__ = ["DexYCBFrame", "DexYCBSequence", "recover_intrinsics", "recover_extrinsics"]
@@ -185,7 +185,6 @@ class DexYCBSequence:
             depths = []
             for serial in self.serials:
                 path = self._depth_path(serial, t)
-                raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
-                depths.append(None if raw is None else depth_from_millimetres(raw))
+                depths.append(depth_from_millimetres(read_depth_png(path)) if path.is_file() else None)
             yield DexYCBFrame(index=t, images=images, joints_world=self._world[t], joints_2d=self._joint_2d[:, t],
                               labelled=self._labelled[:, t], handedness=self.handedness, depths=depths)
