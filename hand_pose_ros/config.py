@@ -28,6 +28,7 @@ from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence, check_string
 from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion.config import FusionConfig
+from hand_pose_ros.handstate.config import HandStateConfig
 from hand_pose_ros.mesh.config import MeshFitterConfig
 
 __all__ = [
@@ -333,6 +334,7 @@ SECTIONS: dict[str, type] = {
     "guidance": GuidanceConfig,
     "fusion": FusionConfig,
     "mesh": MeshFitterConfig,
+    "hand_state": HandStateConfig,
     "publish": PublishConfig,
 }
 
@@ -359,6 +361,7 @@ class NodeConfig:
     guidance: GuidanceConfig = dataclasses.field(default_factory=GuidanceConfig)
     fusion: FusionConfig = dataclasses.field(default_factory=FusionConfig)
     mesh: MeshFitterConfig = dataclasses.field(default_factory=MeshFitterConfig)
+    hand_state: HandStateConfig = dataclasses.field(default_factory=HandStateConfig)
     publish: PublishConfig = dataclasses.field(default_factory=PublishConfig)
 
     def __post_init__(self) -> None:

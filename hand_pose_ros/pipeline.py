@@ -50,7 +50,7 @@ LOG = logging.getLogger(__name__)
 class PipelineConfig:
     """The components' configs (defaults: each component's defaults).
 
-    ``HandPosePipeline.from_config`` reads only these four fields, so any object that has
+    ``HandPosePipeline.from_config`` reads only these five fields, so any object that has
     them (the node's configuration tree) serves too.
     """
 
@@ -58,6 +58,7 @@ class PipelineConfig:
     guidance: GuidanceConfig = dataclasses.field(default_factory=GuidanceConfig)
     fusion: FusionConfig = dataclasses.field(default_factory=FusionConfig)
     mesh: MeshFitterConfig = dataclasses.field(default_factory=MeshFitterConfig)
+    hand_state: HandStateConfig = dataclasses.field(default_factory=HandStateConfig)
 
     def __post_init__(self) -> None:
         problems = _config_problems(self)
@@ -69,7 +70,7 @@ def _config_problems(config: Any) -> list[str]:
     """One line per field of ``config`` that is not its component's config type."""
     problems = []
     for name, expected in (("detector", HandDetectorConfig), ("guidance", GuidanceConfig), ("fusion", FusionConfig),
-                           ("mesh", MeshFitterConfig)):
+                           ("mesh", MeshFitterConfig), ("hand_state", HandStateConfig)):
         value = getattr(config, name, None)
         if not isinstance(value, expected):
             problems.append(f"{name}: expected a {expected.__name__}, got {type(value).__name__}")
@@ -186,8 +187,8 @@ class HandPosePipeline:
         fitter, then warm the detector up (``warm_up``).
 
         Args:
-            config: reads ``config.detector``, ``config.guidance``, ``config.fusion`` and
-                ``config.mesh`` only.
+            config: reads ``config.detector``, ``config.guidance``, ``config.fusion``,
+                ``config.mesh`` and ``config.hand_state`` only.
         Raises:
             PipelineBuildError: every component that could not be built, one line each
                 (missing weights, no backend that starts, a missing MANO file, ...).
@@ -214,7 +215,8 @@ class HandPosePipeline:
                 problems.append(f"mesh: {exc}")
         if problems:
             raise PipelineBuildError(problems)
-        pipeline = cls(rig=rig, detector=detector, fusion=fusion, mesh_fitter=mesh_fitter, guidance=config.guidance)
+        pipeline = cls(rig=rig, detector=detector, fusion=fusion, mesh_fitter=mesh_fitter, guidance=config.guidance,
+                       hand_state=config.hand_state)
         if warm_up:
             pipeline.warm_up()
         return pipeline

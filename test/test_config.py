@@ -65,6 +65,8 @@ def test_every_parameter_is_documented_in_docs_node_md():
         ("publish.markers", "yes", "publish.markers: expected true or false, got 'yes'"),
         ("detector.fallback", ["torch", "cudnn"], "detector.fallback[1]: expected one of"),
         ("mesh.scale_range", [0.7], "mesh.scale_range: expected a list of 2 items"),
+        ("hand_state.pinch_off_strength", 0.9, "hand_state.pinch_off_strength: expected less than pinch_on_strength"),
+        ("hand_state.thumb_curl_range_deg", [20.0], "hand_state.thumb_curl_range_deg: expected a list of 2 items"),
         ("cameras.image_topics", "/cam0/image_raw", "cameras.image_topics: expected a list"),
         ("world_frame", "", "world_frame: expected a non-empty string"),
     ],
@@ -128,6 +130,9 @@ def test_ros_lists_become_tuples(calibration_file):
                                  "fusion.fill_missing": ["previous_frame"]})
     assert config.mesh.scale_range == (0.8, 1.2)
     assert config.detector.fallback == ("torch",) and config.fusion.fill_missing == ("previous_frame",)
+    curls, _ = cfg.load_config({"extrinsics.calibration_file": calibration_file, "cameras.image_topics": ["/a", "/b", "/c"],
+                                "hand_state.finger_curl_range_deg": array.array("d", [10.0, 200.0])})
+    assert curls.hand_state.finger_curl_range_deg == (10.0, 200.0)
 
 
 def test_parse_overrides_reads_values_as_yaml():

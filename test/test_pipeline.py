@@ -16,6 +16,7 @@ from hand_pose_ros.calibration import CameraCalibration, Rig, load_calibration, 
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion, wrist_pose
+from hand_pose_ros.handstate import HandStateConfig
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.detection.config import GuidanceConfig
 from hand_pose_ros.detection.guidance import GuidedDetector
@@ -216,12 +217,42 @@ def test_bad_input_is_refused_with_what_was_expected(rig, images):
         PipelineConfig(detector={"model": "lite"})
 
 
+def test_the_hand_state_thresholds_come_from_the_config(rig):
+    # The hand model's pinch pose (pinch strength ≈ 0.95) seen by every camera where their axes
+    # meet: pinched with the default threshold (0.75), not with one at 0.99.
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.handmodel import HandModel, named_pose
+    from hand_pose_ros.types import Handedness, HandDetection2D
+
+    cameras = CameraArray.from_rig(rig)
+    axes = [camera.world_T_camera[:3, 2] for camera in rig.cameras]
+    # The point nearest all optical axes (least squares over (I - a aᵀ)(x - c) = 0).
+    normal = sum(np.eye(3) - np.outer(a, a) for a in axes)
+    target = np.linalg.solve(normal, sum((np.eye(3) - np.outer(a, a)) @ c for a, c in zip(axes, cameras.centers)))
+    root = np.eye(4)
+    root[:3, 3] = target
+    keypoints = HandModel.load("right")(named_pose("pinch"), root, skin=False).keypoints  # (21, 3) m world
+    pixels = cameras.project(keypoints).astype(np.float32)  # (V, 21, 2)
+    detections = [[HandDetection2D(keypoints_2d=pixels[v], keypoint_scores=np.ones(21, np.float32),
+                                   handedness=Handedness.RIGHT, handedness_score=1.0, presence=1.0)]
+                  for v in range(len(rig))]
+    pinched = {}
+    for on, off in ((0.75, 0.55), (0.99, 0.98)):
+        config = PipelineConfig(hand_state=HandStateConfig(pinch_on_strength=on, pinch_off_strength=off))
+        with HandPosePipeline.from_config(config, rig, warm_up=False) as pipeline:
+            for i in range(3):  # held for longer than pinch_min_duration_s
+                states = pipeline.hand_states(pipeline.process_detections(detections, _stamp(i)))
+            pinched[on] = [state.pinched for state in states]
+    assert pinched == {0.75: [True], 0.99: [False]}
+
+
 def test_build_problems_are_listed_together(rig, tmp_path):
-    config = types.SimpleNamespace(  # any object with the four fields serves (the node's config tree)
+    config = types.SimpleNamespace(  # any object with the five fields serves (the node's config tree)
         detector=HandDetectorConfig(backend="tensorrt", device="cpu"),
         guidance=GuidanceConfig(),
         fusion=FusionConfig(),
         mesh=MeshFitterConfig(model="mano", mano_dir=str(tmp_path)),
+        hand_state=HandStateConfig(),
         unrelated="ignored",
     )
     with pytest.raises(PipelineBuildError) as info:

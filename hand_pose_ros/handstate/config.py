@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from hand_pose_ros.checks import check_number
+from hand_pose_ros.checks import check_number, check_sequence
 
 __all__ = ["HandStateConfig"]
 
@@ -22,11 +22,11 @@ class HandStateConfig:
     Attributes:
         pinch_closed_ratio: pinch distance / hand_scale at which pinch_strength reaches 1.
         pinch_open_ratio: pinch distance / hand_scale at which pinch_strength falls to 0.
-        pinch_on_strength / pinch_off_strength: hysteresis of the pinch state, in [0, 1].
+        pinch_on_strength, pinch_off_strength: hysteresis of the pinch state, in [0, 1].
         pinch_min_duration_s: seconds a pinch change must persist before the state follows.
-        finger_curl_range_deg / thumb_curl_range_deg: (straight, curled) sum of bend angles.
-        pointing_max_index_curl / pointing_min_other_curl: the pointing gesture's curls.
-        scale_time_constant_s / speed_time_constant_s: smoothing of hand_scale and speed.
+        finger_curl_range_deg, thumb_curl_range_deg: (straight, curled) sum of bend angles, degrees.
+        pointing_max_index_curl, pointing_min_other_curl: the pointing gesture's curls.
+        scale_time_constant_s, speed_time_constant_s: smoothing of hand_scale and speed, seconds.
         speed_max_gap_s: longest gap between a track's frames that a speed is computed across.
         track_timeout_s: a track unseen for this long is forgotten.
     """
@@ -81,11 +81,11 @@ class HandStateConfig:
             )
         check_number("HandStateConfig.pinch_min_duration_s", self.pinch_min_duration_s, low=0.0, high=10.0)
         for name in ("finger_curl_range_deg", "thumb_curl_range_deg"):
-            value = getattr(self, name)
-            if not (isinstance(value, tuple) and len(value) == 2):
-                raise ValueError(f"HandStateConfig.{name}: expected a (straight, curled) pair, got {value!r}")
-            for i, part in enumerate(value):
-                check_number(f"HandStateConfig.{name}[{i}]", part, low=0.0, high=540.0)
+            # A list or ROS's array.array from a parameter becomes the (straight, curled) tuple.
+            straight, curled = check_sequence(f"HandStateConfig.{name}", getattr(self, name),
+                                              lambda n, v: check_number(n, v, low=0.0, high=540.0), length=2)
+            value = (float(straight), float(curled))
+            object.__setattr__(self, name, value)
             if value[1] <= value[0]:
                 raise ValueError(f"HandStateConfig.{name}: expected straight < curled, got {value!r}")
         check_number("HandStateConfig.pointing_max_index_curl", self.pointing_max_index_curl, low=0.0, high=1.0)
