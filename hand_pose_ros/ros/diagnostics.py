@@ -340,6 +340,13 @@ class QosEvents:
         with self._lock:
             self._peers[(topic, kind)] = matched_peers
 
+    def forget(self, topic: str, kind: str) -> None:
+        """Stop reporting ``topic``'s ``kind`` endpoint (destroyed: a lifecycle deactivate), its
+        past events included: a re-created endpoint starts clean."""
+        with self._lock:
+            self._peers.pop((topic, kind), None)
+            self._events.pop((topic, kind), None)
+
     def incompatible(self, topic: str, kind: str, policy: str, total_count: int, now: float) -> None:
         with self._lock:
             self._events[(topic, kind)] = _Incompatible(policy, int(total_count), now)

@@ -90,7 +90,7 @@ class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
     # --- helpers ------------------------------------------------------------------------------
     def _stop(self) -> None:
         """Undo ``activate``: the worker joined, the set-parameters callback, timers,
-        subscriptions and publishers it created destroyed."""
+        subscriptions and publishers it created destroyed (and no longer on the QoS status)."""
         if self._active_entities is None:
             return
         self._worker.stop()
@@ -99,8 +99,10 @@ class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
         for timer in timers:
             self.destroy_timer(timer)
         for subscription in subscriptions:
+            self.qos_events.forget(subscription.topic_name, "subscription")
             self.destroy_subscription(subscription)
         for publisher in publishers:
+            self.qos_events.forget(publisher.topic_name, "publisher")
             self.destroy_publisher(publisher)
         self._active_entities = None
         self._marker_pub = self._mesh_pub = self._overlay_pubs = self._tf = None

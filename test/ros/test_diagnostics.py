@@ -116,6 +116,10 @@ def test_incompatible_qos_warns_naming_topic_and_policy_while_no_peer_matches():
     assert "/cam0/image_raw (subscription)" in status.message and "RELIABILITY" in status.message
     matched[0] = 1  # a compatible camera joined
     assert events.status("node", 1.0 + RECENT_ERROR_S + 1).level == DiagnosticStatus.OK
+    matched[0] = 0
+    events.forget("/cam0/image_raw", "subscription")  # destroyed (lifecycle deactivate)
+    status = events.status("node", 1.0 + RECENT_ERROR_S + 1)
+    assert status.level == DiagnosticStatus.OK and list(status.values) == []
 
 
 def test_calibration_status_warns_naming_the_moved_camera():
