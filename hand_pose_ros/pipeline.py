@@ -29,7 +29,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.calibration.monitor import MonitorReport, ReprojectionMonitor
 from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
-from hand_pose_ros.fusion.depth import check_depth
+from hand_pose_ros.fusion.depth import DepthMapError, check_depth
 from hand_pose_ros.fusion.pose import wrist_poses
 from hand_pose_ros.handstate import HandState, HandStateConfig, HandStateEstimator
 from hand_pose_ros.keypoint_definitions import to_mano
@@ -121,8 +121,8 @@ class FrameResult:
         timings: per-stage wall time (``StageTimings``).
         keypoint_definition: ``"mediapipe"`` (the detector's keypoints) or ``"mano"``
             (``fusion.keypoint_definition``; ``hand_pose_ros.keypoint_definitions``).
-        depth_problems: camera name → why its depth map was dropped this frame (wrong size
-            or dtype, no measurement: ``fusion.depth.check_depth``); that camera's colour
+        depth_problems: camera name → why its depth map was dropped this frame (the reason
+            alone: wrong size or dtype, no measurement: ``fusion.depth.check_depth``); that camera's colour
             detections were used all the same. Empty when every given depth map was used.
     """
 
@@ -397,8 +397,8 @@ class HandPosePipeline:
             if depth is not None:
                 try:
                     check_depth(depth, shape, view=name)
-                except ValueError as exc:
-                    problems[name] = str(exc)
+                except DepthMapError as exc:
+                    problems[name] = exc.reason
                     LOG.debug("camera %s: depth dropped for this frame: %s", name, exc)
                     depth = None
             usable.append(depth)

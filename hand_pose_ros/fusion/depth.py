@@ -40,7 +40,7 @@ import numpy as np
 
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
-__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "check_depth",
+__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "DepthMapError", "check_depth",
            "sample_keypoint_depths", "joint_depths", "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
@@ -122,6 +122,16 @@ def read_depth_png(path: object) -> np.ndarray:
     return raw
 
 
+class DepthMapError(ValueError):
+    """A depth map ``check_depth`` refuses: ``view`` (the camera's name) and ``reason`` (the
+    problem alone, for a caller that already names the camera); the message holds both."""
+
+    def __init__(self, view: str, reason: str) -> None:
+        super().__init__(f"depth of camera {view!r}: {reason}")
+        self.view = view
+        self.reason = reason
+
+
 def check_depth(depth: object, image_shape: tuple[int, ...], *, view: str) -> None:
     """Check one aligned depth map against its colour image.
 
@@ -130,31 +140,30 @@ def check_depth(depth: object, image_shape: tuple[int, ...], *, view: str) -> No
         image_shape: the colour image's shape, ``(H, W)`` or ``(H, W, C)``.
         view: the camera's name, for the message.
     Raises:
-        ValueError: naming ``view`` and the problem: not an array, wrong dtype, a size other
+        DepthMapError: naming ``view`` and the problem: not an array, wrong dtype, a size other
             than the colour image's, no measurement at all (all NaN or all zero), values that
             are neither positive finite metres nor NaN (zero included: NaN means none).
     """
-    where = f"depth of camera {view!r}"
     if not isinstance(depth, np.ndarray):
-        raise ValueError(f"{where}: expected an (H, W) float32 array of metres, got {type(depth).__name__}")
+        raise DepthMapError(view, f"expected an (H, W) float32 array of metres, got {type(depth).__name__}")
     if depth.dtype != np.float32:
-        raise ValueError(f"{where}: expected dtype float32 (metres; millimetres: depth_from_millimetres), "
-                         f"got {depth.dtype}")
+        raise DepthMapError(view, f"expected dtype float32 (metres; millimetres: depth_from_millimetres), "
+                                  f"got {depth.dtype}")
     expected = tuple(int(s) for s in image_shape[:2])
     if depth.shape != expected:
-        raise ValueError(f"{where}: expected the colour image's size {expected} (aligned depth), got {depth.shape}")
+        raise DepthMapError(view, f"expected the colour image's size {expected} (aligned depth), got {depth.shape}")
     finite = np.isfinite(depth)
     if not finite.any():
-        raise ValueError(f"{where}: no measurement (every pixel NaN or infinite)")
+        raise DepthMapError(view, "no measurement (every pixel NaN or infinite)")
     values = depth[finite]
     negative = int((values < 0).sum() + np.isinf(depth).sum())
     if negative:
-        raise ValueError(f"{where}: expected positive metres or NaN, got {negative} pixels negative or infinite")
+        raise DepthMapError(view, f"expected positive metres or NaN, got {negative} pixels negative or infinite")
     zero = int((values == 0).sum())
     if zero == values.size:
-        raise ValueError(f"{where}: no measurement (every pixel zero)")
+        raise DepthMapError(view, "no measurement (every pixel zero)")
     if zero:
-        raise ValueError(f"{where}: expected NaN for no measurement, got {zero} pixels at zero metres")
+        raise DepthMapError(view, f"expected NaN for no measurement, got {zero} pixels at zero metres")
 
 
 def sample_keypoint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> tuple[np.ndarray, np.ndarray]:

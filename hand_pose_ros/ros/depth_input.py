@@ -100,8 +100,6 @@ class DepthInputs:
                 continue
             problem = problems.get(health.name, "")
             if problem:
-                # The pipeline names the camera (not the topic): said once, with the topic.
-                problem = problem.removeprefix(f"depth of camera {health.name!r}: ")
                 self._reject(index, problem, now)
             health.used(depths[index] is not None and not problem)
 

@@ -130,8 +130,9 @@ def run(args: argparse.Namespace) -> int:
             frame_out = {"stamp": stamp, "hands": [h.to_dict() for h in result.hands]}
             if result.depth_problems:
                 frame_out["depth_problems"] = result.depth_problems
-                for reason in result.depth_problems.values():
-                    print(f"hand-pose-ros fuse: frame at {stamp} s: {reason} (dropped; colour only)", file=sys.stderr)
+                for name, reason in result.depth_problems.items():
+                    print(f"hand-pose-ros fuse: frame at {stamp} s: depth of camera {name!r}: {reason} (dropped; colour only)",
+                          file=sys.stderr)
             out.append(frame_out)
     text = json.dumps(out)
     if args.out:

@@ -66,6 +66,7 @@ def test_pipeline_drops_a_bad_depth_map_and_keeps_the_colour_path():
     assert set(with_bad.depth_problems) == set(rig.names)
     assert "every pixel zero" in with_bad.depth_problems[rig.names[0]]
     assert "size" in with_bad.depth_problems[rig.names[1]]
+    assert not any(reason.startswith("depth of camera") for reason in with_bad.depth_problems.values())  # the key names it
     pipeline.reset()
     plain = pipeline.process_detections(dets, 0, fit_meshes=False)
     assert plain.depth_problems == {} and len(plain.hands) == len(with_bad.hands) == 2
