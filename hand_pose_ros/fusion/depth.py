@@ -41,7 +41,7 @@ import numpy as np
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
 __all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "check_depth",
-           "sample_keypoint_depths", "joint_depths", "fit_depth_scale", "hand_on_depth"]
+           "sample_keypoint_depths", "joint_depths", "joint_depth_stddev", "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
 # A window sample needs at least this fraction of valid pixels (else: a hole, no measurement).
@@ -63,6 +63,13 @@ _MEASURED_WEIGHT = 0.5
 _MAD_TO_SIGMA = 1.4826
 # One view's depth fit needs at least this many keypoints agreeing on the scale.
 _MIN_DEPTH_POINTS = 4
+# 1σ of a stereo depth camera's joint depth at 1 m (metres; it grows with z²): RealSense D4xx
+# 0.08 px subpixel RMS over a 50 mm baseline at 382 px is 4.2 mm (synth.depth's model);
+# rounded up for what a flat target does not show (smoothing over a finger, registration).
+_STEREO_STDDEV_AT_1M_M = 0.005
+# 1σ of the surface-to-joint offset model (metres): the half thicknesses vary by a few mm
+# between hands and with the side of the finger the camera sees.
+_OFFSET_STDDEV_M = 0.004
 # A depth spread below this (metres) is not believed: sensor quantisation and the offset
 # model's own error (a few mm) bound what the measurements can say.
 _MIN_DEPTH_STDDEV_M = 0.002
@@ -197,6 +204,16 @@ def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> np
     The surface depth (``sample_keypoint_depths``) plus ``JOINT_BEHIND_SURFACE_M``.
     """
     return sample_keypoint_depths(depth, pixels, window_px=window_px)[0] + JOINT_BEHIND_SURFACE_M
+
+
+def joint_depth_stddev(joint_z: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """1σ (metres) of measured joint depths: (...,) m depths, (...,) m window spreads → (...,) m.
+
+    The sensor's noise at that depth (stereo: ∝ z²), the window's measured spread and the
+    offset model's error, independent: added in quadrature.
+    """
+    sensor = _STEREO_STDDEV_AT_1M_M * np.square(joint_z)
+    return np.sqrt(sensor * sensor + np.square(spread) + _OFFSET_STDDEV_M ** 2)
 
 
 @dataclasses.dataclass(frozen=True)

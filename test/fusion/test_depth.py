@@ -162,3 +162,45 @@ def test_depth_pulls_a_joint_along_the_ray_in_the_refinement():
     z_after = cams.to_camera(pulled)[..., 2]  # (V, N)
     # Towards the measured depth in both views, not past it.
     assert (z_after > true_z + 1e-3).all() and (z_after < biased_z + 1e-3).all(), (z_after - true_z)
+
+
+def _multi_view_scene(seed: int = 5):
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.tools.synthetic_depth import render_hand_depth
+    from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
+
+    rng = np.random.default_rng(seed)
+    rig = make_rig(4, rng, distance=(0.6, 0.9), distortion=False)
+    truth = hand_sequence(1, rng)[0]  # (2, 21, 3) m world
+    dets, _ = synthesize_detections(truth, ("Left", "Right"), rig, NoiseModel(sigma_px=(2, 4)), rng)
+    clean = depth_from_millimetres(render_hand_depth(rig.cameras[0], truth, rng))
+    pixels = CameraArray.from_rig(rig).project(truth.reshape(-1, 3))[0]  # (42, 2) px in camera 0
+    return rig, truth, dets, clean, pixels
+
+
+def _fused(rig, dets, depths):
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+
+    hands = MultiViewFusion(rig, FusionConfig(filter="none")).process(dets, 0.0, depths=depths)
+    return np.stack([h.keypoints_3d for h in hands])
+
+
+def test_a_view_whose_depth_sees_something_else_does_not_move_the_multi_view_hands():
+    rig, truth, dets, clean, pixels = _multi_view_scene()
+    colour_only = _fused(rig, dets, None)
+    assert np.isfinite(colour_only).all()
+    # Camera 0's depth registered at another instant: below a row through the hands' upper
+    # joints it reads 8 cm further (the hand merged into what lay behind it), above it the
+    # hands as they are. Most joints then disagree with the triangulation; the few that
+    # agree are not evidence: the view's depth is dropped for both hands, not sampled.
+    row = np.quantile(pixels[:, 1], 0.3)
+    shifted = clean.copy()
+    shifted[int(np.ceil(row)) + 3:] += np.float32(0.08)
+    others = [None] * (len(rig) - 1)
+    np.testing.assert_array_equal(_fused(rig, dets, [shifted] + others), colour_only)
+    # Background only (the hands not in the map at all): nothing enters either.
+    background = np.full_like(clean, 1.8)
+    np.testing.assert_array_equal(_fused(rig, dets, [background] + others), colour_only)
+    # The same view's depth as it should be does enter the refinement.
+    with_depth = _fused(rig, dets, [clean] + others)
+    assert np.abs(with_depth - colour_only).max() > 1e-5
