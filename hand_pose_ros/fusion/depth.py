@@ -38,10 +38,12 @@ import warnings
 
 import numpy as np
 
+from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
 __all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "check_depth",
-           "sample_keypoint_depths", "joint_depths", "joint_depth_stddev", "fit_depth_scale", "hand_on_depth"]
+           "sample_keypoint_depths", "joint_depths", "joint_depth_stddev", "triangulated_depth_stddev",
+           "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
 # A window sample needs at least this fraction of valid pixels (else: a hole, no measurement).
@@ -214,6 +216,33 @@ def joint_depth_stddev(joint_z: np.ndarray, spread: np.ndarray) -> np.ndarray:
     """
     sensor = _STEREO_STDDEV_AT_1M_M * np.square(joint_z)
     return np.sqrt(sensor * sensor + np.square(spread) + _OFFSET_STDDEV_M ** 2)
+
+
+def triangulated_depth_stddev(cams: CameraArray, points: np.ndarray, inliers: np.ndarray, *,
+                              pixel_stddev: float) -> np.ndarray:
+    """1σ of triangulated points' depths along each camera's optical axis: (N, 3) m world,
+    (V, N) bool inlier views of each point → (V, N) m; inf where a point is missing or its
+    views leave it undetermined.
+
+    The linearised reprojection covariance of each point from its inlier views (2D noise
+    1σ ``pixel_stddev`` px), projected on each camera's axis: small where the views cross at
+    wide angles, large where they are few or nearly parallel (where depth adds most).
+    """
+    R = cams.camera_T_world[:, :3, :3]  # (V, 3, 3)
+    finite = np.isfinite(points).all(-1)  # (N,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cam = cams.to_every_camera(np.where(finite[:, None], points, 0.0))  # (N, V, 3)
+        z = np.where(cam[..., 2] > 0, cam[..., 2], np.inf)  # (N, V)
+        u = cam[..., :2] / z[..., None]  # (N, V, 2)
+        # d(px)/dX = f / z (R[:2] − [u, v]ᵀ R[2]), as in the refinement
+        jac = (cams.focal / z)[..., None, None] * (R[:, :2] - u[..., None] * R[:, None, 2])  # (N, V, 2, 3) px/m
+    jac = np.where(inliers.T[..., None, None] & np.isfinite(jac), jac, 0.0)
+    info = np.einsum("nvai,nvaj->nij", jac, jac) / pixel_stddev ** 2  # (N, 3, 3) 1/m²
+    # A point seen along one ray (or none) has no information along it: rank < 3.
+    determined = finite & (np.linalg.matrix_rank(info, hermitian=True) == 3)
+    cov = np.linalg.pinv(np.where(determined[:, None, None], info, np.eye(3)), hermitian=True)  # (N, 3, 3) m²
+    var = np.einsum("vi,nij,vj->vn", R[:, 2], cov, R[:, 2])  # (V, N) m²
+    return np.where(determined[None], np.sqrt(np.maximum(var, 0.0)), np.inf)
 
 
 @dataclasses.dataclass(frozen=True)

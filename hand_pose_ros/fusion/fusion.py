@@ -20,7 +20,7 @@ from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices,
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.depth import (JOINT_BEHIND_SURFACE_M, hand_on_depth, joint_depth_stddev, joint_depths,
-                                         sample_keypoint_depths)
+                                         sample_keypoint_depths, triangulated_depth_stddev)
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import estimate_monocular
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
@@ -238,12 +238,13 @@ class MultiViewFusion:
 
         Depth only enters where it agrees with the colour-only triangulation: a view's joint
         depth counts where the view is an inlier for the joint and the measurement lies within
-        ``_DEPTH_GATE_SIGMAS`` σ of the triangulated joint's depth in that camera (σ: the
-        measurement's, ``joint_depth_stddev``, and the triangulation's along that camera's axis,
-        ``_triangulated_depth_stddev``, in quadrature; at most ``depth_gate_m``). A view whose
-        measured joints of a hand mostly fail that test (fewer than ``_MIN_AGREEING_DEPTH_FRACTION``)
-        sees something else there (its depth registered at another time or place, the hand
-        merged into what lies behind it, an occluder): its depth is dropped for that hand.
+        ``_DEPTH_GATE_SIGMAS`` σ of the triangulated joint's depth in that camera, at most
+        ``depth_gate_m`` (σ: the measurement's, ``joint_depth_stddev``, and the triangulation's
+        along that camera's axis, ``triangulated_depth_stddev`` with 2D 1σ =
+        ``inlier_threshold_px`` / 3, in quadrature). A view fewer than
+        ``_MIN_AGREEING_DEPTH_FRACTION`` of whose measured joints of a hand pass sees something
+        else there (its depth registered at another time or place, the hand merged into what
+        lies behind it, an occluder): its depth is dropped for that hand.
         """
         cfg = self.config
         if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
@@ -261,7 +262,8 @@ class MultiViewFusion:
         with np.errstate(invalid="ignore"):
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
             sigma = np.hypot(joint_depth_stddev(measured, spread.reshape(A, N)),
-                             self._triangulated_depth_stddev(frame, points, inliers))  # (A, N) m
+                             triangulated_depth_stddev(frame.active_cams, points, inliers,
+                                                       pixel_stddev=cfg.inlier_threshold_px / 3.0))  # (A, N) m
             gate = np.minimum(_DEPTH_GATE_SIGMAS * sigma, cfg.depth_gate_m)
             agree = inliers & (np.abs(measured - z) < gate)  # (A, N)
         sampled = (np.isfinite(measured) & inliers).reshape(A, N // J, J).sum(-1)  # (A, G)
@@ -270,24 +272,6 @@ class MultiViewFusion:
         agree &= np.repeat(view_agrees, J, axis=1)
         measured[~agree] = np.nan
         return measured if np.isfinite(measured).any() else None
-
-    def _triangulated_depth_stddev(self, frame: FrameInputs, points: np.ndarray, inliers: np.ndarray) -> np.ndarray:
-        """(N, 3) m triangulated joints, (A, N) their inlier views → (A, N) m: 1σ of each joint's
-        depth along each active camera's optical axis, from its inlier views' rays (the
-        linearised reprojection covariance, 2D noise 1σ = ``inlier_threshold_px`` / 3)."""
-        cams = frame.active_cams
-        R = cams.camera_T_world[:, :3, :3]  # (A, 3, 3)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            cam = cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))  # (N, A, 3)
-            z = np.where(cam[..., 2] > 0, cam[..., 2], np.inf)  # (N, A)
-            u = cam[..., :2] / z[..., None]  # (N, A, 2)
-            jac = (cams.focal / z)[..., None, None] * (R[:, :2] - u[..., None] * R[:, None, 2])  # (N, A, 2, 3) px/m
-        jac = np.where(inliers.T[..., None, None] & np.isfinite(jac), jac, 0.0)
-        info = np.einsum("navi,navj->nij", jac, jac) / (self.config.inlier_threshold_px / 3.0) ** 2  # (N, 3, 3) 1/m²
-        cov = np.linalg.pinv(info)  # (N, 3, 3) m²; a joint seen by < 2 views: no information along a ray
-        var = np.einsum("ai,nij,aj->an", R[:, 2], cov, R[:, 2])  # (A, N) m²
-        ill_posed = (np.abs(np.linalg.det(info)) < 1e-300) | ~np.isfinite(points).all(-1)
-        return np.where(ill_posed[None], np.inf, np.sqrt(np.maximum(var, 0.0)))
 
     def _fit_to_depth(self, frame: FrameInputs, d: int, points_camera: np.ndarray,
                       agrees: np.ndarray) -> tuple[np.ndarray, float] | None:

@@ -204,3 +204,28 @@ def test_a_view_whose_depth_sees_something_else_does_not_move_the_multi_view_han
     # The same view's depth as it should be does enter the refinement.
     with_depth = _fused(rig, dets, [clean] + others)
     assert np.abs(with_depth - colour_only).max() > 1e-5
+
+
+def test_triangulated_depth_is_uncertain_along_nearly_parallel_views():
+    from hand_pose_ros.calibration import CameraCalibration, Rig
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.fusion.depth import triangulated_depth_stddev
+    from hand_pose_ros.tools.synthetic_scenes import look_at
+
+    point = np.zeros((1, 3))
+    K = np.array([[600.0, 0, 320], [0, 600, 240], [0, 0, 1]])
+
+    def stddev(angle_deg: float) -> np.ndarray:
+        eyes = [0.8 * np.array([np.sin(a), np.cos(a), 0.0]) for a in np.deg2rad([0.0, angle_deg])]
+        rig = Rig(cameras=tuple(CameraCalibration(name=f"c{i}", frame_id=f"c{i}", width=640, height=480, camera_matrix=K,
+                                                  world_T_camera=look_at(eye, point[0])) for i, eye in enumerate(eyes)))
+        return triangulated_depth_stddev(CameraArray.from_rig(rig), point, np.ones((2, 1), bool), pixel_stddev=3.0)[:, 0]
+
+    # Perpendicular views: camera 0's depth is the other's lateral direction, 3 px at 0.8 m ≈ 4 mm.
+    assert stddev(90.0) == pytest.approx(np.full(2, 3.0 * 0.8 / 600), rel=0.05)
+    # 5° apart: depth along either ray ≈ 1/sin(5°) ≈ 11 × worse: there depth has most to add.
+    assert (stddev(5.0) > 8 * stddev(90.0)).all()
+    one_view = triangulated_depth_stddev(CameraArray.from_rig(Rig(cameras=(CameraCalibration(
+        name="c", frame_id="c", width=640, height=480, camera_matrix=K,
+        world_T_camera=look_at(np.array([0.0, 0.8, 0.0]), point[0])),))), point, np.ones((1, 1), bool), pixel_stddev=3.0)
+    assert np.isinf(one_view).all()
