@@ -58,8 +58,10 @@ class FusionConfig:
         depth_window_px: aligned depth is sampled at each keypoint over a square window of
             this half-width (px; 2: 5 × 5 pixels, ≈ 8 mm at 0.7 m with a 615 px focal length).
         depth_gate_m: a keypoint's measured joint depth counts when it lies within this of the
-            hand's (one view: the scaled PnP hand; several: the triangulated joint); beyond it
-            it is off the hand (a hole's edge, the grasped object, another finger).
+            hand's (one view: the scaled PnP hand; several: the triangulated joint, and also
+            within 3σ of it, σ from the sensor's and the triangulation's noise, and only from
+            a view most of whose joints agree: docs/fusion.md "Depth"); beyond it it is off
+            the hand (a hole's edge, the grasped object, another finger).
         depth_weight_px_per_mm: weight of the depth residual in the multi-view refinement
             (1 mm of depth error costs this many px); 0: depth unused with several views.
             Synthetic 2 / 4 cameras: 0 → 1 takes 12.1 → 11.3 / 8.9 → 8.1 mm; DexYCB 8 cameras

@@ -38,10 +38,12 @@ import warnings
 
 import numpy as np
 
+from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
-__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "DepthMapError", "check_depth",
-           "sample_keypoint_depths", "joint_depths", "fit_depth_scale", "hand_on_depth"]
+__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "DepthMapError",
+           "check_depth", "sample_keypoint_depths", "joint_depths", "joint_depth_stddev", "triangulated_depth_stddev",
+           "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
 # A window sample needs at least this fraction of valid pixels (else: a hole, no measurement).
@@ -63,6 +65,13 @@ _MEASURED_WEIGHT = 0.5
 _MAD_TO_SIGMA = 1.4826
 # One view's depth fit needs at least this many keypoints agreeing on the scale.
 _MIN_DEPTH_POINTS = 4
+# 1σ of a stereo depth camera's joint depth at 1 m (metres; it grows with z²): RealSense D4xx
+# 0.08 px subpixel RMS over a 50 mm baseline at 382 px is 4.2 mm (synth.depth's model);
+# rounded up for what a flat target does not show (smoothing over a finger, registration).
+_STEREO_STDDEV_AT_1M_M = 0.005
+# 1σ of the surface-to-joint offset model (metres): the half thicknesses vary by a few mm
+# between hands and with the side of the finger the camera sees.
+_OFFSET_STDDEV_M = 0.004
 # A depth spread below this (metres) is not believed: sensor quantisation and the offset
 # model's own error (a few mm) bound what the measurements can say.
 _MIN_DEPTH_STDDEV_M = 0.002
@@ -206,6 +215,43 @@ def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> np
     The surface depth (``sample_keypoint_depths``) plus ``JOINT_BEHIND_SURFACE_M``.
     """
     return sample_keypoint_depths(depth, pixels, window_px=window_px)[0] + JOINT_BEHIND_SURFACE_M
+
+
+def joint_depth_stddev(joint_z: np.ndarray, spread: np.ndarray) -> np.ndarray:
+    """1σ (metres) of measured joint depths: (...,) m depths, (...,) m window spreads → (...,) m.
+
+    The sensor's noise at that depth (stereo: ∝ z²), the window's measured spread and the
+    offset model's error, independent: added in quadrature.
+    """
+    sensor = _STEREO_STDDEV_AT_1M_M * np.square(joint_z)
+    return np.sqrt(sensor * sensor + np.square(spread) + _OFFSET_STDDEV_M ** 2)
+
+
+def triangulated_depth_stddev(cams: CameraArray, points: np.ndarray, inliers: np.ndarray, *,
+                              pixel_stddev: float) -> np.ndarray:
+    """1σ of triangulated points' depths along each camera's optical axis: (N, 3) m world,
+    (V, N) bool inlier views of each point → (V, N) m; inf where a point is missing or its
+    views leave it undetermined.
+
+    The linearised reprojection covariance of each point from its inlier views (2D noise
+    1σ ``pixel_stddev`` px), projected on each camera's axis: small where the views cross at
+    wide angles, large where they are few or nearly parallel (where depth adds most).
+    """
+    R = cams.camera_T_world[:, :3, :3]  # (V, 3, 3)
+    finite = np.isfinite(points).all(-1)  # (N,)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cam = cams.to_every_camera(np.where(finite[:, None], points, 0.0))  # (N, V, 3)
+        z = np.where(cam[..., 2] > 0, cam[..., 2], np.inf)  # (N, V)
+        u = cam[..., :2] / z[..., None]  # (N, V, 2)
+        # d(px)/dX = f / z (R[:2] − [u, v]ᵀ R[2]), as in the refinement
+        jac = (cams.focal / z)[..., None, None] * (R[:, :2] - u[..., None] * R[:, None, 2])  # (N, V, 2, 3) px/m
+    jac = np.where(inliers.T[..., None, None] & np.isfinite(jac), jac, 0.0)
+    info = np.einsum("nvai,nvaj->nij", jac, jac) / pixel_stddev ** 2  # (N, 3, 3) 1/m²
+    # A point seen along one ray (or none) has no information along it: rank < 3.
+    determined = finite & (np.linalg.matrix_rank(info, hermitian=True) == 3)
+    cov = np.linalg.pinv(np.where(determined[:, None, None], info, np.eye(3)), hermitian=True)  # (N, 3, 3) m²
+    var = np.einsum("vi,nij,vj->vn", R[:, 2], cov, R[:, 2])  # (V, N) m²
+    return np.where(determined[None], np.sqrt(np.maximum(var, 0.0)), np.inf)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,7 +19,8 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.depth import hand_on_depth, joint_depths
+from hand_pose_ros.fusion.depth import (JOINT_BEHIND_SURFACE_M, hand_on_depth, joint_depth_stddev, joint_depths,
+                                         sample_keypoint_depths, triangulated_depth_stddev)
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import estimate_monocular
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
@@ -61,6 +62,12 @@ _PRIOR_CONFIDENCE = 0.3
 # Sets of active views whose CameraArray is kept (a hand moving through a big rig changes its
 # set every few frames; each costs ~20 µs to rebuild).
 _ACTIVE_SETS_CACHE = 32
+# A view's measured joint depth enters the refinement when it lies within this many σ of the
+# colour-only triangulation's depth in that camera (fusion._observed_depths).
+_DEPTH_GATE_SIGMAS = 3.0
+# A view's depth is dropped for a hand when fewer than this fraction of its measured joints
+# agree with the triangulation: the majority decides whether the map sees this hand there.
+_MIN_AGREEING_DEPTH_FRACTION = 0.5
 # Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
 _HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
 
@@ -229,23 +236,41 @@ class MultiViewFusion:
         triangulated joints, (A, G·21) inlier views → (A, G·21) m in each active camera (NaN:
         none), or None when no active view has a depth map.
 
-        A depth counts where the view is an inlier for the joint and lies within
-        ``depth_gate_m`` of the triangulated joint's depth in that camera.
+        Depth only enters where it agrees with the colour-only triangulation: a view's joint
+        depth counts where the view is an inlier for the joint and the measurement lies within
+        ``_DEPTH_GATE_SIGMAS`` σ of the triangulated joint's depth in that camera, at most
+        ``depth_gate_m`` (σ: the measurement's, ``joint_depth_stddev``, and the triangulation's
+        along that camera's axis, ``triangulated_depth_stddev`` with 2D 1σ =
+        ``inlier_threshold_px`` / 3, in quadrature). A view fewer than
+        ``_MIN_AGREEING_DEPTH_FRACTION`` of whose measured joints of a hand pass sees something
+        else there (its depth registered at another time or place, the hand merged into what
+        lies behind it, an occluder): its depth is dropped for that hand.
         """
         cfg = self.config
         if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
             return None
         A, N = inliers.shape
-        measured = np.full((A, N // J, J), np.nan)
+        surface = np.full((A, N // J, J), np.nan)
+        spread = np.full((A, N // J, J), np.nan)
         for d, det in enumerate(frame.dets):
             depth = frame.depths[frame.view[d]]
             if depth is not None:
                 pixels = np.where(np.isfinite(frame.xy[d]), det.keypoints_2d, np.nan)  # unseen keypoints: none
-                measured[frame.slot[d], group_of[d]] = joint_depths(depth, pixels, window_px=cfg.depth_window_px)
-        measured = measured.reshape(A, N)
+                surface[frame.slot[d], group_of[d]], spread[frame.slot[d], group_of[d]] = sample_keypoint_depths(
+                    depth, pixels, window_px=cfg.depth_window_px)
+        measured = (surface + JOINT_BEHIND_SURFACE_M).reshape(A, N)  # (A, N) m joint depths
         with np.errstate(invalid="ignore"):
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
-            measured[~(inliers & (np.abs(measured - z) < cfg.depth_gate_m))] = np.nan
+            sigma = np.hypot(joint_depth_stddev(measured, spread.reshape(A, N)),
+                             triangulated_depth_stddev(frame.active_cams, points, inliers,
+                                                       pixel_stddev=cfg.inlier_threshold_px / 3.0))  # (A, N) m
+            gate = np.minimum(_DEPTH_GATE_SIGMAS * sigma, cfg.depth_gate_m)
+            agree = inliers & (np.abs(measured - z) < gate)  # (A, N)
+        sampled = (np.isfinite(measured) & inliers).reshape(A, N // J, J).sum(-1)  # (A, G)
+        agreeing = agree.reshape(A, N // J, J).sum(-1)
+        view_agrees = agreeing >= _MIN_AGREEING_DEPTH_FRACTION * sampled  # (A, G)
+        agree &= np.repeat(view_agrees, J, axis=1)
+        measured[~agree] = np.nan
         return measured if np.isfinite(measured).any() else None
 
     def _fit_to_depth(self, frame: FrameInputs, d: int, points_camera: np.ndarray,

@@ -163,3 +163,70 @@ def test_depth_pulls_a_joint_along_the_ray_in_the_refinement():
     z_after = cams.to_camera(pulled)[..., 2]  # (V, N)
     # Towards the measured depth in both views, not past it.
     assert (z_after > true_z + 1e-3).all() and (z_after < biased_z + 1e-3).all(), (z_after - true_z)
+
+
+def _multi_view_scene(seed: int = 5):
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.tools.synthetic_depth import render_hand_depth
+    from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
+
+    rng = np.random.default_rng(seed)
+    rig = make_rig(4, rng, distance=(0.6, 0.9), distortion=False)
+    truth = hand_sequence(1, rng)[0]  # (2, 21, 3) m world
+    dets, _ = synthesize_detections(truth, ("Left", "Right"), rig, NoiseModel(sigma_px=(2, 4)), rng)
+    clean = depth_from_millimetres(render_hand_depth(rig.cameras[0], truth, rng))
+    pixels = CameraArray.from_rig(rig).project(truth.reshape(-1, 3))[0]  # (42, 2) px in camera 0
+    return rig, truth, dets, clean, pixels
+
+
+def _fused(rig, dets, depths):
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+
+    hands = MultiViewFusion(rig, FusionConfig(filter="none")).process(dets, 0.0, depths=depths)
+    return np.stack([h.keypoints_3d for h in hands])
+
+
+def test_a_view_whose_depth_sees_something_else_does_not_move_the_multi_view_hands():
+    rig, truth, dets, clean, pixels = _multi_view_scene()
+    colour_only = _fused(rig, dets, None)
+    assert np.isfinite(colour_only).all()
+    # Camera 0's depth registered at another instant: below a row through the hands' upper
+    # joints it reads 8 cm further (the hand merged into what lay behind it), above it the
+    # hands as they are. Most joints then disagree with the triangulation; the few that
+    # agree are not evidence: the view's depth is dropped for both hands, not sampled.
+    row = np.quantile(pixels[:, 1], 0.3)
+    shifted = clean.copy()
+    shifted[int(np.ceil(row)) + 3:] += np.float32(0.08)
+    others = [None] * (len(rig) - 1)
+    np.testing.assert_array_equal(_fused(rig, dets, [shifted] + others), colour_only)
+    # Background only (the hands not in the map at all): nothing enters either.
+    background = np.full_like(clean, 1.8)
+    np.testing.assert_array_equal(_fused(rig, dets, [background] + others), colour_only)
+    # The same view's depth as it should be does enter the refinement.
+    with_depth = _fused(rig, dets, [clean] + others)
+    assert np.abs(with_depth - colour_only).max() > 1e-5
+
+
+def test_triangulated_depth_is_uncertain_along_nearly_parallel_views():
+    from hand_pose_ros.calibration import CameraCalibration, Rig
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.fusion.depth import triangulated_depth_stddev
+    from hand_pose_ros.tools.synthetic_scenes import look_at
+
+    point = np.zeros((1, 3))
+    K = np.array([[600.0, 0, 320], [0, 600, 240], [0, 0, 1]])
+
+    def stddev(angle_deg: float) -> np.ndarray:
+        eyes = [0.8 * np.array([np.sin(a), np.cos(a), 0.0]) for a in np.deg2rad([0.0, angle_deg])]
+        rig = Rig(cameras=tuple(CameraCalibration(name=f"c{i}", frame_id=f"c{i}", width=640, height=480, camera_matrix=K,
+                                                  world_T_camera=look_at(eye, point[0])) for i, eye in enumerate(eyes)))
+        return triangulated_depth_stddev(CameraArray.from_rig(rig), point, np.ones((2, 1), bool), pixel_stddev=3.0)[:, 0]
+
+    # Perpendicular views: camera 0's depth is the other's lateral direction, 3 px at 0.8 m ≈ 4 mm.
+    assert stddev(90.0) == pytest.approx(np.full(2, 3.0 * 0.8 / 600), rel=0.05)
+    # 5° apart: depth along either ray ≈ 1/sin(5°) ≈ 11 × worse: there depth has most to add.
+    assert (stddev(5.0) > 8 * stddev(90.0)).all()
+    one_view = triangulated_depth_stddev(CameraArray.from_rig(Rig(cameras=(CameraCalibration(
+        name="c", frame_id="c", width=640, height=480, camera_matrix=K,
+        world_T_camera=look_at(np.array([0.0, 0.8, 0.0]), point[0])),))), point, np.ones((1, 1), bool), pixel_stddev=3.0)
+    assert np.isinf(one_view).all()
