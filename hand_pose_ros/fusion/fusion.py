@@ -179,10 +179,12 @@ class MultiViewFusion:
             group_of[members] = g
         obs = np.full((V, G, J, 2), np.nan)
         obs_scores = np.zeros((V, G, J))
+        support = np.zeros((V, G, J))  # each view's say in which hypothesis wins: its detection's presence
         obs[slot, group_of] = xy
         obs_scores[slot, group_of] = scores
+        support[slot, group_of] = np.array([d.presence for d in frame.dets], np.float64)[:, None]
         obs, obs_scores = obs.reshape(V, G * J, 2), obs_scores.reshape(V, G * J)
-        tri = robust_triangulate(obs, obs_scores, cams, cfg.inlier_threshold_px)
+        tri = robust_triangulate(obs, obs_scores, cams, cfg.inlier_threshold_px, support=support.reshape(V, G * J))
         points = tri.points
         inlier_scores = np.where(tri.inliers, obs_scores, 0.0)  # (V, G·21)
         if cfg.refine and cfg.refine_iterations:

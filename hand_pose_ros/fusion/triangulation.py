@@ -153,17 +153,24 @@ def robust_triangulate(
     cams: CameraArray,
     threshold_px: float,
     pairs: np.ndarray | None = None,
+    support: np.ndarray | None = None,
 ) -> Triangulation:
     """(V, N, 2) normalized + (V, N) scores → robust 3D points, outlier views rejected per point.
 
     Every pair of views (``pairs`` (P, 2); by default all pairs of up to
     ``_MAX_HYPOTHESIS_VIEWS`` views, the point's best-scored ones in larger rigs) proposes a
-    point (ray midpoint); each point keeps the proposal with
-    the lowest truncated squared reprojection cost over all views (MSAC), its inliers are the
-    views within ``threshold_px``, and the point is re-estimated from them by weighted DLT
-    (weights: score × focal / depth, so the residual is in pixels).
+    point (ray midpoint); each point keeps the proposal with the lowest truncated squared
+    reprojection cost over all views (MSAC), each view's term weighted by its ``support``
+    ((V, N) ≥ 0; None: 1 for every view), its inliers are the views within ``threshold_px``,
+    and the point is re-estimated from them by weighted DLT (weights: score × focal / depth,
+    so the residual is in pixels).
+
+    Raises:
+        ValueError: ``support`` not shaped (V, N) like the observations.
     """
     V, N = xy.shape[:2]
+    if support is not None and support.shape != (V, N):
+        raise ValueError(f"robust_triangulate: support must be (V, N) = {(V, N)} like the observations, got {support.shape}")
     seen = np.isfinite(xy).all(-1) & (scores > 0)  # (V, N); NaN scores are not > 0
     xy = np.where(seen[..., None], xy, np.nan)
     first, second = _hypothesis_views(seen, scores, pairs)  # (P, N) each
@@ -173,7 +180,8 @@ def robust_triangulate(
     tau2 = threshold_px**2
     hyps = _pair_midpoints(xy, cams, first, second)  # (P, N, 3)
     err = reprojection_errors(hyps, xy, cams)  # (P, V, N)
-    cost = np.where(err < threshold_px, err * err, tau2).sum(1)  # (P, N); unseen views' NaN err → τ²
+    truncated = np.where(err < threshold_px, err * err, tau2)  # (P, V, N); unseen views' NaN err → τ²
+    cost = truncated.sum(1) if support is None else np.einsum("pvn,vn->pn", truncated, support)  # (P, N)
     cost[np.isnan(hyps[..., 0])] = np.inf
     best = np.argmin(cost, axis=0)  # (N,)
     idx = np.arange(N)

@@ -80,6 +80,35 @@ def test_robust_triangulation_rejects_outlier_views(setup) -> None:
     assert np.all(out.reprojection_error[~missing] < THRESHOLD_PX)
 
 
+def test_views_with_little_support_count_less_when_they_agree_on_a_wrong_point(setup) -> None:
+    """Three views agree on a point 8 cm off (a hidden joint that the landmark network places
+    alike in several views); two see the true point. Each view's truncated cost weighs by its
+    support, so with those three at 0.3 the pair wins; with equal support the majority would."""
+    cams, points, xy = setup
+    rng = np.random.default_rng(5)
+    direction = rng.normal(size=points.shape)
+    shifted = points + 0.08 * direction / np.linalg.norm(direction, axis=-1, keepdims=True)  # (40, 3)
+    cam = cams.to_camera(shifted)
+    biased = xy.copy()
+    wrong = [0, 2, 4]
+    biased[wrong] = (cam[..., :2] / cam[..., 2:])[wrong]
+    # Points whose shift shows in every view by more than the threshold (a shift along a
+    # view's ray would not show in it).
+    shown = (np.linalg.norm(cam[..., :2] / cam[..., 2:] - xy, axis=-1) * cams.focal[:, None]).min(0) > THRESHOLD_PX
+    assert shown.mean() > 0.5
+    support = np.ones(xy.shape[:2])
+    support[wrong] = 0.3
+    scores = np.ones(xy.shape[:2])
+    tri = robust_triangulate(biased, scores, cams, THRESHOLD_PX, support=support)
+    np.testing.assert_allclose(tri.points[shown], points[shown], atol=1e-7)
+    assert not tri.inliers[np.ix_(wrong, shown)].any() and tri.inliers[np.ix_([1, 3], shown)].all()
+    for majority in (robust_triangulate(biased, scores, cams, THRESHOLD_PX),
+                     robust_triangulate(biased, scores, cams, THRESHOLD_PX, support=np.ones(xy.shape[:2]))):
+        np.testing.assert_allclose(majority.points[shown], shifted[shown], atol=1e-7)
+    with pytest.raises(ValueError, match="support"):
+        robust_triangulate(biased, scores, cams, THRESHOLD_PX, support=support[:, :5])
+
+
 def test_epipolar_cost_separates_hands(setup) -> None:
     cams, _, _ = setup
     hands = hand_sequence(1, np.random.default_rng(4))[0]  # (2, 21, 3)
