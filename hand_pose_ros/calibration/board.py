@@ -126,7 +126,7 @@ class BoardDetector:
         self._detector = cv2.aruco.CharucoDetector(spec.board)
 
     def detect(self, image: np.ndarray) -> BoardDetection:
-        """(H, W) or (H, W, 3) uint8 image (BGR or RGB) → the corners found (possibly none)."""
+        """(H, W) grey or (H, W, 3) BGR uint8 image → the corners found (possibly none)."""
         if image.ndim == 3:
             image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         corners, ids, _, _ = self._detector.detectBoard(image)

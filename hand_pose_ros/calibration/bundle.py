@@ -48,7 +48,8 @@ class BundleConfig:
             ``"focal"`` (one scale of fx, fy per camera), ``"all"`` (fx, fy, cx, cy and the
             model's first ``distortion_terms`` coefficients).
         distortion_terms: coefficients refined with ``"all"`` (4: k1, k2, p1, p2 of plumb_bob, or
-            k1..k4 of equidistant; k3 of plumb_bob stays as given).
+            k1..k4 of equidistant; 5 adds k3 of plumb_bob), each camera's ``free_distortion``
+            of them.
         max_evaluations: cap on residual evaluations (scipy's ``max_nfev``).
         tolerance: scipy's ftol = xtol (relative change that ends the iterations).
     """
@@ -164,6 +165,7 @@ def bundle_adjust(
     scale_pair: tuple[int, int] | None = None,
     pose_prior: tuple[float, float] | None = None,
     weights: np.ndarray | None = None,
+    free_distortion: np.ndarray | None = None,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -188,6 +190,9 @@ def bundle_adjust(
             images must earn a move, and directions they leave undetermined stay put.
         weights: (M,) ≥ 0 per observation, multiplying its robustified pixel residuals
             (1 / px: one over the observation's standard deviation); None = 1.
+        free_distortion: (V, distortion_terms) bool, which of its first ``distortion_terms``
+            coefficients each camera refines with ``intrinsics="all"`` (the others stay as
+            given); None = all.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -210,7 +215,6 @@ def bundle_adjust(
     n_cam = 6 * free.size
     n_dist = config.distortion_terms if config.intrinsics == "all" else 0
     per_camera = {"fixed": 0, "focal": 1, "all": 4 + n_dist}[config.intrinsics]
-    n_focal = per_camera * V
     if points is not None:
         structure0 = check_shape("points", points, (None, 3), "bundle_adjust").astype(np.float64).reshape(-1)
         block = 3
@@ -222,13 +226,20 @@ def bundle_adjust(
         Q = board_points.shape[0]
     owner = point_index // Q  # (M,) structure block of each observation
     K0 = cameras.K.copy()
-    fisheye = cameras.is_fisheye[:, None]
-    dist0 = np.where(fisheye, cameras.fisheye[:, :n_dist], cameras.rational[:, :n_dist])
+    fish_terms = min(n_dist, cameras.fisheye.shape[1])  # equidistant has 4 coefficients, plumb_bob 5
+    dist0 = cameras.rational[:, :n_dist].copy()
+    dist0[cameras.is_fisheye, :fish_terms] = cameras.fisheye[cameras.is_fisheye, :fish_terms]
     if config.intrinsics == "all":
         intrinsics0 = np.concatenate([K0[:, 0, 0:1], K0[:, 1, 1:2], K0[:, 0, 2:3], K0[:, 1, 2:3], dist0], 1)
     else:
         intrinsics0 = np.zeros((V, per_camera))
-    x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0.reshape(-1), structure0])
+    refined = np.ones((V, per_camera), bool)  # which intrinsic parameters are unknowns
+    if free_distortion is not None and n_dist:
+        refined[:, 4:] = check_shape("free_distortion", np.asarray(free_distortion, bool), (V, n_dist), "bundle_adjust")
+    column = np.full((V, per_camera), -1)
+    column[refined] = np.arange(int(refined.sum()))  # (V, per_camera) offset in the intrinsics block, −1 = held
+    n_focal = int(refined.sum())
+    x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0])
     arrays = cameras
     base_T = cameras.camera_T_world.copy()
     centre0 = cameras.centers
@@ -245,12 +256,13 @@ def bundle_adjust(
             K[:, 1, 1] *= scale
             K[:, 0, 1] *= scale
         elif config.intrinsics == "all":
-            p = x[n_cam : n_cam + n_focal].reshape(V, -1)
+            p = intrinsics0.copy()
+            p[refined] = x[n_cam : n_cam + n_focal]
             K[:, 0, 0], K[:, 1, 1], K[:, 0, 2], K[:, 1, 2] = p[:, 0], p[:, 1], p[:, 2], p[:, 3]
             if n_dist:
                 rational, fish = arrays.rational.copy(), arrays.fisheye.copy()
                 rational[~arrays.is_fisheye, :n_dist] = p[~arrays.is_fisheye, 4:]
-                fish[arrays.is_fisheye, :n_dist] = p[arrays.is_fisheye, 4:]
+                fish[arrays.is_fisheye, :fish_terms] = p[arrays.is_fisheye, 4 : 4 + fish_terms]
                 model = dataclasses.replace(arrays, rational=rational, fisheye=fish)
         s = x[n_cam + n_focal :]
         if points is not None:
@@ -286,8 +298,9 @@ def bundle_adjust(
         rows.append(obs_rows[moving])
         cols.append(6 * cam_of_row[moving] + k)
     for k in range(per_camera):
-        rows.append(obs_rows)
-        cols.append(n_cam + per_camera * camera_index[obs_of_row] + k)
+        col = column[camera_index[obs_of_row], k]
+        rows.append(obs_rows[col >= 0])
+        cols.append(n_cam + col[col >= 0])
     for k in range(block):
         rows.append(obs_rows)
         cols.append(n_cam + n_focal + block * owner[obs_of_row] + k)

@@ -77,9 +77,11 @@ def _read_image_folders(root: pathlib.Path, detector):
     detections = {f.name: {} for f in folders}
     sizes: dict[str, tuple[int, int]] = {}
     for name, path in _progress(jobs, "board corners"):
-        image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             raise BoardCalibrationError(f"camera {name}: cannot read image {path}")
+        # The same grey as a bag's image of the same pixels (``_read_bag``).
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         size = (image.shape[1], image.shape[0])
         if sizes.setdefault(name, size) != size:
             raise BoardCalibrationError(f"camera {name}: {path.name} is {size[0]}x{size[1]}, its other images "
@@ -119,6 +121,8 @@ def _to_rgb(item):
 
 def _read_bag(path: str, detector):
     """Image / CompressedImage topics of a bag → as ``_read_image_folders``; images named by stamp (ms)."""
+    import cv2
+
     from hand_pose_ros.ros.conversions import stamp_to_ns
     from hand_pose_ros.tools.bag_io import read_bag
 
@@ -127,7 +131,7 @@ def _read_bag(path: str, detector):
     detections: dict[str, dict] = {n: {} for n in order}
     sizes: dict[str, tuple[int, int]] = {}
     for item in _progress(list(read_bag(path, list(names))), "board corners"):
-        image = _to_rgb(item)
+        image = cv2.cvtColor(_to_rgb(item), cv2.COLOR_RGB2GRAY)
         name = names[item.topic]
         key = f"{stamp_to_ns(item.message.header.stamp) // 1_000_000:d}"  # cameras triggered together: same ms
         sizes[name] = (image.shape[1], image.shape[0])
@@ -254,11 +258,13 @@ def _board(args: argparse.Namespace) -> int:
     out = pathlib.Path(args.out)
     save_calibration(out, result.rig)
     lines = [f"calibration of {len(order)} cameras from {len(result.world_T_board)} board poses → {out}",
-             "camera  images  with-corners  corners  used  shared  rms(px)  intrinsics-rms(px)  fx(px)"]
+             "camera  images  with-corners  corners  used  shared  rms(px)  intrinsics-rms(px)  fx(px)  "
+             "distortion-terms"]
     for report, cam in zip(result.cameras, result.rig.cameras):
         lines.append(f"{report.name}  {report.images}  {report.views_with_corners}  {report.corners_found}  "
                      f"{report.views_used}  {report.views_shared}  {report.rms_px:.3f}  "
-                     f"{report.intrinsics_rms_px:.3f}  {cam.camera_matrix[0, 0]:.1f}")
+                     f"{report.intrinsics_rms_px:.3f}  {cam.camera_matrix[0, 0]:.1f}  "
+                     f"{','.join(report.distortion_terms) or 'given'}")
     lines += ["baselines:"] + _baseline_lines(result.rig.names, result.baselines_m)
     _write_report(out, lines)
     _plot(out.with_suffix(".png"), result.rig, result.world_T_board, spec)
