@@ -16,6 +16,7 @@ fit_meshes=True)`` does both.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import numbers
@@ -312,7 +313,7 @@ class HandPosePipeline:
         present = tuple(image is not None for image in images)
         shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
         usable, problems = self._usable_depths(depths, shapes)
-        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems)
+        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems, images)
 
     def process_detections(
         self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *,
@@ -425,11 +426,28 @@ class HandPosePipeline:
         fit_meshes: bool,
         depths: list[np.ndarray | None] | None,
         depth_problems: dict[str, str],
+        images: Sequence[np.ndarray | None] | None = None,
     ) -> FrameResult:
         fuse_start = time.perf_counter()
-        detector_hands = tuple(self._fusion.process(detections, stamp_ns / NS_PER_S, depths=depths))
-        if self._guided is not None:
-            self._guided.update(detector_hands, stamp_ns / NS_PER_S, detections)
+        stamp = stamp_ns / NS_PER_S
+        second_look = self._guided is not None and images is not None and self._guided.config.search_same_frame
+        # The tracks before this frame: a second look re-fuses the frame from them.
+        tracker = copy.deepcopy(self._fusion.tracker) if second_look else None
+        detector_hands = tuple(self._fusion.process(detections, stamp, depths=depths))
+        if second_look:
+            search_start = time.perf_counter()
+            found = self._guided.search_now(images, detector_hands, detections)
+            if found is not None and any(found):
+                detections = [list(view) + list(extra) for view, extra in zip(detections, found)]
+                self._fusion.tracker = tracker
+                detector_hands = tuple(self._fusion.process(detections, stamp, depths=depths))
+            # The palm search is detection time, not fusion time.
+            searched_ms = 1e3 * (time.perf_counter() - search_start)
+            detect_ms += searched_ms
+            fuse_start += searched_ms / 1e3
+            self._guided.update(detector_hands, stamp)  # the second look replaces the next frame's searches
+        elif self._guided is not None:
+            self._guided.update(detector_hands, stamp, detections)
         self._monitor.update(detector_hands, detections)
         definition = self._fusion.config.keypoint_definition
         hands = detector_hands if definition == "mediapipe" else tuple(to_mano(detector_hands))

@@ -265,6 +265,37 @@ def test_build_problems_are_listed_together(rig, tmp_path):
         HandPosePipeline.from_config(types.SimpleNamespace(detector=HandDetectorConfig(), fusion={}, mesh=MeshFitterConfig()), rig)
 
 
+def test_a_hand_one_view_finds_is_searched_for_and_triangulated_in_the_same_frame(rig, images):
+    # Views 1-3 pasted into a canvas 4x their size: their whole-frame palm search misses the
+    # hands; view 0 finds them, so the first pass has one-view hands only.
+    import dataclasses as dc
+
+    factor, frame = 4, FRAMES[0]
+    views, cameras = [images[frame][0]], [rig.cameras[0]]
+    for image, camera in zip(images[frame][1:], rig.cameras[1:]):
+        height, width = image.shape[:2]
+        canvas = np.full((height * factor, width * factor, 3), 127, np.uint8)
+        top, left = (height * (factor - 1)) // 2, (width * (factor - 1)) // 2
+        canvas[top:top + height, left:left + width] = image
+        K = camera.camera_matrix.copy()
+        K[0, 2] += left
+        K[1, 2] += top
+        views.append(canvas)
+        cameras.append(dc.replace(camera, width=canvas.shape[1], height=canvas.shape[0], camera_matrix=K))
+    small = Rig(cameras=tuple(cameras), world_frame=rig.world_frame)
+    outcome = {}
+    for same_frame in (False, True):
+        config = PipelineConfig(guidance=GuidanceConfig(search_same_frame=same_frame), mesh=MeshFitterConfig(model="none"))
+        with HandPosePipeline.from_config(config, small, warm_up=False) as pipeline:
+            result = pipeline.process(views, _stamp(0))
+        outcome[same_frame] = result
+    assert outcome[False].hands and all(h.monocular for h in outcome[False].hands)  # the premise
+    assert all(view == () for view in outcome[False].detections[1:])
+    triangulated = [h for h in outcome[True].hands if not h.monocular]
+    assert triangulated and all(np.median(h.num_views) >= 2 for h in triangulated)
+    assert any(outcome[True].detections[1:])  # the searched views' detections are in the result
+
+
 def test_mano_definition_maps_the_output_and_the_monitor_sees_every_camera(rig, images):
     from hand_pose_ros.keypoint_definitions import to_mano
 

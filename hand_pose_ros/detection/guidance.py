@@ -183,6 +183,28 @@ class GuidedDetector:
                 if hand.monocular:
                     self._add_searches(hand, detections)
 
+    def search_now(self, images: Sequence[np.ndarray | None], hands: Sequence[Hand3D],
+                   detections: Sequence[Sequence[HandDetection2D]]) -> list[list[HandDetection2D]] | None:
+        """The same frame's second look for ``hands``' one-view (monocular) hands: the palm
+        detector runs on each other view that shows no hand where one could be (the search of
+        the module docstring, at once instead of on the next frame) → per view the hands it
+        found there (``detect``'s lists), or None when no view was searched. The fusion then
+        re-fuses the frame with them (``HandPosePipeline``), so a hand seen by a second camera
+        is triangulated in its first frame rather than placed from one view's landmarks.
+        Clears the next frame's searches: this look replaces them."""
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        for hand in hands:
+            if hand.monocular:
+                self._add_searches(hand, detections)
+        views = self._search_views
+        if not views:
+            return None
+        searched = [image if view in views else None for view, image in enumerate(images)]
+        regions = [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
+        found = self.detector.detect(searched, palm_regions=regions, force_palm=views)
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        return found
+
     def searches_for_next_frame(self) -> tuple[list[list[np.ndarray]], list[int]]:
         """Per view the palm squares ``(3,)`` (centre x, y, side px) ``detect`` searches for
         one-view hands besides its usual regions (copies), and the views whose palm detector

@@ -226,3 +226,24 @@ def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_han
     assert guided.detect([canvas, canvas], 3 / 30)[1] == []
     guided.update([_hand(hands[0])], 4 / 30, [[seen], []])
     assert guided.searches_for_next_frame() == ([[], []], [])
+
+
+def test_the_same_frame_search_finds_a_one_view_hand_at_once(detector, small_hand) -> None:
+    canvas, rig, hands = small_hand
+    camera = rig.cameras[0]
+    twin = Rig(cameras=(camera, dataclasses.replace(camera, name="twin", frame_id="twin_optical_frame")))
+    cams = CameraArray.from_rig(twin)
+    guided = GuidedDetector(detector, twin, GuidanceConfig(palm_tiles=1))
+    assert guided.detect([canvas, canvas])[1] == []  # the premise: the whole-frame palm search misses it
+    seen = HandDetection2D(keypoints_2d=cams.project(hands[0])[0].astype(np.float32),
+                           keypoint_scores=np.ones(NUM_KEYPOINTS, np.float32), handedness=Handedness.RIGHT,
+                           handedness_score=1.0, presence=1.0)
+    one_view = dataclasses.replace(_hand(hands[0], views=1, monocular=True), depth_stddev=0.1)
+    found = guided.search_now([canvas, canvas], [one_view], [[seen], []])
+    assert found is not None and found[0] == [] and len(found[1]) >= 1  # only the view without a hand is searched
+    error = min(np.median(np.linalg.norm(d.keypoints_2d - cams.project(h)[1], axis=-1)) for d in found[1] for h in hands)
+    assert error < _KEYPOINT_TOLERANCE_PX
+    assert guided.searches_for_next_frame() == ([[], []], [])  # done now, not again on the next frame
+    # Nothing to search: every view shows a hand, or the hand is triangulated.
+    assert guided.search_now([canvas, canvas], [one_view], [[seen], [seen]]) is None
+    assert guided.search_now([canvas, canvas], [_hand(hands[0])], [[seen], []]) is None
