@@ -232,7 +232,8 @@ class HandDetector:
         crop_views = [v for v, _ in crops]
         images = warp_crops(prepared, crop_views,
                             geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype)
+                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype,
+                            channels_last=self._backend.channels_last)
         raw_boxes, raw_scores = self._backend.palm(images)
         self.stage_calls["palm"] += 1
         boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
@@ -299,7 +300,7 @@ class HandDetector:
         size = geometry.LANDMARK_INPUT_SIZE
         rects = torch.stack([c.rect for c in candidates]).to(self._device)  # (N, 5)
         crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
-                           replicate_border=True, dtype=self._dtype)
+                           replicate_border=True, dtype=self._dtype, channels_last=self._backend.channels_last)
         landmarks, presence, handedness, world = self._backend.landmark(crops)
         self.stage_calls["landmark"] += 1
         n = len(candidates)
