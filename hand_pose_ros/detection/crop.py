@@ -111,11 +111,13 @@ def warp_crops(
     size: int,
     replicate_border: bool,
     dtype: torch.dtype,
+    channels_last: bool = True,
 ) -> torch.Tensor:
     """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, on the views' device.
 
     On the CPU (``images.batch`` is None) one ``cv2.warpAffine`` per crop on the uint8 view,
-    the result laid out channels-last in memory (an NCHW view of ``(N, S, S, 3)``). On a GPU
+    the result laid out channels-last in memory (an NCHW view of ``(N, S, S, 3)``), or plain
+    NCHW when not ``channels_last`` (the layout the network's runtime takes). On a GPU
     one ``grid_sample`` for all: crop i samples view ``view_index[i]`` through a grid laid out
     as ``(V, K·S, S)`` (K = most crops of one view; unused slots are sampled and discarded).
     Both give uint8 levels, as MediaPipe's crops.
@@ -128,7 +130,7 @@ def warp_crops(
     """
     views = list(range(len(affines))) if view_index is None else list(view_index)
     if images.batch is None:
-        return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype)
+        return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype, channels_last)
     device = images.batch.device
     index = torch.tensor(views, device=device)
     full = torch.tensor(images.batch.shape[:1:-1], dtype=torch.float32, device=device)  # (W_max, H_max)
@@ -172,13 +174,18 @@ def warp_crops(
 
 
 def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: torch.Tensor, size: int,
-                    replicate_border: bool, dtype: torch.dtype) -> torch.Tensor:
+                    replicate_border: bool, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
     """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of ``views[view_index[i]]`` (uint8,
-    bilinear, the affine taken as the crop → image map) → ``(N, 3, S, S)`` channels-last in memory."""
+    bilinear, the affine taken as the crop → image map) → ``(N, 3, S, S)``, channels-last in
+    memory or plain NCHW."""
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     crops = np.empty((len(view_index), size, size, 3), np.uint8)
     for i, (view, affine) in enumerate(zip(view_index, affines.cpu().double().numpy())):
         cv2.warpAffine(views[view], affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
-    unit = torch.from_numpy(np.divide(crops, 255.0, dtype=np.float32))  # MediaPipe's [0, 1] input
-    return unit.permute(0, 3, 1, 2).to(dtype)
+    if channels_last:
+        unit = torch.from_numpy(np.divide(crops, 255.0, dtype=np.float32))  # MediaPipe's [0, 1] input
+        return unit.permute(0, 3, 1, 2).to(dtype)
+    # Planar: transposing the uint8 crops moves a quarter of the bytes of the float ones.
+    planar = np.ascontiguousarray(crops.transpose(0, 3, 1, 2))  # (N, 3, S, S) uint8
+    return torch.from_numpy(np.divide(planar, 255.0, dtype=np.float32)).to(dtype)

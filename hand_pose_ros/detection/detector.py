@@ -232,7 +232,8 @@ class HandDetector:
         crop_views = [v for v, _ in crops]
         images = warp_crops(prepared, crop_views,
                             geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype)
+                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype,
+                            channels_last=self._backend.channels_last)
         raw_boxes, raw_scores = self._backend.palm(images)
         self.stage_calls["palm"] += 1
         boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
@@ -284,10 +285,18 @@ class HandDetector:
         for k, view in enumerate(ids):
             track = self._tracks.get(view)
             chosen = [_Candidate(k, r, None, external_min_presence, external=True) for r in external.get(k, [])]
-            for rect, box in [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, []):
-                if chosen and geometry.rect_iou(rect[None], torch.stack([c.rect for c in chosen])).max() > _SAME_HAND_IOU:
-                    continue
-                chosen.append(_Candidate(k, rect, box))
+            others = [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, [])
+            if not others:
+                out.extend(chosen[: self.config.max_hands])
+                continue
+            # Every pair's overlap in one call (a call per region cost more in overhead than maths).
+            rects = [c.rect for c in chosen] + [r for r, _ in others]
+            overlap = (geometry.rect_iou(torch.stack(rects), torch.stack(rects)) > _SAME_HAND_IOU).tolist()
+            kept = list(range(len(chosen)))  # indices into ``rects``
+            for i, (rect, box) in enumerate(others, start=len(chosen)):
+                if not any(overlap[i][j] for j in kept):
+                    kept.append(i)
+                    chosen.append(_Candidate(k, rect, box))
             out.extend(chosen[: self.config.max_hands])
         return out
 
@@ -299,7 +308,7 @@ class HandDetector:
         size = geometry.LANDMARK_INPUT_SIZE
         rects = torch.stack([c.rect for c in candidates]).to(self._device)  # (N, 5)
         crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
-                           replicate_border=True, dtype=self._dtype)
+                           replicate_border=True, dtype=self._dtype, channels_last=self._backend.channels_last)
         landmarks, presence, handedness, world = self._backend.landmark(crops)
         self.stage_calls["landmark"] += 1
         n = len(candidates)
@@ -309,18 +318,23 @@ class HandDetector:
         bounds = geometry.rect_bounds(rects)
         keypoints, world, next_rects, bounds = (t.cpu() for t in (keypoints, world, next_rects, bounds))
         presence, right_score = presence[:, 0].cpu(), handedness[:, 0].cpu()
-        for i in sorted(range(n), key=lambda j: -float(presence[j])):
+        # Every pair's overlap in one call (a call per region cost more in overhead than maths).
+        overlap = (geometry.rect_iou(next_rects, next_rects) > _SAME_HAND_IOU).tolist()  # (n, n)
+        presence_list = presence.tolist()
+        kept: dict[int, list[int]] = {}  # view → indices of its kept regions
+        for i in sorted(range(n), key=lambda j: -presence_list[j]):
             cand = candidates[i]
             if presence[i] < (self.config.min_presence if cand.min_presence is None else cand.min_presence):
                 if not cand.external:
                     lost.add(cand.view)
                 continue
-            mine = kept_rects[cand.view]
-            if mine and geometry.rect_iou(next_rects[i][None], torch.stack(mine)).max() > _SAME_HAND_IOU:
+            mine = kept.setdefault(cand.view, [])
+            if any(overlap[i][j] for j in mine):
                 continue  # two regions converged on one hand: keep the more confident one
-            mine.append(next_rects[i])
+            mine.append(i)
+            kept_rects[cand.view].append(next_rects[i])
             results[cand.view].append(self._to_detection(
-                prepared, cand, keypoints[i], world[i], float(presence[i]), float(right_score[i]),
+                prepared, cand, keypoints[i], world[i], presence_list[i], float(right_score[i]),
                 cand.palm_box if cand.palm_box is not None else bounds[i]))
 
     @staticmethod

@@ -39,7 +39,7 @@ from hand_pose_ros.detection.config import GuidanceConfig
 from hand_pose_ros.detection import geometry
 from hand_pose_ros.detection.detector import HandDetector
 from hand_pose_ros.fusion.camera import CameraArray
-from hand_pose_ros.keypoints import HandKeypoint
+from hand_pose_ros.keypoints import NUM_KEYPOINTS, HandKeypoint
 from hand_pose_ros.types import Hand3D, HandDetection2D
 
 __all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "crops_from_keypoints", "palm_tiles"]
@@ -104,18 +104,23 @@ def crops_from_keypoints(hands: Sequence[np.ndarray], cameras: CameraArray) -> l
     behind the camera, or its crop's centre falls outside the image.
     """
     out: list[list[np.ndarray]] = [[] for _ in range(len(cameras))]
-    for keypoints in hands:
-        projected = cameras.project(keypoints)  # (V, 21, 2) px, NaN missing / behind
-        for view in range(len(cameras)):
-            points = projected[view]
-            if not np.isfinite(points[list(_ORIENTING)]).all():
-                continue
-            # A missing finger joint must not widen the crop: it stands in as the wrist.
-            points = np.where(np.isfinite(points), points, points[HandKeypoint.WRIST])
-            rect = geometry.landmark_rects(torch.from_numpy(points[None]).float())[0].double().numpy()
-            width, height = cameras.image_size[view]
-            if 0 <= rect[0] < width and 0 <= rect[1] < height:
-                out[view].append(rect)
+    if not len(hands):
+        return out
+    projected = cameras.project(np.stack(hands).reshape(-1, 3))  # (V, H·21, 2) px, NaN missing / behind
+    projected = projected.reshape(len(cameras), len(hands), NUM_KEYPOINTS, 2).transpose(1, 0, 2, 3)  # (H, V, 21, 2)
+    usable = np.isfinite(projected[:, :, list(_ORIENTING)]).all((-1, -2))  # (H, V)
+    if not usable.any():
+        return out
+    hand_of, view_of = np.nonzero(usable)  # (M,) each, hand-major
+    points = projected[hand_of, view_of]  # (M, 21, 2)
+    # A missing finger joint must not widen the crop: it stands in as the wrist.
+    points = np.where(np.isfinite(points), points, points[:, HandKeypoint.WRIST, None])
+    # All crops in one call (per crop, the torch ops' overhead outweighed their maths).
+    rects = geometry.landmark_rects(torch.from_numpy(points).float()).double().numpy()  # (M, 5)
+    for view, rect in zip(view_of.tolist(), rects):
+        width, height = cameras.image_size[view]
+        if 0 <= rect[0] < width and 0 <= rect[1] < height:
+            out[view].append(rect)
     return out
 
 

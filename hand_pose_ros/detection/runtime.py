@@ -54,6 +54,9 @@ class NetworkBackend:
     """
 
     name = "base"
+    # Its runtime takes CPU crops channels-last in memory (``(B, S, S, 3)`` behind the NCHW
+    # view); False: plain NCHW. ``crop.warp_crops`` lays CPU crops out so, saving a copy.
+    channels_last = True
 
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device, self.dtype = device, dtype

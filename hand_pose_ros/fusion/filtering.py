@@ -21,8 +21,10 @@ __all__ = ["HandFilter", "OneEuroFilter"]
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray | float:
-    tau = 1.0 / (2.0 * np.pi * cutoff_hz)
-    return 1.0 / (1.0 + tau / dt)
+    """Smoothing factor of a first-order low-pass at ``cutoff_hz`` for a step of ``dt`` s:
+    1 / (1 + τ/dt) with τ = 1 / (2π fc), written as y / (1 + y), y = 2π fc dt (fewer operations)."""
+    y = (2.0 * np.pi * dt) * cutoff_hz
+    return y / (1.0 + y)
 
 
 class OneEuroFilter:
@@ -37,6 +39,7 @@ class OneEuroFilter:
         self._x: np.ndarray | None = None
         self._dx: np.ndarray | None = None
         self._stamp: float | None = None
+        self._complete = False  # every element of ``_x`` is finite
 
     def __call__(self, x: np.ndarray, stamp: float) -> np.ndarray:
         """Filter sample ``x`` taken at ``stamp`` seconds; returns an array like ``x``."""
@@ -47,23 +50,33 @@ class OneEuroFilter:
             self._x = np.where(finite, x, np.nan)
             self._dx = np.zeros_like(x)
             self._stamp = stamp
+            self._complete = bool(finite.all())
             return self._x.copy()
         dt = stamp - self._stamp
         self._stamp = stamp
-        fresh = finite & ~np.isfinite(self._x)  # elements seen for the first time
+        # Every element seen now and before (the usual case): the same arithmetic without the
+        # masks, which cost more than the maths on (21, 3) arrays.
+        complete = self._complete and bool(finite.all())
+        known = None if complete else np.isfinite(self._x)
         # The prediction uses the velocity known before this sample.
         base = self._x + self._dx * dt if self.predict else self._x
-        dx = np.where(finite & ~fresh, (x - self._x) / dt, 0.0)
         a_d = _alpha(self.derivative_cutoff_hz, dt)
-        self._dx = np.where(finite, a_d * dx + (1 - a_d) * self._dx, self._dx)
+        if complete:
+            self._dx = a_d * ((x - self._x) / dt) + (1 - a_d) * self._dx
+        else:
+            dx = np.where(finite & known, (x - self._x) / dt, 0.0)
+            self._dx = np.where(finite, a_d * dx + (1 - a_d) * self._dx, self._dx)
         # Speed of the whole point (norm over the last axis), not of each coordinate.
-        speed = np.sqrt((self._dx * self._dx).sum(-1, keepdims=True))
-        cutoff = self.min_cutoff_hz + self.beta * speed
-        a = _alpha(cutoff, dt)
-        smoothed = np.where(fresh, x, a * x + (1 - a) * base)  # NaN only where masked below
-        self._x = np.where(finite, smoothed, self._x)
+        speed = np.sqrt(np.add.reduce(self._dx * self._dx, axis=-1, keepdims=True))
+        a = _alpha(self.min_cutoff_hz + self.beta * speed, dt)
+        smoothed = a * x + (1 - a) * base  # NaN only where unseen (masked below)
+        if complete:
+            self._x = smoothed
+            return smoothed.copy()
+        fresh = finite & ~known  # elements seen for the first time
+        self._x = np.where(finite, np.where(fresh, x, smoothed), self._x)
+        self._complete = bool(np.isfinite(self._x).all())
         return np.where(finite, self._x, np.nan)
-
 
 
 class HandFilter:
@@ -79,17 +92,27 @@ class HandFilter:
     def __init__(self, min_cutoff_hz: float, beta: float, derivative_cutoff_hz: float) -> None:
         self._centre = OneEuroFilter(min_cutoff_hz, beta, derivative_cutoff_hz, predict=True)
         self._shape = OneEuroFilter(min_cutoff_hz, beta, derivative_cutoff_hz)
-        self._offsets: np.ndarray | None = None  # (21, 3) last filtered joints − centre
+        self._offsets: np.ndarray | None = None  # (21, 3) last filtered joints − centre; NaN rows unset
+        self._has_offset: np.ndarray | None = None  # (21,) rows of ``_offsets`` that are set
 
     def __call__(self, points: np.ndarray, stamp: float) -> np.ndarray:
         """Filter ``points`` (21, 3) taken at ``stamp`` seconds; returns (21, 3)."""
         points = np.asarray(points, np.float64)
         seen = np.isfinite(points).all(-1)  # (21,)
+        if self._offsets is None:
+            self._offsets, self._has_offset = np.full_like(points, np.nan), np.zeros_like(seen)
+        # (sum / count below is np.mean's arithmetic without its Python wrapper.)
+        if seen.all() and self._has_offset.all():
+            # Every joint seen and offset (the usual case): no masks needed.
+            centre = self._centre((points - self._offsets).sum(0) / len(points), stamp)  # (3,)
+            self._offsets = self._shape(points - centre, stamp)  # (21, 3)
+            return self._offsets + centre
         if not seen.any():
             return np.full_like(points, np.nan)
-        known = seen & np.isfinite(self._offsets).all(-1) if self._offsets is not None else np.zeros_like(seen)
-        centre = (points[known] - self._offsets[known]).mean(0) if known.any() else points[seen].mean(0)  # (3,)
-        centre = self._centre(centre, stamp)
+        known = seen & self._has_offset
+        use, offsets = (known, self._offsets[known]) if known.any() else (seen, 0.0)
+        centre = self._centre((points[use] - offsets).sum(0) / np.count_nonzero(use), stamp)  # (3,)
         shape = self._shape(points - centre, stamp)  # (21, 3); NaN where unseen
-        self._offsets = np.where(np.isfinite(shape), shape, self._offsets if self._offsets is not None else np.nan)
+        self._offsets = np.where(seen[:, None], shape, self._offsets)
+        self._has_offset |= seen
         return shape + centre

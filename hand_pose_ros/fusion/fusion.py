@@ -143,8 +143,11 @@ class MultiViewFusion:
         seen = np.isfinite(pixels).all(-1) & (scores >= cfg.min_keypoint_score) & (scores > 0)
         pixels[~seen] = np.nan
         predicted = self.tracker.predictions(stamp)  # (K, 21, 3)
-        active, slot = np.unique(view, return_inverse=True)
-        frame = FrameInputs(stamp=stamp, dets=dets, view=view, active=active, slot=slot.reshape(-1),
+        # ``view`` ascends (rig order): each new value opens a slot (np.unique costs more here).
+        opens = np.ones(len(view), bool)
+        opens[1:] = view[1:] != view[:-1]
+        active, slot = view[opens], np.cumsum(opens) - 1
+        frame = FrameInputs(stamp=stamp, dets=dets, view=view, active=active, slot=slot,
                             active_cams=self.active_cameras(active), xy=self.cams.pixels_to_normalized(pixels, view),
                             scores=scores, predicted=predicted, known=self._depth_known(stamp),
                             depths=tuple(depths) if depths is not None else (None,) * len(self.rig))

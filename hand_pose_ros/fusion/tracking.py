@@ -61,8 +61,10 @@ class Track:
     def learn_bones(self, points: np.ndarray, rate: float) -> None:
         """Update bone lengths from (21, 3) triangulated joints (NaN-safe, outliers skipped)."""
         measured = bone_lengths(points, BONE_INDEX)
-        change = measured - self.bones  # (20,) m; NaN until a bone is learned
         ok = np.isfinite(measured)
+        if not ok.any():  # nothing measured (a one-view hand): nothing to learn
+            return
+        change = measured - self.bones  # (20,) m; NaN until a bone is learned
         established = self.bone_counts >= _BONES_ESTABLISHED
         ok &= ~established | (np.abs(change) < _BONE_OUTLIER_REL * self.bones)
         # Running mean at first, then an exponential average with ``rate``.
@@ -162,11 +164,13 @@ class Tracker:
         elif track.age > 0 and dt > 0:
             diff = out - track.points
             ok = np.isfinite(diff).all(-1)
-            moved = diff[ok].mean(0) / dt if ok.any() else np.zeros(3)
+            # sum / count is np.mean's arithmetic without its Python wrapper.
+            moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
             velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
             speed = np.sqrt(velocity @ velocity)
             track.velocity = velocity * min(1.0, _MAX_HAND_SPEED / speed) if speed > 0 else velocity
-        track.points = np.where(np.isfinite(out), out, track.predict(stamp))
+        finite = np.isfinite(out)
+        track.points = out if finite.all() else np.where(finite, out, track.predict(stamp))
         track.last_stamp = stamp
         if multi_view:
             track.last_multi_view_stamp = stamp

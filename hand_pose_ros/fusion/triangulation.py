@@ -62,7 +62,8 @@ def view_pairs(num_views: int) -> np.ndarray:
 
 
 def _hypothesis_views(seen: np.ndarray, scores: np.ndarray, pairs: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """(V, N) seen, (V, N) scores → the two views of each point's hypotheses, (P, N) int each.
+    """(V, N) seen, (V, N) scores → the two views of each point's hypotheses, (P, N) int each,
+    or (P, 1) when every point has the same pairs.
 
     ``pairs`` (P, 2) given: the same pairs for every point. Otherwise all pairs of up to
     ``_MAX_HYPOTHESIS_VIEWS`` views: every view when there are no more, else each point's
@@ -76,7 +77,7 @@ def _hypothesis_views(seen: np.ndarray, scores: np.ndarray, pairs: np.ndarray | 
         return top[slots[:, 0]], top[slots[:, 1]]
     if pairs is None:
         pairs = view_pairs(V)
-    return np.broadcast_to(pairs[:, :1], (len(pairs), N)), np.broadcast_to(pairs[:, 1:], (len(pairs), N))
+    return pairs[:, :1], pairs[:, 1:]
 
 
 @functools.lru_cache(maxsize=_DLT_BLOCKS_CACHE)
@@ -107,7 +108,8 @@ def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.n
     A = (coefficients.T @ _dlt_blocks(cams)).reshape(-1, 4, 4)  # (N, 4, 4)
     enough = (w > 0).sum(0) >= 2
     A[~enough] = np.eye(4)
-    M = A[:, :3, :3] + (_RIDGE * np.trace(A[:, :3, :3], axis1=1, axis2=2))[:, None, None] * np.eye(3)
+    trace = A[:, 0, 0] + A[:, 1, 1] + A[:, 2, 2]  # (N,): np.trace's arithmetic, without its wrapper
+    M = A[:, :3, :3] + (_RIDGE * trace)[:, None, None] * np.eye(3)
     points = np.linalg.solve(M, -A[:, :3, 3:])[..., 0]  # (N, 3)
     points[~enough] = np.nan
     return points
@@ -124,17 +126,21 @@ def reprojection_errors(points: np.ndarray, xy: np.ndarray, cams: CameraArray) -
 
 
 def _pair_midpoints(xy: np.ndarray, cams: CameraArray, first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """(V, N, 2) normalized, (P, N) the two views of each hypothesis → (P, N, 3) midpoints of
-    the closest approach of their rays."""
+    """(V, N, 2) normalized, (P, N) or (P, 1) (the same for every point) the two views of each
+    hypothesis → (P, N, 3) midpoints of the closest approach of their rays."""
     R = cams.camera_T_world[:, :3, :3]
     rays = xy @ R[:, :2] + R[:, None, 2]  # (V, N, 3) world: Rᵀ [x, y, 1] per point
     ray_norm2 = np.einsum("vni,vni->vn", rays, rays)  # (V, N)
     centers = cams.centers  # (V, 3)
-    n = np.arange(xy.shape[1])
-    da, db = rays[first, n], rays[second, n]  # (P, N, 3)
-    ca, cb = centers[first], centers[second]  # (P, N, 3)
+    if first.shape[1] == 1:  # whole rows: far cheaper than a gather per point
+        da, db, a, c = rays[first[:, 0]], rays[second[:, 0]], ray_norm2[first[:, 0]], ray_norm2[second[:, 0]]
+    else:
+        n = np.arange(xy.shape[1])
+        da, db, a, c = rays[first, n], rays[second, n], ray_norm2[first, n], ray_norm2[second, n]
+    # da, db (P, N, 3); a, c (P, N)
+    ca, cb = centers[first], centers[second]  # (P, N or 1, 3)
     w0 = ca - cb
-    a, b, c = ray_norm2[first, n], np.einsum("pni,pni->pn", da, db), ray_norm2[second, n]  # (P, N) each
+    b = np.einsum("pni,pni->pn", da, db)  # (P, N)
     d, e = np.einsum("pni,pni->pn", da, w0), np.einsum("pni,pni->pn", db, w0)
     denom = a * c - b * b
     ok = denom > _MIN_RAY_ANGLE_TERM * a * c
@@ -173,7 +179,7 @@ def robust_triangulate(
         raise ValueError(f"robust_triangulate: support must be (V, N) = {(V, N)} like the observations, got {support.shape}")
     seen = np.isfinite(xy).all(-1) & (scores > 0)  # (V, N); NaN scores are not > 0
     xy = np.where(seen[..., None], xy, np.nan)
-    first, second = _hypothesis_views(seen, scores, pairs)  # (P, N) each
+    first, second = _hypothesis_views(seen, scores, pairs)  # (P, N) or (P, 1) each
     if len(first) == 0:
         nan = np.full(N, np.nan)
         return Triangulation(np.full((N, 3), np.nan), np.zeros((V, N), bool), np.full((V, N), np.nan), np.zeros(N, int), nan)

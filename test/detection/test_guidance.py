@@ -114,6 +114,21 @@ def test_crops_from_hands_skips_views_that_do_not_see_the_hand(small_hand) -> No
     assert np.linalg.norm(rect[:2] - centre) < rect[2] / 2  # the crop is on the hand
 
 
+def test_crops_of_several_hands_are_each_hands_own_in_order(small_hand) -> None:
+    _, rig, hands = small_hand
+    cams = CameraArray.from_rig(rig)
+    missing_wrist = hands[0].copy()
+    missing_wrist[0] = np.nan
+    moved = hands[0] + np.array([0.05, 0.02, 0.0])
+    # All hands are cropped in one batch: a skipped hand must not shift or mix the others.
+    (first, second), = crops_from_keypoints([hands[0], missing_wrist, moved], cams)
+    (alone_first,), = crops_from_keypoints([hands[0]], cams)
+    (alone_second,), = crops_from_keypoints([moved], cams)
+    np.testing.assert_array_equal(first, alone_first)
+    np.testing.assert_array_equal(second, alone_second)
+    assert crops_from_keypoints([], cams) == [[]]
+
+
 def test_palm_tiles_cover_the_frame() -> None:
     tiles = palm_tiles(640, 480, 2, 0.5)
     assert len(tiles) == 5 and np.allclose(tiles[0], [320, 240, 640])

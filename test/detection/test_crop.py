@@ -1,0 +1,26 @@
+"""CPU crops: the memory layout follows the runtime (channels-last or plain NCHW), the values do not."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from hand_pose_ros.detection import geometry
+from hand_pose_ros.detection.crop import prepare_images, warp_crops
+
+# Crop side in pixels (small: the test is about layout, not the networks).
+_SIZE = 32
+
+
+def test_cpu_crops_have_the_same_values_in_both_layouts() -> None:
+    rng = np.random.default_rng(0)
+    views = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
+    prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
+    rects = torch.tensor([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0], [10.0, 30.0, 16.0, 16.0, 0.0]])
+    affines = geometry.crop_affines(rects, _SIZE)
+    args = (prepared, [0, 1, 0], affines, _SIZE, True, torch.float32)
+    last, planar = warp_crops(*args, channels_last=True), warp_crops(*args, channels_last=False)
+    assert last.shape == planar.shape == (3, 3, _SIZE, _SIZE)
+    assert last.is_contiguous(memory_format=torch.channels_last) and planar.is_contiguous()
+    torch.testing.assert_close(last, planar, rtol=0, atol=0)
+    assert 0.0 <= float(planar.min()) and float(planar.max()) <= 1.0
