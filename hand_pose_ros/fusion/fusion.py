@@ -388,7 +388,8 @@ class MultiViewFusion:
         out 40–60 % too near) and PnP on that shape puts the hand far from where it is. Then the palm of this
         frame's landmarks deviates from the track's (``_MAX_PALM_DEVIATION``) and the track's
         rigid palm on this frame's palm keypoints gives another depth (``monocular.palm_depth``):
-        of the two, the one nearer (in ratio) the track's predicted depth is taken. A palm
+        where the PnP depth jumps from the track's predicted depth by more than its own 1σ
+        (``monocular_scale_stddev``, in ratio), the one of the two nearer the prediction is taken. A palm
         learned from triangulated joints is metric; one learned from landmarks is brought to
         ``FusionConfig.monocular_hand_size_m`` when that is set, else scaled as this frame's
         landmarks are.
@@ -410,6 +411,9 @@ class MultiViewFusion:
         expected = float(np.nanmean(predicted @ self.cams.camera_T_world[v, 2, :3] + self.cams.camera_T_world[v, 2, 3]))  # m
         posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
         if depth is None or not expected > 0 or not posed > 0:
+            return None
+        # A PnP depth within its own 1σ of the prediction is no jump: it stands.
+        if abs(math.log(posed / expected)) <= self.config.monocular_scale_stddev:
             return None
         if abs(math.log(depth / expected)) >= abs(math.log(posed / expected)):
             return None
