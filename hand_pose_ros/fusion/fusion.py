@@ -72,6 +72,9 @@ _PALM_INDEX = np.array(PALM_KEYPOINTS)
 _MAX_PALM_DEVIATION = 0.1
 # A one-view track's palm is the consensus of its last this many landmark palms (≈ 1 s at 30 Hz).
 _PALM_CONSENSUS_FRAMES = 30
+# The learned palm is used only when at least this fraction of those palms agree with it: a
+# minority shape is noise (landmarks jittered by 5 mm agree in small groups only).
+_MIN_PALM_SUPPORT = 0.5
 # A one-view detection continues the track whose prediction projects within this fraction
 # of the detection's extent in pixels (or the association threshold, if larger): a hand
 # sampled at 10 Hz moves up to half its size between frames, and the nearest track is taken.
@@ -350,7 +353,7 @@ class MultiViewFusion:
         if fitted is not None:
             points_camera, depth_stddev = fitted
             source = KeypointSource.DEPTH
-        elif (hint < 0 or not frame.known[hint]) and (depth := self._palm_depth(frame, d, hint, scale, points_camera)):
+        elif (hint < 0 or not frame.known[hint]) and (depth := self._palm_depth(frame, d, hint, scale, points_camera, threshold)):
             # The landmarks misjudged the hand's shape and the track's rigid palm places it
             # where the track was heading: that depth, each joint on its keypoint's ray.
             points_camera = on_keypoint_rays(points_camera, xy[d], depth[0])
@@ -377,11 +380,11 @@ class MultiViewFusion:
                              source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
                              depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
 
-    def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float,
-                    points_camera: np.ndarray) -> tuple[float, float] | None:
+    def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,
+                    threshold_px: float) -> tuple[float, float] | None:
         """Detection ``d``'s one-view hand, (21, 3) m in its camera by PnP on its landmarks (×
-        ``scale``), of track ``hint`` → (depth (m) of its palm's centre, relative 1σ) from the
-        track's learned palm, or None where the PnP pose stands.
+        ``scale``), of track ``hint``, the PnP's inlier threshold (px) → (depth (m) of its palm's
+        centre, relative 1σ) from the track's learned palm, or None where the PnP pose stands.
 
         The landmark network sometimes foreshortens the whole hand (it takes a palm facing the
         camera for one pointing at it: on hand-graph-cnn's real-world set a run of frames came
@@ -396,7 +399,8 @@ class MultiViewFusion:
         """
         palm = self._palms.get(self.tracker.tracks[hint].track_id) if hint >= 0 else None
         landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
-        if palm is None or palm.points is None or palm.deviation(landmarks) <= _MAX_PALM_DEVIATION:
+        if (palm is None or palm.points is None or palm.support < _MIN_PALM_SUPPORT
+                or palm.deviation(landmarks) <= _MAX_PALM_DEVIATION):
             return None
         if palm.measured:
             template, stddev = palm.points, _LEARNED_SIZE_STDDEV
@@ -405,7 +409,7 @@ class MultiViewFusion:
             stddev = self.config.monocular_scale_stddev
         else:
             template, stddev = palm.points * scale, self.config.monocular_scale_stddev
-        depth = palm_depth(frame.xy[d], template)
+        depth = palm_depth(frame.xy[d], template, threshold_px / float(self.cams.focal[frame.view[d]]))
         v = int(frame.view[d])
         predicted = self.tracker.tracks[hint].predict(frame.stamp)[_PALM_INDEX]  # (6, 3) m world
         expected = float(np.nanmean(predicted @ self.cams.camera_T_world[v, 2, :3] + self.cams.camera_T_world[v, 2, 3]))  # m

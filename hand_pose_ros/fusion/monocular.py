@@ -63,9 +63,8 @@ def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarra
     """(21, 2) normalized keypoints, (21,) weights, (21, 3) metric landmarks → estimate or None.
 
     Keypoints whose residual after the first solve exceeds ``inlier_threshold_px`` are left
-    out of the second, unless fewer than ``_MIN_PNP_POINTS`` would remain (the landmarks' shape
-    then misses most keypoints: all are kept). None when fewer than ``_MIN_PNP_POINTS`` joints
-    are seen or the solution is behind the camera; a pose that fits the keypoints loosely is returned all the same (its
+    out of the second. None when fewer than ``_MIN_PNP_POINTS`` joints remain or the solution is
+    behind the camera; a pose that fits the keypoints loosely is returned all the same (its
     ``residual_px`` says how loosely: a good detection whose landmarks' shape disagrees with
     its keypoints is still a hand).
     """
@@ -75,10 +74,10 @@ def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarra
         return None
     w = np.sqrt(np.where(ok, weights, 0.0))
     t = _solve_translation(xy[ok], landmarks[ok], w[ok])
-    inliers = ok & (np.nan_to_num(_residual_px(landmarks + t, xy, focal_px), nan=np.inf) < inlier_threshold_px)
-    if inliers.sum() >= _MIN_PNP_POINTS:
-        ok = inliers
-        t = _solve_translation(xy[ok], landmarks[ok], w[ok])
+    ok &= np.nan_to_num(_residual_px(landmarks + t, xy, focal_px), nan=np.inf) < inlier_threshold_px
+    if ok.sum() < _MIN_PNP_POINTS:
+        return None
+    t = _solve_translation(xy[ok], landmarks[ok], w[ok])
     if t[2] < _MIN_DEPTH:
         return None
     found, rvec, tvec = cv2.solvePnP(landmarks[ok], xy[ok], np.eye(3), None, np.zeros((3, 1)), t.reshape(3, 1).copy(),
@@ -138,6 +137,8 @@ class PalmTemplate:
         points: (6, 3) float64 m, centred, in the hand's own axes (arbitrary rotation); None
             until the first palm.
         measured: the shape came from triangulated hands, not from landmarks.
+        support: the fraction of the kept landmark palms that agree with the template (1 for
+            a triangulated one): landmarks too noisy to agree give a template that is no shape.
     """
 
     def __init__(self, *, max_deviation: float, capacity: int) -> None:
@@ -145,6 +146,7 @@ class PalmTemplate:
         self.capacity = capacity
         self.points: np.ndarray | None = None
         self.measured = False
+        self.support = 0.0
         self._palms: list[np.ndarray] = []  # landmark palms, (6, 3) centred, oldest first
         self._deviations = np.zeros((0, 0))  # (n, n) pairwise _deviation of _palms
 
@@ -155,7 +157,7 @@ class PalmTemplate:
             return
         palm = palm - palm.mean(0)
         if measured:
-            self.points, self.measured = palm, True
+            self.points, self.measured, self.support = palm, True, 1.0
             return
         if self.measured:
             return
@@ -171,6 +173,7 @@ class PalmTemplate:
         agree = deviations < self.max_deviation  # (n, n)
         best = int(np.argmax(agree.sum(1)[::-1]))  # most agreement; among equals the newest
         best = len(self._palms) - 1 - best
+        self.support = float(agree[best].mean())
         self.points = np.mean([_rotate_onto(self._palms[m], self._palms[best]) for m in np.flatnonzero(agree[best])],
                               axis=0)
 
@@ -181,24 +184,32 @@ class PalmTemplate:
         return _deviation(palm - palm.mean(0), self.points)
 
 
-def palm_depth(xy: np.ndarray, template: np.ndarray) -> float | None:
-    """(21, 2) normalized keypoints, (6, 3) m palm template → depth (m) of the palm's centre, or None.
+def palm_depth(xy: np.ndarray, template: np.ndarray, inlier_threshold: float) -> float | None:
+    """(21, 2) normalized keypoints, (6, 3) m palm template, a reprojection threshold (normalized
+    units) → depth (m) of the palm's centre, or None.
 
     The palm is rigid and nearly flat: its 2D shape under perspective fixes its distance
     whatever its tilt (the two mirror-image tilts of a flat shape lie at the same depth),
     which the landmark network's relative depths do not (it foreshortens a palm facing the
-    camera as if it pointed at it). Global PnP (SQPnP) of the template on the palm's keypoints.
+    camera as if it pointed at it). Global PnP (SQPnP) of the template on the palm's
+    keypoints; while the worst keypoint misses by more than ``inlier_threshold`` and more than
+    ``_MIN_PALM_POINTS`` remain, it is left out (a detector outlier) and the fit repeated.
     """
-    palm_xy = xy[_PALM]
-    ok = np.isfinite(palm_xy).all(-1)
-    if ok.sum() < _MIN_PALM_POINTS:
-        return None
-    found, _, tvec = cv2.solvePnP(template[ok], np.ascontiguousarray(palm_xy[ok]), np.eye(3), None,
-                                  flags=cv2.SOLVEPNP_SQPNP)
-    if not found:
-        return None
-    # tvec is the template's origin, its centre (all six) in the camera.
-    return float(tvec[2, 0]) if tvec[2, 0] > _MIN_DEPTH else None
+    ok = np.isfinite(xy[_PALM]).all(-1)  # (6,)
+    while ok.sum() >= _MIN_PALM_POINTS:
+        found, rvec, tvec = cv2.solvePnP(template[ok], np.ascontiguousarray(xy[_PALM][ok]), np.eye(3), None,
+                                         flags=cv2.SOLVEPNP_SQPNP)
+        if not found or tvec[2, 0] <= _MIN_DEPTH:
+            return None
+        placed = template @ cv2.Rodrigues(rvec)[0].T + tvec[:, 0]  # (6, 3) m in the camera
+        with np.errstate(invalid="ignore"):
+            miss = np.where(ok, np.linalg.norm(placed[:, :2] / placed[:, 2:] - xy[_PALM], axis=-1), -np.inf)  # (6,)
+        worst = int(np.argmax(miss))
+        if miss[worst] <= inlier_threshold or ok.sum() == _MIN_PALM_POINTS:
+            # tvec is the template's origin, its centre (all six) in the camera.
+            return float(tvec[2, 0])
+        ok[worst] = False
+    return None
 
 
 def palm_length(palm: np.ndarray) -> float:
