@@ -75,9 +75,9 @@ _PALM_CONSENSUS_FRAMES = 30
 # The learned palm is used only when at least this fraction of those palms agree with it: a
 # minority shape is noise (landmarks jittered by 5 mm agree in small groups only).
 _MIN_PALM_SUPPORT = 0.5
-# A one-view detection continues the track whose prediction projects within this fraction
-# of the detection's extent in pixels (or the association threshold, if larger): a hand
-# sampled at 10 Hz moves up to half its size between frames, and the nearest track is taken.
+# A one-view detection continues the track whose prediction projects within the association
+# threshold, or the only track within this fraction of the detection's extent in pixels: a
+# hand sampled at 10 Hz moves up to half its size between frames.
 _ONE_VIEW_TRACK_HAND_FRACTION = 1.0
 
 
@@ -438,8 +438,9 @@ class MultiViewFusion:
 
         The association hints only tracks whose depth is known (see ``process``); a track seen
         by one view for longer still projects onto its hand in that view, and continuing it
-        lets its learned size and palm fix the hand's depth. The gate grows with the hand's
-        size in pixels (``_ONE_VIEW_TRACK_HAND_FRACTION``).
+        lets its learned size and palm fix the hand's depth. Beyond the association threshold
+        the gate grows with the hand's size in pixels (``_ONE_VIEW_TRACK_HAND_FRACTION``) for
+        a track that is the only one within it.
         """
         if not self.tracker.tracks:
             return -1
@@ -447,8 +448,20 @@ class MultiViewFusion:
         best = int(np.argmin(cost))
         pixels = frame.dets[d].keypoints_2d[np.isfinite(frame.xy[d]).all(-1)]  # (n, 2) px, the seen keypoints
         extent_px = float(np.ptp(pixels, axis=0).max()) if len(pixels) else 0.0
-        gate = max(self.config.association_threshold_px, _ONE_VIEW_TRACK_HAND_FRACTION * extent_px)
-        return best if cost[best] < gate else -1
+        if cost[best] < self.config.association_threshold_px:
+            return best
+        # Beyond the fixed threshold only a track that is alone within the wider gate: with two
+        # hands in view, the nearest track within a hand's size may be the other hand's.
+        near = cost < _ONE_VIEW_TRACK_HAND_FRACTION * extent_px  # (K,)
+        if not near[best] or near.sum() > 1:
+            return -1
+        # Nor another detection in the same view nearer that track (a hand entering beside it).
+        others = np.flatnonzero((frame.view == frame.view[d]) & (np.arange(len(frame.dets)) != d))
+        if len(others):
+            rival = track_costs(frame.slot[others], frame.xy[others], frame.predicted[best:best + 1], frame.active_cams)
+            if (rival[0] < cost[best]).any():
+                return -1
+        return best
 
     def _landmark_scale(self, landmarks: np.ndarray, hint: int) -> tuple[float, float]:
         """(21, 3) m landmarks, track index → (factor for the landmarks, relative 1σ of the size).
