@@ -6,6 +6,9 @@ need it (letterboxed 192×192), then the landmark network on every hand region o
 landmarks and the palm detector runs only on a view's first frame, on the frame after a hand
 was lost there, and every ``redetect_interval`` frames while the view tracks fewer than
 ``max_hands`` hands (so a hand entering an empty view is found within that many frames).
+A tracked region whose hand comes out off its centre (``_REANCHOR_SHIFT``: the hand moved
+fast for the frame rate) is re-cropped on those keypoints and run once more (a second,
+smaller landmark call that frame), the better-centred run standing if its presence is no lower.
 A hand is lost when a tracked or palm region gives no hand, or the view keeps fewer hands
 than it tracked; an external region (``rois``, e.g. a projected 3D hand) that gives none
 while the view keeps its hands is not a loss: the view does not see that hand, which a palm
@@ -41,6 +44,10 @@ LOG = logging.getLogger(__name__)
 
 # AssociationNormRect's threshold: a palm region overlapping a tracked one by more is the same hand.
 _SAME_HAND_IOU = 0.5
+# A tracked region whose hand came out further than this fraction of the region's size from
+# its centre is re-cropped there and run again in the same frame (MediaPipe's own tracking
+# crops lag a hand that moves fast relative to the frame rate).
+_REANCHOR_SHIFT = 0.1
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -305,19 +312,26 @@ class HandDetector:
                    lost: set[int]) -> None:
         """Landmark stage, one call over every region of every view; fills ``results``,
         ``kept_rects`` and ``lost`` (the views where a non-external region gave no hand)."""
-        size = geometry.LANDMARK_INPUT_SIZE
-        rects = torch.stack([c.rect for c in candidates]).to(self._device)  # (N, 5)
-        crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
-                           replicate_border=True, dtype=self._dtype, channels_last=self._backend.channels_last)
-        landmarks, presence, handedness, world = self._backend.landmark(crops)
-        self.stage_calls["landmark"] += 1
         n = len(candidates)
-        keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
-        world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
-        next_rects = geometry.landmark_rects(keypoints)
-        bounds = geometry.rect_bounds(rects)
-        keypoints, world, next_rects, bounds = (t.cpu() for t in (keypoints, world, next_rects, bounds))
-        presence, right_score = presence[:, 0].cpu(), handedness[:, 0].cpu()
+        rects = torch.stack([c.rect for c in candidates])  # (N, 5)
+        keypoints, world, next_rects, bounds, presence, right_score = self._landmark_pass(prepared, candidates, rects)
+        # A tracked region the hand has moved off (fast motion, a low frame rate) gives worse
+        # keypoints: those hands run once more, on the region their first keypoints give; the
+        # second run stands where it came out nearer its crop's centre, its presence no lower.
+        tracked = torch.tensor([c.palm_box is None and not c.external for c in candidates])
+        shift = _centre_shift(rects, next_rects)  # (N,)
+        again = torch.nonzero(tracked & (shift > _REANCHOR_SHIFT)).flatten()
+        if len(again):
+            redone = self._landmark_pass(prepared, [candidates[i] for i in again], next_rects[again])
+            better = (_centre_shift(next_rects[again], redone[2]) < shift[again]) & (redone[4] >= presence[again])
+            again = again[better]
+            # Inference tensors (torch backend) are read-only: the merged results are new ones.
+            merged = []
+            for whole, part in zip((keypoints, world, next_rects, bounds, presence, right_score), redone):
+                whole = whole.clone()
+                whole[again] = part[better]
+                merged.append(whole)
+            keypoints, world, next_rects, bounds, presence, right_score = merged
         # Every pair's overlap in one call (a call per region cost more in overhead than maths).
         overlap = (geometry.rect_iou(next_rects, next_rects) > _SAME_HAND_IOU).tolist()  # (n, n)
         presence_list = presence.tolist()
@@ -336,6 +350,24 @@ class HandDetector:
             results[cand.view].append(self._to_detection(
                 prepared, cand, keypoints[i], world[i], presence_list[i], float(right_score[i]),
                 cand.palm_box if cand.palm_box is not None else bounds[i]))
+
+    def _landmark_pass(self, prepared: PreparedImages, candidates: list[_Candidate], rects: torch.Tensor
+                       ) -> tuple[torch.Tensor, ...]:
+        """One landmark-network call on ``rects`` ``(N, 5)`` (prepared px) of ``candidates``'
+        views → CPU keypoints (N, 21, 2) px, world landmarks (N, 21, 3) m, next regions (N, 5),
+        region bounds (N, 4), presence (N,), right-hand score (N,)."""
+        size = geometry.LANDMARK_INPUT_SIZE
+        n = len(candidates)
+        rects = rects.to(self._device)
+        crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
+                           replicate_border=True, dtype=self._dtype, channels_last=self._backend.channels_last)
+        landmarks, presence, handedness, world = self._backend.landmark(crops)
+        self.stage_calls["landmark"] += 1
+        keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
+        world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
+        next_rects = geometry.landmark_rects(keypoints)
+        bounds = geometry.rect_bounds(rects)
+        return tuple(t.cpu() for t in (keypoints, world, next_rects, bounds, presence[:, 0], handedness[:, 0]))
 
     @staticmethod
     def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: torch.Tensor, world: torch.Tensor,
@@ -357,6 +389,12 @@ class HandDetector:
             palm_box=box_px.reshape(4),
             world_landmarks=world.numpy(),
         )
+
+
+def _centre_shift(rects: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
+    """``(N, 5)`` regions cropped, ``(N, 5)`` the regions their keypoints give → ``(N,)`` distance
+    between the two centres as a fraction of the cropped region's longer side."""
+    return torch.linalg.norm(found[:, :2] - rects[:, :2], dim=-1) / rects[:, 2:4].amax(-1)
 
 
 def _per_present(per_view: Sequence[Sequence[np.ndarray]] | None, ids: list[int]) -> list[Sequence[np.ndarray]] | None:

@@ -37,6 +37,10 @@ class FusionConfig:
         monocular_scale_stddev: relative 1σ error of the detector's metric hand size; the
             monocular depth 1σ is this × the depth. MediaPipe's landmarks on the project's
             synthetic renders: size ratio to the truth 0.79–1.15 (10th–90th percentile).
+        monocular_hand_size_m: the distance (m) from the wrist to the middle finger's knuckle
+            (in the detector's keypoint definition) that fixes a one-view hand's scale while
+            its track has no triangulated palm; 0: the landmarks' own size, averaged over the
+            track (``MultiViewFusion``, one view, in docs/fusion.md).
         max_hands: at most this many hands are reported per frame (the most confident).
         track_gate_m: a hand continues a track when its mean joint distance to the track's
             prediction is below this (metres).
@@ -84,6 +88,7 @@ class FusionConfig:
     fill_missing: tuple[str, ...] = ()
     monocular: bool = True
     monocular_scale_stddev: float = 0.15
+    monocular_hand_size_m: float = 0.0
     max_hands: int = 2
     track_gate_m: float = 0.15
     track_timeout_s: float = 0.5
@@ -106,7 +111,8 @@ class FusionConfig:
                     "depth_gate_m", "depth_huber_mm")
         for field in positive:
             check_number(f"{name}.{field}", getattr(self, field), low=0.0, low_open=True)
-        for field in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev", "depth_weight_px_per_mm"):
+        for field in ("bone_weight_px_per_mm", "one_euro_beta", "monocular_scale_stddev", "depth_weight_px_per_mm",
+                      "monocular_hand_size_m"):
             check_number(f"{name}.{field}", getattr(self, field), low=0.0)
         for field in ("min_keypoint_score", "bone_learning_rate", "handedness_memory"):
             check_number(f"{name}.{field}", getattr(self, field), low=0.0, high=1.0)

@@ -22,7 +22,8 @@ from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.depth import (JOINT_BEHIND_SURFACE_M, hand_on_depth, joint_depth_stddev, joint_depths,
                                          sample_keypoint_depths, triangulated_depth_stddev)
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
-from hand_pose_ros.fusion.monocular import estimate_monocular
+from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, PalmTemplate, estimate_monocular, on_keypoint_rays,
+                                            palm_depth, palm_length)
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
@@ -70,6 +71,21 @@ _DEPTH_GATE_SIGMAS = 3.0
 _MIN_AGREEING_DEPTH_FRACTION = 0.5
 # Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
 _HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
+_PALM_INDEX = np.array(PALM_KEYPOINTS)
+# A landmark palm deviating from its track's template by more than this (RMS, relative to
+# the palm's size, after rotating and scaling it onto the template) is the landmark network
+# foreshortening the palm, not the palm: it does not update the template. hand-graph-cnn's
+# landmark palms against their track's template: median 6 %, 90th percentile 16 %.
+_MAX_PALM_DEVIATION = 0.1
+# A one-view track's palm is the consensus of its last this many landmark palms (≈ 1 s at 30 Hz).
+_PALM_CONSENSUS_FRAMES = 30
+# The learned palm is used only when at least this fraction of those palms agree with it: a
+# minority shape is noise (landmarks jittered by 5 mm agree in small groups only).
+_MIN_PALM_SUPPORT = 0.5
+# A one-view detection continues the track whose prediction projects within the association
+# threshold, or the only track within this fraction of the detection's extent in pixels: a
+# hand sampled at 10 Hz moves up to half its size between frames.
+_ONE_VIEW_TRACK_HAND_FRACTION = 1.0
 
 
 class MultiViewFusion:
@@ -89,6 +105,7 @@ class MultiViewFusion:
         self._essential = essential_matrices(self.cams)
         self._active_sets: dict[tuple[int, ...], CameraArray] = {}  # memo of active_cameras
         self.tracker = Tracker(self.config)
+        self._palms: dict[int, PalmTemplate] = {}  # track id → its palm's learned shape
 
     def active_cameras(self, active: np.ndarray) -> CameraArray:
         """(A,) ascending rig indices → those cameras as one array (the rig's own when all are active)."""
@@ -104,6 +121,7 @@ class MultiViewFusion:
     def reset(self) -> None:
         """Forget all tracks (ids restart at 0)."""
         self.tracker.reset()
+        self._palms.clear()
 
     def _flatten(self, detections: Sequence[Sequence[HandDetection2D]]) -> tuple[np.ndarray, list[HandDetection2D]]:
         if len(detections) != len(self.rig):
@@ -136,6 +154,8 @@ class MultiViewFusion:
         cfg = self.config
         view, dets = self._flatten(detections)
         self.tracker.prune(stamp)
+        alive = {t.track_id for t in self.tracker.tracks}
+        self._palms = {k: p for k, p in self._palms.items() if k in alive}
         if not dets:
             return []
         scores = np.array([d.keypoint_scores for d in dets], np.float64)  # (D, 21)
@@ -363,6 +383,11 @@ class MultiViewFusion:
         if fitted is not None:
             points_camera, depth_stddev = fitted
             source = KeypointSource.DEPTH
+        elif (hint < 0 or not frame.known[hint]) and (depth := self._palm_depth(frame, d, hint, scale, points_camera, threshold)):
+            # The landmarks misjudged the hand's shape and the track's rigid palm places it
+            # where the track was heading: that depth, each joint on its keypoint's ray.
+            points_camera = on_keypoint_rays(points_camera, xy[d], depth[0])
+            depth_stddev = depth[1] * depth[0]
         elif hint >= 0 and frame.known[hint]:
             # A track triangulated moments ago knows the depth better than one view's hand
             # size: slide the hand along the ray through its centre to the predicted depth.
@@ -385,19 +410,88 @@ class MultiViewFusion:
                              source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
                              depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
 
+    def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,
+                    threshold_px: float) -> tuple[float, float] | None:
+        """Detection ``d``'s one-view hand, (21, 3) m in its camera by PnP on its landmarks (×
+        ``scale``), of track ``hint``, the PnP's inlier threshold (px) → (depth (m) of its palm's
+        centre, relative 1σ) from the track's learned palm, or None where the PnP pose stands.
+
+        The landmark network sometimes foreshortens the whole hand (it takes a palm facing the
+        camera for one pointing at it: on hand-graph-cnn's real-world set a run of frames came
+        out 40–60 % too near) and PnP on that shape puts the hand far from where it is. Then the palm of this
+        frame's landmarks deviates from the track's (``_MAX_PALM_DEVIATION``) and the track's
+        rigid palm on this frame's palm keypoints gives another depth (``monocular.palm_depth``):
+        where the PnP depth jumps from the track's predicted depth by more than its own 1σ
+        (``monocular_scale_stddev``, in ratio), the one of the two nearer the prediction is taken. A palm
+        learned from triangulated joints is metric; one learned from landmarks is brought to
+        ``FusionConfig.monocular_hand_size_m`` when that is set, else scaled as this frame's
+        landmarks are.
+        """
+        palm = self._palms.get(self.tracker.tracks[hint].track_id) if hint >= 0 else None
+        landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
+        if (palm is None or palm.points is None or palm.support < _MIN_PALM_SUPPORT
+                or palm.deviation(landmarks) <= _MAX_PALM_DEVIATION):
+            return None
+        if palm.measured:
+            template, stddev = palm.points, _LEARNED_SIZE_STDDEV
+        elif self.config.monocular_hand_size_m > 0:
+            template = palm.points * (self.config.monocular_hand_size_m / palm_length(palm.points))
+            stddev = self.config.monocular_scale_stddev
+        else:
+            template, stddev = palm.points * scale, self.config.monocular_scale_stddev
+        depth = palm_depth(frame.xy[d], template, threshold_px / float(self.cams.focal[frame.view[d]]))
+        v = int(frame.view[d])
+        predicted = self.tracker.tracks[hint].predict(frame.stamp)[_PALM_INDEX]  # (6, 3) m world
+        expected = float(np.nanmean(predicted @ self.cams.camera_T_world[v, 2, :3] + self.cams.camera_T_world[v, 2, 3]))  # m
+        posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
+        if depth is None or not expected > 0 or not posed > 0:
+            return None
+        # A PnP depth within its own 1σ of the prediction is no jump: it stands.
+        if abs(math.log(posed / expected)) <= self.config.monocular_scale_stddev:
+            return None
+        if abs(math.log(depth / expected)) >= abs(math.log(posed / expected)):
+            return None
+        return depth, stddev
+
+    def _learn_palm(self, frame: FrameInputs, hand: HandCandidate, track_id: int) -> None:
+        """This frame's palm into track ``track_id``'s template (``monocular.PalmTemplate``): its
+        triangulated joints, or a one-view hand's landmarks."""
+        palm = self._palms.setdefault(track_id, PalmTemplate(max_deviation=_MAX_PALM_DEVIATION,
+                                                             capacity=_PALM_CONSENSUS_FRAMES))
+        if hand.monocular:
+            palm.update(frame.dets[hand.members[0]].world_landmarks.astype(np.float64)[_PALM_INDEX], measured=False)
+        else:
+            palm.update(hand.measured[_PALM_INDEX], measured=True)
+
     def _continued_track(self, frame: FrameInputs, d: int) -> int:
-        """The track with learned bones whose prediction lies on detection ``d`` in its view (-1: none).
+        """The track whose prediction lies on detection ``d`` in its view (-1: none).
 
         The association hints only tracks whose depth is known (see ``process``); a track seen
-        by one view for longer still projects correctly into that view, and continuing it
-        lets its learned size fix the hand's depth.
+        by one view for longer still projects onto its hand in that view, and continuing it
+        lets its learned size and palm fix the hand's depth. Beyond the association threshold
+        the gate grows with the hand's size in pixels (``_ONE_VIEW_TRACK_HAND_FRACTION``) for
+        a track that is the only one within it.
         """
-        sized = [k for k, t in enumerate(self.tracker.tracks) if np.isfinite(t.established_bones).sum() >= _MIN_SIZE_BONES]
-        if not sized:
+        if not self.tracker.tracks:
             return -1
-        cost = track_costs(frame.slot[d:d + 1], frame.xy[d:d + 1], frame.predicted[sized], frame.active_cams)[:, 0]  # (k,) px
+        cost = track_costs(frame.slot[d:d + 1], frame.xy[d:d + 1], frame.predicted, frame.active_cams)[:, 0]  # (K,) px
         best = int(np.argmin(cost))
-        return sized[best] if cost[best] < self.config.association_threshold_px else -1
+        pixels = frame.dets[d].keypoints_2d[np.isfinite(frame.xy[d]).all(-1)]  # (n, 2) px, the seen keypoints
+        extent_px = float(np.ptp(pixels, axis=0).max()) if len(pixels) else 0.0
+        if cost[best] < self.config.association_threshold_px:
+            return best
+        # Beyond the fixed threshold only a track that is alone within the wider gate: with two
+        # hands in view, the nearest track within a hand's size may be the other hand's.
+        near = cost < _ONE_VIEW_TRACK_HAND_FRACTION * extent_px  # (K,)
+        if not near[best] or near.sum() > 1:
+            return -1
+        # Nor another detection in the same view nearer that track (a hand entering beside it).
+        others = np.flatnonzero((frame.view == frame.view[d]) & (np.arange(len(frame.dets)) != d))
+        if len(others):
+            rival = track_costs(frame.slot[others], frame.xy[others], frame.predicted[best:best + 1], frame.active_cams)
+            if (rival[0] < cost[best]).any():
+                return -1
+        return best
 
     def _landmark_scale(self, landmarks: np.ndarray, hint: int) -> tuple[float, float]:
         """(21, 3) m landmarks, track index → (factor for the landmarks, relative 1σ of the size).
@@ -458,6 +552,7 @@ class MultiViewFusion:
             # A one-view hand placed on aligned depth has its depth measured too: its track knows it.
             depth_known = not hand.monocular or bool((hand.source == KeypointSource.DEPTH).any())
             tracks.append(self.tracker.update(k, hand.points, hand.measured, hand.vote, stamp, depth_known))
+            self._learn_palm(frame, hand, tracks[-1].track_id)
         # Labels are settled on the tracks, after every vote of the frame: what a track says is what it outputs.
         self.tracker.settle_handedness()
         out = [

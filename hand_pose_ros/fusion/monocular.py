@@ -6,6 +6,14 @@ translation (landmark axes taken as the camera's) starts an iterative PnP that a
 the rotation; keypoints that disagree with the first solve are left out of the
 second (detector outliers). Depth is the least certain part: its 1σ is the relative error of the
 detector's metric hand size times the depth (the size/depth ambiguity of one view).
+
+The landmarks' relative depths are the weak part: in some frames the network foreshortens
+the whole hand (a palm facing the camera taken for one pointing at it) and PnP on that
+shape puts the hand far too near. A hand's palm is rigid, so a track learns its shape
+(``PalmTemplate``: triangulated, or the consensus of its landmark palms), and that rigid
+palm on a frame's palm keypoints gives the depth again (``palm_depth``), the joints then on
+their keypoints' rays (``on_keypoint_rays``); ``fusion.MultiViewFusion`` decides which depth
+a frame takes.
 """
 
 from __future__ import annotations
@@ -15,7 +23,10 @@ import dataclasses
 import cv2
 import numpy as np
 
-__all__ = ["MonocularEstimate", "estimate_monocular"]
+from hand_pose_ros.keypoints import HandKeypoint
+
+__all__ = ["MonocularEstimate", "estimate_monocular", "PalmTemplate", "palm_depth", "palm_length", "on_keypoint_rays",
+           "PALM_KEYPOINTS"]
 
 # PnP needs at least this many keypoints with landmarks and 2D positions.
 _MIN_PNP_POINTS = 6
@@ -77,3 +88,147 @@ def estimate_monocular(xy: np.ndarray, weights: np.ndarray, landmarks: np.ndarra
     points = landmarks @ R.T + tvec[:, 0]
     return MonocularEstimate(points, float(tvec[2, 0]), _residual_px(points, xy, focal_px))
 
+
+
+# The palm: the wrist, the thumb's first joint and the four knuckles, rigid whatever the
+# fingers do, and the part of the hand whose 2D shape fixes its distance.
+PALM_KEYPOINTS = (HandKeypoint.WRIST, HandKeypoint.THUMB_CMC, HandKeypoint.INDEX_FINGER_MCP,
+                  HandKeypoint.MIDDLE_FINGER_MCP, HandKeypoint.RING_FINGER_MCP, HandKeypoint.PINKY_MCP)
+_PALM = np.array(PALM_KEYPOINTS)
+# A palm PnP needs this many of the palm's keypoints (SQPnP: 3; one more against a bad one).
+_MIN_PALM_POINTS = 4
+
+
+def _rms_radius(points: np.ndarray) -> float:
+    """(N, 3) → RMS distance of the points from their mean (m): a size that every point sets."""
+    return float(np.sqrt(np.mean(np.sum((points - points.mean(0)) ** 2, axis=-1))))
+
+
+def _rotate_onto(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """(N, 3) centred ``source`` rotated onto centred ``target`` (Kabsch; no reflection)."""
+    U, _, Vt = np.linalg.svd(source.T @ target)
+    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
+    return source @ (U @ D @ Vt)
+
+
+def _deviation(palm: np.ndarray, reference: np.ndarray) -> float:
+    """(6, 3) centred palms → RMS distance of ``palm``, rotated onto ``reference`` and brought
+    to its size, from ``reference``, relative to that size (inf for a degenerate palm)."""
+    aligned = _rotate_onto(palm, reference)
+    size, own = _rms_radius(reference), _rms_radius(aligned)
+    if own <= 0 or size <= 0:
+        return np.inf
+    return float(np.sqrt(np.mean(np.sum((aligned * (size / own) - reference) ** 2, axis=-1)))) / size
+
+
+class PalmTemplate:
+    """One hand's palm (``PALM_KEYPOINTS``) as a rigid shape learned over its frames.
+
+    From triangulated palms (metric, in the detector's keypoint definition): the latest one
+    (triangulated joints are good to millimetres; averaging would cost a rotation fit per
+    multi-view frame). Without them, from the detector's world landmarks, which in some
+    frames foreshorten the palm (the network misjudging how it faces the camera): the
+    template is the consensus of the last ``capacity`` landmark palms, the mean of the
+    largest group that agree with one of them within ``max_deviation`` (RMS after rotating
+    and scaling onto it, relative to its size), so a run of foreshortened palms, even the
+    first ones, is outvoted instead of averaged in.
+
+    Attributes:
+        points: (6, 3) float64 m, centred, in the hand's own axes (arbitrary rotation); None
+            until the first palm.
+        measured: the shape came from triangulated hands, not from landmarks.
+        support: the fraction of the kept landmark palms that agree with the template (1 for
+            a triangulated one): landmarks too noisy to agree give a template that is no shape.
+    """
+
+    def __init__(self, *, max_deviation: float, capacity: int) -> None:
+        self.max_deviation = max_deviation
+        self.capacity = capacity
+        self.points: np.ndarray | None = None
+        self.measured = False
+        self.support = 0.0
+        self._palms: list[np.ndarray] = []  # landmark palms, (6, 3) centred, oldest first
+        self._deviations = np.zeros((0, 0))  # (n, n) pairwise _deviation of _palms
+
+    def update(self, palm: np.ndarray, *, measured: bool) -> None:
+        """Learn from a (6, 3) m palm (one with a NaN is skipped): triangulated (``measured``)
+        or from landmarks (consensus; ignored once a triangulated palm is known)."""
+        if not np.isfinite(palm).all():
+            return
+        palm = palm - palm.mean(0)
+        if measured:
+            self.points, self.measured, self.support = palm, True, 1.0
+            return
+        if self.measured:
+            return
+        row = np.array([_deviation(palm, other) for other in self._palms] + [0.0])  # (n + 1,)
+        n = len(self._palms)
+        deviations = np.zeros((n + 1, n + 1))
+        deviations[:n, :n], deviations[n], deviations[:, n] = self._deviations, row, row  # ≈ symmetric
+        self._palms.append(palm)
+        if len(self._palms) > self.capacity:
+            self._palms.pop(0)
+            deviations = deviations[1:, 1:]
+        self._deviations = deviations
+        agree = deviations < self.max_deviation  # (n, n)
+        best = int(np.argmax(agree.sum(1)[::-1]))  # most agreement; among equals the newest
+        best = len(self._palms) - 1 - best
+        self.support = float(agree[best].mean())
+        self.points = np.mean([_rotate_onto(self._palms[m], self._palms[best]) for m in np.flatnonzero(agree[best])],
+                              axis=0)
+
+    def deviation(self, palm: np.ndarray) -> float:
+        """(6, 3) m palm → its ``_deviation`` from the template (inf without one or with a NaN)."""
+        if self.points is None or not np.isfinite(palm).all():
+            return np.inf
+        return _deviation(palm - palm.mean(0), self.points)
+
+
+def palm_depth(xy: np.ndarray, template: np.ndarray, inlier_threshold: float) -> float | None:
+    """(21, 2) normalized keypoints, (6, 3) m palm template, a reprojection threshold (normalized
+    units) → depth (m) of the palm's centre, or None.
+
+    The palm is rigid and nearly flat: its 2D shape under perspective fixes its distance
+    whatever its tilt (the two mirror-image tilts of a flat shape lie at the same depth),
+    which the landmark network's relative depths do not (it foreshortens a palm facing the
+    camera as if it pointed at it). Global PnP (SQPnP) of the template on the palm's
+    keypoints; while the worst keypoint misses by more than ``inlier_threshold`` and more than
+    ``_MIN_PALM_POINTS`` remain, it is left out (a detector outlier) and the fit repeated.
+    """
+    ok = np.isfinite(xy[_PALM]).all(-1)  # (6,)
+    while ok.sum() >= _MIN_PALM_POINTS:
+        found, rvec, tvec = cv2.solvePnP(template[ok], np.ascontiguousarray(xy[_PALM][ok]), np.eye(3), None,
+                                         flags=cv2.SOLVEPNP_SQPNP)
+        if not found or tvec[2, 0] <= _MIN_DEPTH:
+            return None
+        placed = template @ cv2.Rodrigues(rvec)[0].T + tvec[:, 0]  # (6, 3) m in the camera
+        with np.errstate(invalid="ignore"):
+            miss = np.where(ok, np.linalg.norm(placed[:, :2] / placed[:, 2:] - xy[_PALM], axis=-1), -np.inf)  # (6,)
+        worst = int(np.argmax(miss))
+        if miss[worst] <= inlier_threshold or ok.sum() == _MIN_PALM_POINTS:
+            # tvec is the template's origin, its centre (all six) in the camera.
+            return float(tvec[2, 0])
+        ok[worst] = False
+    return None
+
+
+def palm_length(palm: np.ndarray) -> float:
+    """(6, 3) m palm (``PALM_KEYPOINTS`` order) → distance (m) from the wrist to the middle finger's knuckle."""
+    return float(np.linalg.norm(palm[PALM_KEYPOINTS.index(HandKeypoint.MIDDLE_FINGER_MCP)]
+                                - palm[PALM_KEYPOINTS.index(HandKeypoint.WRIST)]))
+
+
+def on_keypoint_rays(points_camera: np.ndarray, xy: np.ndarray, palm_depth_m: float) -> np.ndarray:
+    """(21, 3) m hand in the camera, (21, 2) normalized keypoints, depth (m) of its palm's centre
+    → (21, 3) m: every joint on its keypoint's ray, at its depth in the hand moved (along z) so
+    that its palm's centre lies at ``palm_depth_m``; a joint without a keypoint is moved only.
+
+    The keypoints are where the network sees each joint; its landmarks say only how far
+    behind or in front of the palm each lies. The hand then projects onto its keypoints.
+    """
+    shift = palm_depth_m - float(np.mean(points_camera[_PALM, 2]))
+    z = points_camera[:, 2] + shift  # (21,) m
+    rays = np.concatenate([xy, np.ones((len(xy), 1))], axis=1)  # (21, 3), z = 1
+    seen = np.isfinite(rays).all(-1)
+    moved = points_camera + np.array([0.0, 0.0, shift])
+    return np.where(seen[:, None], rays * z[:, None], moved)

@@ -108,3 +108,20 @@ def test_state_is_per_view_index(photos, tracking):
     for x, y in zip(first, second):
         assert np.abs(x[0].keypoints_2d - y[0].keypoints_2d).max() < STILL_TOL_PX
     assert detector.stage_calls["palm"] == (1 if tracking else 2)
+
+
+def test_a_hand_that_jumps_off_its_tracked_region_is_recropped_in_the_same_frame(photos):
+    """A hand moving a third of its size between frames (fast motion, a low frame rate): the
+    tracked region lags it, so the landmark network runs once more on the region its first
+    keypoints give; the keypoints then match a fresh palm-detected run on that frame."""
+    image = photos["handDst.jpg"]
+    tracker = _detector(max_hands=1)
+    first = tracker.detect([image])[0][0]
+    extent = float(np.ptp(first.keypoints_2d, axis=0).max())
+    moved = _shifted(image, extent / 3)
+    calls = tracker.stage_calls["landmark"]
+    tracked = tracker.detect([moved])[0]
+    assert tracker.stage_calls["landmark"] == calls + 2  # the tracked region, then the re-crop
+    fresh = _detector(max_hands=1).detect([moved])[0]
+    assert len(tracked) == len(fresh) == 1
+    assert np.median(np.linalg.norm(tracked[0].keypoints_2d - fresh[0].keypoints_2d, axis=-1)) < STILL_TOL_PX

@@ -422,3 +422,58 @@ def test_previous_frame_prior_fills_joints_hidden_later(scene) -> None:
             err = _errors([hand], truth[t])[hand.track_id]
             assert np.all(err[hidden] < 0.03)  # the hand moved and bent a little since frame 2
             assert np.all(err[np.setdiff1d(np.arange(21), hidden)] < 0.001)  # the bone prior moves them < 1 mm
+
+
+def test_one_view_depth_survives_landmarks_that_foreshorten_the_hand() -> None:
+    """One camera; from frame 12 the landmark network halves the hand's extent across the image
+    (as MediaPipe's did on hand-graph-cnn, taking a hand facing the camera for one pointing at
+    it). PnP on that shape alone puts the hand at about half its distance (≈ 0.3 m off); the
+    track's learned palm keeps it where the track was heading."""
+    rng = np.random.default_rng(0)
+    rig = make_rig(1, rng, distance=(0.6, 0.6))
+    truth = hand_sequence(20, rng)[:, :1]
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none"))
+    errors, sources = [], []
+    for t in range(truth.shape[0]):
+        dets, _ = synthesize_detections(truth[t], LABELS[:1], rig, NoiseModel(), rng)
+        if t >= 12:
+            for det in dets[0]:
+                centre = det.world_landmarks.mean(0)
+                squashed = centre + (det.world_landmarks - centre) * np.float32([0.5, 0.5, 1.0])
+                object.__setattr__(det, "world_landmarks", squashed.astype(np.float32))
+        hands = fusion.process(dets, t / FPS)
+        assert len(hands) == 1 and hands[0].track_id == 0, t
+        errors.append(np.linalg.norm(hands[0].keypoints_3d - truth[t, 0], axis=-1).mean())
+        sources.append(hands[0].keypoint_source)
+    assert max(errors[:12]) < 1e-3  # exact landmarks: the PnP pose
+    # Squashed: within a few cm (the synthetic palm flexes a little, so the learned one is an average).
+    assert max(errors[12:]) < 0.04, np.round(errors[12:], 3)
+    assert all(np.all(s == KeypointSource.MONOCULAR) for s in sources)
+
+
+def test_a_one_view_track_continues_across_a_move_of_half_its_size() -> None:
+    """The one-view track gate grows with the hand's size in pixels: a hand that moves by half
+    its extent between frames (10 Hz video), its landmarks' size off by 30 % (1σ) each frame so
+    that its one-view depth jumps by more than ``track_gate_m``, keeps its track."""
+    rng = np.random.default_rng(5)
+    rig = make_rig(1, rng, distance=(0.5, 0.5))
+    base = hand_sequence(1, rng)[0, :1]  # (1, 21, 3)
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none"))
+    cams = fusion.cams
+    extent_px = float(np.ptp(cams.project(base[0])[0], axis=0).max())
+    # Sideways in the camera's axes by about half the hand's extent per frame, back and forth.
+    sideways = fusion.rig.cameras[0].world_T_camera[:3, 0] * 0.5 * extent_px * 0.5 / float(cams.focal[0])
+    ids = set()
+    for t in range(12):
+        points = base + sideways * (t % 4 if t % 8 < 4 else 4 - t % 4)
+        dets, _ = synthesize_detections(points, LABELS[:1], rig, NoiseModel(), rng, landmark_scale_sigma=0.3)
+        hands = fusion.process(dets, t / 10.0)
+        assert len(hands) == 1
+        ids.add(hands[0].track_id)
+    assert extent_px * 0.5 > FusionConfig().association_threshold_px  # the move is beyond the fixed threshold
+    assert ids == {0}
+
+
+def test_monocular_hand_size_must_not_be_negative() -> None:
+    with pytest.raises(ValueError, match="monocular_hand_size_m"):
+        FusionConfig(monocular_hand_size_m=-0.08)

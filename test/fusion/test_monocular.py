@@ -1,0 +1,97 @@
+"""One view: the palm's rigid shape fixes a hand's distance (``fusion.monocular``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hand_pose_ros.fusion.monocular import PALM_KEYPOINTS, PalmTemplate, on_keypoint_rays, palm_depth, palm_length
+from hand_pose_ros.tools.synthetic_scenes import hand_sequence
+
+PALM = np.array(PALM_KEYPOINTS)
+# Exact input, exact depth (SQPnP on six exact points converges to rounding).
+EXACT_TOL_M = 1e-6
+
+
+def _hand(seed: int = 0) -> np.ndarray:
+    """(21, 3) m, a hand of the synthetic model, centred on its palm."""
+    hand = hand_sequence(1, np.random.default_rng(seed))[0, 0]
+    return hand - hand[PALM].mean(0)
+
+
+def _rotation(axis, angle: float) -> np.ndarray:
+    axis = np.asarray(axis, float) / np.linalg.norm(axis)
+    K = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * K + (1 - np.cos(angle)) * K @ K
+
+
+def _project(points: np.ndarray) -> np.ndarray:
+    return points[:, :2] / points[:, 2:]
+
+
+@pytest.mark.parametrize("tilt_deg", [-60.0, -30.0, 0.0, 30.0, 60.0])
+def test_palm_depth_is_exact_whatever_the_tilt(tilt_deg: float) -> None:
+    hand = _hand()
+    template = hand[PALM] - hand[PALM].mean(0)
+    R = _rotation([1.0, 0.3, 0.0], np.deg2rad(tilt_deg))
+    camera = hand @ R.T + [0.05, -0.02, 0.45]
+    depth = palm_depth(_project(camera), template, inlier_threshold=1e-3)
+    assert depth == pytest.approx(camera[PALM].mean(0)[2], abs=EXACT_TOL_M)
+
+
+def test_palm_depth_leaves_out_a_palm_keypoint_far_off() -> None:
+    hand = _hand() + [0.0, 0.02, 0.5]
+    xy = _project(hand)
+    xy[PALM[2]] += 0.05  # the index knuckle 30 px off at 600 px focal length
+    template = hand[PALM] - hand[PALM].mean(0)
+    assert palm_depth(xy, template, inlier_threshold=0.01) == pytest.approx(hand[PALM].mean(0)[2], abs=EXACT_TOL_M)
+
+
+def test_palm_depth_needs_four_palm_keypoints() -> None:
+    hand = _hand() + [0.0, 0.0, 0.5]
+    xy = _project(hand)
+    xy[PALM[:3]] = np.nan
+    assert palm_depth(xy, hand[PALM] - hand[PALM].mean(0), inlier_threshold=1e-3) is None
+
+
+def test_a_palm_template_outvotes_foreshortened_palms_even_the_first_ones() -> None:
+    """The first three landmark palms are squashed (as a network foreshortening the hand gives
+    them); the eight true ones that follow make the template, and the squashed ones deviate."""
+    palm = _hand()[PALM]
+    squashed = palm * [1.0, 0.5, 1.0]
+    template = PalmTemplate(max_deviation=0.1, capacity=30)
+    rng = np.random.default_rng(1)
+    for _ in range(3):
+        template.update(squashed @ _rotation(rng.normal(size=3), rng.uniform(0, np.pi)).T, measured=False)
+    assert template.deviation(squashed) < 1e-9
+    for _ in range(8):
+        template.update(palm @ _rotation(rng.normal(size=3), rng.uniform(0, np.pi)).T, measured=False)
+    assert template.deviation(palm) < 1e-9
+    assert template.deviation(squashed) > 0.1
+    assert not template.measured and template.support == pytest.approx(8 / 11)
+    assert palm_length(template.points) == pytest.approx(palm_length(palm), abs=1e-9)
+
+
+def test_a_triangulated_palm_replaces_a_landmark_one_and_is_not_undone_by_landmarks() -> None:
+    palm = _hand()[PALM]
+    template = PalmTemplate(max_deviation=0.1, capacity=30)
+    template.update(palm * 1.2, measured=False)
+    template.update(palm, measured=True)
+    assert template.measured and template.support == 1.0
+    assert palm_length(template.points) == pytest.approx(palm_length(palm))
+    template.update(palm * 1.2, measured=False)
+    assert palm_length(template.points) == pytest.approx(palm_length(palm))
+    template.update(palm + np.nan, measured=True)  # a palm with a missing joint: skipped
+    assert np.isfinite(template.points).all()
+
+
+def test_on_keypoint_rays_projects_onto_the_keypoints_at_the_palm_depth() -> None:
+    hand = _hand() + [0.0, 0.0, 0.3]  # a pose at the wrong depth
+    xy = _project(_hand() @ _rotation([0, 1, 0], 0.4).T + [0.02, 0.01, 0.6])
+    xy[20] = np.nan  # a keypoint not seen
+    placed = on_keypoint_rays(hand, xy, 0.6)
+    assert placed[PALM, 2].mean() == pytest.approx(0.6)
+    np.testing.assert_allclose(_project(placed)[:20], xy[:20], atol=1e-12)
+    np.testing.assert_allclose(placed[:, 2] - hand[:, 2], 0.3)  # the relative depths are kept
+    np.testing.assert_allclose(placed[20], hand[20] + [0.0, 0.0, 0.3])
+
