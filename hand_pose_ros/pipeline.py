@@ -16,7 +16,6 @@ fit_meshes=True)`` does both.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import logging
 import numbers
@@ -432,14 +431,14 @@ class HandPosePipeline:
         stamp = stamp_ns / NS_PER_S
         second_look = self._guided is not None and images is not None and self._guided.config.search_same_frame
         # The tracks before this frame: a second look re-fuses the frame from them.
-        tracker = copy.deepcopy(self._fusion.tracker) if second_look else None
+        checkpoint = self._fusion.checkpoint() if second_look else None
         detector_hands = tuple(self._fusion.process(detections, stamp, depths=depths))
         if second_look:
             search_start = time.perf_counter()
             found = self._guided.search_now(images, detector_hands, detections)
             if found is not None and any(found):
                 detections = [list(view) + list(extra) for view, extra in zip(detections, found)]
-                self._fusion.tracker = tracker
+                self._fusion.restore(checkpoint)
                 detector_hands = tuple(self._fusion.process(detections, stamp, depths=depths))
             # The palm search is detection time, not fusion time.
             searched_ms = 1e3 * (time.perf_counter() - search_start)

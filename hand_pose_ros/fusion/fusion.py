@@ -9,6 +9,7 @@ priors for missing joints → tracks (ids, handedness vote, One-Euro filter) →
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 from collections.abc import Sequence
@@ -122,6 +123,16 @@ class MultiViewFusion:
         """Forget all tracks (ids restart at 0)."""
         self.tracker.reset()
         self._palms.clear()
+
+    def checkpoint(self) -> object:
+        """What ``process`` changes between frames (the tracks and their learned palms), as
+        an opaque copy for ``restore``: a frame fused again (``HandPosePipeline``'s second
+        look) starts from the state before its first fusion."""
+        return copy.deepcopy((self.tracker, self._palms))
+
+    def restore(self, checkpoint: object) -> None:
+        """Go back to a ``checkpoint``'s state (taken from this fusion)."""
+        self.tracker, self._palms = copy.deepcopy(checkpoint)
 
     def _flatten(self, detections: Sequence[Sequence[HandDetection2D]]) -> tuple[np.ndarray, list[HandDetection2D]]:
         if len(detections) != len(self.rig):

@@ -477,3 +477,20 @@ def test_a_one_view_track_continues_across_a_move_of_half_its_size() -> None:
 def test_monocular_hand_size_must_not_be_negative() -> None:
     with pytest.raises(ValueError, match="monocular_hand_size_m"):
         FusionConfig(monocular_hand_size_m=-0.08)
+
+
+def test_a_checkpoint_restores_the_tracks_a_frame_changed():
+    rng = np.random.default_rng(5)
+    rig = make_rig(3, rng)
+    sequence = hand_sequence(3, rng)
+    fusion = MultiViewFusion(rig)
+    frames = [synthesize_detections(sequence[t], ("Left", "Right"), rig, NoiseModel(), rng)[0] for t in range(3)]
+    fusion.process(frames[0], 0.0)
+    saved = fusion.checkpoint()
+    once = fusion.process(frames[1], 1 / 30)
+    fusion.restore(saved)
+    again = fusion.process(frames[1], 1 / 30)  # as if the first pass never happened
+    assert [h.track_id for h in again] == [h.track_id for h in once]
+    assert [h.age for h in again] == [h.age for h in once]
+    for a, b in zip(once, again):
+        np.testing.assert_array_equal(a.keypoints_3d, b.keypoints_3d)
