@@ -69,4 +69,6 @@ def test_diagnostics_name_the_moved_camera(feeder):
     assert f"camera cam{MOVED} looks moved: hands reproject at" in status.message
     assert REFINE_COMMAND in status.message
     assert not any(f"camera cam{i} looks moved" in status.message for i in range(CAMERAS) if i != MOVED)
-    assert px[MOVED] > 2 * max(v for i, v in px.items() if i != MOVED)
+    # The published figures carry the rule: well above the others' median (not each other camera:
+    # one of them may see a hand badly for a while).
+    assert px[MOVED] > MonitorConfig().ratio * float(np.median([v for i, v in px.items() if i != MOVED]))
