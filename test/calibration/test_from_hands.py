@@ -11,7 +11,13 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from hand_pose_ros.calibration import Rig
-from hand_pose_ros.calibration.from_hands import HandRefinementConfig, RefinementRefused, _established, refine_from_hands
+from hand_pose_ros.calibration.from_hands import (
+    HandRefinementConfig,
+    RefinementRefused,
+    _established,
+    _noise_weights,
+    refine_from_hands,
+)
 from hand_pose_ros.calibration.gauge import pose_difference
 from hand_pose_ros.calibration.monitor import MonitorConfig, ReprojectionMonitor
 from hand_pose_ros.evaluation.metrics import mpjpe
@@ -171,3 +177,27 @@ def test_a_correction_counts_only_when_well_above_its_uncertainty() -> None:
     established = _established(np.array([2.0, 1.0, 0.0, 0.1]), np.array([30.0, 20.0, 40.0, 2.0]),
                                np.array([0.1, 0.6, 0.1, 0.0]), np.array([1.0, 12.0, 5.0, 0.0]), config)
     assert established.tolist() == [True, False, True, True]
+
+
+def test_a_camera_whose_detections_wander_weighs_as_its_wander() -> None:
+    # Two cameras, 40 detections of 21 joints each, the same 1.5 px joint noise; camera 0's
+    # detections share one constant offset (what a turned camera gives), camera 1's shifts wander
+    # by 5 px from detection to detection (what a detector's view-dependent error gives).
+    rng = np.random.default_rng(1)
+    detections, joints, wander_px = 40, 21, 5.0
+    cam = np.repeat([0, 1], detections * joints)
+    det = np.repeat(np.arange(2 * detections), joints)
+    shifts = np.where(np.arange(2 * detections)[:, None] < detections, [4.0, -3.0],
+                      rng.normal(scale=wander_px, size=(2 * detections, 2)))
+    residuals = rng.normal(scale=1.5, size=(cam.size, 2)) + np.repeat(shifts, joints, axis=0)
+    keep = np.ones(cam.size, bool)
+    plain = _noise_weights(residuals, cam, det, keep, 2, HandRefinementConfig())
+    weighted = _noise_weights(residuals, cam, det, keep, 2, HandRefinementConfig(), systematic=True)
+    # Without the systematic term both weigh alike: their joints scatter alike about their detections.
+    assert plain[cam == 1].mean() == pytest.approx(plain[cam == 0].mean(), rel=0.2)
+    # With it, camera 1's detections together count as about one measurement of its wander
+    # (information on its common shift: the sum of squared weights ≈ 1 / wander²)...
+    assert (weighted[cam == 1] ** 2).sum() == pytest.approx(1.0 / wander_px**2, rel=0.5)
+    # ...while camera 0, whose detections' medians scatter only by their joints' noise, keeps
+    # its weight: a constant offset is what a moved camera gives, and it must be corrected.
+    assert (weighted[cam == 0] ** 2).sum() > 0.8 * (plain[cam == 0] ** 2).sum()
