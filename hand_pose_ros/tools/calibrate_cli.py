@@ -47,6 +47,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hands.add_argument("--slop", type=float, default=0.01,
                        help="--bag: largest stamp difference (s) of the images of one set (default 0.01)")
     hands.add_argument("--refine-focal", action="store_true", help="also refine focal lengths")
+    hands.add_argument("--systematic", action="store_true",
+                       help="down-weight cameras whose detections' offsets wander over the recording "
+                            "(HandRefinementConfig.systematic; docs/calibration.md)")
     hands.add_argument("--reference", help="camera held fixed during the adjustment (default: the first)")
     hands.add_argument("--out", required=True, help="refined calibration YAML to write")
 
@@ -289,7 +292,8 @@ def _hands(args: argparse.Namespace) -> int:
             frames = _bag_hand_frames(args.bag, rig, args.slop)
         else:
             frames = read_detections(args.detections, rig.names)
-        config = HandRefinementConfig(refine_focal=args.refine_focal, reference_camera=args.reference)
+        config = HandRefinementConfig(refine_focal=args.refine_focal, reference_camera=args.reference,
+                                      systematic=args.systematic)
         result = refine_from_hands(rig, frames, config)
     except (OSError, ValueError) as exc:
         print(f"hand-pose-ros calibrate hands: {exc}", file=sys.stderr)
