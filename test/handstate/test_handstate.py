@@ -226,7 +226,7 @@ def test_tracks_are_separate_pruned_after_the_timeout_and_reset_when_time_goes_b
         ({"pinch_open_ratio": 0.5}, "pinch_open_ratio: expected more than pinch_closed_ratio (1.0)"),
         ({"pinch_min_duration_s": float("nan")}, "pinch_min_duration_s: expected a finite number in [0.0, 10.0], got nan"),
         ({"finger_curl_range_deg": (200.0, 100.0)}, "finger_curl_range_deg: expected straight < curled"),
-        ({"thumb_curl_range_deg": 70.0}, "thumb_curl_range_deg: expected a (straight, curled) pair"),
+        ({"thumb_curl_range_deg": 70.0}, "thumb_curl_range_deg: expected a list"),
         ({"pointing_min_other_curl": 0.1}, "pointing_min_other_curl: expected more than pointing_max_index_curl"),
         ({"track_timeout_s": 0.0}, "track_timeout_s: expected a finite number in (0.0, 3600.0], got 0.0"),
         ({"speed_time_constant_s": True}, "speed_time_constant_s: expected a finite number in [0.0, 60.0], got True"),
