@@ -13,9 +13,10 @@ network's presence score decides whether the crop holds a hand. Legend: V views,
 
 A hand only one camera sees (a monocular estimate, its depth uncertain) is not fed back as
 a crop, but every other camera that shows no hand where it could be (its centre slid along
-the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertainty) runs its
-palm detector on the next frame, on a square around that segment as well as the whole
-frame: its own tracking would look again only every ``redetect_interval`` frames, and a
+the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertainty, at least
+± ``_MIN_SEARCH_SPREAD`` of its depth) runs its palm detector, in the same frame
+(``search_now``, which the pipeline then fuses again) or on the next, on a square around
+that segment as well as the whole frame: its own tracking would look again only every ``redetect_interval`` frames, and a
 square around the segment shows a small hand larger than the whole frame does. A second
 view that finds it turns the guess into a triangulated hand.
 
@@ -59,6 +60,12 @@ _SEARCH_DEPTH_SIGMAS = 2.5
 # Points sampled along that stretch of the ray (its projection is a segment where all lie in
 # front of the camera; samples behind a camera are skipped).
 _SEARCH_SAMPLES = 5
+# The search covers at least ± this fraction of the hand's depth: the σ of a hand placed on
+# aligned depth comes from its agreeing keypoints and does not cover a map taken at another
+# moment or misregistered (DexYCB: a view whose depth silhouette is 10-15 px off its colour
+# image put the hand 86 mm off at 1.3 m, and a search that narrow missed it in every other
+# view); a hand placed from its landmarks has 1σ ≈ 15 % and searches wider anyway.
+_MIN_SEARCH_SPREAD = 0.2
 # The nearest the search slides a hand towards its camera (fraction of its estimated depth).
 _MIN_SEARCH_DEPTH_FACTOR = 0.3
 # The search square spans the projected segment plus this many hand sizes (px at each sample)
@@ -236,7 +243,7 @@ class GuidedDetector:
         radius = float(np.linalg.norm(points[seen] - centre, axis=-1).max())  # m
         origin = self.cameras.centers[source]
         depth = float(np.linalg.norm(centre - origin))
-        spread = _SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6)
+        spread = max(_SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6), _MIN_SEARCH_SPREAD)
         factors = np.linspace(max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread, _SEARCH_SAMPLES)  # (S,)
         samples = origin + factors[:, None] * (centre - origin)  # (S, 3) m world
         pixels = self.cameras.project(samples)  # (V, S, 2) px, NaN behind a camera
