@@ -1,4 +1,5 @@
-"""Test helpers shared across subpackages: fused hands from known or random keypoints, random poses.
+"""Test helpers shared across subpackages: fused hands from known or random keypoints, random
+poses, a view whose hands are too small for the palm detector.
 
 Importable from any test as ``hand_helpers``: pytest puts ``test/`` on the path because
 ``test/conftest.py`` lives there.
@@ -6,9 +7,12 @@ Importable from any test as ``hand_helpers``: pytest puts ``test/`` on the path 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from hand_pose_ros.calibration import CameraCalibration
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.types import Hand3D, KeypointSource
 
@@ -51,3 +55,17 @@ def random_hand(track_id: int, handedness: Handedness, missing=()) -> Hand3D:
         num_views=np.full(NUM_KEYPOINTS, 3), reprojection_error_px=np.full(NUM_KEYPOINTS, 1.5, np.float32),
         keypoint_source=source, age=7,
     )
+
+
+def paste_into_canvas(image: np.ndarray, camera: CameraCalibration, factor: int) -> tuple[np.ndarray, CameraCalibration]:
+    """``image`` (H, W, 3) uint8 centred in a grey canvas ``factor`` times its size, and
+    ``camera`` with that size and its principal point moved with the image: the same rays,
+    but the hands shrink in the whole frame the palm detector sees (letterboxed to 192 px)."""
+    height, width = image.shape[:2]
+    canvas = np.full((height * factor, width * factor, 3), 127, np.uint8)
+    top, left = (height * (factor - 1)) // 2, (width * (factor - 1)) // 2
+    canvas[top:top + height, left:left + width] = image
+    K = camera.camera_matrix.copy()
+    K[0, 2] += left
+    K[1, 2] += top
+    return canvas, dataclasses.replace(camera, width=canvas.shape[1], height=canvas.shape[0], camera_matrix=K)

@@ -268,20 +268,14 @@ def test_build_problems_are_listed_together(rig, tmp_path):
 def test_a_hand_one_view_finds_is_searched_for_and_triangulated_in_the_same_frame(rig, images):
     # Views 1-3 pasted into a canvas 4x their size: their whole-frame palm search misses the
     # hands; view 0 finds them, so the first pass has one-view hands only.
-    import dataclasses as dc
+    from hand_helpers import paste_into_canvas
 
-    factor, frame = 4, FRAMES[0]
+    frame = FRAMES[0]
     views, cameras = [images[frame][0]], [rig.cameras[0]]
     for image, camera in zip(images[frame][1:], rig.cameras[1:]):
-        height, width = image.shape[:2]
-        canvas = np.full((height * factor, width * factor, 3), 127, np.uint8)
-        top, left = (height * (factor - 1)) // 2, (width * (factor - 1)) // 2
-        canvas[top:top + height, left:left + width] = image
-        K = camera.camera_matrix.copy()
-        K[0, 2] += left
-        K[1, 2] += top
+        canvas, moved = paste_into_canvas(image, camera, 4)
         views.append(canvas)
-        cameras.append(dc.replace(camera, width=canvas.shape[1], height=canvas.shape[0], camera_matrix=K))
+        cameras.append(moved)
     small = Rig(cameras=tuple(cameras), world_frame=rig.world_frame)
     outcome = {}
     for same_frame in (False, True):

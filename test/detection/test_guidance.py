@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from hand_helpers import paste_into_canvas
 from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
@@ -47,14 +48,7 @@ def small_hand():
     frame = json.loads((directory / "ground_truth.json").read_text())["frames"][0]
     camera = rig.cameras[0]
     image = cv2.cvtColor(cv2.imread(str(directory / "images" / camera.name / f"{frame['frame']:06d}.jpg")), cv2.COLOR_BGR2RGB)
-    height, width = image.shape[:2]
-    canvas = np.full((height * _CANVAS_FACTOR, width * _CANVAS_FACTOR, 3), 127, np.uint8)
-    top, left = (height * (_CANVAS_FACTOR - 1)) // 2, (width * (_CANVAS_FACTOR - 1)) // 2
-    canvas[top:top + height, left:left + width] = image
-    K = camera.camera_matrix.copy()
-    K[0, 2] += left
-    K[1, 2] += top
-    big = dataclasses.replace(camera, width=canvas.shape[1], height=canvas.shape[0], camera_matrix=K)
+    canvas, big = paste_into_canvas(image, camera, _CANVAS_FACTOR)
     hands = [np.array(h["keypoints_3d"], float) for h in frame["hands"]]
     return canvas, Rig(cameras=(big,)), hands
 
@@ -215,11 +209,13 @@ def test_fed_back_hands_are_moved_to_the_next_stamp_by_their_velocity(detector, 
                                crops_from_keypoints([hands[0] + 3 * step], cams)[0][0], atol=1e-6)
 
 
-def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_hand) -> None:
+def _one_view_on_a_twin(detector, small_hand):
+    """Two cameras at the same place: the hand the first one sees lies, whatever its depth, on
+    the second one's copy of the image, where the whole-frame palm search misses it. → the
+    canvas, the GT hands, the twin rig's cameras, a guided detector over it, the first view's
+    detection and the one-view hand it gives."""
     canvas, rig, hands = small_hand
     camera = rig.cameras[0]
-    # Two cameras at the same place: the hand the first one sees lies, whatever its depth, on
-    # the second one's copy of the image, where the whole-frame palm search misses it.
     twin = Rig(cameras=(camera, dataclasses.replace(camera, name="twin", frame_id="twin_optical_frame")))
     cams = CameraArray.from_rig(twin)
     guided = GuidedDetector(detector, twin, GuidanceConfig(palm_tiles=1))
@@ -228,6 +224,11 @@ def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_han
                            keypoint_scores=np.ones(NUM_KEYPOINTS, np.float32), handedness=Handedness.RIGHT,
                            handedness_score=1.0, presence=1.0)
     one_view = dataclasses.replace(_hand(hands[0], views=1, monocular=True), depth_stddev=0.1)
+    return canvas, hands, cams, guided, seen, one_view
+
+
+def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_hand) -> None:
+    canvas, hands, cams, guided, seen, one_view = _one_view_on_a_twin(detector, small_hand)
     guided.update([one_view], 0.0, [[seen], []])
     assert guided.rois_for_next_frame() == [[], []]  # a one-view hand gives no crop
     squares, views = guided.searches_for_next_frame()
@@ -244,16 +245,7 @@ def test_a_one_view_hand_makes_the_other_views_search_for_it(detector, small_han
 
 
 def test_the_same_frame_search_finds_a_one_view_hand_at_once(detector, small_hand) -> None:
-    canvas, rig, hands = small_hand
-    camera = rig.cameras[0]
-    twin = Rig(cameras=(camera, dataclasses.replace(camera, name="twin", frame_id="twin_optical_frame")))
-    cams = CameraArray.from_rig(twin)
-    guided = GuidedDetector(detector, twin, GuidanceConfig(palm_tiles=1))
-    assert guided.detect([canvas, canvas])[1] == []  # the premise: the whole-frame palm search misses it
-    seen = HandDetection2D(keypoints_2d=cams.project(hands[0])[0].astype(np.float32),
-                           keypoint_scores=np.ones(NUM_KEYPOINTS, np.float32), handedness=Handedness.RIGHT,
-                           handedness_score=1.0, presence=1.0)
-    one_view = dataclasses.replace(_hand(hands[0], views=1, monocular=True), depth_stddev=0.1)
+    canvas, hands, cams, guided, seen, one_view = _one_view_on_a_twin(detector, small_hand)
     found = guided.search_now([canvas, canvas], [one_view], [[seen], []])
     assert found is not None and found[0] == [] and len(found[1]) >= 1  # only the view without a hand is searched
     error = min(np.median(np.linalg.norm(d.keypoints_2d - cams.project(h)[1], axis=-1)) for d in found[1] for h in hands)
