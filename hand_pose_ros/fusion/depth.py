@@ -209,12 +209,14 @@ def sample_keypoint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: 
     return median.reshape(shape), spread.reshape(shape)
 
 
-def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> np.ndarray:
-    """Depth of each keypoint's joint: (H, W) m, (..., 21, 2) px → (..., 21) m, NaN where none.
+def joint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: int) -> tuple[np.ndarray, np.ndarray]:
+    """Depth of each keypoint's joint: (H, W) m, (..., 21, 2) px → (..., 21) m, NaN where none,
+    and the sampling window's spread (..., 21) m (``joint_depth_stddev``'s input).
 
     The surface depth (``sample_keypoint_depths``) plus ``JOINT_BEHIND_SURFACE_M``.
     """
-    return sample_keypoint_depths(depth, pixels, window_px=window_px)[0] + JOINT_BEHIND_SURFACE_M
+    surface, spread = sample_keypoint_depths(depth, pixels, window_px=window_px)
+    return surface + JOINT_BEHIND_SURFACE_M, spread
 
 
 def joint_depth_stddev(joint_z: np.ndarray, spread: np.ndarray) -> np.ndarray:

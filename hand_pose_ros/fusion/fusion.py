@@ -20,8 +20,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.depth import (JOINT_BEHIND_SURFACE_M, hand_on_depth, joint_depth_stddev, joint_depths,
-                                         sample_keypoint_depths, triangulated_depth_stddev)
+from hand_pose_ros.fusion.depth import hand_on_depth, joint_depth_stddev, joint_depths, triangulated_depth_stddev
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, PalmTemplate, estimate_monocular, on_keypoint_rays,
                                             palm_depth, palm_length)
@@ -286,15 +285,15 @@ class MultiViewFusion:
         if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
             return None
         A, N = inliers.shape
-        surface = np.full((A, N // J, J), np.nan)
+        measured = np.full((A, N // J, J), np.nan)
         spread = np.full((A, N // J, J), np.nan)
         for d, det in enumerate(frame.dets):
             depth = frame.depths[frame.view[d]]
             if depth is not None:
                 pixels = np.where(np.isfinite(frame.xy[d]), det.keypoints_2d, np.nan)  # unseen keypoints: none
-                surface[frame.slot[d], group_of[d]], spread[frame.slot[d], group_of[d]] = sample_keypoint_depths(
+                measured[frame.slot[d], group_of[d]], spread[frame.slot[d], group_of[d]] = joint_depths(
                     depth, pixels, window_px=cfg.depth_window_px)
-        measured = (surface + JOINT_BEHIND_SURFACE_M).reshape(A, N)  # (A, N) m joint depths
+        measured = measured.reshape(A, N)  # (A, N) m joint depths
         with np.errstate(invalid="ignore"):
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
             sigma = np.hypot(joint_depth_stddev(measured, spread.reshape(A, N)),
@@ -320,7 +319,7 @@ class MultiViewFusion:
             return None
         use = np.isfinite(frame.xy[d]).all(-1) & agrees
         pixels = np.where(use[:, None], frame.dets[d].keypoints_2d, np.nan)
-        measured = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
+        measured, _ = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
         placed = hand_on_depth(points_camera, measured, np.where(use[:, None], frame.xy[d], np.nan),
                                gate_m=self.config.depth_gate_m)
         return None if placed is None else (placed[0], placed[1].stddev_m)
