@@ -429,7 +429,9 @@ class HandPosePipeline:
     ) -> FrameResult:
         fuse_start = time.perf_counter()
         stamp = stamp_ns / NS_PER_S
-        second_look = self._guided is not None and images is not None and self._guided.config.search_same_frame
+        # A one-camera rig has no other view to search.
+        second_look = (self._guided is not None and images is not None and len(self.rig) > 1
+                       and self._guided.config.search_same_frame)
         # The tracks before this frame: a second look re-fuses the frame from them.
         checkpoint = self._fusion.checkpoint() if second_look else None
         detector_hands = tuple(self._fusion.process(detections, stamp, depths=depths))
@@ -440,10 +442,10 @@ class HandPosePipeline:
                 detections = [list(view) + list(extra) for view, extra in zip(detections, found)]
                 self._fusion.restore(checkpoint)
                 detector_hands = tuple(self._fusion.process(detections, stamp, depths=depths))
-            # The palm search is detection time, not fusion time.
-            searched_ms = 1e3 * (time.perf_counter() - search_start)
-            detect_ms += searched_ms
-            fuse_start += searched_ms / 1e3
+            # The palm search (and the fusion again) count as detection time, not fusion time.
+            searched_s = time.perf_counter() - search_start
+            detect_ms += 1e3 * searched_s
+            fuse_start += searched_s
             self._guided.update(detector_hands, stamp)  # the second look replaces the next frame's searches
         elif self._guided is not None:
             self._guided.update(detector_hands, stamp, detections)

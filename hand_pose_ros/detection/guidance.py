@@ -16,8 +16,9 @@ a crop, but every other camera that shows no hand where it could be (its centre 
 the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertainty, at least
 ± ``_MIN_SEARCH_SPREAD`` of its depth) runs its palm detector, in the same frame
 (``search_now``, which the pipeline then fuses again) or on the next, on a square around
-that segment as well as the whole frame: its own tracking would look again only every ``redetect_interval`` frames, and a
-square around the segment shows a small hand larger than the whole frame does. A second
+that segment as well as the whole frame: its own tracking would look again only every
+``redetect_interval`` frames, and a square around the segment shows a small hand larger
+than the whole frame does. A second
 view that finds it turns the guess into a triangulated hand.
 
 With stamps, each fed-back hand is first moved to where it will be at the next frame
@@ -157,7 +158,7 @@ class GuidedDetector:
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
         self._hands, self._stamp = [], None
-        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        self._plan_searches((), ())
         self.detector.reset()
 
     def detect(self, images: Sequence[np.ndarray], stamp: float | None = None) -> list[list[HandDetection2D]]:
@@ -165,8 +166,7 @@ class GuidedDetector:
         (moved to ``stamp``, seconds, when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
-        regions = [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
-        return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=regions,
+        return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=self._palm_regions(),
                                     roi_min_presence=self.config.min_presence, force_palm=self._search_views)
 
     def update(self, hands: Sequence[Hand3D], stamp: float | None = None,
@@ -189,11 +189,7 @@ class GuidedDetector:
                     velocity = moved * min(1.0, _MAX_HAND_SPEED_M_S / speed)
             hands_now.append((hand.track_id, points, velocity))
         self._hands, self._stamp = hands_now, stamp
-        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
-        if detections is not None:
-            for hand in hands:
-                if hand.monocular:
-                    self._add_searches(hand, detections)
+        self._plan_searches(hands if detections is not None else (), detections or ())
 
     def search_now(self, images: Sequence[np.ndarray | None], hands: Sequence[Hand3D],
                    detections: Sequence[Sequence[HandDetection2D]]) -> list[list[HandDetection2D]] | None:
@@ -204,18 +200,26 @@ class GuidedDetector:
         re-fuses the frame with them (``HandPosePipeline``), so a hand seen by a second camera
         is triangulated in its first frame rather than placed from one view's landmarks.
         Clears the next frame's searches: this look replaces them."""
-        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
-        for hand in hands:
-            if hand.monocular:
-                self._add_searches(hand, detections)
+        self._plan_searches(hands, detections)
         views = self._search_views
         if not views:
             return None
         searched = [image if view in views else None for view, image in enumerate(images)]
-        regions = [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
-        found = self.detector.detect(searched, palm_regions=regions, force_palm=views)
-        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        found = self.detector.detect(searched, palm_regions=self._palm_regions(), force_palm=views)
+        self._plan_searches((), detections)
         return found
+
+    def _plan_searches(self, hands: Sequence[Hand3D], detections: Sequence[Sequence[HandDetection2D]]) -> None:
+        """Replace the planned palm searches by those for ``hands``' one-view hands, given the
+        frame's ``detections`` (``_add_searches``; no hands: none planned)."""
+        self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        for hand in hands:
+            if hand.monocular:
+                self._add_searches(hand, detections)
+
+    def _palm_regions(self) -> list[list[np.ndarray]]:
+        """Per view the palm detector's squares: its tiles, then the planned searches'."""
+        return [tiles + squares for tiles, squares in zip(self._tiles, self._searches)]
 
     def searches_for_next_frame(self) -> tuple[list[list[np.ndarray]], list[int]]:
         """Per view the palm squares ``(3,)`` (centre x, y, side px) ``detect`` searches for
