@@ -22,7 +22,7 @@ from hand_pose_ros.checks import check_number
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.types import Hand3D, HandDetection2D
 
-__all__ = ["MonitorConfig", "MonitorReport", "ReprojectionMonitor", "match_views", "REFINE_COMMAND"]
+__all__ = ["MonitorConfig", "MonitorReport", "ReprojectionMonitor", "finite_medians", "match_views", "REFINE_COMMAND"]
 
 REFINE_COMMAND = "hand-pose-ros calibrate hands"
 # Fewer matched joints than this in a view say nothing about the camera (a hand at the border).
@@ -84,11 +84,26 @@ def match_views(cameras: CameraArray, hands_xyz: np.ndarray, detections: Sequenc
         err = np.linalg.norm(projected[v][:, None] - kp[None], axis=-1)  # (H, D, 21)
         usable = np.isfinite(err).sum(-1) >= _MIN_MATCHED_JOINTS  # (H, D)
         cost = np.full(usable.shape, _UNMATCHABLE)
-        cost[usable] = np.nanmedian(err[usable], -1)
+        cost[usable] = finite_medians(err[usable])
         for h, d in zip(*linear_sum_assignment(cost)):
             if cost[h, d] < gate_px:
                 out[v].append((int(h), int(d), err[h, d]))
     return out
+
+
+def finite_medians(values: np.ndarray) -> np.ndarray:
+    """(N, J) float with NaN → (N,) each row's median over its finite entries (NaN for none).
+
+    Equal to ``np.nanmedian(values, -1)`` bit for bit (the middle one, or the mean of the two
+    middle ones, of the sorted finite values), at a fraction of its cost on these small rows:
+    ``nanmedian`` goes through ``numpy.ma`` for them (≈ 40 µs a call; this monitor called it
+    ≈ 12 times per set).
+    """
+    ordered = np.sort(values, axis=-1)  # (N, J), NaN last
+    count = np.isfinite(values).sum(-1)  # (N,)
+    low = np.take_along_axis(ordered, np.maximum(count - 1, 0)[:, None] // 2, -1)[:, 0]
+    high = np.take_along_axis(ordered, (count // 2)[:, None], -1)[:, 0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,8 +130,10 @@ class ReprojectionMonitor:
             n: collections.deque(maxlen=self.config.window) for n in rig.names}
         self._lock = threading.Lock()
 
-    def update(self, hands: Sequence[Hand3D], detections: Sequence[Sequence[HandDetection2D]]) -> MonitorReport:
-        """Add one frame: fused hands (world frame) and the detections they came from (rig order)."""
+    def update(self, hands: Sequence[Hand3D], detections: Sequence[Sequence[HandDetection2D]]) -> None:
+        """Add one frame: fused hands (world frame) and the detections they came from (rig order).
+        ``report`` gives the verdict (not built here: the pipeline updates every set, the node
+        reports once per diagnostics period)."""
         if len(detections) != len(self._rig):
             raise ValueError(f"ReprojectionMonitor.update: expected {len(self._rig)} views of detections, got {len(detections)}")
         fused = [h.keypoints_3d for h in hands if not h.monocular]
@@ -125,10 +142,9 @@ class ReprojectionMonitor:
                                   self.config.min_score)
             with self._lock:
                 for name, view in zip(self._rig.names, matches):
-                    for _, _, err in view:
-                        if np.isfinite(err).sum() >= _MIN_MATCHED_JOINTS:
-                            self._history[name].append(float(np.nanmedian(err)))
-        return self.report()
+                    errors = [err for _, _, err in view if np.isfinite(err).sum() >= _MIN_MATCHED_JOINTS]
+                    if errors:
+                        self._history[name].extend(finite_medians(np.stack(errors)).tolist())
 
     def report(self) -> MonitorReport:
         cfg = self.config

@@ -6,8 +6,9 @@ single-threaded runners (``runtime.ParallelRunnersBackend``). Inputs and outputs
 ``NetworkBackend``: crops ``(B, 3, S, S)`` float32 in [0, 1] → the raw outputs as CPU
 float32 tensors.
 
-Precision: ``fp32`` everywhere; OpenVINO also runs ``bf16`` (on CPUs with AMX/AVX-512 BF16
-about twice as fast, with landmarks moved by ≈0.5 px median; docs/detection.md) and ``fp16``.
+Precision: ``fp32`` everywhere; OpenVINO also runs the landmark network in ``bf16`` (on CPUs
+with AMX/AVX-512 BF16 about twice as fast, with landmarks moved by ≈0.5 px median;
+docs/detection.md) or ``fp16``, the palm detector staying fp32 (``OPENVINO_REDUCED_STAGES``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ __all__ = ["LiteRTBackend", "OpenVINOBackend"]
 LOG = logging.getLogger(__name__)
 
 OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
+# The stages a reduced precision applies to; the others run fp32. The palm detector runs on a
+# few sets in a hundred (tracking), so bf16 saves little there, and in bf16 it missed the
+# bundled sample's second hand until the next re-detection (10 sets: 91.7 % of the hands found
+# instead of 99.2 %; landmark-only bf16: 99.2 %, docs/benchmarks.md).
+OPENVINO_REDUCED_STAGES = ("landmark",)
 
 # One (1, S, S, 3) float32 input → the model's outputs in name order.
 _Invoke = Callable[[np.ndarray], list[np.ndarray]]
@@ -52,9 +58,9 @@ class _TfliteBackend(ParallelRunnersBackend):
         super().__init__(device, dtype, workers)
 
     def _make_runner(self, stage: str) -> Runner:
-        return _one_by_one(self._make_invoke(str(mediapipe_model_path(f"{STAGE_NETWORKS[stage]}_{self._model}"))))
+        return _one_by_one(self._make_invoke(str(mediapipe_model_path(f"{STAGE_NETWORKS[stage]}_{self._model}")), stage))
 
-    def _make_invoke(self, path: str) -> _Invoke:
+    def _make_invoke(self, path: str, stage: str) -> _Invoke:
         raise NotImplementedError
 
 
@@ -73,7 +79,7 @@ class LiteRTBackend(_TfliteBackend):
         self._interpreter = Interpreter
         super().__init__(model, device, dtype, workers)
 
-    def _make_invoke(self, path: str) -> _Invoke:
+    def _make_invoke(self, path: str, stage: str) -> _Invoke:
         interpreter = self._interpreter(model_path=path, num_threads=1)
         interpreter.allocate_tensors()
         source = interpreter.get_input_details()[0]["index"]
@@ -96,7 +102,8 @@ class LiteRTBackend(_TfliteBackend):
 
 
 class OpenVINOBackend(_TfliteBackend):
-    """Intel's OpenVINO runtime reading the ``.tflite`` files, fp32 by default (bf16/fp16 on request)."""
+    """Intel's OpenVINO runtime reading the ``.tflite`` files, fp32 by default (bf16/fp16 on
+    request, for the ``OPENVINO_REDUCED_STAGES`` only)."""
 
     name = "openvino"
 
@@ -113,11 +120,12 @@ class OpenVINOBackend(_TfliteBackend):
         self.precision = precision
         super().__init__(model, device, torch.float32, workers)
 
-    def _make_invoke(self, path: str) -> _Invoke:
+    def _make_invoke(self, path: str, stage: str) -> _Invoke:
+        precision = self.precision if stage in OPENVINO_REDUCED_STAGES else "fp32"
         compiled = self._core.compile_model(self._core.read_model(path), "CPU", {
             "INFERENCE_NUM_THREADS": 1,
             "NUM_STREAMS": 1,
-            "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[self.precision],
+            "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
             "PERFORMANCE_HINT": "LATENCY",
         })
         request = compiled.create_infer_request()

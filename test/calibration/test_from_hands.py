@@ -92,8 +92,8 @@ def _monitor(rig: Rig, frames):
     fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
     monitor = ReprojectionMonitor(rig, MonitorConfig(min_samples=20))
     for stamp, dets in frames:
-        report = monitor.update(fusion.process(dets, stamp), dets)
-    return report
+        monitor.update(fusion.process(dets, stamp), dets)
+    return monitor.report()
 
 
 def test_the_monitor_names_the_moved_camera(scene) -> None:

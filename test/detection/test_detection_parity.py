@@ -113,3 +113,16 @@ def test_openvino_bf16_stays_near_full_precision(photos, reference):
     assert np.median(error) < BF16_KEYPOINT_MEDIAN_TOL_PX and error.max() < BF16_KEYPOINT_MAX_TOL_PX
     np.testing.assert_allclose(presence, expected[1], atol=BF16_PRESENCE_TOL)
     np.testing.assert_allclose(handedness, expected[2], atol=BF16_HANDEDNESS_TOL)
+
+
+def test_openvino_bf16_leaves_the_palm_detector_at_full_precision(photos):
+    """bf16 is for the landmark network only (``OPENVINO_REDUCED_STAGES``): palm outputs equal fp32's."""
+    import openvino
+
+    if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        pytest.skip("this CPU has no bf16 arithmetic")
+    crops = _to_nchw(_palm_crops(photos)[:2])
+    fp32 = create_backend("openvino", "full", torch.device("cpu"), torch.float32).palm(crops)
+    bf16 = create_backend("openvino", "full", torch.device("cpu"), torch.bfloat16).palm(crops)
+    for full, reduced in zip(fp32, bf16):
+        np.testing.assert_array_equal(reduced.numpy(), full.numpy())

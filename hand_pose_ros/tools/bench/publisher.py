@@ -3,7 +3,8 @@
 ``python -m hand_pose_ros.tools.bench.publisher --cameras N --rate HZ --duration S --topic-prefix P``
 waits until every image topic has a subscriber, publishes sets of N rgb8 images (the bundled
 sample's frames, camera i showing sample camera i mod 4) sharing one fresh stamp, then prints
-one JSON line ``{"sets": ..., "first_stamp_ns": ..., "last_stamp_ns": ...}`` and exits.
+one JSON line ``{"sets": ..., "first_stamp_ns": ..., "last_stamp_ns": ..., "cpu_s": ...}``
+(``cpu_s``: this process's CPU time while publishing; it shares the cores with the node) and exits.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
             print("bench_publisher: the node did not subscribe", file=sys.stderr)
             return 1
         period = 1.0 / args.rate
-        start = time.monotonic()
+        start, cpu_start = time.monotonic(), time.process_time()
         sets, first, last = 0, None, None
         while time.monotonic() - start < args.duration:
             stamp = node.get_clock().now().nanoseconds
@@ -74,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             delay = start + sets * period - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
-        print(json.dumps({"sets": sets, "first_stamp_ns": first, "last_stamp_ns": last}))
+        cpu_s = time.process_time() - cpu_start
+        print(json.dumps({"sets": sets, "first_stamp_ns": first, "last_stamp_ns": last, "cpu_s": cpu_s}))
         return 0
     finally:
         node.destroy_node()
