@@ -15,7 +15,7 @@ import numpy as np
 
 from hand_pose_ros.types import check_shape
 
-__all__ = ["Similarity", "umeyama", "MIN_POINTS"]
+__all__ = ["Similarity", "umeyama", "best_rotation", "MIN_POINTS"]
 
 # Three non-collinear points fix a 3D rotation; fewer leave the transform undetermined.
 MIN_POINTS = 3
@@ -73,9 +73,19 @@ def umeyama(source: np.ndarray, target: np.ndarray, weights: np.ndarray | None =
     variance = w @ (cs * cs).sum(-1)  # weighted mean squared distance of the source to its centroid
     if not variance > 0:
         return None
-    U, S, Vt = np.linalg.svd((cd * w[:, None]).T @ cs)  # (D, D) weighted cross-covariance, target × source
-    d = np.ones(D)
-    d[-1] = np.sign(np.linalg.det(U @ Vt)) or 1.0  # a rotation, never a reflection
-    R = (U * d) @ Vt
-    s = float((S * d).sum() / variance) if scale else 1.0
+    R, trace = best_rotation(cs * w[:, None], cd)
+    s = trace / variance if scale else 1.0
     return Similarity(scale=s, rotation=R, translation=mu_d - s * R @ mu_s)
+
+
+def best_rotation(source: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
+    """(N, D) centred source (rows pre-multiplied by their weights), (N, D) centred target →
+    the (D, D) rotation R minimising Σ ‖R source_n − target_n‖² (Kabsch; never a reflection)
+    and Σ_n target_n · R source_n, the numerator of Umeyama's scale.
+
+    The lean core of ``umeyama`` for callers in a loop: no checks, no NaN handling.
+    """
+    U, S, Vt = np.linalg.svd(target.T @ source)  # (D, D) cross-covariance, target × source
+    d = np.ones(len(S))
+    d[-1] = np.sign(np.linalg.det(U @ Vt)) or 1.0  # a rotation, never a reflection
+    return (U * d) @ Vt, float((S * d).sum())

@@ -1,4 +1,4 @@
-"""hand_pose_ros.similarity.umeyama: exact on noise-free data; NaN rows, weights, no reflection."""
+"""hand_pose_ros.similarity: umeyama exact on noise-free data; NaN rows, weights, no reflection; its Kabsch core."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from hand_pose_ros.similarity import MIN_POINTS, umeyama
+from hand_pose_ros.similarity import MIN_POINTS, best_rotation, umeyama
 
 # Noise-free input: recovered to round-off.
 EXACT_TOL = 1e-12
@@ -88,3 +88,14 @@ def test_too_few_points_or_coincident_ones_give_none_and_bad_shapes_are_named() 
         umeyama(np.zeros((5, 3)), np.zeros((4, 3)))
     with pytest.raises(ValueError, match="weights"):
         umeyama(np.zeros((5, 3)), np.zeros((5, 3)), np.ones(4))
+
+
+def test_best_rotation_rotates_a_centred_cloud_onto_a_mirrored_one_without_reflecting() -> None:
+    source, target, R, _ = _scene(4, scale=1.0)
+    cs, ct = source - source.mean(0), target - target.mean(0)
+    rotation, _ = best_rotation(cs, ct)
+    np.testing.assert_allclose(rotation, R, atol=EXACT_TOL)
+    mirrored = ct * np.array([1.0, 1.0, -1.0])  # only a reflection would fit this exactly
+    rotation, _ = best_rotation(cs, mirrored)
+    assert np.linalg.det(rotation) == pytest.approx(1.0, abs=EXACT_TOL)
+    assert np.linalg.norm(cs @ rotation.T - mirrored) > 0.01

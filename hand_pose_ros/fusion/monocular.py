@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from hand_pose_ros.keypoints import HandKeypoint
+from hand_pose_ros.similarity import best_rotation
 
 __all__ = ["MonocularEstimate", "estimate_monocular", "PalmTemplate", "palm_depth", "palm_length", "on_keypoint_rays",
            "PALM_KEYPOINTS"]
@@ -106,9 +107,7 @@ def _rms_radius(points: np.ndarray) -> float:
 
 def _rotate_onto(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     """(N, 3) centred ``source`` rotated onto centred ``target`` (Kabsch; no reflection)."""
-    U, _, Vt = np.linalg.svd(source.T @ target)
-    D = np.diag([1.0, 1.0, np.sign(np.linalg.det(U @ Vt))])
-    return source @ (U @ D @ Vt)
+    return source @ best_rotation(source, target)[0].T
 
 
 def _deviation(palm: np.ndarray, reference: np.ndarray) -> float:
