@@ -20,7 +20,7 @@ from scipy.optimize import linear_sum_assignment
 
 from hand_pose_ros.fusion.camera import CameraArray
 
-__all__ = ["essential_matrices", "epipolar_costs", "track_costs", "group_detections"]
+__all__ = ["essential_matrices", "epipolar_costs", "track_costs", "group_detections", "finite_medians"]
 
 # Fewer shared joints than this give no reliable pair cost (inf).
 _MIN_COMMON_JOINTS = 5
@@ -38,17 +38,24 @@ def essential_matrices(cams: CameraArray) -> np.ndarray:
     return skew @ R_ji
 
 
-def _masked_median(values: np.ndarray) -> np.ndarray:
-    """Median over the last axis ignoring NaN; inf where fewer than ``_MIN_COMMON_JOINTS`` values.
+def finite_medians(values: np.ndarray) -> np.ndarray:
+    """(…, J) float with NaN → (…,) the median over the last axis of its finite entries (NaN for none).
 
-    (Sort-based: ``np.nanmedian`` goes through masked arrays and is ~10× slower on small inputs.)
+    Equal to ``np.nanmedian(values, -1)`` bit for bit (the middle one, or the mean of the two
+    middle ones, of the sorted finite values), at a fraction of its cost on small rows such as
+    a hand's 21 joints: ``nanmedian`` goes through ``numpy.ma`` for them (≈ 40 µs a call).
     """
-    finite = np.isfinite(values)
-    count = finite.sum(-1)  # (…,)
-    ordered = np.sort(np.where(finite, values, np.inf), axis=-1).reshape(-1, values.shape[-1])  # (M, n)
-    rows, count_m = np.arange(len(ordered)), count.reshape(-1)  # (M,) each
-    lo, hi = ordered[rows, np.maximum((count_m - 1) // 2, 0)], ordered[rows, count_m // 2]  # (M,) each
-    return np.where(count >= _MIN_COMMON_JOINTS, 0.5 * (lo + hi).reshape(count.shape), np.inf)
+    ordered = np.sort(values, axis=-1)  # (…, J), NaN last
+    count = np.isfinite(values).sum(-1)  # (…,)
+    low = np.take_along_axis(ordered, (np.maximum(count - 1, 0) // 2)[..., None], -1)[..., 0]
+    high = np.take_along_axis(ordered, (count // 2)[..., None], -1)[..., 0]
+    return np.where(count > 0, (low + high) / 2, np.nan)
+
+
+def _masked_median(values: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN (and ±inf); inf where fewer than ``_MIN_COMMON_JOINTS`` values."""
+    count = np.isfinite(values).sum(-1)
+    return np.where(count >= _MIN_COMMON_JOINTS, finite_medians(values), np.inf)
 
 
 def epipolar_costs(view: np.ndarray, xy: np.ndarray, cams: CameraArray, essential: np.ndarray) -> np.ndarray:
