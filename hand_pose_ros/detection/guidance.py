@@ -18,8 +18,9 @@ the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertaint
 (``search_now``, which the pipeline then fuses again) or on the next, on a square around
 that segment as well as the whole frame: its own tracking would look again only every
 ``redetect_interval`` frames, and a square around the segment shows a small hand larger
-than the whole frame does. A second
-view that finds it turns the guess into a triangulated hand.
+than the whole frame does. Where the same-frame palm search finds nothing (the palm cut by
+the image's edge or hidden), landmark crops follow along that stretch (``ray_crops``). A
+second view that finds it turns the guess into a triangulated hand.
 
 With stamps, each fed-back hand is first moved to where it will be at the next frame
 (constant velocity of its centre, from its last two frames under the same track id): a
