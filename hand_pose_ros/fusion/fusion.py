@@ -95,6 +95,10 @@ _ONE_VIEW_TRACK_HAND_FRACTION = 1.0
 _PREDICTION_STDDEV_M = 0.01
 # The inlier threshold is ≈ this many σ of the detector's 2D noise (FusionConfig.inlier_threshold_px).
 _INLIER_SIGMAS = 3.0
+# The prediction votes once its track has been updated this many times: a track's first
+# triangulations are not yet confirmed by any other frame, and a joint they got wrong would
+# win its own next vote (bundled sample: a 100 mm joint of the first frame kept in the second).
+_MIN_VOTING_TRACK_AGE = 3
 
 
 class MultiViewFusion:
@@ -226,12 +230,16 @@ class MultiViewFusion:
         obs_scores[slot, group_of] = scores
         support[slot, group_of] = np.array([d.presence for d in frame.dets], np.float64)[:, None]
         obs, obs_scores = obs.reshape(V, G * J, 2), obs_scores.reshape(V, G * J)
-        # Each group's track's prediction (tracks whose depth is known) is one more witness per joint.
-        tracked = [g for g, k in enumerate(hints) if k >= 0 and frame.known[k]]
+        # Each group's track's prediction is one more witness per joint: tracks whose depth is
+        # known and that have been confirmed (_MIN_VOTING_TRACK_AGE), and only the joints their
+        # last update gave (a joint missing there is a carried guess).
+        tracked = [g for g, k in enumerate(hints)
+                   if k >= 0 and frame.known[k] and self.tracker.tracks[k].age >= _MIN_VOTING_TRACK_AGE]
         prior = None
         if tracked:
+            given = np.stack([self.tracker.tracks[hints[g]].updated_joints for g in tracked])  # (g, 21)
             prior = np.full((G, J, 3), np.nan)
-            prior[tracked] = frame.predicted[[hints[g] for g in tracked]]
+            prior[tracked] = np.where(given[..., None], frame.predicted[[hints[g] for g in tracked]], np.nan)
             prior = prior.reshape(G * J, 3)
         tri = robust_triangulate(obs, obs_scores, cams, cfg.inlier_threshold_px, support=support.reshape(V, G * J),
                                  prior=prior,
