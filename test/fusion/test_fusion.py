@@ -539,5 +539,5 @@ def test_a_confirmed_tracks_prediction_outvotes_two_views_placing_a_joint_alike_
     np.testing.assert_allclose(tip_after(range(0)), wrong, atol=1e-6)  # no track: the pair wins
     assert np.linalg.norm(tip_after(range(t)) - hand[t, 0, tip]) < 1e-3  # confirmed track: the views that see it
     # No vote: the pair's point wins, and the two-view gate (4 cm from the prediction) drops it.
-    assert np.isnan(tip_after(range(t - 2, t))).all()  # a track of 2 frames
+    assert np.isnan(tip_after(range(t - 1, t))).all()  # a track of 1 frame
     assert np.isnan(tip_after(range(t), hide_last=True)).all()  # the tip carried from before its last update
