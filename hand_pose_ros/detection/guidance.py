@@ -86,6 +86,8 @@ _RAY_CROP_STEP_HANDS = 0.5
 _MAX_RAY_CROPS = 8
 # The ray is sampled this finely (positions over the search stretch) before the crops are spaced.
 _RAY_FINE_SAMPLES = 41
+# MediaPipe's tracking crop (geometry.landmark_rects) spans about this many hand sizes.
+_CROP_HAND_SIZES = 2.0
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -346,8 +348,7 @@ def ray_crops(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]],
             continue
         kept: list[np.ndarray] = []
         for rect in rects:  # crops_from_keypoints keeps the hands' order
-            # The crop is ≈ 2 hand sizes across (MediaPipe's tracking crop): spaced by a fraction of that.
-            step = _RAY_CROP_STEP_HANDS * 0.5 * float(rect[2])
+            step = _RAY_CROP_STEP_HANDS * float(rect[2]) / _CROP_HAND_SIZES
             if all(np.hypot(*(rect[:2] - k[:2])) >= step for k in kept):
                 kept.append(rect)
         out[view] = kept

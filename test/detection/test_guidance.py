@@ -332,7 +332,7 @@ def test_the_same_frame_search_finds_a_hand_cut_by_the_edge_along_the_ray() -> N
     assert any(not h.monocular for h in again)
 
 
-def test_the_ray_search_finds_nothing_where_there_is_no_hand(small_hand, no_hand_images) -> None:
+def test_the_ray_search_finds_nothing_where_there_is_no_hand(small_hand) -> None:
     canvas, hands, cams, guided, seen, one_view = _one_view_on_a_twin(
         HandDetector(HandDetectorConfig(tracking=False)), small_hand)
     blank = np.full_like(canvas, 127)
