@@ -18,8 +18,9 @@ the seeing camera's ray over ± ``_SEARCH_DEPTH_SIGMAS`` of its depth uncertaint
 (``search_now``, which the pipeline then fuses again) or on the next, on a square around
 that segment as well as the whole frame: its own tracking would look again only every
 ``redetect_interval`` frames, and a square around the segment shows a small hand larger
-than the whole frame does. A second
-view that finds it turns the guess into a triangulated hand.
+than the whole frame does. Where the same-frame palm search finds nothing (the palm cut by
+the image's edge or hidden), landmark crops follow along that stretch (``ray_crops``). A
+second view that finds it turns the guess into a triangulated hand.
 
 With stamps, each fed-back hand is first moved to where it will be at the next frame
 (constant velocity of its centre, from its last two frames under the same track id): a
@@ -44,7 +45,7 @@ from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, HandKeypoint
 from hand_pose_ros.types import Hand3D, HandDetection2D
 
-__all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "crops_from_keypoints", "palm_tiles"]
+__all__ = ["GuidanceConfig", "GuidedDetector", "crops_from_hands", "crops_from_keypoints", "palm_tiles", "ray_crops"]
 
 # The keypoints a crop's rotation is taken from (geometry.landmark_rects: wrist → knuckles).
 _ORIENTING = (HandKeypoint.WRIST, HandKeypoint.INDEX_FINGER_MCP, HandKeypoint.MIDDLE_FINGER_MCP,
@@ -74,6 +75,19 @@ _MIN_SEARCH_DEPTH_FACTOR = 0.3
 _SEARCH_MARGIN_HANDS = 1.0
 # A detection is the one-view hand in its view when the hand projects this close (median px).
 _SOURCE_MATCH_PX = 10.0
+# Where the palm search of a view finds nothing (the palm out of the frame or hidden, the
+# hand small), landmark crops are placed on the one-view hand moved along its ray, this many
+# hand sizes (px in that view) apart: the landmark network finds a hand whose crop is off by
+# a fraction of its size (DexYCB, a 31 px hand cut by the image's edge: a crop 0.1 of the
+# depth off found it, presence 0.89, 7.5 px from the labels; 0.2 off, presence 0).
+_RAY_CROP_STEP_HANDS = 0.5
+# Ray positions tried per view and searched hand, nearest the one-view depth first (each costs
+# a landmark run, and the detector takes max_hands external crops per view per call).
+_MAX_RAY_CROPS = 8
+# The ray is sampled this finely (positions over the search stretch) before the crops are spaced.
+_RAY_FINE_SAMPLES = 41
+# MediaPipe's tracking crop (geometry.landmark_rects) spans about this many hand sizes.
+_CROP_HAND_SIZES = 2.0
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -206,8 +220,31 @@ class GuidedDetector:
             return None
         searched = [image if view in views else None for view, image in enumerate(images)]
         found = self.detector.detect(searched, palm_regions=self._palm_regions(), force_palm=views)
+        self._search_along_rays(images, hands, detections, found)
         self._plan_searches((), detections)
         return found
+
+    def _search_along_rays(self, images: Sequence[np.ndarray | None], hands: Sequence[Hand3D],
+                           detections: Sequence[Sequence[HandDetection2D]], found: list[list[HandDetection2D]]) -> None:
+        """Landmark crops where the palm search of a view found nothing: the one-view hands
+        moved along their rays (``ray_crops``), nearest their estimated depth first, at most the
+        detector's ``max_hands`` per view per call, until a crop gives a hand (presence ≥
+        ``min_presence``); its detections are added to ``found`` (per view, in place)."""
+        pending = {view: [] for view in self._search_views if not found[view] and images[view] is not None}
+        for hand in hands:
+            if hand.monocular:
+                for view, crops in ray_crops(hand, detections, self.cameras).items():
+                    if view in pending:
+                        pending[view].extend(crops[:_MAX_RAY_CROPS])
+        per_call = self.detector.config.max_hands
+        while any(pending.values()):
+            rois = [pending.get(view, [])[:per_call] for view in range(len(self.cameras))]
+            pending = {view: crops[per_call:] for view, crops in pending.items() if crops}
+            looked = [image if rois[view] else None for view, image in enumerate(images)]
+            for view, dets in enumerate(self.detector.detect(looked, rois=rois, roi_min_presence=self.config.min_presence)):
+                if dets:
+                    found[view].extend(dets)
+                    pending.pop(view, None)
 
     def _plan_searches(self, hands: Sequence[Hand3D], detections: Sequence[Sequence[HandDetection2D]]) -> None:
         """Replace the planned palm searches by those for ``hands``' one-view hands, given the
@@ -229,26 +266,10 @@ class GuidedDetector:
 
     def _add_searches(self, hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]]) -> None:
         """Palm squares, in the views without detections, where one-view ``hand`` could be."""
-        points = hand.keypoints_3d  # (21, 3) m world
-        seen = np.isfinite(points).all(-1)
-        if not seen.any():
+        stretch = _search_stretch(hand, detections, self.cameras, _SEARCH_SAMPLES)
+        if stretch is None:
             return
-        projected = self.cameras.project(points)  # (V, 21, 2) px
-        source, best = -1, _SOURCE_MATCH_PX
-        for view, dets in enumerate(detections):
-            for det in dets:
-                with np.errstate(invalid="ignore"):
-                    distance = float(np.nanmedian(np.linalg.norm(det.keypoints_2d - projected[view], axis=-1)))
-                if distance < best:
-                    source, best = view, distance
-        if source < 0:
-            return
-        centre = points[seen].mean(0)  # (3,)
-        radius = float(np.linalg.norm(points[seen] - centre, axis=-1).max())  # m
-        origin = self.cameras.centers[source]
-        depth = float(np.linalg.norm(centre - origin))
-        spread = max(_SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6), _MIN_SEARCH_SPREAD)
-        factors = np.linspace(max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread, _SEARCH_SAMPLES)  # (S,)
+        source, origin, centre, radius, factors = stretch
         samples = origin + factors[:, None] * (centre - origin)  # (S, 3) m world
         pixels = self.cameras.project(samples)  # (V, S, 2) px, NaN behind a camera
         in_camera = self.cameras.to_every_camera(samples)  # (S, V, 3)
@@ -276,3 +297,59 @@ class GuidedDetector:
         dt = 0.0 if stamp is None or self._stamp is None else max(stamp - self._stamp, 0.0)
         moved = [points + velocity * dt for _, points, velocity in self._hands]
         return crops_from_keypoints(moved, self.cameras)
+
+
+def _search_stretch(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]], cameras: CameraArray,
+                    samples: int) -> tuple[int, np.ndarray, np.ndarray, float, np.ndarray] | None:
+    """Where one-view ``hand`` could be along the ray of the view that sees it → (that view,
+    (3,) its camera centre, (3,) the hand's centre, m world, the hand's radius m, (S,) depth
+    factors from the centre's depth over ± ``_SEARCH_DEPTH_SIGMAS`` depth 1σ, at least
+    ± ``_MIN_SEARCH_SPREAD``), or None when no detection lies on the hand's projection."""
+    points = hand.keypoints_3d  # (21, 3) m world
+    seen = np.isfinite(points).all(-1)
+    if not seen.any():
+        return None
+    projected = cameras.project(points)  # (V, 21, 2) px
+    source, best = -1, _SOURCE_MATCH_PX
+    for view, dets in enumerate(detections):
+        for det in dets:
+            with np.errstate(invalid="ignore"):
+                distance = float(np.nanmedian(np.linalg.norm(det.keypoints_2d - projected[view], axis=-1)))
+            if distance < best:
+                source, best = view, distance
+    if source < 0:
+        return None
+    centre = points[seen].mean(0)  # (3,)
+    radius = float(np.linalg.norm(points[seen] - centre, axis=-1).max())  # m
+    origin = cameras.centers[source]
+    depth = float(np.linalg.norm(centre - origin))
+    spread = max(_SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6), _MIN_SEARCH_SPREAD)
+    factors = np.linspace(max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread, samples)  # (S,)
+    return source, origin, centre, radius, factors
+
+
+def ray_crops(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]],
+              cameras: CameraArray) -> dict[int, list[np.ndarray]]:
+    """One-view ``hand`` (world frame, metres) → per other view without detections the landmark
+    crops ``(5,)`` float64 (centre x, y, width, height px, rotation rad) of the hand scaled
+    about the seeing camera's centre (which keeps its projection there) over its search
+    stretch, ``_RAY_CROP_STEP_HANDS`` hand sizes apart in that view, nearest the estimated
+    depth first. Views where the whole stretch's crops fall outside the image get none."""
+    stretch = _search_stretch(hand, detections, cameras, _RAY_FINE_SAMPLES)
+    if stretch is None:
+        return {}
+    source, origin, _, _, factors = stretch
+    points = hand.keypoints_3d  # (21, 3) m world
+    order = np.argsort(np.abs(np.log(factors)), kind="stable")  # nearest the estimate first
+    moved = origin + factors[order, None, None] * (points - origin)  # (S, 21, 3)
+    out = {}
+    for view, rects in enumerate(crops_from_keypoints(list(moved), cameras)):
+        if view == source or len(detections[view]) > 0 or not rects:
+            continue
+        kept: list[np.ndarray] = []
+        for rect in rects:  # crops_from_keypoints keeps the hands' order
+            step = _RAY_CROP_STEP_HANDS * float(rect[2]) / _CROP_HAND_SIZES
+            if all(np.hypot(*(rect[:2] - k[:2])) >= step for k in kept):
+                kept.append(rect)
+        out[view] = kept
+    return out

@@ -48,6 +48,8 @@ class Track:
     last_multi_view_stamp: float = -np.inf  # when a multi-view hand last fixed this track's depth
     handedness: Handedness = Handedness.UNKNOWN  # the label it outputs, set by Tracker.settle_handedness
     handedness_score: float = 0.5  # probability of ``handedness``
+    # (21,) the joints its last update gave (the others in ``points`` are carried predictions).
+    updated_joints: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(NUM_KEYPOINTS, bool))
 
     def predict(self, stamp: float) -> np.ndarray:
         """(21, 3) joints expected at ``stamp`` (constant velocity of the hand centre)."""
@@ -171,6 +173,7 @@ class Tracker:
             track.velocity = velocity * min(1.0, _MAX_HAND_SPEED / speed) if speed > 0 else velocity
         finite = np.isfinite(out)
         track.points = out if finite.all() else np.where(finite, out, track.predict(stamp))
+        track.updated_joints = finite.all(-1)
         track.last_stamp = stamp
         if multi_view:
             track.last_multi_view_stamp = stamp

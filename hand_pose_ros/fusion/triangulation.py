@@ -160,6 +160,8 @@ def robust_triangulate(
     threshold_px: float,
     pairs: np.ndarray | None = None,
     support: np.ndarray | None = None,
+    prior: np.ndarray | None = None,
+    prior_weight_px_per_m: float = 0.0,
 ) -> Triangulation:
     """(V, N, 2) normalized + (V, N) scores → robust 3D points, outlier views rejected per point.
 
@@ -171,12 +173,18 @@ def robust_triangulate(
     and the point is re-estimated from them by weighted DLT (weights: score × focal / depth,
     so the residual is in pixels).
 
+    With ``prior`` ((N, 3) metres, NaN: none), a hypothesis also pays for its distance to its
+    point's prior, ``(prior_weight_px_per_m × |X − prior|)²`` px² truncated like a view's term:
+    one more witness, worth at most one view's vote (``fusion``: the track's prediction).
+
     Raises:
-        ValueError: ``support`` not shaped (V, N) like the observations.
+        ValueError: ``support`` or ``prior`` not shaped (V, N), (N, 3) like the observations.
     """
     V, N = xy.shape[:2]
     if support is not None and support.shape != (V, N):
         raise ValueError(f"robust_triangulate: support must be (V, N) = {(V, N)} like the observations, got {support.shape}")
+    if prior is not None and prior.shape != (N, 3):
+        raise ValueError(f"robust_triangulate: prior must be (N, 3) = {(N, 3)} like the observations, got {prior.shape}")
     seen = np.isfinite(xy).all(-1) & (scores > 0)  # (V, N); NaN scores are not > 0
     xy = np.where(seen[..., None], xy, np.nan)
     first, second = _hypothesis_views(seen, scores, pairs)  # (P, N) or (P, 1) each
@@ -188,6 +196,10 @@ def robust_triangulate(
     err = reprojection_errors(hyps, xy, cams)  # (P, V, N)
     truncated = np.where(err < threshold_px, err * err, tau2)  # (P, V, N); unseen views' NaN err → τ²
     cost = truncated.sum(1) if support is None else np.einsum("pvn,vn->pn", truncated, support)  # (P, N)
+    if prior is not None:
+        away = hyps - prior  # (P, N, 3) m
+        witness = prior_weight_px_per_m**2 * np.einsum("pni,pni->pn", away, away)  # (P, N) px²
+        cost += np.where(np.isfinite(witness), np.minimum(witness, tau2), 0.0)  # no prior or no hypothesis: nothing
     cost[np.isnan(hyps[..., 0])] = np.inf
     best = np.argmin(cost, axis=0)  # (N,)
     idx = np.arange(N)

@@ -83,7 +83,9 @@ def test_a_moved_camera_is_recovered(scene, refined) -> None:
 def test_mpjpe_returns_to_the_true_calibrations(scene, refined) -> None:
     rig, truth, frames, moved = scene
     exact, disturbed, after = (_mpjpe(r, truth, frames) for r in (rig, moved, refined.rig))
-    assert disturbed > exact + 0.001  # measured 3.7 vs 2.1 mm: the robust fusion drops the moved view often
+    # Measured 2.7 vs 2.1 mm (3.7 before the tracks' predictions voted in the fusion's per-joint
+    # choice): the robust fusion drops the moved view often.
+    assert disturbed > exact + 0.0005
     assert after < exact + MPJPE_MARGIN_M
 
 

@@ -14,7 +14,8 @@ from hand_helpers import paste_into_canvas
 from hand_pose_ros.assets import sample_dir
 from hand_pose_ros.calibration import Rig, load_calibration
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
-from hand_pose_ros.detection.guidance import GuidanceConfig, GuidedDetector, crops_from_hands, crops_from_keypoints, palm_tiles
+from hand_pose_ros.detection.guidance import (GuidanceConfig, GuidedDetector, crops_from_hands, crops_from_keypoints, palm_tiles,
+                                            ray_crops)
 from hand_pose_ros.fusion import CameraArray
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
@@ -254,3 +255,86 @@ def test_the_same_frame_search_finds_a_one_view_hand_at_once(detector, small_han
     # Nothing to search: every view shows a hand, or the hand is triangulated.
     assert guided.search_now([canvas, canvas], [one_view], [[seen], [seen]]) is None
     assert guided.search_now([canvas, canvas], [_hand(hands[0])], [[seen], []]) is None
+
+
+def _sample_two_cameras():
+    """The bundled sample's first two cameras and its first frame's GT hands (world, m)."""
+    directory = sample_dir()
+    rig = load_calibration(directory / "calibration.yaml")
+    frame = json.loads((directory / "ground_truth.json").read_text())["frames"][0]
+    two = Rig(cameras=rig.cameras[:2])
+    return two, CameraArray.from_rig(two), [np.array(h["keypoints_3d"], float) for h in frame["hands"]]
+
+
+def test_ray_crops_step_along_the_seeing_cameras_ray_nearest_the_estimate_first() -> None:
+    rig, cams, hands = _sample_two_cameras()
+    truth = hands[0]
+    origin = cams.centers[0]
+    # One view misjudged the depth by 20 %: the hand scaled about its camera projects the same there.
+    guess = origin + 1.2 * (truth - origin)
+    np.testing.assert_allclose(cams.project(guess)[0], cams.project(truth)[0], atol=1e-6)
+    depth = float(np.linalg.norm(guess.mean(0) - origin))
+    one_view = dataclasses.replace(_hand(guess, views=1, monocular=True), depth_stddev=0.15 * depth)
+    seen = HandDetection2D(keypoints_2d=cams.project(truth)[0].astype(np.float32),
+                           keypoint_scores=np.ones(NUM_KEYPOINTS, np.float32), handedness=Handedness.RIGHT,
+                           handedness_score=1.0, presence=1.0)
+    crops = ray_crops(one_view, [[seen], []], cams)
+    assert list(crops) == [1]  # not the seeing view
+    rects = crops[1]
+    assert len(rects) >= 3
+    np.testing.assert_allclose(rects[0], crops_from_keypoints([guess], cams)[1][0], atol=1e-6)  # the estimate first
+    # Each crop steps by at least the spacing from the others, and one lands near the true hand
+    # (within half its crop: every position of the stretch lies within the spacing of a crop).
+    centres = np.array([r[:2] for r in rects])
+    spacing = 0.25 * min(r[2] for r in rects)
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)[np.triu_indices(len(rects), 1)]
+    assert gaps.min() >= spacing - 1e-9
+    true_crop = crops_from_keypoints([truth], cams)[1][0]
+    assert np.linalg.norm(centres - true_crop[:2], axis=-1).min() < 0.5 * true_crop[2]
+    # A view that already shows a hand gets none; nor does a hand no detection lies on.
+    assert ray_crops(one_view, [[seen], [seen]], cams) == {}
+    assert ray_crops(one_view, [[], []], cams) == {}
+
+
+# DexYCB 4-camera rig (tools.bench.real.DEXYCB_FOUR) at its first instant with a hand: only
+# 839512060362 finds it; 932122060861 shows it cut by the image's right edge (31 px, its palm
+# partly outside), where the palm search finds nothing.
+_RAY_INSTANT, _SEEING, _EDGE = 1, "839512060362", "932122060861"
+
+
+def test_the_same_frame_search_finds_a_hand_cut_by_the_edge_along_the_ray() -> None:
+    sequence, reason = _dexycb_sequence()
+    if sequence is None:
+        pytest.skip(reason)
+    from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
+    from hand_pose_ros.tools.bench.real import DEXYCB_FOUR
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    four = DexYCBSequence(sequence.path, cameras=list(DEXYCB_FOUR))
+    seeing, edge = four.serials.index(_SEEING), four.serials.index(_EDGE)
+    frame = next(iter(four.frames(range(_RAY_INSTANT, _RAY_INSTANT + 1))))
+    detector = HandDetector(HandDetectorConfig(tracking=False))
+    detections = [detector.detect([image])[0] if v == seeing else [] for v, image in enumerate(frame.images)]
+    assert detections[seeing]
+    hands = MultiViewFusion(four.rig, FusionConfig()).process(detections, 0.0)
+    assert len(hands) == 1 and hands[0].monocular
+    palm_only = HandDetector(HandDetectorConfig(tracking=False)).detect(
+        [frame.images[edge]], palm_regions=None, force_palm={0})[0]
+    assert palm_only == []  # the premise: the palm detector misses it
+    guided = GuidedDetector(HandDetector(HandDetectorConfig(tracking=False)), four.rig)
+    found = guided.search_now(frame.images, hands, detections)
+    assert found is not None and len(found[edge]) >= 1
+    error = min(np.median(np.linalg.norm(d.keypoints_2d - frame.joints_2d[edge], axis=-1)) for d in found[edge])
+    assert error < _SAME_HAND_PX
+    # Fused again with it, the hand is triangulated in this frame.
+    both = [list(view) + list(extra) for view, extra in zip(detections, found)]
+    again = MultiViewFusion(four.rig, FusionConfig()).process(both, 0.0)
+    assert any(not h.monocular for h in again)
+
+
+def test_the_ray_search_finds_nothing_where_there_is_no_hand(small_hand) -> None:
+    canvas, hands, cams, guided, seen, one_view = _one_view_on_a_twin(
+        HandDetector(HandDetectorConfig(tracking=False)), small_hand)
+    blank = np.full_like(canvas, 127)
+    found = guided.search_now([canvas, blank], [one_view], [[seen], []])
+    assert found is not None and found[1] == []

@@ -80,18 +80,25 @@ def test_robust_triangulation_rejects_outlier_views(setup) -> None:
     assert np.all(out.reprojection_error[~missing] < THRESHOLD_PX)
 
 
+def _shifted_in_views(setup, rng: np.random.Generator, distance_m: float, wrong: list[int]):
+    """The setup's points moved ``distance_m`` in random directions → (40, 3) those points,
+    (V, 40, 3) them in every camera, and the observations with the ``wrong`` views seeing them."""
+    cams, points, xy = setup
+    direction = rng.normal(size=points.shape)
+    shifted = points + distance_m * direction / np.linalg.norm(direction, axis=-1, keepdims=True)  # (40, 3)
+    cam = cams.to_camera(shifted)
+    biased = xy.copy()
+    biased[wrong] = (cam[..., :2] / cam[..., 2:])[wrong]
+    return shifted, cam, biased
+
+
 def test_views_with_little_support_count_less_when_they_agree_on_a_wrong_point(setup) -> None:
     """Three views agree on a point 8 cm off (a hidden joint that the landmark network places
     alike in several views); two see the true point. Each view's truncated cost weighs by its
     support, so with those three at 0.3 the pair wins; with equal support the majority would."""
     cams, points, xy = setup
-    rng = np.random.default_rng(5)
-    direction = rng.normal(size=points.shape)
-    shifted = points + 0.08 * direction / np.linalg.norm(direction, axis=-1, keepdims=True)  # (40, 3)
-    cam = cams.to_camera(shifted)
-    biased = xy.copy()
     wrong = [0, 2, 4]
-    biased[wrong] = (cam[..., :2] / cam[..., 2:])[wrong]
+    shifted, cam, biased = _shifted_in_views(setup, np.random.default_rng(5), 0.08, wrong)
     # Points whose shift shows in every view by more than the threshold (a shift along a
     # view's ray would not show in it).
     shown = (np.linalg.norm(cam[..., :2] / cam[..., 2:] - xy, axis=-1) * cams.focal[:, None]).min(0) > THRESHOLD_PX
@@ -107,6 +114,44 @@ def test_views_with_little_support_count_less_when_they_agree_on_a_wrong_point(s
         np.testing.assert_allclose(majority.points[shown], shifted[shown], atol=1e-7)
     with pytest.raises(ValueError, match="support"):
         robust_triangulate(biased, scores, cams, THRESHOLD_PX, support=support[:, :5])
+
+
+def test_the_tracks_prediction_breaks_a_tie_of_two_views_against_two_and_moves_nothing_seen_alike(setup) -> None:
+    """Four views: two agree on a point 6 cm off (a tip the object hides, placed alike), the
+    other two see the true point, one of them with little support: the pair agreeing on the
+    wrong point wins the plain vote. The track's prediction near the true point, as one more
+    witness, sides with the views that see it. Where every view agrees (exactly seen points),
+    a prediction off by a few cm changes nothing: it is worth one view's vote at most."""
+    cams, points, xy = setup
+    rng = np.random.default_rng(6)
+    wrong, right = [0, 2], [1, 3]
+    shifted, cam, four = _shifted_in_views(setup, rng, 0.06, wrong)
+    four[4] = np.nan  # four views
+    shown = (np.linalg.norm(cam[..., :2] / cam[..., 2:] - xy, axis=-1) * cams.focal[:, None])[:4].min(0) > THRESHOLD_PX
+    support = np.ones(xy.shape[:2])
+    support[3] = 0.5
+    scores = np.ones(xy.shape[:2])
+    weight = THRESHOLD_PX / 3 / 0.01  # px per m: a 1 cm 1σ prediction as a view's 1σ
+    plain = robust_triangulate(four, scores, cams, THRESHOLD_PX, support=support)
+    # The case under test: points where the plain vote takes the wrong pair's point.
+    shown &= np.isclose(plain.points, shifted, atol=1e-7).all(-1)
+    assert shown.sum() >= 5
+    prediction = points + rng.normal(0.0, 0.003, points.shape)  # the track, a few mm off
+    tri = robust_triangulate(four, scores, cams, THRESHOLD_PX, support=support, prior=prediction,
+                             prior_weight_px_per_m=weight)
+    np.testing.assert_allclose(tri.points[shown], points[shown], atol=1e-7)  # the views' point, not the prediction
+    assert tri.inliers[np.ix_(right, shown)].all() and not tri.inliers[np.ix_(wrong, shown)].any()
+    # Exactly seen by all five views: a prediction 3 cm off moves nothing, and gives the same inliers.
+    off = points + 0.03 * (shifted - points) / 0.06
+    seen = robust_triangulate(xy, scores, cams, THRESHOLD_PX, prior=off, prior_weight_px_per_m=weight)
+    np.testing.assert_allclose(seen.points, points, atol=1e-7)
+    assert seen.inliers.all()
+    # NaN predictions (a new hand) are no witness: the plain vote.
+    nan = robust_triangulate(four, scores, cams, THRESHOLD_PX, support=support, prior=np.full_like(points, np.nan),
+                             prior_weight_px_per_m=weight)
+    np.testing.assert_allclose(nan.points, plain.points, atol=1e-12, equal_nan=True)
+    with pytest.raises(ValueError, match="prior"):
+        robust_triangulate(four, scores, cams, THRESHOLD_PX, prior=prediction[:5], prior_weight_px_per_m=weight)
 
 
 def test_epipolar_cost_separates_hands(setup) -> None:
