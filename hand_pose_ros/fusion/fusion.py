@@ -82,6 +82,13 @@ _PALM_CONSENSUS_FRAMES = 30
 # The learned palm is used only when at least this fraction of those palms agree with it: a
 # minority shape is noise (landmarks jittered by 5 mm agree in small groups only).
 _MIN_PALM_SUPPORT = 0.5
+# The inlier threshold is about this many σ of the detector's 2D noise (FusionConfig.inlier_threshold_px).
+_INLIER_SIGMAS = 3.0
+# A one-view palm placed further than its PnP hand is taken only when it faces the camera
+# within this |cos| (60°): the 2D shape of a palm turned further away says more about how it
+# is cupped (around a grasped object) than how far it is: on DexYCB's single cameras, palms
+# seen obliquely put the flat template 10 % too far (docs/benchmarks.md, fourth round).
+_MIN_PALM_FACING = 0.5
 # A one-view detection continues the track whose prediction projects within the association
 # threshold, or the only track within this fraction of the detection's extent in pixels: a
 # hand sampled at 10 Hz moves up to half its size between frames.
@@ -428,19 +435,26 @@ class MultiViewFusion:
 
         The landmark network sometimes foreshortens the whole hand (it takes a palm facing the
         camera for one pointing at it: on hand-graph-cnn's real-world set a run of frames came
-        out 40–60 % too near) and PnP on that shape puts the hand far from where it is. Then the palm of this
-        frame's landmarks deviates from the track's (``_MAX_PALM_DEVIATION``) and the track's
-        rigid palm on this frame's palm keypoints gives another depth (``monocular.palm_depth``):
-        where the PnP depth jumps from the track's predicted depth by more than its own 1σ
-        (``monocular_scale_stddev``, in ratio), the one of the two nearer the prediction is taken. A palm
-        learned from triangulated joints is metric; one learned from landmarks is brought to
-        ``FusionConfig.monocular_hand_size_m`` when that is set, else scaled as this frame's
+        out 40–60 % too near) and PnP on that shape puts the hand far from where it is. The
+        track's rigid palm on this frame's palm keypoints gives another depth
+        (``monocular.palm_depth``), taken:
+
+        - where it lies further than the PnP depth by more than its own 1σ (the keypoints' 2D
+          noise, at least ``inlier_threshold_px`` / ``_INLIER_SIGMAS``) and the placed palm
+          faces the camera (``_MIN_PALM_FACING``): foreshortened landmarks only ever bring the
+          PnP hand nearer, and over a run of such frames the track's prediction follows it, so
+          no jump shows;
+        - else where the palm of this frame's landmarks deviates from the track's
+          (``_MAX_PALM_DEVIATION``) and the PnP depth jumps from the track's predicted depth by
+          more than its own 1σ (``monocular_scale_stddev``, in ratio): the one of the two
+          nearer the prediction.
+
+        A palm learned from triangulated joints is metric; one learned from landmarks is brought
+        to ``FusionConfig.monocular_hand_size_m`` when that is set, else scaled as this frame's
         landmarks are.
         """
         palm = self._palms.get(self.tracker.tracks[hint].track_id) if hint >= 0 else None
-        landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
-        if (palm is None or palm.points is None or palm.support < _MIN_PALM_SUPPORT
-                or palm.deviation(landmarks) <= _MAX_PALM_DEVIATION):
+        if palm is None or palm.points is None or palm.support < _MIN_PALM_SUPPORT:
             return None
         if palm.measured:
             template, stddev = palm.points, _LEARNED_SIZE_STDDEV
@@ -449,19 +463,28 @@ class MultiViewFusion:
             stddev = self.config.monocular_scale_stddev
         else:
             template, stddev = palm.points * scale, self.config.monocular_scale_stddev
-        depth = palm_depth(frame.xy[d], template, threshold_px / float(self.cams.focal[frame.view[d]]))
         v = int(frame.view[d])
+        focal = float(self.cams.focal[v])
+        placed = palm_depth(frame.xy[d], template, threshold_px / focal,
+                            pixel_stddev=self.config.inlier_threshold_px / _INLIER_SIGMAS / focal)
+        posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
+        if placed is None or not posed > 0:
+            return None
+        if placed.facing >= _MIN_PALM_FACING and placed.depth > posed * (1.0 + placed.relative_stddev):
+            return placed.depth, stddev
+        landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
+        if palm.deviation(landmarks) <= _MAX_PALM_DEVIATION:
+            return None
         predicted = self.tracker.tracks[hint].predict(frame.stamp)[_PALM_INDEX]  # (6, 3) m world
         expected = float(np.nanmean(predicted @ self.cams.camera_T_world[v, 2, :3] + self.cams.camera_T_world[v, 2, 3]))  # m
-        posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
-        if depth is None or not expected > 0 or not posed > 0:
+        if not expected > 0:
             return None
         # A PnP depth within its own 1σ of the prediction is no jump: it stands.
         if abs(math.log(posed / expected)) <= self.config.monocular_scale_stddev:
             return None
-        if abs(math.log(depth / expected)) >= abs(math.log(posed / expected)):
+        if abs(math.log(placed.depth / expected)) >= abs(math.log(posed / expected)):
             return None
-        return depth, stddev
+        return placed.depth, stddev
 
     def _learn_palm(self, frame: FrameInputs, hand: HandCandidate, track_id: int) -> None:
         """This frame's palm into track ``track_id``'s template (``monocular.PalmTemplate``): its
