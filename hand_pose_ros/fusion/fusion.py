@@ -84,10 +84,15 @@ _PALM_CONSENSUS_FRAMES = 30
 _MIN_PALM_SUPPORT = 0.5
 # The inlier threshold is about this many σ of the detector's 2D noise (FusionConfig.inlier_threshold_px).
 _INLIER_SIGMAS = 3.0
+# A one-view palm depth replaces its PnP hand's when it lies further by more than this many
+# of its own σ: by chance a 2σ excess happens in 2 % of frames (1σ: 16 %, and on DexYCB's
+# 45–60 px hands, palm 1σ ≈ 23 %, that let a 25 % excess through twice in 18 frames, 0.4 m off).
+_PALM_DEPTH_SIGMAS = 2.0
 # A one-view palm placed further than its PnP hand is taken only when it faces the camera
 # within this |cos| (60°): the 2D shape of a palm turned further away says more about how it
-# is cupped (around a grasped object) than how far it is: on DexYCB's single cameras, palms
-# seen obliquely put the flat template 10 % too far (docs/benchmarks.md, fourth round).
+# is cupped (around a grasped object) than how far it is: on DexYCB's single cameras, without
+# this gate oblique palms put the flat template 10 % too far (836212060125, with a 1σ margin)
+# or a frame 0.3 m off (932122060861, 2σ) (docs/benchmarks.md, fourth round).
 _MIN_PALM_FACING = 0.5
 # A one-view detection continues the track whose prediction projects within the association
 # threshold, or the only track within this fraction of the detection's extent in pixels: a
@@ -439,11 +444,11 @@ class MultiViewFusion:
         track's rigid palm on this frame's palm keypoints gives another depth
         (``monocular.palm_depth``), taken:
 
-        - where it lies further than the PnP depth by more than its own 1σ (the keypoints' 2D
-          noise, at least ``inlier_threshold_px`` / ``_INLIER_SIGMAS``) and the placed palm
-          faces the camera (``_MIN_PALM_FACING``): foreshortened landmarks only ever bring the
-          PnP hand nearer, and over a run of such frames the track's prediction follows it, so
-          no jump shows;
+        - where it lies further than the PnP depth by more than ``_PALM_DEPTH_SIGMAS`` of its
+          own σ (from the keypoints' 2D noise, at least ``inlier_threshold_px`` /
+          ``_INLIER_SIGMAS``) and the placed palm faces the camera (``_MIN_PALM_FACING``):
+          foreshortened landmarks only ever bring the PnP hand nearer, and over a run of such
+          frames the track's prediction follows it, so no jump shows;
         - else where the palm of this frame's landmarks deviates from the track's
           (``_MAX_PALM_DEVIATION``) and the PnP depth jumps from the track's predicted depth by
           more than its own 1σ (``monocular_scale_stddev``, in ratio): the one of the two
@@ -470,7 +475,7 @@ class MultiViewFusion:
         posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
         if placed is None or not posed > 0:
             return None
-        if placed.facing >= _MIN_PALM_FACING and placed.depth > posed * (1.0 + placed.relative_stddev):
+        if placed.facing >= _MIN_PALM_FACING and placed.depth > posed * (1.0 + _PALM_DEPTH_SIGMAS * placed.relative_stddev):
             return placed.depth, stddev
         landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
         if palm.deviation(landmarks) <= _MAX_PALM_DEVIATION:

@@ -480,10 +480,11 @@ def test_one_view_depth_survives_landmarks_that_foreshorten_the_hand_a_little_mo
         assert len(hands) == 1 and hands[0].track_id == 0, t
         errors.append(np.linalg.norm(hands[0].keypoints_3d - truth[t, 0], axis=-1).mean())
     assert max(errors[:12]) < 1e-3  # exact landmarks: the PnP pose
-    # Frame 12's PnP hand is nearer by less than the palm depth's own 1σ (≈ 11 % here): it
-    # stands. From frame 13 on, PnP alone is 0.1–0.4 m off; the palm keeps it within 2 cm.
-    assert errors[12] < 0.1
-    assert max(errors[13:]) < 0.02, np.round(errors[13:], 3)
+    # Frames 12–14 (PnP at 0.9–0.81 of the distance): nearer than the palm depth by less than
+    # twice its own σ (≈ 11 % here), so PnP stands. From frame 15 on, PnP alone is 0.2–0.4 m
+    # off; the palm keeps the hand within 2 cm.
+    assert max(errors[12:15]) < 0.15
+    assert max(errors[15:]) < 0.02, np.round(errors[15:], 3)
 
 
 def test_a_one_view_track_continues_across_a_move_of_half_its_size() -> None:
