@@ -22,8 +22,8 @@ from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.depth import hand_on_depth, joint_depth_stddev, joint_depths, triangulated_depth_stddev
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
-from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, PalmTemplate, estimate_monocular, on_keypoint_rays,
-                                            palm_depth, palm_length)
+from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
+                                            on_keypoint_rays, palm_depth, palm_length)
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
@@ -94,6 +94,17 @@ _PALM_DEPTH_SIGMAS = 2.0
 # this gate oblique palms put the flat template 10 % too far (836212060125, with a 1σ margin)
 # or a frame 0.3 m off (932122060861, 2σ) (docs/benchmarks.md, fourth round).
 _MIN_PALM_FACING = 0.5
+# A one-view track's palm depth, frame to frame, scatters about the hand's smooth path by about
+# this (relative 1σ): hand-graph-cnn's palm and PnP depths 4–5 % (MAD against the truth), DexYCB's
+# single cameras 2–7 % between consecutive frames (docs/benchmarks.md, fourth round).
+_ONE_VIEW_DEPTH_STDDEV = 0.05
+# Spectral density ((1/s²)² · s) of the noise driving the rate of a one-view track's log depth:
+# its rate's 1σ grows by 0.17 /s per √s (a hand at 0.5 m speeding up by 9 cm/s in depth over a
+# second). 0.01 / 0.03 / 0.1: hand-graph-cnn 20.8 / 21.4 / 22.0 mm (docs/benchmarks.md).
+_ONE_VIEW_DEPTH_ACCELERATION = 0.03
+# A one-view depth further than this many σ from its filter's prediction restarts the filter (4:
+# DexYCB 840412060917 70.7 → 77.0 mm against 71.6 at 5, the gate cutting in on its wide scatter).
+_ONE_VIEW_DEPTH_GATE_SIGMAS = 5.0
 # A one-view detection continues the track whose prediction projects within the association
 # threshold, or the only track within this fraction of the detection's extent in pixels: a
 # hand sampled at 10 Hz moves up to half its size between frames.
@@ -118,6 +129,7 @@ class MultiViewFusion:
         self._active_sets: dict[tuple[int, ...], CameraArray] = {}  # memo of active_cameras
         self.tracker = Tracker(self.config)
         self._palms: dict[int, PalmTemplate] = {}  # track id → its palm's learned shape
+        self._depth_filters: dict[int, DepthFilter] = {}  # track id → its one-view depth's filter
 
     def active_cameras(self, active: np.ndarray) -> CameraArray:
         """(A,) ascending rig indices → those cameras as one array (the rig's own when all are active)."""
@@ -134,16 +146,17 @@ class MultiViewFusion:
         """Forget all tracks (ids restart at 0)."""
         self.tracker.reset()
         self._palms.clear()
+        self._depth_filters.clear()
 
     def checkpoint(self) -> object:
-        """What ``process`` changes between frames (the tracks and their learned palms), as
-        an opaque copy for ``restore``: a frame fused again (``HandPosePipeline``'s second
-        look) starts from the state before its first fusion."""
-        return copy.deepcopy((self.tracker, self._palms))
+        """What ``process`` changes between frames (the tracks, their learned palms and one-view
+        depth filters), as an opaque copy for ``restore``: a frame fused again
+        (``HandPosePipeline``'s second look) starts from the state before its first fusion."""
+        return copy.deepcopy((self.tracker, self._palms, self._depth_filters))
 
     def restore(self, checkpoint: object) -> None:
         """Go back to a ``checkpoint``'s state (taken from this fusion)."""
-        self.tracker, self._palms = copy.deepcopy(checkpoint)
+        self.tracker, self._palms, self._depth_filters = copy.deepcopy(checkpoint)
 
     def _flatten(self, detections: Sequence[Sequence[HandDetection2D]]) -> tuple[np.ndarray, list[HandDetection2D]]:
         if len(detections) != len(self.rig):
@@ -178,6 +191,7 @@ class MultiViewFusion:
         self.tracker.prune(stamp)
         alive = {t.track_id for t in self.tracker.tracks}
         self._palms = {k: p for k, p in self._palms.items() if k in alive}
+        self._depth_filters = {k: f for k, f in self._depth_filters.items() if k in alive}
         if not dets:
             return []
         scores = np.array([d.keypoint_scores for d in dets], np.float64)  # (D, 21)
@@ -420,6 +434,8 @@ class MultiViewFusion:
             if np.isfinite(pred_depth) and centre[2] > 0:
                 points_camera = points_camera + centre * (pred_depth / centre[2] - 1.0)
                 depth_stddev = min(depth_stddev, _TRACK_DEPTH_STDDEV_M)
+        if hint >= 0:
+            points_camera = self._filter_depth(frame, hint, points_camera, filtered=source != KeypointSource.DEPTH)
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
         ok = np.isfinite(points).all(-1)
@@ -431,6 +447,22 @@ class MultiViewFusion:
                              errors=np.where(ok, est.residual_px, np.nan),
                              source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
                              depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
+
+    def _filter_depth(self, frame: FrameInputs, hint: int, points_camera: np.ndarray, *, filtered: bool) -> np.ndarray:
+        """One-view hand of track ``hint``, (21, 3) m in its camera → the same hand scaled about
+        the camera's centre (its projection unchanged) to its track's filtered palm depth
+        (``monocular.DepthFilter``). A track whose depth is known (triangulated or on aligned
+        depth recently), or a hand placed on aligned depth (``filtered`` False), passes
+        unchanged and its filter starts over afterwards."""
+        track_id = self.tracker.tracks[hint].track_id
+        depth = float(np.mean(points_camera[_PALM_INDEX, 2]))
+        if frame.known[hint] or not filtered or not depth > 0:
+            self._depth_filters.pop(track_id, None)
+            return points_camera
+        depth_filter = self._depth_filters.setdefault(track_id, DepthFilter(
+            measurement_stddev=_ONE_VIEW_DEPTH_STDDEV, acceleration_density=_ONE_VIEW_DEPTH_ACCELERATION,
+            gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS))
+        return points_camera * (depth_filter.update(depth, frame.stamp) / depth)
 
     def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,
                     threshold_px: float) -> tuple[float, float] | None:

@@ -13,12 +13,14 @@ shape puts the hand far too near. A hand's palm is rigid, so a track learns its 
 (``PalmTemplate``: triangulated, or the consensus of its landmark palms), and that rigid
 palm on a frame's palm keypoints gives the depth again (``palm_depth``, with its own 1σ
 and how squarely the palm faces the camera), the joints then on their keypoints' rays
-(``on_keypoint_rays``); ``fusion.MultiViewFusion`` decides which depth a frame takes.
+(``on_keypoint_rays``); ``fusion.MultiViewFusion`` decides which depth a frame takes, and
+a track's one-view depths go through its ``DepthFilter``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import cv2
 import numpy as np
@@ -26,7 +28,7 @@ import numpy as np
 from hand_pose_ros.keypoints import HandKeypoint
 
 __all__ = ["MonocularEstimate", "estimate_monocular", "PalmTemplate", "PalmDepth", "palm_depth", "palm_length",
-           "on_keypoint_rays", "PALM_KEYPOINTS"]
+           "on_keypoint_rays", "DepthFilter", "PALM_KEYPOINTS"]
 
 # PnP needs at least this many keypoints with landmarks and 2D positions.
 _MIN_PNP_POINTS = 6
@@ -267,3 +269,57 @@ def on_keypoint_rays(points_camera: np.ndarray, xy: np.ndarray, palm_depth_m: fl
     seen = np.isfinite(rays).all(-1)
     moved = points_camera + np.array([0.0, 0.0, shift])
     return np.where(seen[:, None], rays * z[:, None], moved)
+
+
+class DepthFilter:
+    """One one-view track's distance over time: a constant-velocity Kalman filter on the log of
+    its palm's depth (log: the one-view depth error is relative, ``depth`` × its 1σ).
+
+    One frame's one-view depth scatters by several percent about the hand's path (the 2D
+    keypoints' noise on a palm 100–200 px across, the landmarks' shape), while the hand's
+    distance changes smoothly; the track's own filter (``filtering.HandFilter``) is set for
+    triangulated hands, good to millimetres, and passes that scatter. A measurement further
+    from the prediction than ``gate_sigmas`` of the innovation's σ restarts the filter there
+    (a real jump: the depth taken from another cue, the hand re-found).
+
+    Args:
+        measurement_stddev: relative 1σ of one frame's depth about the hand's smooth path.
+        acceleration_density: spectral density ((1/s²)² · s) of the white noise driving the
+            log depth's rate: the rate's 1σ grows by its square root per √s.
+        gate_sigmas: innovations beyond this many σ restart the filter.
+    """
+
+    def __init__(self, *, measurement_stddev: float, acceleration_density: float, gate_sigmas: float) -> None:
+        self.measurement_variance = measurement_stddev**2
+        self.acceleration_density = acceleration_density
+        self.gate_sigmas = gate_sigmas
+        self._state: np.ndarray | None = None  # (2,) log depth (log m), its rate (1/s)
+        self._covariance = np.zeros((2, 2))
+        self._stamp = 0.0
+
+    def _start(self, log_depth: float, stamp: float) -> None:
+        self._state = np.array([log_depth, 0.0])
+        # The rate is unknown at the start: 1/s (a hand at 0.5 m moving 0.5 m/s in depth).
+        self._covariance = np.diag([self.measurement_variance, 1.0])
+        self._stamp = stamp
+
+    def update(self, depth: float, stamp: float) -> float:
+        """One frame's depth (m, > 0) at ``stamp`` (s) → the filtered depth (m)."""
+        log_depth = math.log(depth)
+        if self._state is None:
+            self._start(log_depth, stamp)
+            return depth
+        dt = max(stamp - self._stamp, 0.0)
+        F = np.array([[1.0, dt], [0.0, 1.0]])
+        q = self.acceleration_density * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+        state, covariance = F @ self._state, F @ self._covariance @ F.T + q
+        innovation_variance = covariance[0, 0] + self.measurement_variance
+        innovation = log_depth - state[0]
+        if abs(innovation) > self.gate_sigmas * math.sqrt(innovation_variance):
+            self._start(log_depth, stamp)
+            return depth
+        gain = covariance[:, 0] / innovation_variance  # (2,)
+        self._state = state + gain * innovation
+        self._covariance = covariance - np.outer(gain, covariance[0])
+        self._stamp = stamp
+        return math.exp(float(self._state[0]))
