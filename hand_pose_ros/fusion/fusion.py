@@ -105,6 +105,9 @@ _ONE_VIEW_DEPTH_ACCELERATION = 0.03
 # A one-view depth further than this many σ from its filter's prediction restarts the filter (4:
 # DexYCB 840412060917 70.7 → 77.0 mm against 71.6 at 5, the gate cutting in on its wide scatter).
 _ONE_VIEW_DEPTH_GATE_SIGMAS = 5.0
+# A one-view track seen again after more than this (s) restarts its depth filter: a rate learned
+# from a few frames with 5 % scatter (≈ 1.5 /s at 30 Hz) would carry the hand 30 % off over 0.3 s.
+_ONE_VIEW_DEPTH_MAX_GAP_S = 0.2
 # A one-view detection continues the track whose prediction projects within the association
 # threshold, or the only track within this fraction of the detection's extent in pixels: a
 # hand sampled at 10 Hz moves up to half its size between frames.
@@ -434,7 +437,7 @@ class MultiViewFusion:
             if np.isfinite(pred_depth) and centre[2] > 0:
                 points_camera = points_camera + centre * (pred_depth / centre[2] - 1.0)
                 depth_stddev = min(depth_stddev, _TRACK_DEPTH_STDDEV_M)
-        if hint >= 0:
+        if hint >= 0 and cfg.filter != "none":
             points_camera = self._filter_depth(frame, hint, points_camera, filtered=source != KeypointSource.DEPTH)
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
@@ -451,9 +454,10 @@ class MultiViewFusion:
     def _filter_depth(self, frame: FrameInputs, hint: int, points_camera: np.ndarray, *, filtered: bool) -> np.ndarray:
         """One-view hand of track ``hint``, (21, 3) m in its camera → the same hand scaled about
         the camera's centre (its projection unchanged) to its track's filtered palm depth
-        (``monocular.DepthFilter``). A track whose depth is known (triangulated or on aligned
-        depth recently), or a hand placed on aligned depth (``filtered`` False), passes
-        unchanged and its filter starts over afterwards."""
+        (``monocular.DepthFilter``; not with ``FusionConfig.filter`` "none": per-frame output).
+        A track whose depth is known (triangulated or on aligned depth recently), or a hand
+        placed on aligned depth (``filtered`` False), passes unchanged and its filter starts
+        over afterwards."""
         track_id = self.tracker.tracks[hint].track_id
         depth = float(np.mean(points_camera[_PALM_INDEX, 2]))
         if frame.known[hint] or not filtered or not depth > 0:
@@ -461,7 +465,7 @@ class MultiViewFusion:
             return points_camera
         depth_filter = self._depth_filters.setdefault(track_id, DepthFilter(
             measurement_stddev=_ONE_VIEW_DEPTH_STDDEV, acceleration_density=_ONE_VIEW_DEPTH_ACCELERATION,
-            gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS))
+            gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS, max_gap_s=_ONE_VIEW_DEPTH_MAX_GAP_S))
         return points_camera * (depth_filter.update(depth, frame.stamp) / depth)
 
     def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,

@@ -279,20 +279,24 @@ class DepthFilter:
     keypoints' noise on a palm 100–200 px across, the landmarks' shape), while the hand's
     distance changes smoothly; the track's own filter (``filtering.HandFilter``) is set for
     triangulated hands, good to millimetres, and passes that scatter. A measurement further
-    from the prediction than ``gate_sigmas`` of the innovation's σ restarts the filter there
-    (a real jump: the depth taken from another cue, the hand re-found).
+    from the prediction than ``gate_sigmas`` of the innovation's σ, or after a gap longer than
+    ``max_gap_s``, restarts the filter there (a real jump: the depth taken from another cue,
+    the hand re-found; over a gap the rate learned from a few noisy frames extrapolates badly).
 
     Args:
         measurement_stddev: relative 1σ of one frame's depth about the hand's smooth path.
         acceleration_density: spectral density ((1/s²)² · s) of the white noise driving the
             log depth's rate: the rate's 1σ grows by its square root per √s.
         gate_sigmas: innovations beyond this many σ restart the filter.
+        max_gap_s: a frame more than this (s) after the last restarts the filter.
     """
 
-    def __init__(self, *, measurement_stddev: float, acceleration_density: float, gate_sigmas: float) -> None:
+    def __init__(self, *, measurement_stddev: float, acceleration_density: float, gate_sigmas: float,
+                 max_gap_s: float) -> None:
         self.measurement_variance = measurement_stddev**2
         self.acceleration_density = acceleration_density
         self.gate_sigmas = gate_sigmas
+        self.max_gap_s = max_gap_s
         self._state: np.ndarray | None = None  # (2,) log depth (log m), its rate (1/s)
         self._covariance = np.zeros((2, 2))
         self._stamp = 0.0
@@ -306,10 +310,10 @@ class DepthFilter:
     def update(self, depth: float, stamp: float) -> float:
         """One frame's depth (m, > 0) at ``stamp`` (s) → the filtered depth (m)."""
         log_depth = math.log(depth)
-        if self._state is None:
+        dt = max(stamp - self._stamp, 0.0)
+        if self._state is None or dt > self.max_gap_s:
             self._start(log_depth, stamp)
             return depth
-        dt = max(stamp - self._stamp, 0.0)
         F = np.array([[1.0, dt], [0.0, 1.0]])
         q = self.acceleration_density * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
         state, covariance = F @ self._state, F @ self._covariance @ F.T + q

@@ -136,7 +136,7 @@ def test_on_keypoint_rays_projects_onto_the_keypoints_at_the_palm_depth() -> Non
 
 
 def _depth_filter() -> DepthFilter:
-    return DepthFilter(measurement_stddev=0.05, acceleration_density=0.03, gate_sigmas=5.0)
+    return DepthFilter(measurement_stddev=0.05, acceleration_density=0.03, gate_sigmas=5.0, max_gap_s=0.2)
 
 
 def test_depth_filter_halves_the_scatter_of_a_hand_moving_steadily_in_depth() -> None:
@@ -160,3 +160,6 @@ def test_depth_filter_follows_exact_steady_motion_and_restarts_on_a_jump() -> No
     assert abs(out[-1] - truth[-1]) < 1e-3  # the rate is learned: no lag left
     # The hand re-found at twice the distance: far beyond the gate, the filter starts there.
     assert depth_filter.update(2.0, 2.0) == 2.0
+    depth_filter.update(2.0, 2.1)
+    # Seen again 0.3 s later, 10 % nearer (within the gate): beyond the longest gap, it starts there too.
+    assert depth_filter.update(1.8, 2.4) == 1.8
