@@ -437,7 +437,7 @@ class MultiViewFusion:
             if np.isfinite(pred_depth) and centre[2] > 0:
                 points_camera = points_camera + centre * (pred_depth / centre[2] - 1.0)
                 depth_stddev = min(depth_stddev, _TRACK_DEPTH_STDDEV_M)
-        if hint >= 0 and cfg.filter != "none":
+        if hint >= 0 and cfg.monocular_depth_filter and cfg.filter != "none":
             points_camera = self._filter_depth(frame, hint, points_camera, filtered=source != KeypointSource.DEPTH)
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
@@ -454,7 +454,8 @@ class MultiViewFusion:
     def _filter_depth(self, frame: FrameInputs, hint: int, points_camera: np.ndarray, *, filtered: bool) -> np.ndarray:
         """One-view hand of track ``hint``, (21, 3) m in its camera → the same hand scaled about
         the camera's centre (its projection unchanged) to its track's filtered palm depth
-        (``monocular.DepthFilter``; not with ``FusionConfig.filter`` "none": per-frame output).
+        (``monocular.DepthFilter``; with ``FusionConfig.monocular_depth_filter``, and not with
+        ``filter`` "none": per-frame output).
         A track whose depth is known (triangulated or on aligned depth recently), or a hand
         placed on aligned depth (``filtered`` False), passes unchanged and its filter starts
         over afterwards."""

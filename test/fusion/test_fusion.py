@@ -490,8 +490,9 @@ def test_one_view_depth_survives_landmarks_that_foreshorten_the_hand_a_little_mo
 
 def test_a_one_view_tracks_depth_filter_narrows_the_scatter_of_its_depth() -> None:
     """One camera, one hand over 3 s at 30 Hz, its landmarks' size off by 5 % (1σ) each frame:
-    with the default temporal filter the one-view depth scatters less about the truth than
-    per frame (``filter="none"``, which also leaves out the one-view depth filter)."""
+    with ``monocular_depth_filter`` (and the default temporal filter) the one-view depth
+    scatters less about the truth than per frame (``filter="none"``, which leaves the one-view
+    depth filter out too)."""
     rng = np.random.default_rng(4)
     rig = make_rig(1, rng, distance=(0.6, 0.6))
     truth = hand_sequence(90, rng)[:, :1]
@@ -508,7 +509,8 @@ def test_a_one_view_tracks_depth_filter_narrows_the_scatter_of_its_depth() -> No
             out.append(np.log(z[0].mean() / z[1].mean()))
         return np.array(out[30:])  # after the filters settle
 
-    filtered, per_frame = depth_errors(FusionConfig()), depth_errors(FusionConfig(filter="none"))
+    filtered = depth_errors(FusionConfig(monocular_depth_filter=True))
+    per_frame = depth_errors(FusionConfig(monocular_depth_filter=True, filter="none"))
     assert np.sqrt(np.mean(filtered**2)) < 0.7 * np.sqrt(np.mean(per_frame**2))
 
 
