@@ -22,8 +22,8 @@ from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.depth import hand_on_depth, joint_depth_stddev, joint_depths, triangulated_depth_stddev
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
-from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, PalmTemplate, estimate_monocular, on_keypoint_rays,
-                                            palm_depth, palm_length)
+from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
+                                            on_keypoint_rays, palm_depth, palm_length)
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
@@ -82,6 +82,32 @@ _PALM_CONSENSUS_FRAMES = 30
 # The learned palm is used only when at least this fraction of those palms agree with it: a
 # minority shape is noise (landmarks jittered by 5 mm agree in small groups only).
 _MIN_PALM_SUPPORT = 0.5
+# The inlier threshold is about this many σ of the detector's 2D noise (FusionConfig.inlier_threshold_px).
+_INLIER_SIGMAS = 3.0
+# A one-view palm depth replaces its PnP hand's when it lies further by more than this many
+# of its own σ: by chance a 2σ excess happens in 2 % of frames (1σ: 16 %, and on DexYCB's
+# 45–60 px hands, palm 1σ ≈ 23 %, that let a 25 % excess through twice in 18 frames, 0.4 m off).
+_PALM_DEPTH_SIGMAS = 2.0
+# A one-view palm placed further than its PnP hand is taken only when it faces the camera
+# within this |cos| (60°): the 2D shape of a palm turned further away says more about how it
+# is cupped (around a grasped object) than how far it is: on DexYCB's single cameras, without
+# this gate oblique palms put the flat template 10 % too far (836212060125, with a 1σ margin)
+# or a frame 0.3 m off (932122060861, 2σ) (docs/benchmarks.md, fourth round).
+_MIN_PALM_FACING = 0.5
+# A one-view track's palm depth, frame to frame, scatters about the hand's smooth path by about
+# this (relative 1σ): hand-graph-cnn's palm and PnP depths 4–5 % (MAD against the truth), DexYCB's
+# single cameras 2–7 % between consecutive frames (docs/benchmarks.md, fourth round).
+_ONE_VIEW_DEPTH_STDDEV = 0.05
+# Spectral density ((1/s²)² · s) of the noise driving the rate of a one-view track's log depth:
+# its rate's 1σ grows by 0.17 /s per √s (a hand at 0.5 m speeding up by 9 cm/s in depth over a
+# second). 0.01 / 0.03 / 0.1: hand-graph-cnn 20.8 / 21.4 / 22.0 mm (docs/benchmarks.md).
+_ONE_VIEW_DEPTH_ACCELERATION = 0.03
+# A one-view depth further than this many σ from its filter's prediction restarts the filter (4:
+# DexYCB 840412060917 70.7 → 77.0 mm against 71.6 at 5, the gate cutting in on its wide scatter).
+_ONE_VIEW_DEPTH_GATE_SIGMAS = 5.0
+# A one-view track seen again after more than this (s) restarts its depth filter: a rate learned
+# from a few frames with 5 % scatter (≈ 1.5 /s at 30 Hz) would carry the hand 30 % off over 0.3 s.
+_ONE_VIEW_DEPTH_MAX_GAP_S = 0.2
 # A one-view detection continues the track whose prediction projects within the association
 # threshold, or the only track within this fraction of the detection's extent in pixels: a
 # hand sampled at 10 Hz moves up to half its size between frames.
@@ -120,6 +146,7 @@ class MultiViewFusion:
         self._active_sets: dict[tuple[int, ...], CameraArray] = {}  # memo of active_cameras
         self.tracker = Tracker(self.config)
         self._palms: dict[int, PalmTemplate] = {}  # track id → its palm's learned shape
+        self._depth_filters: dict[int, DepthFilter] = {}  # track id → its one-view depth's filter
 
     def active_cameras(self, active: np.ndarray) -> CameraArray:
         """(A,) ascending rig indices → those cameras as one array (the rig's own when all are active)."""
@@ -136,16 +163,17 @@ class MultiViewFusion:
         """Forget all tracks (ids restart at 0)."""
         self.tracker.reset()
         self._palms.clear()
+        self._depth_filters.clear()
 
     def checkpoint(self) -> object:
-        """What ``process`` changes between frames (the tracks and their learned palms), as
-        an opaque copy for ``restore``: a frame fused again (``HandPosePipeline``'s second
-        look) starts from the state before its first fusion."""
-        return copy.deepcopy((self.tracker, self._palms))
+        """What ``process`` changes between frames (the tracks, their learned palms and one-view
+        depth filters), as an opaque copy for ``restore``: a frame fused again
+        (``HandPosePipeline``'s second look) starts from the state before its first fusion."""
+        return copy.deepcopy((self.tracker, self._palms, self._depth_filters))
 
     def restore(self, checkpoint: object) -> None:
         """Go back to a ``checkpoint``'s state (taken from this fusion)."""
-        self.tracker, self._palms = copy.deepcopy(checkpoint)
+        self.tracker, self._palms, self._depth_filters = copy.deepcopy(checkpoint)
 
     def _flatten(self, detections: Sequence[Sequence[HandDetection2D]]) -> tuple[np.ndarray, list[HandDetection2D]]:
         if len(detections) != len(self.rig):
@@ -180,6 +208,7 @@ class MultiViewFusion:
         self.tracker.prune(stamp)
         alive = {t.track_id for t in self.tracker.tracks}
         self._palms = {k: p for k, p in self._palms.items() if k in alive}
+        self._depth_filters = {k: f for k, f in self._depth_filters.items() if k in alive}
         if not dets:
             return []
         scores = np.array([d.keypoint_scores for d in dets], np.float64)  # (D, 21)
@@ -435,6 +464,8 @@ class MultiViewFusion:
             if np.isfinite(pred_depth) and centre[2] > 0:
                 points_camera = points_camera + centre * (pred_depth / centre[2] - 1.0)
                 depth_stddev = min(depth_stddev, _TRACK_DEPTH_STDDEV_M)
+        if hint >= 0 and cfg.monocular_depth_filter and cfg.filter != "none":
+            points_camera = self._filter_depth(frame, hint, points_camera, filtered=source != KeypointSource.DEPTH)
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
         ok = np.isfinite(points).all(-1)
@@ -447,6 +478,24 @@ class MultiViewFusion:
                              source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
                              depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
 
+    def _filter_depth(self, frame: FrameInputs, hint: int, points_camera: np.ndarray, *, filtered: bool) -> np.ndarray:
+        """One-view hand of track ``hint``, (21, 3) m in its camera → the same hand scaled about
+        the camera's centre (its projection unchanged) to its track's filtered palm depth
+        (``monocular.DepthFilter``; with ``FusionConfig.monocular_depth_filter``, and not with
+        ``filter`` "none": per-frame output).
+        A track whose depth is known (triangulated or on aligned depth recently), or a hand
+        placed on aligned depth (``filtered`` False), passes unchanged and its filter starts
+        over afterwards."""
+        track_id = self.tracker.tracks[hint].track_id
+        depth = float(np.mean(points_camera[_PALM_INDEX, 2]))
+        if frame.known[hint] or not filtered or not depth > 0:
+            self._depth_filters.pop(track_id, None)
+            return points_camera
+        depth_filter = self._depth_filters.setdefault(track_id, DepthFilter(
+            measurement_stddev=_ONE_VIEW_DEPTH_STDDEV, acceleration_density=_ONE_VIEW_DEPTH_ACCELERATION,
+            gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS, max_gap_s=_ONE_VIEW_DEPTH_MAX_GAP_S))
+        return points_camera * (depth_filter.update(depth, frame.stamp) / depth)
+
     def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,
                     threshold_px: float) -> tuple[float, float] | None:
         """Detection ``d``'s one-view hand, (21, 3) m in its camera by PnP on its landmarks (×
@@ -455,19 +504,26 @@ class MultiViewFusion:
 
         The landmark network sometimes foreshortens the whole hand (it takes a palm facing the
         camera for one pointing at it: on hand-graph-cnn's real-world set a run of frames came
-        out 40–60 % too near) and PnP on that shape puts the hand far from where it is. Then the palm of this
-        frame's landmarks deviates from the track's (``_MAX_PALM_DEVIATION``) and the track's
-        rigid palm on this frame's palm keypoints gives another depth (``monocular.palm_depth``):
-        where the PnP depth jumps from the track's predicted depth by more than its own 1σ
-        (``monocular_scale_stddev``, in ratio), the one of the two nearer the prediction is taken. A palm
-        learned from triangulated joints is metric; one learned from landmarks is brought to
-        ``FusionConfig.monocular_hand_size_m`` when that is set, else scaled as this frame's
+        out 40–60 % too near) and PnP on that shape puts the hand far from where it is. The
+        track's rigid palm on this frame's palm keypoints gives another depth
+        (``monocular.palm_depth``), taken:
+
+        - where it lies further than the PnP depth by more than ``_PALM_DEPTH_SIGMAS`` of its
+          own σ (from the keypoints' 2D noise, at least ``inlier_threshold_px`` /
+          ``_INLIER_SIGMAS``) and the placed palm faces the camera (``_MIN_PALM_FACING``):
+          foreshortened landmarks only ever bring the PnP hand nearer, and over a run of such
+          frames the track's prediction follows it, so no jump shows;
+        - else where the palm of this frame's landmarks deviates from the track's
+          (``_MAX_PALM_DEVIATION``) and the PnP depth jumps from the track's predicted depth by
+          more than its own 1σ (``monocular_scale_stddev``, in ratio): the one of the two
+          nearer the prediction.
+
+        A palm learned from triangulated joints is metric; one learned from landmarks is brought
+        to ``FusionConfig.monocular_hand_size_m`` when that is set, else scaled as this frame's
         landmarks are.
         """
         palm = self._palms.get(self.tracker.tracks[hint].track_id) if hint >= 0 else None
-        landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
-        if (palm is None or palm.points is None or palm.support < _MIN_PALM_SUPPORT
-                or palm.deviation(landmarks) <= _MAX_PALM_DEVIATION):
+        if palm is None or palm.points is None or palm.support < _MIN_PALM_SUPPORT:
             return None
         if palm.measured:
             template, stddev = palm.points, _LEARNED_SIZE_STDDEV
@@ -476,19 +532,28 @@ class MultiViewFusion:
             stddev = self.config.monocular_scale_stddev
         else:
             template, stddev = palm.points * scale, self.config.monocular_scale_stddev
-        depth = palm_depth(frame.xy[d], template, threshold_px / float(self.cams.focal[frame.view[d]]))
         v = int(frame.view[d])
+        focal = float(self.cams.focal[v])
+        placed = palm_depth(frame.xy[d], template, threshold_px / focal,
+                            pixel_stddev=self.config.inlier_threshold_px / _INLIER_SIGMAS / focal)
+        posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
+        if placed is None or not posed > 0:
+            return None
+        if placed.facing >= _MIN_PALM_FACING and placed.depth > posed * (1.0 + _PALM_DEPTH_SIGMAS * placed.relative_stddev):
+            return placed.depth, stddev
+        landmarks = frame.dets[d].world_landmarks.astype(np.float64)[_PALM_INDEX] * scale  # (6, 3) m
+        if palm.deviation(landmarks) <= _MAX_PALM_DEVIATION:
+            return None
         predicted = self.tracker.tracks[hint].predict(frame.stamp)[_PALM_INDEX]  # (6, 3) m world
         expected = float(np.nanmean(predicted @ self.cams.camera_T_world[v, 2, :3] + self.cams.camera_T_world[v, 2, 3]))  # m
-        posed = float(np.mean(points_camera[_PALM_INDEX, 2]))
-        if depth is None or not expected > 0 or not posed > 0:
+        if not expected > 0:
             return None
         # A PnP depth within its own 1σ of the prediction is no jump: it stands.
         if abs(math.log(posed / expected)) <= self.config.monocular_scale_stddev:
             return None
-        if abs(math.log(depth / expected)) >= abs(math.log(posed / expected)):
+        if abs(math.log(placed.depth / expected)) >= abs(math.log(posed / expected)):
             return None
-        return depth, stddev
+        return placed.depth, stddev
 
     def _learn_palm(self, frame: FrameInputs, hand: HandCandidate, track_id: int) -> None:
         """This frame's palm into track ``track_id``'s template (``monocular.PalmTemplate``): its

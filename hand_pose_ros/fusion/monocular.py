@@ -11,14 +11,16 @@ The landmarks' relative depths are the weak part: in some frames the network for
 the whole hand (a palm facing the camera taken for one pointing at it) and PnP on that
 shape puts the hand far too near. A hand's palm is rigid, so a track learns its shape
 (``PalmTemplate``: triangulated, or the consensus of its landmark palms), and that rigid
-palm on a frame's palm keypoints gives the depth again (``palm_depth``), the joints then on
-their keypoints' rays (``on_keypoint_rays``); ``fusion.MultiViewFusion`` decides which depth
-a frame takes.
+palm on a frame's palm keypoints gives the depth again (``palm_depth``, with its own 1σ
+and how squarely the palm faces the camera), the joints then on their keypoints' rays
+(``on_keypoint_rays``); ``fusion.MultiViewFusion`` decides which depth a frame takes, and
+a track's one-view depths go through its ``DepthFilter``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import cv2
 import numpy as np
@@ -26,8 +28,8 @@ import numpy as np
 from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.similarity import best_rotation
 
-__all__ = ["MonocularEstimate", "estimate_monocular", "PalmTemplate", "palm_depth", "palm_length", "on_keypoint_rays",
-           "PALM_KEYPOINTS"]
+__all__ = ["MonocularEstimate", "estimate_monocular", "PalmTemplate", "PalmDepth", "palm_depth", "palm_length",
+           "on_keypoint_rays", "DepthFilter", "PALM_KEYPOINTS"]
 
 # PnP needs at least this many keypoints with landmarks and 2D positions.
 _MIN_PNP_POINTS = 6
@@ -183,9 +185,39 @@ class PalmTemplate:
         return _deviation(palm - palm.mean(0), self.points)
 
 
-def palm_depth(xy: np.ndarray, template: np.ndarray, inlier_threshold: float) -> float | None:
-    """(21, 2) normalized keypoints, (6, 3) m palm template, a reprojection threshold (normalized
-    units) → depth (m) of the palm's centre, or None.
+@dataclasses.dataclass(frozen=True)
+class PalmDepth:
+    """A rigid palm placed on one frame's palm keypoints (``palm_depth``).
+
+    Attributes:
+        depth: m, depth of the palm's centre in the camera.
+        relative_stddev: 1σ of ``depth`` over ``depth`` that the keypoints' 2D noise leaves
+            (the pose's covariance from its Jacobian; the template's own size error not included).
+        facing: |cos| of the angle between the placed palm's normal and the ray to its centre
+            (1: the palm faces the camera squarely, 0: edge-on).
+    """
+
+    depth: float
+    relative_stddev: float
+    facing: float
+
+
+def _depth_stddev(points: np.ndarray, xy: np.ndarray, rvec: np.ndarray, tvec: np.ndarray,
+                  pixel_stddev: float) -> float:
+    """(N, 3) m object points posed by (rvec, tvec) on (N, 2) normalized keypoints → 1σ (m) of
+    tvec's depth: the pose's 6 × 6 covariance σ² (JᵀJ)⁻¹, σ² the fit's residual variance per
+    coordinate (2N − 6 degrees of freedom), at least ``pixel_stddev``² (normalized units)."""
+    projected, jacobian = cv2.projectPoints(points, rvec, tvec, np.eye(3), None)  # (N, 1, 2), (2N, 15)
+    residual = projected[:, 0] - xy  # (N, 2)
+    variance = max(float(np.sum(residual**2)) / max(2 * len(points) - 6, 1), pixel_stddev**2)
+    J = jacobian[:, :6]  # d(projection) / d(rvec, tvec)
+    return float(np.sqrt(variance * np.linalg.pinv(J.T @ J)[5, 5]))
+
+
+def palm_depth(xy: np.ndarray, template: np.ndarray, inlier_threshold: float, *,
+               pixel_stddev: float = 0.0) -> PalmDepth | None:
+    """(21, 2) normalized keypoints, (6, 3) m centred palm template, a reprojection threshold and
+    the keypoints' 2D 1σ (normalized units) → the palm placed on its keypoints, or None.
 
     The palm is rigid and nearly flat: its 2D shape under perspective fixes its distance
     whatever its tilt (the two mirror-image tilts of a flat shape lie at the same depth),
@@ -200,13 +232,18 @@ def palm_depth(xy: np.ndarray, template: np.ndarray, inlier_threshold: float) ->
                                          flags=cv2.SOLVEPNP_SQPNP)
         if not found or tvec[2, 0] <= _MIN_DEPTH:
             return None
-        placed = template @ cv2.Rodrigues(rvec)[0].T + tvec[:, 0]  # (6, 3) m in the camera
+        R = cv2.Rodrigues(rvec)[0]
+        placed = template @ R.T + tvec[:, 0]  # (6, 3) m in the camera
         with np.errstate(invalid="ignore"):
             miss = np.where(ok, np.linalg.norm(placed[:, :2] / placed[:, 2:] - xy[_PALM], axis=-1), -np.inf)  # (6,)
         worst = int(np.argmax(miss))
         if miss[worst] <= inlier_threshold or ok.sum() == _MIN_PALM_POINTS:
             # tvec is the template's origin, its centre (all six) in the camera.
-            return float(tvec[2, 0])
+            depth = float(tvec[2, 0])
+            normal = R @ np.linalg.svd(template - template.mean(0))[2][2]  # (3,) the palm's, unit
+            facing = abs(float(normal @ tvec[:, 0])) / float(np.linalg.norm(tvec))
+            stddev = _depth_stddev(template[ok], xy[_PALM][ok], rvec, tvec, pixel_stddev)
+            return PalmDepth(depth=depth, relative_stddev=stddev / depth, facing=facing)
         ok[worst] = False
     return None
 
@@ -231,3 +268,61 @@ def on_keypoint_rays(points_camera: np.ndarray, xy: np.ndarray, palm_depth_m: fl
     seen = np.isfinite(rays).all(-1)
     moved = points_camera + np.array([0.0, 0.0, shift])
     return np.where(seen[:, None], rays * z[:, None], moved)
+
+
+class DepthFilter:
+    """One one-view track's distance over time: a constant-velocity Kalman filter on the log of
+    its palm's depth (log: the one-view depth error is relative, ``depth`` × its 1σ).
+
+    One frame's one-view depth scatters by several percent about the hand's path (the 2D
+    keypoints' noise on a palm 100–200 px across, the landmarks' shape), while the hand's
+    distance changes smoothly; the track's own filter (``filtering.HandFilter``) is set for
+    triangulated hands, good to millimetres, and passes that scatter. A measurement further
+    from the prediction than ``gate_sigmas`` of the innovation's σ, or after a gap longer than
+    ``max_gap_s``, restarts the filter there (a real jump: the depth taken from another cue,
+    the hand re-found; over a gap the rate learned from a few noisy frames extrapolates badly).
+
+    Args:
+        measurement_stddev: relative 1σ of one frame's depth about the hand's smooth path.
+        acceleration_density: spectral density ((1/s²)² · s) of the white noise driving the
+            log depth's rate: the rate's 1σ grows by its square root per √s.
+        gate_sigmas: innovations beyond this many σ restart the filter.
+        max_gap_s: a frame more than this (s) after the last restarts the filter.
+    """
+
+    def __init__(self, *, measurement_stddev: float, acceleration_density: float, gate_sigmas: float,
+                 max_gap_s: float) -> None:
+        self.measurement_variance = measurement_stddev**2
+        self.acceleration_density = acceleration_density
+        self.gate_sigmas = gate_sigmas
+        self.max_gap_s = max_gap_s
+        self._state: np.ndarray | None = None  # (2,) log depth (log m), its rate (1/s)
+        self._covariance = np.zeros((2, 2))
+        self._stamp = 0.0
+
+    def _start(self, log_depth: float, stamp: float) -> None:
+        self._state = np.array([log_depth, 0.0])
+        # The rate is unknown at the start: 1/s (a hand at 0.5 m moving 0.5 m/s in depth).
+        self._covariance = np.diag([self.measurement_variance, 1.0])
+        self._stamp = stamp
+
+    def update(self, depth: float, stamp: float) -> float:
+        """One frame's depth (m, > 0) at ``stamp`` (s) → the filtered depth (m)."""
+        log_depth = math.log(depth)
+        dt = max(stamp - self._stamp, 0.0)
+        if self._state is None or dt > self.max_gap_s:
+            self._start(log_depth, stamp)
+            return depth
+        F = np.array([[1.0, dt], [0.0, 1.0]])
+        q = self.acceleration_density * np.array([[dt**3 / 3, dt**2 / 2], [dt**2 / 2, dt]])
+        state, covariance = F @ self._state, F @ self._covariance @ F.T + q
+        innovation_variance = covariance[0, 0] + self.measurement_variance
+        innovation = log_depth - state[0]
+        if abs(innovation) > self.gate_sigmas * math.sqrt(innovation_variance):
+            self._start(log_depth, stamp)
+            return depth
+        gain = covariance[:, 0] / innovation_variance  # (2,)
+        self._state = state + gain * innovation
+        self._covariance = covariance - np.outer(gain, covariance[0])
+        self._stamp = stamp
+        return math.exp(float(self._state[0]))

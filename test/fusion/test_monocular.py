@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hand_pose_ros.fusion.monocular import PALM_KEYPOINTS, PalmTemplate, on_keypoint_rays, palm_depth, palm_length
+from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, on_keypoint_rays, palm_depth,
+                                            palm_length)
 from hand_pose_ros.tools.synthetic_scenes import hand_sequence
 
 PALM = np.array(PALM_KEYPOINTS)
@@ -35,8 +36,8 @@ def test_palm_depth_is_exact_whatever_the_tilt(tilt_deg: float) -> None:
     template = hand[PALM] - hand[PALM].mean(0)
     R = _rotation([1.0, 0.3, 0.0], np.deg2rad(tilt_deg))
     camera = hand @ R.T + [0.05, -0.02, 0.45]
-    depth = palm_depth(_project(camera), template, inlier_threshold=1e-3)
-    assert depth == pytest.approx(camera[PALM].mean(0)[2], abs=EXACT_TOL_M)
+    placed = palm_depth(_project(camera), template, inlier_threshold=1e-3)
+    assert placed.depth == pytest.approx(camera[PALM].mean(0)[2], abs=EXACT_TOL_M)
 
 
 def test_palm_depth_leaves_out_a_palm_keypoint_far_off() -> None:
@@ -44,7 +45,44 @@ def test_palm_depth_leaves_out_a_palm_keypoint_far_off() -> None:
     xy = _project(hand)
     xy[PALM[2]] += 0.05  # the index knuckle 30 px off at 600 px focal length
     template = hand[PALM] - hand[PALM].mean(0)
-    assert palm_depth(xy, template, inlier_threshold=0.01) == pytest.approx(hand[PALM].mean(0)[2], abs=EXACT_TOL_M)
+    assert palm_depth(xy, template, inlier_threshold=0.01).depth == pytest.approx(hand[PALM].mean(0)[2], abs=EXACT_TOL_M)
+
+
+def _palm_normal(palm: np.ndarray) -> np.ndarray:
+    """(6, 3) palm → its unit normal (the direction it is flattest along)."""
+    return np.linalg.svd(palm - palm.mean(0))[2][2]
+
+
+@pytest.mark.parametrize("tilt_deg", [0.0, 30.0, 60.0, 80.0])
+def test_palm_depth_says_how_squarely_the_palm_faces_the_camera(tilt_deg: float) -> None:
+    """A palm turned so its normal makes ``tilt_deg`` with the ray to its centre: facing = cos."""
+    hand = _hand()
+    template = hand[PALM] - hand[PALM].mean(0)
+    normal = _palm_normal(template)
+    # Rotate the normal onto the optical axis, then tilt it by the angle about an axis across it.
+    axis = np.cross(normal, [0.0, 0.0, 1.0])
+    face = _rotation(axis, np.arccos(np.clip(normal[2], -1, 1))) if np.linalg.norm(axis) > 1e-9 else np.eye(3)
+    R = _rotation([1.0, 0.0, 0.0], np.deg2rad(tilt_deg)) @ face
+    camera = hand @ R.T + [0.0, 0.0, 0.5]  # the palm's centre on the optical axis
+    placed = palm_depth(_project(camera), template, inlier_threshold=1e-3)
+    assert placed.facing == pytest.approx(np.cos(np.deg2rad(tilt_deg)), abs=1e-6)
+
+
+def test_palm_depth_stddev_follows_the_pixel_noise_and_the_distance() -> None:
+    """Exact keypoints: the 1σ comes from the given 2D noise alone, in proportion to it, and
+    grows with the distance (a smaller palm in the image); noisy keypoints raise it."""
+    hand = _hand()
+    template = hand[PALM] - hand[PALM].mean(0)
+
+    def sigma(depth: float, pixel_stddev: float, noise: float = 0.0) -> float:
+        xy = _project(hand + [0.0, 0.0, depth])
+        xy[PALM] += noise * np.random.default_rng(2).normal(size=(len(PALM), 2))
+        return palm_depth(xy, template, inlier_threshold=1.0, pixel_stddev=pixel_stddev).relative_stddev
+
+    assert sigma(0.5, 0.0) < 1e-6
+    assert sigma(0.5, 0.02) == pytest.approx(2 * sigma(0.5, 0.01), rel=1e-6)
+    assert sigma(1.0, 0.01) > 1.5 * sigma(0.5, 0.01)
+    assert sigma(0.5, 1e-4, noise=0.01) > 10 * sigma(0.5, 1e-4)
 
 
 def test_palm_depth_needs_four_palm_keypoints() -> None:
@@ -95,3 +133,33 @@ def test_on_keypoint_rays_projects_onto_the_keypoints_at_the_palm_depth() -> Non
     np.testing.assert_allclose(placed[:, 2] - hand[:, 2], 0.3)  # the relative depths are kept
     np.testing.assert_allclose(placed[20], hand[20] + [0.0, 0.0, 0.3])
 
+
+
+def _depth_filter() -> DepthFilter:
+    return DepthFilter(measurement_stddev=0.05, acceleration_density=0.03, gate_sigmas=5.0, max_gap_s=0.2)
+
+
+def test_depth_filter_halves_the_scatter_of_a_hand_moving_steadily_in_depth() -> None:
+    """A hand moving 0.5 → 0.6 m over 3 s at 30 Hz, each frame's depth off by 5 % (1σ)."""
+    rng = np.random.default_rng(3)
+    stamps = np.arange(90) / 30.0
+    truth = 0.5 + 0.1 * stamps / 3.0
+    measured = truth * np.exp(rng.normal(0.0, 0.05, len(truth)))
+    depth_filter = _depth_filter()
+    filtered = np.array([depth_filter.update(float(z), float(t)) for z, t in zip(measured, stamps)])
+    raw, smoothed = np.log(measured / truth)[30:], np.log(filtered / truth)[30:]  # after it settles
+    assert np.sqrt(np.mean(smoothed**2)) < 0.5 * np.sqrt(np.mean(raw**2))
+
+
+def test_depth_filter_follows_exact_steady_motion_and_restarts_on_a_jump() -> None:
+    depth_filter = _depth_filter()
+    stamps = np.arange(60) / 30.0
+    truth = 0.5 * np.exp(0.3 * stamps)  # m: a steady rate of the log depth, as the filter models it
+    out = [depth_filter.update(float(z), float(t)) for z, t in zip(truth, stamps)]
+    assert out[0] == 0.5  # the first frame starts it
+    assert abs(out[-1] - truth[-1]) < 1e-3  # the rate is learned: no lag left
+    # The hand re-found at twice the distance: far beyond the gate, the filter starts there.
+    assert depth_filter.update(2.0, 2.0) == 2.0
+    depth_filter.update(2.0, 2.1)
+    # Seen again 0.3 s later, 10 % nearer (within the gate): beyond the longest gap, it starts there too.
+    assert depth_filter.update(1.8, 2.4) == 1.8
