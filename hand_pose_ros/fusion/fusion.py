@@ -70,6 +70,9 @@ _DEPTH_GATE_SIGMAS = 3.0
 # A view's depth is dropped for a hand when fewer than this fraction of its measured joints
 # agree with the triangulation: the majority decides whether the map sees this hand there.
 _MIN_AGREEING_DEPTH_FRACTION = 0.5
+# A view's depth enters for a joint only where the triangulation's 1σ along that camera's axis
+# times this exceeds the measurement's 1σ (fusion._observed_depths).
+_DEPTH_WITNESS_RATIO = 1.0
 # Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
 _HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
 _PALM_INDEX = np.array(PALM_KEYPOINTS)
@@ -297,15 +300,19 @@ class MultiViewFusion:
         measured = measured.reshape(A, N)  # (A, N) m joint depths
         with np.errstate(invalid="ignore"):
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
-            sigma = np.hypot(joint_depth_stddev(measured, spread.reshape(A, N)),
-                             triangulated_depth_stddev(frame.active_cams, points, inliers,
-                                                       pixel_stddev=cfg.inlier_threshold_px / 3.0))  # (A, N) m
-            gate = np.minimum(_DEPTH_GATE_SIGMAS * sigma, cfg.depth_gate_m)
+            measured_sigma = joint_depth_stddev(measured, spread.reshape(A, N))  # (A, N) m
+            triangulated_sigma = triangulated_depth_stddev(frame.active_cams, points, inliers,
+                                                           pixel_stddev=cfg.inlier_threshold_px / 3.0)  # (A, N) m
+            gate = np.minimum(_DEPTH_GATE_SIGMAS * np.hypot(measured_sigma, triangulated_sigma), cfg.depth_gate_m)
             agree = inliers & (np.abs(measured - z) < gate)  # (A, N)
         sampled = (np.isfinite(measured) & inliers).reshape(A, N // J, J).sum(-1)  # (A, G)
         agreeing = agree.reshape(A, N // J, J).sum(-1)
         view_agrees = agreeing >= _MIN_AGREEING_DEPTH_FRACTION * sampled  # (A, G)
         agree &= np.repeat(view_agrees, J, axis=1)
+        # Where the views already fix the joint's depth in this camera better than its depth
+        # map can, the measurement adds its bias (the offset model's, the sensor's on skin:
+        # 1-2 cm on DexYCB) more than it removes noise: it stays out.
+        agree &= _DEPTH_WITNESS_RATIO * triangulated_sigma > measured_sigma
         measured[~agree] = np.nan
         return measured if np.isfinite(measured).any() else None
 
