@@ -11,7 +11,7 @@ depth model, linear between), and its 21 joints are moved so that
   robust: points more than ``_ASSIGN_M`` from the surface — the grasped object in front, the
   table behind, another hand — take no part, re-decided every iteration),
 - the joints still project onto their detected keypoints (2D, robust),
-- the bones keep the starting hand's lengths and the hand stays near its start (weak priors:
+- the bones keep the landmark shape's lengths and the hand stays near its start (weak priors:
   the point cloud sees the hand's front only).
 
 Gauss–Newton with Huber weights (IRLS) on (21, 3) camera-frame joints. Arrays: (21, 3) m in
@@ -26,7 +26,7 @@ import numpy as np
 
 from hand_pose_ros.checks import check_number
 from hand_pose_ros.fusion.depth import JOINT_BEHIND_SURFACE_M, joint_depth_stddev
-from hand_pose_ros.keypoints import HAND_EDGES, NUM_KEYPOINTS, HandKeypoint
+from hand_pose_ros.keypoints import BONES, HAND_EDGES, NUM_KEYPOINTS, HandKeypoint
 from hand_pose_ros.types import check_shape
 
 __all__ = ["SurfaceFitConfig", "SURFACE_EDGES", "region_points", "capsule_distances", "fit_hand_to_surface"]
@@ -155,6 +155,7 @@ def _huber_weights(r: np.ndarray) -> np.ndarray:
 
 
 def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *, focal_px: float,
+                        bone_lengths: np.ndarray | None = None,
                         config: SurfaceFitConfig = SurfaceFitConfig()) -> np.ndarray:
     """Refine one view's hand on its measured surface (module docstring).
 
@@ -163,6 +164,9 @@ def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *
         xy: (21, 2) undistorted normalized detected keypoints, NaN where unseen.
         points: (M, 3) m measured points of the hand's region (``region_points``).
         focal_px: the camera's focal length (px), to weigh the 2D term in pixels.
+        bone_lengths: (20,) m, ``keypoints.BONES`` order, the lengths the bones keep (the
+            scaled landmark shape's: a joint placed at a wrong depth has stretched its bones in
+            ``start``); None: ``start``'s own.
     Returns:
         (21, 3) m the refined hand; ``start`` itself when it has a missing joint or no point
         lies near its surface.
@@ -173,8 +177,10 @@ def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *
     if not np.isfinite(start).all() or not len(points) or config.iterations == 0:
         return start
     seen = np.isfinite(xy).all(-1)
-    bones = _EDGES[: len(HAND_EDGES)]
-    lengths = np.linalg.norm(start[bones[:, 1]] - start[bones[:, 0]], axis=-1)  # (B,) m
+    bones = np.array(BONES, int)  # (20, 2)
+    if bone_lengths is None:
+        bone_lengths = np.linalg.norm(start[bones[:, 1]] - start[bones[:, 0]], axis=-1)
+    lengths = check_shape("bone_lengths", np.asarray(bone_lengths, np.float64), (len(BONES),), "fit_hand_to_surface")
     # 1σ of each point's depth: the sensor's at that distance and the offset model's.
     point_sigma = joint_depth_stddev(points[:, 2], np.zeros(len(points)))  # (M,) m
     joints = start.copy()
