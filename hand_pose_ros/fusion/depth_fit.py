@@ -154,6 +154,52 @@ def _huber_weights(r: np.ndarray) -> np.ndarray:
     return np.where(a <= _HUBER_SIGMAS, 1.0, _HUBER_SIGMAS / np.maximum(a, 1e-12))
 
 
+def _surface_terms(joints: np.ndarray, points: np.ndarray, point_sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """The measured points near the surface: (R,) residuals in σ, their (R, 63) Jacobian, the
+    weight of each (``_EFFECTIVE_POINTS`` in all); None when fewer than 21 lie near."""
+    signed, edge, t, normal = capsule_distances(joints, points)
+    m = np.flatnonzero(np.abs(signed) < _ASSIGN_M)
+    if len(m) < NUM_KEYPOINTS:
+        return None
+    sigma = point_sigma[m]
+    jac = np.zeros((len(m), NUM_KEYPOINTS, 3))
+    rows = np.arange(len(m))
+    # d(signed)/d(endpoint a) = −(1 − t) n, d/d(b) = −t n (t's own change moves the nearest
+    # point along the axis: no first-order change of the distance).
+    np.add.at(jac, (rows, _EDGES[edge[m], 0]), -((1 - t[m]) / sigma)[:, None] * normal[m])
+    np.add.at(jac, (rows, _EDGES[edge[m], 1]), -(t[m] / sigma)[:, None] * normal[m])
+    return signed[m] / sigma, jac.reshape(len(m), -1), min(1.0, _EFFECTIVE_POINTS / len(m))
+
+
+def _keypoint_terms(joints: np.ndarray, xy: np.ndarray, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Projection minus detection of the seen keypoints, normalized units / ``sigma``: (2S,)
+    residuals and their (2S, 63) Jacobian."""
+    s = np.flatnonzero(np.isfinite(xy).all(-1))
+    z = joints[s, 2]
+    proj = joints[s, :2] / z[:, None]  # (S, 2)
+    jac = np.zeros((len(s), 2, NUM_KEYPOINTS, 3))
+    rows = np.arange(len(s))
+    for axis in range(2):  # d(x/z)/dx = 1/z, d(x/z)/dz = −x/z²
+        jac[rows, axis, s, axis] = 1 / (z * sigma)
+        jac[rows, axis, s, 2] = -proj[:, axis] / (z * sigma)
+    return ((proj - xy[s]) / sigma).ravel(), jac.reshape(2 * len(s), -1)
+
+
+def _bone_terms(joints: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Bone length minus its target, in σ (``_BONE_RATIO_STDDEV`` of the target): (20,)
+    residuals and their (20, 63) Jacobian."""
+    bones = _EDGES[: len(BONES)]  # HAND_EDGES opens with BONES
+    vec = joints[bones[:, 1]] - joints[bones[:, 0]]  # (20, 3)
+    cur = np.linalg.norm(vec, axis=-1)
+    sigma = _BONE_RATIO_STDDEV * lengths
+    unit = vec / np.maximum(cur, 1e-9)[:, None] / sigma[:, None]
+    jac = np.zeros((len(bones), NUM_KEYPOINTS, 3))
+    rows = np.arange(len(bones))
+    jac[rows, bones[:, 1]] = unit
+    jac[rows, bones[:, 0]] = -unit
+    return (cur - lengths) / sigma, jac.reshape(len(bones), -1)
+
+
 def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *, focal_px: float,
                         bone_lengths: np.ndarray | None = None,
                         config: SurfaceFitConfig = SurfaceFitConfig()) -> np.ndarray:
@@ -168,73 +214,34 @@ def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *
             scaled landmark shape's: a joint placed at a wrong depth has stretched its bones in
             ``start``); None: ``start``'s own.
     Returns:
-        (21, 3) m the refined hand; ``start`` itself when it has a missing joint or no point
-        lies near its surface.
+        (21, 3) m the refined hand; ``start`` unchanged when it has a missing joint or fewer
+        than 21 measured points lie near its surface.
     """
     check_shape("start", start, (NUM_KEYPOINTS, 3), "fit_hand_to_surface")
     check_shape("xy", xy, (NUM_KEYPOINTS, 2), "fit_hand_to_surface")
     check_shape("points", points, (None, 3), "fit_hand_to_surface")
     if not np.isfinite(start).all() or not len(points) or config.iterations == 0:
         return start
-    seen = np.isfinite(xy).all(-1)
-    bones = np.array(BONES, int)  # (20, 2)
     if bone_lengths is None:
-        bone_lengths = np.linalg.norm(start[bones[:, 1]] - start[bones[:, 0]], axis=-1)
+        bone_lengths = np.linalg.norm(start[_EDGES[: len(BONES), 1]] - start[_EDGES[: len(BONES), 0]], axis=-1)
     lengths = check_shape("bone_lengths", np.asarray(bone_lengths, np.float64), (len(BONES),), "fit_hand_to_surface")
     # 1σ of each point's depth: the sensor's at that distance and the offset model's.
     point_sigma = joint_depth_stddev(points[:, 2], np.zeros(len(points)))  # (M,) m
-    joints = start.copy()
     n = 3 * NUM_KEYPOINTS
+    prior_jac = np.eye(n) / config.prior_stddev_m
+    joints = start.copy()
     for _ in range(config.iterations):
-        signed, edge, t, normal = capsule_distances(joints, points)
-        near = np.abs(signed) < _ASSIGN_M
-        if near.sum() < NUM_KEYPOINTS:
+        surface = _surface_terms(joints, points, point_sigma)
+        if surface is None:
             break  # nothing (left) to fit to: the last step's hand
+        prior = ((joints - start) / config.prior_stddev_m).ravel()
         H = np.zeros((n, n))
         g = np.zeros(n)
-
-        def add(jac: np.ndarray, res: np.ndarray, scale: np.ndarray) -> None:
-            """Residuals (R,) in σ units, their Jacobian (R, n), extra per-row weights (R,)."""
-            w = _huber_weights(res) * scale
-            H[...] += jac.T @ (jac * w[:, None])
-            g[...] += jac.T @ (w * res)
-
-        # Points on the surface: d(signed)/d(endpoint a) = −(1 − t) n, d/d(b) = −t n.
-        m = np.flatnonzero(near)
-        res = signed[m] / point_sigma[m]
-        jac = np.zeros((len(m), n))
-        ia, ib = _EDGES[edge[m], 0], _EDGES[edge[m], 1]
-        for k in range(3):
-            np.add.at(jac, (np.arange(len(m)), 3 * ia + k), -(1 - t[m]) * normal[m, k] / point_sigma[m])
-            np.add.at(jac, (np.arange(len(m)), 3 * ib + k), -t[m] * normal[m, k] / point_sigma[m])
-        add(jac, res, np.full(len(m), min(1.0, _EFFECTIVE_POINTS / len(m))))
-        # Keypoints: projection minus detection, in px / σ.
-        s = np.flatnonzero(seen)
-        z = joints[s, 2]
-        proj = joints[s, :2] / z[:, None]
-        sigma = config.pixel_stddev_px / focal_px
-        res2 = ((proj - xy[s]) / sigma).ravel()  # (2S,)
-        jac2 = np.zeros((2 * len(s), n))
-        for row, j in enumerate(s):
-            jac2[2 * row, 3 * j] = 1 / z[row] / sigma
-            jac2[2 * row, 3 * j + 2] = -proj[row, 0] / z[row] / sigma
-            jac2[2 * row + 1, 3 * j + 1] = 1 / z[row] / sigma
-            jac2[2 * row + 1, 3 * j + 2] = -proj[row, 1] / z[row] / sigma
-        add(jac2, res2, np.ones(len(res2)))
-        # Bone lengths and the prior.
-        vec = joints[bones[:, 1]] - joints[bones[:, 0]]
-        cur = np.linalg.norm(vec, axis=-1)
-        bsig = _BONE_RATIO_STDDEV * lengths
-        res3 = (cur - lengths) / bsig
-        unit = vec / np.maximum(cur, 1e-9)[:, None]
-        jac3 = np.zeros((len(bones), n))
-        for k in range(3):
-            jac3[np.arange(len(bones)), 3 * bones[:, 1] + k] = unit[:, k] / bsig
-            jac3[np.arange(len(bones)), 3 * bones[:, 0] + k] = -unit[:, k] / bsig
-        add(jac3, res3, np.ones(len(bones)))
-        res4 = ((joints - start) / config.prior_stddev_m).ravel()
-        add(np.eye(n) / config.prior_stddev_m, res4, np.ones(n))
+        for res, jac, weight in (surface, (*_keypoint_terms(joints, xy, config.pixel_stddev_px / focal_px), 1.0),
+                                 (*_bone_terms(joints, lengths), 1.0), (prior, prior_jac, 1.0)):
+            w = _huber_weights(res) * weight  # (R,)
+            H += jac.T @ (jac * w[:, None])
+            g += jac.T @ (w * res)
         H[np.diag_indices(n)] *= 1 + _DAMPING
-        step = np.linalg.solve(H, -g)
-        joints = joints + step.reshape(NUM_KEYPOINTS, 3)
+        joints = joints + np.linalg.solve(H, -g).reshape(NUM_KEYPOINTS, 3)
     return joints
