@@ -11,7 +11,7 @@ depth model, linear between), and its 21 joints are moved so that
   robust: points more than ``_ASSIGN_M`` from the surface — the grasped object in front, the
   table behind, another hand — take no part, re-decided every iteration),
 - the joints still project onto their detected keypoints (2D, robust),
-- the bones keep the landmark shape's lengths and the hand stays near its start (weak priors:
+- the bones keep the starting hand's lengths and the hand stays near its start (weak priors:
   the point cloud sees the hand's front only).
 
 Gauss–Newton with Huber weights (IRLS) on (21, 3) camera-frame joints. Arrays: (21, 3) m in
@@ -201,7 +201,6 @@ def _bone_terms(joints: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np
 
 
 def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *, focal_px: float,
-                        bone_lengths: np.ndarray | None = None,
                         config: SurfaceFitConfig = SurfaceFitConfig()) -> np.ndarray:
     """Refine one view's hand on its measured surface (module docstring).
 
@@ -210,9 +209,6 @@ def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *
         xy: (21, 2) undistorted normalized detected keypoints, NaN where unseen.
         points: (M, 3) m measured points of the hand's region (``region_points``).
         focal_px: the camera's focal length (px), to weigh the 2D term in pixels.
-        bone_lengths: (20,) m, ``keypoints.BONES`` order, the lengths the bones keep (the
-            scaled landmark shape's: a joint placed at a wrong depth has stretched its bones in
-            ``start``); None: ``start``'s own.
     Returns:
         (21, 3) m the refined hand; ``start`` unchanged when it has a missing joint or fewer
         than 21 measured points lie near its surface.
@@ -222,9 +218,10 @@ def fit_hand_to_surface(start: np.ndarray, xy: np.ndarray, points: np.ndarray, *
     check_shape("points", points, (None, 3), "fit_hand_to_surface")
     if not np.isfinite(start).all() or not len(points) or config.iterations == 0:
         return start
-    if bone_lengths is None:
-        bone_lengths = np.linalg.norm(start[_EDGES[: len(BONES), 1]] - start[_EDGES[: len(BONES), 0]], axis=-1)
-    lengths = check_shape("bone_lengths", np.asarray(bone_lengths, np.float64), (len(BONES),), "fit_hand_to_surface")
+    # The start's bone lengths: the scaled landmark shape's were tried instead (they are not
+    # stretched by a wrong keypoint depth) and lost on the synthetic bench (10.4 → 11.6 mm,
+    # landmarks with 5 mm jitter) and on 1 of 7 DexYCB cameras.
+    lengths = np.linalg.norm(start[_EDGES[: len(BONES), 1]] - start[_EDGES[: len(BONES), 0]], axis=-1)  # (20,) m
     # 1σ of each point's depth: the sensor's at that distance and the offset model's.
     point_sigma = joint_depth_stddev(points[:, 2], np.zeros(len(points)))  # (M,) m
     n = 3 * NUM_KEYPOINTS

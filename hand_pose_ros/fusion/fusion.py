@@ -336,9 +336,7 @@ class MultiViewFusion:
         focal = float(self.cams.focal[v])
         points = region_points(depth, np.where(np.isfinite(frame.xy[d]), frame.dets[d].keypoints_2d, np.nan),
                                lambda px: self.cams.pixels_to_normalized(px[None], np.array([v]))[0], placed[0], focal)
-        shape = points_camera * placed[1].scale  # the landmarks' shape at the measured distance
-        lengths = np.linalg.norm(shape[BONE_INDEX[:, 1]] - shape[BONE_INDEX[:, 0]], axis=-1)  # (20,) m
-        return fit_hand_to_surface(placed[0], xy, points, focal_px=focal, bone_lengths=lengths), placed[1].stddev_m
+        return fit_hand_to_surface(placed[0], xy, points, focal_px=focal), placed[1].stddev_m
 
     def _depth_known(self, stamp: float) -> np.ndarray:
         """(K,) bool: the track was triangulated (or placed on aligned depth) within ``track_timeout_s``."""

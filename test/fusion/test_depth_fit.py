@@ -9,11 +9,12 @@ import pytest
 from hand_pose_ros.fusion.depth import depth_from_millimetres
 from hand_pose_ros.fusion.depth_fit import (SurfaceFitConfig, capsule_distances, fit_hand_to_surface,
                                             region_points)
-from hand_pose_ros.keypoints import BONES, HandKeypoint
+from hand_pose_ros.keypoints import HandKeypoint
 
-# A wrong keypoint depth to be pulled back (m): within the one-view gate (2 cm), so
-# hand_on_depth took it; a window on the grasped object in front of the finger.
-_WRONG_DEPTH_M = 0.015
+# A wrong keypoint depth to be pulled back (m): a joint placed behind its finger's surface
+# (its window half on what lies behind the finger), within the one-view gate (2 cm), so
+# hand_on_depth took it, and within the fit's reach (points ≤ 12 mm from the surface).
+_WRONG_DEPTH_M = 0.008
 
 
 def _camera_scene(seed: int = 2):
@@ -58,19 +59,17 @@ def test_a_wrong_keypoint_depth_is_pulled_back_by_the_measured_surface():
     xy = hand[:, :2] / hand[:, 2:]
     start = hand.copy()
     wrong = int(HandKeypoint.MIDDLE_FINGER_PIP)
-    start[wrong] *= 1 - _WRONG_DEPTH_M / start[wrong, 2]  # along its ray: its projection unchanged
+    start[wrong] *= 1 + _WRONG_DEPTH_M / start[wrong, 2]  # along its ray, further: its projection unchanged
     points = region_points(depth, pixels, to_normalized, start, focal)
     assert len(points) > 200
-    bones = np.array(BONES)
-    lengths = np.linalg.norm(hand[bones[:, 1]] - hand[bones[:, 0]], axis=-1)  # the landmark shape's, exact here
-    fitted = fit_hand_to_surface(start, xy, points, focal_px=focal, bone_lengths=lengths)
+    fitted = fit_hand_to_surface(start, xy, points, focal_px=focal)
     before = np.linalg.norm(start[wrong] - hand[wrong])
     after = np.linalg.norm(fitted[wrong] - hand[wrong])
-    assert after < 0.4 * before, (before, after)
+    assert after < 0.5 * before, (before, after)
     others = np.arange(21) != wrong
     # The rest of the hand stays where it was (the depth noise and the two hands' different
     # radii move it by a few mm, not more).
-    assert np.linalg.norm(fitted[others] - hand[others], axis=-1).mean() < 0.006
+    assert np.linalg.norm(fitted[others] - hand[others], axis=-1).mean() < 0.003
 
 
 def test_surface_fit_leaves_a_hand_without_points_or_iterations_alone():
