@@ -21,6 +21,7 @@ the camera's optical frame, (21, 2) undistorted normalized keypoints, (M, 3) m p
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 
 import numpy as np
 
@@ -94,7 +95,8 @@ def _radii() -> np.ndarray:
 _RADII = _radii()
 
 
-def region_points(depth: np.ndarray, pixels: np.ndarray, to_normalized, points_camera: np.ndarray,
+def region_points(depth: np.ndarray, pixels: np.ndarray, to_normalized: Callable[[np.ndarray], np.ndarray],
+                  points_camera: np.ndarray,
                   focal_px: float) -> np.ndarray:
     """The measured points of a hand's 2D region: (H, W) m depth, (21, 2) px keypoints (NaN:
     unseen), a function (N, 2) px → (N, 2) undistorted normalized, (21, 3) m the starting hand
