@@ -70,9 +70,6 @@ _DEPTH_GATE_SIGMAS = 3.0
 # A view's depth is dropped for a hand when fewer than this fraction of its measured joints
 # agree with the triangulation: the majority decides whether the map sees this hand there.
 _MIN_AGREEING_DEPTH_FRACTION = 0.5
-# A view's depth enters for a joint only where the triangulation's 1σ along that camera's axis
-# times this exceeds the measurement's 1σ (fusion._observed_depths).
-_DEPTH_WITNESS_RATIO = 1.0
 # Sign of each label's evidence in the log-odds for RIGHT (UNKNOWN: none).
 _HANDEDNESS_SIGN = {Handedness.RIGHT: 1.0, Handedness.LEFT: -1.0}
 _PALM_INDEX = np.array(PALM_KEYPOINTS)
@@ -283,7 +280,9 @@ class MultiViewFusion:
         ``inlier_threshold_px`` / 3, in quadrature). A view fewer than
         ``_MIN_AGREEING_DEPTH_FRACTION`` of whose measured joints of a hand pass sees something
         else there (its depth registered at another time or place, the hand merged into what
-        lies behind it, an occluder): its depth is dropped for that hand.
+        lies behind it, an occluder): its depth is dropped for that hand. Of the rest, a joint's
+        depth counts only where the triangulation's σ along that camera's axis exceeds the
+        measurement's (the better witness).
         """
         cfg = self.config
         if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
@@ -312,7 +311,7 @@ class MultiViewFusion:
         # Where the views already fix the joint's depth in this camera better than its depth
         # map can, the measurement adds its bias (the offset model's, the sensor's on skin:
         # 1-2 cm on DexYCB) more than it removes noise: it stays out.
-        agree &= _DEPTH_WITNESS_RATIO * triangulated_sigma > measured_sigma
+        agree &= triangulated_sigma > measured_sigma
         measured[~agree] = np.nan
         return measured if np.isfinite(measured).any() else None
 
@@ -320,8 +319,8 @@ class MultiViewFusion:
                       agrees: np.ndarray) -> tuple[np.ndarray, float] | None:
         """Detection ``d``'s one-view hand, (21, 3) m in its camera, (21,) keypoints within the PnP
         threshold → the hand on the measured depths (``fusion.depth.hand_on_depth``; only those
-        keypoints are sampled and keep their own rays) and the depth 1σ (m); None without depth
-        or agreement."""
+        keypoints are sampled and keep their own rays), refined on the measured surface of its
+        2D region (``fusion.depth_fit``), and the depth 1σ (m); None without depth or agreement."""
         depth = frame.depths[frame.view[d]]
         if depth is None:
             return None
