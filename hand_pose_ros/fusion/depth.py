@@ -26,9 +26,12 @@ How the fusion uses depth (docs/fusion.md "Depth"):
    of their measured depth and the scaled shape's; the others, walking out along the
    fingers, at the parent's depth plus the scaled shape's depth step along that bone
    (anchored on the nearest measured neighbour rather than on the whole shape, whose depth
-   relief is its least reliable part).
+   relief is its least reliable part). ``fusion.depth_fit`` then refines that hand on the
+   measured surface of its 2D region.
 4. Several views: the gated joint depths are one more robust residual in the refinement
-   (``fusion.refinement.refine_points``).
+   (``fusion.refinement.refine_points``), only where the triangulation fixes the joint's
+   depth in that camera less well than the measurement (``triangulated_depth_stddev`` against
+   ``joint_depth_stddev``).
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
+from hand_pose_ros.fusion.depth_fit import fit_hand_to_surface, region_points
 from hand_pose_ros.fusion.depth import hand_on_depth, joint_depth_stddev, joint_depths, triangulated_depth_stddev
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
@@ -335,7 +336,9 @@ class MultiViewFusion:
         ``inlier_threshold_px`` / 3, in quadrature). A view fewer than
         ``_MIN_AGREEING_DEPTH_FRACTION`` of whose measured joints of a hand pass sees something
         else there (its depth registered at another time or place, the hand merged into what
-        lies behind it, an occluder): its depth is dropped for that hand.
+        lies behind it, an occluder): its depth is dropped for that hand. Of the rest, a joint's
+        depth counts only where the triangulation's σ along that camera's axis exceeds the
+        measurement's (the better witness).
         """
         cfg = self.config
         if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
@@ -352,15 +355,19 @@ class MultiViewFusion:
         measured = measured.reshape(A, N)  # (A, N) m joint depths
         with np.errstate(invalid="ignore"):
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
-            sigma = np.hypot(joint_depth_stddev(measured, spread.reshape(A, N)),
-                             triangulated_depth_stddev(frame.active_cams, points, inliers,
-                                                       pixel_stddev=cfg.inlier_threshold_px / 3.0))  # (A, N) m
-            gate = np.minimum(_DEPTH_GATE_SIGMAS * sigma, cfg.depth_gate_m)
+            measured_sigma = joint_depth_stddev(measured, spread.reshape(A, N))  # (A, N) m
+            triangulated_sigma = triangulated_depth_stddev(frame.active_cams, points, inliers,
+                                                           pixel_stddev=cfg.inlier_threshold_px / 3.0)  # (A, N) m
+            gate = np.minimum(_DEPTH_GATE_SIGMAS * np.hypot(measured_sigma, triangulated_sigma), cfg.depth_gate_m)
             agree = inliers & (np.abs(measured - z) < gate)  # (A, N)
         sampled = (np.isfinite(measured) & inliers).reshape(A, N // J, J).sum(-1)  # (A, G)
         agreeing = agree.reshape(A, N // J, J).sum(-1)
         view_agrees = agreeing >= _MIN_AGREEING_DEPTH_FRACTION * sampled  # (A, G)
         agree &= np.repeat(view_agrees, J, axis=1)
+        # Where the views already fix the joint's depth in this camera better than its depth
+        # map can, the measurement adds its bias (the offset model's, the sensor's on skin:
+        # 1-2 cm on DexYCB) more than it removes noise: it stays out.
+        agree &= triangulated_sigma > measured_sigma
         measured[~agree] = np.nan
         return measured if np.isfinite(measured).any() else None
 
@@ -368,17 +375,23 @@ class MultiViewFusion:
                       agrees: np.ndarray) -> tuple[np.ndarray, float] | None:
         """Detection ``d``'s one-view hand, (21, 3) m in its camera, (21,) keypoints within the PnP
         threshold → the hand on the measured depths (``fusion.depth.hand_on_depth``; only those
-        keypoints are sampled and keep their own rays) and the depth 1σ (m); None without depth
-        or agreement."""
+        keypoints are sampled and keep their own rays), refined on the measured surface of its
+        2D region (``fusion.depth_fit``), and the depth 1σ (m); None without depth or agreement."""
         depth = frame.depths[frame.view[d]]
         if depth is None:
             return None
         use = np.isfinite(frame.xy[d]).all(-1) & agrees
         pixels = np.where(use[:, None], frame.dets[d].keypoints_2d, np.nan)
         measured, _ = joint_depths(depth, pixels, window_px=self.config.depth_window_px)
-        placed = hand_on_depth(points_camera, measured, np.where(use[:, None], frame.xy[d], np.nan),
-                               gate_m=self.config.depth_gate_m)
-        return None if placed is None else (placed[0], placed[1].stddev_m)
+        xy = np.where(use[:, None], frame.xy[d], np.nan)
+        placed = hand_on_depth(points_camera, measured, xy, gate_m=self.config.depth_gate_m)
+        if placed is None:
+            return None
+        v = int(frame.view[d])
+        focal = float(self.cams.focal[v])
+        points = region_points(depth, np.where(np.isfinite(frame.xy[d]), frame.dets[d].keypoints_2d, np.nan),
+                               lambda px: self.cams.pixels_to_normalized(px[None], np.array([v]))[0], placed[0], focal)
+        return fit_hand_to_surface(placed[0], xy, points, focal_px=focal), placed[1].stddev_m
 
     def _depth_known(self, stamp: float) -> np.ndarray:
         """(K,) bool: the track was triangulated (or placed on aligned depth) within ``track_timeout_s``."""
