@@ -124,3 +124,18 @@ def test_dexycb_depth_makes_one_camera_metric(sequence):
             errors[use_depth].append(np.linalg.norm(hands[0].keypoints_3d - frame.joints_world, axis=-1).mean())
     without, with_depth = np.median(errors[False]), np.median(errors[True])
     assert without > 0.08 and with_depth < 0.015, (without, with_depth)  # seen: 154 mm and 5.7 mm
+
+
+def test_bench_real_takes_detector_settings_and_refuses_other_sections():
+    import argparse
+
+    from hand_pose_ros.tools.bench.real import _detector, _settings, add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["--set", "detector.min_detection_confidence=0.6", "--set", "fusion.filter=none"])
+    assert _settings(args)["detector"] == ["detector.min_detection_confidence=0.6"]
+    detector = _detector(args)
+    assert detector.config.min_detection_confidence == 0.6 and detector.config.num_threads == 1
+    with pytest.raises(ValueError, match=r"--set mesh.model=none: bench real changes detector\.\*, fusion\.\*"):
+        _settings(parser.parse_args(["--set", "mesh.model=none"]))

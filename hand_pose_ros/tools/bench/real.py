@@ -67,13 +67,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "depth maps to the pipeline, 'unused' does not (the A/B baseline)")
     from hand_pose_ros.tools.set_option import add_set_option
 
-    add_set_option(parser, "guidance.palm_tiles=2 (fusion.* and guidance.* only)")
+    add_set_option(parser, "guidance.palm_tiles=2 (detector.*, fusion.* and guidance.* only)")
 
 
 def _detector(args):
-    from hand_pose_ros.detection import HandDetector, HandDetectorConfig
+    """The detector: ``--backend`` on one thread, then any ``--set detector.*`` (e.g. ``precision=bf16``)."""
+    from hand_pose_ros.detection import HandDetector
+    from hand_pose_ros.tools.set_option import component_config
 
-    return HandDetector(HandDetectorConfig(backend=args.backend, fallback=("torch",), num_threads=1))
+    config = component_config("detector", _settings(args)["detector"], backend=args.backend, fallback=("torch",),
+                              num_threads=1)
+    return HandDetector(config)
 
 
 class _Scores:
@@ -140,6 +144,21 @@ def _labels_2d(rig, gt_hands):
     return np.stack([cams.project(k) for _, k in gt_hands], axis=1)
 
 
+def _settings(args) -> dict[str, list[str]]:
+    """``--set`` items by section (detector, fusion, guidance).
+
+    Raises:
+        ValueError: a key in another section.
+    """
+    sections: dict[str, list[str]] = {"detector": [], "fusion": [], "guidance": []}
+    for item in getattr(args, "settings", []):
+        section = item.split(".", 1)[0]
+        if section not in sections:
+            raise ValueError(f"--set {item}: bench real changes detector.*, fusion.* and guidance.* only")
+        sections[section].append(item)
+    return sections
+
+
 def _configs(args):
     """(FusionConfig, GuidanceConfig) from ``--set`` over the defaults (``--guided`` sets guidance.enabled).
 
@@ -148,13 +167,7 @@ def _configs(args):
     """
     from hand_pose_ros.tools.set_option import component_config
 
-    settings = list(getattr(args, "settings", []))
-    sections = {"fusion": [], "guidance": []}
-    for item in settings:
-        section = item.split(".", 1)[0]
-        if section not in sections:
-            raise ValueError(f"--set {item}: bench real changes fusion.* and guidance.* only")
-        sections[section].append(item)
+    sections = _settings(args)
     return (component_config("fusion", sections["fusion"]),
             component_config("guidance", sections["guidance"], enabled=args.guided == "on"))
 
