@@ -178,6 +178,7 @@ def bundle_adjust(
     detection_index: np.ndarray | None = None,
     offset_sigma_px: np.ndarray | None = None,
     similarity_sigma: np.ndarray | None = None,
+    hold_mean_focal: bool = False,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -215,6 +216,12 @@ def bundle_adjust(
         similarity_sigma: (D,) > 0, optional: each detection also gets a relative scale s_d
             and rotation θ_d (radians) about the centre c_d of its observed pixels:
             prediction + b_d + (s_d I + θ_d J)(pixel − c_d), prior s_d / σ_d, θ_d / σ_d.
+
+        hold_mean_focal: with ``intrinsics="focal"``, hold the mean of the cameras' log
+            focal scales at 0 (as ``scale_pair`` holds the scale): for hands small against
+            their distance, every focal length × s and the structure × 1/s about its centre
+            project alike, so points without a known size cannot tell the focal lengths' common
+            scale, only their ratios.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -344,6 +351,8 @@ def bundle_adjust(
             parts.append([_SCALE_PRIOR_PX * ratio])
         if n_offset:
             parts.append(x[x.size - n_offset :] / prior_sigma)
+        if hold_focal:
+            parts.append([_SCALE_PRIOR_PX * x[n_cam : n_cam + n_focal].mean()])
         return np.concatenate(parts)
 
     # Sparsity: each observation's two rows depend on its camera's pose (and focal) and its structure block.
@@ -370,6 +379,7 @@ def bundle_adjust(
             rows.append(obs_rows)
             cols.append(first_offset + n_per_det * detection_index[obs_of_row] + k)
     n_rows = 2 * M
+    hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     if pose_prior is not None:
         for f in range(free.size):
             rows.append(np.repeat(n_rows + 6 * f + np.arange(6), 6))
@@ -380,6 +390,10 @@ def bundle_adjust(
             if slot[v] >= 0:
                 rows.append(np.full(6, n_rows))
                 cols.append(6 * slot[v] + np.arange(6))
+        n_rows += 1
+    if hold_focal:
+        rows.append(np.full(n_focal, n_rows))
+        cols.append(n_cam + np.arange(n_focal))
         n_rows += 1
     if n_offset:
         rows.append(n_rows + np.arange(n_offset))

@@ -411,7 +411,7 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
             if config.offsets != "none" and round_ > 0 else {}
         after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
                               fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
-                              config=bundle, weights=weights, **offsets)
+                              config=bundle, weights=weights, hold_mean_focal=True, **offsets)
         residuals, structure = after.residuals_px, after.points
         if round_ + 1 < config.rounds:
             keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
