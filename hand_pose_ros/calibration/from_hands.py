@@ -100,6 +100,14 @@ class HandRefinementConfig:
             Off by default: on DexYCB mustard it brings seeds 1 / 2 to 14.5 / 13.6 mm (from
             19.9 / 23.8), but on the bundled sample's bag the moved cam2 keeps 1.15° of its 2°
             (0.55° without), which fails test_calibrate_cli's recovery bound.
+        offsets: per-detection nuisance transforms from the second round on, one of
+            ``OFFSETS``: ``"shift"`` (a 2D shift per detection, prior σ = its camera's wander,
+            ``_offset_priors``) or ``"similarity"`` (also a relative scale and rotation about the
+            detection's centre, prior ``similarity_sigma``). Off by default: on DexYCB mustard
+            no gain (seeds 1 / 2: 20.7 / 24.3 mm with shifts against 20.1 / 23.3 without;
+            ``docs/benchmarks.md``, fourth round).
+        similarity_sigma: 1σ of a detection's relative scale and rotation (radians) with
+            ``offsets="similarity"`` (the detector's per-detection image scale varies by 2–12 %).
     """
 
     refine_focal: bool = False
