@@ -6,7 +6,13 @@ are pixels through the project's camera model (``fusion.camera.distort_normalize
 rational, equidistant), minimised by ``scipy.optimize.least_squares`` (trust-region reflective,
 sparse finite-difference Jacobian, robust loss). Poses are rotation vector + translation.
 
-Legend: V cameras, M observations, P free points, B boards of Q corners.
+Per-detection offsets (``detection_index`` with ``offset_sigma_px``): observations grouped into
+detections (one hand in one image) may share a nuisance 2D shift, and optionally a small
+scale and rotation about the detection's centre, each held by a Gaussian prior; the camera
+poses then answer only to what the shared transforms cannot absorb (the hand's shape in each
+view, and the offsets' part that the priors deny them).
+
+Legend: V cameras, M observations, P free points, B boards of Q corners, D detections.
 """
 
 from __future__ import annotations
@@ -74,7 +80,9 @@ class BundleConfig:
 @dataclasses.dataclass(frozen=True, eq=False)
 class BundleResult:
     """camera_T_world: (V, 4, 4); K: (V, 3, 3) px; rational (V, 8) / fisheye (V, 4) distortion; points: (P, 3) m world (free-point problems) or
-    world_T_board: (B, 4, 4) (board problems); residuals_px: (M, 2) final reprojection residuals;
+    world_T_board: (B, 4, 4) (board problems); residuals_px: (M, 2) final reprojection residuals
+    (projection − pixel, without the detections' offsets); offsets: (D, 2) px shifts, or (D, 4)
+    with the relative scale and rotation, of each detection (None without ``offset_sigma_px``);
     success/message/evaluations: scipy's report."""
 
     camera_T_world: np.ndarray
@@ -84,6 +92,7 @@ class BundleResult:
     points: np.ndarray | None
     world_T_board: np.ndarray | None
     residuals_px: np.ndarray
+    offsets: np.ndarray | None
     success: bool
     message: str
     evaluations: int
@@ -166,6 +175,10 @@ def bundle_adjust(
     pose_prior: tuple[float, float] | None = None,
     weights: np.ndarray | None = None,
     free_distortion: np.ndarray | None = None,
+    detection_index: np.ndarray | None = None,
+    offset_sigma_px: np.ndarray | None = None,
+    similarity_sigma: np.ndarray | None = None,
+    hold_mean_focal: bool = False,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -193,6 +206,22 @@ def bundle_adjust(
         free_distortion: (V, distortion_terms) bool, which of its first ``distortion_terms``
             coefficients each camera refines with ``intrinsics="all"`` (the others stay as
             given); None = all.
+        detection_index: (M,) int in [0, D), the detection each observation belongs to; with
+            ``offset_sigma_px`` each detection gets a nuisance 2D shift b_d added to its
+            projections, held by the prior b_d / σ_d (2 residuals in the units of the weighted
+            pixel residuals, as ``pose_prior``'s): a shift the detector gives a whole detection
+            (its error persists while the hand is seen the same way) is absorbed up to σ_d
+            instead of turning the camera, which then answers to the hand's shape in the view.
+        offset_sigma_px: (D,) > 0 prior σ of each detection's shift, px (inf: a free shift).
+        similarity_sigma: (D,) > 0, optional: each detection also gets a relative scale s_d
+            and rotation θ_d (radians) about the centre c_d of its observed pixels:
+            prediction + b_d + (s_d I + θ_d J)(pixel − c_d), prior s_d / σ_d, θ_d / σ_d.
+
+        hold_mean_focal: with ``intrinsics="focal"``, hold the mean of the cameras' log
+            focal scales at 0 (as ``scale_pair`` holds the scale): for hands small against
+            their distance, every focal length × s and the structure × 1/s about its centre
+            project alike, so points without a known size cannot tell the focal lengths' common
+            scale, only their ratios.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -209,6 +238,27 @@ def bundle_adjust(
         raise ValueError("bundle_adjust: at least one camera must be fixed, or a pose_prior given (the world frame's gauge)")
     if (points is None) == (world_T_board is None):
         raise ValueError("bundle_adjust: give either points (free structure) or world_T_board with board_points")
+    n_offset = n_per_det = 0
+    if offset_sigma_px is not None:
+        if detection_index is None:
+            raise ValueError("bundle_adjust: offset_sigma_px needs detection_index")
+        detection_index = check_shape("detection_index", np.asarray(detection_index, np.int64), (M,), "bundle_adjust")
+        D = int(detection_index.max()) + 1 if M else 0
+        offset_sigma = check_shape("offset_sigma_px", np.asarray(offset_sigma_px, np.float64), (D,), "bundle_adjust")
+        sim_sigma = None if similarity_sigma is None else \
+            check_shape("similarity_sigma", np.asarray(similarity_sigma, np.float64), (D,), "bundle_adjust")
+        if detection_index.min(initial=0) < 0 or not (offset_sigma > 0).all() or \
+                (sim_sigma is not None and not (sim_sigma > 0).all()):
+            raise ValueError("bundle_adjust: detection_index must be >= 0 and offset_sigma_px, similarity_sigma > 0")
+        n_per_det = 2 if sim_sigma is None else 4
+        n_offset = n_per_det * D
+        # (D, 2) centre of each detection's observed pixels: the similarity's fixed point.
+        counts = np.maximum(np.bincount(detection_index, minlength=D), 1)
+        centre = np.stack([np.bincount(detection_index, pixels[:, k], minlength=D) for k in range(2)], 1) / counts[:, None]
+        about = pixels - centre[detection_index]  # (M, 2) px
+        perpendicular = np.stack([-about[:, 1], about[:, 0]], 1)  # J (pixel − c), J = 90° turn
+        prior_sigma = np.repeat(offset_sigma, 2) if sim_sigma is None else \
+            np.stack([offset_sigma, offset_sigma, sim_sigma, sim_sigma], 1).reshape(-1)  # (n_offset,)
     free = np.flatnonzero(~fixed)
     slot = np.full(V, -1)
     slot[free] = np.arange(free.size)
@@ -239,7 +289,9 @@ def bundle_adjust(
     column = np.full((V, per_camera), -1)
     column[refined] = np.arange(int(refined.sum()))  # (V, per_camera) offset in the intrinsics block, −1 = held
     n_focal = int(refined.sum())
-    x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0])
+    x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0,
+                         np.zeros(n_offset)])
+    n_structure = structure0.size
     arrays = cameras
     base_T = cameras.camera_T_world.copy()
     centre0 = cameras.centers
@@ -264,7 +316,7 @@ def bundle_adjust(
                 rational[~arrays.is_fisheye, :n_dist] = p[~arrays.is_fisheye, 4:]
                 fish[arrays.is_fisheye, :fish_terms] = p[arrays.is_fisheye, 4 : 4 + fish_terms]
                 model = dataclasses.replace(arrays, rational=rational, fisheye=fish)
-        s = x[n_cam + n_focal :]
+        s = x[n_cam + n_focal : n_cam + n_focal + n_structure]
         if points is not None:
             world = s.reshape(-1, 3)[point_index]
         else:
@@ -275,9 +327,20 @@ def bundle_adjust(
 
     R0 = base_T[free, :3, :3]
 
+    def offsets(x: np.ndarray) -> np.ndarray:
+        """(M, 2) px each observation's share of its detection's nuisance transform."""
+        o = x[x.size - n_offset :].reshape(-1, n_per_det)[detection_index]  # (M, 2 or 4)
+        shift = o[:, :2]
+        if n_per_det == 4:
+            shift = shift + o[:, 2:3] * about + o[:, 3:4] * perpendicular
+        return shift
+
     def residuals(x: np.ndarray) -> np.ndarray:
         cam_T, K, model, world = unpack(x)
-        parts = [row_weights * _robust((_project(model, K, cam_T, camera_index, world) - pixels).reshape(-1), config)]
+        predicted = _project(model, K, cam_T, camera_index, world)
+        if n_offset:
+            predicted = predicted + offsets(x)
+        parts = [row_weights * _robust((predicted - pixels).reshape(-1), config)]
         if pose_prior is not None:
             turn = Rotation.from_matrix(cam_T[free, :3, :3] @ R0.transpose(0, 2, 1)).as_rotvec()  # (F, 3)
             shift = camera_centres(cam_T[free]) - centre0[free]  # (F, 3)
@@ -286,6 +349,10 @@ def bundle_adjust(
             centres = camera_centres(cam_T[list(scale_pair)])
             ratio = np.linalg.norm(centres[0] - centres[1]) / scale0 - 1.0
             parts.append([_SCALE_PRIOR_PX * ratio])
+        if n_offset:
+            parts.append(x[x.size - n_offset :] / prior_sigma)
+        if hold_focal:
+            parts.append([_SCALE_PRIOR_PX * x[n_cam : n_cam + n_focal].mean()])
         return np.concatenate(parts)
 
     # Sparsity: each observation's two rows depend on its camera's pose (and focal) and its structure block.
@@ -304,7 +371,15 @@ def bundle_adjust(
     for k in range(block):
         rows.append(obs_rows)
         cols.append(n_cam + n_focal + block * owner[obs_of_row] + k)
+    first_offset = x0.size - n_offset
+    if n_offset:
+        # Each observation row depends on its detection's transform (x row: b_x, s, θ; y row:
+        # b_y, s, θ — all listed, the pattern only needs to cover them).
+        for k in range(n_per_det):
+            rows.append(obs_rows)
+            cols.append(first_offset + n_per_det * detection_index[obs_of_row] + k)
     n_rows = 2 * M
+    hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     if pose_prior is not None:
         for f in range(free.size):
             rows.append(np.repeat(n_rows + 6 * f + np.arange(6), 6))
@@ -316,6 +391,14 @@ def bundle_adjust(
                 rows.append(np.full(6, n_rows))
                 cols.append(6 * slot[v] + np.arange(6))
         n_rows += 1
+    if hold_focal:
+        rows.append(np.full(n_focal, n_rows))
+        cols.append(n_cam + np.arange(n_focal))
+        n_rows += 1
+    if n_offset:
+        rows.append(n_rows + np.arange(n_offset))
+        cols.append(first_offset + np.arange(n_offset))
+        n_rows += n_offset
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
     sparsity = scipy.sparse.coo_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_rows, x0.size)).tocsr()
     result = least_squares(
@@ -325,7 +408,7 @@ def bundle_adjust(
     )
     cam_T, K, model, world = unpack(result.x)
     final = _project(model, K, cam_T, camera_index, world) - pixels
-    s = result.x[n_cam + n_focal :]
+    s = result.x[n_cam + n_focal : n_cam + n_focal + n_structure]
     return BundleResult(
         camera_T_world=cam_T,
         K=K,
@@ -334,6 +417,7 @@ def bundle_adjust(
         points=s.reshape(-1, 3) if points is not None else None,
         world_T_board=vector_to_pose(s.reshape(-1, 6)) if points is None else None,
         residuals_px=final,
+        offsets=result.x[first_offset:].reshape(-1, n_per_det) if n_offset else None,
         success=bool(result.success),
         message=str(result.message),
         evaluations=int(result.nfev),

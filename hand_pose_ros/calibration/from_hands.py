@@ -35,7 +35,7 @@ from hand_pose_ros.calibration.bundle import BundleConfig, BundleResult, bundle_
 from hand_pose_ros.calibration.gauge import align_rig_poses, map_onto, pose_difference
 from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
-from hand_pose_ros.checks import check_number
+from hand_pose_ros.checks import check_choice, check_number
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.types import HandDetection2D
 
@@ -54,7 +54,10 @@ _MEDIAN_EFFICIENCY = float(np.sqrt(np.pi / 2.0))
 # the refinement cannot tell from its own error.
 _ESTABLISHED_FACTOR = 2.0
 
-__all__ = ["HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
+# Per-detection nuisance transforms of ``bundle_adjust`` (``HandRefinementConfig.offsets``).
+OFFSETS = ("none", "shift", "similarity")
+
+__all__ = ["OFFSETS", "HandRefinementConfig", "HandRefinementResult", "RefinementRefused", "refine_from_hands"]
 
 
 class RefinementRefused(ValueError):
@@ -97,6 +100,14 @@ class HandRefinementConfig:
             Off by default: on DexYCB mustard it brings seeds 1 / 2 to 14.5 / 13.6 mm (from
             19.9 / 23.8), but on the bundled sample's bag the moved cam2 keeps 1.15° of its 2°
             (0.55° without), which fails test_calibrate_cli's recovery bound.
+        offsets: per-detection nuisance transforms from the second round on, one of
+            ``OFFSETS``: ``"shift"`` (a 2D shift per detection, prior σ = its camera's wander,
+            ``_offset_priors``) or ``"similarity"`` (also a relative scale and rotation about the
+            detection's centre, prior ``similarity_sigma``). Off by default: on DexYCB mustard
+            no gain (seeds 1 / 2: 20.7 / 24.3 mm with shifts against 20.1 / 23.3 without;
+            ``docs/benchmarks.md``, fourth round).
+        similarity_sigma: 1σ of a detection's relative scale and rotation (radians) with
+            ``offsets="similarity"`` (the detector's per-detection image scale varies by 2–12 %).
     """
 
     refine_focal: bool = False
@@ -117,6 +128,8 @@ class HandRefinementConfig:
     folds: int = 2
     min_improvement: float = 0.05
     systematic: bool = False
+    offsets: str = "none"
+    similarity_sigma: float = 0.05
 
     def __post_init__(self) -> None:
         BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
@@ -127,6 +140,8 @@ class HandRefinementConfig:
         check_number(f"{name}.min_sigma_px", self.min_sigma_px, low=0.0, low_open=True)
         check_number(f"{name}.min_improvement", self.min_improvement, low=0.0, high=1.0, high_open=True)
         check_number(f"{name}.folds", self.folds, integer=True, low=0)
+        check_choice(f"{name}.offsets", self.offsets, OFFSETS)
+        check_number(f"{name}.similarity_sigma", self.similarity_sigma, low=0.0, low_open=True)
         for field in ("min_frames", "min_joints_per_camera", "max_evaluations", "rounds"):
             check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
 
@@ -282,26 +297,20 @@ def _check_geometry(rig: Rig, cam_idx: np.ndarray, pt_idx: np.ndarray, points: n
     return joints, reasons
 
 
-def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
-                   num_cameras: int, config: HandRefinementConfig, systematic: bool = False) -> np.ndarray:
-    """(M, 2) residuals, (M,) camera, detection, kept → (M,) weights 1 / px (0 where not kept).
+def _camera_noise(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
+                  num_cameras: int, config: HandRefinementConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(M, 2) residuals, (M,) camera, detection, kept → ((V,) σ_v, (V,) β_v) px (σ inf, β 0 for a
+    camera without kept observations).
 
-    Each camera's keypoint noise σ_v is estimated from its kept residuals' scatter about their
-    detection's median residual (median length / √(2 ln 2), the median of a 2D Gaussian's
-    radius; at least ``min_sigma_px``): a camera's calibration error moves all of a detection's
-    joints together and must not pass for noise (it would weigh the camera down). A
-    detection's joints share most of their error (one crop, one occlusion), so with
-    ``correlated`` each of its n kept joints weighs 1 / (σ_v √n): a detection counts as one
-    measurement, not 21, against the pose prior.
-
-    With ``systematic`` a camera's detections are also taken to share a bias as large as the
-    scatter of their shifts (median residuals) over the recording beyond what their joints'
-    noise explains, β_v: the landmark network's
-    error in a view depends on how it sees the hand (occlusion by an object, a finger hidden
-    the same way for seconds), so the camera's N_v detections give its common shift to ≈ β_v, not
-    σ_v / √N_v, and its weights are divided by √(1 + N_v β_v² / σ_v²). On DexYCB mustard the
-    cameras whose detections lie 7–10 px off the labels on average are those whose shifts
-    scatter 4–13 px over time (1–3 px for the others), so they pull the rig less and follow it.
+    σ_v, a camera's keypoint noise: its kept residuals' scatter about their detection's median
+    residual (median length / √(2 ln 2), the median of a 2D Gaussian's radius; at least
+    ``min_sigma_px``): a camera's calibration error moves all of a detection's joints together
+    and must not pass for noise. β_v, the wander of its detections' shifts (median residuals)
+    over the recording, about the camera's median shift, less what the joints' own noise gives
+    a median of n of them: the landmark network's error in a view depends on how it sees the
+    hand (occlusion by an object, a finger hidden the same way for seconds). On DexYCB mustard
+    the cameras whose detections lie 7–10 px off the labels on average are those whose shifts
+    wander 4–13 px over time (1–3 px for the others).
     """
     scatter = np.full(len(residuals_px), np.nan)
     shift = np.full((det_idx.max() + 1, 2), np.nan)  # (D, 2) px: each detection's median residual
@@ -310,17 +319,34 @@ def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
         shift[d] = np.median(residuals_px[mine], axis=0)
         scatter[mine] = np.linalg.norm(residuals_px[mine] - shift[d], axis=1)
     sigma = np.full(num_cameras, np.inf)
-    bias_px = np.zeros(num_cameras)  # (V,) px: scatter of the camera's detection shifts over time
+    wander_px = np.zeros(num_cameras)
     for v in range(num_cameras):
         mine = keep & (cam_idx == v)
         if mine.any():
             sigma[v] = max(float(np.median(scatter[mine])) / _MEDIAN_RADIUS, config.min_sigma_px)
-            if systematic:
-                shifts = shift[np.unique(det_idx[mine])]
-                wander = float(np.median(np.linalg.norm(shifts - np.median(shifts, axis=0), axis=1))) / _MEDIAN_RADIUS
-                # Less what the joints' own noise gives a median of n of them: the bias beyond it.
-                n = float(np.median(np.bincount(det_idx[mine])[np.unique(det_idx[mine])]))
-                bias_px[v] = np.sqrt(max(wander**2 - (_MEDIAN_EFFICIENCY * sigma[v]) ** 2 / n, 0.0))
+            shifts = shift[np.unique(det_idx[mine])]
+            wander = float(np.median(np.linalg.norm(shifts - np.median(shifts, axis=0), axis=1))) / _MEDIAN_RADIUS
+            n = float(np.median(np.bincount(det_idx[mine])[np.unique(det_idx[mine])]))
+            wander_px[v] = np.sqrt(max(wander**2 - (_MEDIAN_EFFICIENCY * sigma[v]) ** 2 / n, 0.0))
+    return sigma, wander_px
+
+
+def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
+                   num_cameras: int, config: HandRefinementConfig, systematic: bool = False) -> np.ndarray:
+    """(M, 2) residuals, (M,) camera, detection, kept → (M,) weights 1 / px (0 where not kept).
+
+    Each observation weighs 1 / σ_v of its camera (``_camera_noise``). A detection's joints
+    share most of their error (one crop, one occlusion), so with ``correlated`` each of its n
+    kept joints weighs 1 / (σ_v √n): a detection counts as one measurement, not 21, against
+    the pose prior.
+
+    With ``systematic`` a camera's detections are also taken to share a bias as large as the
+    wander of their shifts over the recording, β_v (``_camera_noise``): the camera's N_v
+    detections then give its common shift to ≈ β_v, not σ_v / √N_v, and its weights are divided
+    by √(1 + N_v β_v² / σ_v²), so a camera whose detections wander pulls the rig less and
+    follows it.
+    """
+    sigma, bias_px = _camera_noise(residuals_px, cam_idx, det_idx, keep, num_cameras, config)
     weights = np.where(keep, 1.0 / sigma[cam_idx], 0.0)
     if config.correlated:
         counts = np.bincount(det_idx[keep], minlength=det_idx.max() + 1)
@@ -332,6 +358,22 @@ def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
         inflation = np.sqrt(1.0 + detections * (bias_px / sigma) ** 2)  # (V,)
         weights = weights / inflation[cam_idx]
     return weights
+
+
+def _offset_priors(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
+                   num_cameras: int, config: HandRefinementConfig) -> dict[str, np.ndarray]:
+    """The per-detection offsets' priors for ``bundle_adjust`` (``offsets`` ≠ "none"): (D,) σ of
+    each detection's shift, its camera's wander β_v (``_camera_noise``, at least
+    ``min_sigma_px``): what the detector shifts one detection by beyond its camera's common
+    shift, which the camera's pose takes (a turned camera shifts every detection alike)."""
+    _, wander_px = _camera_noise(residuals_px, cam_idx, det_idx, keep, num_cameras, config)
+    det_camera = np.zeros(det_idx.max() + 1, np.int64)
+    det_camera[det_idx] = cam_idx
+    priors = {"detection_index": det_idx,
+              "offset_sigma_px": np.maximum(wander_px, config.min_sigma_px)[det_camera]}
+    if config.offsets == "similarity":
+        priors["similarity_sigma"] = np.full(det_camera.size, config.similarity_sigma)
+    return priors
 
 
 def _trim(residuals_px: np.ndarray, det_idx: np.ndarray, pt_idx: np.ndarray, num_points: int) -> np.ndarray:
@@ -372,9 +414,12 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         # a moved camera's shifts also vary with where the hand is (parallax), which its pose explains.
         weights = _noise_weights(residuals, obs.camera, obs.detection, keep, len(cameras), config,
                                  systematic=config.systematic and round_ > 0)
+        # Offsets likewise from a refined round on (a moved camera's parallax is not wander).
+        offsets = _offset_priors(residuals, obs.camera, obs.detection, keep, len(cameras), config) \
+            if config.offsets != "none" and round_ > 0 else {}
         after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
                               fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
-                              config=bundle, weights=weights)
+                              config=bundle, weights=weights, hold_mean_focal=True, **offsets)
         residuals, structure = after.residuals_px, after.points
         if round_ + 1 < config.rounds:
             keep = _trim(residuals, obs.detection, obs.point, len(obs.points))

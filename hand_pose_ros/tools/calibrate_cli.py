@@ -50,6 +50,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hands.add_argument("--systematic", action="store_true",
                        help="down-weight cameras whose detections' offsets wander over the recording "
                             "(HandRefinementConfig.systematic; docs/calibration.md)")
+    hands.add_argument("--offsets", default="none", choices=("none", "shift", "similarity"),
+                       help="per-detection nuisance transforms absorbing the detector's offsets "
+                            "(HandRefinementConfig.offsets; docs/calibration.md; default none)")
     hands.add_argument("--reference", help="camera held fixed during the adjustment (default: the first)")
     hands.add_argument("--out", required=True, help="refined calibration YAML to write")
 
@@ -293,7 +296,7 @@ def _hands(args: argparse.Namespace) -> int:
         else:
             frames = read_detections(args.detections, rig.names)
         config = HandRefinementConfig(refine_focal=args.refine_focal, reference_camera=args.reference,
-                                      systematic=args.systematic)
+                                      systematic=args.systematic, offsets=args.offsets)
         result = refine_from_hands(rig, frames, config)
     except (OSError, ValueError) as exc:
         print(f"hand-pose-ros calibrate hands: {exc}", file=sys.stderr)
