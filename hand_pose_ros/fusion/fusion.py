@@ -20,7 +20,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices, group_detections, track_costs
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.depth_fit import fit_hand_to_surface, region_points
+from hand_pose_ros.fusion.depth_fit import SurfaceFitConfig, fit_hand_to_surface, region_points
 from hand_pose_ros.fusion.depth import hand_on_depth, joint_depth_stddev, joint_depths, triangulated_depth_stddev
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
@@ -391,7 +391,8 @@ class MultiViewFusion:
         focal = float(self.cams.focal[v])
         points = region_points(depth, np.where(np.isfinite(frame.xy[d]), frame.dets[d].keypoints_2d, np.nan),
                                lambda px: self.cams.pixels_to_normalized(px[None], np.array([v]))[0], placed[0], focal)
-        return fit_hand_to_surface(placed[0], xy, points, focal_px=focal), placed[1].stddev_m
+        fit = SurfaceFitConfig(iterations=self.config.depth_surface_fit_iterations)
+        return fit_hand_to_surface(placed[0], xy, points, focal_px=focal, config=fit), placed[1].stddev_m
 
     def _depth_known(self, stamp: float) -> np.ndarray:
         """(K,) bool: the track was triangulated (or placed on aligned depth) within ``track_timeout_s``."""

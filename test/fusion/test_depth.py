@@ -108,7 +108,7 @@ def test_scale_fit_recovers_the_distance_and_rejects_occluders_in_front():
     assert fit_depth_scale(model_z, np.where(np.arange(21) < 3, measured, np.nan), gate_m=0.02) is None
 
 
-def _one_camera_run(depth: bool, frames: int = 12, seed: int = 4):
+def _one_camera_run(depth: bool, frames: int = 12, seed: int = 4, **config):
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
     from hand_pose_ros.tools.synthetic_depth import render_hand_depth
     from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
@@ -117,7 +117,7 @@ def _one_camera_run(depth: bool, frames: int = 12, seed: int = 4):
     rng = np.random.default_rng(seed)
     rig = make_rig(1, rng, distance=(0.6, 0.9), distortion=False)
     truth = hand_sequence(frames, rng)
-    fusion = MultiViewFusion(rig, FusionConfig(filter="none"))
+    fusion = MultiViewFusion(rig, FusionConfig(filter="none", **config))
     errors, sources, stddevs = [], set(), []
     for t in range(frames):
         dets, _ = synthesize_detections(truth[t], ("Left", "Right"), rig, NoiseModel(sigma_px=(2, 4)), rng,
@@ -139,6 +139,17 @@ def test_one_camera_with_depth_is_metric():
     # Median over hands: a hand hidden behind the other one can still fall back to PnP.
     assert np.median(errors) < 0.02 < np.median(plain), (np.median(errors), np.median(plain))
     assert (stddevs > 0).all() and np.median(stddevs) < 0.02
+
+
+def test_the_surface_fit_can_be_turned_off_and_refuses_negative_steps():
+    from hand_pose_ros.fusion import FusionConfig
+
+    fitted, _, _ = _one_camera_run(depth=True)
+    on_keypoints, sources, _ = _one_camera_run(depth=True, depth_surface_fit_iterations=0)
+    assert len(fitted) == len(on_keypoints) and np.median(on_keypoints) < 0.02
+    assert not np.allclose(fitted, on_keypoints)  # the setting reaches the fit
+    with pytest.raises(ValueError, match="FusionConfig.depth_surface_fit_iterations"):
+        FusionConfig(depth_surface_fit_iterations=-1)
 
 
 def test_depth_pulls_a_joint_along_the_ray_in_the_refinement():
