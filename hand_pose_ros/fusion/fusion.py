@@ -120,8 +120,6 @@ _ONE_VIEW_TRACK_HAND_FRACTION = 1.0
 # and wrongly, no longer outvote the two that see it; σ 5 / 10 / 20 / 40 mm: 9.41 / 9.43 /
 # 9.48 / 9.71 mm against 9.99 without, on fixed detections; bench fusion 6.34 → 6.24).
 _PREDICTION_STDDEV_M = 0.01
-# The inlier threshold is ≈ this many σ of the detector's 2D noise (FusionConfig.inlier_threshold_px).
-_INLIER_SIGMAS = 3.0
 # The prediction votes once its track has been updated this many times: a track's first
 # triangulation is not yet confirmed by any other frame, and a joint it got wrong would win
 # its own next vote (bundled sample's renders: a 100 mm joint of the first frame kept in the
@@ -333,7 +331,7 @@ class MultiViewFusion:
         ``_DEPTH_GATE_SIGMAS`` σ of the triangulated joint's depth in that camera, at most
         ``depth_gate_m`` (σ: the measurement's, ``joint_depth_stddev``, and the triangulation's
         along that camera's axis, ``triangulated_depth_stddev`` with 2D 1σ =
-        ``inlier_threshold_px`` / 3, in quadrature). A view fewer than
+        ``inlier_threshold_px`` / ``_INLIER_SIGMAS``, in quadrature). A view fewer than
         ``_MIN_AGREEING_DEPTH_FRACTION`` of whose measured joints of a hand pass sees something
         else there (its depth registered at another time or place, the hand merged into what
         lies behind it, an occluder): its depth is dropped for that hand. Of the rest, a joint's
@@ -357,7 +355,7 @@ class MultiViewFusion:
             z = frame.active_cams.to_every_camera(np.where(np.isfinite(points), points, 0.0))[..., 2].T  # (A, N)
             measured_sigma = joint_depth_stddev(measured, spread.reshape(A, N))  # (A, N) m
             triangulated_sigma = triangulated_depth_stddev(frame.active_cams, points, inliers,
-                                                           pixel_stddev=cfg.inlier_threshold_px / 3.0)  # (A, N) m
+                                                           pixel_stddev=cfg.inlier_threshold_px / _INLIER_SIGMAS)  # (A, N) m
             gate = np.minimum(_DEPTH_GATE_SIGMAS * np.hypot(measured_sigma, triangulated_sigma), cfg.depth_gate_m)
             agree = inliers & (np.abs(measured - z) < gate)  # (A, N)
         sampled = (np.isfinite(measured) & inliers).reshape(A, N // J, J).sum(-1)  # (A, G)
