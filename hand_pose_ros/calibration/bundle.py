@@ -289,6 +289,7 @@ def bundle_adjust(
     column = np.full((V, per_camera), -1)
     column[refined] = np.arange(int(refined.sum()))  # (V, per_camera) offset in the intrinsics block, −1 = held
     n_focal = int(refined.sum())
+    hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0,
                          np.zeros(n_offset)])
     n_structure = structure0.size
@@ -379,7 +380,6 @@ def bundle_adjust(
             rows.append(obs_rows)
             cols.append(first_offset + n_per_det * detection_index[obs_of_row] + k)
     n_rows = 2 * M
-    hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     if pose_prior is not None:
         for f in range(free.size):
             rows.append(np.repeat(n_rows + 6 * f + np.arange(6), 6))
