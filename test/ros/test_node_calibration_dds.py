@@ -16,7 +16,7 @@ from scipy.spatial.transform import Rotation
 from hand_pose_ros.calibration import load_calibration, save_calibration
 from hand_pose_ros.calibration.monitor import MonitorConfig, REFINE_COMMAND
 from hand_pose_ros.calibration.rig import Rig
-from test_node_dds import CAMERAS, FRAMES, Feeder, _values, node_rig, sample  # noqa: F401 (sample is a fixture)
+from test_node_dds import CAMERAS, FRAMES, NODE_TEST_PARAMETERS, Feeder, _values, node_rig, sample  # noqa: F401 (sample is a fixture)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -40,9 +40,7 @@ def feeder(sample, tmp_path_factory, ros_env):
     with node_rig({
         "extrinsics": {"calibration_file": str(moved)},
         "intrinsics": {"source": "file"},
-        "qos": {"reliability": "reliable", "depth": 5},
-        "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},
-        "publish": {"diagnostics_period": 0.5},
+        **NODE_TEST_PARAMETERS,
     }, tmp, ros_env) as started:
         yield Feeder(started, sample)
 

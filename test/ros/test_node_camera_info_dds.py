@@ -19,6 +19,7 @@ from test_node_dds import (  # noqa: F401 (sample is a fixture)
     ACCURACY_MM,
     CAMERAS,
     FRAMES,
+    NODE_TEST_PARAMETERS,
     Feeder,
     _values,
     hand_errors,
@@ -41,9 +42,7 @@ def feeder(sample, tmp_path_factory, ros_env):
     ]}, sort_keys=False))
     with node_rig({
         "extrinsics": {"calibration_file": str(poses_only)},  # intrinsics.source: camera_info by default
-        "qos": {"reliability": "reliable", "depth": 5},
-        "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},
-        "publish": {"diagnostics_period": 0.5},
+        **NODE_TEST_PARAMETERS,
     }, tmp, ros_env) as rig:
         yield Feeder(rig, sample)
 

@@ -33,6 +33,13 @@ STARTUP_TIMEOUT_S = 120.0  # torch import + weights + warm-up on a busy 2-core m
 OUTPUT_TIMEOUT_S = 30.0  # one set through the detector on 2 cores takes ≤ ~2 s; generous
 ACCURACY_MM = 15.0  # the bound for the synthetic sample
 NS_PER_FRAME = 33_333_333
+# What every node test over DDS runs with besides its own settings: reliable input (no test
+# frame lost), sets that wait for a busy machine's late images, diagnostics often enough to wait on.
+NODE_TEST_PARAMETERS = {
+    "qos": {"reliability": "reliable", "depth": 5},
+    "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},  # generous: a busy machine delays images
+    "publish": {"diagnostics_period": 0.5},
+}
 POSE, MESHES, MARKERS = (resolved(t) for t in (POSE_TOPIC, MESHES_TOPIC, MARKERS_TOPIC))
 
 
@@ -101,9 +108,7 @@ def rig(sample, tmp_path_factory, ros_env):
     with node_rig({
         "extrinsics": {"calibration_file": sample["calibration"]},
         "intrinsics": {"source": "file"},  # CameraInfo checked against the file (test_node_camera_info_dds: from it)
-        "qos": {"reliability": "reliable", "depth": 5},
-        "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},  # generous: a busy machine delays images
-        "publish": {"diagnostics_period": 0.5},
+        **NODE_TEST_PARAMETERS,
     }, tmp_path_factory.mktemp("node"), ros_env) as started:
         yield started
 

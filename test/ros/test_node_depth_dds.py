@@ -18,7 +18,7 @@ from hand_pose_ros.dataset_layout import depth_topic
 from hand_pose_ros.ros.conversions import ns_to_stamp, stamp_to_ns
 from hand_pose_ros.ros.topics import DIAGNOSTICS_TOPIC
 from hand_pose_ros.tools.harness import wait_until
-from test_node_dds import CAMERAS, OUTPUT_TIMEOUT_S, Feeder, node_rig, sample  # noqa: F401 (fixtures)
+from test_node_dds import CAMERAS, NODE_TEST_PARAMETERS, OUTPUT_TIMEOUT_S, Feeder, node_rig, sample  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.ros, pytest.mark.slow]
 
@@ -37,9 +37,7 @@ def depth_rig(sample, tmp_path_factory, ros_env):  # noqa: F811 (sample is a fix
         "cameras": {"depth_topics": DEPTH_TOPICS},
         "extrinsics": {"calibration_file": sample["calibration"]},
         "intrinsics": {"source": "file"},
-        "qos": {"reliability": "reliable", "depth": 5},
-        "sync": {"slop": 0.005, "min_views": 2, "partial_timeout": 1.0},
-        "publish": {"diagnostics_period": 0.5},
+        **NODE_TEST_PARAMETERS,
     }, tmp_path_factory.mktemp("depth_node"), ros_env) as started:
         qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
         started["depth_pubs"] = [started["node"].create_publisher(Image, t, qos) for t in DEPTH_TOPICS]
