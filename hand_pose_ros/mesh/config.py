@@ -38,7 +38,9 @@ class MeshFitterConfig:
         scale_range: (min, max) hand scale relative to the model's own size.
         robust_scale: Cauchy loss scale, metres: a fused keypoint this far from the model counts
             half (twice as far: a fifth), so outlier joints cannot drag the hand.
-        damping: Levenberg-Marquardt damping, relative to the normal matrix's diagonal.
+        damping: Levenberg-Marquardt damping, relative to the normal matrix's diagonal: the
+            smallest; a step that does not lower the fit's cost is refused and the hand's
+            damping raised tenfold for its next iteration (lowered again after a kept step).
         max_step: largest change of one joint parameter per iteration (radians).
         min_keypoints: hands with fewer valid (finite, confidence > 0) keypoints are not fitted.
         track_timeout_s: a track's warm start is forgotten after this long unseen.
