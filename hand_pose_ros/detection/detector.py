@@ -239,7 +239,7 @@ class HandDetector:
         crop_views = [v for v, _ in crops]
         images = warp_crops(prepared, crop_views,
                             geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype,
+                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._backend.dtype,
                             channels_last=self._backend.channels_last)
         raw_boxes, raw_scores = self._backend.palm(images)
         self.stage_calls["palm"] += 1

@@ -142,3 +142,20 @@ def test_openvino_streams_give_the_one_stream_outputs_bit_for_bit(photos, refere
     for k, output in enumerate(together):
         assert output.shape[0] == len(crops)
         np.testing.assert_array_equal(output.numpy(), torch.cat([a[k] for a in alone]).numpy())
+
+
+def test_openvino_bf16_detector_feeds_its_palm_detector_full_precision_crops(photos):
+    """With ``precision: bf16`` the detector's palm stage is the fp32 one's bit for bit: its
+    crops reach the network in float32, not rounded to bf16 on the way."""
+    import openvino
+
+    if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        pytest.skip("this CPU has no bf16 arithmetic")
+    images = list(photos.values())
+    boxes = {}
+    for precision in ("fp32", "bf16"):
+        detector = HandDetector(HandDetectorConfig(backend="openvino", precision=precision, tracking=False))
+        boxes[precision] = [[hand.palm_box for hand in hands] for hands in detector.detect(images)]
+    assert sum(len(view) for view in boxes["fp32"]) >= len(images)  # a palm in every photo
+    for full, reduced in zip(boxes["fp32"], boxes["bf16"]):
+        np.testing.assert_array_equal(np.array(reduced), np.array(full))
