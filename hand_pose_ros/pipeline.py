@@ -269,11 +269,10 @@ class HandPosePipeline:
         elif self._detector is not None:
             self._detector.reset()
         self._fusion.reset()
-        with self._fitter_lock, self._unfitted_lock:
+        with self._fitter_lock:
             if self._mesh_fitter is not None:
                 self._mesh_fitter.reset()
-            self._unfitted = []
-            self._resets += 1
+            self._resets += 1  # results made before are still fitted once, to no meshes (fit_meshes)
         self._hand_state.reset()
         self._last_stamp_ns = None
 

@@ -211,6 +211,11 @@ def test_meshes_fitted_on_a_second_thread_while_the_next_set_runs(rig, images):
         assert len(pipeline.fit_meshes(later).meshes) == 2
         with pytest.raises(ValueError, match="not yet fitted"):
             pipeline.fit_meshes(first)
+        # Time goes back (a restart) before a result is fitted: it is fitted to no meshes, no error.
+        before = pipeline.process(images[FRAMES[2]], _stamp(100), fit_meshes=False)
+        after = pipeline.process(images[FRAMES[0]], _stamp(0), fit_meshes=False)
+        assert pipeline.fit_meshes(before).meshes == ()
+        assert len(after.hands) > 0 and len(pipeline.fit_meshes(after).meshes) == len(after.hands)
     for got, want in zip(fitted, expected, strict=True):
         _assert_same_frame(got, want)
 
