@@ -17,8 +17,9 @@ U = TypeVar("U")
 
 
 class _Stage:
-    """A thread running ``process(item)`` for the items ``_take`` hands it; failures are
-    logged, counted in ``errors`` and handed to ``on_error``, and the thread goes on."""
+    """A thread running ``process(item)`` for each item left in its one-item slot (by a
+    subclass's ``submit`` or ``put``); failures are logged, counted in ``errors`` and handed
+    to ``on_error``, and the thread goes on."""
 
     def __init__(self, process: Callable[[Any], Any], on_error: Callable[[BaseException], None] | None, name: str) -> None:
         self._process = process
