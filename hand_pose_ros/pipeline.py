@@ -10,7 +10,8 @@ the benchmarks and offline tools run through it, and so can a notebook (docs/pip
 It owns the rules between frames: tracks are reset when time goes back; a camera without an
 image (``None``) gets no detections and its detector tracking state is kept for its next
 image; the wrist pose is computed once per hand. Meshes are a second step
-(``fit_meshes``), so a caller can publish the hands before the fit; ``process(...,
+(``fit_meshes``), so a caller can publish the hands before the fit, and fit one set's meshes
+on a second thread while ``process`` runs the next set (the node does); ``process(...,
 fit_meshes=True)`` does both.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import numbers
+import threading
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -44,6 +46,10 @@ if TYPE_CHECKING:  # imported when built: torch takes seconds to import, offline
 __all__ = ["PipelineConfig", "PipelineBuildError", "StageTimings", "FrameResult", "HandPosePipeline"]
 
 LOG = logging.getLogger(__name__)
+
+# Results of ``process`` kept for ``fit_meshes``: the one a second thread fits and the next
+# one ``process`` made meanwhile. An older one is dropped unfitted (the fitter moves on).
+_MAX_UNFITTED = 2
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -146,8 +152,10 @@ class HandPosePipeline:
     for no meshes. With ``guidance`` enabled (the default) each frame's fused hands become
     the next frame's landmark crops in every view (``detection.guidance``): the one
     deliberate feedback in the data flow. Every frame's hands are also checked against each
-    camera's detections (``calibration_report``: a moved camera shows up there). Not thread-safe: one caller at a time. A context manager: ``close()``
-    releases the networks and sessions.
+    camera's detections (``calibration_report``: a moved camera shows up there). Not
+    thread-safe, with one exception: ``fit_meshes`` (the mesh fitter alone) may run on a
+    second thread while ``process`` runs the next set; otherwise one caller at a time. A
+    context manager: ``close()`` releases the networks and sessions.
     """
 
     def __init__(
@@ -175,11 +183,16 @@ class HandPosePipeline:
 
             self._guided = GuidedDetector(detector, rig, guidance)
         self._monitor = ReprojectionMonitor(rig)
-        # The latest frame's hands in MediaPipe's keypoints: the mesh fit's input (fit_meshes).
-        self._detector_hands: tuple[Hand3D, ...] = ()
         self._closed = False
         self._last_stamp_ns: int | None = None
-        self._unfitted: FrameResult | None = None  # the latest result, until fit_meshes takes it
+        # Results not fitted yet, oldest first, each with its hands in MediaPipe's keypoints
+        # (the mesh fit's input) and the reset count when it was made. fit_meshes may run on
+        # another thread than process: the list has its lock (held briefly), the mesh fitter
+        # and the reset count theirs (held for a fit).
+        self._unfitted: list[tuple[FrameResult, tuple[Hand3D, ...], int]] = []
+        self._unfitted_lock = threading.Lock()
+        self._fitter_lock = threading.Lock()
+        self._resets = 0
 
     @classmethod
     def from_config(cls, config: PipelineConfig | Any, rig: Rig, *, warm_up: bool = True) -> HandPosePipeline:
@@ -256,17 +269,18 @@ class HandPosePipeline:
         elif self._detector is not None:
             self._detector.reset()
         self._fusion.reset()
-        if self._mesh_fitter is not None:
-            self._mesh_fitter.reset()
+        with self._fitter_lock:
+            if self._mesh_fitter is not None:
+                self._mesh_fitter.reset()
+            self._resets += 1  # results made before are still fitted once, to no meshes (fit_meshes)
         self._hand_state.reset()
         self._last_stamp_ns = None
-        self._unfitted = None
 
     def close(self) -> None:
         """Release the networks, sessions and tracks; calling it again does nothing."""
-        self._detector = self._fusion = self._mesh_fitter = self._guided = None
-        self._unfitted = None
-        self._detector_hands = ()
+        with self._fitter_lock, self._unfitted_lock:
+            self._detector = self._fusion = self._mesh_fitter = self._guided = None
+            self._unfitted = []
         self._closed = True
 
     def __enter__(self) -> HandPosePipeline:
@@ -336,22 +350,31 @@ class HandPosePipeline:
 
     def fit_meshes(self, result: FrameResult) -> FrameResult:
         """``result`` with its hands' meshes and ``timings.mesh_ms`` (unchanged meshes without a
-        mesh fitter). Only the latest result of ``process``, once: the fitter tracks hands in time.
+        mesh fitter). Once per result of ``process``, in stamp order: the fitter tracks hands
+        in time, so fitting a result drops the unfitted ones before it. It may run on a second
+        thread while ``process`` runs the next set (the class docstring); of the results not
+        fitted, the latest two are kept (``_MAX_UNFITTED``).
 
         Raises:
-            ValueError: ``result`` is not the latest unfitted result.
+            ValueError: ``result`` is not a kept unfitted result (fitted already, older than
+                one fitted, or dropped).
         """
         self._check_open("fit_meshes")
-        if result is not self._unfitted:
-            raise ValueError(f"fit_meshes: expected the latest result of process() not yet fitted, got the "
-                             f"result of stamp {result.stamp_ns} ns (latest processed: {self._last_stamp_ns} ns)")
-        self._unfitted = None
-        if self._mesh_fitter is None:
-            return result
-        started = time.perf_counter()
-        # The fitter's hand models are placed on MediaPipe's keypoints (docs/mesh.md).
-        meshes = tuple(self._mesh_fitter.fit(self._detector_hands, result.stamp_ns / NS_PER_S))
-        mesh_ms = 1e3 * (time.perf_counter() - started)
+        with self._unfitted_lock:
+            index = next((i for i, (r, _, _) in enumerate(self._unfitted) if r is result), None)
+            if index is None:
+                raise ValueError(f"fit_meshes: expected one of the latest results of process() not yet fitted, got "
+                                 f"the result of stamp {result.stamp_ns} ns (latest processed: {self._last_stamp_ns} ns)")
+            _, detector_hands, resets = self._unfitted[index]
+            del self._unfitted[: index + 1]
+        with self._fitter_lock:
+            # Without a fitter, or reset since (time went back): the result as it is.
+            if self._mesh_fitter is None or resets != self._resets:
+                return result
+            started = time.perf_counter()
+            # The fitter's hand models are placed on MediaPipe's keypoints (docs/mesh.md).
+            meshes = tuple(self._mesh_fitter.fit(detector_hands, result.stamp_ns / NS_PER_S))
+            mesh_ms = 1e3 * (time.perf_counter() - started)
         timings = dataclasses.replace(result.timings, mesh_ms=mesh_ms, total_ms=result.timings.total_ms + mesh_ms)
         return dataclasses.replace(result, meshes=meshes, timings=timings)
 
@@ -452,7 +475,6 @@ class HandPosePipeline:
         self._monitor.update(detector_hands, detections)
         definition = self._fusion.config.keypoint_definition
         hands = detector_hands if definition == "mediapipe" else tuple(to_mano(detector_hands))
-        self._detector_hands = detector_hands
         world_T_wrist = wrist_poses(np.stack([h.keypoints_3d for h in hands]) if hands else np.zeros((0, NUM_KEYPOINTS, 3)),
                                     np.array([int(h.handedness) for h in hands], int))  # (H, 4, 4), one batched call
         end = time.perf_counter()
@@ -467,7 +489,8 @@ class HandPosePipeline:
             keypoint_definition=definition,
             depth_problems=depth_problems,
         )
-        self._unfitted = result
+        with self._unfitted_lock:
+            self._unfitted = [*self._unfitted, (result, detector_hands, self._resets)][-_MAX_UNFITTED:]
         return self.fit_meshes(result) if fit_meshes else result
 
     # --- calibration at run time (intrinsics from CameraInfo) ---------------------------------

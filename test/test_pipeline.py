@@ -188,6 +188,38 @@ def test_timings_and_meshes_as_a_second_step(rig, images):
     assert result.meshes == () and np.isnan(result.timings.mesh_ms) and len(result.hands) == 2
 
 
+def test_meshes_fitted_on_a_second_thread_while_the_next_set_runs(rig, images):
+    """The node's two stages: set i's meshes are fitted on another thread while set i + 1 is
+    processed; the results equal one thread's doing both in turn."""
+    import concurrent.futures
+
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as serial:
+        expected = [serial.process(images[f], _stamp(i)) for i, f in enumerate(FRAMES)]
+    fitted = []
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline, \
+            concurrent.futures.ThreadPoolExecutor(1) as second:
+        pending = None
+        for i, frame in enumerate(FRAMES):
+            result = pipeline.process(images[frame], _stamp(i), fit_meshes=False)
+            if pending is not None:
+                fitted.append(pending.result())
+            pending = second.submit(pipeline.fit_meshes, result)
+        fitted.append(pending.result())
+        # Fitting a later result first drops the earlier one: the fitter tracks hands in time.
+        first = pipeline.process(images[FRAMES[0]], _stamp(len(FRAMES)), fit_meshes=False)
+        later = pipeline.process(images[FRAMES[1]], _stamp(len(FRAMES) + 1), fit_meshes=False)
+        assert len(pipeline.fit_meshes(later).meshes) == 2
+        with pytest.raises(ValueError, match="not yet fitted"):
+            pipeline.fit_meshes(first)
+        # Time goes back (a restart) before a result is fitted: it is fitted to no meshes, no error.
+        before = pipeline.process(images[FRAMES[2]], _stamp(100), fit_meshes=False)
+        after = pipeline.process(images[FRAMES[0]], _stamp(0), fit_meshes=False)
+        assert pipeline.fit_meshes(before).meshes == ()
+        assert len(after.hands) > 0 and len(pipeline.fit_meshes(after).meshes) == len(after.hands)
+    for got, want in zip(fitted, expected, strict=True):
+        _assert_same_frame(got, want)
+
+
 def test_given_detections_follow_the_same_rules(rig, images):
     with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
         results = [pipeline.process(images[f], _stamp(i)) for i, f in enumerate(FRAMES[:3])]

@@ -41,8 +41,8 @@ class HandDetectorConfig:
         max_image_side: images whose longer side exceeds this (px) are downscaled first;
             results are still in the original image's pixels.
         num_threads: on the CPU, for onnxruntime/litert/openvino the number of
-            single-threaded runners (sessions) per network that take a call's crops in
-            parallel (None: one per core, at most 4); for torch its intra-op threads
+            single-threaded runners per network that take a call's crops in parallel
+            (sessions; OpenVINO's streams) (None: one per core, at most 4); for torch its intra-op threads
             (process-wide; None: torch's default). onnxruntime on CUDA ignores it.
     """
 

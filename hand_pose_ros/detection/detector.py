@@ -239,7 +239,7 @@ class HandDetector:
         crop_views = [v for v, _ in crops]
         images = warp_crops(prepared, crop_views,
                             geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._dtype,
+                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._backend.dtype,
                             channels_last=self._backend.channels_last)
         raw_boxes, raw_scores = self._backend.palm(images)
         self.stage_calls["palm"] += 1
@@ -360,7 +360,7 @@ class HandDetector:
         n = len(candidates)
         rects = rects.to(self._device)
         crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
-                           replicate_border=True, dtype=self._dtype, channels_last=self._backend.channels_last)
+                           replicate_border=True, dtype=self._backend.dtype, channels_last=self._backend.channels_last)
         landmarks, presence, handedness, world = self._backend.landmark(crops)
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)

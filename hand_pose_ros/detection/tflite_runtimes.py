@@ -1,8 +1,9 @@
 """MediaPipe's own ``.tflite`` graphs on the fastest CPU runtimes: LiteRT (XNNPACK) and OpenVINO.
 
-Both read the model files of the installed mediapipe wheel directly (no conversion), run
-batch 1 per crop (the graphs fix it), and spread a call's crops over ``workers``
-single-threaded runners (``runtime.ParallelRunnersBackend``). Inputs and outputs follow
+Both read the model files of the installed mediapipe wheel directly (no conversion) and run
+batch 1 per crop (the graphs fix it), a call's crops spread over ``workers`` single-threaded
+runners: LiteRT's on Python threads (``runtime.ParallelRunnersBackend``), OpenVINO's on its
+own stream threads (``OpenVINOBackend``). Inputs and outputs follow
 ``NetworkBackend``: crops ``(B, 3, S, S)`` float32 in [0, 1] → the raw outputs as CPU
 float32 tensors.
 
@@ -14,14 +15,13 @@ docs/detection.md) or ``fp16``, the palm detector staying fp32 (``OPENVINO_REDUC
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import torch
 
 from hand_pose_ros.assets import mediapipe_model_path
 from hand_pose_ros.detection.onnx_export import STAGE_NETWORKS
-from hand_pose_ros.detection.runtime import BackendUnavailable, ParallelRunnersBackend, Runner
+from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend, ParallelRunnersBackend, Runner, default_workers
 
 __all__ = ["LiteRTBackend", "OpenVINOBackend"]
 
@@ -34,40 +34,13 @@ OPENVINO_PRECISIONS = {"fp32": "f32", "bf16": "bf16", "fp16": "f16"}
 # instead of 99.2 %; landmark-only bf16: 99.2 %, docs/benchmarks.md).
 OPENVINO_REDUCED_STAGES = ("landmark",)
 
-# One (1, S, S, 3) float32 input → the model's outputs in name order.
-_Invoke = Callable[[np.ndarray], list[np.ndarray]]
-
-
-def _one_by_one(invoke: _Invoke) -> Runner:
-    """A runner over a chunk of crops for a graph fixed at batch 1."""
-
-    def run(chunk: np.ndarray) -> list[np.ndarray]:
-        per_item = [invoke(chunk[i:i + 1]) for i in range(len(chunk))]
-        return [np.concatenate(parts) for parts in zip(*per_item)]
-
-    return run
-
-
-class _TfliteBackend(ParallelRunnersBackend):
-    """Runs MediaPipe's ``.tflite`` files of one model size (NHWC, batch 1 per crop)."""
-
-    channels_last = True
-
-    def __init__(self, model: str, device: torch.device, dtype: torch.dtype, workers: int | None) -> None:
-        self._model = model
-        super().__init__(device, dtype, workers)
-
-    def _make_runner(self, stage: str) -> Runner:
-        return _one_by_one(self._make_invoke(str(mediapipe_model_path(f"{STAGE_NETWORKS[stage]}_{self._model}")), stage))
-
-    def _make_invoke(self, path: str, stage: str) -> _Invoke:
-        raise NotImplementedError
-
-
-class LiteRTBackend(_TfliteBackend):
-    """Google's TFLite runtime (``ai-edge-litert``, XNNPACK delegate), fp32."""
+class LiteRTBackend(ParallelRunnersBackend):
+    """Google's TFLite runtime (``ai-edge-litert``, XNNPACK delegate), fp32: per stage
+    ``workers`` single-threaded interpreters, each running its chunk of a call's crops one
+    by one (the graphs are fixed at batch 1)."""
 
     name = "litert"
+    channels_last = True
 
     def __init__(self, model: str, device: torch.device, dtype: torch.dtype, workers: int | None = None) -> None:
         try:
@@ -76,69 +49,94 @@ class LiteRTBackend(_TfliteBackend):
             raise BackendUnavailable(f"litert backend: the ai-edge-litert package is not installed ({exc})") from None
         if dtype != torch.float32:
             raise BackendUnavailable("litert backend: runs fp32 only; use precision='fp32'")
-        self._interpreter = Interpreter
-        super().__init__(model, device, dtype, workers)
+        self._interpreter, self._model = Interpreter, model
+        super().__init__(device, dtype, workers)
 
-    def _make_invoke(self, path: str, stage: str) -> _Invoke:
+    def _make_runner(self, stage: str) -> Runner:
+        path = str(mediapipe_model_path(f"{STAGE_NETWORKS[stage]}_{self._model}"))
         interpreter = self._interpreter(model_path=path, num_threads=1)
         interpreter.allocate_tensors()
         source = interpreter.get_input_details()[0]["index"]
         outputs = [d["index"] for d in sorted(interpreter.get_output_details(), key=lambda d: d["name"])]
 
-        def run(batch: np.ndarray) -> list[np.ndarray]:
-            interpreter.set_tensor(source, batch)
+        def invoke(crop: np.ndarray) -> list[np.ndarray]:
+            interpreter.set_tensor(source, crop)
             interpreter.invoke()
             return [interpreter.get_tensor(i).copy() for i in outputs]
+
+        def run(chunk: np.ndarray) -> list[np.ndarray]:
+            per_crop = [invoke(chunk[i:i + 1]) for i in range(len(chunk))]
+            return [np.concatenate(parts) for parts in zip(*per_crop)]
 
         return run
 
 
-# Seen in the node at start-up (bench node, OpenVINO 2026.4.1, 2 runners, 1 in 3 starts): the
-# warm-up's first palm call, its two chunks on two threads, each thread inside
-# ``InferRequest.infer`` → ``data_dispatcher.update_tensor`` (``tensor.data[:] = inputs``) of
-# its own request, both at 0 % CPU forever (a lock-order deadlock with the GIL in the
-# binding's first use of a request's input tensor). Hence each request runs once serially
-# when it is built, and inputs are shared, not copied into the request's tensor.
-
-
-class OpenVINOBackend(_TfliteBackend):
+class OpenVINOBackend(NetworkBackend):
     """Intel's OpenVINO runtime reading the ``.tflite`` files, fp32 by default (bf16/fp16 on
-    request, for the ``OPENVINO_REDUCED_STAGES`` only)."""
+    request, for the ``OPENVINO_REDUCED_STAGES`` only).
+
+    Per stage one model compiled with ``workers`` streams of one thread each; a call's crops
+    go to as many infer requests, all started at once and run by OpenVINO's own stream
+    threads, and the calling thread waits for them with the GIL released. So a call hands
+    the GIL back once, when its last crop is done, instead of once per crop and runner
+    thread: in the node, where the executor thread runs Python between the image callbacks,
+    each of those hand-backs waited up to the interpreter's switch interval (5 ms), and the
+    8 crops of a 4-camera set took 3× their compute time (docs/benchmarks.md, fifth round).
+    A request's outputs equal those of a one-stream, one-thread model bit for bit.
+    """
 
     name = "openvino"
+    channels_last = True
 
     def __init__(self, model: str, device: torch.device, precision: str = "fp32", workers: int | None = None) -> None:
         try:
             import openvino
         except ImportError as exc:
             raise BackendUnavailable(f"openvino backend: the openvino package is not installed ({exc})") from None
+        if device.type != "cpu":
+            raise BackendUnavailable(f"openvino backend: runs on the CPU only, got device {device}")
         if precision not in OPENVINO_PRECISIONS:
             raise BackendUnavailable(f"openvino backend: precision must be one of {sorted(OPENVINO_PRECISIONS)}, got {precision!r}")
-        self._core = openvino.Core()
-        if precision == "bf16" and "BF16" not in self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        core = openvino.Core()
+        if precision == "bf16" and "BF16" not in core.get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
             raise BackendUnavailable("openvino backend: this CPU has no bf16 arithmetic; use precision='fp32'")
+        super().__init__(device, torch.float32)
         self.precision = precision
-        super().__init__(model, device, torch.float32, workers)
+        self.workers = workers or default_workers()
+        self._stages = {}
+        for stage, network in STAGE_NETWORKS.items():
+            path = str(mediapipe_model_path(f"{network}_{model}"))
+            reduced = self.precision if stage in OPENVINO_REDUCED_STAGES else "fp32"
+            self._stages[stage] = _AsyncStage(core.compile_model(core.read_model(path), "CPU", {
+                "NUM_STREAMS": self.workers,
+                # One thread per stream: two intra-op threads were slower than one (docs/benchmarks.md).
+                "INFERENCE_NUM_THREADS": self.workers,
+                "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[reduced],
+            }))
 
-    def _make_invoke(self, path: str, stage: str) -> _Invoke:
-        precision = self.precision if stage in OPENVINO_REDUCED_STAGES else "fp32"
-        compiled = self._core.compile_model(self._core.read_model(path), "CPU", {
-            "INFERENCE_NUM_THREADS": 1,
-            "NUM_STREAMS": 1,
-            "INFERENCE_PRECISION_HINT": OPENVINO_PRECISIONS[precision],
-            "PERFORMANCE_HINT": "LATENCY",
-        })
-        request = compiled.create_infer_request()
-        order = sorted(range(len(compiled.outputs)), key=lambda i: compiled.outputs[i].get_any_name())
+    def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        host = np.ascontiguousarray(crops.float().permute(0, 2, 3, 1).cpu().numpy())  # (B, S, S, 3), a view if so laid out
+        return tuple(torch.from_numpy(out) for out in self._stages[stage].run(host))
 
-        def run(batch: np.ndarray) -> list[np.ndarray]:
-            # share_inputs: the input becomes a tensor over ``batch`` (no copy into the request's
-            # own tensor: two threads copying so at their first inference deadlocked in
-            # openvino 2026.4's data dispatcher; the comment above the class).
-            request.infer({0: batch}, share_inputs=True)
-            return [request.get_output_tensor(i).data.copy() for i in order]
 
-        # The first inference, from this thread, before any runner runs in parallel (the comment above the class).
-        shape = tuple(compiled.inputs[0].get_partial_shape().to_shape())
-        run(np.zeros(shape, np.float32))
-        return run
+class _AsyncStage:
+    """One compiled network and its infer requests (one per crop of the largest call so far)."""
+
+    def __init__(self, compiled) -> None:
+        self._compiled = compiled
+        self._requests: list = []
+        self._order = sorted(range(len(compiled.outputs)), key=lambda i: compiled.outputs[i].get_any_name())
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """``(B, S, S, 3)`` float32 C-contiguous → the outputs in name order, each ``(B, ...)`` float32."""
+        while len(self._requests) < len(batch):
+            self._requests.append(self._compiled.create_infer_request())
+        requests = self._requests[: len(batch)]
+        for i, request in enumerate(requests):
+            # share_inputs: the request reads ``batch`` in place (no copy into its own tensor;
+            # the array outlives the wait below). Copying there from two Python threads at
+            # once deadlocked in openvino 2026.4's data dispatcher; here one thread starts all.
+            request.start_async({0: batch[i:i + 1]}, share_inputs=True)
+        for request in requests:
+            request.wait()
+        return [np.concatenate([request.get_output_tensor(k).data for request in requests]) for k in self._order]

@@ -3,9 +3,10 @@
 A thin shell: callbacks convert messages and hand off; the synchroniser (``sync``) makes
 sets; a latest-wins worker (``worker``) hands each set to the ROS-free ``HandPosePipeline``
 (detector and fusion) and publishes ``/hands/pose`` (HandPoseArray) and, while subscribed, the
-pipeline's hand states on ``/hands/state`` (HandStateArray), then has the pipeline
-fit the hand meshes (``/hands/meshes``, HandMeshArray) and publishes ``/hands/markers``
-(skeleton and mesh), optional overlays and wrist TF; ``/diagnostics`` reports per-camera
+pipeline's hand states on ``/hands/state`` (HandStateArray); a second, in-order stage then
+has the pipeline fit the hand meshes (``/hands/meshes``, HandMeshArray) and publishes
+``/hands/markers`` (skeleton and mesh), optional overlays and wrist TF, while the first
+stage already runs the next set's networks; ``/diagnostics`` reports per-camera
 health, sync drops, latency and the active backend. Cameras with a ``cameras.depth_topics``
 entry also hand their aligned depth to the pipeline (``depth_input``). No maths here, and no rules between
 frames: those live in ``hand_pose_ros.pipeline``. The library's ``logging`` records reach
@@ -75,7 +76,7 @@ from hand_pose_ros.ros.params import NODE_NAME, declare_parameters, live_paramet
 from hand_pose_ros.ros.startup import StartupError, build_pipeline, load_config, rig_with_extrinsics, start_up_rig
 from hand_pose_ros.ros.sync import SyncedSet, make_synchronizer
 from hand_pose_ros.ros.topics import MARKERS_TOPIC, MESHES_TOPIC, OVERLAY_TOPIC, POSE_TOPIC, STATE_TOPIC
-from hand_pose_ros.ros.worker import LatestWinsWorker
+from hand_pose_ros.ros.worker import LatestWinsWorker, SerialStage
 from hand_pose_ros.timing import NS_PER_S
 
 __all__ = ["HandPoseNode", "main", "StartupError"]
@@ -166,7 +167,11 @@ class HandPoseNode(GuardedEndpoints, Node):
             self.create_subscription(CameraInfo, camera.camera_info_topic, lambda m, i=index: self._on_info(i, m), qos)
             if camera.depth_topic:
                 self.create_subscription(Image, camera.depth_topic, lambda m, i=index: self._on_depth(i, m), qos, raw=True)
-        self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(self._process_set, self._on_process_error, "hand_pose_worker")
+        # Two stages: poses on the first, meshes and views on the second, which finishes each
+        # set in order (none dropped) while the first runs the next set's detector.
+        self._worker: LatestWinsWorker[SyncedSet] = LatestWinsWorker(
+            self._process_set, self._on_process_error, "hand_pose_worker",
+            then=SerialStage(self._finish_set, self._on_process_error, "hand_pose_outputs"))
         # Partial sets leave at their deadline: a one-shot timer armed on every arrival for the
         # earliest pending deadline (see _poll_sync), not a polling period that caps the rate.
         self._partial_timer = self.create_timer(cfg.sync.partial_timeout or 1.0, self._poll_sync)
@@ -315,13 +320,14 @@ class HandPoseNode(GuardedEndpoints, Node):
             health.waiting_for_camera_info = False
         return ""
 
-    def _process_set(self, synced: SyncedSet) -> None:
-        """The worker's job: the node's latest rig to the pipeline when it changed, then the set."""
+    def _process_set(self, synced: SyncedSet) -> tuple[Any, ...]:
+        """The worker's job: the node's latest rig to the pipeline when it changed, then the set
+        (its second stage's part returned, ``_finish_set``)."""
         rig = self.rig  # replaced whole by the executor thread; read once
         if rig is not self._pipeline_rig:
             self._pipeline.set_rig(start_up_rig(rig))
             self._pipeline_rig = rig
-        self._process(synced)
+        return self._process(synced)
 
     def _poll_sync(self) -> None:
         """The partial-set timer: at a deadline, first one more executor round (images already
@@ -350,8 +356,9 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._partial_timer.timer_period_ns = max(delay_ns, MIN_TIMER_NS)
         self._partial_timer.reset()
 
-    # --- worker thread ----------------------------------------------------------------------
-    def _process(self, synced: SyncedSet) -> None:
+    # --- worker threads ---------------------------------------------------------------------
+    def _process(self, synced: SyncedSet) -> tuple[Any, ...]:
+        """First stage: the pipeline and the poses → the second stage's arguments (``_finish_set``)."""
         depths = self._depth.for_set(synced.stamps_ns, time.monotonic()) if self._depth is not None else None
         result = self._pipeline.process(synced.items, synced.stamp_ns, depths=depths, fit_meshes=False)
         if self._depth is not None:
@@ -362,8 +369,13 @@ class HandPoseNode(GuardedEndpoints, Node):
         # Publishers read once: a live parameter may swap them from the executor thread meanwhile.
         mesh_pub, marker_pub = _if_subscribed(self._mesh_pub), _if_subscribed(self._marker_pub)
         mesh_marker_due = marker_pub is not None and self._mesh_markers is not None and self._mesh_marker_due(time.monotonic())
+        return synced, result, mesh_pub, marker_pub, mesh_marker_due
+
+    def _finish_set(self, job: tuple[Any, ...]) -> None:
+        """Second stage, in set order: the mesh fit where consumed, meshes, markers, overlays, TF
+        (after the poses, so fitting never delays /hands/pose), then the set's stage timings."""
+        synced, result, mesh_pub, marker_pub, mesh_marker_due = job
         if mesh_pub is not None or mesh_marker_due:
-            # After the poses, so fitting never delays /hands/pose.
             result = self._pipeline.fit_meshes(result)
         self._publish_meshes_and_views(synced, result, mesh_pub, marker_pub, mesh_marker_due)
         self._stages.add(result.timings)
@@ -445,7 +457,7 @@ class HandPoseNode(GuardedEndpoints, Node):
             device=str(self._device),
             sets_processed=self._worker.processed,
             sets_skipped=self._worker.skipped,
-            errors=self._worker.errors,
+            errors=self._worker.errors + self._worker.then.errors,
             last_error=self._last_error,
             output_rate_hz=self._output.rate(now),
             latency=self._latency,

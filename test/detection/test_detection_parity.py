@@ -126,3 +126,36 @@ def test_openvino_bf16_leaves_the_palm_detector_at_full_precision(photos):
     bf16 = create_backend("openvino", "full", torch.device("cpu"), torch.bfloat16).palm(crops)
     for full, reduced in zip(fp32, bf16):
         np.testing.assert_array_equal(reduced.numpy(), full.numpy())
+
+
+@pytest.mark.parametrize("stage, crops_of", [("landmark", "landmark"), ("palm", "palm")])
+def test_openvino_streams_give_the_one_stream_outputs_bit_for_bit(photos, reference, stage, crops_of):
+    """The crops of one call run on OpenVINO's stream threads (``OpenVINOBackend``): with two
+    streams each crop's outputs equal those of one stream (and of a batch of one)."""
+    from hand_pose_ros.detection.tflite_runtimes import OpenVINOBackend
+
+    crops = _to_nchw(_landmark_crops(photos, reference) if crops_of == "landmark" else _palm_crops(photos))
+    one = OpenVINOBackend("full", torch.device("cpu"), "fp32", workers=1)
+    two = OpenVINOBackend("full", torch.device("cpu"), "fp32", workers=2)
+    together = getattr(two, stage)(crops)
+    alone = [getattr(one, stage)(crops[i:i + 1]) for i in range(len(crops))]
+    for k, output in enumerate(together):
+        assert output.shape[0] == len(crops)
+        np.testing.assert_array_equal(output.numpy(), torch.cat([a[k] for a in alone]).numpy())
+
+
+def test_openvino_bf16_detector_feeds_its_palm_detector_full_precision_crops(photos):
+    """With ``precision: bf16`` the detector's palm stage is the fp32 one's bit for bit: its
+    crops reach the network in float32, not rounded to bf16 on the way."""
+    import openvino
+
+    if "BF16" not in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"):
+        pytest.skip("this CPU has no bf16 arithmetic")
+    images = list(photos.values())
+    boxes = {}
+    for precision in ("fp32", "bf16"):
+        detector = HandDetector(HandDetectorConfig(backend="openvino", precision=precision, tracking=False))
+        boxes[precision] = [[hand.palm_box for hand in hands] for hands in detector.detect(images)]
+    assert sum(len(view) for view in boxes["fp32"]) >= len(images)  # a palm in every photo
+    for full, reduced in zip(boxes["fp32"], boxes["bf16"]):
+        np.testing.assert_array_equal(np.array(reduced), np.array(full))

@@ -46,3 +46,29 @@ def test_a_failing_item_is_counted_and_the_next_one_runs():
     assert wait_until(lambda: done == ["good"], WAIT_S)
     worker.stop()
     assert isinstance(errors[0], ValueError)
+
+
+def test_a_second_stage_finishes_every_item_in_order_while_the_first_takes_the_next():
+    from hand_pose_ros.ros.worker import SerialStage
+
+    gate, finished, firsts = threading.Event(), [], []
+
+    def finish(item):
+        gate.wait(WAIT_S)  # the first stage goes on meanwhile
+        finished.append(item)
+
+    def first(item):
+        firsts.append(item)
+        return None if item == "no follow-up" else item
+
+    worker = LatestWinsWorker(first, then=SerialStage(finish))
+    worker.submit(0)
+    assert wait_until(lambda: firsts == [0], WAIT_S)
+    worker.submit(1)  # runs in the first stage while 0 waits in the second
+    assert wait_until(lambda: firsts == [0, 1], WAIT_S)
+    worker.submit("no follow-up")
+    assert wait_until(lambda: len(firsts) == 3, WAIT_S)
+    assert finished == []
+    gate.set()
+    worker.stop()  # the second stage finishes what it was given
+    assert finished == [0, 1] and worker.then.errors == 0
