@@ -99,10 +99,28 @@ _MIN_PALM_FACING = 0.5
 # this (relative 1σ): hand-graph-cnn's palm and PnP depths 4–5 % (MAD against the truth), DexYCB's
 # single cameras 2–7 % between consecutive frames (docs/benchmarks.md, fourth round).
 _ONE_VIEW_DEPTH_STDDEV = 0.05
-# Spectral density ((1/s²)² · s) of the noise driving the rate of a one-view track's log depth:
-# its rate's 1σ grows by 0.17 /s per √s (a hand at 0.5 m speeding up by 9 cm/s in depth over a
-# second). 0.01 / 0.03 / 0.1: hand-graph-cnn 20.8 / 21.4 / 22.0 mm (docs/benchmarks.md).
+# Spectral density ((1/s²)² · s) of the noise driving the rate of a one-view track's log depth
+# between manoeuvres: with the rate's time constant below, its steady 1σ is √(0.03 × 0.5 / 2) =
+# 0.09 /s (a hand at 0.5 m drifting 4 cm/s in depth); a reach is the manoeuvre test's. 0.01:
+# hand-graph-cnn 19.5 mm against 20.1, but the synthetic one camera (tools/bench/fusion.py's
+# sequences, 30 / 10 Hz) 17.8 / 15.8 against 16.4 / 14.8, DexYCB single cameras and the bundled
+# sample's within 0.5 mm: kept at 0.03 (docs/benchmarks.md, fifth round).
 _ONE_VIEW_DEPTH_ACCELERATION = 0.03
+# The rate of a one-view track's log depth persists for about this (s) and then decays
+# (monocular.DepthFilter): a reach or a withdrawal of the hand lasts about half a second. With a
+# constant rate, DexYCB 932122062010 alone followed a drift of its one-view depth for 15 frames
+# after it turned (docs/benchmarks.md, fifth round).
+_ONE_VIEW_DEPTH_RATE_TIME_S = 0.5
+# A one-view depth filter whose last this many innovations average beyond 2σ of their mean
+# (white noise: 1 / √4) is following a manoeuvre, not noise, and widens (monocular.DepthFilter):
+# 4 frames is 0.13 s at 30 Hz, 0.4 s at 10 Hz; the 2σ test of a mean, 5 % false alarms.
+_ONE_VIEW_DEPTH_MANOEUVRE_FRAMES = 4
+_ONE_VIEW_DEPTH_MANOEUVRE_SIGMAS = 2.0
+# A one-view track's depth filter starts once the track has been updated this many times: its
+# first one-view depths settle as its palm is learned (the bundled sample's cam1: a new track's
+# depth 0.41 → 0.50 → 0.53 m over its first three frames at 30 Hz), a change the filter would
+# take for the hand's motion and carry on.
+_ONE_VIEW_DEPTH_MIN_TRACK_AGE = 3
 # A one-view depth further than this many σ from its filter's prediction restarts the filter (4:
 # DexYCB 840412060917 70.7 → 77.0 mm against 71.6 at 5, the gate cutting in on its wide scatter).
 _ONE_VIEW_DEPTH_GATE_SIGMAS = 5.0
@@ -498,14 +516,17 @@ class MultiViewFusion:
         A track whose depth is known (triangulated or on aligned depth recently), or a hand
         placed on aligned depth (``filtered`` False), passes unchanged and its filter starts
         over afterwards."""
-        track_id = self.tracker.tracks[hint].track_id
+        track = self.tracker.tracks[hint]
+        track_id = track.track_id
         depth = float(np.mean(points_camera[_PALM_INDEX, 2]))
-        if frame.known[hint] or not filtered or not depth > 0:
+        if frame.known[hint] or not filtered or not depth > 0 or track.age < _ONE_VIEW_DEPTH_MIN_TRACK_AGE:
             self._depth_filters.pop(track_id, None)
             return points_camera
         depth_filter = self._depth_filters.setdefault(track_id, DepthFilter(
             measurement_stddev=_ONE_VIEW_DEPTH_STDDEV, acceleration_density=_ONE_VIEW_DEPTH_ACCELERATION,
-            gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS, max_gap_s=_ONE_VIEW_DEPTH_MAX_GAP_S))
+            rate_time_constant_s=_ONE_VIEW_DEPTH_RATE_TIME_S, manoeuvre_frames=_ONE_VIEW_DEPTH_MANOEUVRE_FRAMES,
+            manoeuvre_sigmas=_ONE_VIEW_DEPTH_MANOEUVRE_SIGMAS, gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS,
+            max_gap_s=_ONE_VIEW_DEPTH_MAX_GAP_S))
         return points_camera * (depth_filter.update(depth, frame.stamp) / depth)
 
     def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,

@@ -11,6 +11,7 @@ import pytest
 
 from hand_pose_ros.calibration import Rig, look_at
 from hand_pose_ros.fusion import CameraArray, FusionConfig, MultiViewFusion
+from hand_pose_ros.fusion import fusion as fusion_module
 from hand_pose_ros.fusion.monocular import PALM_KEYPOINTS
 from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 from hand_pose_ros.keypoints import HandKeypoint, Handedness
@@ -512,6 +513,26 @@ def test_a_one_view_tracks_depth_filter_narrows_the_scatter_of_its_depth() -> No
     filtered = depth_errors(FusionConfig(monocular_depth_filter=True))
     per_frame = depth_errors(FusionConfig(monocular_depth_filter=True, filter="none"))
     assert np.sqrt(np.mean(filtered**2)) < 0.7 * np.sqrt(np.mean(per_frame**2))
+
+
+def test_a_new_one_view_tracks_first_depths_are_not_filtered() -> None:
+    """A one-view track's depth filter starts only once the track has been updated a few times
+    (its first depths settle as its palm is learned): until then the hand is the same with the
+    depth filter as without it; afterwards the filter moves it."""
+    rng = np.random.default_rng(4)  # the next test's first 20 frames: one hand found in each
+    rig = make_rig(1, rng, distance=(0.6, 0.6))
+    truth = hand_sequence(90, rng)[:20, :1]
+    frames = [synthesize_detections(truth[t], LABELS[:1], rig, NoiseModel(), rng, landmark_scale_sigma=0.05)[0]
+              for t in range(truth.shape[0])]
+
+    def run(config: FusionConfig) -> np.ndarray:
+        fusion = MultiViewFusion(rig, config)
+        return np.array([fusion.process(copy.deepcopy(dets), t / FPS)[0].keypoints_3d for t, dets in enumerate(frames)])
+
+    filtered, unfiltered = run(FusionConfig(monocular_depth_filter=True)), run(FusionConfig(monocular_depth_filter=False))
+    first = fusion_module._ONE_VIEW_DEPTH_MIN_TRACK_AGE + 1  # frames: the track's creation, then its updates
+    np.testing.assert_array_equal(filtered[:first], unfiltered[:first])
+    assert np.abs(filtered[first:] - unfiltered[first:]).max() > 1e-4
 
 
 def test_a_one_view_track_continues_across_a_move_of_half_its_size() -> None:
