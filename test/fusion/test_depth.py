@@ -288,3 +288,29 @@ def test_triangulated_depth_is_uncertain_along_nearly_parallel_views():
         name="c", frame_id="c", width=640, height=480, camera_matrix=K,
         world_T_camera=look_at(np.array([0.0, 0.8, 0.0]), point[0])),))), point, np.ones((1, 1), bool), pixel_stddev=3.0)
     assert np.isinf(one_view).all()
+
+
+def test_hidden_keypoints_weigh_by_how_much_worse_they_fit():
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.fusion.depth import hidden_weight, occluded_keypoints
+    from hand_pose_ros.tools.synthetic_scenes import WORKSPACE_CENTER, make_rig
+
+    rng = np.random.default_rng(3)
+    cams = CameraArray.from_rig(make_rig(4, rng, distortion=False))
+    points = WORKSPACE_CENTER + rng.normal(0.0, 0.03, (40, 3))  # (N, 3) m world
+    in_cams = cams.to_camera(points)
+    xy = in_cams[..., :2] / in_cams[..., 2:]  # (V, N, 2) exact keypoints
+    hidden = np.zeros((4, 40), bool)
+    hidden[0, :20] = True
+    directions = rng.normal(size=(4, 40, 2))
+    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+    off_px = np.where(hidden, 10.0, 5.0)[..., None] * directions  # hidden keypoints twice as far off
+    noisy = xy + off_px / cams.focal[:, None, None]
+    assert hidden_weight(cams, points, noisy, hidden, ~hidden) == pytest.approx(0.25, rel=1e-6)
+    # As good as the seen ones, or better: full weight; too few to tell: full weight.
+    assert hidden_weight(cams, points, xy + 5.0 * directions / cams.focal[:, None, None], hidden, ~hidden) == 1.0
+    few = np.zeros_like(hidden)
+    few[0, :3] = True
+    assert hidden_weight(cams, points, noisy, few, ~few) == 1.0
+    # Covered: the measured surface in front of the joint by more than the gate; behind is not.
+    assert occluded_keypoints(np.array([0.90, 0.99, 1.10, np.nan]), np.ones(4), 0.02).tolist() == [True, False, False, False]
