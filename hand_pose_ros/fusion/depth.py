@@ -31,7 +31,11 @@ How the fusion uses depth (docs/fusion.md "Depth"):
 4. Several views: the gated joint depths are one more robust residual in the refinement
    (``fusion.refinement.refine_points``), only where the triangulation fixes the joint's
    depth in that camera less well than the measurement (``triangulated_depth_stddev`` against
-   ``joint_depth_stddev``).
+   ``joint_depth_stddev``). And a witness of the views' 2D: where a view's measured surface
+   lies in front of the triangulated joint (``occluded_keypoints``), something covers the
+   joint there and that view's keypoint is the network's guess; it weighs less in the
+   refinement, by how much worse this frame's covered keypoints fit than its seen ones
+   (``hidden_weight``).
 """
 
 from __future__ import annotations
@@ -46,7 +50,7 @@ from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
 __all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "DepthMapError",
            "check_depth", "sample_keypoint_depths", "joint_depths", "joint_depth_stddev", "triangulated_depth_stddev",
-           "fit_depth_scale", "hand_on_depth"]
+           "occluded_keypoints", "hidden_weight", "fit_depth_scale", "hand_on_depth"]
 
 MM_PER_M = 1000.0
 # A window sample needs at least this fraction of valid pixels (else: a hole, no measurement).
@@ -75,6 +79,11 @@ _STEREO_STDDEV_AT_1M_M = 0.005
 # 1σ of the surface-to-joint offset model (metres): the half thicknesses vary by a few mm
 # between hands and with the side of the finger the camera sees.
 _OFFSET_STDDEV_M = 0.004
+# hidden_weight compares medians of at least this many keypoints each: fewer say little.
+_MIN_HIDDEN_SAMPLES = 5
+# ... and never weighs a hidden keypoint at less than this: a keypoint the views put in one
+# place by chance (a median of 0) must not vanish from the fit.
+_MIN_HIDDEN_WEIGHT = 0.01
 # A depth spread below this (metres) is not believed: sensor quantisation and the offset
 # model's own error (a few mm) bound what the measurements can say.
 _MIN_DEPTH_STDDEV_M = 0.002
@@ -257,6 +266,46 @@ def triangulated_depth_stddev(cams: CameraArray, points: np.ndarray, inliers: np
     cov = np.linalg.pinv(np.where(determined[:, None, None], info, np.eye(3)), hermitian=True)  # (N, 3, 3) m²
     var = np.einsum("vi,nij,vj->vn", R[:, 2], cov, R[:, 2])  # (V, N) m²
     return np.where(determined[None], np.sqrt(np.maximum(var, 0.0)), np.inf)
+
+
+def occluded_keypoints(measured_z: np.ndarray, joint_z: np.ndarray, gate_m: np.ndarray | float) -> np.ndarray:
+    """Keypoints whose joint their view does not see: (...,) m measured joint depths at the
+    keypoints (NaN: none), (...,) m the joints' depths in that camera from elsewhere (the other
+    views' triangulation), gate (metres, scalar or (...,)) → (...,) bool.
+
+    True where the measured surface lies in front of the joint by more than the gate:
+    something nearer (the grasped object, another finger, the other hand) covers the joint in
+    that view, so its 2D keypoint is the network's guess of a hidden joint. A surface behind
+    the joint is not (the background past a finger's edge, a hole's neighbours). DexYCB, 8
+    cameras (the 12 depth instants, colour-only triangulation): keypoints whose depth reads
+    3–6 cm in front had a median 2D error of 10.6 px, more than 6 cm 13.0 px, against 4.8 px
+    within ±15 mm (docs/benchmarks.md, "Fifth round").
+    """
+    with np.errstate(invalid="ignore"):
+        return np.asarray(measured_z) < np.asarray(joint_z) - gate_m
+
+
+def hidden_weight(cams: CameraArray, points: np.ndarray, xy: np.ndarray, hidden: np.ndarray, seen: np.ndarray) -> float:
+    """Weight of hidden joints' keypoints against seen ones' in a least-squares fit: (V, N)
+    cameras, (N, 3) m world triangulated points, (V, N, 2) undistorted normalized keypoints,
+    (V, N) bool hidden (``occluded_keypoints``) and seen inlier observations → in (0, 1].
+
+    (median reprojection error of the seen / of the hidden)², at most 1: the information of a
+    keypoint ∝ 1/σ², and how much worse the detector guesses a joint it cannot see is measured
+    on the frame itself, not assumed (DexYCB, 8 cameras: the hidden ones ≈ 2× further off, so ≈
+    ¼; a detector as good on hidden joints as on seen ones keeps 1). 1 when fewer than
+    ``_MIN_HIDDEN_SAMPLES`` hidden or seen keypoints have an error.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cam = cams.to_camera(np.where(np.isfinite(points), points, 0.0))  # (V, N, 3)
+        u = cam[..., :2] / np.where(cam[..., 2:] > 0, cam[..., 2:], np.nan)  # (V, N, 2)
+        error_px = cams.focal[:, None] * np.linalg.norm(u - xy, axis=-1)  # (V, N) px
+    error_px = np.where(np.isfinite(points).all(-1)[None], error_px, np.nan)
+    hidden_px, seen_px = error_px[hidden & np.isfinite(error_px)], error_px[seen & np.isfinite(error_px)]
+    if min(len(hidden_px), len(seen_px)) < _MIN_HIDDEN_SAMPLES:
+        return 1.0
+    ratio = float(np.median(seen_px)) / max(float(np.median(hidden_px)), 1e-12)
+    return float(np.clip(ratio * ratio, _MIN_HIDDEN_WEIGHT, 1.0))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -21,7 +21,8 @@ from hand_pose_ros.fusion.association import epipolar_costs, essential_matrices,
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.fusion.config import FusionConfig
 from hand_pose_ros.fusion.depth_fit import SurfaceFitConfig, fit_hand_to_surface, region_points
-from hand_pose_ros.fusion.depth import hand_on_depth, joint_depth_stddev, joint_depths, triangulated_depth_stddev
+from hand_pose_ros.fusion.depth import (hand_on_depth, hidden_weight, joint_depth_stddev, joint_depths,
+                                       occluded_keypoints, triangulated_depth_stddev)
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
                                             on_keypoint_rays, palm_depth, palm_length)
@@ -297,8 +298,12 @@ class MultiViewFusion:
             bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
             no_track = np.full(len(BONE_INDEX), np.nan)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
-            depth_z = self._observed_depths(frame, group_of, points, tri.inliers)
-            points = refine_points(points, obs, inlier_scores, cams, bones, targets,
+            depth_z, occluded = self._observed_depths(frame, group_of, points, tri.inliers)
+            # A view whose depth shows something in front of the joint does not see it: its
+            # keypoint there is the network's guess of a hidden joint, weighed by how far off
+            # this frame's hidden keypoints are against its seen ones (fusion.depth.hidden_weight).
+            hidden = hidden_weight(cams, points, obs, occluded, tri.inliers & ~occluded)
+            points = refine_points(points, obs, np.where(occluded, hidden, 1.0) * inlier_scores, cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations, depth_z=depth_z,
                                    depth_weight_px_per_mm=cfg.depth_weight_px_per_mm, depth_huber_mm=cfg.depth_huber_mm)
@@ -339,10 +344,14 @@ class MultiViewFusion:
                             groups=kept + new_groups, hints=[hints[g] for g in keep_g] + new_hints)
 
     def _observed_depths(self, frame: FrameInputs, group_of: np.ndarray, points: np.ndarray,
-                         inliers: np.ndarray) -> np.ndarray | None:
+                         inliers: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """Measured joint depths for the refinement: (D,) group of each detection, (G·21, 3) m
         triangulated joints, (A, G·21) inlier views → (A, G·21) m in each active camera (NaN:
-        none), or None when no active view has a depth map.
+        none; None when no active view has a depth map or none agrees), and (A, G·21) bool
+        the inlier views that do not see the joint (``fusion.depth.occluded_keypoints``: their
+        measured surface lies in front of the triangulated joint by more than the gate below,
+        in a view the majority of whose measured joints agree or are hidden so; also with
+        ``depth_weight_px_per_mm`` 0, which only turns the depth residual off).
 
         Depth only enters where it agrees with the colour-only triangulation: a view's joint
         depth counts where the view is an inlier for the joint and the measurement lies within
@@ -357,9 +366,9 @@ class MultiViewFusion:
         measurement's (the better witness).
         """
         cfg = self.config
-        if cfg.depth_weight_px_per_mm == 0 or all(frame.depths[v] is None for v in frame.active):
-            return None
         A, N = inliers.shape
+        if all(frame.depths[v] is None for v in frame.active):
+            return None, np.zeros((A, N), bool)
         measured = np.full((A, N // J, J), np.nan)
         spread = np.full((A, N // J, J), np.nan)
         for d, det in enumerate(frame.dets):
@@ -376,16 +385,22 @@ class MultiViewFusion:
                                                            pixel_stddev=cfg.inlier_threshold_px / _INLIER_SIGMAS)  # (A, N) m
             gate = np.minimum(_DEPTH_GATE_SIGMAS * np.hypot(measured_sigma, triangulated_sigma), cfg.depth_gate_m)
             agree = inliers & (np.abs(measured - z) < gate)  # (A, N)
+            occluded = inliers & occluded_keypoints(measured, z, gate)  # (A, N)
         sampled = (np.isfinite(measured) & inliers).reshape(A, N // J, J).sum(-1)  # (A, G)
         agreeing = agree.reshape(A, N // J, J).sum(-1)
         view_agrees = agreeing >= _MIN_AGREEING_DEPTH_FRACTION * sampled  # (A, G)
         agree &= np.repeat(view_agrees, J, axis=1)
+        # The same vote for the hidden joints, counting them with the agreeing ones: a map whose
+        # joints read mostly behind the hand sees past it (registered at another time or place,
+        # the hand merged into its background) and says nothing of what covers it.
+        covering = agreeing + occluded.reshape(A, N // J, J).sum(-1) >= _MIN_AGREEING_DEPTH_FRACTION * sampled
+        occluded &= np.repeat(covering, J, axis=1)
         # Where the views already fix the joint's depth in this camera better than its depth
         # map can, the measurement adds its bias (the offset model's, the sensor's on skin:
         # 1-2 cm on DexYCB) more than it removes noise: it stays out.
         agree &= triangulated_sigma > measured_sigma
         measured[~agree] = np.nan
-        return measured if np.isfinite(measured).any() else None
+        return (measured if cfg.depth_weight_px_per_mm > 0 and np.isfinite(measured).any() else None), occluded
 
     def _fit_to_depth(self, frame: FrameInputs, d: int, points_camera: np.ndarray,
                       agrees: np.ndarray) -> tuple[np.ndarray, float] | None:

@@ -190,10 +190,10 @@ def _multi_view_scene(seed: int = 5):
     return rig, truth, dets, clean, pixels
 
 
-def _fused(rig, dets, depths):
+def _fused(rig, dets, depths, **config):
     from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 
-    hands = MultiViewFusion(rig, FusionConfig(filter="none")).process(dets, 0.0, depths=depths)
+    hands = MultiViewFusion(rig, FusionConfig(filter="none", **config)).process(dets, 0.0, depths=depths)
     return np.stack([h.keypoints_3d for h in hands])
 
 
@@ -204,18 +204,65 @@ def test_a_view_whose_depth_sees_something_else_does_not_move_the_multi_view_han
     # Camera 0's depth registered at another instant: below a row through the hands' upper
     # joints it reads 8 cm further (the hand merged into what lay behind it), above it the
     # hands as they are. Most joints then disagree with the triangulation; the few that
-    # agree are not evidence: the view's depth is dropped for both hands, not sampled.
+    # agree are not evidence: the view's depth is dropped for both hands, not sampled: the
+    # same hands as with the depth residual off. (What its upper part, as it is, shows of the
+    # hands covering each other may still reweigh camera 0's keypoints of the hidden joints.)
     row = np.quantile(pixels[:, 1], 0.3)
     shifted = clean.copy()
     shifted[int(np.ceil(row)) + 3:] += np.float32(0.08)
     others = [None] * (len(rig) - 1)
-    np.testing.assert_array_equal(_fused(rig, dets, [shifted] + others), colour_only)
+    np.testing.assert_array_equal(_fused(rig, dets, [shifted] + others),
+                                  _fused(rig, dets, [shifted] + others, depth_weight_px_per_mm=0.0))
     # Background only (the hands not in the map at all): nothing enters either.
     background = np.full_like(clean, 1.8)
     np.testing.assert_array_equal(_fused(rig, dets, [background] + others), colour_only)
     # The same view's depth as it should be does enter the refinement.
     with_depth = _fused(rig, dets, [clean] + others)
     assert np.abs(with_depth - colour_only).max() > 1e-5
+
+
+def _covered(rig, dets, clean, truth, joints, shift_px: float):
+    """Camera 0 with an occluder 8 cm in front of hand 0's ``joints`` and those keypoints moved
+    by ``shift_px`` (the detector's guess of joints it cannot see): (detections, depth maps)."""
+    import dataclasses
+
+    from hand_pose_ros.fusion.camera import CameraArray
+
+    cams = CameraArray.from_rig(rig)
+    true_px = cams.project(truth[0])[0]  # (21, 2) hand 0 in camera 0
+    k = int(np.argmin([np.nanmean(np.linalg.norm(d.keypoints_2d - true_px, axis=1)) for d in dets[0]]))
+    keypoints = dets[0][k].keypoints_2d.copy()
+    keypoints[joints] += shift_px
+    covered = [list(view) for view in dets]
+    covered[0][k] = dataclasses.replace(dets[0][k], keypoints_2d=keypoints)
+    depth = clean.copy()
+    ys, xs = np.mgrid[: depth.shape[0], : depth.shape[1]]
+    for j in joints:
+        for centre in (true_px[j], keypoints[j]):
+            depth[np.hypot(xs - centre[0], ys - centre[1]) < 8] = cams.to_camera(truth[0, j][None])[0, 0, 2] - 0.08
+    return covered, [depth] + [None] * (len(rig) - 1)
+
+
+def test_depth_shows_which_views_keypoints_guess_a_hidden_joint():
+    from hand_pose_ros.keypoints import HandKeypoint as K
+
+    rig, truth, dets, clean, _ = _multi_view_scene()
+    hidden = [int(j) for j in (K.INDEX_FINGER_PIP, K.INDEX_FINGER_DIP, K.INDEX_FINGER_TIP,
+                               K.MIDDLE_FINGER_PIP, K.MIDDLE_FINGER_DIP, K.MIDDLE_FINGER_TIP)]
+
+    def error(hands: np.ndarray) -> float:  # hand 0's hidden joints, metres
+        match = int(np.argmin(np.nanmean(np.linalg.norm(hands - truth[0], axis=-1), 1)))
+        return float(np.mean(np.linalg.norm(hands[match, hidden] - truth[0, hidden], axis=-1)))
+
+    # Camera 0 guesses the covered joints 15 px off; its depth shows them covered: they weigh less.
+    guessed, depths = _covered(rig, dets, clean, truth, hidden, 15.0)
+    colour_only = error(_fused(rig, guessed, None))
+    witnessed = error(_fused(rig, guessed, depths, depth_weight_px_per_mm=0.0))  # the witness alone
+    assert witnessed < 0.8 * colour_only, (colour_only, witnessed)
+    # Covered but as well placed as the seen ones: the frame's errors say so, little changes.
+    placed, depths = _covered(rig, dets, clean, truth, hidden, 0.0)
+    moved = _fused(rig, placed, depths, depth_weight_px_per_mm=0.0) - _fused(rig, placed, None)
+    assert np.abs(moved).max() < 1e-3, np.abs(moved).max()
 
 
 def test_triangulated_depth_is_uncertain_along_nearly_parallel_views():
@@ -241,3 +288,29 @@ def test_triangulated_depth_is_uncertain_along_nearly_parallel_views():
         name="c", frame_id="c", width=640, height=480, camera_matrix=K,
         world_T_camera=look_at(np.array([0.0, 0.8, 0.0]), point[0])),))), point, np.ones((1, 1), bool), pixel_stddev=3.0)
     assert np.isinf(one_view).all()
+
+
+def test_hidden_keypoints_weigh_by_how_much_worse_they_fit():
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.fusion.depth import hidden_weight, occluded_keypoints
+    from hand_pose_ros.tools.synthetic_scenes import WORKSPACE_CENTER, make_rig
+
+    rng = np.random.default_rng(3)
+    cams = CameraArray.from_rig(make_rig(4, rng, distortion=False))
+    points = WORKSPACE_CENTER + rng.normal(0.0, 0.03, (40, 3))  # (N, 3) m world
+    in_cams = cams.to_camera(points)
+    xy = in_cams[..., :2] / in_cams[..., 2:]  # (V, N, 2) exact keypoints
+    hidden = np.zeros((4, 40), bool)
+    hidden[0, :20] = True
+    directions = rng.normal(size=(4, 40, 2))
+    directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+    off_px = np.where(hidden, 10.0, 5.0)[..., None] * directions  # hidden keypoints twice as far off
+    noisy = xy + off_px / cams.focal[:, None, None]
+    assert hidden_weight(cams, points, noisy, hidden, ~hidden) == pytest.approx(0.25, rel=1e-6)
+    # As good as the seen ones, or better: full weight; too few to tell: full weight.
+    assert hidden_weight(cams, points, xy + 5.0 * directions / cams.focal[:, None, None], hidden, ~hidden) == 1.0
+    few = np.zeros_like(hidden)
+    few[0, :3] = True
+    assert hidden_weight(cams, points, noisy, few, ~few) == 1.0
+    # Covered: the measured surface in front of the joint by more than the gate; behind is not.
+    assert occluded_keypoints(np.array([0.90, 0.99, 1.10, np.nan]), np.ones(4), 0.02).tolist() == [True, False, False, False]
