@@ -37,6 +37,7 @@ from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
 from hand_pose_ros.checks import check_choice, check_number
 from hand_pose_ros.fusion.camera import CameraArray
+from hand_pose_ros.keypoints import BONES
 from hand_pose_ros.types import HandDetection2D
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ _MEDIAN_EFFICIENCY = float(np.sqrt(np.pi / 2.0))
 # refinement's error, estimated from one sample, so 2 keeps out of the file the corrections
 # the refinement cannot tell from its own error.
 _ESTABLISHED_FACTOR = 2.0
+
+# A bone's length scatter (``_bone_scatter``) counts from this many frames on.
+_MIN_BONE_FRAMES = 5
 
 # Per-detection nuisance transforms of ``bundle_adjust`` (``HandRefinementConfig.offsets``).
 OFFSETS = ("none", "shift", "similarity")
@@ -130,6 +134,9 @@ class HandRefinementConfig:
     systematic: bool = False
     offsets: str = "none"
     similarity_sigma: float = 0.05
+    bones: bool = False
+    bone_sigma_m: float = 0.004
+    bone_correlated: bool = True
 
     def __post_init__(self) -> None:
         BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
@@ -181,7 +188,8 @@ class HandRefinementResult:
 class _Observations:
     """camera, point, detection (M,) int per observation (detection: a running number per matched
     view detection); pixels (M, 2) px; points (P, 3) m world, their frame (P,) int (a running
-    number over the frames used)."""
+    number over the frames used), keypoint (P,) int (``HandKeypoint``) and track (P,) int (the
+    fused hand's ``track_id``)."""
 
     camera: np.ndarray
     point: np.ndarray
@@ -189,12 +197,15 @@ class _Observations:
     pixels: np.ndarray
     points: np.ndarray
     point_frame: np.ndarray
+    point_joint: np.ndarray
+    point_track: np.ndarray
 
     def subset(self, use: np.ndarray) -> _Observations:
         """The observations in ``use`` (M,) bool, their points renumbered."""
         kept, point = np.unique(self.point[use], return_inverse=True)
         return _Observations(camera=self.camera[use], point=point, detection=self.detection[use],
-                             pixels=self.pixels[use], points=self.points[kept], point_frame=self.point_frame[kept])
+                             pixels=self.pixels[use], points=self.points[kept], point_frame=self.point_frame[kept],
+                             point_joint=self.point_joint[kept], point_track=self.point_track[kept])
 
 
 def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
@@ -204,7 +215,7 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
 
     cameras = CameraArray.from_rig(rig)
     fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
-    cam_idx, pt_idx, pix, det_idx, points, point_frame = [], [], [], [], [], []
+    cam_idx, pt_idx, pix, det_idx, points, point_frame, point_joint, point_track = [], [], [], [], [], [], [], []
     used_frames = 0
     for stamp, views in frames:
         hands = [h for h in fusion.process(views, stamp) if not h.monocular]
@@ -234,11 +245,14 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
                 det_idx.append(numbers[(int(v), int(h))])
             points.append(xyz[h, j])
             point_frame.append(used_frames)
+            point_joint.append(j)
+            point_track.append(hands[h].track_id)
         used_frames += 1
     as_int = lambda values: np.array(values, np.int64)  # noqa: E731 (empty lists stay integer arrays)
     return _Observations(camera=as_int(cam_idx), point=as_int(pt_idx), detection=as_int(det_idx),
                          pixels=np.array(pix, np.float64).reshape(-1, 2), points=np.array(points, np.float64).reshape(-1, 3),
-                         point_frame=as_int(point_frame)), used_frames
+                         point_frame=as_int(point_frame), point_joint=as_int(point_joint),
+                         point_track=as_int(point_track)), used_frames
 
 
 def _inliers(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray) -> np.ndarray:
@@ -376,6 +390,27 @@ def _offset_priors(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
     return priors
 
 
+def _skeleton(obs: _Observations, config: HandRefinementConfig) -> dict[str, np.ndarray]:
+    """The rigid-skeleton terms of ``bundle_adjust``: every bone (``keypoints.BONES``) whose two
+    joints are points of the same hand in the same frame, one shared length per track and bone."""
+    key = {(int(f), int(t), int(j)): p for p, (f, t, j) in
+           enumerate(zip(obs.point_frame, obs.point_track, obs.point_joint))}
+    pairs, index, group = [], [], []
+    lengths: dict[tuple[int, int], int] = {}
+    for (f, t, j), p in key.items():
+        for b, (parent, child) in enumerate(BONES):
+            if child == j and (f, t, parent) in key:
+                pairs.append((key[(f, t, parent)], p))
+                index.append(lengths.setdefault((t, b), len(lengths)))
+                group.append((f, t))
+    pairs_arr = np.array(pairs, np.int64).reshape(-1, 2)
+    sigma = np.full(len(pairs), config.bone_sigma_m)
+    if config.bone_correlated and len(pairs):
+        _, inverse, counts = np.unique(np.array(group), axis=0, return_inverse=True, return_counts=True)
+        sigma = sigma * np.sqrt(counts[inverse.reshape(-1)])
+    return {"bone_pairs": pairs_arr, "bone_index": np.array(index, np.int64), "bone_sigma_m": sigma}
+
+
 def _trim(residuals_px: np.ndarray, det_idx: np.ndarray, pt_idx: np.ndarray, num_points: int) -> np.ndarray:
     """(M, 2) residuals with a refined calibration → (M,) bool kept: a detection whose median
     residual exceeds ``_OUTLIER_FACTOR`` × the median over all detections is dropped (after a
@@ -417,9 +452,10 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         # Offsets likewise from a refined round on (a moved camera's parallax is not wander).
         offsets = _offset_priors(residuals, obs.camera, obs.detection, keep, len(cameras), config) \
             if config.offsets != "none" and round_ > 0 else {}
+        skeleton = _skeleton(obs, config) if config.bones else {}
         after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
                               fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
-                              config=bundle, weights=weights, hold_mean_focal=True, **offsets)
+                              config=bundle, weights=weights, hold_mean_focal=True, **offsets, **skeleton)
         residuals, structure = after.residuals_px, after.points
         if round_ + 1 < config.rounds:
             keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
@@ -438,6 +474,21 @@ def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig)
         mine = obs.camera == v
         per_camera.append(np.median([np.median(norm[mine & (obs.detection == d)]) for d in np.unique(obs.detection[mine])]))
     return float(np.mean(per_camera))
+
+
+def _bone_scatter(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
+    """Mean over a track's bones of the relative scatter (standard deviation / mean) of each
+    bone's length over the frames, joints re-fitted with ``cameras`` fixed: a hand keeps its
+    bone lengths while it moves and turns, which a wrong camera pose breaks (its triangulation
+    stretches space differently in different places), so a right calibration gives the smaller
+    scatter. NaN when no bone is seen in ``_MIN_BONE_FRAMES`` frames."""
+    points, _ = _fit_joints(cameras, obs, bundle)
+    skeleton = _skeleton(obs, dataclasses.replace(HandRefinementConfig(), bone_correlated=False))
+    pairs, index = skeleton["bone_pairs"], skeleton["bone_index"]
+    length = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)  # (E,) m
+    scatter = [length[index == k].std() / length[index == k].mean() for k in np.unique(index)
+               if (index == k).sum() >= _MIN_BONE_FRAMES]
+    return float(np.mean(scatter)) if scatter else float("nan")
 
 
 def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
