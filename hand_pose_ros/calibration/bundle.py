@@ -179,6 +179,9 @@ def bundle_adjust(
     offset_sigma_px: np.ndarray | None = None,
     similarity_sigma: np.ndarray | None = None,
     hold_mean_focal: bool = False,
+    bone_pairs: np.ndarray | None = None,
+    bone_index: np.ndarray | None = None,
+    bone_sigma_m: np.ndarray | None = None,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -222,6 +225,15 @@ def bundle_adjust(
             their distance, every focal length × s and the structure × 1/s about its centre
             project alike, so points without a known size cannot tell the focal lengths' common
             scale, only their ratios.
+        bone_pairs: (E, 2) int rows of ``points`` joined by a bone (free-point problems): with
+            ``bone_index`` and ``bone_sigma_m`` each gets the residual (|X_a − X_b| − L_k) / σ_e
+            against a free length L_k (k = ``bone_index[e]``, started at the median of its
+            initial lengths), in the units of the weighted pixel residuals: one hand's bones keep
+            their lengths in every frame, which a wrong camera pose breaks as the hand moves and
+            turns (its triangulation stretches space differently in different places), while the
+            free lengths leave the scale to the other gauge terms.
+        bone_index: (E,) int in [0, L), the length each bone shares (one per hand and bone).
+        bone_sigma_m: (E,) > 0 1σ of a bone's length about its shared length, metres.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -259,6 +271,22 @@ def bundle_adjust(
         perpendicular = np.stack([-about[:, 1], about[:, 0]], 1)  # J (pixel − c), J = 90° turn
         prior_sigma = np.repeat(offset_sigma, 2) if sim_sigma is None else \
             np.stack([offset_sigma, offset_sigma, sim_sigma, sim_sigma], 1).reshape(-1)  # (n_offset,)
+    n_bone = 0
+    if bone_pairs is not None:
+        if points is None or bone_index is None or bone_sigma_m is None:
+            raise ValueError("bundle_adjust: bone_pairs needs free points, bone_index and bone_sigma_m")
+        bone_pairs = check_shape("bone_pairs", np.asarray(bone_pairs, np.int64), (None, 2), "bundle_adjust")
+        E = bone_pairs.shape[0]
+        bone_index = check_shape("bone_index", np.asarray(bone_index, np.int64), (E,), "bundle_adjust")
+        bone_sigma = check_shape("bone_sigma_m", np.asarray(bone_sigma_m, np.float64), (E,), "bundle_adjust")
+        if E and (bone_index.min() < 0 or not (bone_sigma > 0).all() or bone_pairs.min() < 0
+                  or bone_pairs.max() >= np.asarray(points).shape[0]):
+            raise ValueError("bundle_adjust: bone_pairs must index points, bone_index be >= 0 and bone_sigma_m > 0")
+        n_bone = int(bone_index.max()) + 1 if E else 0
+        start = np.asarray(points, np.float64)
+        initial = np.linalg.norm(start[bone_pairs[:, 0]] - start[bone_pairs[:, 1]], axis=1)  # (E,) m
+        length0 = np.array([np.median(initial[bone_index == k]) if (bone_index == k).any() else 0.0
+                            for k in range(n_bone)])
     free = np.flatnonzero(~fixed)
     slot = np.full(V, -1)
     slot[free] = np.arange(free.size)
@@ -291,12 +319,15 @@ def bundle_adjust(
     n_focal = int(refined.sum())
     hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0,
-                         np.zeros(n_offset)])
+                         np.zeros(n_offset), length0 if n_bone else np.zeros(0)])
     n_structure = structure0.size
     arrays = cameras
     base_T = cameras.camera_T_world.copy()
     centre0 = cameras.centers
     scale0 = float(np.linalg.norm(centre0[scale_pair[0]] - centre0[scale_pair[1]])) if scale_pair else 0.0
+
+    first_offset = x0.size - n_offset - n_bone
+    first_bone = x0.size - n_bone
 
     def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cam_T = base_T.copy()
@@ -330,7 +361,7 @@ def bundle_adjust(
 
     def offsets(x: np.ndarray) -> np.ndarray:
         """(M, 2) px each observation's share of its detection's nuisance transform."""
-        o = x[x.size - n_offset :].reshape(-1, n_per_det)[detection_index]  # (M, 2 or 4)
+        o = x[first_offset:first_bone].reshape(-1, n_per_det)[detection_index]  # (M, 2 or 4)
         shift = o[:, :2]
         if n_per_det == 4:
             shift = shift + o[:, 2:3] * about + o[:, 3:4] * perpendicular
@@ -351,9 +382,13 @@ def bundle_adjust(
             ratio = np.linalg.norm(centres[0] - centres[1]) / scale0 - 1.0
             parts.append([_SCALE_PRIOR_PX * ratio])
         if n_offset:
-            parts.append(x[x.size - n_offset :] / prior_sigma)
+            parts.append(x[first_offset:first_bone] / prior_sigma)
         if hold_focal:
             parts.append([_SCALE_PRIOR_PX * x[n_cam : n_cam + n_focal].mean()])
+        if n_bone:
+            joints = x[n_cam + n_focal : n_cam + n_focal + n_structure].reshape(-1, 3)
+            length = np.linalg.norm(joints[bone_pairs[:, 0]] - joints[bone_pairs[:, 1]], axis=1)  # (E,) m
+            parts.append((length - x[first_bone:][bone_index]) / bone_sigma)
         return np.concatenate(parts)
 
     # Sparsity: each observation's two rows depend on its camera's pose (and focal) and its structure block.
@@ -372,7 +407,6 @@ def bundle_adjust(
     for k in range(block):
         rows.append(obs_rows)
         cols.append(n_cam + n_focal + block * owner[obs_of_row] + k)
-    first_offset = x0.size - n_offset
     if n_offset:
         # Each observation row depends on its detection's transform (x row: b_x, s, θ; y row:
         # b_y, s, θ — all listed, the pattern only needs to cover them).
@@ -399,6 +433,16 @@ def bundle_adjust(
         rows.append(n_rows + np.arange(n_offset))
         cols.append(first_offset + np.arange(n_offset))
         n_rows += n_offset
+    if n_bone:
+        # A bone's row depends on its two joints' coordinates and its shared length.
+        bone_rows = n_rows + np.arange(len(bone_pairs))
+        for end in range(2):
+            for k in range(3):
+                rows.append(bone_rows)
+                cols.append(n_cam + n_focal + 3 * bone_pairs[:, end] + k)
+        rows.append(bone_rows)
+        cols.append(first_bone + bone_index)
+        n_rows += len(bone_pairs)
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
     sparsity = scipy.sparse.coo_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_rows, x0.size)).tocsr()
     result = least_squares(
@@ -417,7 +461,7 @@ def bundle_adjust(
         points=s.reshape(-1, 3) if points is not None else None,
         world_T_board=vector_to_pose(s.reshape(-1, 6)) if points is None else None,
         residuals_px=final,
-        offsets=result.x[first_offset:].reshape(-1, n_per_det) if n_offset else None,
+        offsets=result.x[first_offset:first_bone].reshape(-1, n_per_det) if n_offset else None,
         success=bool(result.success),
         message=str(result.message),
         evaluations=int(result.nfev),

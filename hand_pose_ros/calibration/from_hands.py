@@ -37,6 +37,7 @@ from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
 from hand_pose_ros.checks import check_choice, check_number
 from hand_pose_ros.fusion.camera import CameraArray
+from hand_pose_ros.keypoints import BONES
 from hand_pose_ros.types import HandDetection2D
 
 logger = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ _MEDIAN_EFFICIENCY = float(np.sqrt(np.pi / 2.0))
 # refinement's error, estimated from one sample, so 2 keeps out of the file the corrections
 # the refinement cannot tell from its own error.
 _ESTABLISHED_FACTOR = 2.0
+
+# A bone's length scatter (``_bone_scatter``) counts from this many frames on.
+_MIN_BONE_FRAMES = 5
 
 # Per-detection nuisance transforms of ``bundle_adjust`` (``HandRefinementConfig.offsets``).
 OFFSETS = ("none", "shift", "similarity")
@@ -106,6 +110,15 @@ class HandRefinementConfig:
             detection's centre, prior ``similarity_sigma``). Off by default: on DexYCB mustard
             no gain (seeds 1 / 2: 20.7 / 24.3 mm with shifts against 20.1 / 23.3 without;
             ``docs/benchmarks.md``, fourth round).
+        bones: a rigid skeleton in every adjustment (``bundle_adjust(bone_pairs=…)``): each
+            tracked hand keeps one length per bone (``keypoints.BONES``) over all its frames,
+            each frame's bone held to it with ``bone_sigma_m``. A wrong camera pose stretches
+            the triangulated hand differently where it moves and turns, while the detector's
+            per-view 2D biases, which pixels cannot tell from a turned camera, do not have to
+            keep the bones' lengths. Off by default (``docs/benchmarks.md``, fifth round).
+        bone_sigma_m: 1σ of a bone's length in one frame about its hand's: the joints'
+            triangulation noise (3–6 px keypoints at ≈ 0.8 m, f ≈ 600 px: 4–8 mm per view,
+            ≈ 2–3 mm per joint from several views; a bone is a difference of two joints).
         similarity_sigma: 1σ of a detection's relative scale and rotation (radians) with
             ``offsets="similarity"`` (the detector's per-detection image scale varies by 2–12 %).
     """
@@ -130,6 +143,8 @@ class HandRefinementConfig:
     systematic: bool = False
     offsets: str = "none"
     similarity_sigma: float = 0.05
+    bones: bool = False
+    bone_sigma_m: float = 0.004
 
     def __post_init__(self) -> None:
         BundleConfig(loss=self.loss, loss_scale_px=self.loss_scale_px)  # validates both
@@ -142,6 +157,7 @@ class HandRefinementConfig:
         check_number(f"{name}.folds", self.folds, integer=True, low=0)
         check_choice(f"{name}.offsets", self.offsets, OFFSETS)
         check_number(f"{name}.similarity_sigma", self.similarity_sigma, low=0.0, low_open=True)
+        check_number(f"{name}.bone_sigma_m", self.bone_sigma_m, low=0.0, low_open=True)
         for field in ("min_frames", "min_joints_per_camera", "max_evaluations", "rounds"):
             check_number(f"{name}.{field}", getattr(self, field), integer=True, low=1)
 
@@ -157,7 +173,9 @@ class HandRefinementResult:
     not_applied: camera → why its correction was not applied and it was kept as given (not well
     above its uncertainty, ``_established``);
     held_out_px: per part of the recording, (held-out error of the input, of the refinement
-    fitted on the other parts), px (``_held_out_px``); uncertainty_deg / uncertainty_mm (V,):
+    fitted on the other parts), px (``_held_out_px``); held_out_bones: the same for the held-out
+    hands' relative bone-length scatter (``_bone_scatter``: a 3D check, reported, not a condition
+    of acceptance); uncertainty_deg / uncertainty_mm (V,):
     half the largest disagreement between the parts' own refinements of each camera (about the
     refinement's error; a correction not well above it is not earned), 0 without parts."""
 
@@ -172,6 +190,7 @@ class HandRefinementResult:
     focal_change: np.ndarray
     not_refined: dict[str, str]
     held_out_px: tuple[tuple[float, float], ...] = ()
+    held_out_bones: tuple[tuple[float, float], ...] = ()
     uncertainty_deg: np.ndarray | None = None
     uncertainty_mm: np.ndarray | None = None
     not_applied: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -181,7 +200,8 @@ class HandRefinementResult:
 class _Observations:
     """camera, point, detection (M,) int per observation (detection: a running number per matched
     view detection); pixels (M, 2) px; points (P, 3) m world, their frame (P,) int (a running
-    number over the frames used)."""
+    number over the frames used), keypoint (P,) int (``HandKeypoint``) and track (P,) int (the
+    fused hand's ``track_id``)."""
 
     camera: np.ndarray
     point: np.ndarray
@@ -189,12 +209,15 @@ class _Observations:
     pixels: np.ndarray
     points: np.ndarray
     point_frame: np.ndarray
+    point_joint: np.ndarray
+    point_track: np.ndarray
 
     def subset(self, use: np.ndarray) -> _Observations:
         """The observations in ``use`` (M,) bool, their points renumbered."""
         kept, point = np.unique(self.point[use], return_inverse=True)
         return _Observations(camera=self.camera[use], point=point, detection=self.detection[use],
-                             pixels=self.pixels[use], points=self.points[kept], point_frame=self.point_frame[kept])
+                             pixels=self.pixels[use], points=self.points[kept], point_frame=self.point_frame[kept],
+                             point_joint=self.point_joint[kept], point_track=self.point_track[kept])
 
 
 def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[HandDetection2D]]]],
@@ -204,7 +227,7 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
 
     cameras = CameraArray.from_rig(rig)
     fusion = MultiViewFusion(rig, FusionConfig(filter="none", monocular=False))
-    cam_idx, pt_idx, pix, det_idx, points, point_frame = [], [], [], [], [], []
+    cam_idx, pt_idx, pix, det_idx, points, point_frame, point_joint, point_track = [], [], [], [], [], [], [], []
     used_frames = 0
     for stamp, views in frames:
         hands = [h for h in fusion.process(views, stamp) if not h.monocular]
@@ -234,11 +257,14 @@ def _observations(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[Hand
                 det_idx.append(numbers[(int(v), int(h))])
             points.append(xyz[h, j])
             point_frame.append(used_frames)
+            point_joint.append(j)
+            point_track.append(hands[h].track_id)
         used_frames += 1
     as_int = lambda values: np.array(values, np.int64)  # noqa: E731 (empty lists stay integer arrays)
     return _Observations(camera=as_int(cam_idx), point=as_int(pt_idx), detection=as_int(det_idx),
                          pixels=np.array(pix, np.float64).reshape(-1, 2), points=np.array(points, np.float64).reshape(-1, 3),
-                         point_frame=as_int(point_frame)), used_frames
+                         point_frame=as_int(point_frame), point_joint=as_int(point_joint),
+                         point_track=as_int(point_track)), used_frames
 
 
 def _inliers(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray) -> np.ndarray:
@@ -376,6 +402,22 @@ def _offset_priors(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
     return priors
 
 
+def _skeleton(obs: _Observations, config: HandRefinementConfig) -> dict[str, np.ndarray]:
+    """The rigid-skeleton terms of ``bundle_adjust``: every bone (``keypoints.BONES``) whose two
+    joints are points of the same hand in the same frame, one shared length per track and bone."""
+    key = {(int(f), int(t), int(j)): p for p, (f, t, j) in
+           enumerate(zip(obs.point_frame, obs.point_track, obs.point_joint))}
+    pairs, index = [], []
+    lengths: dict[tuple[int, int], int] = {}
+    for (f, t, j), p in key.items():
+        for b, (parent, child) in enumerate(BONES):
+            if child == j and (f, t, parent) in key:
+                pairs.append((key[(f, t, parent)], p))
+                index.append(lengths.setdefault((t, b), len(lengths)))
+    return {"bone_pairs": np.array(pairs, np.int64).reshape(-1, 2), "bone_index": np.array(index, np.int64),
+            "bone_sigma_m": np.full(len(pairs), config.bone_sigma_m)}
+
+
 def _trim(residuals_px: np.ndarray, det_idx: np.ndarray, pt_idx: np.ndarray, num_points: int) -> np.ndarray:
     """(M, 2) residuals with a refined calibration → (M,) bool kept: a detection whose median
     residual exceeds ``_OUTLIER_FACTOR`` × the median over all detections is dropped (after a
@@ -417,9 +459,10 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         # Offsets likewise from a refined round on (a moved camera's parallax is not wander).
         offsets = _offset_priors(residuals, obs.camera, obs.detection, keep, len(cameras), config) \
             if config.offsets != "none" and round_ > 0 else {}
+        skeleton = _skeleton(obs, config) if config.bones else {}
         after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
                               fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
-                              config=bundle, weights=weights, hold_mean_focal=True, **offsets)
+                              config=bundle, weights=weights, hold_mean_focal=True, **offsets, **skeleton)
         residuals, structure = after.residuals_px, after.points
         if round_ + 1 < config.rounds:
             keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
@@ -440,17 +483,34 @@ def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig)
     return float(np.mean(per_camera))
 
 
+def _bone_scatter(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
+    """Mean over a track's bones of the relative scatter (standard deviation / mean) of each
+    bone's length over the frames, joints re-fitted with ``cameras`` fixed: a hand keeps its
+    bone lengths while it moves and turns, which a wrong camera pose breaks (its triangulation
+    stretches space differently in different places), so a right calibration gives the smaller
+    scatter. NaN when no bone is seen in ``_MIN_BONE_FRAMES`` frames."""
+    points, _ = _fit_joints(cameras, obs, bundle)
+    skeleton = _skeleton(obs, HandRefinementConfig())
+    pairs, index = skeleton["bone_pairs"], skeleton["bone_index"]
+    length = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)  # (E,) m
+    scatter = [length[index == k].std() / length[index == k].mean() for k in np.unique(index)
+               if (index == k).sum() >= _MIN_BONE_FRAMES]
+    return float(np.mean(scatter)) if scatter else float("nan")
+
+
 def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
                     scale_pair: tuple[int, int] | None,
-                    config: HandRefinementConfig) -> tuple[list[tuple[float, float]], np.ndarray]:
+                    config: HandRefinementConfig
+                    ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], np.ndarray]:
     """Per fold of consecutive frames: (held-out error of the input, of the refinement fitted on
-    the other frames), px; and (F, V, 4, 4) those refinements' camera poses. Consecutive blocks,
+    the other frames), px; the same for the held-out hands' bone-length scatter
+    (``_bone_scatter``, relative); and (F, V, 4, 4) those refinements' camera poses. Consecutive blocks,
     not interleaved frames: neighbouring frames share their detection errors (tracking), so only
     another part of the motion tests a refinement."""
     bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
     frames = obs.point_frame[obs.point]  # (M,)
     edges = np.linspace(0, frames.max() + 1, config.folds + 1)
-    out, poses = [], []
+    out, bones, poses = [], [], []
     for k in range(config.folds):
         held = (frames >= edges[k]) & (frames < edges[k + 1])
         train, test = obs.subset(~held), obs.subset(held & keep)
@@ -459,8 +519,9 @@ def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, 
         fitted, _ = _adjust(cameras, train, keep[~held], fixed, scale_pair, config)
         refined = dataclasses.replace(cameras, camera_T_world=fitted.camera_T_world, K=fitted.K)
         out.append((_held_out_px(cameras, test, bundle), _held_out_px(refined, test, bundle)))
+        bones.append((_bone_scatter(cameras, test, bundle), _bone_scatter(refined, test, bundle)))
         poses.append(fitted.camera_T_world)
-    return out, np.array(poses).reshape(-1, len(cameras), 4, 4)
+    return out, bones, np.array(poses).reshape(-1, len(cameras), 4, 4)
 
 
 def _disagreement(poses: np.ndarray, use: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -548,8 +609,8 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         # No prior to hold the gauge: the reference camera and its distance to the farthest one do.
         fixed[reference] = True
         scale_pair = (reference, farthest)
-    held_out, part_poses = _cross_validate(cameras, obs, keep, fixed, scale_pair, config) \
-        if config.folds > 1 else ([], np.zeros((0, V, 4, 4)))
+    held_out, held_out_bones, part_poses = _cross_validate(cameras, obs, keep, fixed, scale_pair, config) \
+        if config.folds > 1 else ([], [], np.zeros((0, V, 4, 4)))
     worse = [(a, b) for a, b in held_out if not b < (1.0 - config.min_improvement) * a]
     if worse:
         raise RefinementRefused(
@@ -604,6 +665,7 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         focal_change=K[:, 0, 0] / cameras.K[:, 0, 0] - 1.0,
         not_refined={rig.names[v]: r for v, r in enumerate(reasons) if r},
         held_out_px=tuple(held_out),
+        held_out_bones=tuple(held_out_bones),
         uncertainty_deg=uncertainty_deg,
         uncertainty_mm=uncertainty_mm,
         not_applied=not_applied,

@@ -2,7 +2,7 @@
 
     hand-pose-ros calibrate board --images DIR --squares 7x5 --square-size 0.04 --marker-size 0.03 \\
         --dictionary DICT_5X5_100 [--intrinsics CALIB] [--fisheye] [--world board:FILE] --out calibration.yaml
-    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] --out refined.yaml
+    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] [--bones] --out refined.yaml
 
 The report (per camera) goes to standard error and to ``<out>.report.txt``; ``calibrate board``
 also writes ``<out>.png``: the cameras and board poses in 3D (docs/calibration.md).
@@ -53,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hands.add_argument("--offsets", default="none", choices=("none", "shift", "similarity"),
                        help="per-detection nuisance transforms absorbing the detector's offsets "
                             "(HandRefinementConfig.offsets; docs/calibration.md; default none)")
+    hands.add_argument("--bones", action="store_true",
+                       help="a rigid skeleton: each hand keeps its bone lengths over the recording "
+                            "(HandRefinementConfig.bones; docs/calibration.md)")
     hands.add_argument("--reference", help="camera held fixed during the adjustment (default: the first)")
     hands.add_argument("--out", required=True, help="refined calibration YAML to write")
 
@@ -296,7 +299,7 @@ def _hands(args: argparse.Namespace) -> int:
         else:
             frames = read_detections(args.detections, rig.names)
         config = HandRefinementConfig(refine_focal=args.refine_focal, reference_camera=args.reference,
-                                      systematic=args.systematic, offsets=args.offsets)
+                                      systematic=args.systematic, offsets=args.offsets, bones=args.bones)
         result = refine_from_hands(rig, frames, config)
     except (OSError, ValueError) as exc:
         print(f"hand-pose-ros calibrate hands: {exc}", file=sys.stderr)
@@ -315,6 +318,9 @@ def _hands(args: argparse.Namespace) -> int:
     if result.held_out_px:
         lines.append("held-out error (median over detections, px; fitted on the other frames), input → refined: "
                      + ", ".join(f"{a:.2f} → {b:.2f}" for a, b in result.held_out_px))
+    if result.held_out_bones:
+        lines.append("held-out hands' bone-length scatter (std / mean over the frames, %), input → refined: "
+                     + ", ".join(f"{100 * a:.1f} → {100 * b:.1f}" for a, b in result.held_out_bones))
     _write_report(out, lines)
     return 0
 

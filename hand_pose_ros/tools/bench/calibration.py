@@ -41,6 +41,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="HandRefinementConfig.systematic: down-weight cameras whose offsets wander")
     parser.add_argument("--offsets", default="none", choices=("none", "shift", "similarity"),
                         help="HandRefinementConfig.offsets: per-detection nuisance transforms (default none)")
+    parser.add_argument("--bones", action="store_true",
+                        help="HandRefinementConfig.bones: each hand keeps its bone lengths over the recording")
 
 
 def load_dexycb_sequence(folder: str | pathlib.Path):
@@ -200,7 +202,8 @@ def run(args: argparse.Namespace) -> int:
     # Cameras with a detection in the sequence: only their poses matter to the fused hands, and
     # only they enter the similarity of the gauge-free figures.
     seen = np.array([any(views[v] for _, views in detections) for v in range(len(rig))])
-    config = HandRefinementConfig(refine_focal=args.refine_focal, systematic=args.systematic, offsets=args.offsets)
+    config = HandRefinementConfig(refine_focal=args.refine_focal, systematic=args.systematic, offsets=args.offsets,
+                                  bones=args.bones)
     print(f"DexYCB mustard, {len(rig)} cameras, {len(frames)} frames; every camera disturbed by "
           f"{args.rotation_deg}° and {args.translation_mm} mm; 8-view MPJPE (mm) vs MANO joints")
     print("kept gauge: in the evaluated file's first-camera frame (the refinement keeps the input's world frame and "
