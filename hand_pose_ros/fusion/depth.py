@@ -296,6 +296,9 @@ def hidden_weight(cams: CameraArray, points: np.ndarray, xy: np.ndarray, hidden:
     ¼; a detector as good on hidden joints as on seen ones keeps 1). 1 when fewer than
     ``_MIN_HIDDEN_SAMPLES`` hidden or seen keypoints have an error.
     """
+    # Most frames have no hidden keypoints (no depth, or nothing covers the hand): no projection.
+    if np.count_nonzero(hidden) < _MIN_HIDDEN_SAMPLES:
+        return 1.0
     with np.errstate(invalid="ignore", divide="ignore"):
         cam = cams.to_camera(np.where(np.isfinite(points), points, 0.0))  # (V, N, 3)
         u = cam[..., :2] / np.where(cam[..., 2:] > 0, cam[..., 2:], np.nan)  # (V, N, 2)
