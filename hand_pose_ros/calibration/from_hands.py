@@ -55,7 +55,7 @@ _MEDIAN_EFFICIENCY = float(np.sqrt(np.pi / 2.0))
 # the refinement cannot tell from its own error.
 _ESTABLISHED_FACTOR = 2.0
 
-# A bone's length scatter (``_bone_scatter``) counts from this many frames on.
+# A bone's length scatter (``_held_out``) counts from this many frames on.
 _MIN_BONE_FRAMES = 5
 
 # Per-detection nuisance transforms of ``bundle_adjust`` (``HandRefinementConfig.offsets``).
@@ -173,8 +173,8 @@ class HandRefinementResult:
     not_applied: camera → why its correction was not applied and it was kept as given (not well
     above its uncertainty, ``_established``);
     held_out_px: per part of the recording, (held-out error of the input, of the refinement
-    fitted on the other parts), px (``_held_out_px``); held_out_bones: the same for the held-out
-    hands' relative bone-length scatter (``_bone_scatter``: a 3D check, reported, not a condition
+    fitted on the other parts), px (``_held_out``); held_out_bones: the same for the held-out
+    hands' relative bone-length scatter (``_held_out``: a 3D check, reported, not a condition
     of acceptance); uncertainty_deg / uncertainty_mm (V,):
     half the largest disagreement between the parts' own refinements of each camera (about the
     refinement's error; a correction not well above it is not earned), 0 without parts."""
@@ -469,33 +469,29 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
     return after, keep
 
 
-def _held_out_px(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
-    """Mean over cameras of the median over their detections of each detection's median
-    reprojection error (px), joints re-fitted with ``cameras`` fixed: how well a calibration
-    explains frames it was not fitted to, every camera counting the same (one moved camera of
-    many shows)."""
-    _, residuals = _fit_joints(cameras, obs, bundle)
+def _held_out(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> tuple[float, float]:
+    """How well a calibration explains frames it was not fitted to, joints re-fitted once with
+    ``cameras`` fixed → (px, relative scatter).
+
+    px: mean over cameras of the median over their detections of each detection's median
+    reprojection error, every camera counting the same (one moved camera of many shows).
+    Scatter: mean over a track's bones of each bone length's standard deviation / mean over the
+    frames: a hand keeps its bone lengths while it moves and turns, which a wrong camera pose
+    breaks (its triangulation stretches space differently in different places), so a right
+    calibration gives the smaller scatter; NaN when no bone is seen in ``_MIN_BONE_FRAMES`` frames.
+    """
+    points, residuals = _fit_joints(cameras, obs, bundle)
     norm = np.linalg.norm(residuals, axis=1)
     per_camera = []
     for v in np.unique(obs.camera):
         mine = obs.camera == v
         per_camera.append(np.median([np.median(norm[mine & (obs.detection == d)]) for d in np.unique(obs.detection[mine])]))
-    return float(np.mean(per_camera))
-
-
-def _bone_scatter(cameras: CameraArray, obs: _Observations, bundle: BundleConfig) -> float:
-    """Mean over a track's bones of the relative scatter (standard deviation / mean) of each
-    bone's length over the frames, joints re-fitted with ``cameras`` fixed: a hand keeps its
-    bone lengths while it moves and turns, which a wrong camera pose breaks (its triangulation
-    stretches space differently in different places), so a right calibration gives the smaller
-    scatter. NaN when no bone is seen in ``_MIN_BONE_FRAMES`` frames."""
-    points, _ = _fit_joints(cameras, obs, bundle)
     skeleton = _skeleton(obs, HandRefinementConfig())
     pairs, index = skeleton["bone_pairs"], skeleton["bone_index"]
     length = np.linalg.norm(points[pairs[:, 0]] - points[pairs[:, 1]], axis=1)  # (E,) m
     scatter = [length[index == k].std() / length[index == k].mean() for k in np.unique(index)
                if (index == k).sum() >= _MIN_BONE_FRAMES]
-    return float(np.mean(scatter)) if scatter else float("nan")
+    return float(np.mean(per_camera)), float(np.mean(scatter)) if scatter else float("nan")
 
 
 def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: np.ndarray,
@@ -504,7 +500,7 @@ def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, 
                     ) -> tuple[list[tuple[float, float]], list[tuple[float, float]], np.ndarray]:
     """Per fold of consecutive frames: (held-out error of the input, of the refinement fitted on
     the other frames), px; the same for the held-out hands' bone-length scatter
-    (``_bone_scatter``, relative); and (F, V, 4, 4) those refinements' camera poses. Consecutive blocks,
+    (``_held_out``, relative); and (F, V, 4, 4) those refinements' camera poses. Consecutive blocks,
     not interleaved frames: neighbouring frames share their detection errors (tracking), so only
     another part of the motion tests a refinement."""
     bundle = BundleConfig(loss=config.loss, loss_scale_px=config.loss_scale_px, max_evaluations=config.max_evaluations)
@@ -518,8 +514,9 @@ def _cross_validate(cameras: CameraArray, obs: _Observations, keep: np.ndarray, 
             continue
         fitted, _ = _adjust(cameras, train, keep[~held], fixed, scale_pair, config)
         refined = dataclasses.replace(cameras, camera_T_world=fitted.camera_T_world, K=fitted.K)
-        out.append((_held_out_px(cameras, test, bundle), _held_out_px(refined, test, bundle)))
-        bones.append((_bone_scatter(cameras, test, bundle), _bone_scatter(refined, test, bundle)))
+        (px_in, bones_in), (px_out, bones_out) = _held_out(cameras, test, bundle), _held_out(refined, test, bundle)
+        out.append((px_in, px_out))
+        bones.append((bones_in, bones_out))
         poses.append(fitted.camera_T_world)
     return out, bones, np.array(poses).reshape(-1, len(cameras), 4, 4)
 

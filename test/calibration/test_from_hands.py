@@ -307,15 +307,15 @@ def test_a_moved_camera_breaks_the_hands_bone_lengths(scene) -> None:
     # The 3D check: a rigid hand triangulated through a wrong camera pose changes its bone
     # lengths as it moves and turns; through the true rig they scatter only by the noise.
     from hand_pose_ros.calibration.bundle import BundleConfig
-    from hand_pose_ros.calibration.from_hands import _bone_scatter, _observations
+    from hand_pose_ros.calibration.from_hands import _held_out, _observations
     from hand_pose_ros.fusion.camera import CameraArray
 
     rig, _, frames, moved = scene
     bundle = BundleConfig(loss="soft_l1", loss_scale_px=3.0)
     true_obs, _ = _observations(rig, frames, HandRefinementConfig())
     moved_obs, _ = _observations(moved, frames, HandRefinementConfig())
-    assert _bone_scatter(CameraArray.from_rig(rig), true_obs, bundle) < \
-        0.8 * _bone_scatter(CameraArray.from_rig(moved), moved_obs, bundle)
+    assert _held_out(CameraArray.from_rig(rig), true_obs, bundle)[1] < \
+        0.8 * _held_out(CameraArray.from_rig(moved), moved_obs, bundle)[1]
 
 
 # The skeleton's shared lengths couple every frame's bones, so the finite-difference Jacobian
