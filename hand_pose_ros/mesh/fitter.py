@@ -25,6 +25,7 @@ from hand_pose_ros.mesh.solver import (
     gauss_newton,
     similarity_align,
     similarity_matrix,
+    world_keypoints,
 )
 from hand_pose_ros.types import Hand3D
 
@@ -257,7 +258,7 @@ class HandMeshFitter:
         )
         state, posed = gauss_newton(articulation, targets, weights, init, prior, settings, posed)
         world_T = similarity_matrix(state)  # (B, 4, 4)
-        keypoints = np.einsum("bij,bkj->bki", world_T[:, :3, :3], posed.keypoints) + world_T[:, None, :3, 3]
+        keypoints = world_keypoints(state, posed)
         vertices = articulation.world_vertices(posed, world_T)
         joint_pose = articulation.joint_pose(state.params)
         residual = np.linalg.norm(keypoints - targets, axis=-1)  # (B, 21), NaN where missing

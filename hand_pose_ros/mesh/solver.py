@@ -26,6 +26,7 @@ __all__ = [
     "gauss_newton",
     "similarity_align",
     "similarity_matrix",
+    "world_keypoints",
 ]
 
 _GLOBAL_PARAMS = 7  # rotation increment (3), translation (3), log-scale (1)
@@ -157,6 +158,12 @@ def _skew(v: np.ndarray) -> np.ndarray:
     return np.stack([np.stack([zero, -z, y], -1), np.stack([z, zero, -x], -1), np.stack([-y, x, zero], -1)], -2)
 
 
+def world_keypoints(state: FitState, posed: Posed) -> np.ndarray:
+    """(B, 21, 3) float64 metres, world frame: ``posed``'s keypoints under ``state``'s similarity."""
+    return np.exp(state.log_scale)[:, None, None] * np.einsum("bij,bkj->bki", state.rotation, posed.keypoints) \
+        + state.translation[:, None]
+
+
 def _cost(targets: np.ndarray, weights: np.ndarray, state: FitState, posed: Posed, prior: FitState,
           settings: SolverSettings) -> np.ndarray:
     """(B,) what ``gauss_newton`` minimises: Σ weight · Cauchy(keypoint error) plus the priors.
@@ -165,8 +172,7 @@ def _cost(targets: np.ndarray, weights: np.ndarray, state: FitState, posed: Pose
     ``state``'s forward pass. Cauchy ρ(r) = c²/2 · log(1 + r²/c²), c = ``robust_scale``: its
     IRLS weight is the solver's 1 / (1 + (r / c)²).
     """
-    s = np.exp(state.log_scale)[:, None, None]
-    world = s * np.einsum("bij,bkj->bki", state.rotation, posed.keypoints) + state.translation[:, None]  # (B, 21, 3)
+    world = world_keypoints(state, posed)  # (B, 21, 3)
     c2 = settings.robust_scale**2
     data = (weights * c2 * np.log1p(((world - targets) ** 2).sum(-1) / c2)).sum(-1)  # (B,) 2·Σ w ρ
     pose = settings.pose_prior_weight**2 * ((state.params - prior.params) ** 2).sum(-1)
