@@ -356,7 +356,8 @@ class DepthFilter:
         if abs(innovation) > self.gate_sigmas * innovation_stddev:
             self._start(log_depth, stamp)
             return depth
-        self._innovations = (self._innovations + [innovation / innovation_stddev])[-self.manoeuvre_frames:]
+        if self.manoeuvre_frames:  # (a slice [-0:] would keep every innovation of the track)
+            self._innovations = (self._innovations + [innovation / innovation_stddev])[-self.manoeuvre_frames:]
         if self.manoeuvre_frames and len(self._innovations) == self.manoeuvre_frames:
             excess = abs(sum(self._innovations)) / math.sqrt(self.manoeuvre_frames) / self.manoeuvre_sigmas
             if excess > 1.0:
