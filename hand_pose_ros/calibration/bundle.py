@@ -320,7 +320,7 @@ def bundle_adjust(
     hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0,
                          np.zeros(n_offset), length0 if n_bone else np.zeros(0)])
-    n_structure = structure0.size
+    structure = slice(n_cam + n_focal, n_cam + n_focal + structure0.size)  # x's structure block
     arrays = cameras
     base_T = cameras.camera_T_world.copy()
     centre0 = cameras.centers
@@ -348,7 +348,7 @@ def bundle_adjust(
                 rational[~arrays.is_fisheye, :n_dist] = p[~arrays.is_fisheye, 4:]
                 fish[arrays.is_fisheye, :fish_terms] = p[arrays.is_fisheye, 4 : 4 + fish_terms]
                 model = dataclasses.replace(arrays, rational=rational, fisheye=fish)
-        s = x[n_cam + n_focal : n_cam + n_focal + n_structure]
+        s = x[structure]
         if points is not None:
             world = s.reshape(-1, 3)[point_index]
         else:
@@ -386,7 +386,7 @@ def bundle_adjust(
         if hold_focal:
             parts.append([_SCALE_PRIOR_PX * x[n_cam : n_cam + n_focal].mean()])
         if n_bone:
-            joints = x[n_cam + n_focal : n_cam + n_focal + n_structure].reshape(-1, 3)
+            joints = x[structure].reshape(-1, 3)
             length = np.linalg.norm(joints[bone_pairs[:, 0]] - joints[bone_pairs[:, 1]], axis=1)  # (E,) m
             parts.append((length - x[first_bone:][bone_index]) / bone_sigma)
         return np.concatenate(parts)
@@ -452,7 +452,7 @@ def bundle_adjust(
     )
     cam_T, K, model, world = unpack(result.x)
     final = _project(model, K, cam_T, camera_index, world) - pixels
-    s = result.x[n_cam + n_focal : n_cam + n_focal + n_structure]
+    s = result.x[structure]
     return BundleResult(
         camera_T_world=cam_T,
         K=K,

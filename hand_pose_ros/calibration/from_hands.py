@@ -451,6 +451,7 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
     prior = (np.radians(config.prior_rotation_deg), config.prior_translation_m) \
         if config.prior_rotation_deg > 0 and config.prior_translation_m > 0 else None
     structure, residuals = _fit_joints(cameras, obs, dataclasses.replace(bundle, intrinsics="fixed"), keep.astype(float))
+    skeleton = _skeleton(obs, config) if config.bones else {}  # the same bones every round
     for round_ in range(config.rounds):
         # The systematic term only from a refined round's residuals: with the input calibration
         # a moved camera's shifts also vary with where the hand is (parallax), which its pose explains.
@@ -459,7 +460,6 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         # Offsets likewise from a refined round on (a moved camera's parallax is not wander).
         offsets = _offset_priors(residuals, obs.camera, obs.detection, keep, len(cameras), config) \
             if config.offsets != "none" and round_ > 0 else {}
-        skeleton = _skeleton(obs, config) if config.bones else {}
         after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
                               fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,
                               config=bundle, weights=weights, hold_mean_focal=True, **offsets, **skeleton)
