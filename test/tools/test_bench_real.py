@@ -94,6 +94,25 @@ def test_bench_real_runs_on_two_frames(capsys):
 
 
 @needs_data
+def test_bench_real_per_instant_lists_each_scored_instant(capsys):
+    from hand_pose_ros.tools.bench.real import DEXYCB_TWO
+    from hand_pose_ros.tools.cli import main
+
+    assert main(["bench", "real", "--datasets", "dexycb", "--subsets", "2", "--frames", "6", "--per-instant"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.split()[:3] == ["instant", "MPJPE", "views"])
+    assert lines[start].split()[3:] == [serial[-6:] for serial in DEXYCB_TWO]
+    rows = [line.split() for line in lines[start + 1: start + 7]]
+    assert [int(row[0]) for row in rows] == list(range(6))
+    # Each camera's cell: a px error, 'miss' (labelled there, not found) or '.' (not in view).
+    cells = [cell for row in rows for cell in row[-2:]]
+    assert all(cell in (".", "miss") or float(cell) < 30 for cell in cells)
+    # The reaching hand is found in 3D at some of these instants, with an error in mm.
+    errors = [float(row[1]) for row in rows if row[1] != "-"]
+    assert errors and all(0 < e < 300 for e in errors)
+
+
+@needs_data
 def test_dexycb_depth_makes_one_camera_metric(sequence):
     """Real aligned depth (holes, the bottle, the other fingers) on one camera: the labels'
     2D joints with a hand shape 20 % too large (MediaPipe's metric size misses by that much)

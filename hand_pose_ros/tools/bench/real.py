@@ -13,6 +13,8 @@ the fusion run frame by frame as the node would (tracking on), then
   through ``to_mano`` too (columns ``MANO``, ``MANO root-rel``).
 - ``--depth on``: DexYCB with its aligned depth (``fusion.depth``), scored at the instants
   that have depth for every camera; ``--depth unused`` scores the same instants without it.
+- ``--per-instant`` (DexYCB): per scored instant the fused hand's MPJPE and views, and each
+  camera's 2D error (where a track starts and few views have the hand shows up there).
 
 Datasets: DexYCB mustard bottle with 8, 4, 2 cameras and each camera alone; hand-graph-cnn's
 real-world set and InterHand2.6M, one camera (each image its own rig).
@@ -65,6 +67,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="DexYCB scored only at the instants with aligned depth for every camera (every "
                              "6th; all instants still run, as the node would): 'on' gives those instants' "
                              "depth maps to the pipeline, 'unused' does not (the A/B baseline)")
+    parser.add_argument("--per-instant", action="store_true",
+                        help="DexYCB: after each setup's row, one line per scored instant: the MPJPE of the "
+                             "fused hand nearest the labels, its views (median over joints), and per camera "
+                             "the 2D error of the detection matched to the labels (px; 'miss': labelled in "
+                             "that view but not found, '.': not in that view)")
     from hand_pose_ros.tools.set_option import add_set_option
 
     add_set_option(parser, "guidance.palm_tiles=2 (detector.*, fusion.* and guidance.* only)")
@@ -90,16 +97,22 @@ class _Scores:
         self.gt: list = []
         self.pred: dict[str, list] = {"mediapipe": [], "mano": []}
 
-    def add_2d(self, detections, labels_2d, image_sizes) -> None:
-        """Per view: detections; labels (H, 21, 2) px (NaN unlabelled); (W, H)."""
+    def add_2d(self, detections, labels_2d, image_sizes) -> list[list[float | None]]:
+        """Per view: detections; labels (H, 21, 2) px (NaN unlabelled); (W, H) → per view, per
+        labelled hand, the median px error of its matched detection (NaN: in the view, not
+        found; None: not in the view)."""
         import numpy as np
 
+        out = []
         for dets, labels, (width, height) in zip(detections, labels_2d, image_sizes):
+            out.append([])
             for label in labels:
                 inside = (label[:, 0] >= 0) & (label[:, 0] < width) & (label[:, 1] >= 0) & (label[:, 1] < height)
                 if not np.isfinite(label).all() or inside.mean() < _MIN_INSIDE_FRACTION:
+                    out[-1].append(None)
                     continue
                 self.views_in += 1
+                out[-1].append(float("nan"))
                 if not dets:
                     continue
                 distances = [np.linalg.norm(d.keypoints_2d - label, axis=-1) for d in dets]  # (21,) each
@@ -107,6 +120,8 @@ class _Scores:
                 if np.median(best) < _MATCH_PX:
                     self.views_found += 1
                     self.pixel_errors.append(best)
+                    out[-1][-1] = float(np.median(best))
+        return out
 
     def add_3d(self, stamp, gt_hands, hands, mano_hands) -> None:
         from hand_pose_ros.evaluation.matching import Frame, HandEntry
@@ -237,18 +252,22 @@ def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
         scores = _Scores()
         start = time.perf_counter()
         scored = set(DexYCBSequence(path, cameras=serials).depth_indices()) if args.depth != "off" else set(frames)
+        instants: list = []  # (instant, _instant_error, per view 2D px / NaN / None)
         for sequence, frame, detections, hands in dexycb_hands(path, serials, detector, _configs(args), frames,
                                                                args.depth == "on"):
             if frame.index not in scored:
                 continue
             stamp = frame.index / _DEXYCB_FPS
             gt = [(frame.handedness, frame.joints_world)]
-            scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
+            views = scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
             scores.add_3d(stamp, gt, hands, _mano(args, hands))
+            instants.append((frame.index, _instant_error(frame.joints_world, hands), [v[0] for v in views]))
         summary = scores.summary()
         summary["seconds"] = time.perf_counter() - start
         out.append((name, summary))
         _print_row(name, summary)
+        if args.per_instant:
+            _print_instants(serials, instants)
     return out
 
 
@@ -289,6 +308,30 @@ def _handgraphcnn(args, folder: pathlib.Path, detector) -> tuple[str, dict]:
     summary["seconds"] = time.perf_counter() - start
     _print_row(name, summary)
     return name, summary
+
+
+def _instant_error(joints, hands) -> tuple[float, float, bool] | None:
+    """GT joints (21, 3) m world, fused hands → (MPJPE mm, median views over joints, one-view)
+    of the hand nearest the labels (mean joint distance), or None without one within ``_MAX_MATCH_M``."""
+    import numpy as np
+
+    best = None
+    for hand in hands:
+        distance = float(np.nanmean(np.linalg.norm(hand.keypoints_3d - joints, axis=-1)))
+        if distance < _MAX_MATCH_M and (best is None or distance < best[0]):
+            best = (distance, float(np.median(hand.num_views)), bool(hand.monocular))
+    return None if best is None else (1e3 * best[0], best[1], best[2])
+
+
+def _print_instants(serials, instants) -> None:
+    """One line per scored instant (``--per-instant``): MPJPE (MediaPipe definition against
+    the labels' MANO joints), the fused hand's views, and per camera its 2D error (px)."""
+    print(f"  {'instant':>7}{'MPJPE':>7}{'views':>6}  " + "".join(f"{serial[-6:]:>7}" for serial in serials))
+    for index, error, views in instants:
+        three_d = (f"{error[0]:7.1f}{error[1]:5.0f}{'m' if error[2] else ' '}" if error is not None
+                   else f"{'-':>7}{'-':>5} ")
+        cells = "".join(f"{'.' if px is None else 'miss' if px != px else format(px, '.1f'):>7}" for px in views)
+        print(f"  {index:7d}{three_d}  {cells}")
 
 
 def _fmt(value, spec=".1f") -> str:
