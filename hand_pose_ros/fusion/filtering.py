@@ -15,9 +15,26 @@ moving at constant velocity then comes out where it is, not one time constant be
 
 from __future__ import annotations
 
+import copy
+from typing import Any, TypeVar
+
 import numpy as np
 
-__all__ = ["HandFilter", "OneEuroFilter"]
+__all__ = ["HandFilter", "OneEuroFilter", "copy_state"]
+
+_State = TypeVar("_State")
+
+
+def copy_state(state: _State, memo: dict[int, Any]) -> _State:
+    """A deep copy of a plain state object (a filter, a track: attributes that are arrays,
+    numbers, enums or such objects): its arrays copied, the rest by ``copy.deepcopy``. For
+    ``__deepcopy__`` (``MultiViewFusion.checkpoint`` copies the tracks every set): the
+    generic deep copy of such an object costs several times this."""
+    new = object.__new__(type(state))
+    memo[id(state)] = new
+    new.__dict__.update({name: value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value, memo)
+                         for name, value in vars(state).items()})
+    return new
 
 
 def _alpha(cutoff_hz: np.ndarray | float, dt: float) -> np.ndarray | float:
@@ -40,6 +57,9 @@ class OneEuroFilter:
         self._dx: np.ndarray | None = None
         self._stamp: float | None = None
         self._complete = False  # every element of ``_x`` is finite
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "OneEuroFilter":
+        return copy_state(self, memo)
 
     def __call__(self, x: np.ndarray, stamp: float) -> np.ndarray:
         """Filter sample ``x`` taken at ``stamp`` seconds; returns an array like ``x``."""
@@ -94,6 +114,9 @@ class HandFilter:
         self._shape = OneEuroFilter(min_cutoff_hz, beta, derivative_cutoff_hz)
         self._offsets: np.ndarray | None = None  # (21, 3) last filtered joints − centre; NaN rows unset
         self._has_offset: np.ndarray | None = None  # (21,) rows of ``_offsets`` that are set
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "HandFilter":
+        return copy_state(self, memo)
 
     def __call__(self, points: np.ndarray, stamp: float) -> np.ndarray:
         """Filter ``points`` (21, 3) taken at ``stamp`` seconds; returns (21, 3)."""

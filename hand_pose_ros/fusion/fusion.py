@@ -187,11 +187,12 @@ class MultiViewFusion:
         """What ``process`` changes between frames (the tracks, their learned palms and one-view
         depth filters), as an opaque copy for ``restore``: a frame fused again
         (``HandPosePipeline``'s second look) starts from the state before its first fusion."""
-        return copy.deepcopy((self.tracker, self._palms, self._depth_filters))
+        # The settings are frozen: shared, not copied.
+        return copy.deepcopy((self.tracker, self._palms, self._depth_filters), {id(self.config): self.config})
 
     def restore(self, checkpoint: object) -> None:
         """Go back to a ``checkpoint``'s state (taken from this fusion)."""
-        self.tracker, self._palms, self._depth_filters = copy.deepcopy(checkpoint)
+        self.tracker, self._palms, self._depth_filters = copy.deepcopy(checkpoint, {id(self.config): self.config})
 
     def _flatten(self, detections: Sequence[Sequence[HandDetection2D]]) -> tuple[np.ndarray, list[HandDetection2D]]:
         if len(detections) != len(self.rig):

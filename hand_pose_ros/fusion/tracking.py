@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from hand_pose_ros.fusion.config import FusionConfig
-from hand_pose_ros.fusion.filtering import HandFilter, OneEuroFilter
+from hand_pose_ros.fusion.filtering import HandFilter, OneEuroFilter, copy_state
 from hand_pose_ros.fusion.refinement import bone_lengths
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, Handedness
 
@@ -50,6 +51,9 @@ class Track:
     handedness_score: float = 0.5  # probability of ``handedness``
     # (21,) the joints its last update gave (the others in ``points`` are carried predictions).
     updated_joints: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(NUM_KEYPOINTS, bool))
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Track":
+        return copy_state(self, memo)
 
     def predict(self, stamp: float) -> np.ndarray:
         """(21, 3) joints expected at ``stamp`` (constant velocity of the hand centre)."""

@@ -95,6 +95,11 @@ class HandModel:
         return cls(load_hand_mesh(handedness))
 
     @property
+    def local_rest(self) -> np.ndarray:
+        """(25, 4, 4) float64 parent_T_joint of the rest pose (the wrist's unused: the root replaces it)."""
+        return self._local_rest.numpy()
+
+    @property
     def faces(self) -> np.ndarray:
         """(F, 3) int64 triangle vertex indices."""
         return self.mesh.faces

@@ -37,6 +37,11 @@ _RIDGE = 1e-12
 _DAMPING_FACTOR = 10.0
 
 
+def _fields(item: "FitState | Posed") -> list:
+    """A dataclass's field values in order, as they are (``dataclasses.astuple`` deep-copies every array)."""
+    return [getattr(item, f.name) for f in dataclasses.fields(item)]
+
+
 @dataclasses.dataclass(frozen=True)
 class Posed:
     """B hands posed by an articulation in their wrist frames (root = identity, unit scale).
@@ -52,11 +57,11 @@ class Posed:
     vertices: np.ndarray | None = None
 
     def take(self, index: list[int]) -> "Posed":
-        return Posed(*(None if v is None else v[index] for v in dataclasses.astuple(self)))
+        return Posed(*(None if v is None else v[index] for v in _fields(self)))
 
     @staticmethod
     def concat(items: list["Posed"]) -> "Posed":
-        columns = zip(*(dataclasses.astuple(p) for p in items))
+        columns = zip(*(_fields(p) for p in items))
         return Posed(*(None if c[0] is None else np.concatenate(c) for c in columns))
 
 
@@ -188,7 +193,7 @@ def _where(keep: np.ndarray, new: _Batch, old: _Batch) -> _Batch:
     def pick(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
         return None if a is None else np.where(keep.reshape((-1,) + (1,) * (a.ndim - 1)), a, b)
 
-    return type(new)(*(pick(a, b) for a, b in zip(dataclasses.astuple(new), dataclasses.astuple(old))))
+    return type(new)(*(pick(a, b) for a, b in zip(_fields(new), _fields(old))))
 
 
 def gauss_newton(

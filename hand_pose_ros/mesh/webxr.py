@@ -1,9 +1,10 @@
 """The WebXR hand (``hand_pose_ros.handmodel``) as a solver ``Articulation``, analytic Jacobian.
 
 Parameters are the joint angles that ``JOINT_LIMITS`` lets move (P of the (25, 3)
-(flexion, abduction, twist) angles); the rest stay 0. Forward kinematics and skinning are the
-hand model's own; this module adds the Jacobian: a joint angle turns everything downstream
-about an axis through the joint, so d keypoint / d angle = ω × (keypoint − joint).
+(flexion, abduction, twist) angles); the rest stay 0. Forward kinematics (the hand model's,
+in numpy: ``WristKinematics``) and skinning are the hand model's own; this module adds the
+Jacobian: a joint angle turns everything downstream about an axis through the joint, so
+d keypoint / d angle = ω × (keypoint − joint).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import numpy as np
 
 from hand_pose_ros.handmodel import JOINT_LIMITS, JOINT_PARENT, KEYPOINT_JOINT, NUM_JOINTS, HandModel
 from hand_pose_ros.handmodel.dense_skinning import DenseSkinning
+from hand_pose_ros.handmodel.wrist_kinematics import WristKinematics, rotation_x, rotation_z
 from hand_pose_ros.keypoints import NUM_KEYPOINTS
 from hand_pose_ros.mesh.solver import Posed
 
@@ -30,16 +32,6 @@ def _descends(joint: int, ancestor: int) -> bool:
 _MOVED_BY = np.array([[_descends(KEYPOINT_JOINT[k], j) for j in range(NUM_JOINTS)] for k in range(NUM_KEYPOINTS)])
 
 
-def _rot_x(angle: np.ndarray) -> np.ndarray:
-    c, s, one, zero = np.cos(angle), np.sin(angle), np.ones_like(angle), np.zeros_like(angle)
-    return np.stack([np.stack([one, zero, zero], -1), np.stack([zero, c, -s], -1), np.stack([zero, s, c], -1)], -2)
-
-
-def _rot_z(angle: np.ndarray) -> np.ndarray:
-    c, s, one, zero = np.cos(angle), np.sin(angle), np.ones_like(angle), np.zeros_like(angle)
-    return np.stack([np.stack([c, -s, zero], -1), np.stack([s, c, zero], -1), np.stack([zero, zero, one], -1)], -2)
-
-
 def body_angular_velocities(angles: np.ndarray, thumb_side: float) -> np.ndarray:
     """(..., 25, 3) angles → (..., 25, 3, 3) ω per (flexion, abduction, twist), joint frame.
 
@@ -48,8 +40,8 @@ def body_angular_velocities(angles: np.ndarray, thumb_side: float) -> np.ndarray
     (test_webxr checks this against finite differences of ``angles_to_rotations``).
     """
     mirror = -thumb_side
-    rz = _rot_z(mirror * angles[..., 2])  # (..., 25, 3, 3)
-    rx = _rot_x(-angles[..., 0])
+    rz = rotation_z(mirror * angles[..., 2])  # (..., 25, 3, 3)
+    rx = rotation_x(-angles[..., 0])
     rz_t = np.swapaxes(rz, -1, -2)
     flex = -rz_t[..., :, 0]
     abduct = mirror * np.einsum("...ij,...jk,...k->...i", rz_t, np.swapaxes(rx, -1, -2), np.array([0.0, 1.0, 0.0]))
@@ -70,6 +62,7 @@ class WebXRArticulation:
         self.upper = JOINT_LIMITS.reshape(-1, 2)[self._free, 1]
         self.faces = model.faces
         self._skinning = DenseSkinning(model.mesh)
+        self._kinematics = WristKinematics(model)
 
     @property
     def num_params(self) -> int:
@@ -90,9 +83,9 @@ class WebXRArticulation:
         return np.clip(np.zeros(self.num_params), self.lower, self.upper)
 
     def forward(self, params: np.ndarray) -> Posed:
-        """(B, P) → keypoints and the 25 joint transforms in the wrist frame (the model's FK)."""
-        out = self.model(self.joint_pose(params), np.tile(np.eye(4), (params.shape[0], 1, 1)), skin=False)
-        return Posed(keypoints=out.keypoints, transforms=out.transforms)
+        """(B, P) → keypoints and the 25 joint transforms in the wrist frame (the model's FK, in numpy)."""
+        transforms, keypoints = self._kinematics(self.joint_pose(params))
+        return Posed(keypoints=keypoints, transforms=transforms)
 
     def jacobian(self, params: np.ndarray, posed: Posed) -> np.ndarray:
         """(B, P) and their ``forward`` → (B, 21, 3, P) d keypoints / d params, wrist frame."""

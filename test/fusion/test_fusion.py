@@ -580,6 +580,48 @@ def test_a_checkpoint_restores_the_tracks_a_frame_changed():
         np.testing.assert_array_equal(a.keypoints_3d, b.keypoints_3d)
 
 
+@pytest.mark.parametrize("filter_name", ["one_euro_predictive", "one_euro", "none"])
+def test_a_copied_track_owns_its_arrays_and_filter_and_continues_as_the_original(filter_name):
+    """Track/filter ``__deepcopy__`` (``filtering.copy_state``): the same fields as the generic
+    deep copy, nothing shared with the original, and the same outputs after it."""
+    from hand_pose_ros.fusion.tracking import Tracker
+
+    rng = np.random.default_rng(9)
+    tracker = Tracker(FusionConfig(filter=filter_name))
+    points = rng.normal(0.0, 0.05, (21, 3))
+    track = tracker.update(-1, points, points, 0.5, 0.0, True)
+    for t in (1, 2):
+        moved = points + 0.01 * t
+        moved[3] = np.nan  # a joint missing: the filters' masked branch has state too
+        tracker.update(0, moved, moved, 0.5, t / 30, True)
+    copied = copy.deepcopy(track)
+    generic = copy.deepcopy(vars(track))  # the generic deep copy of every field
+    assert copied is not track and vars(copied).keys() == generic.keys()
+
+    def arrays(obj, path=""):
+        """Every array reachable through plain attributes: path → array."""
+        found = {}
+        for name, value in vars(obj).items():
+            if isinstance(value, np.ndarray):
+                found[path + name] = value
+            elif hasattr(value, "__dict__") and not isinstance(value, Handedness):
+                found.update(arrays(value, path + name + "."))
+        return found
+
+    mine, theirs = arrays(copied), arrays(track)
+    assert mine.keys() == theirs.keys()
+    for name, value in mine.items():
+        assert not np.shares_memory(value, theirs[name]), name
+        np.testing.assert_array_equal(value, theirs[name])
+    later = points + 0.03
+    a = tracker.update(0, later, later, 0.5, 3 / 30, True)
+    tracker.tracks[0] = copied
+    b = tracker.update(0, later, later, 0.5, 3 / 30, True)
+    np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_array_equal(a.velocity, b.velocity)
+    np.testing.assert_array_equal(a.bones, b.bones)
+
+
 def test_a_confirmed_tracks_prediction_outvotes_two_views_placing_a_joint_alike_and_wrongly(scene) -> None:
     """Four views: two show the index tip at one point 8 cm off (a tip an object hides, placed
     alike), the two that see it right, one of them unsure (presence 0.5). A fusion without a

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from geometry_msgs.msg import Point
@@ -45,6 +47,45 @@ def _marker(points: np.ndarray, ns: str = "mesh") -> Marker:
 def test_plain_messages_match_rclpy(msg):
     ours, padding = _serialize(msg, None)
     assert_same_bytes(ours, padding, serialize_message(msg))
+
+
+def _busy_messages() -> list:
+    """Messages with every kind of scalar set away from its default (negative, large, fractional):
+    the writer's struct paths (one value, and whole all-one-size messages) against rclpy's."""
+    marker = _marker(np.zeros((0, 3)), ns="joints")
+    marker.id, marker.action, marker.frame_locked = -5, Marker.DELETE, True
+    marker.pose.position.x, marker.pose.position.y, marker.pose.position.z = -1.25, 3e-9, 1e300
+    marker.pose.orientation.x, marker.pose.orientation.w = 0.5, -0.5
+    marker.scale.z = 0.1  # not a float32 value: rounded on the wire
+    marker.lifetime.sec, marker.lifetime.nanosec = -2**31, 2**32 - 1
+    marker.color = ColorRGBA(r=0.1, g=float("inf"), b=float("nan"), a=-0.0)
+    info = CameraInfo(height=2**32 - 1, width=7, binning_x=3, distortion_model="rational_polynomial",
+                      d=[0.5] * 8, k=[0.1 * i for i in range(9)])
+    info.roi.do_rectify, info.roi.x_offset = True, 11
+    pose = HandPose(id=2**32 - 1, handedness=2, age=2**31 - 1, depth_stddev=0.02, monocular=True)
+    pose.keypoint_confidence = np.linspace(0.0, 1.0, 21, dtype=np.float32)
+    pose.keypoint_num_views = np.arange(21, dtype=np.uint8) * 12
+    pose.keypoints = [Point(x=0.001 * i, y=-0.5, z=1e-320) for i in range(21)]
+    return [marker, MarkerArray(markers=[marker, Marker(ns="a", id=2**31 - 1)]), info, pose,
+            HandPoseArray(hands=[pose, HandPose()], latency=0.033, camera_used=[True, False])]
+
+
+@pytest.mark.parametrize("msg", _busy_messages(), ids=lambda m: type(m).__name__)
+def test_messages_with_values_set_match_rclpy(msg):
+    ours, padding = _serialize(msg, None)
+    assert_same_bytes(ours, padding, serialize_message(msg))
+
+
+@pytest.mark.parametrize("typename, value", [("float", 1e39), ("uint8", 300), ("int8", -129), ("uint32", -1)])
+def test_a_scalar_out_of_its_range_is_written_as_numpy_writes_it(typename, value):
+    from hand_pose_ros.ros.cdr import _DTYPES, _Writer
+
+    writer = _Writer(None)
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numpy warns of the overflow
+        writer.scalar(typename, value)
+        expected = np.asarray([value]).astype(_DTYPES[typename]).tobytes()
+    assert bytes(writer.buffer) == expected
 
 
 def test_packed_points_and_colours_equal_the_object_lists():
