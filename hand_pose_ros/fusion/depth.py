@@ -70,8 +70,14 @@ _SEE_THROUGH_M = 0.1
 _MEASURED_WEIGHT = 0.5
 # Median absolute deviation → standard deviation for a normal distribution.
 _MAD_TO_SIGMA = 1.4826
-# One view's depth fit needs at least this many keypoints agreeing on the scale.
+# One view's depth fit needs at least this many keypoints agreeing on the scale ...
 _MIN_DEPTH_POINTS = 4
+# ... or, where the map measures few keypoints (its invalid band, holes), at least this many
+# that are half or more of the measured ones: a keypoint without a sample cannot disagree, so
+# it should not count against the fit (DexYCB 932122062010 alone, an instant in the map's
+# invalid left band: 6 keypoints measured, 3 agreeing, colour only 87 mm off; docs/benchmarks.md,
+# sixth round).
+_MIN_MAJORITY_DEPTH_POINTS = 3
 # 1σ of a stereo depth camera's joint depth at 1 m (metres; it grows with z²): RealSense D4xx
 # 0.08 px subpixel RMS over a 50 mm baseline at 382 px is 4.2 mm (synth.depth's model);
 # rounded up for what a flat target does not show (smoothing over a finger, registration).
@@ -337,9 +343,11 @@ def fit_depth_scale(model_z: np.ndarray, measured_z: np.ndarray, *, gate_m: floa
     front; only the background past a finger's edge is far behind). So a cluster of occluder
     depths in front of the hand cannot win over the hand's own surface. Ties: the smallest
     summed residual. The scale is then re-estimated as the median ratio of its inliers. None
-    when fewer than ``min_points`` keypoints agree.
+    when fewer than ``min_points`` keypoints agree, or, of few measured ones, fewer than half
+    of them and ``_MIN_MAJORITY_DEPTH_POINTS``.
     """
     ok = np.isfinite(model_z) & np.isfinite(measured_z) & (model_z > 0)
+    min_points = min(min_points, max(_MIN_MAJORITY_DEPTH_POINTS, -(-int(ok.sum()) // 2)))  # ceil(n / 2)
     if ok.sum() < min_points:
         return None
     model, measured = model_z[ok], measured_z[ok]

@@ -25,7 +25,7 @@ from hand_pose_ros.fusion.depth import (hand_on_depth, hidden_weight, joint_dept
                                        occluded_keypoints, triangulated_depth_stddev)
 from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
-                                            on_keypoint_rays, palm_depth, palm_length)
+                                            on_keypoint_rays, palm_depth, palm_length, toward_keypoint_rays)
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
 from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
@@ -96,6 +96,12 @@ _PALM_DEPTH_SIGMAS = 2.0
 # this gate oblique palms put the flat template 10 % too far (836212060125, with a 1σ margin)
 # or a frame 0.3 m off (932122060861, 2σ) (docs/benchmarks.md, fourth round).
 _MIN_PALM_FACING = 0.5
+# 1σ (m) of the detector's world landmarks across the camera's ray, posed by PnP: on the bundled
+# sample's renders (159 detections, 30 frames) the landmarks after a similarity onto the truth
+# are 8.7 / 9.9 mm RMS in the camera's x / y (12.6 along the ray). With the keypoints' 1σ
+# (inlier_threshold_px / _INLIER_SIGMAS) it weighs each joint's keypoint ray against its posed
+# landmark (monocular.toward_keypoint_rays; docs/benchmarks.md, sixth round).
+_LANDMARK_SHAPE_STDDEV_M = 0.009
 # A one-view track's palm depth, frame to frame, scatters about the hand's smooth path by about
 # this (relative 1σ): hand-graph-cnn's palm and PnP depths 4–5 % (MAD against the truth), DexYCB's
 # single cameras 2–7 % between consecutive frames (docs/benchmarks.md, fourth round).
@@ -490,8 +496,14 @@ class MultiViewFusion:
             logger.debug("camera %s: one-view hand with too few keypoints matching its landmarks, or behind the "
                          "camera; dropped", self.rig.names[v])
             return None
-        points_camera, depth_stddev = est.points_camera, size_stddev * est.depth
-        fitted = self._fit_to_depth(frame, d, points_camera, np.nan_to_num(est.residual_px, nan=np.inf) < threshold)
+        # Across its ray each joint is measured twice, by its keypoint and by the posed landmarks:
+        # the two combined (a keypoint PnP left out stays out).
+        agrees = np.nan_to_num(est.residual_px, nan=np.inf) < threshold  # (21,)
+        points_camera = toward_keypoint_rays(est.points_camera, np.where(agrees[:, None], xy[d], np.nan),
+                                             pixel_stddev=cfg.inlier_threshold_px / _INLIER_SIGMAS / focal,
+                                             shape_stddev_m=_LANDMARK_SHAPE_STDDEV_M)
+        depth_stddev = size_stddev * est.depth
+        fitted = self._fit_to_depth(frame, d, points_camera, agrees)
         if fitted is not None:
             points_camera, depth_stddev = fitted
             source = KeypointSource.DEPTH

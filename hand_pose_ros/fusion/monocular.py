@@ -29,7 +29,7 @@ from hand_pose_ros.keypoints import HandKeypoint
 from hand_pose_ros.similarity import best_rotation
 
 __all__ = ["MonocularEstimate", "estimate_monocular", "PalmTemplate", "PalmDepth", "palm_depth", "palm_length",
-           "on_keypoint_rays", "DepthFilter", "PALM_KEYPOINTS"]
+           "on_keypoint_rays", "toward_keypoint_rays", "DepthFilter", "PALM_KEYPOINTS"]
 
 # PnP needs at least this many keypoints with landmarks and 2D positions.
 _MIN_PNP_POINTS = 6
@@ -268,6 +268,24 @@ def on_keypoint_rays(points_camera: np.ndarray, xy: np.ndarray, palm_depth_m: fl
     seen = np.isfinite(rays).all(-1)
     moved = points_camera + np.array([0.0, 0.0, shift])
     return np.where(seen[:, None], rays * z[:, None], moved)
+
+
+def toward_keypoint_rays(points_camera: np.ndarray, xy: np.ndarray, *, pixel_stddev: float,
+                         shape_stddev_m: float) -> np.ndarray:
+    """(21, 3) m posed hand in the camera, (21, 2) normalized keypoints (NaN: none, or not to be
+    trusted), the keypoints' 2D 1σ (normalized units) and the landmarks' 1σ across the ray (m)
+    → (21, 3) m: each joint with a keypoint moved at its depth towards that keypoint's ray by
+    the minimum-variance weight σ_L² / (σ_L² + (σ_K z)²); a joint without one unchanged.
+
+    PnP poses the landmarks' shape as a whole, so where the shape is wrong (a finger bent
+    more than the network thinks) a joint lands off where the 2D keypoint sees it; the two
+    are independent measurements of where the joint lies across its ray, the keypoint's good
+    to its pixel noise times the depth, the landmark's to the shape's error.
+    """
+    on_rays = on_keypoint_rays(points_camera, xy, float(np.mean(points_camera[_PALM, 2])))  # z unchanged
+    across = (pixel_stddev * points_camera[:, 2]) ** 2  # (21,) m², the keypoints' 1σ at each joint's depth
+    weight = shape_stddev_m**2 / (shape_stddev_m**2 + across)  # (21,)
+    return points_camera + weight[:, None] * (on_rays - points_camera)
 
 
 class DepthFilter:

@@ -105,7 +105,22 @@ def test_scale_fit_recovers_the_distance_and_rejects_occluders_in_front():
     fit = fit_depth_scale(model_z, occluded, gate_m=0.02)
     assert fit.scale == pytest.approx(1.3, rel=0.01)
     assert not fit.inliers[:12].any() and fit.inliers[12:].all()
-    assert fit_depth_scale(model_z, np.where(np.arange(21) < 3, measured, np.nan), gate_m=0.02) is None
+    assert fit_depth_scale(model_z, np.where(np.arange(21) < 2, measured, np.nan), gate_m=0.02) is None
+
+
+def test_scale_fit_counts_only_measured_keypoints_when_few_are():
+    """Three agreeing keypoints fit where they are half of the measured ones (a map's
+    invalid band), not where most measured keypoints disagree among themselves."""
+    rng = np.random.default_rng(1)
+    model_z = 0.9 + rng.uniform(-0.03, 0.03, 21)
+    measured = np.full(21, np.nan)
+    measured[:3] = 1.1 * model_z[:3]
+    measured[3:6] = [1.3, 1.45, 1.6]  # each at its own scale: no two agree
+    fit = fit_depth_scale(model_z, measured, gate_m=0.02)
+    assert fit is not None and fit.scale == pytest.approx(1.1, rel=1e-6)
+    assert fit.inliers[:3].all() and not fit.inliers[3:].any()
+    measured[6:8] = [1.75, 1.9]  # 3 of 8 measured: fewer than half
+    assert fit_depth_scale(model_z, measured, gate_m=0.02) is None
 
 
 def _one_camera_run(depth: bool, frames: int = 12, seed: int = 4, **config):
