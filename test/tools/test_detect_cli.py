@@ -56,7 +56,7 @@ def test_bench_detector_runs_and_reports_every_stage():
          "--warmup", "1", "--set", "detector.tracking=false"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    for stage in ("prepare", "palm", "landmark", "total", "LiteRT view by view"):
+    for stage in ("prepare", "palm", "landmark", "total", "CPU (process)", "LiteRT view by view", "LiteRT CPU (process)"):
         assert stage in result.stdout
     assert "2 view(s): 2.00 hands per set (reference: 2.00)" in result.stdout
 
