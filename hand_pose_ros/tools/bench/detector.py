@@ -34,6 +34,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--runs", type=int, default=100, help="timed runs per view count (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed runs first (default 10)")
     parser.add_argument("--no-reference", action="store_true", help="skip the LiteRT view-by-view reference")
+    parser.add_argument("--per-crop", action="store_true",
+                        help="instead: each CPU runtime's networks on one crop, one runner, interleaved "
+                             "(process CPU ms per crop, median of --runs per round)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of --per-crop (default 3)")
 
 
 def _frames(count: int):
@@ -93,6 +97,57 @@ class _ReferenceRunner:
         return 1e3 * (time.perf_counter() - start), 1e3 * (time.process_time() - cpu), hands
 
 
+# The CPU runtimes --per-crop compares (fp32, one single-threaded runner each).
+PER_CROP_BACKENDS = ("onnxruntime", "openvino", "litert")
+
+
+def _per_crop(args: argparse.Namespace, model: str) -> int:
+    """Per network, each runtime's process CPU time for one crop (a real photo's centre,
+    letterboxed for the palm detector), the runtimes taking turns round by round."""
+    import os
+    import time
+
+    import cv2
+    import numpy as np
+    import torch
+
+    from hand_pose_ros.detection import BackendUnavailable, geometry
+    from hand_pose_ros.detection.backends import create_backend
+
+    backends = {}
+    for name in PER_CROP_BACKENDS:
+        try:
+            backends[name] = create_backend(name, model, torch.device("cpu"), torch.float32, num_threads=1)
+        except BackendUnavailable as exc:
+            print(f"({name} unavailable: {exc})")
+    frame = _frames(1)[0]
+    crops = {}
+    for stage, size in (("palm", geometry.PALM_INPUT_SIZE), ("landmark", geometry.LANDMARK_INPUT_SIZE)):
+        square = cv2.resize(frame[:, 80:560], (size, size), interpolation=cv2.INTER_AREA)
+        crops[stage] = torch.from_numpy(np.divide(square.transpose(2, 0, 1)[None], 255.0, dtype=np.float32))
+    print(f"per-crop benchmark: model {model}, fp32, one runner each, process CPU ms per crop "
+          f"(median of {args.runs} after {args.warmup}), {args.rounds} interleaved rounds; "
+          f"load average {os.getloadavg()[0]:.1f}")
+    table: dict[tuple[str, str], list[float]] = {}
+    for _ in range(args.rounds):
+        for stage in ("landmark", "palm"):
+            for name, backend in backends.items():
+                call = getattr(backend, stage)
+                for _ in range(args.warmup):
+                    call(crops[stage])
+                times = []
+                for _ in range(args.runs):
+                    start = time.process_time()
+                    call(crops[stage])
+                    times.append(1e3 * (time.process_time() - start))
+                table.setdefault((stage, name), []).append(float(np.median(times)))
+    print(f"  {'network':<10} {'runtime':<12} per round (ms)")
+    for (stage, name), values in table.items():
+        print(f"  {stage:<10} {name:<12} " + " ".join(f"{v:6.2f}" for v in values))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     import os
     import platform
@@ -104,9 +159,15 @@ def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.detection import BackendUnavailable, HandDetector, WeightsError
     from hand_pose_ros.tools.set_option import component_config
 
-    if args.runs < 1 or args.warmup < 0:
-        print("hand-pose-ros bench detector: --runs must be >= 1 and --warmup >= 0", file=sys.stderr)
+    if args.runs < 1 or args.warmup < 0 or args.rounds < 1:
+        print("hand-pose-ros bench detector: --runs and --rounds must be >= 1 and --warmup >= 0", file=sys.stderr)
         return 2
+    if args.per_crop:
+        try:
+            return _per_crop(args, component_config("detector", args.settings).model)
+        except ValueError as exc:
+            print(f"hand-pose-ros bench detector: {exc}", file=sys.stderr)
+            return 2
     try:
         config = component_config("detector", args.settings)
         detector = HandDetector(config)
