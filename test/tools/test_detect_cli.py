@@ -67,7 +67,7 @@ def test_bench_detector_per_crop_reports_every_runtime_and_network():
          "--warmup", "1", "--rounds", "2"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  ") and "runtime" not in line]
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  ") and line.split()[0] != "network"]
     assert {(row[0], row[1]) for row in rows} == {(stage, name) for stage in ("landmark", "palm")
                                                   for name in ("onnxruntime", "openvino", "litert")}
     assert all(len(row) == 4 and all(float(v) > 0 for v in row[2:]) for row in rows)
