@@ -13,8 +13,8 @@ still there). ``_prelu_as_convs`` rewrites each one as ``a·x + (1 − a)·relu(
 stay blocked: Relu and two per-channel (depthwise 1×1) Convs, the second summing the first.
 The same values up to rounding (a palm crop's outputs within 1e-4 of the plain export;
 docs/benchmarks.md "Sixth round"). The landmark graph (Conv, Clip, Add, Gemm) has nothing
-to clean: trimming its world-landmark head, saving the optimised graph or other session
-options left its time unchanged.
+to clean: trimming its world-landmark head, optimisation levels other than the default and
+onnxruntime's MLAS session options left its time unchanged or made it slower.
 
 The graphs take ``INPUT_NAME`` ``(B, 3, S, S)`` float32 in [0, 1] and return the outputs
 named in ``OUTPUT_NAMES`` for their stage (see ``backends.py`` for their shapes).
