@@ -186,6 +186,8 @@ def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: tor
     if channels_last:
         unit = torch.from_numpy(np.divide(crops, 255.0, dtype=np.float32))  # MediaPipe's [0, 1] input
         return unit.permute(0, 3, 1, 2).to(dtype)
-    # Planar: transposing the uint8 crops moves a quarter of the bytes of the float ones.
-    planar = np.ascontiguousarray(crops.transpose(0, 3, 1, 2))  # (N, 3, S, S) uint8
-    return torch.from_numpy(np.divide(planar, 255.0, dtype=np.float32)).to(dtype)
+    # Planar: one pass reads the uint8 crops transposed and writes the float ones in NCHW order
+    # (the same values as dividing a transposed copy, without making that copy).
+    planar = np.empty((len(view_index), 3, size, size), np.float32)
+    np.divide(crops.transpose(0, 3, 1, 2), 255.0, out=planar, dtype=np.float32)
+    return torch.from_numpy(planar).to(dtype)

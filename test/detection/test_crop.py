@@ -24,3 +24,22 @@ def test_cpu_crops_have_the_same_values_in_both_layouts() -> None:
     assert last.is_contiguous(memory_format=torch.channels_last) and planar.is_contiguous()
     torch.testing.assert_close(last, planar, rtol=0, atol=0)
     assert 0.0 <= float(planar.min()) and float(planar.max()) <= 1.0
+
+
+def test_cpu_crops_are_opencv_warps_divided_by_255_bit_for_bit() -> None:
+    """Each crop equals its own ``cv2.warpAffine`` of the uint8 view, as float32 / 255, in both
+    layouts: a change in how the crops are converted fails here, not as drift downstream."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    views = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
+    prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
+    rects = torch.tensor([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0]])
+    affines = geometry.crop_affines(rects, _SIZE)
+    for channels_last in (True, False):
+        crops = warp_crops(prepared, [0, 1], affines, _SIZE, True, torch.float32, channels_last=channels_last)
+        for crop, view, affine in zip(crops, views, affines.double().numpy()):
+            warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=cv2.BORDER_REPLICATE)
+            expected = warped.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
+            np.testing.assert_array_equal(crop.numpy(), expected)

@@ -12,7 +12,8 @@ import torch
 
 from hand_pose_ros.detection import HandDetector, HandDetectorConfig
 from hand_pose_ros.detection.backends import BackendUnavailable
-from hand_pose_ros.detection.onnx_export import export_onnx
+from hand_pose_ros.detection.onnx_export import _prelu_as_convs, export_onnx
+from hand_pose_ros.detection.weights import load_network
 
 HAS_CUDA = torch.cuda.is_available()
 HAS_TENSORRT = importlib.util.find_spec("tensorrt") is not None
@@ -41,6 +42,53 @@ def test_onnx_export_has_a_dynamic_batch_and_external_data():
     batch_dim = graph.graph.input[0].type.tensor_type.shape.dim[0]
     assert batch_dim.dim_param and not batch_dim.dim_value
     assert [o.name for o in graph.graph.output] == ["landmarks", "presence", "handedness", "world_landmarks"]
+
+
+def test_prelu_rewrite_gives_the_where_form_values():
+    """Slopes below 0, in [0, 1] and above 1, inputs of both signs and zeros: the rewritten
+    graph equals Where(x >= 0, x, a·x) to float rounding."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+    slope = np.array([-4.5, -0.2, 0.0, 0.25, 1.0, 12.2], np.float32).reshape(1, 6, 1, 1)
+    graph = helper.make_graph(
+        [helper.make_node("GreaterOrEqual", ["x", "zero"], ["ge"]), helper.make_node("Mul", ["x", "a"], ["ax"]),
+         helper.make_node("Where", ["ge", "x", "ax"], ["y"])],
+        "prelu", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 6, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 6, 5, 5])],
+        [numpy_helper.from_array(np.zeros((), np.float32), "zero"), numpy_helper.from_array(slope, "a")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], ir_version=10)
+    x = rng.normal(0, 3, (2, 6, 5, 5)).astype(np.float32)
+    x[0, :, 0, 0] = 0.0
+    expected = np.where(x >= 0, x, x * slope)
+    assert _prelu_as_convs(model.graph) == 1
+    assert {n.op_type for n in model.graph.node} == {"Relu", "Conv", "Add"}
+    assert [i.name for i in model.graph.initializer if i.name in ("zero", "a")] == []
+    onnx.checker.check_model(model)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    got = session.run(None, {"x": x})[0]
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)
+    assert np.array_equal(got >= 0, expected >= 0)
+
+
+def test_palm_export_has_no_where_and_matches_the_torch_port(photos):
+    """The cleaned palm graph (PReLU as Relu + per-channel Convs) against the torch port it was
+    exported from, on letterboxed real photos: raw boxes (192-px units) and score logits."""
+    import cv2
+    import onnxruntime as ort
+
+    path = export_onnx("palm_detection_full")
+    ops = {n.op_type for n in onnx.load(str(path), load_external_data=False).graph.node}
+    assert not ops & {"Where", "GreaterOrEqual", "PRelu"}
+    crops = np.stack([cv2.resize(image, (192, 192), interpolation=cv2.INTER_AREA) for image in list(photos.values())[:4]])
+    nchw = np.ascontiguousarray(crops.transpose(0, 3, 1, 2)).astype(np.float32) / 255.0
+    with torch.inference_mode():
+        want = [t.numpy() for t in load_network("palm_detection_full")(torch.from_numpy(nchw))]
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    boxes, scores = session.run(["raw_boxes", "raw_scores"], {"image": nchw})
+    np.testing.assert_allclose(boxes, want[0], atol=1e-3)
+    np.testing.assert_allclose(scores, want[1], atol=1e-3)
 
 
 def test_fallback_order_and_active_backend_are_reported(caplog):

@@ -56,9 +56,21 @@ def test_bench_detector_runs_and_reports_every_stage():
          "--warmup", "1", "--set", "detector.tracking=false"],
         capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    for stage in ("prepare", "palm", "landmark", "total", "LiteRT view by view"):
+    for stage in ("prepare", "palm", "landmark", "total", "CPU (process)", "LiteRT view by view", "LiteRT CPU (process)"):
         assert stage in result.stdout
     assert "2 view(s): 2.00 hands per set (reference: 2.00)" in result.stdout
+
+
+def test_bench_detector_per_crop_reports_every_runtime_and_network():
+    result = subprocess.run(
+        [sys.executable, "-m", "hand_pose_ros.tools.cli", "bench", "detector", "--per-crop", "--runs", "2",
+         "--warmup", "1", "--rounds", "2"],
+        capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines() if line.startswith("  ") and line.split()[0] != "network"]
+    assert {(row[0], row[1]) for row in rows} == {(stage, name) for stage in ("landmark", "palm")
+                                                  for name in ("onnxruntime", "openvino", "litert")}
+    assert all(len(row) == 4 and all(float(v) > 0 for v in row[2:]) for row in rows)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
