@@ -204,7 +204,10 @@ class HandRefinementResult:
     hands' relative bone-length scatter (``_held_out``: a 3D check, reported, not a condition
     of acceptance); uncertainty_deg / uncertainty_mm (V,):
     half the largest disagreement between the parts' own refinements of each camera (about the
-    refinement's error; a correction not well above it is not earned), 0 without parts."""
+    refinement's error; a correction not well above it is not earned), 0 without parts;
+    depth_bias_mm (V,): with depth maps, each camera's depth bias the final adjustment found
+    (measured − refined joint depth, mm), and depth_samples (V,) the measured joints it used
+    (None without depth)."""
 
     rig: Rig
     rotation_deg: np.ndarray
@@ -221,6 +224,8 @@ class HandRefinementResult:
     uncertainty_deg: np.ndarray | None = None
     uncertainty_mm: np.ndarray | None = None
     not_applied: dict[str, str] = dataclasses.field(default_factory=dict)
+    depth_bias_mm: np.ndarray | None = None
+    depth_samples: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -787,6 +792,9 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
         uncertainty_deg=uncertainty_deg,
         uncertainty_mm=uncertainty_mm,
         not_applied=not_applied,
+        depth_bias_mm=None if after.depth_bias_m is None else -1e3 * after.depth_bias_m,
+        depth_samples=None if after.depth_residuals_m is None else
+        np.bincount(obs.camera[np.isfinite(after.depth_residuals_m) & keep], minlength=V),
     )
 
 

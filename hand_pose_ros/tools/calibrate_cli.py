@@ -343,6 +343,9 @@ def _hands(args: argparse.Namespace) -> int:
                      f"{result.uncertainty_deg[v]:.2f}/{result.uncertainty_mm[v]:.0f}  "
                      f"{100 * result.focal_change[v]:+.2f}  {result.rms_before_px[v]:.2f}  {result.rms_after_px[v]:.2f}  "
                      f"{'yes' if result.gauge_cameras[v] else 'no'}")
+    if result.depth_bias_mm is not None:
+        lines.append("depth (measured joints used, the camera's depth bias found, mm): " + ", ".join(
+            f"{name} {n} {b:+.1f}" for name, n, b in zip(rig.names, result.depth_samples, result.depth_bias_mm)))
     lines += [f"kept as given: {reason}" for reason in (*result.not_refined.values(), *result.not_applied.values())]
     if result.held_out_px:
         lines.append("held-out error (median over detections, px; fitted on the other frames), input → refined: "
