@@ -138,7 +138,8 @@ class HandRefinementConfig:
         depth_bias_fraction: with aligned depth (``refine_from_hands(depths=…)``), 1σ of each
             camera's depth bias as a fraction of its hands' median measured depth: RealSense
             D400's specified absolute error is ≤ 2 % of the distance within 2 m (Intel's D400
-            datasheet); DexYCB's cameras read −8 … +15 mm against their labels at 0.6–1 m.
+            datasheet); DexYCB's cameras read −16 … +16 mm against the exact rig at 0.6–1 m
+            (one +39 mm, where the grasped bottle stands in front of the fingers).
             The bias is a free unknown per camera under this prior, so depth pins a camera's
             distance to the hands only to about this, and their depth relief fully.
         hidden_weights: with aligned depth, a keypoint whose measured surface lies in front of
@@ -551,7 +552,8 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         depth_keep, hidden = _depth_inliers(np.einsum("mj,mj->m", R, structure[obs.point]) + t - obs.depth,
                                             obs.camera, len(cameras))
         bias_sigma = np.array([config.depth_bias_fraction * np.median(obs.depth[measured & (obs.camera == v)])
-                               if (measured & (obs.camera == v)).any() else 1.0 for v in range(len(cameras))])
+                               if (measured & (obs.camera == v)).any() else 1.0  # no samples: any σ, no residual
+                               for v in range(len(cameras))])
     for round_ in range(config.rounds):
         # The systematic term only from a refined round's residuals: with the input calibration
         # a moved camera's shifts also vary with where the hand is (parallax), which its pose explains.
@@ -578,7 +580,7 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         residuals, structure = after.residuals_px, after.points
         if round_ + 1 < config.rounds:
             keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
-            if measured.any():
+            if measured.any():  # among the samples used (NaN residual otherwise): once out, out
                 depth_keep, hidden = _depth_inliers(after.depth_residuals_m, obs.camera, len(cameras))
     return after, keep
 
