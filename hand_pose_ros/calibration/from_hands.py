@@ -470,6 +470,13 @@ def _skeleton(obs: _Observations, config: HandRefinementConfig) -> dict[str, np.
             "bone_sigma_m": np.full(len(pairs), config.bone_sigma_m)}
 
 
+def _depth_in_camera(camera_T_world: np.ndarray, obs: _Observations, points: np.ndarray) -> np.ndarray:
+    """(V, 4, 4) cameras, (P, 3) m world joints → (M,) m each observation's joint depth along its
+    camera's optical axis (the third row of R·X + t)."""
+    T = camera_T_world[obs.camera]  # (M, 4, 4)
+    return np.einsum("mj,mj->m", T[:, 2, :3], points[obs.point]) + T[:, 2, 3]
+
+
 def _depth_inliers(residual_m: np.ndarray, cam_idx: np.ndarray, num_cameras: int) -> tuple[np.ndarray, np.ndarray]:
     """(M,) joint depth in its camera − measured depth, m (NaN: none), (M,) camera → ((M,) bool
     samples of the hand's own joints, (M,) bool samples of something in front of the joint).
@@ -548,8 +555,7 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
     measured = np.isfinite(obs.depth) & np.isfinite(obs.depth_sigma)
     if measured.any():
         # Against the input calibration, whose camera's distance error stays in the median.
-        R, t = cameras.camera_T_world[obs.camera, 2, :3], cameras.camera_T_world[obs.camera, 2, 3]
-        depth_keep, hidden = _depth_inliers(np.einsum("mj,mj->m", R, structure[obs.point]) + t - obs.depth,
+        depth_keep, hidden = _depth_inliers(_depth_in_camera(cameras.camera_T_world, obs, structure) - obs.depth,
                                             obs.camera, len(cameras))
         bias_sigma = np.array([config.depth_bias_fraction * np.median(obs.depth[measured & (obs.camera == v)])
                                if (measured & (obs.camera == v)).any() else 1.0  # no samples: any σ, no residual
@@ -580,8 +586,9 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
         residuals, structure = after.residuals_px, after.points
         if round_ + 1 < config.rounds:
             keep = _trim(residuals, obs.detection, obs.point, len(obs.points))
-            if measured.any():  # among the samples used (NaN residual otherwise): once out, out
-                depth_keep, hidden = _depth_inliers(after.depth_residuals_m, obs.camera, len(cameras))
+            if measured.any():  # every sample again, as the pixels (a camera's bias cancels in its median)
+                depth_keep, hidden = _depth_inliers(_depth_in_camera(after.camera_T_world, obs, structure) - obs.depth,
+                                                    obs.camera, len(cameras))
     return after, keep
 
 

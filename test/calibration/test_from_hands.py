@@ -379,7 +379,7 @@ def test_depth_maps_give_each_observation_its_joints_depth_and_occluders_are_fla
     # around its true projection, and in one camera an occluder 5 cm in front of one joint in
     # every frame. The sampled depths are the joints' own (where a nearer joint's patch does not
     # overlap), and the covered samples are flagged hidden, not kept.
-    from hand_pose_ros.calibration.from_hands import _depth_inliers, _observations
+    from hand_pose_ros.calibration.from_hands import _depth_in_camera, _depth_inliers, _observations
     from hand_pose_ros.fusion.camera import CameraArray
     from hand_pose_ros.fusion.depth import JOINT_BEHIND_SURFACE_M
 
@@ -401,9 +401,8 @@ def test_depth_maps_give_each_observation_its_joints_depth_and_occluders_are_fla
     obs, _ = _observations(rig, frames[:count], HandRefinementConfig(), maps + [None] * (len(frames) - count))
     measured = np.isfinite(obs.depth)
     assert measured.sum() > 0.5 * len(obs.depth) and (obs.depth_sigma[measured] > 0).all()
-    truth_z = np.einsum("mj,mj->m", cameras.camera_T_world[obs.camera, 2, :3],
-                        obs.points[obs.point]) + cameras.camera_T_world[obs.camera, 2, 3]
-    keep, hidden = _depth_inliers(truth_z - obs.depth, obs.camera, len(rig))
+    keep, hidden = _depth_inliers(_depth_in_camera(cameras.camera_T_world, obs, obs.points) - obs.depth,
+                                  obs.camera, len(rig))
     occluded = measured & (obs.camera == 0) & (obs.point_joint[obs.point] == covered)
     assert occluded.any() and hidden[occluded].all() and not keep[occluded].any()
     assert keep[measured & ~occluded].mean() > 0.75 and hidden[measured & ~occluded].mean() < 0.1
