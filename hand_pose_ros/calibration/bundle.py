@@ -93,8 +93,8 @@ class BundleResult:
     world_T_board: (B, 4, 4) (board problems); residuals_px: (M, 2) final reprojection residuals
     (projection − pixel, without the detections' offsets); depth_residuals_m: (M,) point depth in
     its camera − measured depth − the camera's bias, m (NaN without a measurement; None without
-    ``depth_m``); depth_bias_m: (V,) each camera's depth bias (None without); offsets: (D, 2) px shifts, or (D, 4)
-    with the relative scale and rotation, of each detection (None without ``offset_sigma_px``);
+    ``depth_m``); depth_bias_m: (V,) each camera's depth bias, m (None without); offsets: (D, 2)
+    px shifts, or (D, 4) with the relative scale and rotation, of each detection (None without ``offset_sigma_px``);
     success/message/evaluations: scipy's report."""
 
     camera_T_world: np.ndarray

@@ -2,7 +2,8 @@
 
     hand-pose-ros calibrate board --images DIR --squares 7x5 --square-size 0.04 --marker-size 0.03 \\
         --dictionary DICT_5X5_100 [--intrinsics CALIB] [--fisheye] [--world board:FILE] --out calibration.yaml
-    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] [--bones] [--depth] --out refined.yaml
+    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] [--bones] [--depth]
+        --out refined.yaml
 
 The report (per camera) goes to standard error and to ``<out>.report.txt``; ``calibrate board``
 also writes ``<out>.png``: the cameras and board poses in 3D (docs/calibration.md).
