@@ -145,7 +145,8 @@ class HandRefinementConfig:
         hidden_weights: with aligned depth, a keypoint whose measured surface lies in front of
             its joint (``_depth_inliers``: something covers it, the network guessed it) weighs
             (median residual of its camera's seen keypoints / of its hidden ones)², at most 1,
-            from the second round on.
+            from the second round on. Off by default: no gain on DexYCB mustard (seed 2 10.67
+            mm with it, 10.63 without; docs/benchmarks.md, sixth round).
     """
 
     refine_focal: bool = False
