@@ -12,6 +12,12 @@ scale and rotation about the detection's centre, each held by a Gaussian prior; 
 poses then answer only to what the shared transforms cannot absorb (the hand's shape in each
 view, and the offsets' part that the priors deny them).
 
+Measured depths (``depth_m``, free-point problems): an observation may also carry its joint's
+depth along its camera's optical axis from an aligned depth map, a metric witness of where the
+camera lies along its own axis (which pixels of small hands leave nearly free); each camera's
+depth has its own bias b_v, held by a prior, so a sensor reading a few mm long does not move
+its camera.
+
 Legend: V cameras, M observations, P free points, B boards of Q corners, D detections.
 """
 
@@ -40,6 +46,10 @@ _BEHIND_CAMERA_PX = 1e3
 # Weight (pixels per unit of relative scale) of the scale prior that fixes the hand problem's
 # scale gauge: 1e4 px per 100 % ≈ the whole image, i.e. effectively a hard constraint.
 _SCALE_PRIOR_PX = 1e4
+# A measured depth's residual (in units of its σ) where the robust loss starts to flatten: the
+# samples are gated before (``calibrate hands``), what remains has a stereo sensor's heavier
+# tails (edges, skin) than a Gaussian's.
+_DEPTH_LOSS_SIGMAS = 2.0
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -81,8 +91,10 @@ class BundleConfig:
 class BundleResult:
     """camera_T_world: (V, 4, 4); K: (V, 3, 3) px; rational (V, 8) / fisheye (V, 4) distortion; points: (P, 3) m world (free-point problems) or
     world_T_board: (B, 4, 4) (board problems); residuals_px: (M, 2) final reprojection residuals
-    (projection − pixel, without the detections' offsets); offsets: (D, 2) px shifts, or (D, 4)
-    with the relative scale and rotation, of each detection (None without ``offset_sigma_px``);
+    (projection − pixel, without the detections' offsets); depth_residuals_m: (M,) point depth in
+    its camera − measured depth − the camera's bias, m (NaN without a measurement; None without
+    ``depth_m``); depth_bias_m: (V,) each camera's depth bias, m (None without); offsets: (D, 2)
+    px shifts, or (D, 4) with the relative scale and rotation, of each detection (None without ``offset_sigma_px``);
     success/message/evaluations: scipy's report."""
 
     camera_T_world: np.ndarray
@@ -93,6 +105,8 @@ class BundleResult:
     world_T_board: np.ndarray | None
     residuals_px: np.ndarray
     offsets: np.ndarray | None
+    depth_residuals_m: np.ndarray | None
+    depth_bias_m: np.ndarray | None
     success: bool
     message: str
     evaluations: int
@@ -143,13 +157,14 @@ def _project(cameras: CameraArray, K: np.ndarray, cam_T_world: np.ndarray, camer
     return out
 
 
-def _robust(r: np.ndarray, config: BundleConfig) -> np.ndarray:
+def _robust(r: np.ndarray, config: BundleConfig, scale: float | None = None) -> np.ndarray:
     """Pixel residuals → robustified residuals whose squares are the robust loss (Triggs et al.,
     "Bundle adjustment — a modern synthesis", §4.3), so priors added beside them stay quadratic.
-    Losses as scipy's (scale f): huber, soft_l1 2f²(√(1 + r²/f²) − 1), cauchy f² ln(1 + r²/f²)."""
+    Losses as scipy's (scale f, ``config.loss_scale_px`` unless ``scale`` is given): huber,
+    soft_l1 2f²(√(1 + r²/f²) − 1), cauchy f² ln(1 + r²/f²)."""
     if config.loss == "linear":
         return r
-    f = config.loss_scale_px
+    f = config.loss_scale_px if scale is None else scale
     z = (r / f) ** 2
     if config.loss == "huber":
         rho = np.where(z <= 1.0, z, 2.0 * np.sqrt(z) - 1.0)
@@ -182,6 +197,10 @@ def bundle_adjust(
     bone_pairs: np.ndarray | None = None,
     bone_index: np.ndarray | None = None,
     bone_sigma_m: np.ndarray | None = None,
+    depth_m: np.ndarray | None = None,
+    depth_sigma_m: np.ndarray | None = None,
+    depth_bias_sigma_m: np.ndarray | None = None,
+    depth_weights: np.ndarray | None = None,
 ) -> BundleResult:
     """Minimise the robust pixel reprojection error over free camera poses and the structure.
 
@@ -234,6 +253,16 @@ def bundle_adjust(
             free lengths leave the scale to the other gauge terms.
         bone_index: (E,) int in [0, L), the length each bone shares (one per hand and bone).
         bone_sigma_m: (E,) > 0 1σ of a bone's length about its shared length, metres.
+        depth_m: (M,) measured depth (metres, along the camera's optical axis) of each
+            observation's point in its camera, NaN where none (free-point problems): with
+            ``depth_sigma_m`` and ``depth_bias_sigma_m`` each gets the residual
+            ρ((z − d − b_v) / σ) (z the point's depth in camera v, ρ the config's loss at
+            ``_DEPTH_LOSS_SIGMAS``), in the units of the weighted pixel residuals, and each camera
+            a free depth bias b_v with the prior b_v / σ_b,v.
+        depth_sigma_m: (M,) > 0 1σ of each measured depth, metres (NaN or inf: not used).
+        depth_bias_sigma_m: (V,) > 0 1σ of each camera's depth bias, metres.
+        depth_weights: (M,) ≥ 0 multiplying each robustified depth residual (as ``weights``
+            the pixels': measurements that share an error count as fewer); None = 1.
 
     Raises:
         ValueError: shapes that disagree, no fixed camera, or both/neither structure kind.
@@ -287,6 +316,19 @@ def bundle_adjust(
         initial = np.linalg.norm(start[bone_pairs[:, 0]] - start[bone_pairs[:, 1]], axis=1)  # (E,) m
         length0 = np.array([np.median(initial[bone_index == k]) if (bone_index == k).any() else 0.0
                             for k in range(n_bone)])
+    depth_rows = np.zeros(0, np.int64)
+    if depth_m is not None:
+        if points is None or depth_sigma_m is None or depth_bias_sigma_m is None:
+            raise ValueError("bundle_adjust: depth_m needs free points, depth_sigma_m and depth_bias_sigma_m")
+        depth_m = check_shape("depth_m", np.asarray(depth_m, np.float64), (M,), "bundle_adjust")
+        depth_sigma = check_shape("depth_sigma_m", np.asarray(depth_sigma_m, np.float64), (M,), "bundle_adjust")
+        bias_sigma = check_shape("depth_bias_sigma_m", np.asarray(depth_bias_sigma_m, np.float64), (V,), "bundle_adjust")
+        if not (np.nan_to_num(depth_sigma, nan=1.0) > 0).all() or not (bias_sigma > 0).all():
+            raise ValueError("bundle_adjust: depth_sigma_m and depth_bias_sigma_m must be > 0")
+        depth_weight = np.ones(M) if depth_weights is None else \
+            check_shape("depth_weights", np.asarray(depth_weights, np.float64), (M,), "bundle_adjust")
+        depth_rows = np.flatnonzero(np.isfinite(depth_m) & np.isfinite(depth_sigma) & (depth_weight > 0))  # with a depth
+    n_depth_bias = V if depth_rows.size else 0
     free = np.flatnonzero(~fixed)
     slot = np.full(V, -1)
     slot[free] = np.arange(free.size)
@@ -319,15 +361,16 @@ def bundle_adjust(
     n_focal = int(refined.sum())
     hold_focal = hold_mean_focal and config.intrinsics == "focal" and n_focal > 0
     x0 = np.concatenate([pose_to_vector(cameras.camera_T_world[free]).reshape(-1), intrinsics0[refined], structure0,
-                         np.zeros(n_offset), length0 if n_bone else np.zeros(0)])
+                         np.zeros(n_offset), length0 if n_bone else np.zeros(0), np.zeros(n_depth_bias)])
     structure = slice(n_cam + n_focal, n_cam + n_focal + structure0.size)  # x's structure block
     arrays = cameras
     base_T = cameras.camera_T_world.copy()
     centre0 = cameras.centers
     scale0 = float(np.linalg.norm(centre0[scale_pair[0]] - centre0[scale_pair[1]])) if scale_pair else 0.0
 
-    first_offset = x0.size - n_offset - n_bone
-    first_bone = x0.size - n_bone
+    first_offset = x0.size - n_offset - n_bone - n_depth_bias
+    first_bone = x0.size - n_bone - n_depth_bias
+    first_depth_bias = x0.size - n_depth_bias
 
     def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         cam_T = base_T.copy()
@@ -388,7 +431,14 @@ def bundle_adjust(
         if n_bone:
             joints = x[structure].reshape(-1, 3)
             length = np.linalg.norm(joints[bone_pairs[:, 0]] - joints[bone_pairs[:, 1]], axis=1)  # (E,) m
-            parts.append((length - x[first_bone:][bone_index]) / bone_sigma)
+            parts.append((length - x[first_bone:first_depth_bias][bone_index]) / bone_sigma)
+        if n_depth_bias:
+            v = camera_index[depth_rows]
+            local_z = np.einsum("mj,mj->m", cam_T[v, 2, :3], world[depth_rows]) + cam_T[v, 2, 3]  # (N,) m
+            bias = x[first_depth_bias:]
+            parts.append(depth_weight[depth_rows] * _robust((local_z - depth_m[depth_rows] - bias[v])
+                                                            / depth_sigma[depth_rows], config, _DEPTH_LOSS_SIGMAS))
+            parts.append(bias / bias_sigma)
         return np.concatenate(parts)
 
     # Sparsity: each observation's two rows depend on its camera's pose (and focal) and its structure block.
@@ -443,6 +493,22 @@ def bundle_adjust(
         rows.append(bone_rows)
         cols.append(first_bone + bone_index)
         n_rows += len(bone_pairs)
+    if n_depth_bias:
+        # A depth row depends on its camera's pose, its point and its camera's bias.
+        depth_of_row = n_rows + np.arange(depth_rows.size)
+        cam_slot = slot[camera_index[depth_rows]]
+        for k in range(6):
+            rows.append(depth_of_row[cam_slot >= 0])
+            cols.append(6 * cam_slot[cam_slot >= 0] + k)
+        for k in range(3):
+            rows.append(depth_of_row)
+            cols.append(n_cam + n_focal + 3 * point_index[depth_rows] + k)
+        rows.append(depth_of_row)
+        cols.append(first_depth_bias + camera_index[depth_rows])
+        n_rows += depth_rows.size
+        rows.append(n_rows + np.arange(V))
+        cols.append(first_depth_bias + np.arange(V))
+        n_rows += V
     rows_all, cols_all = np.concatenate(rows), np.concatenate(cols)
     sparsity = scipy.sparse.coo_matrix((np.ones(rows_all.size), (rows_all, cols_all)), shape=(n_rows, x0.size)).tocsr()
     result = least_squares(
@@ -453,6 +519,11 @@ def bundle_adjust(
     cam_T, K, model, world = unpack(result.x)
     final = _project(model, K, cam_T, camera_index, world) - pixels
     s = result.x[structure]
+    depth_residuals = depth_bias_out = None
+    if depth_m is not None:
+        depth_bias_out = result.x[first_depth_bias:] if n_depth_bias else np.zeros(V)
+        local_z = np.einsum("mj,mj->m", cam_T[camera_index, 2, :3], world) + cam_T[camera_index, 2, 3]
+        depth_residuals = local_z - depth_m - depth_bias_out[camera_index]
     return BundleResult(
         camera_T_world=cam_T,
         K=K,
@@ -462,6 +533,8 @@ def bundle_adjust(
         world_T_board=vector_to_pose(s.reshape(-1, 6)) if points is None else None,
         residuals_px=final,
         offsets=result.x[first_offset:first_bone].reshape(-1, n_per_det) if n_offset else None,
+        depth_residuals_m=depth_residuals,
+        depth_bias_m=depth_bias_out,
         success=bool(result.success),
         message=str(result.message),
         evaluations=int(result.nfev),

@@ -2,7 +2,8 @@
 
     hand-pose-ros calibrate board --images DIR --squares 7x5 --square-size 0.04 --marker-size 0.03 \\
         --dictionary DICT_5X5_100 [--intrinsics CALIB] [--fisheye] [--world board:FILE] --out calibration.yaml
-    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] [--bones] --out refined.yaml
+    hand-pose-ros calibrate hands --calib CALIB --detections DETS|--bag BAG [--refine-focal] [--bones] [--depth]
+        --out refined.yaml
 
 The report (per camera) goes to standard error and to ``<out>.report.txt``; ``calibrate board``
 also writes ``<out>.png``: the cameras and board poses in 3D (docs/calibration.md).
@@ -15,7 +16,7 @@ import pathlib
 import re
 import sys
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "run", "read_depth_maps"]
 
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -56,6 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     hands.add_argument("--bones", action="store_true",
                        help="a rigid skeleton: each hand keeps its bone lengths over the recording "
                             "(HandRefinementConfig.bones; docs/calibration.md)")
+    hands.add_argument("--depth", action="store_true",
+                       help="use the aligned depth maps the detections file names per frame (\"depth\": {camera: "
+                            "PNG}) as metric witnesses of each camera's distance to the hands (docs/calibration.md)")
+    hands.add_argument("--hidden-weights", action="store_true",
+                       help="with --depth, keypoints the depth shows covered weigh less "
+                            "(HandRefinementConfig.hidden_weights; docs/calibration.md)")
     hands.add_argument("--reference", help="camera held fixed during the adjustment (default: the first)")
     hands.add_argument("--out", required=True, help="refined calibration YAML to write")
 
@@ -286,6 +293,22 @@ def _write_report(out: pathlib.Path, lines: list[str]) -> None:
     out.with_suffix(".report.txt").write_text(text, encoding="utf-8")
 
 
+def read_depth_maps(detections: str, names: list[str]) -> list:
+    """A detections file's depth PNGs → per frame None or one (H, W) float32 m map (or None) per
+    camera in rig order, for ``refine_from_hands(depths=…)``.
+
+    Raises:
+        ValueError: no frame of the file names a depth map (``fuse_cli.read_depth_paths`` for the others).
+    """
+    from hand_pose_ros.tools.fuse_cli import load_depth_png, read_depth_paths
+
+    paths = read_depth_paths(detections, names)
+    if not any(paths):
+        raise ValueError(f"{detections}: --depth, but no frame names a depth map (\"depth\": {{camera: PNG}})")
+    return [[load_depth_png(frame[name]) if name in frame else None for name in names] if frame else None
+            for frame in paths]
+
+
 def _hands(args: argparse.Namespace) -> int:
 
     from hand_pose_ros.calibration import load_calibration, save_calibration
@@ -294,13 +317,20 @@ def _hands(args: argparse.Namespace) -> int:
 
     try:
         rig = load_calibration(args.calib)
+        if (args.depth or args.hidden_weights) and not args.detections:
+            raise ValueError("--depth and --hidden-weights read the depth maps a detections file names (--detections); "
+                             "a bag's images carry none here")
+        if args.hidden_weights and not args.depth:
+            raise ValueError("--hidden-weights needs --depth (the depth shows which keypoints are covered)")
         if args.bag:
             frames = _bag_hand_frames(args.bag, rig, args.slop)
         else:
             frames = read_detections(args.detections, rig.names)
+        depths = read_depth_maps(args.detections, rig.names) if args.depth else None
         config = HandRefinementConfig(refine_focal=args.refine_focal, reference_camera=args.reference,
-                                      systematic=args.systematic, offsets=args.offsets, bones=args.bones)
-        result = refine_from_hands(rig, frames, config)
+                                      systematic=args.systematic, offsets=args.offsets, bones=args.bones,
+                                      hidden_weights=args.hidden_weights)
+        result = refine_from_hands(rig, frames, config, depths=depths)
     except (OSError, ValueError) as exc:
         print(f"hand-pose-ros calibrate hands: {exc}", file=sys.stderr)
         return 2
@@ -314,6 +344,9 @@ def _hands(args: argparse.Namespace) -> int:
                      f"{result.uncertainty_deg[v]:.2f}/{result.uncertainty_mm[v]:.0f}  "
                      f"{100 * result.focal_change[v]:+.2f}  {result.rms_before_px[v]:.2f}  {result.rms_after_px[v]:.2f}  "
                      f"{'yes' if result.gauge_cameras[v] else 'no'}")
+    if result.depth_bias_mm is not None:
+        lines.append("depth (measured joints used, the camera's depth bias found, mm): " + ", ".join(
+            f"{name} {n} {b:+.1f}" for name, n, b in zip(rig.names, result.depth_samples, result.depth_bias_mm)))
     lines += [f"kept as given: {reason}" for reason in (*result.not_refined.values(), *result.not_applied.values())]
     if result.held_out_px:
         lines.append("held-out error (median over detections, px; fitted on the other frames), input → refined: "

@@ -69,19 +69,43 @@ def test_board_with_the_wrong_dictionary_names_the_camera_and_the_fix(board_imag
     assert not (tmp / "x.yaml").exists()
 
 
-def test_hands_refines_a_moved_camera(tmp_path, capsys) -> None:
+def _moved_camera_scene(folder: pathlib.Path, depth_every: int = 0) -> Rig:
+    """3 cameras, two hands over 30 frames → ``dets.json`` and ``moved.yaml`` (cam1 shifted by
+    22 mm) in ``folder``; the true rig. With ``depth_every``, every such frame also names one
+    aligned depth PNG per camera (each joint's surface painted around its projection, cam2's
+    sensor reading 10 mm long)."""
+    from hand_pose_ros.fusion.camera import CameraArray
+    from hand_pose_ros.fusion.depth import JOINT_BEHIND_SURFACE_M, MM_PER_M
+
     rng = np.random.default_rng(2)
     rig = make_rig(3, rng, distance=(0.6, 0.9))
+    cameras = CameraArray.from_rig(rig)
     truth = hand_sequence(30, rng)
     frames = []
     for t in range(len(truth)):
         dets, _ = synthesize_detections(truth[t], ("Left", "Right"), rig, NoiseModel(sigma_px=(1.0, 1.5)), rng)
         frames.append({"stamp": t / 30, "views": {c.name: [d.to_dict() for d in view] for c, view in zip(rig.cameras, dets)}})
-    (tmp_path / "dets.json").write_text(json.dumps(frames).replace("NaN", "null"))
+        if depth_every and t % depth_every == 0:
+            frames[-1]["depth"] = {}
+            for v, camera in enumerate(rig.cameras):
+                image = np.zeros((camera.height, camera.width), np.uint16)
+                for hand in truth[t]:
+                    z = (hand @ cameras.camera_T_world[v, :3, :3].T + cameras.camera_T_world[v, :3, 3])[:, 2]
+                    surface_mm = MM_PER_M * (z - JOINT_BEHIND_SURFACE_M + 0.010 * (v == 2))
+                    for (u, w), d in zip(cameras.project(hand)[v], surface_mm):
+                        image[max(int(w) - 2, 0):int(w) + 3, max(int(u) - 2, 0):int(u) + 3] = round(d)
+                cv2.imwrite(str(folder / f"depth_{t}_{camera.name}.png"), image)
+                frames[-1]["depth"][camera.name] = f"depth_{t}_{camera.name}.png"
+    (folder / "dets.json").write_text(json.dumps(frames).replace("NaN", "null"))
     T = rig.cameras[1].world_T_camera.copy()
     T[:3, 3] += [0.02, -0.01, 0.0]
     moved = Rig(cameras=tuple(dataclasses.replace(c, world_T_camera=T) if c.name == "cam1" else c for c in rig.cameras))
-    save_calibration(tmp_path / "moved.yaml", moved)
+    save_calibration(folder / "moved.yaml", moved)
+    return rig
+
+
+def test_hands_refines_a_moved_camera(tmp_path, capsys) -> None:
+    rig = _moved_camera_scene(tmp_path)
     out = tmp_path / "refined.yaml"
     code = main(["calibrate", "hands", "--calib", str(tmp_path / "moved.yaml"), "--detections",
                  str(tmp_path / "dets.json"), "--out", str(out)])
@@ -148,3 +172,29 @@ def test_hands_from_a_bag_without_a_calibrated_camera_is_refused(tmp_path, capsy
     err = capsys.readouterr().err
     assert "no image topic for cameras ['cam9']" in err and "/cam0/image_raw" in err
     assert not (tmp_path / "x.yaml").exists()
+
+
+def test_hands_with_depth_reads_the_detections_depth_maps_and_reports_each_cameras_bias(tmp_path, capsys) -> None:
+    # The moved-camera scene with aligned depth every 3rd frame: the camera comes back as well,
+    # and the report lists each camera's measured joints and depth bias.
+    rig = _moved_camera_scene(tmp_path, depth_every=3)
+    out = tmp_path / "refined.yaml"
+    code = main(["calibrate", "hands", "--calib", str(tmp_path / "moved.yaml"), "--detections",
+                 str(tmp_path / "dets.json"), "--depth", "--out", str(out)])
+    assert code == 0
+    _, dist = pose_difference(np.stack([c.camera_T_world for c in load_calibration(out).cameras]),
+                              np.stack([c.camera_T_world for c in rig.cameras]))
+    assert dist.max() < 0.003
+    report = capsys.readouterr().err
+    assert "depth (measured joints used" in report and "cam2" in report.split("depth (measured joints used")[1]
+
+
+def test_hands_with_depth_needs_depth_maps_in_the_detections_file(tmp_path, capsys) -> None:
+    rig = make_rig(2, np.random.default_rng(0))
+    save_calibration(tmp_path / "two.yaml", rig)
+    (tmp_path / "dets.json").write_text(json.dumps([{"stamp": 0.0, "views": {}}]))
+    args = ["calibrate", "hands", "--calib", str(tmp_path / "two.yaml"), "--out", str(tmp_path / "x.yaml")]
+    assert main(args + ["--detections", str(tmp_path / "dets.json"), "--depth"]) == 2
+    assert "no frame names a depth map" in capsys.readouterr().err
+    assert main(args + ["--bag", str(tmp_path), "--depth"]) == 2
+    assert "--depth and --hidden-weights read the depth maps a detections file names" in capsys.readouterr().err

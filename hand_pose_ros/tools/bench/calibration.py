@@ -43,6 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="HandRefinementConfig.offsets: per-detection nuisance transforms (default none)")
     parser.add_argument("--bones", action="store_true",
                         help="HandRefinementConfig.bones: each hand keeps its bone lengths over the recording")
+    parser.add_argument("--depth", action="store_true",
+                        help="the sequence's aligned depth (the instants where every camera has it) in the refinement")
+    parser.add_argument("--hidden-weights", action="store_true",
+                        help="with --depth, HandRefinementConfig.hidden_weights: keypoints the depth shows covered weigh less")
 
 
 def load_dexycb_sequence(folder: str | pathlib.Path):
@@ -116,6 +120,21 @@ def detect_sequence(rig, frames, path: pathlib.Path) -> None:
         out.append({"stamp": index / DEXYCB_FPS,
                     "views": {name: [d.to_dict() for d in view] for name, view in zip(rig.names, views)}})
     path.write_text(json.dumps(out), encoding="utf-8")
+
+
+def write_depth_detections(sequence: pathlib.Path, rig, detections_path: pathlib.Path, path: pathlib.Path) -> None:
+    """A copy of a DETS file naming, per frame that has one for every camera, each camera's aligned
+    depth PNG (``"depth": {camera: path}``, docs/fusion.md), as ``calibrate hands --depth`` reads it."""
+    import json
+
+    from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
+
+    serials = DexYCBSequence(sequence).serials  # meta.yml order = the rig's (load_dexycb_sequence)
+    data = json.loads(detections_path.read_text(encoding="utf-8"))
+    for index in DexYCBSequence(sequence).depth_indices():
+        data[index]["depth"] = {name: str((sequence / serial / f"aligned_depth_to_color_{index:06d}.png").resolve())
+                                for name, serial in zip(rig.names, serials)}
+    path.write_text(json.dumps(data), encoding="utf-8")
 
 
 def _disturb(rig, degrees: float, metres: float, rng):
@@ -202,8 +221,14 @@ def run(args: argparse.Namespace) -> int:
     # Cameras with a detection in the sequence: only their poses matter to the fused hands, and
     # only they enter the similarity of the gauge-free figures.
     seen = np.array([any(views[v] for _, views in detections) for v in range(len(rig))])
+    depths = None
+    if args.depth or args.hidden_weights:
+        from hand_pose_ros.tools.calibrate_cli import read_depth_maps
+
+        write_depth_detections(sequence, rig, dets_path, work / "detections_depth.json")
+        depths = read_depth_maps(str(work / "detections_depth.json"), rig.names)
     config = HandRefinementConfig(refine_focal=args.refine_focal, systematic=args.systematic, offsets=args.offsets,
-                                  bones=args.bones)
+                                  bones=args.bones, hidden_weights=args.hidden_weights)
     print(f"DexYCB mustard, {len(rig)} cameras, {len(frames)} frames; every camera disturbed by "
           f"{args.rotation_deg}° and {args.translation_mm} mm; 8-view MPJPE (mm) vs MANO joints")
     print("kept gauge: in the evaluated file's first-camera frame (the refinement keeps the input's world frame and "
@@ -219,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
         save_calibration(work / f"input_{stem}.yaml", given)
         perfect, scale = map_onto(_poses(rig), _poses(given), seen)
         try:
-            result = refine_from_hands(given, detections, config)
+            result = refine_from_hands(given, detections, config, depths=depths)
             refined, held = result.rig, ", ".join(f"{a:.2f}→{b:.2f}" for a, b in result.held_out_px)
         except RefinementRefused as exc:
             refined, held = given, f"refused: {str(exc).split(' (')[1].split(';')[0]}"
