@@ -35,7 +35,7 @@ from hand_pose_ros.fusion.camera import CameraArray, distort_normalized
 from hand_pose_ros.checks import check_choice
 from hand_pose_ros.types import check_shape
 
-__all__ = ["BundleConfig", "BundleResult", "bundle_adjust", "pose_to_vector", "vector_to_pose", "LOSSES", "INTRINSICS"]
+__all__ = ["BundleConfig", "BundleResult", "bundle_adjust", "camera_depths", "pose_to_vector", "vector_to_pose", "LOSSES", "INTRINSICS"]
 
 LOSSES = ("linear", "huber", "soft_l1", "cauchy")
 INTRINSICS = ("fixed", "focal", "all")
@@ -155,6 +155,13 @@ def _project(cameras: CameraArray, K: np.ndarray, cam_T_world: np.ndarray, camer
     out = np.stack([u, v], axis=-1)
     out[behind] = _BEHIND_CAMERA_PX
     return out
+
+
+def camera_depths(camera_T_world: np.ndarray, camera_index: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(V, 4, 4) cameras, (M,) int camera of each observation, (M, 3) m world points → (M,) m each
+    point's depth along its camera's optical axis (the third row of R·X + t)."""
+    T = camera_T_world[camera_index]  # (M, 4, 4)
+    return np.einsum("mj,mj->m", T[:, 2, :3], points) + T[:, 2, 3]
 
 
 def _robust(r: np.ndarray, config: BundleConfig, scale: float | None = None) -> np.ndarray:
@@ -434,7 +441,7 @@ def bundle_adjust(
             parts.append((length - x[first_bone:first_depth_bias][bone_index]) / bone_sigma)
         if n_depth_bias:
             v = camera_index[depth_rows]
-            local_z = np.einsum("mj,mj->m", cam_T[v, 2, :3], world[depth_rows]) + cam_T[v, 2, 3]  # (N,) m
+            local_z = camera_depths(cam_T, v, world[depth_rows])  # (N,) m
             bias = x[first_depth_bias:]
             parts.append(depth_weight[depth_rows] * _robust((local_z - depth_m[depth_rows] - bias[v])
                                                             / depth_sigma[depth_rows], config, _DEPTH_LOSS_SIGMAS))
@@ -522,8 +529,7 @@ def bundle_adjust(
     depth_residuals = depth_bias_out = None
     if depth_m is not None:
         depth_bias_out = result.x[first_depth_bias:] if n_depth_bias else np.zeros(V)
-        local_z = np.einsum("mj,mj->m", cam_T[camera_index, 2, :3], world) + cam_T[camera_index, 2, 3]
-        depth_residuals = local_z - depth_m - depth_bias_out[camera_index]
+        depth_residuals = camera_depths(cam_T, camera_index, world) - depth_m - depth_bias_out[camera_index]
     return BundleResult(
         camera_T_world=cam_T,
         K=K,

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from hand_pose_ros.calibration.bundle import BundleConfig, BundleResult, bundle_adjust
+from hand_pose_ros.calibration.bundle import BundleConfig, BundleResult, bundle_adjust, camera_depths
 from hand_pose_ros.calibration.gauge import align_rig_poses, map_onto, pose_difference
 from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
@@ -473,9 +473,8 @@ def _skeleton(obs: _Observations, config: HandRefinementConfig) -> dict[str, np.
 
 def _depth_in_camera(camera_T_world: np.ndarray, obs: _Observations, points: np.ndarray) -> np.ndarray:
     """(V, 4, 4) cameras, (P, 3) m world joints → (M,) m each observation's joint depth along its
-    camera's optical axis (the third row of R·X + t)."""
-    T = camera_T_world[obs.camera]  # (M, 4, 4)
-    return np.einsum("mj,mj->m", T[:, 2, :3], points[obs.point]) + T[:, 2, 3]
+    camera's optical axis."""
+    return camera_depths(camera_T_world, obs.camera, points[obs.point])
 
 
 def _depth_inliers(residual_m: np.ndarray, cam_idx: np.ndarray, num_cameras: int) -> tuple[np.ndarray, np.ndarray]:
