@@ -37,7 +37,7 @@ from hand_pose_ros.calibration.monitor import match_views
 from hand_pose_ros.calibration.rig import Rig
 from hand_pose_ros.checks import check_choice, check_number
 from hand_pose_ros.fusion.camera import CameraArray
-from hand_pose_ros.fusion.depth import joint_depth_stddev, joint_depths
+from hand_pose_ros.fusion.depth import MAD_TO_SIGMA, joint_depth_stddev, joint_depths
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS
 from hand_pose_ros.types import HandDetection2D
 
@@ -65,8 +65,6 @@ _MIN_BONE_FRAMES = 5
 # edge); never closer than the floor: the fusion's depth round found keypoints whose depth
 # reads within ±15 mm of the triangulation to be the seen ones (docs/benchmarks.md, Depth).
 _DEPTH_OUTLIER_FLOOR_M = 0.015
-# Median absolute deviation → standard deviation for a normal distribution.
-_MAD_TO_SIGMA = 1.4826
 # ``hidden_weights`` compares medians of at least this many keypoints of a camera each, and never
 # weighs a hidden keypoint below the floor (a median of 0 by chance must not remove it).
 _MIN_HIDDEN_SAMPLES = 5
@@ -494,7 +492,7 @@ def _depth_inliers(residual_m: np.ndarray, cam_idx: np.ndarray, num_cameras: int
         if not mine.any():
             continue
         centred = residual_m[mine] - np.median(residual_m[mine])
-        gate = max(_OUTLIER_FACTOR * _MAD_TO_SIGMA * float(np.median(np.abs(centred))), _DEPTH_OUTLIER_FLOOR_M)
+        gate = max(_OUTLIER_FACTOR * MAD_TO_SIGMA * float(np.median(np.abs(centred))), _DEPTH_OUTLIER_FLOOR_M)
         keep[mine] = np.abs(centred) <= gate
         hidden[mine] = centred > gate
     return keep, hidden

@@ -48,7 +48,7 @@ import numpy as np
 from hand_pose_ros.fusion.camera import CameraArray
 from hand_pose_ros.keypoints import BONES, NUM_KEYPOINTS, HandKeypoint
 
-__all__ = ["MM_PER_M", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "DepthMapError",
+__all__ = ["MM_PER_M", "MAD_TO_SIGMA", "JOINT_BEHIND_SURFACE_M", "DepthFit", "depth_from_millimetres", "read_depth_png", "DepthMapError",
            "check_depth", "sample_keypoint_depths", "joint_depths", "joint_depth_stddev", "triangulated_depth_stddev",
            "occluded_keypoints", "hidden_weight", "fit_depth_scale", "hand_on_depth"]
 
@@ -69,7 +69,7 @@ _SEE_THROUGH_M = 0.1
 # 12.6 the shape only; DexYCB single cameras within ±1 mm of each other).
 _MEASURED_WEIGHT = 0.5
 # Median absolute deviation → standard deviation for a normal distribution.
-_MAD_TO_SIGMA = 1.4826
+MAD_TO_SIGMA = 1.4826
 # One view's depth fit needs at least this many keypoints agreeing on the scale ...
 _MIN_DEPTH_POINTS = 4
 # ... or, where the map measures few keypoints (its invalid band, holes), at least this many
@@ -223,7 +223,7 @@ def sample_keypoint_depths(depth: np.ndarray, pixels: np.ndarray, *, window_px: 
         front = np.nanquantile(values, _FRONT_QUANTILE, axis=1)  # (P,)
         values[~(np.abs(values - front[:, None]) <= _LAYER_M)] = np.nan
         median = np.nanmedian(values, axis=1)
-        spread = _MAD_TO_SIGMA * np.nanmedian(np.abs(values - median[:, None]), axis=1)
+        spread = MAD_TO_SIGMA * np.nanmedian(np.abs(values - median[:, None]), axis=1)
     return median.reshape(shape), spread.reshape(shape)
 
 
