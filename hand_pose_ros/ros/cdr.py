@@ -284,11 +284,11 @@ def _flat_fields(msg_type: type, prefix: str) -> list[tuple[str, str]] | None:
     """(dotted attribute path, struct code) of every value of ``msg_type`` in wire order; None
     where a field is not a basic value (strings, sequences, arrays) or has no struct code."""
     fields: list[tuple[str, str]] = []
-    for slot_name, slot in zip(msg_type.__slots__, msg_type.SLOT_TYPES):
-        path = prefix + slot_name[1:]
-        if isinstance(slot, idl.BasicType) and slot.typename in _STRUCT_CODES:
+    for field, kind, slot in _fields_plan(msg_type):
+        path = prefix + field
+        if kind is _Kind.SCALAR and slot.typename in _STRUCT_CODES:
             fields.append((path, _STRUCT_CODES[slot.typename]))
-        elif isinstance(slot, idl.NamespacedType):
+        elif kind is _Kind.MESSAGE:
             nested = _flat_fields(_message_class(slot), path + ".")
             if nested is None:
                 return None
