@@ -129,9 +129,10 @@ def write_depth_detections(sequence: pathlib.Path, rig, detections_path: pathlib
 
     from hand_pose_ros.tools.datasets.dexycb import DexYCBSequence
 
-    serials = DexYCBSequence(sequence).serials  # meta.yml order = the rig's (load_dexycb_sequence)
+    recording = DexYCBSequence(sequence)
+    serials = recording.serials  # meta.yml order = the rig's (load_dexycb_sequence)
     data = json.loads(detections_path.read_text(encoding="utf-8"))
-    for index in DexYCBSequence(sequence).depth_indices():
+    for index in recording.depth_indices():
         data[index]["depth"] = {name: str((sequence / serial / f"aligned_depth_to_color_{index:06d}.png").resolve())
                                 for name, serial in zip(rig.names, serials)}
     path.write_text(json.dumps(data), encoding="utf-8")
