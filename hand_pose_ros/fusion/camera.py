@@ -187,6 +187,12 @@ class CameraArray:
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
         return -(t[:, None, :] @ R)[:, 0]
 
+    @functools.cached_property
+    def _distorts(self) -> bool:
+        """Some camera has a distortion coefficient other than zero (else distorting leaves
+        every finite point where it is: radial factor exactly 1, tangential terms 0)."""
+        return bool(self.is_fisheye.any() or self.rational.any())
+
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) or (V, N, 3) world points, metres → (V, N, 3) in each camera's optical frame."""
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
@@ -208,7 +214,7 @@ class CameraArray:
 
     def normalized_to_pixels(self, xy: np.ndarray, distort: bool = True) -> np.ndarray:
         """(V, N, 2) normalized → (V, N, 2) pixels (distorted by each camera's model if ``distort``)."""
-        if distort:
+        if distort and self._distorts:
             xy = distort_normalized(xy, self.rational, self.fisheye, self.is_fisheye)
         K = self.K
         u = K[:, None, 0, 0] * xy[..., 0] + K[:, None, 0, 1] * xy[..., 1] + K[:, None, 0, 2]

@@ -23,17 +23,20 @@ import numpy as np
 __all__ = ["HandFilter", "OneEuroFilter", "copy_state"]
 
 _State = TypeVar("_State")
+# Immutable values, which ``copy.deepcopy`` would return as they are: ``copy_state`` keeps
+# them without its dispatch (a track holds about ten of them).
+_IMMUTABLE = frozenset({float, int, bool, str, type(None), np.float64})
 
 
 def copy_state(state: _State, memo: dict[int, Any]) -> _State:
     """A deep copy of a plain state object (a filter, a track: attributes that are arrays,
-    numbers, enums or such objects): its arrays copied, the rest by ``copy.deepcopy``. For
-    ``__deepcopy__`` (``MultiViewFusion.checkpoint`` copies the tracks every set): the
-    generic deep copy of such an object costs several times this."""
+    numbers, enums or such objects): its arrays copied, plain numbers and strings shared, the
+    rest by ``copy.deepcopy``. For ``__deepcopy__`` (``MultiViewFusion.checkpoint`` copies the
+    tracks every set): the generic deep copy of such an object costs several times this."""
     new = object.__new__(type(state))
     memo[id(state)] = new
-    new.__dict__.update({name: value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value, memo)
-                         for name, value in vars(state).items()})
+    new.__dict__.update({name: value if type(value) in _IMMUTABLE else value.copy() if isinstance(value, np.ndarray)
+                         else copy.deepcopy(value, memo) for name, value in vars(state).items()})
     return new
 
 
