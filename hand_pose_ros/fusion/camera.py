@@ -86,9 +86,11 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
         # tangential term is conj(P) z² + 2 |z|² P. Fixed point as OpenCV's undistortPoints:
         # z = (z_d − tangential(z)) / radial(|z|²).
         d = rational[rows]  # (M, 8)
-        zd = xy_d[rows, cols, 0] + 1j * xy_d[rows, cols, 1]  # (M,)
+        seen = xy_d[rows, cols]  # (M, 2): one gather for both coordinates
+        zd = seen[:, 0] + 1j * seen[:, 1]  # (M,)
         k1, k2, p1, p2, k3, k4, k5, k6 = d.T
-        P_conj, P2 = p2 - 1j * p1, 2.0 * (p2 + 1j * p1)
+        i_p1 = 1j * p1
+        P_conj, P2 = p2 - i_p1, 2.0 * (p2 + i_p1)
         has_denominator = bool((d[:, 5:] != 0).any())
         z = zd
         for it in range(_UNDISTORT_MAX_ITER):
@@ -97,11 +99,13 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
             if has_denominator:
                 radial = radial / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
             z_new = (zd - P_conj * (z * z) - P2 * r2) / radial
-            done = it >= _FIRST_CHECK and np.abs(z_new - z).max(initial=0.0) < _UNDISTORT_TOL
+            # (np.maximum.reduce is ndarray.max without its Python wrapper.)
+            done = it >= _FIRST_CHECK and np.maximum.reduce(np.abs(z_new - z), initial=0.0) < _UNDISTORT_TOL
             z = z_new
             if done:
                 break
-        out[rows, cols, 0], out[rows, cols, 1] = z.real, z.imag
+        # A complex array read as float64 is its (real, imaginary) pairs: one scatter for both.
+        out[rows, cols] = np.ascontiguousarray(z).view(np.float64).reshape(-1, 2)
     if is_fisheye.any():
         fxd, d = xy_d[is_fisheye], fisheye[is_fisheye]
         theta_d = np.hypot(fxd[..., 0], fxd[..., 1])
