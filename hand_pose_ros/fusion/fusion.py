@@ -355,6 +355,8 @@ class MultiViewFusion:
 
         def pad(a: np.ndarray, fill: float) -> np.ndarray:
             """(G, …) → (rows, …): the kept groups, then ``fill`` for the groups made here."""
+            if rows == G == len(keep_g):  # every group kept, none made (the usual case): as it is
+                return a
             out = np.full((rows,) + a.shape[1:], fill, a.dtype)
             out[: len(keep_g)] = a[keep_g]
             return out

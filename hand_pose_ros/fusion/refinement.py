@@ -22,6 +22,8 @@ _MIN_DEPTH = 1e-3
 _DAMPING = 1e-6
 # Block-Jacobi moves both ends of a bone at once: doubling the bone curvature avoids overshoot.
 _JACOBI_BONE_FACTOR = 2.0
+_EYE3 = np.eye(3)
+_EYE3.flags.writeable = False
 
 
 def bone_lengths(points: np.ndarray, bones: np.ndarray) -> np.ndarray:
@@ -107,7 +109,7 @@ def refine_points(
             H += np.einsum("nv,vi,vj->nij", wz, R[:, 2], R[:, 2])
             g += np.einsum("nv,vi->ni", wz * dz, R[:, 2])
         trace = np.einsum("nii->n", H)
-        H += (_DAMPING * trace + 1e-12)[:, None, None] * np.eye(3)
+        H += (_DAMPING * trace + 1e-12)[:, None, None] * _EYE3
         step = np.linalg.solve(H, -g[..., None])[..., 0]
         xs = xs + np.where(active[:, None], step, 0.0)
     xs[~active] = np.nan
