@@ -124,15 +124,15 @@ class HandFilter:
     def __call__(self, points: np.ndarray, stamp: float) -> np.ndarray:
         """Filter ``points`` (21, 3) taken at ``stamp`` seconds; returns (21, 3)."""
         points = np.asarray(points, np.float64)
-        seen = np.isfinite(points).all(-1)  # (21,)
-        if self._offsets is None:
-            self._offsets, self._has_offset = np.full_like(points, np.nan), np.zeros_like(seen)
         # (sum / count below is np.mean's arithmetic without its Python wrapper.)
-        if seen.all() and self._has_offset.all():
+        if self._offsets is not None and self._has_offset.all() and np.isfinite(points).all():
             # Every joint seen and offset (the usual case): no masks needed.
             centre = self._centre((points - self._offsets).sum(0) / len(points), stamp)  # (3,)
             self._offsets = self._shape(points - centre, stamp)  # (21, 3)
             return self._offsets + centre
+        seen = np.isfinite(points).all(-1)  # (21,)
+        if self._offsets is None:
+            self._offsets, self._has_offset = np.full_like(points, np.nan), np.zeros_like(seen)
         if not seen.any():
             return np.full_like(points, np.nan)
         known = seen & self._has_offset

@@ -100,6 +100,9 @@ class Tracker:
         self.tracks: list[Track] = []
         self._ids = itertools.count()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Tracker":
+        return copy_state(self, memo)  # the settings are shared where memo holds them (MultiViewFusion.checkpoint)
+
     def reset(self) -> None:
         self.tracks = []
         self._ids = itertools.count()
