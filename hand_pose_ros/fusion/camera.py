@@ -104,8 +104,8 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
             z = z_new
             if done:
                 break
-        # A complex array read as float64 is its (real, imaginary) pairs: one scatter for both.
-        out[rows, cols] = np.ascontiguousarray(z).view(np.float64).reshape(-1, 2)
+        # A complex array read as its real dtype is its (real, imaginary) pairs: one scatter for both.
+        out[rows, cols] = np.ascontiguousarray(z).view(z.real.dtype).reshape(-1, 2)
     if is_fisheye.any():
         fxd, d = xy_d[is_fisheye], fisheye[is_fisheye]
         theta_d = np.hypot(fxd[..., 0], fxd[..., 1])
