@@ -86,9 +86,11 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
         # tangential term is conj(P) z² + 2 |z|² P. Fixed point as OpenCV's undistortPoints:
         # z = (z_d − tangential(z)) / radial(|z|²).
         d = rational[rows]  # (M, 8)
-        zd = xy_d[rows, cols, 0] + 1j * xy_d[rows, cols, 1]  # (M,)
+        seen = xy_d[rows, cols]  # (M, 2): one gather for both coordinates
+        zd = seen[:, 0] + 1j * seen[:, 1]  # (M,)
         k1, k2, p1, p2, k3, k4, k5, k6 = d.T
-        P_conj, P2 = p2 - 1j * p1, 2.0 * (p2 + 1j * p1)
+        i_p1 = 1j * p1
+        P_conj, P2 = p2 - i_p1, 2.0 * (p2 + i_p1)
         has_denominator = bool((d[:, 5:] != 0).any())
         z = zd
         for it in range(_UNDISTORT_MAX_ITER):
@@ -97,11 +99,13 @@ def undistort_normalized(xy_d: np.ndarray, rational: np.ndarray, fisheye: np.nda
             if has_denominator:
                 radial = radial / (1.0 + r2 * (k4 + r2 * (k5 + r2 * k6)))
             z_new = (zd - P_conj * (z * z) - P2 * r2) / radial
-            done = it >= _FIRST_CHECK and np.abs(z_new - z).max(initial=0.0) < _UNDISTORT_TOL
+            # (np.maximum.reduce is ndarray.max without its Python wrapper.)
+            done = it >= _FIRST_CHECK and np.maximum.reduce(np.abs(z_new - z), initial=0.0) < _UNDISTORT_TOL
             z = z_new
             if done:
                 break
-        out[rows, cols, 0], out[rows, cols, 1] = z.real, z.imag
+        # A complex array read as its real dtype is its (real, imaginary) pairs: one scatter for both.
+        out[rows, cols] = np.ascontiguousarray(z).view(z.real.dtype).reshape(-1, 2)
     if is_fisheye.any():
         fxd, d = xy_d[is_fisheye], fisheye[is_fisheye]
         theta_d = np.hypot(fxd[..., 0], fxd[..., 1])
@@ -187,6 +191,12 @@ class CameraArray:
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
         return -(t[:, None, :] @ R)[:, 0]
 
+    @functools.cached_property
+    def _distorts(self) -> bool:
+        """Some camera has a distortion coefficient other than zero (else distorting leaves
+        every finite point where it is: radial factor exactly 1, tangential terms 0)."""
+        return bool(self.is_fisheye.any() or self.rational.any())
+
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """(N, 3) or (V, N, 3) world points, metres → (V, N, 3) in each camera's optical frame."""
         R, t = self.camera_T_world[:, :3, :3], self.camera_T_world[:, :3, 3]
@@ -208,7 +218,7 @@ class CameraArray:
 
     def normalized_to_pixels(self, xy: np.ndarray, distort: bool = True) -> np.ndarray:
         """(V, N, 2) normalized → (V, N, 2) pixels (distorted by each camera's model if ``distort``)."""
-        if distort:
+        if distort and self._distorts:
             xy = distort_normalized(xy, self.rational, self.fisheye, self.is_fisheye)
         K = self.K
         u = K[:, None, 0, 0] * xy[..., 0] + K[:, None, 0, 1] * xy[..., 1] + K[:, None, 0, 2]

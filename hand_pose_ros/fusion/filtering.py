@@ -23,17 +23,20 @@ import numpy as np
 __all__ = ["HandFilter", "OneEuroFilter", "copy_state"]
 
 _State = TypeVar("_State")
+# Immutable values, which ``copy.deepcopy`` would return as they are: ``copy_state`` keeps
+# them without its dispatch (a track holds about ten of them).
+_IMMUTABLE = frozenset({float, int, bool, str, type(None), np.float64})
 
 
 def copy_state(state: _State, memo: dict[int, Any]) -> _State:
     """A deep copy of a plain state object (a filter, a track: attributes that are arrays,
-    numbers, enums or such objects): its arrays copied, the rest by ``copy.deepcopy``. For
-    ``__deepcopy__`` (``MultiViewFusion.checkpoint`` copies the tracks every set): the
-    generic deep copy of such an object costs several times this."""
+    numbers, enums or such objects): its arrays copied, plain numbers and strings shared, the
+    rest by ``copy.deepcopy``. For ``__deepcopy__`` (``MultiViewFusion.checkpoint`` copies the
+    tracks every set): the generic deep copy of such an object costs several times this."""
     new = object.__new__(type(state))
     memo[id(state)] = new
-    new.__dict__.update({name: value.copy() if isinstance(value, np.ndarray) else copy.deepcopy(value, memo)
-                         for name, value in vars(state).items()})
+    new.__dict__.update({name: value if type(value) in _IMMUTABLE else value.copy() if isinstance(value, np.ndarray)
+                         else copy.deepcopy(value, memo) for name, value in vars(state).items()})
     return new
 
 
@@ -121,15 +124,15 @@ class HandFilter:
     def __call__(self, points: np.ndarray, stamp: float) -> np.ndarray:
         """Filter ``points`` (21, 3) taken at ``stamp`` seconds; returns (21, 3)."""
         points = np.asarray(points, np.float64)
-        seen = np.isfinite(points).all(-1)  # (21,)
-        if self._offsets is None:
-            self._offsets, self._has_offset = np.full_like(points, np.nan), np.zeros_like(seen)
         # (sum / count below is np.mean's arithmetic without its Python wrapper.)
-        if seen.all() and self._has_offset.all():
+        if self._offsets is not None and self._has_offset.all() and np.isfinite(points).all():
             # Every joint seen and offset (the usual case): no masks needed.
             centre = self._centre((points - self._offsets).sum(0) / len(points), stamp)  # (3,)
             self._offsets = self._shape(points - centre, stamp)  # (21, 3)
             return self._offsets + centre
+        seen = np.isfinite(points).all(-1)  # (21,)
+        if self._offsets is None:
+            self._offsets, self._has_offset = np.full_like(points, np.nan), np.zeros_like(seen)
         if not seen.any():
             return np.full_like(points, np.nan)
         known = seen & self._has_offset

@@ -10,6 +10,7 @@ priors for missing joints → tracks (ids, handedness vote, One-Euro filter) →
 from __future__ import annotations
 
 import copy
+import functools
 import logging
 import math
 from collections.abc import Sequence
@@ -150,6 +151,19 @@ _PREDICTION_STDDEV_M = 0.01
 # its own next vote (bundled sample's renders: a 100 mm joint of the first frame kept in the
 # second; MPJPE 7.03 / 6.83 mm with 0 / 2, 6.71 without the vote).
 _MIN_VOTING_TRACK_AGE = 2
+
+
+# The bone targets of a group without a track: none (NaN, no bone term).
+_NO_BONES = np.full(len(BONE_INDEX), np.nan)
+_NO_BONES.flags.writeable = False
+
+
+@functools.lru_cache(maxsize=None)
+def _group_bones(groups: int) -> np.ndarray:
+    """(G·20, 2) int, the bones of ``groups`` hands' stacked joints (G·21), read-only (shared)."""
+    bones = (BONE_INDEX[None] + (np.arange(groups) * J)[:, None, None]).reshape(-1, 2)
+    bones.flags.writeable = False
+    return bones
 
 
 class MultiViewFusion:
@@ -302,9 +316,8 @@ class MultiViewFusion:
         points = tri.points
         inlier_scores = np.where(tri.inliers, obs_scores, 0.0)  # (V, G·21)
         if cfg.refine and cfg.refine_iterations:
-            bones = (BONE_INDEX[None] + (np.arange(G) * J)[:, None, None]).reshape(-1, 2)
-            no_track = np.full(len(BONE_INDEX), np.nan)
-            targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else no_track for k in hints])
+            bones = _group_bones(G)
+            targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else _NO_BONES for k in hints])
             depth_z, occluded = self._observed_depths(frame, group_of, points, tri.inliers)
             # A view whose depth shows something in front of the joint does not see it: its
             # keypoint there is the network's guess of a hidden joint, weighed by how far off
@@ -342,6 +355,8 @@ class MultiViewFusion:
 
         def pad(a: np.ndarray, fill: float) -> np.ndarray:
             """(G, …) → (rows, …): the kept groups, then ``fill`` for the groups made here."""
+            if rows == G == len(keep_g):  # every group kept, none made (the usual case): as it is
+                return a
             out = np.full((rows,) + a.shape[1:], fill, a.dtype)
             out[: len(keep_g)] = a[keep_g]
             return out

@@ -10,6 +10,8 @@ measured joint depths ``d_vn`` (aligned depth maps, ``fusion.depth``) each adds
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from hand_pose_ros.fusion.camera import CameraArray
@@ -22,12 +24,31 @@ _MIN_DEPTH = 1e-3
 _DAMPING = 1e-6
 # Block-Jacobi moves both ends of a bone at once: doubling the bone curvature avoids overshoot.
 _JACOBI_BONE_FACTOR = 2.0
+_EYE3 = np.eye(3)
+_EYE3.flags.writeable = False
+# Bone incidence matrices kept (refine_points): the sets of bones of the frames' hands (a
+# couple of hand counts, each with all bones, or fewer while a track learns its bones).
+_INCIDENCE_CACHE = 64
 
 
 def bone_lengths(points: np.ndarray, bones: np.ndarray) -> np.ndarray:
     """(N, 3) metres and (B, 2) joint indices (parent, child) → (B,) metres; NaN if an end is missing."""
     d = points[bones[:, 1]] - points[bones[:, 0]]  # (B, 3)
     return np.sqrt(np.einsum("bi,bi->b", d, d))
+
+
+@functools.lru_cache(maxsize=_INCIDENCE_CACHE)
+def _incidence(joints: int, parents: bytes, children: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Incidence of B bones (int64 joint indices as bytes) on N joints → (N, B) sign (+1 child,
+    −1 parent) and (N, B) touch (1 at both ends), read-only: scatters per-bone terms onto
+    joints with one matmul each. Cached: a frame's bones are those of its hands' tracks."""
+    parent, child = np.frombuffer(parents, np.int64), np.frombuffer(children, np.int64)
+    sign = np.zeros((joints, parent.size))  # (N, B)
+    cols = np.arange(parent.size)
+    sign[child, cols], sign[parent, cols] = 1.0, -1.0
+    touch = np.abs(sign)  # (N, B)
+    sign.flags.writeable = touch.flags.writeable = False
+    return sign, touch
 
 
 def refine_points(
@@ -68,11 +89,7 @@ def refine_points(
     lam2 = (bone_weight_px_per_mm * 1e3) ** 2  # px² per m² of bone error
     bone_ok = np.isfinite(bone_targets) & active[bones[:, 0]] & active[bones[:, 1]]
     b_par, b_chi, b_len = bones[bone_ok, 0], bones[bone_ok, 1], bone_targets[bone_ok]
-    # Incidence of bones on joints: scatters per-bone terms onto joints with one matmul each.
-    sign = np.zeros((len(points), b_len.size))  # (N, B): +1 child, −1 parent
-    cols = np.arange(b_len.size)
-    sign[b_chi, cols], sign[b_par, cols] = 1.0, -1.0
-    touch = np.abs(sign)  # (N, B): 1 at both ends of each bone
+    sign, touch = _incidence(len(points), np.asarray(b_par, np.int64).tobytes(), np.asarray(b_chi, np.int64).tobytes())
     if depth_z is not None:
         has_depth = np.isfinite(depth_z).T & active[:, None]  # (N, V)
         measured_z = np.where(has_depth, depth_z.T, 0.0)  # (N, V) m
@@ -107,7 +124,7 @@ def refine_points(
             H += np.einsum("nv,vi,vj->nij", wz, R[:, 2], R[:, 2])
             g += np.einsum("nv,vi->ni", wz * dz, R[:, 2])
         trace = np.einsum("nii->n", H)
-        H += (_DAMPING * trace + 1e-12)[:, None, None] * np.eye(3)
+        H += (_DAMPING * trace + 1e-12)[:, None, None] * _EYE3
         step = np.linalg.solve(H, -g[..., None])[..., 0]
         xs = xs + np.where(active[:, None], step, 0.0)
     xs[~active] = np.nan

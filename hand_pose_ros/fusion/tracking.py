@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 from typing import Any
 
 import numpy as np
@@ -99,6 +100,9 @@ class Tracker:
         self.tracks: list[Track] = []
         self._ids = itertools.count()
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> "Tracker":
+        return copy_state(self, memo)  # the settings are shared where memo holds them (MultiViewFusion.checkpoint)
+
     def reset(self) -> None:
         self.tracks = []
         self._ids = itertools.count()
@@ -170,8 +174,12 @@ class Tracker:
         elif track.age > 0 and dt > 0:
             diff = out - track.points
             ok = np.isfinite(diff).all(-1)
-            # sum / count is np.mean's arithmetic without its Python wrapper.
-            moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
+            # sum / count is np.mean's arithmetic without its Python wrapper; every joint moved
+            # (the usual case) needs no gather.
+            if ok.all():
+                moved = diff.sum(0) / len(diff) / dt
+            else:
+                moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
             velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
             speed = np.sqrt(velocity @ velocity)
             track.velocity = velocity * min(1.0, _MAX_HAND_SPEED / speed) if speed > 0 else velocity
@@ -182,7 +190,7 @@ class Tracker:
         if multi_view:
             track.last_multi_view_stamp = stamp
         track.age += 1
-        if np.isfinite(vote):  # a NaN would stay in the decayed sum for good
+        if math.isfinite(vote):  # a NaN would stay in the decayed sum for good
             track.handedness_vote = cfg.handedness_memory * track.handedness_vote + vote
         track.learn_bones(measured, cfg.bone_learning_rate)
         return track

@@ -32,6 +32,8 @@ _DLT_BLOCKS_CACHE = 64
 # 8 views hold two inliers unless more than 6 of them are outliers. Rigs of up to 8 views use
 # every pair, as before.
 _MAX_HYPOTHESIS_VIEWS = 8
+_EYE3, _EYE4 = np.eye(3), np.eye(4)
+_EYE3.flags.writeable = _EYE4.flags.writeable = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,9 +109,9 @@ def weighted_dlt(xy: np.ndarray, weights: np.ndarray, cams: CameraArray) -> np.n
     coefficients = np.concatenate([w2 * (x * x + y * y), -w2 * x, -w2 * y, w2])  # (4V, N)
     A = (coefficients.T @ _dlt_blocks(cams)).reshape(-1, 4, 4)  # (N, 4, 4)
     enough = (w > 0).sum(0) >= 2
-    A[~enough] = np.eye(4)
+    A[~enough] = _EYE4
     trace = A[:, 0, 0] + A[:, 1, 1] + A[:, 2, 2]  # (N,): np.trace's arithmetic, without its wrapper
-    M = A[:, :3, :3] + (_RIDGE * trace)[:, None, None] * np.eye(3)
+    M = A[:, :3, :3] + (_RIDGE * trace)[:, None, None] * _EYE3
     points = np.linalg.solve(M, -A[:, :3, 3:])[..., 0]  # (N, 3)
     points[~enough] = np.nan
     return points

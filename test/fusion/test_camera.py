@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import pytest
@@ -89,3 +91,23 @@ def test_wrong_shape_names_the_array() -> None:
     cams = CameraArray.from_rig(Rig(cameras=(_camera("none"),)))
     with pytest.raises(ValueError, match="pixels.*expected shape"):
         cams.pixels_to_normalized(np.zeros((2, 3, 2)))
+
+
+@pytest.mark.parametrize("models", [("none", "none"), ("none", "plumb_bob"), ("none", "equidistant")])
+def test_a_rig_without_distortion_projects_as_the_distortion_model_would(models: tuple[str, str]) -> None:
+    """``project`` skips distorting when every coefficient is zero: bit for bit what the
+    distortion model gives there; a rig with one distorted camera still distorts it."""
+    from hand_pose_ros.fusion.camera import distort_normalized
+
+    rig = Rig(cameras=tuple(dataclasses.replace(_camera(m), name=f"cam{i}") for i, m in enumerate(models)))
+    cams = CameraArray.from_rig(rig)
+    points = _points_in_view(rig.cameras[0], np.random.default_rng(3))
+    cam = cams.to_camera(points)
+    xy = cam[..., :2] / cam[..., 2:]
+    K = cams.K
+    distorted = distort_normalized(xy, cams.rational, cams.fisheye, cams.is_fisheye)
+    u = K[:, None, 0, 0] * distorted[..., 0] + K[:, None, 0, 1] * distorted[..., 1] + K[:, None, 0, 2]
+    v = K[:, None, 1, 1] * distorted[..., 1] + K[:, None, 1, 2]
+    np.testing.assert_array_equal(cams.project(points), np.stack([u, v], axis=-1))
+    if models[1] != "none":
+        assert not np.allclose(cams.project(points)[1], cams.project(points, distort=False)[1])

@@ -20,3 +20,17 @@ def test_finite_medians_equal_nanmedian_bit_for_bit(missing_fraction: float) -> 
         warnings.simplefilter("ignore", RuntimeWarning)  # nanmedian warns on the all-NaN rows
         expected = np.nanmedian(values, axis=-1)
     np.testing.assert_array_equal(finite_medians(values), expected)
+
+
+@pytest.mark.parametrize("shape", [(21,), (0, 21), (3, 0, 21), (6, 1)])
+def test_finite_medians_keep_the_leading_shape(shape: tuple[int, ...]) -> None:
+    """Any leading shape, none included (a frame without a pair to cost), and one-value rows."""
+    rng = np.random.default_rng(11)
+    values = rng.normal(size=shape)
+    values[rng.random(shape) < 0.3] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        expected = np.nanmedian(values, axis=-1) if values.size else np.zeros(shape[:-1])
+    out = finite_medians(values)
+    assert out.shape == shape[:-1]
+    np.testing.assert_array_equal(out, expected)
