@@ -88,6 +88,9 @@ _MAX_RAY_CROPS = 8
 _RAY_FINE_SAMPLES = 41
 # MediaPipe's tracking crop (geometry.landmark_rects) spans about this many hand sizes.
 _CROP_HAND_SIZES = 2.0
+# A one-view hand's search stretch (_search_stretch): the seeing view, its camera centre (3,)
+# m, the hand's centre (3,) m, its radius m, the lowest and highest depth factor.
+_Stretch = tuple[int, np.ndarray, np.ndarray, float, float, float]
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -167,7 +170,7 @@ class GuidedDetector:
         self._searches: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
         self._search_views: set[int] = set()
         # The planned searches' one-view hands with their search stretches (_search_stretch).
-        self._stretches: list[tuple[Hand3D, tuple]] = []
+        self._stretches: list[tuple[Hand3D, _Stretch]] = []
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
 
@@ -229,8 +232,9 @@ class GuidedDetector:
     def _search_along_rays(self, images: Sequence[np.ndarray | None], detections: Sequence[Sequence[HandDetection2D]],
                            found: list[list[HandDetection2D]]) -> None:
         """Landmark crops where the palm search of a view found nothing: the one-view hands the
-        search was planned for moved along their rays (``ray_crops``, over the planned stretches), nearest their estimated depth first, at most the
-        detector's ``max_hands`` per view per call, until a crop gives a hand (presence ≥
+        search was planned for, moved along their rays over their planned stretches
+        (``ray_crops``), nearest their estimated depth first, at most the detector's
+        ``max_hands`` per view per call, until a crop gives a hand (presence ≥
         ``min_presence``); its detections are added to ``found`` (per view, in place)."""
         pending = {view: [] for view in self._search_views if not found[view] and images[view] is not None}
         for hand, stretch in self._stretches:  # the one-view hands the palm search was planned for
@@ -305,7 +309,7 @@ class GuidedDetector:
 
 
 def _search_stretch(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]],
-                    cameras: CameraArray) -> tuple[int, np.ndarray, np.ndarray, float, float, float] | None:
+                    cameras: CameraArray) -> _Stretch | None:
     """Where one-view ``hand`` could be along the ray of the view that sees it → (that view,
     (3,) its camera centre, (3,) the hand's centre, m world, the hand's radius m, and the
     lowest and highest depth factor from the centre's depth: ± ``_SEARCH_DEPTH_SIGMAS`` depth
@@ -335,7 +339,7 @@ def _search_stretch(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]
 
 
 def ray_crops(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]], cameras: CameraArray, *,
-              stretch: tuple | None = None) -> dict[int, list[np.ndarray]]:
+              stretch: _Stretch | None = None) -> dict[int, list[np.ndarray]]:
     """One-view ``hand`` (world frame, metres) → per other view without detections the landmark
     crops ``(5,)`` float64 (centre x, y, width, height px, rotation rad) of the hand scaled
     about the seeing camera's centre (which keeps its projection there) over its search

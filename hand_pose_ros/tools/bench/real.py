@@ -311,15 +311,15 @@ def _handgraphcnn(args, folder: pathlib.Path, detector) -> tuple[str, dict]:
 
 
 def _instant_error(handedness, joints, hands) -> tuple[float, float, bool] | None:
-    """GT hand (its handedness, joints (21, 3) m world), fused hands → (MPJPE mm, median views over joints, one-view)
-    of the hand matched to the labels (``evaluation.matching.match_hands``: mean joint
-    distance, within ``_MAX_MATCH_M``), or None without one."""
+    """GT hand (its handedness, joints (21, 3) m world), fused hands → (MPJPE mm, median views
+    over joints, one-view) of the hand matched to the labels (``evaluation.matching.match_hands``:
+    mean joint distance, within ``_MAX_MATCH_M``), or None without one."""
     import numpy as np
 
     from hand_pose_ros.evaluation.matching import HandEntry, match_hands
 
-    matched = match_hands((HandEntry(0, handedness, joints),), tuple(HandEntry(i, h.handedness, h.keypoints_3d)
-                                                                 for i, h in enumerate(hands)), _MAX_MATCH_M)
+    fused = tuple(HandEntry(i, h.handedness, h.keypoints_3d) for i, h in enumerate(hands))
+    matched = match_hands((HandEntry(0, handedness, joints),), fused, _MAX_MATCH_M)
     if not matched:
         return None
     hand = hands[matched[0]]
