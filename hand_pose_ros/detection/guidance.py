@@ -88,6 +88,9 @@ _MAX_RAY_CROPS = 8
 _RAY_FINE_SAMPLES = 41
 # MediaPipe's tracking crop (geometry.landmark_rects) spans about this many hand sizes.
 _CROP_HAND_SIZES = 2.0
+# A one-view hand's search stretch (_search_stretch): the seeing view, its camera centre (3,)
+# m, the hand's centre (3,) m, its radius m, the lowest and highest depth factor.
+_Stretch = tuple[int, np.ndarray, np.ndarray, float, float, float]
 
 
 def palm_tiles(width: int, height: int, tiles: int, overlap: float) -> list[np.ndarray]:
@@ -166,6 +169,8 @@ class GuidedDetector:
         # whose palm detector runs on the next frame to look for one (the whole frame at least).
         self._searches: list[list[np.ndarray]] = [[] for _ in range(len(rig))]
         self._search_views: set[int] = set()
+        # The planned searches' one-view hands with their search stretches (_search_stretch).
+        self._stretches: list[tuple[Hand3D, _Stretch]] = []
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
 
@@ -220,22 +225,22 @@ class GuidedDetector:
             return None
         searched = [image if view in views else None for view, image in enumerate(images)]
         found = self.detector.detect(searched, palm_regions=self._palm_regions(), force_palm=views)
-        self._search_along_rays(images, hands, detections, found)
+        self._search_along_rays(images, detections, found)
         self._plan_searches((), detections)
         return found
 
-    def _search_along_rays(self, images: Sequence[np.ndarray | None], hands: Sequence[Hand3D],
-                           detections: Sequence[Sequence[HandDetection2D]], found: list[list[HandDetection2D]]) -> None:
-        """Landmark crops where the palm search of a view found nothing: the one-view hands
-        moved along their rays (``ray_crops``), nearest their estimated depth first, at most the
-        detector's ``max_hands`` per view per call, until a crop gives a hand (presence ≥
+    def _search_along_rays(self, images: Sequence[np.ndarray | None], detections: Sequence[Sequence[HandDetection2D]],
+                           found: list[list[HandDetection2D]]) -> None:
+        """Landmark crops where the palm search of a view found nothing: the one-view hands the
+        search was planned for, moved along their rays over their planned stretches
+        (``ray_crops``), nearest their estimated depth first, at most the detector's
+        ``max_hands`` per view per call, until a crop gives a hand (presence ≥
         ``min_presence``); its detections are added to ``found`` (per view, in place)."""
         pending = {view: [] for view in self._search_views if not found[view] and images[view] is not None}
-        for hand in hands:
-            if hand.monocular:
-                for view, crops in ray_crops(hand, detections, self.cameras).items():
-                    if view in pending:
-                        pending[view].extend(crops[:_MAX_RAY_CROPS])
+        for hand, stretch in self._stretches:  # the one-view hands the palm search was planned for
+            for view, crops in ray_crops(hand, detections, self.cameras, stretch=stretch).items():
+                if view in pending:
+                    pending[view].extend(crops[:_MAX_RAY_CROPS])
         per_call = self.detector.config.max_hands
         while any(pending.values()):
             rois = [pending.get(view, [])[:per_call] for view in range(len(self.cameras))]
@@ -250,6 +255,7 @@ class GuidedDetector:
         """Replace the planned palm searches by those for ``hands``' one-view hands, given the
         frame's ``detections`` (``_add_searches``; no hands: none planned)."""
         self._searches, self._search_views = [[] for _ in range(len(self.cameras))], set()
+        self._stretches = []
         for hand in hands:
             if hand.monocular:
                 self._add_searches(hand, detections)
@@ -265,11 +271,14 @@ class GuidedDetector:
         return [[square.copy() for square in view] for view in self._searches], sorted(self._search_views)
 
     def _add_searches(self, hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]]) -> None:
-        """Palm squares, in the views without detections, where one-view ``hand`` could be."""
-        stretch = _search_stretch(hand, detections, self.cameras, _SEARCH_SAMPLES)
+        """Palm squares, in the views without detections, where one-view ``hand`` could be;
+        its search stretch (``_search_stretch``) is kept for the same frame's ray crops."""
+        stretch = _search_stretch(hand, detections, self.cameras)
         if stretch is None:
             return
-        source, origin, centre, radius, factors = stretch
+        self._stretches.append((hand, stretch))
+        source, origin, centre, radius, low_factor, high_factor = stretch
+        factors = np.linspace(low_factor, high_factor, _SEARCH_SAMPLES)  # (S,)
         samples = origin + factors[:, None] * (centre - origin)  # (S, 3) m world
         pixels = self.cameras.project(samples)  # (V, S, 2) px, NaN behind a camera
         in_camera = self.cameras.to_every_camera(samples)  # (S, V, 3)
@@ -299,12 +308,14 @@ class GuidedDetector:
         return crops_from_keypoints(moved, self.cameras)
 
 
-def _search_stretch(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]], cameras: CameraArray,
-                    samples: int) -> tuple[int, np.ndarray, np.ndarray, float, np.ndarray] | None:
+def _search_stretch(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]],
+                    cameras: CameraArray) -> _Stretch | None:
     """Where one-view ``hand`` could be along the ray of the view that sees it → (that view,
-    (3,) its camera centre, (3,) the hand's centre, m world, the hand's radius m, (S,) depth
-    factors from the centre's depth over ± ``_SEARCH_DEPTH_SIGMAS`` depth 1σ, at least
-    ± ``_MIN_SEARCH_SPREAD``), or None when no detection lies on the hand's projection."""
+    (3,) its camera centre, (3,) the hand's centre, m world, the hand's radius m, and the
+    lowest and highest depth factor from the centre's depth: ± ``_SEARCH_DEPTH_SIGMAS`` depth
+    1σ, at least ± ``_MIN_SEARCH_SPREAD``), or None when no detection lies on the hand's
+    projection. The palm search samples it coarsely, the ray crops finely
+    (``np.linspace(low, high, samples)``)."""
     points = hand.keypoints_3d  # (21, 3) m world
     seen = np.isfinite(points).all(-1)
     if not seen.any():
@@ -324,21 +335,22 @@ def _search_stretch(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]
     origin = cameras.centers[source]
     depth = float(np.linalg.norm(centre - origin))
     spread = max(_SEARCH_DEPTH_SIGMAS * hand.depth_stddev / max(depth, 1e-6), _MIN_SEARCH_SPREAD)
-    factors = np.linspace(max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread, samples)  # (S,)
-    return source, origin, centre, radius, factors
+    return source, origin, centre, radius, max(1.0 - spread, _MIN_SEARCH_DEPTH_FACTOR), 1.0 + spread
 
 
-def ray_crops(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]],
-              cameras: CameraArray) -> dict[int, list[np.ndarray]]:
+def ray_crops(hand: Hand3D, detections: Sequence[Sequence[HandDetection2D]], cameras: CameraArray, *,
+              stretch: _Stretch | None = None) -> dict[int, list[np.ndarray]]:
     """One-view ``hand`` (world frame, metres) → per other view without detections the landmark
     crops ``(5,)`` float64 (centre x, y, width, height px, rotation rad) of the hand scaled
     about the seeing camera's centre (which keeps its projection there) over its search
     stretch, ``_RAY_CROP_STEP_HANDS`` hand sizes apart in that view, nearest the estimated
-    depth first. Views where the whole stretch's crops fall outside the image get none."""
-    stretch = _search_stretch(hand, detections, cameras, _RAY_FINE_SAMPLES)
+    depth first. Views where the whole stretch's crops fall outside the image get none.
+    ``stretch``: the hand's ``_search_stretch`` when already computed (else computed here)."""
+    stretch = stretch if stretch is not None else _search_stretch(hand, detections, cameras)
     if stretch is None:
         return {}
-    source, origin, _, _, factors = stretch
+    source, origin, _, _, low_factor, high_factor = stretch
+    factors = np.linspace(low_factor, high_factor, _RAY_FINE_SAMPLES)  # (S,)
     points = hand.keypoints_3d  # (21, 3) m world
     order = np.argsort(np.abs(np.log(factors)), kind="stable")  # nearest the estimate first
     moved = origin + factors[order, None, None] * (points - origin)  # (S, 21, 3)

@@ -261,7 +261,7 @@ def _dexycb(args, data: pathlib.Path, detector) -> list[tuple[str, dict]]:
             gt = [(frame.handedness, frame.joints_world)]
             views = scores.add_2d(detections, _labels_2d(sequence.rig, gt), [(c.width, c.height) for c in sequence.rig.cameras])
             scores.add_3d(stamp, gt, hands, _mano(args, hands))
-            instants.append((frame.index, _instant_error(frame.joints_world, hands), [v[0] for v in views]))
+            instants.append((frame.index, _instant_error(frame.handedness, frame.joints_world, hands), [v[0] for v in views]))
         summary = scores.summary()
         summary["seconds"] = time.perf_counter() - start
         out.append((name, summary))
@@ -310,17 +310,21 @@ def _handgraphcnn(args, folder: pathlib.Path, detector) -> tuple[str, dict]:
     return name, summary
 
 
-def _instant_error(joints, hands) -> tuple[float, float, bool] | None:
-    """GT joints (21, 3) m world, fused hands → (MPJPE mm, median views over joints, one-view)
-    of the hand nearest the labels (mean joint distance), or None without one within ``_MAX_MATCH_M``."""
+def _instant_error(handedness, joints, hands) -> tuple[float, float, bool] | None:
+    """GT hand (its handedness, joints (21, 3) m world), fused hands → (MPJPE mm, median views
+    over joints, one-view) of the hand matched to the labels (``evaluation.matching.match_hands``:
+    mean joint distance, within ``_MAX_MATCH_M``), or None without one."""
     import numpy as np
 
-    best = None
-    for hand in hands:
-        distance = float(np.nanmean(np.linalg.norm(hand.keypoints_3d - joints, axis=-1)))
-        if distance < _MAX_MATCH_M and (best is None or distance < best[0]):
-            best = (distance, float(np.median(hand.num_views)), bool(hand.monocular))
-    return None if best is None else (1e3 * best[0], best[1], best[2])
+    from hand_pose_ros.evaluation.matching import HandEntry, match_hands
+
+    fused = tuple(HandEntry(i, h.handedness, h.keypoints_3d) for i, h in enumerate(hands))
+    matched = match_hands((HandEntry(0, handedness, joints),), fused, _MAX_MATCH_M)
+    if not matched:
+        return None
+    hand = hands[matched[0]]
+    distance = float(np.nanmean(np.linalg.norm(hand.keypoints_3d - joints, axis=-1)))
+    return 1e3 * distance, float(np.median(hand.num_views)), bool(hand.monocular)
 
 
 def _print_instants(serials, instants) -> None:
