@@ -33,6 +33,7 @@ import torch
 
 from hand_pose_ros.detection import geometry
 from hand_pose_ros.detection.backends import BackendUnavailable, create_backend
+from hand_pose_ros.detection.runtime import CropMaker
 from hand_pose_ros.detection.config import HandDetectorConfig
 from hand_pose_ros.detection.crop import PreparedImages, prepare_images, warp_crops
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
@@ -237,11 +238,9 @@ class HandDetector:
         zeros = torch.zeros_like(side)
         letterbox = torch.stack([squares[:, 0], squares[:, 1], side, side, zeros], -1)
         crop_views = [v for v, _ in crops]
-        images = warp_crops(prepared, crop_views,
-                            geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._backend.dtype,
-                            channels_last=self._backend.channels_last)
-        raw_boxes, raw_scores = self._backend.palm(images)
+        raw_boxes, raw_scores = self._backend.run_crops("palm", len(crops), self._crop_maker(
+            prepared, crop_views, geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE), geometry.PALM_INPUT_SIZE,
+            replicate_border=False))
         self.stage_calls["palm"] += 1
         boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
         boxes, keypoints, scores, valid = geometry.weighted_nms(
@@ -359,15 +358,24 @@ class HandDetector:
         size = geometry.LANDMARK_INPUT_SIZE
         n = len(candidates)
         rects = rects.to(self._device)
-        crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
-                           replicate_border=True, dtype=self._backend.dtype, channels_last=self._backend.channels_last)
-        landmarks, presence, handedness, world = self._backend.landmark(crops)
+        landmarks, presence, handedness, world = self._backend.run_crops("landmark", n, self._crop_maker(
+            prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True))
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
         world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
         next_rects = geometry.landmark_rects(keypoints)
         bounds = geometry.rect_bounds(rects)
         return tuple(t.cpu() for t in (keypoints, world, next_rects, bounds, presence[:, 0], handedness[:, 0]))
+
+    def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: torch.Tensor, size: int,
+                    replicate_border: bool) -> CropMaker:
+        """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``),
+        cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
+        def make(part: slice) -> torch.Tensor:
+            return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
+                              dtype=self._backend.dtype, channels_last=self._backend.channels_last)
+
+        return make
 
     @staticmethod
     def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: torch.Tensor, world: torch.Tensor,
