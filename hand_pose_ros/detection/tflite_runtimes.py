@@ -15,7 +15,7 @@ docs/detection.md) or ``fp16``, the palm detector staying fp32 (``OPENVINO_REDUC
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Iterable
 
 import numpy as np
 import torch
@@ -122,11 +122,14 @@ class OpenVINOBackend(NetworkBackend):
         return self.run_crops(stage, len(crops), lambda part: crops[part])
 
     def run_crops(self, stage: str, count: int, make_crops: CropMaker) -> tuple[torch.Tensor, ...]:
-        """Each crop is cut and its request started before the next is cut: the stream threads
-        compute the first crops while this thread cuts the others (the same outputs: each
-        request computes one crop whenever it starts)."""
-        outputs = self._stages[stage].run(count, lambda i: _host(make_crops(slice(i, i + 1))))
-        return tuple(torch.from_numpy(out) for out in outputs)
+        """The first ``workers`` crops are cut one at a time, each request started at once, then
+        the rest in one piece: every stream computes while this thread cuts the remaining
+        crops, with a few cutting calls per stage call (each costs ≈ 45 µs of Python; cutting
+        all one by one added ≈ 0.35 CPU-ms to a set of 8). Each request computes one crop,
+        so the outputs are those of one call per crop."""
+        bounds = [*range(min(self.workers, count) + 1), count]
+        pieces = (_host(make_crops(slice(a, b))) for a, b in zip(bounds[:-1], bounds[1:]) if b > a)
+        return tuple(torch.from_numpy(out) for out in self._stages[stage].run(count, pieces))
 
 
 def _host(crops: torch.Tensor) -> np.ndarray:
@@ -143,20 +146,25 @@ class _AsyncStage:
         self._requests: list = []
         self._order = sorted(range(len(compiled.outputs)), key=lambda i: compiled.outputs[i].get_any_name())
 
-    def run(self, count: int, crop_at: Callable[[int], np.ndarray]) -> list[np.ndarray]:
-        """``count`` crops, crop ``i`` made by ``crop_at(i)`` as ``(1, S, S, 3)`` float32
-        C-contiguous just before its request starts → the outputs in name order, each
-        ``(count, ...)`` float32."""
+    def run(self, count: int, pieces: Iterable[np.ndarray]) -> list[np.ndarray]:
+        """``count`` crops in ``pieces`` ``(k, S, S, 3)`` float32 C-contiguous, made one piece
+        at a time (the requests of a piece start before the next piece is made) → the outputs
+        in name order, each ``(count, ...)`` float32."""
         while len(self._requests) < count:
             self._requests.append(self._compiled.create_infer_request())
         requests = self._requests[:count]
+        started = 0
         inputs = []  # kept until every request is done: the requests read them in place
-        for i, request in enumerate(requests):
-            inputs.append(crop_at(i))
-            # share_inputs: the request reads the crop in place (no copy into its own tensor;
-            # the array outlives the wait below). Copying there from two Python threads at
-            # once deadlocked in openvino 2026.4's data dispatcher; here one thread starts all.
-            request.start_async({0: inputs[-1]}, share_inputs=True)
+        for piece in pieces:
+            inputs.append(piece)
+            for i in range(len(piece)):
+                # share_inputs: the request reads the crop in place (no copy into its own tensor;
+                # the array outlives the wait below). Copying there from two Python threads at
+                # once deadlocked in openvino 2026.4's data dispatcher; here one thread starts all.
+                requests[started].start_async({0: piece[i:i + 1]}, share_inputs=True)
+                started += 1
+        if started != count:
+            raise ValueError(f"OpenVINO stage: expected {count} crops from the pieces, got {started}")
         for request in requests:
             request.wait()
         return [np.concatenate([request.get_output_tensor(k).data for request in requests]) for k in self._order]
