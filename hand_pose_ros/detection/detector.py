@@ -287,22 +287,28 @@ class HandDetector:
 
         ``ids[k]`` is the view index of batch entry ``k``; candidates, ``palms`` and ``external`` use ``k``.
         """
-        out: list[_Candidate] = []
+        per_view = []  # (batch index, external candidates, other (region, palm box) pairs)
         for k, view in enumerate(ids):
             track = self._tracks.get(view)
             chosen = [_Candidate(k, r, None, external_min_presence, external=True) for r in external.get(k, [])]
             others = [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, [])
-            if not others:
-                out.extend(chosen[: self.config.max_hands])
-                continue
-            # Every pair's overlap in one call (a call per region cost more in overhead than maths).
-            rects = [c.rect for c in chosen] + [r for r, _ in others]
-            overlap = (geometry.rect_iou(torch.stack(rects), torch.stack(rects)) > _SAME_HAND_IOU).tolist()
-            kept = list(range(len(chosen)))  # indices into ``rects``
-            for i, (rect, box) in enumerate(others, start=len(chosen)):
-                if not any(overlap[i][j] for j in kept):
-                    kept.append(i)
-                    chosen.append(_Candidate(k, rect, box))
+            per_view.append((k, chosen, others))
+        # Every pair's overlap, all views in one call (a call per view or region cost more in
+        # overhead than maths); each view reads its own block.
+        rects = [rect for _, chosen, others in per_view if others
+                 for rect in [c.rect for c in chosen] + [r for r, _ in others]]
+        overlap = (geometry.rect_iou(torch.stack(rects), torch.stack(rects)) > _SAME_HAND_IOU).tolist() if rects else []
+        out: list[_Candidate] = []
+        first = 0  # the view's first row (and column) in ``overlap``
+        for k, chosen, others in per_view:
+            if others:
+                rows = range(first, first + len(chosen) + len(others))
+                kept = list(rows[: len(chosen)])  # rows of the regions kept so far
+                for row, (rect, box) in zip(rows[len(chosen):], others):
+                    if not any(overlap[row][j] for j in kept):
+                        kept.append(row)
+                        chosen.append(_Candidate(k, rect, box))
+                first = rows.stop
             out.extend(chosen[: self.config.max_hands])
         return out
 
