@@ -60,11 +60,15 @@ NODE_NAME = "hand_pose_node"
 
 # Where the node's defaults differ from a component's own (everything else: the dataclasses).
 NODE_DEFAULTS: dict[str, Any] = {
-    # onnxruntime runs MediaPipe's networks ~1.8x faster than torch on a CPU (docs/benchmarks.md),
-    # but it is an optional install: the node falls back to torch, which the project always has.
-    # HandDetectorConfig keeps torch so that a library user gets the runtime that is always there.
-    "detector.backend": "onnxruntime",
-    "detector.fallback": ("torch",),
+    # OpenVINO fp32 (MediaPipe's own .tflite graphs) costs ≈ 8 % less CPU per crop than
+    # onnxruntime (≈ 6 % less per set in process under load, within the noise at low load), in
+    # interleaved pairs (docs/benchmarks.md, "Seventh round"); onnxruntime runs them ~1.8x
+    # faster than torch. Both are
+    # optional installs: the node falls back to onnxruntime, then to torch, which the project
+    # always has. HandDetectorConfig keeps torch so that a library user gets the runtime that
+    # is always there.
+    "detector.backend": "openvino",
+    "detector.fallback": ("onnxruntime", "torch"),
 }
 
 # Parameters that may change while the node runs (validated, then applied by the node's

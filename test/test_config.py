@@ -34,7 +34,7 @@ def test_shipped_parameters_file_equals_the_defaults_plus_the_node_table():
     for key in NOT_IN_A_PARAMETERS_FILE:  # still listed, commented out, with the default
         assert re.search(rf"^\s*# {key.split('.')[1]}: ", config_path("multiview.yaml").read_text(), re.M), key
     # The node table is where the node differs; HandDetectorConfig keeps its own default.
-    assert flat["detector.backend"] == "onnxruntime" != HandDetectorConfig().backend
+    assert flat["detector.backend"] == "openvino" != HandDetectorConfig().backend
 
 
 def test_defaults_come_from_the_dataclasses_and_every_one_is_described():

@@ -33,6 +33,7 @@ import torch
 
 from hand_pose_ros.detection import geometry
 from hand_pose_ros.detection.backends import BackendUnavailable, create_backend
+from hand_pose_ros.detection.runtime import CropMaker
 from hand_pose_ros.detection.config import HandDetectorConfig
 from hand_pose_ros.detection.crop import PreparedImages, prepare_images, warp_crops
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
@@ -237,11 +238,9 @@ class HandDetector:
         zeros = torch.zeros_like(side)
         letterbox = torch.stack([squares[:, 0], squares[:, 1], side, side, zeros], -1)
         crop_views = [v for v, _ in crops]
-        images = warp_crops(prepared, crop_views,
-                            geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE),
-                            geometry.PALM_INPUT_SIZE, replicate_border=False, dtype=self._backend.dtype,
-                            channels_last=self._backend.channels_last)
-        raw_boxes, raw_scores = self._backend.palm(images)
+        raw_boxes, raw_scores = self._backend.run_crops("palm", len(crops), self._crop_maker(
+            prepared, crop_views, geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE), geometry.PALM_INPUT_SIZE,
+            replicate_border=False))
         self.stage_calls["palm"] += 1
         boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
         boxes, keypoints, scores, valid = geometry.weighted_nms(
@@ -288,22 +287,28 @@ class HandDetector:
 
         ``ids[k]`` is the view index of batch entry ``k``; candidates, ``palms`` and ``external`` use ``k``.
         """
-        out: list[_Candidate] = []
+        per_view = []  # (batch index, external candidates, other (region, palm box) pairs)
         for k, view in enumerate(ids):
             track = self._tracks.get(view)
             chosen = [_Candidate(k, r, None, external_min_presence, external=True) for r in external.get(k, [])]
             others = [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, [])
-            if not others:
-                out.extend(chosen[: self.config.max_hands])
-                continue
-            # Every pair's overlap in one call (a call per region cost more in overhead than maths).
-            rects = [c.rect for c in chosen] + [r for r, _ in others]
-            overlap = (geometry.rect_iou(torch.stack(rects), torch.stack(rects)) > _SAME_HAND_IOU).tolist()
-            kept = list(range(len(chosen)))  # indices into ``rects``
-            for i, (rect, box) in enumerate(others, start=len(chosen)):
-                if not any(overlap[i][j] for j in kept):
-                    kept.append(i)
-                    chosen.append(_Candidate(k, rect, box))
+            per_view.append((k, chosen, others))
+        # Every pair's overlap, all views in one call (a call per view or region cost more in
+        # overhead than maths); each view reads its own block.
+        rects = [rect for _, chosen, others in per_view if others
+                 for rect in [c.rect for c in chosen] + [r for r, _ in others]]
+        overlap = (geometry.rect_iou(torch.stack(rects), torch.stack(rects)) > _SAME_HAND_IOU).tolist() if rects else []
+        out: list[_Candidate] = []
+        first = 0  # the view's first row (and column) in ``overlap``
+        for k, chosen, others in per_view:
+            if others:
+                rows = range(first, first + len(chosen) + len(others))
+                kept = list(rows[: len(chosen)])  # rows of the regions kept so far
+                for row, (rect, box) in zip(rows[len(chosen):], others):
+                    if not any(overlap[row][j] for j in kept):
+                        kept.append(row)
+                        chosen.append(_Candidate(k, rect, box))
+                first = rows.stop
             out.extend(chosen[: self.config.max_hands])
         return out
 
@@ -359,15 +364,24 @@ class HandDetector:
         size = geometry.LANDMARK_INPUT_SIZE
         n = len(candidates)
         rects = rects.to(self._device)
-        crops = warp_crops(prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size,
-                           replicate_border=True, dtype=self._backend.dtype, channels_last=self._backend.channels_last)
-        landmarks, presence, handedness, world = self._backend.landmark(crops)
+        landmarks, presence, handedness, world = self._backend.run_crops("landmark", n, self._crop_maker(
+            prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True))
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
         world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
         next_rects = geometry.landmark_rects(keypoints)
         bounds = geometry.rect_bounds(rects)
         return tuple(t.cpu() for t in (keypoints, world, next_rects, bounds, presence[:, 0], handedness[:, 0]))
+
+    def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: torch.Tensor, size: int,
+                    replicate_border: bool) -> CropMaker:
+        """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``),
+        cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
+        def make(part: slice) -> torch.Tensor:
+            return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
+                              dtype=self._backend.dtype, channels_last=self._backend.channels_last)
+
+        return make
 
     @staticmethod
     def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: torch.Tensor, world: torch.Tensor,

@@ -15,7 +15,8 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
-__all__ = ["BackendUnavailable", "NetworkBackend", "ParallelRunnersBackend", "Runner", "default_workers", "require_cuda"]
+__all__ = ["BackendUnavailable", "CropMaker", "NetworkBackend", "ParallelRunnersBackend", "Runner", "default_workers",
+           "require_cuda"]
 
 # Runners per stage when the configuration leaves it open: one per core, at most this many
 # (beyond 4 the per-set crops, 2 hands × up to 8 views, rarely keep more busy).
@@ -24,6 +25,9 @@ MAX_DEFAULT_WORKERS = 4
 # A runner maps a chunk of a call's crops, ``(b, ...)`` float32 in its runtime's layout, to
 # the stage's outputs in ``NetworkBackend`` order, each ``(b, ...)`` float32.
 Runner = Callable[[np.ndarray], list[np.ndarray]]
+# A call's crop maker: a slice of the call's crop indices → those crops ``(k, 3, S, S)`` in
+# [0, 1] on the backend's device, as ``crop.warp_crops`` cuts them (``NetworkBackend.run_crops``).
+CropMaker = Callable[[slice], torch.Tensor]
 
 
 def default_workers() -> int:
@@ -66,6 +70,13 @@ class NetworkBackend:
 
     def palm(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self._run("palm", crops)
+
+    def run_crops(self, stage: str, count: int, make_crops: CropMaker) -> tuple[torch.Tensor, ...]:
+        """``stage`` on ``count`` crops that ``make_crops`` cuts when asked: the outputs of
+        ``_run(stage, make_crops(slice(0, count)))``. A backend whose runtime computes on its
+        own threads (OpenVINO) cuts and starts them one by one instead, so that the first
+        crops compute while the caller cuts the next."""
+        return self._run(stage, make_crops(slice(0, count)))
 
     def landmark(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return self._run("landmark", crops)

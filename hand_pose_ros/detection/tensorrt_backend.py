@@ -1,7 +1,9 @@
 """TensorRT backend: engines built from the ONNX export, cached, rebuilt when stale.
 
-An engine is keyed by the GPU model, the TensorRT version, the converted weights' checksum and
-the precision (``<cache>/weights/tensorrt/<model>-<gpu>-trt<version>-<checksum>-<precision>.engine``);
+An engine is keyed by the GPU model, the TensorRT version, the converted weights' checksum, the
+ONNX export's revision (``onnx_export.EXPORT_REVISION``: an engine built from an older export is
+not reused) and the precision
+(``<cache>/weights/tensorrt/<model>-<gpu>-trt<version>-<checksum>-r<revision>-<precision>.engine``);
 any other engine of the same model is stale and deleted when a new one is built. Building
 takes minutes and logs its progress (phases and steps), as Isaac ROS' TensorRT node does.
 Inputs and outputs stay on the GPU as torch tensors (no host copies).
@@ -16,6 +18,7 @@ import re
 
 import torch
 
+from hand_pose_ros.detection import onnx_export
 from hand_pose_ros.detection.onnx_export import INPUT_NAME, MAX_BATCH, OUTPUT_NAMES, STAGE_NETWORKS, export_onnx
 from hand_pose_ros.detection.runtime import BackendUnavailable, NetworkBackend
 from hand_pose_ros.detection.weights import network_checksum, weights_dir
@@ -40,11 +43,14 @@ def _import_tensorrt():
     return trt
 
 
-def engine_path(name: str, precision: str, device: torch.device, trt_version: str,
+def engine_path(name: str, precision: str, gpu_name: str, trt_version: str,
                 cache: pathlib.Path | None = None) -> pathlib.Path:
-    gpu = re.sub(r"[^A-Za-z0-9]+", "_", torch.cuda.get_device_name(device)).strip("_")
+    """The engine file of network ``name`` for a GPU (``torch.cuda.get_device_name``), TensorRT
+    version and precision, keyed by the weights' checksum and the ONNX export's revision."""
+    gpu = re.sub(r"[^A-Za-z0-9]+", "_", gpu_name).strip("_")
     checksum = network_checksum(name, cache)[:16]
-    return weights_dir(cache) / "tensorrt" / f"{name}-{gpu}-trt{trt_version}-{checksum}-{precision}.engine"
+    revision = onnx_export.EXPORT_REVISION
+    return weights_dir(cache) / "tensorrt" / f"{name}-{gpu}-trt{trt_version}-{checksum}-r{revision}-{precision}.engine"
 
 
 def _progress_monitor(trt):
@@ -72,7 +78,7 @@ def _progress_monitor(trt):
 
 
 def _build(trt, logger, name: str, onnx_file: pathlib.Path, path: pathlib.Path, input_hw: tuple[int, int], fp16: bool) -> bytes:
-    LOG.info("building TensorRT engine %s from %s (takes minutes, once per GPU/TensorRT/weights)", path.name, onnx_file.name)
+    LOG.info("building TensorRT engine %s from %s (takes minutes, once per GPU/TensorRT/weights/export)", path.name, onnx_file.name)
     builder = trt.Builder(logger)
     network = builder.create_network(0)
     parser = trt.OnnxParser(network, logger)
@@ -122,7 +128,7 @@ class TensorRTBackend(NetworkBackend):
         self._engines = {}
         for stage, net in STAGE_NETWORKS.items():
             name = f"{net}_{model}"
-            path = engine_path(name, precision, device, trt.__version__, cache)
+            path = engine_path(name, precision, torch.cuda.get_device_name(device), trt.__version__, cache)
             engine = None
             if path.exists():
                 engine = self._runtime.deserialize_cuda_engine(path.read_bytes())

@@ -147,3 +147,19 @@ def test_tensorrt_fp16_engine_matches_cpu_and_is_cached(photos):
     mtimes = [p.stat().st_mtime for p in engines]
     HandDetector(config)  # second start loads the cached engines
     assert [p.stat().st_mtime for p in engines] == mtimes
+
+
+def test_tensorrt_engine_name_is_keyed_by_the_export_revision(monkeypatch):
+    """An engine built from an older ONNX export (same weights) has another name, so it is
+    rebuilt rather than reused; the name needs no TensorRT or GPU."""
+    from hand_pose_ros.detection import onnx_export
+    from hand_pose_ros.detection.tensorrt_backend import engine_path
+    from hand_pose_ros.detection.weights import network_checksum
+
+    name = "hand_landmark_full"
+    current = engine_path(name, "fp16", "NVIDIA H100 80GB HBM3", "10.3.0")
+    assert current.name == (f"{name}-NVIDIA_H100_80GB_HBM3-trt10.3.0-{network_checksum(name)[:16]}"
+                            f"-r{onnx_export.EXPORT_REVISION}-fp16.engine")
+    monkeypatch.setattr(onnx_export, "EXPORT_REVISION", onnx_export.EXPORT_REVISION - 1)
+    older = engine_path(name, "fp16", "NVIDIA H100 80GB HBM3", "10.3.0")
+    assert older != current and older.parent == current.parent

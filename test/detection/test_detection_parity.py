@@ -170,6 +170,27 @@ def test_openvino_streams_give_the_one_stream_outputs_bit_for_bit(photos, refere
         np.testing.assert_array_equal(output.numpy(), torch.cat([a[k] for a in alone]).numpy())
 
 
+def test_openvino_cuts_each_streams_first_crop_before_the_rest_with_the_same_outputs(photos, reference):
+    """``OpenVINOBackend.run_crops`` asks for one crop per stream first, then the rest in one
+    piece (the first requests compute while the rest is cut), and gives each crop the outputs
+    of a call of its own."""
+    from hand_pose_ros.detection.tflite_runtimes import OpenVINOBackend
+
+    crops = _to_nchw(_landmark_crops(photos, reference))
+    backend = OpenVINOBackend("full", torch.device("cpu"), "fp32", workers=2)
+    asked = []
+
+    def make_crops(part: slice) -> torch.Tensor:
+        asked.append((part.start, part.stop))
+        return crops[part]
+
+    together = backend.run_crops("landmark", len(crops), make_crops)
+    assert asked == [(0, 1), (1, 2), (2, len(crops))]  # two streams
+    alone = [backend.landmark(crops[i:i + 1]) for i in range(len(crops))]
+    for k, output in enumerate(together):
+        np.testing.assert_array_equal(output.numpy(), torch.cat([a[k] for a in alone]).numpy())
+
+
 def test_openvino_bf16_detector_feeds_its_palm_detector_full_precision_crops(photos):
     """With ``precision: bf16`` the detector's palm stage is the fp32 one's bit for bit: its
     crops reach the network in float32, not rounded to bf16 on the way."""
