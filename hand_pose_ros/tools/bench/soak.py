@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import argparse
 
+from hand_pose_ros.config import NODE_DEFAULTS
+
 WARM_UP_S = 60.0  # RSS grows while caches, allocator pools and DDS buffers fill: not a leak
 SLOPE_TARGET_MB_PER_MIN = 0.5
 RATE_CHANGE_TARGET = 0.05  # last window's output rate within 5 % of the first's
@@ -26,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=float, default=30.0, help="input set rate (Hz)")
     parser.add_argument("--period", type=float, default=10.0, help="seconds between samples")
     parser.add_argument("--window", type=float, default=5.0, help="minutes compared at the start and end")
-    parser.add_argument("--backend", default="onnxruntime", help="detector backend (the node's default)")
+    parser.add_argument("--backend", default=NODE_DEFAULTS["detector.backend"], help="detector backend (default: the node's)")
     parser.add_argument("--device", default="cpu", help="detector device")
     parser.add_argument("--model", default="full", choices=["full", "lite"])
     parser.add_argument("--out", default="", help="also write the samples and summary as JSON here")
