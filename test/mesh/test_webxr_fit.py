@@ -10,7 +10,7 @@ from hand_pose_ros.handmodel import JOINT_LIMITS, POSE_NAMES, angles_to_rotation
 from hand_pose_ros.keypoints import Handedness, HandKeypoint
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
 from hand_pose_ros.mesh.solver import similarity_align
-from hand_pose_ros.mesh.webxr import WebXRArticulation, body_angular_velocities
+from hand_pose_ros.mesh.webxr import body_angular_velocities
 
 SIDES = (Handedness.LEFT, Handedness.RIGHT)
 EXACT_MPVPE_M = 0.002  # the bound for exact joints
@@ -52,6 +52,19 @@ def test_body_angular_velocities_follow_angles_to_rotations(thumb_side):
         derivative = (angles_to_rotations(angles + step, thumb_side) - angles_to_rotations(angles - step, thumb_side)) / (2 * eps)
         skew = np.swapaxes(rotation, -1, -2) @ derivative  # Rᵀ dR = [ω]×
         np.testing.assert_allclose(np.stack([skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]], -1), omega[:, d], atol=1e-8)
+
+
+def test_similarity_align_recovers_a_similarity():
+    rng = np.random.default_rng(6)
+    source = rng.normal(size=(8, 3))
+    T = random_similarity(rng, 1.3)
+    target = source @ T[:3, :3].T + T[:3, 3]
+    weights = np.r_[np.ones(6), 0.0, 0.0]
+    target[7] = np.nan  # weight 0: ignored
+    s, R, t = similarity_align(source, target, weights)
+    assert s == pytest.approx(1.3)
+    np.testing.assert_allclose(s * R, T[:3, :3], atol=1e-12)
+    np.testing.assert_allclose(t, T[:3, 3], atol=1e-12)
 
 
 @pytest.mark.parametrize("pose", POSE_NAMES + ("random",))
