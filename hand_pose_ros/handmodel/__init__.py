@@ -8,7 +8,7 @@ Pose parameters → joint transforms → MediaPipe's 21 keypoints and skinned ve
 """
 
 from hand_pose_ros.handmodel.gltf import HandMesh, load_hand_mesh
-from hand_pose_ros.handmodel.kinematics import HandModel, HandOutput, angles_to_rotations
+from hand_pose_ros.handmodel.kinematics import HandModel, HandOutput
 from hand_pose_ros.handmodel.poses import JOINT_LIMITS, POSE_NAMES, clip_to_limits, named_pose, random_pose
 from hand_pose_ros.handmodel.skeleton import (
     JOINT_INDEX,
@@ -18,6 +18,7 @@ from hand_pose_ros.handmodel.skeleton import (
     NUM_JOINTS,
     WEBXR_JOINTS,
 )
+from hand_pose_ros.handmodel.wrist_kinematics import angles_to_rotations
 
 __all__ = [
     "HandMesh",

@@ -1,22 +1,22 @@
-"""``HandModel``'s forward kinematics in the wrist frame, in numpy, one tree depth at a time.
+"""The hand model's forward kinematics in the wrist frame, in numpy, one tree depth at a time.
 
-Same maths as ``HandModel(angles, identity root, skin=False)``: R = Ry(m·abd) · Rx(−flex) ·
-Rz(m·twist) per joint, wrist_T_joint = wrist_T_parent · parent_T_joint(rest) · R, keypoints =
-carrier joint · offset. The torch model walks the 25 joints one by one (≈ 60 small torch ops,
-≈ 0.5 ms per call on the 2-core CPU); the mesh fitter calls it several times per set. Here the
-joints of one depth in the tree (at most 5: one per finger) move together, ≈ 40 small numpy
-calls. Results equal the torch model's to float rounding (≈ 1e-16 m; test_wrist_kinematics).
+Per joint R = Ry(m·abd) · Rx(−flex) · Rz(m·twist) (``angles_to_rotations``), wrist_T_joint =
+wrist_T_parent · parent_T_joint(rest) · R, keypoints = carrier joint · offset. The joints of one
+depth in the tree (at most 5: one per finger) move together, ≈ 40 small numpy calls per batch
+(a joint-by-joint walk took ≈ 0.5 ms per call on the 2-core CPU; the mesh fitter calls it
+several times per set). ``HandModel`` puts these in the world frame; test_wrist_kinematics checks
+them against a joint-by-joint reference.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from hand_pose_ros.handmodel.kinematics import HandModel
+from hand_pose_ros.handmodel.gltf import HandMesh
 from hand_pose_ros.handmodel.skeleton import JOINT_PARENT, KEYPOINT_JOINT, MEDIAPIPE_OFFSETS_M, NUM_JOINTS
 from hand_pose_ros.types import check_shape
 
-__all__ = ["WristKinematics", "rotation_x", "rotation_y", "rotation_z"]
+__all__ = ["WristKinematics", "angles_to_rotations", "rotation_x", "rotation_y", "rotation_z"]
 
 
 def _rotation(angle: np.ndarray, axis: int) -> np.ndarray:
@@ -45,6 +45,18 @@ def rotation_z(angle: np.ndarray) -> np.ndarray:
     return _rotation(angle, 2)
 
 
+def angles_to_rotations(angles: np.ndarray, thumb_side: float) -> np.ndarray:
+    """(..., 25, 3) (flexion, abduction, twist) radians → (..., 25, 3, 3) local rotations.
+
+    Bones run along local −Z and the back of the hand is +Y, so flexion towards the palm is a
+    negative turn about X. ``thumb_side`` is −1 when the thumb lies on the joint frames' −X
+    side (right hand) and +1 when on +X (left hand); abduction and twist are mirrored with it
+    so that one set of angles means the same pose on both hands.
+    """
+    mirror = -thumb_side
+    return (rotation_y(mirror * angles[..., 1]) @ rotation_x(-angles[..., 0])) @ rotation_z(mirror * angles[..., 2])
+
+
 def _depths() -> list[np.ndarray]:
     """Joint indices by depth in the tree (the wrist alone first), each level's parents listed before."""
     depth = []
@@ -55,11 +67,15 @@ def _depths() -> list[np.ndarray]:
 
 
 class WristKinematics:
-    """One ``HandModel``'s joints and keypoints for a batch of poses, root = the wrist frame."""
+    """One hand mesh's joints and keypoints for a batch of poses, root = the wrist frame."""
 
-    def __init__(self, model: HandModel) -> None:
-        self.thumb_side = model.thumb_side
-        local_rest = model.local_rest  # (25, 4, 4) parent_T_joint at rest
+    def __init__(self, mesh: HandMesh) -> None:
+        rest = mesh.rest_transforms  # (25, 4, 4) model_T_joint
+        parent_rest = np.stack([rest[p] if p >= 0 else np.eye(4) for p in JOINT_PARENT])
+        # parent_T_joint of the rest pose; the wrist's is unused (the root replaces it)
+        local_rest = np.linalg.inv(parent_rest) @ rest
+        wrist_T_thumb_tip = np.linalg.inv(rest[0]) @ rest[4]
+        self.thumb_side = float(np.sign(wrist_T_thumb_tip[0, 3]))  # −1: thumb on −X (right hand)
         self._levels = _depths()
         self._parents = [np.array([JOINT_PARENT[j] for j in level]) for level in self._levels]
         self._rest_rotation = local_rest[:, :3, :3]  # (25, 3, 3)
@@ -72,8 +88,7 @@ class WristKinematics:
         (B, 21, 3) keypoints, metres, wrist frame."""
         batch = angles.shape[0]
         check_shape("angles", angles, (batch, NUM_JOINTS, 3), "WristKinematics")
-        mirror = -self.thumb_side
-        motion = (rotation_y(mirror * angles[..., 1]) @ rotation_x(-angles[..., 0])) @ rotation_z(mirror * angles[..., 2])
+        motion = angles_to_rotations(angles, self.thumb_side)  # (B, 25, 3, 3)
         rotation = np.empty((batch, NUM_JOINTS, 3, 3))
         translation = np.empty((batch, NUM_JOINTS, 3))
         wrist = self._levels[0]

@@ -1,8 +1,8 @@
 """The WebXR hand (``hand_pose_ros.handmodel``) as a solver ``Articulation``, analytic Jacobian.
 
 Parameters are the joint angles that ``JOINT_LIMITS`` lets move (P of the (25, 3)
-(flexion, abduction, twist) angles); the rest stay 0. Forward kinematics (the hand model's,
-in numpy: ``WristKinematics``) and skinning are the hand model's own; this module adds the
+(flexion, abduction, twist) angles); the rest stay 0. Forward kinematics (``WristKinematics``,
+in the wrist frame) and skinning (``DenseSkinning``) are the hand model's own; this module adds the
 Jacobian: a joint angle turns everything downstream about an axis through the joint, so
 d keypoint / d angle = ω × (keypoint − joint).
 """
@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from hand_pose_ros.handmodel import JOINT_LIMITS, JOINT_PARENT, KEYPOINT_JOINT, NUM_JOINTS, HandModel
-from hand_pose_ros.handmodel.dense_skinning import DenseSkinning
-from hand_pose_ros.handmodel.wrist_kinematics import WristKinematics, rotation_x, rotation_z
+from hand_pose_ros.handmodel.wrist_kinematics import rotation_x, rotation_z
 from hand_pose_ros.keypoints import NUM_KEYPOINTS
 from hand_pose_ros.mesh.solver import Posed
 
@@ -61,8 +60,8 @@ class WebXRArticulation:
         self.lower = JOINT_LIMITS.reshape(-1, 2)[self._free, 0]
         self.upper = JOINT_LIMITS.reshape(-1, 2)[self._free, 1]
         self.faces = model.faces
-        self._skinning = DenseSkinning(model.mesh)
-        self._kinematics = WristKinematics(model)
+        self._skinning = model.skinning
+        self._kinematics = model.kinematics
 
     @property
     def num_params(self) -> int:

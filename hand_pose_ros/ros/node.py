@@ -35,7 +35,6 @@ from std_msgs.msg import Header
 from visualization_msgs.msg import MarkerArray
 from diagnostic_msgs.msg import DiagnosticArray
 
-from hand_pose_ros.msg import HandMeshArray, HandPoseArray
 from hand_pose_ros.pipeline import FrameResult
 from hand_pose_ros.msg import HandMeshArray, HandPoseArray, HandStateArray
 from hand_pose_ros.ros import cdr, input_checks

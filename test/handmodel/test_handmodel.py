@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from hand_pose_ros.handmodel import (
     JOINT_INDEX,
@@ -104,19 +103,22 @@ def test_poses_stay_within_the_limits() -> None:
         named_pose("wave")
 
 
-def test_torch_batch_matches_numpy_and_is_differentiable(model: HandModel) -> None:
+def test_batches_pose_each_hand_alone_and_skin_vertex_by_vertex(model: HandModel) -> None:
     rng = np.random.default_rng(2)
-    angles = np.stack([random_pose(rng) for _ in range(3)])
-    roots = np.tile(model.rest_root(), (3, 1, 1))
-    roots[:, :3, 3] += rng.normal(0, 0.1, (3, 3))
-    ref = model(angles, roots)
-    a = torch.tensor(angles, requires_grad=True)
-    out = model(a, torch.tensor(roots))
-    np.testing.assert_allclose(out.keypoints.detach().numpy(), ref.keypoints, atol=EXACT_M)
-    np.testing.assert_allclose(out.vertices.detach().numpy(), ref.vertices, atol=EXACT_M)
-    out.keypoints[:, HandKeypoint.INDEX_FINGER_TIP].sum().backward()
-    assert a.grad[:, JOINT_INDEX["index-finger-phalanx-proximal"], 0].abs().min() > 0
-    assert a.grad[:, JOINT_INDEX["pinky-finger-phalanx-proximal"]].abs().max() == 0
+    angles = np.stack([random_pose(rng) for _ in range(4)]).reshape(2, 2, 25, 3)
+    roots = np.tile(model.rest_root(), (2, 2, 1, 1))
+    roots[..., :3, 3] += rng.normal(0, 0.1, (2, 2, 3))
+    out = model(angles, roots)
+    assert out.transforms.shape == (2, 2, 25, 4, 4) and out.keypoints.shape == (2, 2, 21, 3)
+    mesh = model.mesh
+    for i, j in np.ndindex(2, 2):
+        alone = model(angles[i, j], roots[i, j])
+        np.testing.assert_allclose(out.keypoints[i, j], alone.keypoints, rtol=0, atol=EXACT_M)
+        # each vertex: its (≤ 4) joints' skinning transforms blended by its weights
+        skinning = alone.transforms[mesh.skin_joints] @ mesh.inverse_bind[mesh.skin_joints]  # (V, 4, 4, 4)
+        blended = (mesh.skin_weights[..., None, None] * skinning).sum(axis=1)  # (V, 4, 4)
+        vertices = (blended[:, :3, :3] @ mesh.vertices[..., None])[..., 0] + blended[:, :3, 3]
+        np.testing.assert_allclose(out.vertices[i, j], vertices, rtol=0, atol=EXACT_M)
 
 
 def test_keypoints_sit_on_their_carrying_joints_plus_the_offset(model: HandModel) -> None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from hand_helpers import make_hand, random_similarity
 
 from hand_pose_ros.handmodel import JOINT_LIMITS, POSE_NAMES, angles_to_rotations, named_pose, random_pose
-from hand_pose_ros.handmodel.dense_skinning import DenseSkinning
 from hand_pose_ros.keypoints import Handedness, HandKeypoint
 from hand_pose_ros.mesh import HandMeshFitter, MeshFitterConfig
-from hand_pose_ros.mesh.solver import Posed, similarity_align
-from hand_pose_ros.mesh.webxr import WebXRArticulation, body_angular_velocities
+from hand_pose_ros.mesh.solver import similarity_align
+from hand_pose_ros.mesh.webxr import body_angular_velocities
 
 SIDES = (Handedness.LEFT, Handedness.RIGHT)
 EXACT_MPVPE_M = 0.002  # the issue's bound for exact joints
@@ -44,27 +42,16 @@ def test_jacobian_matches_finite_differences(webxr_articulations, side):
 
 @pytest.mark.parametrize("thumb_side", (-1.0, 1.0))
 def test_body_angular_velocities_follow_angles_to_rotations(thumb_side):
-    angles = torch.as_tensor(random_pose(np.random.default_rng(4)) + 0.3)  # every component non-zero
-    rotation = angles_to_rotations(angles, thumb_side).numpy()
-    omega = body_angular_velocities(angles.numpy(), thumb_side)  # (25, 3, 3)
+    angles = random_pose(np.random.default_rng(4)) + 0.3  # every component non-zero
+    rotation = angles_to_rotations(angles, thumb_side)
+    omega = body_angular_velocities(angles, thumb_side)  # (25, 3, 3)
     eps = 1e-6
     for d in range(3):
-        step = torch.zeros_like(angles)
+        step = np.zeros_like(angles)
         step[:, d] = eps
-        ahead, behind = angles_to_rotations(angles + step, thumb_side), angles_to_rotations(angles - step, thumb_side)
-        derivative = (ahead - behind).numpy() / (2 * eps)
+        derivative = (angles_to_rotations(angles + step, thumb_side) - angles_to_rotations(angles - step, thumb_side)) / (2 * eps)
         skew = np.swapaxes(rotation, -1, -2) @ derivative  # Rᵀ dR = [ω]×
         np.testing.assert_allclose(np.stack([skew[:, 2, 1], skew[:, 0, 2], skew[:, 1, 0]], -1), omega[:, d], atol=1e-8)
-
-
-@pytest.mark.parametrize("side", SIDES)
-def test_dense_skinning_matches_hand_model(webxr_articulations, side):
-    model = webxr_articulations[side].model
-    rng = np.random.default_rng(5)
-    angles = np.stack([random_pose(rng) for _ in range(3)])
-    roots = np.stack([random_similarity(rng, 1.1) for _ in range(3)])
-    out = model(angles, roots, skin=True)
-    np.testing.assert_allclose(DenseSkinning(model.mesh)(out.transforms), out.vertices, atol=1e-12)
 
 
 def test_similarity_align_recovers_a_similarity():
@@ -230,33 +217,3 @@ def test_config_takes_ros_parameter_types():
     assert config.scale_range == (0.8, 1.25)
     with pytest.raises(ValueError, match="mano_dir"):
         MeshFitterConfig(model="mano", mano_dir="")
-
-
-class _TorchKinematicsArticulation(WebXRArticulation):
-    """The articulation as it was before ``WristKinematics``: the torch model's FK."""
-
-    def forward(self, params: np.ndarray) -> Posed:
-        out = self.model(self.joint_pose(params), np.tile(np.eye(4), (params.shape[0], 1, 1)), skin=False)
-        return Posed(keypoints=out.keypoints, transforms=out.transforms)
-
-
-def test_fits_equal_those_with_the_torch_kinematics(webxr_articulations):
-    """Cold and warm fits of noisy moving hands: the numpy kinematics change them by rounding only."""
-    old = {side: _TorchKinematicsArticulation(art.model) for side, art in webxr_articulations.items()}
-    fitters = [HandMeshFitter(MeshFitterConfig(), articulations=arts) for arts in (webxr_articulations, old)]
-    rng = np.random.default_rng(12)
-    start = [random_pose(rng) for _ in SIDES]
-    roots = [random_similarity(rng, rng.uniform(0.9, 1.1)) for _ in SIDES]
-    for frame in range(4):
-        hands = []
-        for track_id, side in enumerate(SIDES):
-            angles = start[track_id] * (1.0 - 0.1 * frame)
-            keypoints, _ = _truth(webxr_articulations[side], angles, roots[track_id])
-            hands.append(make_hand(track_id, side, keypoints + rng.normal(0.0, 0.003, keypoints.shape)))
-        new_meshes, old_meshes = (fitter.fit(hands, stamp=frame / 30.0) for fitter in fitters)
-        assert len(new_meshes) == len(old_meshes) == 2
-        for a, b in zip(new_meshes, old_meshes):
-            np.testing.assert_allclose(a.vertices, b.vertices, rtol=0, atol=1e-12)
-            np.testing.assert_allclose(a.joint_pose, b.joint_pose, rtol=0, atol=1e-9)
-            np.testing.assert_allclose(a.world_T_wrist, b.world_T_wrist, rtol=0, atol=1e-12)
-            assert a.rms_error == pytest.approx(b.rms_error, abs=1e-12)
