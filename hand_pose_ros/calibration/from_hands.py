@@ -408,9 +408,10 @@ def _camera_noise(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nda
     return sigma, wander_px
 
 
-def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
-                   num_cameras: int, config: HandRefinementConfig, systematic: bool = False) -> np.ndarray:
-    """(M, 2) residuals, (M,) camera, detection, kept → (M,) weights 1 / px (0 where not kept).
+def _noise_weights(noise: tuple[np.ndarray, np.ndarray], cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
+                   config: HandRefinementConfig, systematic: bool = False) -> np.ndarray:
+    """((V,) σ_v, (V,) β_v) px of ``_camera_noise``, (M,) camera, detection, kept → (M,) weights
+    1 / px (0 where not kept).
 
     Each observation weighs 1 / σ_v of its camera (``_camera_noise``). A detection's joints
     share most of their error (one crop, one occlusion), so with ``correlated`` each of its n
@@ -423,7 +424,7 @@ def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
     by √(1 + N_v β_v² / σ_v²), so a camera whose detections wander pulls the rig less and
     follows it.
     """
-    sigma, bias_px = _camera_noise(residuals_px, cam_idx, det_idx, keep, num_cameras, config)
+    sigma, bias_px = noise
     weights = np.where(keep, 1.0 / sigma[cam_idx], 0.0)
     if config.correlated:
         counts = np.bincount(det_idx[keep], minlength=det_idx.max() + 1)
@@ -431,19 +432,19 @@ def _noise_weights(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.nd
     if systematic:
         # A camera's detections share a bias of about their shifts' scatter over time: its n
         # detections' common shift is known to ≈ that, not to σ / √n.
-        detections = np.array([len(np.unique(det_idx[keep & (cam_idx == v)])) for v in range(num_cameras)])
+        detections = np.array([len(np.unique(det_idx[keep & (cam_idx == v)])) for v in range(len(sigma))])
         inflation = np.sqrt(1.0 + detections * (bias_px / sigma) ** 2)  # (V,)
         weights = weights / inflation[cam_idx]
     return weights
 
 
-def _offset_priors(residuals_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray, keep: np.ndarray,
-                   num_cameras: int, config: HandRefinementConfig) -> dict[str, np.ndarray]:
-    """The per-detection offsets' priors for ``bundle_adjust`` (``offsets`` ≠ "none"): (D,) σ of
-    each detection's shift, its camera's wander β_v (``_camera_noise``, at least
-    ``min_sigma_px``): what the detector shifts one detection by beyond its camera's common
-    shift, which the camera's pose takes (a turned camera shifts every detection alike)."""
-    _, wander_px = _camera_noise(residuals_px, cam_idx, det_idx, keep, num_cameras, config)
+def _offset_priors(wander_px: np.ndarray, cam_idx: np.ndarray, det_idx: np.ndarray,
+                   config: HandRefinementConfig) -> dict[str, np.ndarray]:
+    """(V,) β_v px of ``_camera_noise``, (M,) camera, detection → the per-detection offsets'
+    priors for ``bundle_adjust`` (``offsets`` ≠ "none"): (D,) σ of each detection's shift, its
+    camera's wander β_v (at least ``min_sigma_px``): what the detector shifts one detection by
+    beyond its camera's common shift, which the camera's pose takes (a turned camera shifts
+    every detection alike)."""
     det_camera = np.zeros(det_idx.max() + 1, np.int64)
     det_camera[det_idx] = cam_idx
     priors = {"detection_index": det_idx,
@@ -561,7 +562,9 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
     for round_ in range(config.rounds):
         # The systematic term only from a refined round's residuals: with the input calibration
         # a moved camera's shifts also vary with where the hand is (parallax), which its pose explains.
-        weights = _noise_weights(residuals, obs.camera, obs.detection, keep, len(cameras), config,
+        # One noise estimate per round, for the weights and the offsets' priors.
+        noise = _camera_noise(residuals, obs.camera, obs.detection, keep, len(cameras), config)
+        weights = _noise_weights(noise, obs.camera, obs.detection, keep, config,
                                  systematic=config.systematic and round_ > 0)
         depth_terms = {}
         if measured.any():
@@ -575,7 +578,7 @@ def _adjust(cameras: CameraArray, obs: _Observations, keep: np.ndarray, fixed: n
                            "depth_weights": 1.0 / np.sqrt(np.maximum(counts[obs.detection], 1))
                            if config.correlated else None}
         # Offsets likewise from a refined round on (a moved camera's parallax is not wander).
-        offsets = _offset_priors(residuals, obs.camera, obs.detection, keep, len(cameras), config) \
+        offsets = _offset_priors(noise[1], obs.camera, obs.detection, config) \
             if config.offsets != "none" and round_ > 0 else {}
         after = bundle_adjust(cameras, camera_index=obs.camera, point_index=obs.point, pixels=obs.pixels,
                               fixed_cameras=fixed, points=structure, scale_pair=scale_pair, pose_prior=prior,

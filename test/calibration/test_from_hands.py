@@ -14,6 +14,7 @@ from hand_pose_ros.calibration import Rig
 from hand_pose_ros.calibration.from_hands import (
     HandRefinementConfig,
     RefinementRefused,
+    _camera_noise,
     _established,
     _noise_weights,
     refine_from_hands,
@@ -193,8 +194,9 @@ def test_a_camera_whose_detections_wander_weighs_as_its_wander() -> None:
                       rng.normal(scale=wander_px, size=(2 * detections, 2)))
     residuals = rng.normal(scale=1.5, size=(cam.size, 2)) + np.repeat(shifts, joints, axis=0)
     keep = np.ones(cam.size, bool)
-    plain = _noise_weights(residuals, cam, det, keep, 2, HandRefinementConfig())
-    weighted = _noise_weights(residuals, cam, det, keep, 2, HandRefinementConfig(), systematic=True)
+    noise = _camera_noise(residuals, cam, det, keep, 2, HandRefinementConfig())
+    plain = _noise_weights(noise, cam, det, keep, HandRefinementConfig())
+    weighted = _noise_weights(noise, cam, det, keep, HandRefinementConfig(), systematic=True)
     # Without the systematic term both weigh alike: their joints scatter alike about their detections.
     assert plain[cam == 1].mean() == pytest.approx(plain[cam == 0].mean(), rel=0.2)
     # With it, camera 1's detections together count as about one measurement of its wander

@@ -198,3 +198,16 @@ def test_hands_with_depth_needs_depth_maps_in_the_detections_file(tmp_path, caps
     assert "no frame names a depth map" in capsys.readouterr().err
     assert main(args + ["--bag", str(tmp_path), "--depth"]) == 2
     assert "--depth and --hidden-weights read the depth maps a detections file names" in capsys.readouterr().err
+
+
+def test_hidden_weights_without_depth_is_refused_by_the_command_and_the_bench(tmp_path, capsys) -> None:
+    rig = make_rig(2, np.random.default_rng(0))
+    save_calibration(tmp_path / "two.yaml", rig)
+    (tmp_path / "dets.json").write_text(json.dumps([{"stamp": 0.0, "views": {}}]))
+    assert main(["calibrate", "hands", "--calib", str(tmp_path / "two.yaml"), "--detections",
+                 str(tmp_path / "dets.json"), "--hidden-weights", "--out", str(tmp_path / "x.yaml")]) == 2
+    assert "--hidden-weights needs --depth" in capsys.readouterr().err
+    assert main(["bench", "calibration", "--sequence", str(tmp_path), "--work", str(tmp_path / "work"),
+                 "--hidden-weights"]) == 2
+    assert "--hidden-weights needs --depth" in capsys.readouterr().err
+    assert not (tmp_path / "work").exists()

@@ -205,6 +205,11 @@ def run(args: argparse.Namespace) -> int:
     from hand_pose_ros.calibration.gauge import map_onto, pose_difference
     from hand_pose_ros.tools.fuse_cli import read_detections
 
+    if args.hidden_weights and not args.depth:
+        # As calibrate hands refuses it: the depth shows which keypoints are covered.
+        print("bench calibration: --hidden-weights needs --depth (the depth shows which keypoints are covered)",
+              file=sys.stderr)
+        return 2
     sequence = pathlib.Path(args.sequence)
     if not (sequence / "meta.yml").is_file():
         print(f"bench calibration: no DexYCB sequence at {sequence} (pass --sequence)", file=sys.stderr)
@@ -223,7 +228,7 @@ def run(args: argparse.Namespace) -> int:
     # only they enter the similarity of the gauge-free figures.
     seen = np.array([any(views[v] for _, views in detections) for v in range(len(rig))])
     depths = None
-    if args.depth or args.hidden_weights:
+    if args.depth:
         from hand_pose_ros.tools.calibrate_cli import read_depth_maps
 
         write_depth_detections(sequence, rig, dets_path, work / "detections_depth.json")
