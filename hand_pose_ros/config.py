@@ -63,10 +63,9 @@ NODE_DEFAULTS: dict[str, Any] = {
     # OpenVINO fp32 (MediaPipe's own .tflite graphs) costs ≈ 8 % less CPU per crop than
     # onnxruntime (≈ 6 % less per set in process under load, within the noise at low load), in
     # interleaved pairs (docs/benchmarks.md, "Seventh round"); onnxruntime runs them ~1.8x
-    # faster than torch. Both are
-    # optional installs: the node falls back to onnxruntime, then to torch, which the project
-    # always has. HandDetectorConfig keeps torch so that a library user gets the runtime that
-    # is always there.
+    # faster than torch. Both are optional installs: the node falls back to onnxruntime, then
+    # to torch, which the project always has. HandDetectorConfig keeps torch so that a library
+    # user gets the runtime that is always there.
     "detector.backend": "openvino",
     "detector.fallback": ("onnxruntime", "torch"),
 }

@@ -753,7 +753,7 @@ def refine_from_hands(rig: Rig, frames: Sequence[tuple[float, Sequence[Sequence[
     if worse:
         raise RefinementRefused(
             "the refinement does not explain frames it was not fitted to better than the input calibration "
-            f"(held-out error per part of the recording, input → refined: "
+            "(held-out error per part of the recording, input → refined: "
             + ", ".join(f"{a:.2f} → {b:.2f} px" for a, b in held_out)
             + f"; {100 * config.min_improvement:.0f} % lower needed in every part): the detections' errors, not "
             "the calibration, dominate; keep the input calibration, or record longer with the hands moving "
