@@ -176,6 +176,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._partial_timer = self.create_timer(cfg.sync.partial_timeout or 1.0, self._poll_sync)
         self._partial_timer.cancel()
         self._partial_grace = False  # the timer fired once at the deadline; executor thread only
+        self._armed_deadline: float | None = None  # the sync deadline the timer is armed for; executor thread only
         self._diagnostics_timer = self.create_timer(cfg.publish.diagnostics_period, self._publish_diagnostics)
         self.get_logger().info(
             f"{len(cfg.cameras.inputs)} cameras {[c.name for c in cfg.cameras.inputs]}, detector {self._backend} "
@@ -332,6 +333,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         """The partial-set timer: at a deadline, first one more executor round (images already
         received are handed to their callbacks before this timer fires again), then every due set."""
         now = time.monotonic()
+        self._armed_deadline = None  # the timer fired: armed anew whatever the deadline
         if not self._partial_grace:
             self._partial_grace = True
             self._arm_partial_timer(now, MIN_TIMER_NS)
@@ -342,8 +344,16 @@ class HandPoseNode(GuardedEndpoints, Node):
         self._arm_partial_timer(now)
 
     def _arm_partial_timer(self, now: float, delay_ns: int | None = None) -> None:
-        """Arm the one-shot timer for the earliest pending deadline (or ``delay_ns``); executor thread."""
+        """Arm the one-shot timer for the earliest pending deadline (or ``delay_ns``); executor thread.
+
+        Only when that deadline changed: a timer's reset wakes the executor once more (rcl
+        triggers the timer's guard condition), so re-arming it on every image of a set cost a
+        whole extra wait-set round per image for the same deadline.
+        """
         deadline = self._sync.next_deadline()
+        if delay_ns is None and deadline == self._armed_deadline:
+            return
+        self._armed_deadline = deadline
         if deadline is None:
             self._partial_timer.cancel()
             self._partial_grace = False
