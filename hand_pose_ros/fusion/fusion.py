@@ -537,25 +537,30 @@ class MultiViewFusion:
             if np.isfinite(pred_depth) and centre[2] > 0:
                 points_camera = points_camera + centre * (pred_depth / centre[2] - 1.0)
                 depth_stddev = min(depth_stddev, _TRACK_DEPTH_STDDEV_M)
+        # How loosely the pose fits the keypoints (as a triangulated joint's, _confidence): a
+        # loose fit is the landmarks' shape disagreeing with the keypoints, whose PnP depth is
+        # off too (hand-graph-cnn: residual against |depth error| correlation 0.8).
+        fit = 1.0 / (1.0 + (np.nanmedian(est.residual_px) / (_CONFIDENCE_ERROR_SCALE * threshold)) ** 2)
         if hint >= 0 and cfg.monocular_depth_filter and cfg.filter != "none":
-            points_camera = self._filter_depth(frame, hint, points_camera, filtered=source != KeypointSource.DEPTH)
+            points_camera = self._filter_depth(frame, hint, points_camera, filtered=source != KeypointSource.DEPTH,
+                                               variance_scale=1.0 / fit)
         world_T_camera = self.rig.cameras[v].world_T_camera
         points = points_camera @ world_T_camera[:3, :3].T + world_T_camera[:3, 3]
         ok = np.isfinite(points).all(-1)
-        # Confidence: the detector's score discounted by the relative depth uncertainty and by
-        # how loosely the pose fits the keypoints (as a triangulated joint's, _confidence).
-        fit = 1.0 / (1.0 + (np.nanmedian(est.residual_px) / (_CONFIDENCE_ERROR_SCALE * threshold)) ** 2)
+        # Confidence: the detector's score discounted by the relative depth uncertainty and by the fit.
         conf = np.where(ok, fit * scores[d] / (1.0 + _MONOCULAR_CONFIDENCE_SLOPE * depth_stddev / max(est.depth, 1e-6)), 0.0)
         return HandCandidate(points=points, measured=np.full((J, 3), np.nan), confidence=conf, num_views=ok.astype(int),
                              errors=np.where(ok, est.residual_px, np.nan),
                              source=np.where(ok, source, KeypointSource.MISSING), members=[d], hint=hint, monocular=True,
                              depth_stddev=depth_stddev, vote=handedness_evidence([dets[d]]), presence=float(dets[d].presence))
 
-    def _filter_depth(self, frame: FrameInputs, hint: int, points_camera: np.ndarray, *, filtered: bool) -> np.ndarray:
+    def _filter_depth(self, frame: FrameInputs, hint: int, points_camera: np.ndarray, *, filtered: bool,
+                      variance_scale: float) -> np.ndarray:
         """One-view hand of track ``hint``, (21, 3) m in its camera → the same hand scaled about
         the camera's centre (its projection unchanged) to its track's filtered palm depth
         (``monocular.DepthFilter``; with ``FusionConfig.monocular_depth_filter``, and not with
-        ``filter`` "none": per-frame output).
+        ``filter`` "none": per-frame output); this frame's depth counts with its measurement
+        variance × ``variance_scale``.
         A track whose depth is known (triangulated or on aligned depth recently), or a hand
         placed on aligned depth (``filtered`` False), passes unchanged and its filter starts
         over afterwards."""
@@ -570,7 +575,7 @@ class MultiViewFusion:
             rate_time_constant_s=_ONE_VIEW_DEPTH_RATE_TIME_S, manoeuvre_frames=_ONE_VIEW_DEPTH_MANOEUVRE_FRAMES,
             manoeuvre_sigmas=_ONE_VIEW_DEPTH_MANOEUVRE_SIGMAS, gate_sigmas=_ONE_VIEW_DEPTH_GATE_SIGMAS,
             max_gap_s=_ONE_VIEW_DEPTH_MAX_GAP_S))
-        return points_camera * (depth_filter.update(depth, frame.stamp) / depth)
+        return points_camera * (depth_filter.update(depth, frame.stamp, variance_scale=variance_scale) / depth)
 
     def _palm_depth(self, frame: FrameInputs, d: int, hint: int, scale: float, points_camera: np.ndarray,
                     threshold_px: float) -> tuple[float, float] | None:

@@ -360,9 +360,15 @@ class DepthFilter:
         q22 = q * tau / 2 * (1 - decay**2)
         return F, np.array([[q11, q12], [q12, q22]])
 
-    def update(self, depth: float, stamp: float) -> float:
-        """One frame's depth (m, > 0) at ``stamp`` (s) → the filtered depth (m)."""
+    def update(self, depth: float, stamp: float, *, variance_scale: float = 1.0) -> float:
+        """One frame's depth (m, > 0) at ``stamp`` (s) → the filtered depth (m).
+
+        ``variance_scale`` (≥ 1 for a frame less certain than usual) multiplies this frame's
+        measurement variance (``measurement_stddev``²): e.g. a frame whose landmarks' shape fits
+        its keypoints loosely, its depth from a shape the network got wrong.
+        """
         log_depth = math.log(depth)
+        measurement_variance = self.measurement_variance * variance_scale
         dt = max(stamp - self._stamp, 0.0)
         if self._state is None or dt > self.max_gap_s:
             self._start(log_depth, stamp)
@@ -370,7 +376,7 @@ class DepthFilter:
         F, q = self._transition(dt)
         state, covariance = F @ self._state, F @ self._covariance @ F.T + q
         innovation = log_depth - state[0]
-        innovation_stddev = math.sqrt(covariance[0, 0] + self.measurement_variance)
+        innovation_stddev = math.sqrt(covariance[0, 0] + measurement_variance)
         if abs(innovation) > self.gate_sigmas * innovation_stddev:
             self._start(log_depth, stamp)
             return depth
@@ -380,7 +386,7 @@ class DepthFilter:
             excess = abs(sum(self._innovations)) / math.sqrt(self.manoeuvre_frames) / self.manoeuvre_sigmas
             if excess > 1.0:
                 covariance = covariance * excess**2
-        gain = covariance[:, 0] / (covariance[0, 0] + self.measurement_variance)  # (2,)
+        gain = covariance[:, 0] / (covariance[0, 0] + measurement_variance)  # (2,)
         self._state = state + gain * innovation
         self._covariance = covariance - np.outer(gain, covariance[0])
         self._stamp = stamp

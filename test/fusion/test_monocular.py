@@ -228,3 +228,19 @@ def test_depth_filter_follows_a_reach_sooner_with_the_manoeuvre_test() -> None:
 
     tested, untested = lag(_depth_filter()), lag(_depth_filter(manoeuvre_frames=0))
     assert tested < 0.8 * untested, (tested, untested)
+
+
+def test_depth_filter_leans_less_on_a_frame_with_a_larger_measurement_variance() -> None:
+    """A hand held still at 0.5 m (30 Hz, exact depths), then one frame 15 % too near: that
+    frame told to be 9× less certain (its variance) pulls the filtered depth less than half as far."""
+    stamps = np.arange(31) / 30.0
+    measured = np.r_[np.full(30, 0.5), 0.5 * 0.85]
+
+    def pulled(variance_scale: float) -> float:
+        depth_filter = _depth_filter(manoeuvre_frames=0)
+        for z, t in zip(measured[:-1], stamps[:-1]):
+            depth_filter.update(float(z), float(t))
+        return 0.5 - depth_filter.update(float(measured[-1]), float(stamps[-1]), variance_scale=variance_scale)
+
+    usual, loose = pulled(1.0), pulled(9.0)
+    assert 0.0 < loose < 0.5 * usual, (usual, loose)
