@@ -351,9 +351,6 @@ class ImageView:
         return self.stamp_sec * NS_PER_S + self.stamp_nanosec
 
 
-_UNPACKERS: dict[str, struct.Struct] = {}  # _Reader.scalars' codes → their little-endian Struct
-
-
 class _Reader:
     def __init__(self, raw: bytes | memoryview, what: str) -> None:
         self.view = memoryview(raw)
@@ -372,15 +369,8 @@ class _Reader:
         return chunk
 
     def scalar(self, code: str) -> int:
-        return self.scalars(code)[0]
-
-    def scalars(self, codes: str) -> tuple[int, ...]:
-        """Consecutive scalars that share one size (``codes``, e.g. ``"iI"``): one alignment and
-        one unpack for all (the reader runs on every received image, for the executor thread)."""
-        unpacker = _UNPACKERS.get(codes)
-        if unpacker is None:
-            unpacker = _UNPACKERS[codes] = struct.Struct("<" + codes)
-        return unpacker.unpack(self.take(unpacker.size, unpacker.size // len(codes)))
+        size = struct.calcsize(code)
+        return struct.unpack(f"<{code}", self.take(size, size))[0]
 
     def string(self) -> str:
         length = self.scalar("I")
@@ -400,8 +390,8 @@ def parse_image(raw: bytes | memoryview, what: str = "image") -> ImageView:
         CdrError: bytes that are not a complete Image message.
     """
     r = _Reader(raw, what)
-    (sec, nanosec), frame_id = r.scalars("iI"), r.string()
-    (height, width), encoding = r.scalars("II"), r.string()
+    sec, nanosec, frame_id = r.scalar("i"), r.scalar("I"), r.string()
+    height, width, encoding = r.scalar("I"), r.scalar("I"), r.string()
     is_bigendian, step = r.scalar("B"), r.scalar("I")
     return ImageView(sec, nanosec, frame_id, r.octets(), height=height, width=width, encoding=encoding,
                      is_bigendian=is_bigendian, step=step)
@@ -414,7 +404,7 @@ def parse_compressed_image(raw: bytes | memoryview, what: str = "compressed imag
         CdrError: bytes that are not a complete CompressedImage message.
     """
     r = _Reader(raw, what)
-    (sec, nanosec), frame_id = r.scalars("iI"), r.string()
+    sec, nanosec, frame_id = r.scalar("i"), r.scalar("I"), r.string()
     fmt = r.string()
     return ImageView(sec, nanosec, frame_id, r.octets(), format=fmt)
 
