@@ -31,12 +31,12 @@ class PreparedImages:
         batch: on a GPU ``(V, 3, H_max, W_max)`` float32 in [0, 255] on the device, each view
             zero-padded at the right/bottom to the largest size; None on the CPU, where crops
             are cut from ``views``.
-        sizes: ``(V, 2)`` float32 width, height of each view in prepared pixels (on the device).
+        sizes: ``(V, 2)`` float32 width, height of each view in prepared pixels.
         scales: per view (x, y) original pixels per prepared pixel (> 1 only for downscaled views).
         shapes: original ``(H, W)`` per view.
     """
 
-    def __init__(self, views: list[np.ndarray], batch: torch.Tensor | None, sizes: torch.Tensor,
+    def __init__(self, views: list[np.ndarray], batch: torch.Tensor | None, sizes: np.ndarray,
                  scales: list[tuple[float, float]], shapes: list[tuple[int, int]]):
         self.views, self.batch, self.sizes, self.scales, self.shapes = views, batch, sizes, scales, shapes
 
@@ -89,7 +89,7 @@ def prepare_images(
             scale = (shapes[-1][1] / size[0], shapes[-1][0] / size[1])
         arrays.append(rgb)
         scales.append(scale)
-    sizes = torch.tensor([[a.shape[1], a.shape[0]] for a in arrays], dtype=torch.float32, device=device)
+    sizes = np.array([[a.shape[1], a.shape[0]] for a in arrays], np.float32)
     if device.type == "cpu":
         return PreparedImages(arrays, None, sizes, scales, shapes)
     height = max(a.shape[0] for a in arrays)
@@ -107,7 +107,7 @@ def prepare_images(
 def warp_crops(
     images: PreparedImages,
     view_index: Sequence[int] | None,
-    affines: torch.Tensor,
+    affines: np.ndarray,
     size: int,
     replicate_border: bool,
     dtype: torch.dtype,
@@ -124,7 +124,7 @@ def warp_crops(
 
     Args:
         view_index: the view each crop comes from (N ints); None: crop i from view i.
-        affines: ``(N, 2, 3)`` crop pixel → image pixel maps (``geometry.crop_affines``).
+        affines: ``(N, 2, 3)`` float32 crop pixel → image pixel maps (``geometry.crop_affines``).
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
     """
@@ -133,6 +133,8 @@ def warp_crops(
         return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype, channels_last)
     device = images.batch.device
     index = torch.tensor(views, device=device)
+    affines = torch.from_numpy(affines).to(device)
+    sizes = torch.from_numpy(images.sizes).to(device)
     full = torch.tensor(images.batch.shape[:1:-1], dtype=torch.float32, device=device)  # (W_max, H_max)
     # affine_grid works in normalised coordinates (align_corners=False): compose
     # crop-normalised → crop px (u = S/2·n + (S−1)/2) → image px (affines) → batch-normalised
@@ -149,11 +151,11 @@ def warp_crops(
     grid = (theta[:, None, None, :, 0] * axis[None, None, :, None]
             + theta[:, None, None, :, 1] * axis[None, :, None, None]
             + theta[:, None, None, :, 2])  # (N, S, S, 2)
-    same_size = bool((images.sizes == full).all())
+    same_size = bool((sizes == full).all())
     if replicate_border and not same_size:
         # Clamping to each view's edge pixel centres is OpenCV's BORDER_REPLICATE.
         low = (1 / full - 1).reshape(1, 1, 1, 2)
-        high = ((2 * (images.sizes[index] - 1) + 1) / full - 1)[:, None, None, :]  # (N, 1, 1, 2)
+        high = ((2 * (sizes[index] - 1) + 1) / full - 1)[:, None, None, :]  # (N, 1, 1, 2)
         grid = torch.minimum(torch.maximum(grid, low), high)
     slots, seen = [], {}
     for view in views:
@@ -173,7 +175,7 @@ def warp_crops(
     return (crops.round() / 255.0).to(dtype)
 
 
-def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: torch.Tensor, size: int,
+def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: np.ndarray, size: int,
                     replicate_border: bool, dtype: torch.dtype, channels_last: bool) -> torch.Tensor:
     """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of ``views[view_index[i]]`` (uint8,
     bilinear, the affine taken as the crop → image map) → ``(N, 3, S, S)``, channels-last in
@@ -181,7 +183,7 @@ def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: tor
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     crops = np.empty((len(view_index), size, size, 3), np.uint8)
-    for i, (view, affine) in enumerate(zip(view_index, affines.cpu().double().numpy())):
+    for i, (view, affine) in enumerate(zip(view_index, affines.astype(np.float64))):
         cv2.warpAffine(views[view], affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
     if channels_last:
         unit = torch.from_numpy(np.divide(crops, 255.0, dtype=np.float32))  # MediaPipe's [0, 1] input

@@ -16,7 +16,8 @@ def test_cpu_crops_have_the_same_values_in_both_layouts() -> None:
     rng = np.random.default_rng(0)
     views = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
     prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
-    rects = torch.tensor([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0], [10.0, 30.0, 16.0, 16.0, 0.0]])
+    rects = np.array([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0], [10.0, 30.0, 16.0, 16.0, 0.0]],
+                     np.float32)
     affines = geometry.crop_affines(rects, _SIZE)
     args = (prepared, [0, 1, 0], affines, _SIZE, True, torch.float32)
     last, planar = warp_crops(*args, channels_last=True), warp_crops(*args, channels_last=False)
@@ -34,11 +35,11 @@ def test_cpu_crops_are_opencv_warps_divided_by_255_bit_for_bit() -> None:
     rng = np.random.default_rng(1)
     views = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
     prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
-    rects = torch.tensor([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0]])
+    rects = np.array([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0]], np.float32)
     affines = geometry.crop_affines(rects, _SIZE)
     for channels_last in (True, False):
         crops = warp_crops(prepared, [0, 1], affines, _SIZE, True, torch.float32, channels_last=channels_last)
-        for crop, view, affine in zip(crops, views, affines.double().numpy()):
+        for crop, view, affine in zip(crops, views, affines.astype(np.float64)):
             warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                     borderMode=cv2.BORDER_REPLICATE)
             expected = warped.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
