@@ -371,7 +371,8 @@ class HandDetector:
         cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
         def make(part: slice) -> torch.Tensor:
             return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
-                              dtype=self._backend.dtype, channels_last=self._backend.channels_last)
+                              dtype=self._backend.dtype, channels_last=self._backend.channels_last,
+                              rgbx=self._backend.rgbx_crops)
 
         return make
 

@@ -12,6 +12,9 @@ A region ("rect") is ``(N, 5)`` float32: centre x, centre y, width, height in im
 numpy, not torch, on every device: these are a few hundred numbers per set, where each
 torch op's dispatch (≈ 2–10 µs on the CPU) cost more than its maths (docs/benchmarks.md,
 eighth round); on a GPU the network outputs come to the host once per stage for them.
+The transcendental functions run in float64, rounded to float32: numpy's float32 ones take
+other SIMD paths by array length and stride (last-bit differences), which flips a crop
+pixel's rounding and changes one view's keypoints by ~0.02 px with the batch around it.
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ def decode_palms(
     Returns:
         boxes ``(B, A, 4)`` x_min, y_min, x_max, y_max; keypoints ``(B, A, 7, 2)``; scores ``(B, A)``.
     """
-    clipped = np.clip(raw_scores[..., 0], -_PALM_SCORE_CLIP, _PALM_SCORE_CLIP)
-    scores = 1 / (1 + np.exp(-clipped))
+    clipped = np.clip(raw_scores[..., 0].astype(np.float64), -_PALM_SCORE_CLIP, _PALM_SCORE_CLIP)
+    scores = (1 / (1 + np.exp(-clipped))).astype(np.float32)
     centre = raw_boxes[..., 0:2] / PALM_INPUT_SIZE + anchors  # (B, A, 2)
     half = raw_boxes[..., 2:4] / PALM_INPUT_SIZE / 2
     boxes = np.concatenate([centre - half, centre + half], -1)
@@ -156,6 +159,12 @@ def weighted_nms(
     return np.stack(out_boxes, 1), np.stack(out_kps, 1), np.stack(out_scores, 1), np.stack(out_valid, 1)
 
 
+def _sin_cos(angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``sin``, ``cos`` of float32 ``angle``, the same whatever the array's length (module docstring)."""
+    wide = angle.astype(np.float64)
+    return np.sin(wide).astype(np.float32), np.cos(wide).astype(np.float32)
+
+
 def _wrap(angle: np.ndarray) -> np.ndarray:
     """Angle in [-π, π)."""
     return angle - 2 * math.pi * np.floor((angle + math.pi) / (2 * math.pi))
@@ -164,7 +173,8 @@ def _wrap(angle: np.ndarray) -> np.ndarray:
 def _rotation(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """``(N, 2)`` px points → ``(N,)`` rotation that turns start→end to point up."""
     d = end - start
-    return _wrap(_TARGET_ANGLE - np.arctan2(-d[:, 1], d[:, 0]))
+    direction = np.arctan2(-d[:, 1].astype(np.float64), d[:, 0]).astype(np.float32)
+    return _wrap(_TARGET_ANGLE - direction)
 
 
 def _transform(rects: np.ndarray, scale: float, shift_y: float) -> np.ndarray:
@@ -172,7 +182,8 @@ def _transform(rects: np.ndarray, scale: float, shift_y: float) -> np.ndarray:
     cx, cy, w, h, rot = np.moveaxis(rects, -1, 0)
     shift = h * shift_y
     side = np.maximum(w, h) * scale
-    return np.stack([cx - shift * np.sin(rot), cy + shift * np.cos(rot), side, side, rot], -1)
+    sin, cos = _sin_cos(rot)
+    return np.stack([cx - shift * sin, cy + shift * cos, side, side, rot], -1)
 
 
 def palm_rects(boxes: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
@@ -186,7 +197,7 @@ def palm_rects(boxes: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
 
 def _rotate(xy: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Rotate ``(N, P, 2)`` by ``(N,)`` radians (clockwise on screen, y down)."""
-    c, s = np.cos(angle)[:, None], np.sin(angle)[:, None]
+    s, c = (f[:, None] for f in _sin_cos(angle))
     return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
 
 
@@ -212,7 +223,7 @@ def crop_affines(rects: np.ndarray, size: int) -> np.ndarray:
     (size, size) its bottom-right one, so crop pixel u samples x = cx + R((u/size − ½)·w, …).
     """
     cx, cy, w, h, rot = np.moveaxis(rects, -1, 0)
-    c, s = np.cos(rot), np.sin(rot)
+    s, c = _sin_cos(rot)
     row_x = np.stack([c * w / size, -s * h / size, cx - c * w / 2 + s * h / 2], -1)
     row_y = np.stack([s * w / size, c * h / size, cy - s * w / 2 - c * h / 2], -1)
     return np.stack([row_x, row_y], 1)
@@ -220,9 +231,9 @@ def crop_affines(rects: np.ndarray, size: int) -> np.ndarray:
 
 def project_landmarks(landmarks: np.ndarray, rects: np.ndarray, size: int) -> np.ndarray:
     """Landmarks ``(N, 21, ≥2)`` in crop pixels → ``(N, 21, 2)`` image pixels."""
-    affine = crop_affines(rects, size)  # (N, 2, 3)
-    uv = landmarks[..., :2]
-    return uv @ affine[:, :, :2].transpose(0, 2, 1) + affine[:, None, :, 2]
+    affine = crop_affines(rects, size)[:, None]  # (N, 1, 2, 3)
+    u, v = landmarks[..., 0:1], landmarks[..., 1:2]  # (N, 21, 1) each
+    return u * affine[..., 0] + v * affine[..., 1] + affine[..., 2]
 
 
 def rotate_world_landmarks(world: np.ndarray, rects: np.ndarray) -> np.ndarray:
