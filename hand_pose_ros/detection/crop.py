@@ -29,7 +29,7 @@ class PreparedImages:
 
     Attributes:
         views: per view, in host memory as the crops see it (converted, downscaled where
-            needed): on the CPU ``(H, W, 4)`` uint8 RGBX (X = 0, module docstring); on a GPU
+            needed): on the CPU ``(H, W, 4)`` uint8 RGBX (X unused, module docstring); on a GPU
             ``(H, W, 3)`` uint8 RGB, the caller's array itself where nothing had to change.
         batch: on a GPU ``(V, 3, H_max, W_max)`` float32 in [0, 255] on the device, each view
             zero-padded at the right/bottom to the largest size; None on the CPU, where crops

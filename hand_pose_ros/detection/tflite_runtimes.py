@@ -125,7 +125,7 @@ class OpenVINOBackend(NetworkBackend):
         """``(B, 3, S, S)`` crops in [0, 1] → outputs, the crops taken as the uint8 levels
         they were made from (MediaPipe's crops are uint8 warps; other values are rounded)."""
         levels = (crops.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-        rgbx = torch.nn.functional.pad(levels, (0, 1))  # (B, S, S, 4), X = 0
+        rgbx = torch.nn.functional.pad(levels, (0, 1))  # (B, S, S, 4), X unused
         return self.run_crops(stage, len(crops), lambda part: rgbx[part])
 
     def run_crops(self, stage: str, count: int, make_crops: CropMaker) -> tuple[torch.Tensor, ...]:
