@@ -54,10 +54,10 @@ _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 @dataclasses.dataclass
 class _ViewTrack:
-    """Tracking state of one view: next-frame regions ``(k, 5)`` (CPU) and palm bookkeeping."""
+    """Tracking state of one view: next-frame regions ``(k, 5)`` float32 and palm bookkeeping."""
 
     shape: tuple[int, int]
-    rects: torch.Tensor
+    rects: np.ndarray
     frames_since_palm: int
     lost: bool
 
@@ -65,8 +65,8 @@ class _ViewTrack:
 @dataclasses.dataclass
 class _Candidate:
     view: int  # batch entry of the view (see ``HandDetector.detect``)
-    rect: torch.Tensor  # (5,) region in prepared-image px
-    palm_box: torch.Tensor | None  # (4,) px when it came from the palm detector
+    rect: np.ndarray  # (5,) float32 region in prepared-image px
+    palm_box: np.ndarray | None  # (4,) float32 px when it came from the palm detector
     min_presence: float | None = None  # None: the config's min_presence
     external: bool = False  # from the caller's ``rois``: giving no hand is no loss (module docstring)
 
@@ -102,7 +102,7 @@ class HandDetector:
             raise BackendUnavailable("no configured detector backend could start; " + " | ".join(failures))
         LOG.info("hand detector: backend %s on %s, %s, model %s, tracking %s",
                  self._backend.name, self._device, cfg.precision, cfg.model, "on" if cfg.tracking else "off")
-        self._anchors = geometry.ssd_anchors(self._device)
+        self._anchors = geometry.ssd_anchors()
         self._tracks: dict[int, _ViewTrack] = {}
         self.stage_calls = {"palm": 0, "landmark": 0}  # network calls so far (for diagnostics)
         # Wall time (ms) of the last ``detect`` per stage; None for a stage that did not run.
@@ -176,7 +176,7 @@ class HandDetector:
         candidates = self._associate(ids, palms, external, roi_min_presence)
         palm_at = time.perf_counter()
         found: list[list[HandDetection2D]] = [[] for _ in ids]
-        kept_rects: dict[int, list[torch.Tensor]] = {k: [] for k in range(len(ids))}
+        kept_rects: dict[int, list[np.ndarray]] = {k: [] for k in range(len(ids))}
         lost: set[int] = set()  # batch entries where a tracked or palm region gave no hand
         if candidates:
             self._landmarks(prepared, candidates, found, kept_rects, lost)
@@ -195,7 +195,7 @@ class HandDetector:
             previous = self._tracks.get(v)
             self._tracks[v] = _ViewTrack(
                 shape=prepared.shapes[k],
-                rects=torch.stack(kept_rects[k]) if kept_rects[k] else torch.zeros(0, 5),
+                rects=np.stack(kept_rects[k]) if kept_rects[k] else np.zeros((0, 5), np.float32),
                 frames_since_palm=0 if k in palm_views else (previous.frames_since_palm + 1 if previous else 0),
                 # A loss: a tracked/palm region gave no hand, or fewer hands than tracked before.
                 lost=k in lost or (previous is not None and len(kept_rects[k]) < len(previous.rects)),
@@ -210,37 +210,36 @@ class HandDetector:
 
     @staticmethod
     def _palm_crops(prepared: PreparedImages, palm_views: list[int],
-                    palm_regions: Sequence[Sequence[np.ndarray]] | None) -> list[tuple[int, torch.Tensor]]:
+                    palm_regions: Sequence[Sequence[np.ndarray]] | None) -> list[tuple[int, np.ndarray]]:
         """(batch index, (3,) square centre x, y, side in prepared px) of every palm-detector
-        input: the letterboxed frame (the longer side fills the 192 input), or the view's regions
+        input (float32): the letterboxed frame (the longer side fills the 192 input), or the view's regions
         (``palm_regions`` indexed like the batch)."""
         crops = []
         for view in palm_views:
             regions = palm_regions[view] if palm_regions is not None and view < len(palm_regions) else ()
             if len(regions) == 0:
                 width, height = (float(x) for x in prepared.sizes[view])
-                crops.append((view, torch.tensor([width / 2, height / 2, max(width, height)])))
+                crops.append((view, np.array([width / 2, height / 2, max(width, height)], np.float32)))
                 continue
             sx, sy = prepared.scales[view]
             for region in regions:
                 cx, cy, side = np.asarray(region, np.float64).reshape(3)
                 # Full-image px → prepared px: x' = (x + ½)/s − ½ (inverse of _to_detection).
-                crops.append((view, torch.tensor([(cx + 0.5) / sx - 0.5, (cy + 0.5) / sy - 0.5, side / max(sx, sy)],
-                                                 dtype=torch.float32)))
+                crops.append((view, np.array([(cx + 0.5) / sx - 0.5, (cy + 0.5) / sy - 0.5, side / max(sx, sy)],
+                                             np.float32)))
         return crops
 
     def _detect_palms(self, prepared: PreparedImages,
-                      crops: list[tuple[int, torch.Tensor]]) -> dict[int, list[tuple[torch.Tensor, torch.Tensor]]]:
+                      crops: list[tuple[int, np.ndarray]]) -> dict[int, list[tuple[np.ndarray, np.ndarray]]]:
         """Palm stage, one call over ``crops`` (``_palm_crops``) → per view a list of (region (5,),
         palm box (4,)) in prepared px, the best-scoring first over all of the view's crops."""
-        squares = torch.stack([c for _, c in crops]).to(self._device)  # (P, 3) cx, cy, side
+        squares = np.stack([c for _, c in crops])  # (P, 3) cx, cy, side
         side = squares[:, 2]
-        zeros = torch.zeros_like(side)
-        letterbox = torch.stack([squares[:, 0], squares[:, 1], side, side, zeros], -1)
+        letterbox = np.stack([squares[:, 0], squares[:, 1], side, side, np.zeros_like(side)], -1)
         crop_views = [v for v, _ in crops]
-        raw_boxes, raw_scores = self._backend.run_crops("palm", len(crops), self._crop_maker(
+        raw_boxes, raw_scores = _host(self._backend.run_crops("palm", len(crops), self._crop_maker(
             prepared, crop_views, geometry.crop_affines(letterbox, geometry.PALM_INPUT_SIZE), geometry.PALM_INPUT_SIZE,
-            replicate_border=False))
+            replicate_border=False)))
         self.stage_calls["palm"] += 1
         boxes, keypoints, scores = geometry.decode_palms(raw_boxes, raw_scores, self._anchors)
         boxes, keypoints, scores, valid = geometry.weighted_nms(
@@ -252,9 +251,8 @@ class HandDetector:
         keypoints = (keypoints - 0.5) * scale + offset
         boxes_px = corners.reshape(*boxes.shape)
         rects = geometry.palm_rects(boxes_px.reshape(-1, 4), keypoints.reshape(-1, *keypoints.shape[2:]))
-        rects = rects.reshape(*boxes.shape[:2], 5).cpu()
-        boxes_px, valid, scores = boxes_px.cpu(), valid.cpu(), scores.cpu()
-        found: dict[int, list[tuple[float, torch.Tensor, torch.Tensor]]] = {}
+        rects = rects.reshape(*boxes.shape[:2], 5)
+        found: dict[int, list[tuple[float, np.ndarray, np.ndarray]]] = {}
         for i, view in enumerate(crop_views):
             found.setdefault(view, []).extend(
                 (float(scores[i, d]), rects[i, d], boxes_px[i, d]) for d in range(valid.shape[1]) if valid[i, d])
@@ -262,10 +260,10 @@ class HandDetector:
 
     @staticmethod
     def _external_rects(prepared: PreparedImages, rois: Sequence[Sequence[np.ndarray]] | None,
-                        ids: list[int]) -> dict[int, list[torch.Tensor]]:
+                        ids: list[int]) -> dict[int, list[np.ndarray]]:
         """Per batch index, the caller's regions (full-image px; ``rois`` indexed like the batch)
-        as ``(5,)`` regions in prepared px."""
-        out: dict[int, list[torch.Tensor]] = {}
+        as ``(5,)`` float32 regions in prepared px."""
+        out: dict[int, list[np.ndarray]] = {}
         if rois is None:
             return out
         for k, regions in enumerate(rois):
@@ -276,13 +274,13 @@ class HandDetector:
                 if rect.shape != (5,) or not np.isfinite(rect).all() or rect[2] <= 0 or rect[3] <= 0:
                     raise ValueError(f"rois[{view}][{i}]: expected finite (cx, cy, width, height, rotation) with "
                                      f"positive size, got {rect.tolist()}")
-                out.setdefault(k, []).append(torch.tensor(
+                out.setdefault(k, []).append(np.array(
                     [(rect[0] + 0.5) / sx - 0.5, (rect[1] + 0.5) / sy - 0.5, rect[2] / sx, rect[3] / sy, rect[4]],
-                    dtype=torch.float32))
+                    np.float32))
         return out
 
-    def _associate(self, ids: list[int], palms: dict[int, list[tuple[torch.Tensor, torch.Tensor]]],
-                   external: dict[int, list[torch.Tensor]], external_min_presence: float | None) -> list[_Candidate]:
+    def _associate(self, ids: list[int], palms: dict[int, list[tuple[np.ndarray, np.ndarray]]],
+                   external: dict[int, list[np.ndarray]], external_min_presence: float | None) -> list[_Candidate]:
         """External regions first, then tracked and palm regions that no earlier one covers, ≤ max_hands per view.
 
         ``ids[k]`` is the view index of batch entry ``k``; candidates, ``palms`` and ``external`` use ``k``.
@@ -297,7 +295,7 @@ class HandDetector:
         # overhead than maths); each view reads its own block.
         rects = [rect for _, chosen, others in per_view if others
                  for rect in [c.rect for c in chosen] + [r for r, _ in others]]
-        overlap = (geometry.rect_iou(torch.stack(rects), torch.stack(rects)) > _SAME_HAND_IOU).tolist() if rects else []
+        overlap = (geometry.rect_iou(np.stack(rects), np.stack(rects)) > _SAME_HAND_IOU).tolist() if rects else []
         out: list[_Candidate] = []
         first = 0  # the view's first row (and column) in ``overlap``
         for k, chosen, others in per_view:
@@ -313,30 +311,25 @@ class HandDetector:
         return out
 
     def _landmarks(self, prepared: PreparedImages, candidates: list[_Candidate],
-                   results: list[list[HandDetection2D]], kept_rects: dict[int, list[torch.Tensor]],
+                   results: list[list[HandDetection2D]], kept_rects: dict[int, list[np.ndarray]],
                    lost: set[int]) -> None:
         """Landmark stage, one call over every region of every view; fills ``results``,
         ``kept_rects`` and ``lost`` (the views where a non-external region gave no hand)."""
         n = len(candidates)
-        rects = torch.stack([c.rect for c in candidates])  # (N, 5)
+        rects = np.stack([c.rect for c in candidates])  # (N, 5)
         keypoints, world, next_rects, bounds, presence, right_score = self._landmark_pass(prepared, candidates, rects)
         # A tracked region the hand has moved off (fast motion, a low frame rate) gives worse
         # keypoints: those hands run once more, on the region their first keypoints give; the
         # second run stands where it came out nearer its crop's centre, its presence no lower.
-        tracked = torch.tensor([c.palm_box is None and not c.external for c in candidates])
+        tracked = np.array([c.palm_box is None and not c.external for c in candidates])
         shift = _centre_shift(rects, next_rects)  # (N,)
-        again = torch.nonzero(tracked & (shift > _REANCHOR_SHIFT)).flatten()
+        again = np.flatnonzero(tracked & (shift > _REANCHOR_SHIFT))
         if len(again):
             redone = self._landmark_pass(prepared, [candidates[i] for i in again], next_rects[again])
             better = (_centre_shift(next_rects[again], redone[2]) < shift[again]) & (redone[4] >= presence[again])
             again = again[better]
-            # Inference tensors (torch backend) are read-only: the merged results are new ones.
-            merged = []
             for whole, part in zip((keypoints, world, next_rects, bounds, presence, right_score), redone):
-                whole = whole.clone()
                 whole[again] = part[better]
-                merged.append(whole)
-            keypoints, world, next_rects, bounds, presence, right_score = merged
         # Every pair's overlap in one call (a call per region cost more in overhead than maths).
         overlap = (geometry.rect_iou(next_rects, next_rects) > _SAME_HAND_IOU).tolist()  # (n, n)
         presence_list = presence.tolist()
@@ -356,41 +349,41 @@ class HandDetector:
                 prepared, cand, keypoints[i], world[i], presence_list[i], float(right_score[i]),
                 cand.palm_box if cand.palm_box is not None else bounds[i]))
 
-    def _landmark_pass(self, prepared: PreparedImages, candidates: list[_Candidate], rects: torch.Tensor
-                       ) -> tuple[torch.Tensor, ...]:
-        """One landmark-network call on ``rects`` ``(N, 5)`` (prepared px) of ``candidates``'
-        views → CPU keypoints (N, 21, 2) px, world landmarks (N, 21, 3) m, next regions (N, 5),
-        region bounds (N, 4), presence (N,), right-hand score (N,)."""
+    def _landmark_pass(self, prepared: PreparedImages, candidates: list[_Candidate], rects: np.ndarray
+                       ) -> tuple[np.ndarray, ...]:
+        """One landmark-network call on ``rects`` ``(N, 5)`` float32 (prepared px) of
+        ``candidates``' views → new float32 arrays: keypoints (N, 21, 2) px, world landmarks
+        (N, 21, 3) m, next regions (N, 5), region bounds (N, 4), presence (N,), right-hand score (N,)."""
         size = geometry.LANDMARK_INPUT_SIZE
         n = len(candidates)
-        rects = rects.to(self._device)
-        landmarks, presence, handedness, world = self._backend.run_crops("landmark", n, self._crop_maker(
-            prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True))
+        landmarks, presence, handedness, world = _host(self._backend.run_crops("landmark", n, self._crop_maker(
+            prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True)))
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
         world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
         next_rects = geometry.landmark_rects(keypoints)
         bounds = geometry.rect_bounds(rects)
-        return tuple(t.cpu() for t in (keypoints, world, next_rects, bounds, presence[:, 0], handedness[:, 0]))
+        return keypoints, world, next_rects, bounds, presence[:, 0].copy(), handedness[:, 0].copy()
 
-    def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: torch.Tensor, size: int,
+    def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: np.ndarray, size: int,
                     replicate_border: bool) -> CropMaker:
         """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``),
         cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
         def make(part: slice) -> torch.Tensor:
             return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
-                              dtype=self._backend.dtype, channels_last=self._backend.channels_last)
+                              dtype=self._backend.dtype, channels_last=self._backend.channels_last,
+                              rgbx=self._backend.rgbx_crops)
 
         return make
 
     @staticmethod
-    def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: torch.Tensor, world: torch.Tensor,
-                      presence: float, right_score: float, box: torch.Tensor) -> HandDetection2D:
+    def _to_detection(prepared: PreparedImages, cand: _Candidate, keypoints: np.ndarray, world: np.ndarray,
+                      presence: float, right_score: float, box: np.ndarray) -> HandDetection2D:
         sx, sy = prepared.scales[cand.view]
         scale = np.array([sx, sy], np.float32)
         # Back to the original image's pixels (pixel centres): x = (x' + ½)·s − ½.
-        keypoints_px = (keypoints.numpy() + 0.5) * scale - 0.5
-        box_px = (box.numpy().reshape(2, 2) + 0.5) * scale - 0.5
+        keypoints_px = (keypoints + 0.5) * scale - 0.5
+        box_px = (box.reshape(2, 2) + 0.5) * scale - 0.5
         # MediaPipe's "Left" for mirrored input is the person's right hand here (module docstring).
         hand = Handedness.RIGHT if right_score > 0.5 else Handedness.LEFT
         return HandDetection2D(
@@ -401,14 +394,19 @@ class HandDetector:
             handedness_score=max(right_score, 1.0 - right_score),
             presence=presence,
             palm_box=box_px.reshape(4),
-            world_landmarks=world.numpy(),
+            world_landmarks=world,
         )
 
 
-def _centre_shift(rects: torch.Tensor, found: torch.Tensor) -> torch.Tensor:
+def _centre_shift(rects: np.ndarray, found: np.ndarray) -> np.ndarray:
     """``(N, 5)`` regions cropped, ``(N, 5)`` the regions their keypoints give → ``(N,)`` distance
     between the two centres as a fraction of the cropped region's longer side."""
-    return torch.linalg.norm(found[:, :2] - rects[:, :2], dim=-1) / rects[:, 2:4].amax(-1)
+    return np.linalg.norm(found[:, :2] - rects[:, :2], axis=-1) / rects[:, 2:4].max(-1)
+
+
+def _host(outputs: tuple[torch.Tensor, ...]) -> tuple[np.ndarray, ...]:
+    """A backend's float32 output tensors (on its device) → host arrays, for the geometry."""
+    return tuple(out.cpu().numpy() for out in outputs)
 
 
 def _per_present(per_view: Sequence[Sequence[np.ndarray]] | None, ids: list[int]) -> list[Sequence[np.ndarray]] | None:

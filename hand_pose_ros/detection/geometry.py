@@ -1,4 +1,4 @@
-"""Palm decoding, weighted NMS and hand regions, batched torch on the detector's device.
+"""Palm decoding, weighted NMS and hand regions, batched numpy float32 on the host.
 
 Follows MediaPipe's hand-tracking graph (palm_detection_cpu / hand_landmark_tracking_cpu
 .pbtxt, read as facts): SSD anchors, box + 7 palm keypoints decoding, weighted NMS, the palm
@@ -8,13 +8,20 @@ Legend: B batch of network inputs, A = 2016 anchors, N hand regions, K NMS candi
 A region ("rect") is ``(N, 5)`` float32: centre x, centre y, width, height in image pixels
 (origin at the centre of the top-left pixel, x right, y down) and rotation in radians
 (clockwise on screen, 0 = fingers up).
+
+numpy, not torch, on every device: these are a few hundred numbers per set, where each
+torch op's dispatch (≈ 2–10 µs on the CPU) cost more than its maths (docs/benchmarks.md,
+eighth round); on a GPU the network outputs come to the host once per stage for them.
+The transcendental functions run in float64, rounded to float32: numpy's float32 ones take
+other SIMD paths by array length and stride (last-bit differences), which flips a crop
+pixel's rounding and changes one view's keypoints by ~0.02 px with the batch around it.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
+import numpy as np
 
 from hand_pose_ros.keypoints import HandKeypoint
 
@@ -65,7 +72,7 @@ _RECT_KEYPOINTS = [int(k) for k in (
 _TARGET_ANGLE = math.pi / 2
 
 
-def ssd_anchors(device: torch.device | str = "cpu") -> torch.Tensor:
+def ssd_anchors() -> np.ndarray:
     """``(2016, 2)`` float32 anchor centres, normalised to the 192×192 input, MediaPipe's order."""
     centres = []
     layer = 0
@@ -74,171 +81,181 @@ def ssd_anchors(device: torch.device | str = "cpu") -> torch.Tensor:
         # Consecutive layers with the same stride share one feature map.
         same = sum(1 for s in _ANCHOR_STRIDES[layer:] if s == stride)
         cells = math.ceil(PALM_INPUT_SIZE / stride)
-        axis = (torch.arange(cells, dtype=torch.float32) + 0.5) / cells
-        y, x = torch.meshgrid(axis, axis, indexing="ij")
-        grid = torch.stack([x, y], -1).reshape(-1, 1, 2)  # (cells², 1, 2)
-        centres.append(grid.expand(-1, same * _ANCHORS_PER_LAYER, 2).reshape(-1, 2))
+        axis = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        y, x = np.meshgrid(axis, axis, indexing="ij")
+        grid = np.stack([x, y], -1).reshape(-1, 1, 2)  # (cells², 1, 2)
+        centres.append(np.broadcast_to(grid, (len(grid), same * _ANCHORS_PER_LAYER, 2)).reshape(-1, 2))
         layer += same
-    return torch.cat(centres).to(device)
+    return np.concatenate(centres)
 
 
 def decode_palms(
-    raw_boxes: torch.Tensor, raw_scores: torch.Tensor, anchors: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Raw palm outputs → boxes, keypoints and scores, normalised to the 192×192 input.
 
     Args:
-        raw_boxes: ``(B, A, 18)``; raw_scores: ``(B, A, 1)``; anchors: ``(A, 2)``.
+        raw_boxes: ``(B, A, 18)`` float32; raw_scores: ``(B, A, 1)`` float32; anchors: ``(A, 2)``.
     Returns:
         boxes ``(B, A, 4)`` x_min, y_min, x_max, y_max; keypoints ``(B, A, 7, 2)``; scores ``(B, A)``.
     """
-    scale = float(PALM_INPUT_SIZE)
-    scores = torch.sigmoid(raw_scores[..., 0].clamp(-_PALM_SCORE_CLIP, _PALM_SCORE_CLIP))
-    centre = raw_boxes[..., 0:2] / scale + anchors  # (B, A, 2)
-    half = raw_boxes[..., 2:4] / scale / 2
-    boxes = torch.cat([centre - half, centre + half], -1)
-    keypoints = raw_boxes[..., 4:].reshape(*raw_boxes.shape[:2], _PALM_NUM_KEYPOINTS, 2) / scale
+    clipped = np.clip(raw_scores[..., 0].astype(np.float64), -_PALM_SCORE_CLIP, _PALM_SCORE_CLIP)
+    scores = (1 / (1 + np.exp(-clipped))).astype(np.float32)
+    centre = raw_boxes[..., 0:2] / PALM_INPUT_SIZE + anchors  # (B, A, 2)
+    half = raw_boxes[..., 2:4] / PALM_INPUT_SIZE / 2
+    boxes = np.concatenate([centre - half, centre + half], -1)
+    keypoints = raw_boxes[..., 4:].reshape(*raw_boxes.shape[:2], _PALM_NUM_KEYPOINTS, 2) / PALM_INPUT_SIZE
     return boxes, keypoints + anchors[:, None, :], scores
 
 
-def _box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``(..., K, 4)`` × ``(..., M, 4)`` → ``(..., K, M)`` IoU of x_min, y_min, x_max, y_max boxes."""
-    lo = torch.maximum(a[..., :, None, :2], b[..., None, :, :2])
-    hi = torch.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
-    inter = (hi - lo).clamp(min=0).prod(-1)
-    area_a = (a[..., 2:] - a[..., :2]).clamp(min=0).prod(-1)
-    area_b = (b[..., 2:] - b[..., :2]).clamp(min=0).prod(-1)
+    lo = np.maximum(a[..., :, None, :2], b[..., None, :, :2])
+    hi = np.minimum(a[..., :, None, 2:], b[..., None, :, 2:])
+    inter = np.clip(hi - lo, 0, None).prod(-1)
+    area_a = np.clip(a[..., 2:] - a[..., :2], 0, None).prod(-1)
+    area_b = np.clip(b[..., 2:] - b[..., :2], 0, None).prod(-1)
     union = area_a[..., :, None] + area_b[..., None, :] - inter
-    return torch.where(union > 0, inter / union.clamp(min=1e-12), torch.zeros_like(inter))
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0)
 
 
 def weighted_nms(
-    boxes: torch.Tensor, keypoints: torch.Tensor, scores: torch.Tensor, max_detections: int, min_score: float
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MediaPipe's WEIGHTED non-max suppression, batched, without leaving the device.
+    boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, max_detections: int, min_score: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """MediaPipe's WEIGHTED non-max suppression, batched.
 
     Each kept detection is the score-weighted mean of the boxes and keypoints overlapping the
     best remaining one by IoU > 0.3; its score is the best one's. Outputs are sorted by score.
 
     Args:
-        boxes ``(B, A, 4)``, keypoints ``(B, A, P, 2)``, scores ``(B, A)``.
+        boxes ``(B, A, 4)``, keypoints ``(B, A, P, 2)``, scores ``(B, A)``, float32.
     Returns:
         boxes ``(B, D, 4)``, keypoints ``(B, D, P, 2)``, scores ``(B, D)``, valid ``(B, D)`` bool,
         with ``D = max_detections``.
     """
     k = min(_NMS_CANDIDATES, scores.shape[1])
-    top_scores, order = scores.topk(k, dim=1)  # (B, K)
-    cand_boxes = boxes.gather(1, order[..., None].expand(-1, -1, 4))
-    cand_kps = keypoints.gather(1, order[..., None, None].expand(-1, -1, *keypoints.shape[2:]))
+    # The k best, best first (ties in anchor order).
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]  # (B, K)
+    top_scores = np.take_along_axis(scores, order, 1)
+    cand_boxes = np.take_along_axis(boxes, order[..., None], 1)
+    cand_kps = np.take_along_axis(keypoints, order[..., None, None], 1)
     remaining = top_scores >= min_score
     out_boxes, out_kps, out_scores, out_valid = [], [], [], []
-    rows = torch.arange(scores.shape[0], device=scores.device)
+    rows = np.arange(scores.shape[0])
     for _ in range(max_detections):
-        best = torch.where(remaining, top_scores, torch.full_like(top_scores, -1.0)).argmax(1)  # (B,)
+        best = np.where(remaining, top_scores, -1).argmax(1)  # (B,)
         valid = remaining[rows, best]
-        # Only the best box's row of the IoU matrix (the whole (B, K, K) cost ~K/2× more, and
-        # with torch's intra-op threads on a core the runners use, tens of ms).
+        # Only the best box's row of the IoU matrix (the whole (B, K, K) costs ~K/2× more).
         iou = _box_iou(cand_boxes[rows, best][:, None], cand_boxes)[:, 0]  # (B, K)
         cluster = remaining & (iou > NMS_IOU_THRESHOLD)
         cluster[rows, best] = valid  # a degenerate (zero-area) best box still stands for itself
-        weights = torch.where(cluster, top_scores, torch.zeros_like(top_scores))
-        total = weights.sum(1).clamp(min=1e-12)
+        weights = np.where(cluster, top_scores, 0)
+        total = np.maximum(weights.sum(1), 1e-12)
         out_boxes.append((weights[..., None] * cand_boxes).sum(1) / total[:, None])
         out_kps.append((weights[..., None, None] * cand_kps).sum(1) / total[:, None, None])
         out_scores.append(top_scores[rows, best])
         out_valid.append(valid)
         remaining = remaining & ~cluster
-    return (torch.stack(out_boxes, 1), torch.stack(out_kps, 1), torch.stack(out_scores, 1),
-            torch.stack(out_valid, 1))
+    return np.stack(out_boxes, 1), np.stack(out_kps, 1), np.stack(out_scores, 1), np.stack(out_valid, 1)
 
 
-def _wrap(angle: torch.Tensor) -> torch.Tensor:
+def _sin_cos(angle: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """float32 ``sin``, ``cos`` of float32 ``angle``, the same whatever the array's length (module docstring)."""
+    wide = angle.astype(np.float64)
+    return np.sin(wide).astype(np.float32), np.cos(wide).astype(np.float32)
+
+
+def _wrap(angle: np.ndarray) -> np.ndarray:
     """Angle in [-π, π)."""
-    return angle - 2 * math.pi * torch.floor((angle + math.pi) / (2 * math.pi))
+    return angle - 2 * math.pi * np.floor((angle + math.pi) / (2 * math.pi))
 
 
-def _rotation(start: torch.Tensor, end: torch.Tensor) -> torch.Tensor:
+def _rotation(start: np.ndarray, end: np.ndarray) -> np.ndarray:
     """``(N, 2)`` px points → ``(N,)`` rotation that turns start→end to point up."""
     d = end - start
-    return _wrap(_TARGET_ANGLE - torch.atan2(-d[:, 1], d[:, 0]))
+    direction = np.arctan2(-d[:, 1].astype(np.float64), d[:, 0]).astype(np.float32)
+    return _wrap(_TARGET_ANGLE - direction)
 
 
-def _transform(rects: torch.Tensor, scale: float, shift_y: float) -> torch.Tensor:
+def _transform(rects: np.ndarray, scale: float, shift_y: float) -> np.ndarray:
     """RectTransformation: shift along the rotated y axis, square on the long side, scale."""
-    cx, cy, w, h, rot = rects.unbind(-1)
-    cx = cx - h * shift_y * torch.sin(rot)
-    cy = cy + h * shift_y * torch.cos(rot)
-    side = torch.maximum(w, h) * scale
-    return torch.stack([cx, cy, side, side, rot], -1)
+    cx, cy, w, h, rot = np.moveaxis(rects, -1, 0)
+    shift = h * shift_y
+    side = np.maximum(w, h) * scale
+    sin, cos = _sin_cos(rot)
+    return np.stack([cx - shift * sin, cy + shift * cos, side, side, rot], -1)
 
 
-def palm_rects(boxes: torch.Tensor, keypoints: torch.Tensor) -> torch.Tensor:
+def palm_rects(boxes: np.ndarray, keypoints: np.ndarray) -> np.ndarray:
     """Palm boxes ``(N, 4)`` + keypoints ``(N, 7, 2)`` in px → hand regions ``(N, 5)``."""
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
     size = boxes[:, 2:] - boxes[:, :2]
     rot = _rotation(keypoints[:, _PALM_WRIST], keypoints[:, _PALM_MIDDLE_MCP])
-    rects = torch.cat([centre, size, rot[:, None]], -1)
+    rects = np.concatenate([centre, size, rot[:, None]], -1)
     return _transform(rects, _PALM_RECT_SCALE, _PALM_RECT_SHIFT_Y)
 
 
-def _rotate(xy: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
+def _rotate(xy: np.ndarray, angle: np.ndarray) -> np.ndarray:
     """Rotate ``(N, P, 2)`` by ``(N,)`` radians (clockwise on screen, y down)."""
-    c, s = torch.cos(angle)[:, None], torch.sin(angle)[:, None]
-    return torch.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
+    s, c = (f[:, None] for f in _sin_cos(angle))
+    return np.stack([c * xy[..., 0] - s * xy[..., 1], s * xy[..., 0] + c * xy[..., 1]], -1)
 
 
-def landmark_rects(keypoints: torch.Tensor) -> torch.Tensor:
-    """Keypoints ``(N, 21, 2)`` px → the hand regions to crop in the next frame ``(N, 5)``."""
+def landmark_rects(keypoints: np.ndarray) -> np.ndarray:
+    """Keypoints ``(N, 21, 2)`` float32 px → the hand regions to crop in the next frame ``(N, 5)``."""
     K = HandKeypoint
     knuckles = (keypoints[:, K.INDEX_FINGER_MCP] + keypoints[:, K.RING_FINGER_MCP]) / 2
     knuckles = (knuckles + keypoints[:, K.MIDDLE_FINGER_MCP]) / 2
     rot = _rotation(keypoints[:, K.WRIST], knuckles)
     points = keypoints[:, _RECT_KEYPOINTS]  # (N, 12, 2)
-    centre = (points.amin(1) + points.amax(1)) / 2  # axis-aligned centre (N, 2)
+    centre = (points.min(1) + points.max(1)) / 2  # axis-aligned centre (N, 2)
     local = _rotate(points - centre[:, None], -rot)
-    lo, hi = local.amin(1), local.amax(1)
+    lo, hi = local.min(1), local.max(1)
     centre = centre + _rotate(((lo + hi) / 2)[:, None], rot)[:, 0]
-    rects = torch.cat([centre, hi - lo, rot[:, None]], -1)
+    rects = np.concatenate([centre, hi - lo, rot[:, None]], -1)
     return _transform(rects, _LANDMARK_RECT_SCALE, _LANDMARK_RECT_SHIFT_Y)
 
 
-def crop_affines(rects: torch.Tensor, size: int) -> torch.Tensor:
-    """``(N, 5)`` regions → ``(N, 2, 3)`` maps from crop pixel (u, v) to image pixel (x, y).
+def crop_affines(rects: np.ndarray, size: int) -> np.ndarray:
+    """``(N, 5)`` float32 regions → ``(N, 2, 3)`` maps from crop pixel (u, v) to image pixel (x, y).
 
     As MediaPipe's ImageToTensor: crop corner (0, 0) is the region's top-left corner and
     (size, size) its bottom-right one, so crop pixel u samples x = cx + R((u/size − ½)·w, …).
     """
-    cx, cy, w, h, rot = rects.unbind(-1)
-    c, s = torch.cos(rot), torch.sin(rot)
-    row_x = torch.stack([c * w / size, -s * h / size, cx - c * w / 2 + s * h / 2], -1)
-    row_y = torch.stack([s * w / size, c * h / size, cy - s * w / 2 - c * h / 2], -1)
-    return torch.stack([row_x, row_y], 1)
+    cx, cy, w, h, rot = np.moveaxis(rects, -1, 0)
+    s, c = _sin_cos(rot)
+    row_x = np.stack([c * w / size, -s * h / size, cx - c * w / 2 + s * h / 2], -1)
+    row_y = np.stack([s * w / size, c * h / size, cy - s * w / 2 - c * h / 2], -1)
+    return np.stack([row_x, row_y], 1)
 
 
-def project_landmarks(landmarks: torch.Tensor, rects: torch.Tensor, size: int) -> torch.Tensor:
+def project_landmarks(landmarks: np.ndarray, rects: np.ndarray, size: int) -> np.ndarray:
     """Landmarks ``(N, 21, ≥2)`` in crop pixels → ``(N, 21, 2)`` image pixels."""
-    affine = crop_affines(rects, size)  # (N, 2, 3)
-    uv = landmarks[..., :2]
-    return uv @ affine[:, :, :2].transpose(1, 2) + affine[:, None, :, 2]
+    affine = crop_affines(rects, size)[:, None]  # (N, 1, 2, 3)
+    u, v = landmarks[..., 0:1], landmarks[..., 1:2]  # (N, 21, 1) each
+    return u * affine[..., 0] + v * affine[..., 1] + affine[..., 2]
 
 
-def rotate_world_landmarks(world: torch.Tensor, rects: torch.Tensor) -> torch.Tensor:
+def rotate_world_landmarks(world: np.ndarray, rects: np.ndarray) -> np.ndarray:
     """World landmarks ``(N, 21, 3)`` m in the crop's axes → the camera image's axes."""
-    return torch.cat([_rotate(world[..., :2], rects[:, 4]), world[..., 2:]], -1)
+    return np.concatenate([_rotate(world[..., :2], rects[:, 4]), world[..., 2:]], -1)
 
 
-def rect_bounds(rects: torch.Tensor) -> torch.Tensor:
+_CORNER_SIGNS = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], np.float32)
+
+
+def rect_bounds(rects: np.ndarray) -> np.ndarray:
     """``(N, 5)`` regions → ``(N, 4)`` axis-aligned px bounds x_min, y_min, x_max, y_max."""
-    half = torch.stack([rects[:, 2], rects[:, 3]], -1)[:, None] / 2
-    corners = half * torch.tensor([[-1, -1], [1, -1], [1, 1], [-1, 1]], dtype=rects.dtype, device=rects.device)
-    corners = _rotate(corners, rects[:, 4]) + rects[:, None, :2]
-    return torch.cat([corners.amin(1), corners.amax(1)], -1)
+    half = rects[:, None, 2:4] / 2
+    corners = _rotate(half * _CORNER_SIGNS, rects[:, 4]) + rects[:, None, :2]
+    return np.concatenate([corners.min(1), corners.max(1)], -1)
 
 
-def rect_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def rect_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """IoU ``(N, M)`` of the axis-aligned extents of regions ``(N, 5)`` and ``(M, 5)`` (as
     MediaPipe's AssociationNormRect, rotation ignored)."""
-    def extent(r: torch.Tensor) -> torch.Tensor:
-        return torch.cat([r[:, :2] - r[:, 2:4] / 2, r[:, :2] + r[:, 2:4] / 2], -1)
+    def extent(r: np.ndarray) -> np.ndarray:
+        half = r[:, 2:4] / 2
+        return np.concatenate([r[:, :2] - half, r[:, :2] + half], -1)
 
     return _box_iou(extent(a), extent(b))

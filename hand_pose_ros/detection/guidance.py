@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import torch
 
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.detection.config import GuidanceConfig
@@ -140,8 +139,8 @@ def crops_from_keypoints(hands: Sequence[np.ndarray], cameras: CameraArray) -> l
     points = projected[hand_of, view_of]  # (M, 21, 2)
     # A missing finger joint must not widen the crop: it stands in as the wrist.
     points = np.where(np.isfinite(points), points, points[:, HandKeypoint.WRIST, None])
-    # All crops in one call (per crop, the torch ops' overhead outweighed their maths).
-    rects = geometry.landmark_rects(torch.from_numpy(points).float()).double().numpy()  # (M, 5)
+    # All crops in one call (per crop, the ops' overhead outweighed their maths).
+    rects = geometry.landmark_rects(points.astype(np.float32)).astype(np.float64)  # (M, 5)
     for view, rect in zip(view_of.tolist(), rects):
         width, height = cameras.image_size[view]
         if 0 <= rect[0] < width and 0 <= rect[1] < height:

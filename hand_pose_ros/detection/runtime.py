@@ -26,7 +26,8 @@ MAX_DEFAULT_WORKERS = 4
 # the stage's outputs in ``NetworkBackend`` order, each ``(b, ...)`` float32.
 Runner = Callable[[np.ndarray], list[np.ndarray]]
 # A call's crop maker: a slice of the call's crop indices → those crops ``(k, 3, S, S)`` in
-# [0, 1] on the backend's device, as ``crop.warp_crops`` cuts them (``NetworkBackend.run_crops``).
+# [0, 1] on the backend's device, as ``crop.warp_crops`` cuts them (``NetworkBackend.run_crops``),
+# or ``(k, S, S, 4)`` uint8 RGBX for a backend with ``rgbx_crops``.
 CropMaker = Callable[[slice], torch.Tensor]
 
 
@@ -61,6 +62,9 @@ class NetworkBackend:
     # Its runtime takes CPU crops channels-last in memory (``(B, S, S, 3)`` behind the NCHW
     # view); False: plain NCHW. ``crop.warp_crops`` lays CPU crops out so, saving a copy.
     channels_last = True
+    # Its runtime takes the CPU crops as the uint8 RGBX warps and converts them itself
+    # (``crop.warp_crops(rgbx=True)``): no float copy of every crop on the calling thread.
+    rgbx_crops = False
 
     def __init__(self, device: torch.device, dtype: torch.dtype) -> None:
         self.device, self.dtype = device, dtype

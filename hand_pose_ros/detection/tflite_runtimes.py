@@ -5,7 +5,7 @@ batch 1 per crop (the graphs fix it), a call's crops spread over ``workers`` sin
 runners: LiteRT's on Python threads (``runtime.ParallelRunnersBackend``), OpenVINO's on its
 own stream threads (``OpenVINOBackend``). Inputs and outputs follow
 ``NetworkBackend``: crops ``(B, 3, S, S)`` float32 in [0, 1] → the raw outputs as CPU
-float32 tensors.
+float32 tensors (OpenVINO's detector calls take the uint8 RGBX warps, ``rgbx_crops``).
 
 Precision: ``fp32`` everywhere; OpenVINO also runs the landmark network in ``bf16`` (on CPUs
 with AMX/AVX-512 BF16 about twice as fast, with landmarks moved by ≈0.5 px median;
@@ -91,6 +91,9 @@ class OpenVINOBackend(NetworkBackend):
 
     name = "openvino"
     channels_last = True
+    # The compiled models take the uint8 RGBX warps and do the /255 and the channel drop
+    # themselves (``_uint8_rgbx_input``): no float copy of each crop on the calling thread.
+    rgbx_crops = True
 
     def __init__(self, model: str, device: torch.device, precision: str = "fp32", workers: int | None = None) -> None:
         try:
@@ -111,7 +114,7 @@ class OpenVINOBackend(NetworkBackend):
         for stage, network in STAGE_NETWORKS.items():
             path = str(mediapipe_model_path(f"{network}_{model}"))
             reduced = self.precision if stage in OPENVINO_REDUCED_STAGES else "fp32"
-            self._stages[stage] = _AsyncStage(core.compile_model(core.read_model(path), "CPU", {
+            self._stages[stage] = _AsyncStage(core.compile_model(_uint8_rgbx_input(core.read_model(path)), "CPU", {
                 "NUM_STREAMS": self.workers,
                 # One thread per stream: two intra-op threads were slower than one (docs/benchmarks.md).
                 "INFERENCE_NUM_THREADS": self.workers,
@@ -119,7 +122,11 @@ class OpenVINOBackend(NetworkBackend):
             }))
 
     def _run(self, stage: str, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        return self.run_crops(stage, len(crops), lambda part: crops[part])
+        """``(B, 3, S, S)`` crops in [0, 1] → outputs, the crops taken as the uint8 levels
+        they were made from (MediaPipe's crops are uint8 warps; other values are rounded)."""
+        levels = (crops.float() * 255).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        rgbx = torch.nn.functional.pad(levels, (0, 1))  # (B, S, S, 4), X unused
+        return self.run_crops(stage, len(crops), lambda part: rgbx[part])
 
     def run_crops(self, stage: str, count: int, make_crops: CropMaker) -> tuple[torch.Tensor, ...]:
         """The first ``workers`` crops are cut one at a time, each request started at once, then
@@ -133,9 +140,24 @@ class OpenVINOBackend(NetworkBackend):
 
 
 def _host(crops: torch.Tensor) -> np.ndarray:
-    """``(k, 3, S, S)`` crops → ``(k, S, S, 3)`` float32 C-contiguous host array (a view when
-    the crops are laid out channels-last on the CPU, as ``crop.warp_crops`` makes them)."""
-    return np.ascontiguousarray(crops.float().permute(0, 2, 3, 1).cpu().numpy())
+    """``(k, S, S, 4)`` uint8 RGBX crops (``crop.warp_crops(rgbx=True)``) → the C-contiguous
+    host array (a view)."""
+    return np.ascontiguousarray(crops.numpy())
+
+
+def _uint8_rgbx_input(model):
+    """An ``openvino.Model`` taking ``(1, S, S, 3)`` float32 RGB in [0, 1] → the same model
+    taking ``(1, S, S, 4)`` uint8 RGBX, the conversion inside the compiled graph (its
+    outputs within float rounding of the float input's: 6e-5 crop px measured)."""
+    import openvino
+    from openvino.preprocess import ColorFormat, PrePostProcessor
+
+    steps = PrePostProcessor(model)
+    steps.input().tensor().set_element_type(openvino.Type.u8).set_layout(openvino.Layout("NHWC")) \
+        .set_color_format(ColorFormat.RGBX)
+    steps.input().model().set_layout(openvino.Layout("NHWC"))
+    steps.input().preprocess().convert_color(ColorFormat.RGB).convert_element_type(openvino.Type.f32).scale(255.0)
+    return steps.build()
 
 
 class _AsyncStage:
@@ -147,7 +169,7 @@ class _AsyncStage:
         self._order = sorted(range(len(compiled.outputs)), key=lambda i: compiled.outputs[i].get_any_name())
 
     def run(self, count: int, pieces: Iterable[np.ndarray]) -> list[np.ndarray]:
-        """``count`` crops in ``pieces`` ``(k, S, S, 3)`` float32 C-contiguous, made one piece
+        """``count`` crops in ``pieces`` ``(k, S, S, 4)`` uint8 RGBX C-contiguous, made one piece
         at a time (the requests of a piece start before the next piece is made) → the outputs
         in name order, each ``(count, ...)`` float32."""
         while len(self._requests) < count:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
 
 from hand_pose_ros.assets import mediapipe_model_path
 from hand_pose_ros.detection import geometry
@@ -67,13 +66,13 @@ class ReferencePipeline:
         h, w = image.shape[:2]
         side = max(w, h)
         crop = cv2_crop(image, np.array([w / 2, h / 2, side, side, 0.0]), geometry.PALM_INPUT_SIZE, True)
-        raw_boxes, raw_scores = (torch.from_numpy(a) for a in self.palm(crop[None]))
+        raw_boxes, raw_scores = self.palm(crop[None])
         boxes, kps, scores = geometry.decode_palms(raw_boxes, raw_scores, self.anchors)
         boxes, kps, _, valid = geometry.weighted_nms(boxes, kps, scores, self.max_hands, _MIN_PALM_SCORE)
-        offset = torch.tensor([w / 2, h / 2])
+        offset = np.array([w / 2, h / 2], np.float32)
         boxes = ((boxes.reshape(-1, 2, 2) - 0.5) * side + offset).reshape(-1, 4)
         kps = (kps.reshape(-1, 7, 2) - 0.5) * side + offset
-        return geometry.palm_rects(boxes, kps)[valid.reshape(-1)].numpy()
+        return geometry.palm_rects(boxes, kps)[valid.reshape(-1)]
 
     def hands(self, image: np.ndarray, rects: np.ndarray) -> dict[str, np.ndarray]:
         """Landmarks in the given regions: ``keypoints (N, 21, 2)`` px, ``presence (N,)``,
@@ -86,8 +85,8 @@ class ReferencePipeline:
                     "next_rects": np.zeros((0, 5), np.float32)}
         crops = np.stack([cv2_crop(image, r, size, False) for r in rects])
         landmarks, presence, handedness, world = self.landmark(crops)
-        rects_t = torch.from_numpy(np.asarray(rects, np.float32))
-        keypoints = geometry.project_landmarks(torch.from_numpy(landmarks).reshape(-1, 21, 3), rects_t, size)
-        world_t = geometry.rotate_world_landmarks(torch.from_numpy(world).reshape(-1, 21, 3), rects_t)
-        return {"keypoints": keypoints.numpy(), "presence": presence[:, 0], "right_score": handedness[:, 0],
-                "world": world_t.numpy(), "next_rects": geometry.landmark_rects(keypoints).numpy()}
+        rects = np.asarray(rects, np.float32)
+        keypoints = geometry.project_landmarks(landmarks.reshape(-1, 21, 3), rects, size)
+        world = geometry.rotate_world_landmarks(world.reshape(-1, 21, 3), rects)
+        return {"keypoints": keypoints, "presence": presence[:, 0], "right_score": handedness[:, 0],
+                "world": world, "next_rects": geometry.landmark_rects(keypoints)}

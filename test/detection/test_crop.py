@@ -16,7 +16,8 @@ def test_cpu_crops_have_the_same_values_in_both_layouts() -> None:
     rng = np.random.default_rng(0)
     views = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
     prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
-    rects = torch.tensor([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0], [10.0, 30.0, 16.0, 16.0, 0.0]])
+    rects = np.array([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0], [10.0, 30.0, 16.0, 16.0, 0.0]],
+                     np.float32)
     affines = geometry.crop_affines(rects, _SIZE)
     args = (prepared, [0, 1, 0], affines, _SIZE, True, torch.float32)
     last, planar = warp_crops(*args, channels_last=True), warp_crops(*args, channels_last=False)
@@ -34,12 +35,32 @@ def test_cpu_crops_are_opencv_warps_divided_by_255_bit_for_bit() -> None:
     rng = np.random.default_rng(1)
     views = [rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
     prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
-    rects = torch.tensor([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0]])
+    rects = np.array([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0]], np.float32)
     affines = geometry.crop_affines(rects, _SIZE)
     for channels_last in (True, False):
         crops = warp_crops(prepared, [0, 1], affines, _SIZE, True, torch.float32, channels_last=channels_last)
-        for crop, view, affine in zip(crops, views, affines.double().numpy()):
+        for crop, view, affine in zip(crops, views, affines.astype(np.float64)):
             warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                     borderMode=cv2.BORDER_REPLICATE)
             expected = warped.transpose(2, 0, 1).astype(np.float32) / np.float32(255.0)
             np.testing.assert_array_equal(crop.numpy(), expected)
+
+
+def test_cpu_rgbx_crops_are_the_rgb_warps_bit_for_bit() -> None:
+    """The CPU views are held as RGBX (OpenCV's 4-channel warp is the faster one): each crop's
+    RGB equals the 3-channel warp of the RGB view, for both borders."""
+    import cv2
+
+    rng = np.random.default_rng(2)
+    views = [cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (5, 5), 1.5),
+             rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)]
+    prepared = prepare_images(views, 1024, torch.device("cpu"), [0, 1])
+    rects = np.array([[30.0, 20.0, 24.0, 24.0, 0.3], [20.0, 20.0, 50.0, 50.0, -1.0]], np.float32)
+    affines = geometry.crop_affines(rects, _SIZE)
+    for replicate, border in ((True, cv2.BORDER_REPLICATE), (False, cv2.BORDER_CONSTANT)):
+        crops = warp_crops(prepared, [0, 1], affines, _SIZE, replicate, torch.float32, rgbx=True).numpy()
+        assert crops.shape == (2, _SIZE, _SIZE, 4) and crops.dtype == np.uint8
+        for crop, view, affine in zip(crops, views, affines.astype(np.float64)):
+            warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                    borderMode=border, borderValue=0)
+            np.testing.assert_array_equal(crop[..., :3], warped)

@@ -177,12 +177,14 @@ def test_openvino_cuts_each_streams_first_crop_before_the_rest_with_the_same_out
     from hand_pose_ros.detection.tflite_runtimes import OpenVINOBackend
 
     crops = _to_nchw(_landmark_crops(photos, reference))
+    # The detector's crops for OpenVINO: the uint8 RGBX warps (``warp_crops(rgbx=True)``).
+    rgbx = torch.nn.functional.pad((crops * 255).round().to(torch.uint8).permute(0, 2, 3, 1), (0, 1))
     backend = OpenVINOBackend("full", torch.device("cpu"), "fp32", workers=2)
     asked = []
 
     def make_crops(part: slice) -> torch.Tensor:
         asked.append((part.start, part.stop))
-        return crops[part]
+        return rgbx[part]
 
     together = backend.run_crops("landmark", len(crops), make_crops)
     assert asked == [(0, 1), (1, 2), (2, len(crops))]  # two streams
