@@ -31,10 +31,12 @@ STAMP0_NS = 1_000 * NS_PER_S
 FRAME_NS = 33_333_333
 # A camera that sees both hands in these frames (the missing-view test drops it for a frame).
 DROPPED_VIEW = 1
-# One view's keypoints from the batched detector vs a detector running that view alone:
-# ≤ 1e-3 px measured (batch size changes the networks' float arithmetic); a track advanced
-# by one more frame moves them by 3-7 px.
-BATCH_TOL_PX = 0.01
+# One view's keypoints from the batched detector vs a detector running that view alone: the
+# detector's own batch invariance (test_detector.BATCH_INVARIANCE_PX; batch size changes the
+# networks' float arithmetic, and the CPU's kernels how much: ≤ 1e-3 px measured on an Intel
+# AVX-512 machine, 0.02-0.03 px on an AMD Zen 2 one); a track advanced by one more frame moves
+# them by 3-7 px.
+BATCH_TOL_PX = 0.5
 
 
 @pytest.fixture(scope="module")
