@@ -28,7 +28,7 @@ from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
                                             on_keypoint_rays, palm_depth, palm_length, toward_keypoint_rays)
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
-from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
+from hand_pose_ros.fusion.tracking import BONE_INDEX, Track, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.similarity import umeyama
@@ -733,18 +733,7 @@ class MultiViewFusion:
             self._learn_palm(frame, hand, tracks[-1].track_id)
         # Labels are settled on the tracks, after every vote of the frame: what a track says is what it outputs.
         self.tracker.settle_handedness()
-        out = [
-            Hand3D(
-                track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
-                presence=hand.presence,
-                keypoints_3d=np.where(np.isfinite(hand.points), track.points if track.filter is not None else hand.points,
-                                      np.nan),
-                keypoint_confidence=hand.confidence, num_views=hand.num_views,
-                reprojection_error_px=hand.errors, keypoint_source=hand.source,
-                monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
-            )
-            for hand, track in zip(hands, tracks)
-        ]
+        out = [_fused_hand(hand, track) for hand, track in zip(hands, tracks)]
         return sorted(out, key=lambda h: h.track_id)
 
     def _suppress_duplicates(self, hands: list[HandCandidate]) -> list[HandCandidate]:
@@ -761,6 +750,26 @@ class MultiViewFusion:
                 continue
             kept.append(hand)
         return kept
+
+
+def _fused_hand(hand: HandCandidate, track: Track) -> Hand3D:
+    """A candidate and its updated track → its ``Hand3D``, without ``Hand3D.__post_init__``'s
+    checks: those are for arrays from outside, and every array here is the fusion's own, (21, 3)
+    or (21,) by construction (re-checking them cost 17 calls a hand). The dtypes are converted
+    as ``__post_init__`` does; the fields are set in declaration order, as ``__init__`` does
+    (the same object, the same pickle: test_fusion.py checks it against a checked one)."""
+    out = object.__new__(Hand3D)
+    out.__dict__.update(
+        track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
+        presence=hand.presence,
+        keypoints_3d=np.where(np.isfinite(hand.points), track.points if track.filter is not None else hand.points, np.nan),
+        keypoint_confidence=hand.confidence.astype(np.float32, copy=False),
+        num_views=hand.num_views.astype(np.int32, copy=False),
+        reprojection_error_px=hand.errors.astype(np.float32, copy=False),
+        keypoint_source=hand.source.astype(np.uint8, copy=False),
+        monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
+    )
+    return out
 
 
 def handedness_evidence(dets: Sequence[HandDetection2D]) -> float:
