@@ -319,11 +319,14 @@ class MultiViewFusion:
             bones = _group_bones(G)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else _NO_BONES for k in hints])
             depth_z, occluded = self._observed_depths(frame, group_of, points, tri.inliers)
-            # A view whose depth shows something in front of the joint does not see it: its
-            # keypoint there is the network's guess of a hidden joint, weighed by how far off
-            # this frame's hidden keypoints are against its seen ones (fusion.depth.hidden_weight).
-            hidden = hidden_weight(cams, points, obs, occluded, tri.inliers & ~occluded)
-            points = refine_points(points, obs, np.where(occluded, hidden, 1.0) * inlier_scores, cams, bones, targets,
+            weights = inlier_scores
+            if occluded is not None:
+                # A view whose depth shows something in front of the joint does not see it: its
+                # keypoint there is the network's guess of a hidden joint, weighed by how far off
+                # this frame's hidden keypoints are against its seen ones (fusion.depth.hidden_weight).
+                hidden = hidden_weight(cams, points, obs, occluded, tri.inliers & ~occluded)
+                weights = np.where(occluded, hidden, 1.0) * inlier_scores
+            points = refine_points(points, obs, weights, cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations, depth_z=depth_z,
                                    depth_weight_px_per_mm=cfg.depth_weight_px_per_mm, depth_huber_mm=cfg.depth_huber_mm)
@@ -366,11 +369,12 @@ class MultiViewFusion:
                             groups=kept + new_groups, hints=[hints[g] for g in keep_g] + new_hints)
 
     def _observed_depths(self, frame: FrameInputs, group_of: np.ndarray, points: np.ndarray,
-                         inliers: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+                         inliers: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Measured joint depths for the refinement: (D,) group of each detection, (G·21, 3) m
         triangulated joints, (A, G·21) inlier views → (A, G·21) m in each active camera (NaN:
         none; None when no active view has a depth map or none agrees), and (A, G·21) bool
-        the inlier views that do not see the joint (``fusion.depth.occluded_keypoints``: their
+        the inlier views that do not see the joint (None when no active view has a depth map:
+        then none is known hidden) (``fusion.depth.occluded_keypoints``: their
         measured surface lies in front of the triangulated joint by more than the gate below,
         in a view the majority of whose measured joints agree or are hidden so; also with
         ``depth_weight_px_per_mm`` 0, which only turns the depth residual off).
@@ -390,7 +394,7 @@ class MultiViewFusion:
         cfg = self.config
         A, N = inliers.shape
         if all(frame.depths[v] is None for v in frame.active):
-            return None, np.zeros((A, N), bool)
+            return None, None
         measured = np.full((A, N // J, J), np.nan)
         spread = np.full((A, N // J, J), np.nan)
         for d, det in enumerate(frame.dets):
