@@ -276,7 +276,8 @@ class MultiViewFusion:
         confidence = self._confidence(tri.mean_score, tri.num_views, tri.errors)  # (G, 21)
         hands = [self._multi_view_hand(frame, tri.points[g], confidence[g], tri.errors[g], tri.num_views[g], members, tri.hints[g])
                  for g, members in enumerate(tri.groups) if tri.multi[g] and members]  # a group can lose every member
-        fused = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
+        # (np.array of same-shaped arrays is np.stack's result without its Python wrapper.)
+        fused = np.array([h.points for h in hands]) if hands else np.zeros((0, J, 3))
         for g, members in enumerate(tri.groups):
             if not tri.multi[g] and cfg.monocular and members:
                 hand = self._monocular_hand(frame, members[0], fused, tri.hints[g])
@@ -306,7 +307,7 @@ class MultiViewFusion:
                    if k >= 0 and frame.known[k] and self.tracker.tracks[k].age >= _MIN_VOTING_TRACK_AGE]
         prior = None
         if tracked:
-            given = np.stack([self.tracker.tracks[hints[g]].updated_joints for g in tracked])  # (g, 21)
+            given = np.array([self.tracker.tracks[hints[g]].updated_joints for g in tracked])  # (g, 21)
             prior = np.full((G, J, 3), np.nan)
             prior[tracked] = np.where(given[..., None], frame.predicted[[hints[g] for g in tracked]], np.nan)
             prior = prior.reshape(G * J, 3)
@@ -720,7 +721,7 @@ class MultiViewFusion:
         hands = self._suppress_duplicates(hands)
         if len(hands) > cfg.max_hands:
             hands = sorted(hands, key=lambda h: (not h.monocular, h.confidence.sum()), reverse=True)[: cfg.max_hands]
-        points = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
+        points = np.array([h.points for h in hands]) if hands else np.zeros((0, J, 3))
         track_index = self.tracker.match(points, [h.hint for h in hands], stamp)
         # Two hands cannot continue one track: the later one starts a new track.
         used: set[int] = set()

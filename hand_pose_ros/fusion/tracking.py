@@ -128,7 +128,7 @@ class Tracker:
         """(K, 21, 3) predicted joints of the live tracks."""
         if not self.tracks:
             return np.zeros((0, NUM_KEYPOINTS, 3))
-        return np.stack([t.predict(stamp) for t in self.tracks])
+        return np.array([t.predict(stamp) for t in self.tracks])  # np.stack's result, without its wrapper
 
     def match(self, points: np.ndarray, hinted: list[int], stamp: float) -> list[int]:
         """(H, 21, 3) hands + track hint per hand (-1: none) → track index per hand (-1: new).
