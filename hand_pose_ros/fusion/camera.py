@@ -234,10 +234,11 @@ class CameraArray:
             views = np.arange(len(self))
             pixels = check_shape("pixels", pixels, (len(self), None, 2), "CameraArray.pixels_to_normalized")
         K = self.K[views]
-        yd = (pixels[..., 1] - K[:, None, 1, 2]) / K[:, None, 1, 1]
-        xd = (pixels[..., 0] - K[:, None, 0, 2] - K[:, None, 0, 1] * yd) / K[:, None, 0, 0]
-        return undistort_normalized(np.stack([xd, yd], axis=-1), self.rational[views], self.fisheye[views],
-                                    self.is_fisheye[views])
+        xy_d = np.empty(pixels.shape)  # (…, 2) filled in place: np.stack's result without its wrapper
+        yd = xy_d[..., 1]
+        np.divide(pixels[..., 1] - K[:, None, 1, 2], K[:, None, 1, 1], out=yd)
+        xy_d[..., 0] = (pixels[..., 0] - K[:, None, 0, 2] - K[:, None, 0, 1] * yd) / K[:, None, 0, 0]
+        return undistort_normalized(xy_d, self.rational[views], self.fisheye[views], self.is_fisheye[views])
 
     def project(self, points: np.ndarray, distort: bool = True) -> np.ndarray:
         """(N, 3) or (V, N, 3) world points, metres → (V, N, 2) pixels; NaN behind a camera."""

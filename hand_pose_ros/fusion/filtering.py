@@ -67,19 +67,30 @@ class OneEuroFilter:
     def __call__(self, x: np.ndarray, stamp: float) -> np.ndarray:
         """Filter sample ``x`` taken at ``stamp`` seconds; returns an array like ``x``."""
         x = np.asarray(x, np.float64)
-        finite = np.isfinite(x)
+        return self._update(x, stamp, np.isfinite(x))
+
+    def update_finite(self, x: np.ndarray, stamp: float) -> np.ndarray:
+        """``__call__`` for a float64 ``x`` that the caller made finite everywhere (``HandFilter``'s
+        usual case): the same result without testing ``x``."""
+        return self._update(x, stamp, None)
+
+    def _update(self, x: np.ndarray, stamp: float, finite: np.ndarray | None) -> np.ndarray:
+        """``finite``: ``np.isfinite(x)``, or None where every element is."""
+        all_finite = finite is None or bool(finite.all())
         if self._x is None or self._stamp is None or stamp <= self._stamp:
             # First sample, or a non-increasing stamp (a replay restarted): start over.
-            self._x = np.where(finite, x, np.nan)
+            self._x = x.copy() if finite is None else np.where(finite, x, np.nan)
             self._dx = np.zeros_like(x)
             self._stamp = stamp
-            self._complete = bool(finite.all())
+            self._complete = all_finite
             return self._x.copy()
         dt = stamp - self._stamp
         self._stamp = stamp
         # Every element seen now and before (the usual case): the same arithmetic without the
         # masks, which cost more than the maths on (21, 3) arrays.
-        complete = self._complete and bool(finite.all())
+        complete = self._complete and all_finite
+        if not complete and finite is None:
+            finite = np.ones(x.shape, bool)
         known = None if complete else np.isfinite(self._x)
         # The prediction uses the velocity known before this sample.
         base = self._x + self._dx * dt if self.predict else self._x
@@ -117,6 +128,7 @@ class HandFilter:
         self._shape = OneEuroFilter(min_cutoff_hz, beta, derivative_cutoff_hz)
         self._offsets: np.ndarray | None = None  # (21, 3) last filtered joints − centre; NaN rows unset
         self._has_offset: np.ndarray | None = None  # (21,) rows of ``_offsets`` that are set
+        self._all_offset = False  # every row of ``_offsets`` is set (and stays so)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "HandFilter":
         return copy_state(self, memo)
@@ -125,10 +137,11 @@ class HandFilter:
         """Filter ``points`` (21, 3) taken at ``stamp`` seconds; returns (21, 3)."""
         points = np.asarray(points, np.float64)
         # (sum / count below is np.mean's arithmetic without its Python wrapper.)
-        if self._offsets is not None and self._has_offset.all() and np.isfinite(points).all():
-            # Every joint seen and offset (the usual case): no masks needed.
-            centre = self._centre((points - self._offsets).sum(0) / len(points), stamp)  # (3,)
-            self._offsets = self._shape(points - centre, stamp)  # (21, 3)
+        if self._all_offset and np.isfinite(points).all():
+            # Every joint seen and offset (the usual case): no masks needed, and the centre and
+            # the shape are finite (made of finite joints and offsets), so not tested again.
+            centre = self._centre.update_finite((points - self._offsets).sum(0) / len(points), stamp)  # (3,)
+            self._offsets = self._shape.update_finite(points - centre, stamp)  # (21, 3)
             return self._offsets + centre
         seen = np.isfinite(points).all(-1)  # (21,)
         if self._offsets is None:
@@ -141,4 +154,5 @@ class HandFilter:
         shape = self._shape(points - centre, stamp)  # (21, 3); NaN where unseen
         self._offsets = np.where(seen[:, None], shape, self._offsets)
         self._has_offset |= seen
+        self._all_offset = bool(self._has_offset.all())
         return shape + centre

@@ -28,7 +28,7 @@ from hand_pose_ros.fusion.frame import FrameInputs, HandCandidate, Triangulated
 from hand_pose_ros.fusion.monocular import (PALM_KEYPOINTS, DepthFilter, PalmTemplate, estimate_monocular,
                                             on_keypoint_rays, palm_depth, palm_length, toward_keypoint_rays)
 from hand_pose_ros.fusion.refinement import bone_lengths, refine_points
-from hand_pose_ros.fusion.tracking import BONE_INDEX, Tracker
+from hand_pose_ros.fusion.tracking import BONE_INDEX, Track, Tracker
 from hand_pose_ros.fusion.triangulation import robust_triangulate
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.similarity import umeyama
@@ -276,7 +276,8 @@ class MultiViewFusion:
         confidence = self._confidence(tri.mean_score, tri.num_views, tri.errors)  # (G, 21)
         hands = [self._multi_view_hand(frame, tri.points[g], confidence[g], tri.errors[g], tri.num_views[g], members, tri.hints[g])
                  for g, members in enumerate(tri.groups) if tri.multi[g] and members]  # a group can lose every member
-        fused = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
+        # (np.array of same-shaped arrays is np.stack's result without its Python wrapper.)
+        fused = np.array([h.points for h in hands]) if hands else np.zeros((0, J, 3))
         for g, members in enumerate(tri.groups):
             if not tri.multi[g] and cfg.monocular and members:
                 hand = self._monocular_hand(frame, members[0], fused, tri.hints[g])
@@ -306,7 +307,7 @@ class MultiViewFusion:
                    if k >= 0 and frame.known[k] and self.tracker.tracks[k].age >= _MIN_VOTING_TRACK_AGE]
         prior = None
         if tracked:
-            given = np.stack([self.tracker.tracks[hints[g]].updated_joints for g in tracked])  # (g, 21)
+            given = np.array([self.tracker.tracks[hints[g]].updated_joints for g in tracked])  # (g, 21)
             prior = np.full((G, J, 3), np.nan)
             prior[tracked] = np.where(given[..., None], frame.predicted[[hints[g] for g in tracked]], np.nan)
             prior = prior.reshape(G * J, 3)
@@ -319,11 +320,14 @@ class MultiViewFusion:
             bones = _group_bones(G)
             targets = np.concatenate([self.tracker.tracks[k].bones if k >= 0 else _NO_BONES for k in hints])
             depth_z, occluded = self._observed_depths(frame, group_of, points, tri.inliers)
-            # A view whose depth shows something in front of the joint does not see it: its
-            # keypoint there is the network's guess of a hidden joint, weighed by how far off
-            # this frame's hidden keypoints are against its seen ones (fusion.depth.hidden_weight).
-            hidden = hidden_weight(cams, points, obs, occluded, tri.inliers & ~occluded)
-            points = refine_points(points, obs, np.where(occluded, hidden, 1.0) * inlier_scores, cams, bones, targets,
+            weights = inlier_scores
+            if occluded is not None:
+                # A view whose depth shows something in front of the joint does not see it: its
+                # keypoint there is the network's guess of a hidden joint, weighed by how far off
+                # this frame's hidden keypoints are against its seen ones (fusion.depth.hidden_weight).
+                hidden = hidden_weight(cams, points, obs, occluded, tri.inliers & ~occluded)
+                weights = np.where(occluded, hidden, 1.0) * inlier_scores
+            points = refine_points(points, obs, weights, cams, bones, targets,
                                    huber_px=cfg.huber_px, bone_weight_px_per_mm=cfg.bone_weight_px_per_mm,
                                    iterations=cfg.refine_iterations, depth_z=depth_z,
                                    depth_weight_px_per_mm=cfg.depth_weight_px_per_mm, depth_huber_mm=cfg.depth_huber_mm)
@@ -366,11 +370,12 @@ class MultiViewFusion:
                             groups=kept + new_groups, hints=[hints[g] for g in keep_g] + new_hints)
 
     def _observed_depths(self, frame: FrameInputs, group_of: np.ndarray, points: np.ndarray,
-                         inliers: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+                         inliers: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
         """Measured joint depths for the refinement: (D,) group of each detection, (G·21, 3) m
         triangulated joints, (A, G·21) inlier views → (A, G·21) m in each active camera (NaN:
         none; None when no active view has a depth map or none agrees), and (A, G·21) bool
-        the inlier views that do not see the joint (``fusion.depth.occluded_keypoints``: their
+        the inlier views that do not see the joint (None when no active view has a depth map:
+        then none is known hidden) (``fusion.depth.occluded_keypoints``: their
         measured surface lies in front of the triangulated joint by more than the gate below,
         in a view the majority of whose measured joints agree or are hidden so; also with
         ``depth_weight_px_per_mm`` 0, which only turns the depth residual off).
@@ -390,7 +395,7 @@ class MultiViewFusion:
         cfg = self.config
         A, N = inliers.shape
         if all(frame.depths[v] is None for v in frame.active):
-            return None, np.zeros((A, N), bool)
+            return None, None
         measured = np.full((A, N // J, J), np.nan)
         spread = np.full((A, N // J, J), np.nan)
         for d, det in enumerate(frame.dets):
@@ -721,7 +726,7 @@ class MultiViewFusion:
         hands = self._suppress_duplicates(hands)
         if len(hands) > cfg.max_hands:
             hands = sorted(hands, key=lambda h: (not h.monocular, h.confidence.sum()), reverse=True)[: cfg.max_hands]
-        points = np.stack([h.points for h in hands]) if hands else np.zeros((0, J, 3))
+        points = np.array([h.points for h in hands]) if hands else np.zeros((0, J, 3))
         track_index = self.tracker.match(points, [h.hint for h in hands], stamp)
         # Two hands cannot continue one track: the later one starts a new track.
         used: set[int] = set()
@@ -738,18 +743,7 @@ class MultiViewFusion:
             self._learn_palm(frame, hand, tracks[-1].track_id)
         # Labels are settled on the tracks, after every vote of the frame: what a track says is what it outputs.
         self.tracker.settle_handedness()
-        out = [
-            Hand3D(
-                track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
-                presence=hand.presence,
-                keypoints_3d=np.where(np.isfinite(hand.points), track.points if track.filter is not None else hand.points,
-                                      np.nan),
-                keypoint_confidence=hand.confidence, num_views=hand.num_views,
-                reprojection_error_px=hand.errors, keypoint_source=hand.source,
-                monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
-            )
-            for hand, track in zip(hands, tracks)
-        ]
+        out = [_fused_hand(hand, track) for hand, track in zip(hands, tracks)]
         return sorted(out, key=lambda h: h.track_id)
 
     def _suppress_duplicates(self, hands: list[HandCandidate]) -> list[HandCandidate]:
@@ -766,6 +760,26 @@ class MultiViewFusion:
                 continue
             kept.append(hand)
         return kept
+
+
+def _fused_hand(hand: HandCandidate, track: Track) -> Hand3D:
+    """A candidate and its updated track → its ``Hand3D``, without ``Hand3D.__post_init__``'s
+    checks: those are for arrays from outside, and every array here is the fusion's own, (21, 3)
+    or (21,) by construction (re-checking them cost 17 calls a hand). The dtypes are converted
+    as ``__post_init__`` does; the fields are set in declaration order, as ``__init__`` does
+    (the same object, the same pickle: test_fusion.py checks it against a checked one)."""
+    out = object.__new__(Hand3D)
+    out.__dict__.update(
+        track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
+        presence=hand.presence,
+        keypoints_3d=np.where(np.isfinite(hand.points), track.points if track.filter is not None else hand.points, np.nan),
+        keypoint_confidence=hand.confidence.astype(np.float32, copy=False),
+        num_views=hand.num_views.astype(np.int32, copy=False),
+        reprojection_error_px=hand.errors.astype(np.float32, copy=False),
+        keypoint_source=hand.source.astype(np.uint8, copy=False),
+        monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
+    )
+    return out
 
 
 def handedness_evidence(dets: Sequence[HandDetection2D]) -> float:

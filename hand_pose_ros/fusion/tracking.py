@@ -52,6 +52,8 @@ class Track:
     handedness_score: float = 0.5  # probability of ``handedness``
     # (21,) the joints its last update gave (the others in ``points`` are carried predictions).
     updated_joints: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(NUM_KEYPOINTS, bool))
+    # Every bone established and past its running mean (its step is the learning rate for good).
+    bones_settled: bool = False
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "Track":
         return copy_state(self, memo)
@@ -72,12 +74,22 @@ class Track:
         if not ok.any():  # nothing measured (a one-view hand): nothing to learn
             return
         change = measured - self.bones  # (20,) m; NaN until a bone is learned
+        if self.bones_settled:
+            # The arithmetic below with every bone established and every step ``rate`` (the
+            # usual case after a second of a hand): without the masks that are then all true.
+            ok &= np.abs(change) < _BONE_OUTLIER_REL * self.bones
+            self.bones = np.where(ok, self.bones + rate * change, self.bones)
+            self.bone_counts = self.bone_counts + ok
+            return
         established = self.bone_counts >= _BONES_ESTABLISHED
         ok &= ~established | (np.abs(change) < _BONE_OUTLIER_REL * self.bones)
         # Running mean at first, then an exponential average with ``rate``.
         step = np.maximum(1.0 / (self.bone_counts + 1), rate)
         self.bones = np.where(ok, np.where(self.bone_counts > 0, self.bones + step * change, measured), self.bones)
         self.bone_counts = self.bone_counts + ok
+        # Counts only grow: once every bone is established and steps by ``rate``, it stays so.
+        self.bones_settled = bool((self.bone_counts >= _BONES_ESTABLISHED).all()
+                                  and (np.maximum(1.0 / (self.bone_counts + 1), rate) == rate).all())
 
     @property
     def voted_handedness(self) -> Handedness:
@@ -116,7 +128,7 @@ class Tracker:
         """(K, 21, 3) predicted joints of the live tracks."""
         if not self.tracks:
             return np.zeros((0, NUM_KEYPOINTS, 3))
-        return np.stack([t.predict(stamp) for t in self.tracks])
+        return np.array([t.predict(stamp) for t in self.tracks])  # np.stack's result, without its wrapper
 
     def match(self, points: np.ndarray, hinted: list[int], stamp: float) -> list[int]:
         """(H, 21, 3) hands + track hint per hand (-1: none) → track index per hand (-1: new).
@@ -168,23 +180,27 @@ class Tracker:
         if depth_fixed or track.age == 0:
             track.filter = self._new_filter()
         out = track.filter(points, stamp) if track.filter is not None else points.copy()
+        finite = np.isfinite(out)
+        complete = bool(finite.all())
         dt = stamp - track.last_stamp
         if depth_fixed:
             track.velocity = np.zeros(3)
         elif track.age > 0 and dt > 0:
             diff = out - track.points
-            ok = np.isfinite(diff).all(-1)
             # sum / count is np.mean's arithmetic without its Python wrapper; every joint moved
-            # (the usual case) needs no gather.
-            if ok.all():
+            # (the usual case: every joint out now and last time, so ``points`` is that output) needs no gather.
+            if complete and track.updated_joints.all():
                 moved = diff.sum(0) / len(diff) / dt
             else:
-                moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
+                ok = np.isfinite(diff).all(-1)
+                if ok.all():
+                    moved = diff.sum(0) / len(diff) / dt
+                else:
+                    moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
             velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
             speed = np.sqrt(velocity @ velocity)
             track.velocity = velocity * min(1.0, _MAX_HAND_SPEED / speed) if speed > 0 else velocity
-        finite = np.isfinite(out)
-        track.points = out if finite.all() else np.where(finite, out, track.predict(stamp))
+        track.points = out if complete else np.where(finite, out, track.predict(stamp))
         track.updated_joints = finite.all(-1)
         track.last_stamp = stamp
         if multi_view:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from hand_pose_ros.fusion import fusion as fusion_module
 from hand_pose_ros.fusion.monocular import PALM_KEYPOINTS
 from hand_pose_ros.tools.synthetic_scenes import NoiseModel, hand_sequence, make_rig, synthesize_detections
 from hand_pose_ros.keypoints import HandKeypoint, Handedness
-from hand_pose_ros.types import KeypointSource
+from hand_pose_ros.types import Hand3D, KeypointSource
 
 LABELS = ("Left", "Right")
 FPS = 30.0
@@ -667,3 +668,24 @@ def test_a_confirmed_tracks_prediction_outvotes_two_views_placing_a_joint_alike_
     # No vote: the pair's point wins, and the two-view gate (4 cm from the prediction) drops it.
     assert np.isnan(tip_after(range(t - 1, t))).all()  # a track of 1 frame
     assert np.isnan(tip_after(range(t), hide_last=True)).all()  # the tip carried from before its last update
+
+
+def test_fused_hands_are_the_hands_a_checked_constructor_makes() -> None:
+    # The fusion builds its Hand3D without __post_init__'s checks (fusion._fused_hand): each
+    # must be the object Hand3D(...) would make of the same fields, dtypes and pickle included,
+    # for triangulated and one-view hands.
+    rng = np.random.default_rng(3)
+    rig = make_rig(3, rng)
+    sequence = hand_sequence(4, rng)
+    fusion = MultiViewFusion(rig)
+    one_view = [True, True, False, False]
+    seen = 0
+    for t in range(4):
+        dets, _ = synthesize_detections(sequence[t], LABELS, rig, NoiseModel(sigma_px=(2, 4)), rng)
+        if one_view[t]:
+            dets = [dets[0]] + [[] for _ in dets[1:]]
+        for hand in fusion.process(dets, t / FPS):
+            checked = Hand3D(**{f.name: getattr(hand, f.name) for f in dataclasses.fields(Hand3D)})
+            assert pickle.dumps(hand) == pickle.dumps(checked)
+            seen += hand.monocular == one_view[t]
+    assert seen >= 6
