@@ -124,6 +124,15 @@ class HandDetection2D:
         return cls(**kwargs)
 
 
+# Hand3D's per-keypoint (21,) arrays and their dtypes (the constructor's and ``unchecked``'s).
+_HAND3D_PER_KEYPOINT_DTYPES = (
+    ("keypoint_confidence", np.float32),
+    ("num_views", np.int32),
+    ("reprojection_error_px", np.float32),
+    ("keypoint_source", np.uint8),
+)
+
+
 @dataclasses.dataclass(eq=False)
 class Hand3D:
     """One hand in the world frame, fused from all views (one frame of one track).
@@ -157,15 +166,23 @@ class Hand3D:
 
     def __post_init__(self) -> None:
         self.keypoints_3d = check_shape("keypoints_3d", self.keypoints_3d, (NUM_KEYPOINTS, 3), "Hand3D").astype(np.float64, copy=False)
-        for name, dtype in (
-            ("keypoint_confidence", np.float32),
-            ("num_views", np.int32),
-            ("reprojection_error_px", np.float32),
-            ("keypoint_source", np.uint8),
-        ):
+        for name, dtype in _HAND3D_PER_KEYPOINT_DTYPES:
             value = check_shape(name, getattr(self, name), (NUM_KEYPOINTS,), "Hand3D")
             setattr(self, name, value.astype(dtype, copy=False))
         self.handedness = Handedness(self.handedness)
+
+    @classmethod
+    def unchecked(cls, **fields: Any) -> "Hand3D":
+        """The ``Hand3D`` the constructor makes of ``fields`` (every field given; arrays of the
+        documented shapes, a ``Handedness``), without its shape checks: for a producer whose
+        arrays are its own, built every frame (the fusion: the checks cost 17 calls a hand).
+        Same dtypes, same field order, hence the same object and pickle."""
+        for name, dtype in _HAND3D_PER_KEYPOINT_DTYPES:
+            fields[name] = fields[name].astype(dtype, copy=False)
+        fields["keypoints_3d"] = fields["keypoints_3d"].astype(np.float64, copy=False)
+        hand = object.__new__(cls)
+        hand.__dict__.update((name, fields[name]) for name in _HAND3D_FIELDS)
+        return hand
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict in the documented fused-output format (docs/fusion.md)."""
@@ -210,3 +227,6 @@ class Hand3D:
             depth_stddev=float(data.get("depth_stddev", 0.0)),
             age=int(data.get("age", 1)),
         )
+
+
+_HAND3D_FIELDS = tuple(f.name for f in dataclasses.fields(Hand3D))  # declaration order, as __init__ sets them

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+
 import numpy as np
 import pytest
 
 from hand_pose_ros.keypoints import Handedness
-from hand_pose_ros.types import HandDetection2D
+from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
 
 
 def _detection(**overrides) -> HandDetection2D:
@@ -35,3 +38,19 @@ def test_good_scalar_fields_are_kept_as_floats() -> None:
     with pytest.raises(ValueError, match="handedness_score"):
         _detection(handedness=Handedness.UNKNOWN, handedness_score=-1.0)
     assert HandDetection2D.from_dict(_detection().to_dict()).handedness_score == pytest.approx(0.9)
+
+
+def test_an_unchecked_hand3d_is_the_object_the_constructor_makes() -> None:
+    # Arrays of other dtypes than Hand3D's (float32 points, float64 scores, int64 counts and sources),
+    # as a producer's own arithmetic leaves them: unchecked converts them as __post_init__ does.
+    rng = np.random.default_rng(0)
+    fields = dict(track_id=3, handedness=Handedness.LEFT, handedness_score=0.9, presence=0.8,
+                  keypoints_3d=rng.normal(size=(21, 3)).astype(np.float32), keypoint_confidence=rng.random(21),
+                  num_views=rng.integers(0, 4, 21), reprojection_error_px=rng.random(21),
+                  keypoint_source=np.full(21, int(KeypointSource.TRIANGULATED)), monocular=False, depth_stddev=0.0,
+                  age=5)
+    checked, unchecked = Hand3D(**fields), Hand3D.unchecked(**fields)
+    assert pickle.dumps(unchecked) == pickle.dumps(checked)
+    for f in dataclasses.fields(Hand3D):
+        a, b = getattr(unchecked, f.name), getattr(checked, f.name)
+        assert type(a) is type(b) and getattr(a, "dtype", None) == getattr(b, "dtype", None), f.name

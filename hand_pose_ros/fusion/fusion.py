@@ -763,23 +763,15 @@ class MultiViewFusion:
 
 
 def _fused_hand(hand: HandCandidate, track: Track) -> Hand3D:
-    """A candidate and its updated track → its ``Hand3D``, without ``Hand3D.__post_init__``'s
-    checks: those are for arrays from outside, and every array here is the fusion's own, (21, 3)
-    or (21,) by construction (re-checking them cost 17 calls a hand). The dtypes are converted
-    as ``__post_init__`` does; the fields are set in declaration order, as ``__init__`` does
-    (the same object, the same pickle: test_fusion.py checks it against a checked one)."""
-    out = object.__new__(Hand3D)
-    out.__dict__.update(
+    """A candidate and its updated track → its ``Hand3D`` (``Hand3D.unchecked``: every array here
+    is the fusion's own, (21, 3) or (21,) by construction)."""
+    return Hand3D.unchecked(
         track_id=track.track_id, handedness=track.handedness, handedness_score=track.handedness_score,
         presence=hand.presence,
         keypoints_3d=np.where(np.isfinite(hand.points), track.points if track.filter is not None else hand.points, np.nan),
-        keypoint_confidence=hand.confidence.astype(np.float32, copy=False),
-        num_views=hand.num_views.astype(np.int32, copy=False),
-        reprojection_error_px=hand.errors.astype(np.float32, copy=False),
-        keypoint_source=hand.source.astype(np.uint8, copy=False),
-        monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
+        keypoint_confidence=hand.confidence, num_views=hand.num_views, reprojection_error_px=hand.errors,
+        keypoint_source=hand.source, monocular=hand.monocular, depth_stddev=hand.depth_stddev, age=track.age,
     )
-    return out
 
 
 def handedness_evidence(dets: Sequence[HandDetection2D]) -> float:

@@ -671,7 +671,7 @@ def test_a_confirmed_tracks_prediction_outvotes_two_views_placing_a_joint_alike_
 
 
 def test_fused_hands_are_the_hands_a_checked_constructor_makes() -> None:
-    # The fusion builds its Hand3D without __post_init__'s checks (fusion._fused_hand): each
+    # The fusion builds its Hand3D without __post_init__'s checks (Hand3D.unchecked): each
     # must be the object Hand3D(...) would make of the same fields, dtypes and pickle included,
     # for triangulated and one-view hands.
     rng = np.random.default_rng(3)
