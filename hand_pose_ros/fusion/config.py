@@ -45,7 +45,7 @@ class FusionConfig:
             filter (``monocular.DepthFilter``: a decaying rate, a manoeuvre test, not over a
             new track's first frames; not with ``filter`` "none"; a frame whose landmarks fit
             its keypoints loosely counts less). hand-graph-cnn (one free hand, 10 Hz): MPJPE
-            23.8 → 20.1 mm when the filter came in, 19.4 with the fit weighting; DexYCB's single
+            23.8 → 20.1 mm when the filter came in, 19.5 with the fit weighting; DexYCB's single
             cameras 94.4 → 89.8 mm on average (−18 to +2.8 mm each); the bundled sample's
             single cameras within 2 mm.
         max_hands: at most this many hands are reported per frame (the most confident).
