@@ -128,7 +128,6 @@ class HandFilter:
         self._shape = OneEuroFilter(min_cutoff_hz, beta, derivative_cutoff_hz)
         self._offsets: np.ndarray | None = None  # (21, 3) last filtered joints − centre; NaN rows unset
         self._has_offset: np.ndarray | None = None  # (21,) rows of ``_offsets`` that are set
-        self._all_offset = False  # every row of ``_offsets`` is set (and stays so)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> "HandFilter":
         return copy_state(self, memo)
@@ -137,7 +136,7 @@ class HandFilter:
         """Filter ``points`` (21, 3) taken at ``stamp`` seconds; returns (21, 3)."""
         points = np.asarray(points, np.float64)
         # (sum / count below is np.mean's arithmetic without its Python wrapper.)
-        if self._all_offset and np.isfinite(points).all():
+        if self._offsets is not None and self._has_offset.all() and np.isfinite(points).all():
             # Every joint seen and offset (the usual case): no masks needed, and the centre and
             # the shape are finite (made of finite joints and offsets), so not tested again.
             centre = self._centre.update_finite((points - self._offsets).sum(0) / len(points), stamp)  # (3,)
@@ -154,5 +153,4 @@ class HandFilter:
         shape = self._shape(points - centre, stamp)  # (21, 3); NaN where unseen
         self._offsets = np.where(seen[:, None], shape, self._offsets)
         self._has_offset |= seen
-        self._all_offset = bool(self._has_offset.all())
         return shape + centre

@@ -189,14 +189,11 @@ class Tracker:
             diff = out - track.points
             # sum / count is np.mean's arithmetic without its Python wrapper; every joint moved
             # (the usual case: every joint out now and last time, so ``points`` is that output) needs no gather.
-            if complete and track.updated_joints.all():
+            ok = None if complete and track.updated_joints.all() else np.isfinite(diff).all(-1)
+            if ok is None or ok.all():
                 moved = diff.sum(0) / len(diff) / dt
             else:
-                ok = np.isfinite(diff).all(-1)
-                if ok.all():
-                    moved = diff.sum(0) / len(diff) / dt
-                else:
-                    moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
+                moved = diff[ok].sum(0) / ok.sum() / dt if ok.any() else np.zeros(3)
             velocity = _VELOCITY_SMOOTHING * moved + (1 - _VELOCITY_SMOOTHING) * track.velocity
             speed = np.sqrt(velocity @ velocity)
             track.velocity = velocity * min(1.0, _MAX_HAND_SPEED / speed) if speed > 0 else velocity
