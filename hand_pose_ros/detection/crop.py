@@ -1,10 +1,13 @@
 """Input images → the views the crops are cut from; affine crops (letterbox and rotated hand regions).
 
 On the CPU each crop is one ``cv2.warpAffine`` of its view's uint8 image (as MediaPipe's
-own CPU path, and without building a float copy of every view), the view held as RGBX (4
-channels): OpenCV's bilinear warp has a SIMD path for 4 channels and not for 3, so a crop
-costs about half as much, with the same RGB values bit for bit; on a GPU the views are one
-device tensor and all crops one ``grid_sample``. Legend: V views, N crops, S crop side (192
+own CPU path, and without building a float copy of every view), from an RGBX (4-channel)
+copy of the view: OpenCV's bilinear warp has a SIMD path for 4 channels and not for 3, so a
+crop costs about half as much, with the same RGB values bit for bit. That copy is filled only
+where a crop reads (the crop's footprint in the view, ``_footprint``): a set's hand crops
+read a small part of each view, and converting as each crop is cut lets the network compute
+the first crops meanwhile. On a GPU the views are one device tensor and all crops one
+``grid_sample``. Legend: V views, N crops, S crop side (192
 palm, 224 landmark). Pixel coordinates have their origin at the centre of the top-left pixel,
 x right, y down.
 """
@@ -28,12 +31,11 @@ class PreparedImages:
     """The views of one call.
 
     Attributes:
-        views: per view, in host memory as the crops see it (converted, downscaled where
-            needed): on the CPU ``(H, W, 4)`` uint8 RGBX (X unused, module docstring); on a GPU
-            ``(H, W, 3)`` uint8 RGB, the caller's array itself where nothing had to change.
+        views: per view ``(H, W, 3)`` uint8 RGB in host memory as the crops see it (converted,
+            downscaled where needed; the caller's array itself where nothing had to change).
         batch: on a GPU ``(V, 3, H_max, W_max)`` float32 in [0, 255] on the device, each view
             zero-padded at the right/bottom to the largest size; None on the CPU, where crops
-            are cut from ``views``.
+            are cut from ``views`` (through ``rgbx``).
         sizes: ``(V, 2)`` float32 width, height of each view in prepared pixels.
         scales: per view (x, y) original pixels per prepared pixel (> 1 only for downscaled views).
         shapes: original ``(H, W)`` per view.
@@ -42,6 +44,19 @@ class PreparedImages:
     def __init__(self, views: list[np.ndarray], batch: torch.Tensor | None, sizes: np.ndarray,
                  scales: list[tuple[float, float]], shapes: list[tuple[int, int]]):
         self.views, self.batch, self.sizes, self.scales, self.shapes = views, batch, sizes, scales, shapes
+        # Per view its (H, W, 4) uint8 RGBX copy (X = 255), allocated on the first crop and
+        # converted only inside the regions ``rgbx`` was asked for: elsewhere undefined.
+        self._rgbx: list[np.ndarray | None] = [None] * len(views)
+
+    def rgbx(self, view: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """View ``view``'s ``(H, W, 4)`` RGBX copy, its pixels ``[y0:y1, x0:x1]`` (clipped to the
+        view by the caller) converted from ``views`` now; a crop may read only regions so asked for."""
+        rgb = self.views[view]
+        if self._rgbx[view] is None:
+            self._rgbx[view] = np.empty((*rgb.shape[:2], 4), np.uint8)
+        buffer = self._rgbx[view]
+        cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA, dst=buffer[y0:y1, x0:x1])
+        return buffer
 
 
 def _as_rgb(image: object, view: int) -> np.ndarray:
@@ -94,7 +109,7 @@ def prepare_images(
         scales.append(scale)
     sizes = np.array([[a.shape[1], a.shape[0]] for a in arrays], np.float32)
     if device.type == "cpu":
-        return PreparedImages([cv2.cvtColor(a, cv2.COLOR_RGB2RGBA) for a in arrays], None, sizes, scales, shapes)
+        return PreparedImages(arrays, None, sizes, scales, shapes)
     height = max(a.shape[0] for a in arrays)
     width = max(a.shape[1] for a in arrays)
     if all(a.shape[:2] == (height, width) for a in arrays):
@@ -136,7 +151,7 @@ def warp_crops(
     """
     views = list(range(len(affines))) if view_index is None else list(view_index)
     if images.batch is None:
-        return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype, channels_last, rgbx)
+        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx)
     device = images.batch.device
     index = torch.tensor(views, device=device)
     affines = torch.from_numpy(affines).to(device)
@@ -181,16 +196,36 @@ def warp_crops(
     return (crops.round() / 255.0).to(dtype)
 
 
-def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: np.ndarray, size: int,
+def _footprint(affine: np.ndarray, size: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """The pixels ``x0, y0, x1, y1`` (slice bounds, within the ``width`` × ``height`` view) that the
+    bilinear warp of one ``size`` crop through ``affine`` ``(2, 3)`` float64 (crop px → view px)
+    can read: the crop's corner samples' extent, each side widened by a pixel for the
+    interpolation's neighbour and the warp's rounding of positions, clamped to the view (a
+    sample outside reads the nearest edge pixels with the replicated border, nothing with the
+    constant one). Non-finite: the whole view."""
+    last = size - 1.0
+    corners = affine[:, :2] @ np.array([[0.0, last, 0.0, last], [0.0, 0.0, last, last]]) + affine[:, 2:]  # (2, 4) px
+    if not np.isfinite(corners).all():
+        return 0, 0, width, height
+    low, high = np.floor(corners.min(1)) - 1, np.floor(corners.max(1)) + 3
+    x0, y0 = (int(min(max(v, 0), limit - 1)) for v, limit in zip(low, (width, height)))
+    x1, y1 = (int(max(min(v, limit), start + 1)) for v, limit, start in zip(high, (width, height), (x0, y0)))
+    return x0, y0, x1, y1
+
+
+def _warp_crops_cpu(images: PreparedImages, view_index: list[int], affines: np.ndarray, size: int,
                     replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool) -> torch.Tensor:
-    """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of ``views[view_index[i]]`` (uint8
-    RGBX, bilinear, the affine taken as the crop → image map) → ``(N, 3, S, S)``, channels-last
-    in memory or plain NCHW, or the ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
+    """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of view ``view_index[i]``'s RGBX copy
+    (uint8, bilinear, the affine taken as the crop → image map; converted over the crop's
+    footprint first) → ``(N, 3, S, S)``, channels-last in memory or plain NCHW, or the
+    ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
     flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     crops = np.empty((len(view_index), size, size, 4), np.uint8)
     for i, (view, affine) in enumerate(zip(view_index, affines.astype(np.float64))):
-        cv2.warpAffine(views[view], affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
+        height, width = images.views[view].shape[:2]
+        source = images.rgbx(view, *_footprint(affine, size, width, height))
+        cv2.warpAffine(source, affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
     if rgbx:
         return torch.from_numpy(crops)
     if channels_last:

@@ -64,3 +64,29 @@ def test_cpu_rgbx_crops_are_the_rgb_warps_bit_for_bit() -> None:
             warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                     borderMode=border, borderValue=0)
             np.testing.assert_array_equal(crop[..., :3], warped)
+
+
+def test_cpu_crops_convert_only_their_footprint_and_equal_warps_of_the_whole_view() -> None:
+    """A view's RGBX copy is converted only where a crop reads (``PreparedImages.rgbx``): with
+    the rest of that copy garbage, every crop (inside, across the edge, wholly outside, large
+    and small, both borders) still equals the warp of the whole converted view bit for bit."""
+    import cv2
+
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        height, width = (int(v) for v in rng.integers(20, 120, 2))
+        view = cv2.GaussianBlur(rng.integers(0, 256, (height, width, 3), dtype=np.uint8), (3, 3), 1.0)
+        n = 6
+        rects = np.stack([rng.uniform(-0.5 * width, 1.5 * width, n), rng.uniform(-0.5 * height, 1.5 * height, n),
+                          rng.uniform(2, 2 * max(height, width), n), rng.uniform(2, 2 * max(height, width), n),
+                          rng.uniform(-4, 4, n)], -1).astype(np.float32)
+        affines = geometry.crop_affines(rects, _SIZE)
+        whole = cv2.cvtColor(view, cv2.COLOR_RGB2RGBA)
+        for replicate, border in ((True, cv2.BORDER_REPLICATE), (False, cv2.BORDER_CONSTANT)):
+            prepared = prepare_images([view], 1024, torch.device("cpu"), [0])
+            prepared.rgbx(0, 0, 0, width, height)[:] = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)  # garbage
+            crops = warp_crops(prepared, [0] * n, affines, _SIZE, replicate, torch.float32, rgbx=True).numpy()
+            for crop, affine in zip(crops, affines.astype(np.float64)):
+                expected = cv2.warpAffine(whole, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                          borderMode=border, borderValue=0)
+                np.testing.assert_array_equal(crop, expected)
