@@ -193,6 +193,8 @@ class _AsyncStage:
                 started += 1
         if started != count:
             raise ValueError(f"OpenVINO stage: expected {count} crops from the pieces, got {started}")
-        for request in requests:
+        # The last started finish last: waiting on them first, this thread blocks and is woken
+        # once or twice, not once per crop (-0.22 CPU-ms per call of 8, docs/benchmarks.md).
+        for request in reversed(requests):
             request.wait()
         return [np.concatenate([request.get_output_tensor(k).data for request in requests]) for k in self._order]
