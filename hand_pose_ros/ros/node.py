@@ -86,6 +86,9 @@ MIN_TIMER_NS = 100_000  # a deadline already passed fires at the executor's next
 # Ctrl-C reaches Python only when the executor returns: it waits at most this long (s). The
 # events executor's spin() busy-waits in rclpy 9.1 (a core at 100 % with nothing to do).
 SPIN_WAKE_S = 0.5
+# Python's GIL switch interval in the node's process (s; see main): 5 ms → 0.5 ms gave the
+# pipeline's median set 8–18 % shorter under load (docs/benchmarks.md, ninth round).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class HandPoseNode(GuardedEndpoints, Node):
@@ -505,6 +508,10 @@ def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | Non
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Ctrl-C is handled here, not by rclpy's handler, so the worker stops before the context.
     rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
+    # The worker's set is the critical path: between its network calls it needs the GIL, which
+    # the executor, the output stage or a descheduled holder keep up to the switch interval
+    # (5 ms by default) before being made to drop it.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     executor = make_executor()
     node = None
     try:
