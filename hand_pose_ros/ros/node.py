@@ -535,7 +535,7 @@ def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | Non
 
 
 def make_executor() -> Any:
-    """rclpy's EventsExecutor where this rclpy has it (Kilted on), else its SingleThreadedExecutor.
+    """rclpy's EventsExecutor where this rclpy has it (9.1, Kilted's, does), else SingleThreadedExecutor.
 
     The events executor takes each message from a callback of the middleware, in C++: no wait
     set rebuilt in Python per round (at 4 cameras 8 subscriptions, 7 parameter services, 2
@@ -546,7 +546,7 @@ def make_executor() -> Any:
     """
     try:
         from rclpy.experimental import EventsExecutor
-    except ImportError:  # rclpy before Kilted
+    except ImportError:  # an older rclpy
         from rclpy.executors import SingleThreadedExecutor
 
         return SingleThreadedExecutor()
