@@ -30,10 +30,6 @@ from hand_pose_ros.ros.startup import StartupError
 
 __all__ = ["HandPoseLifecycleNode", "main"]
 
-# Ctrl-C reaches Python only between waits: an unconfigured or inactive node has no timer of
-# its own to wake the executor, so a do-nothing one wakes it this often (s).
-SPIN_WAKE_S = 0.5
-
 
 class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
     """``HandPoseNode`` behind the lifecycle transitions (module docstring): its ``_configure``
@@ -43,7 +39,6 @@ class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
         # LifecycleNode's (and Node's) constructor, not HandPoseNode's: that one configures and
         # activates at once.
         super(HandPoseNode, self).__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
-        self.create_timer(SPIN_WAKE_S, lambda: None)  # wakes the executor (SPIN_WAKE_S)
         self._configured = False
         self._active_entities: tuple[list[Any], list[Any], list[Any]] | None = None  # publishers, subscriptions, timers
 

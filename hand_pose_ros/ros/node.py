@@ -19,6 +19,7 @@ and every subscription and publisher reports incompatible QoS (``guard.GuardedEn
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -82,6 +83,12 @@ __all__ = ["HandPoseNode", "main", "StartupError"]
 
 LOG_THROTTLE_S = 2.0  # one warning per camera per 2 s, whatever the input rate
 MIN_TIMER_NS = 100_000  # a deadline already passed fires at the executor's next round, 0.1 ms on
+# Ctrl-C reaches Python only when the executor returns: it waits at most this long (s). The
+# events executor's spin() busy-waits in rclpy 9.1 (a core at 100 % with nothing to do).
+SPIN_WAKE_S = 0.5
+# Python's GIL switch interval in the node's process (s; see main): 5 ms → 0.5 ms gave the
+# pipeline's median set 8–18 % shorter under load (docs/benchmarks.md, ninth round).
+GIL_SWITCH_INTERVAL_S = 0.0005
 
 
 class HandPoseNode(GuardedEndpoints, Node):
@@ -501,10 +508,17 @@ def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | Non
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     # Ctrl-C is handled here, not by rclpy's handler, so the worker stops before the context.
     rclpy.init(args=list(sys.argv if argv is None else argv), signal_handler_options=SignalHandlerOptions.NO)
+    # The worker's set is the critical path: between its network calls it needs the GIL, which
+    # the executor, the output stage or a descheduled holder keep up to the switch interval
+    # (5 ms by default) before being made to drop it.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    executor = make_executor()
     node = None
     try:
         node = (node_class or HandPoseNode)()
-        rclpy.spin(node)
+        executor.add_node(node)
+        while rclpy.ok():
+            executor.spin_once(timeout_sec=SPIN_WAKE_S)
     except StartupError as exc:
         log = rclpy.logging.get_logger(NODE_NAME)
         for problem in exc.problems:
@@ -515,8 +529,32 @@ def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | Non
     finally:
         if node is not None:
             node.destroy_node()
+        executor.shutdown()
         rclpy.try_shutdown()
     return 0
+
+
+def make_executor() -> Any:
+    """rclpy's EventsExecutor where this rclpy has it (9.1, Kilted's, does), else SingleThreadedExecutor.
+
+    The events executor takes each message from a callback of the middleware, in C++: no wait
+    set rebuilt in Python per round (at 4 cameras 8 subscriptions, 7 parameter services, 2
+    timers and 28 QoS event handlers). Measured over DDS: the executor thread's CPU per
+    640×480 image 0.89 → 0.54 ms (docs/benchmarks.md, ninth round). Newer rclpy than 9.1 has
+    it install SIGINT/SIGTERM handlers that shut the context down at once; Python's are put
+    back, so that Ctrl-C still stops the worker before the context (``main``).
+    """
+    try:
+        from rclpy.experimental import EventsExecutor
+    except ImportError:  # an older rclpy
+        from rclpy.executors import SingleThreadedExecutor
+
+        return SingleThreadedExecutor()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    executor = EventsExecutor()
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+    return executor
 
 
 if __name__ == "__main__":

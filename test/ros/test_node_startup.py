@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import subprocess
+import sys
 
 import pytest
 import yaml
@@ -58,3 +59,23 @@ def test_message_filters_requested_where_missing_stops_startup_with_the_reason(t
     assert out.returncode == 2
     lines = [line for line in (out.stdout + out.stderr).splitlines() if "invalid configuration:" in line]
     assert len(lines) == 1 and "sync.implementation: 'message_filters' needs ROS 2 message_filters" in lines[0], lines
+
+
+_SIGINT_AFTER_EXECUTOR = """
+import os, signal, time
+from hand_pose_ros.ros.node import make_executor
+executor = make_executor()
+try:
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(1.0)
+    print("SIGINT swallowed", type(executor).__name__)
+except KeyboardInterrupt:
+    print("KeyboardInterrupt", type(executor).__name__)
+"""
+
+
+def test_the_nodes_executor_leaves_ctrl_c_to_python(ros_env):
+    """Ctrl-C must reach ``main`` as KeyboardInterrupt (the worker stops before the context):
+    the events executor's own SIGINT handler, which shuts the context down at once, is undone."""
+    out = subprocess.run([sys.executable, "-c", _SIGINT_AFTER_EXECUTOR], env=ros_env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["KeyboardInterrupt", "EventsExecutor"], out.stdout + out.stderr

@@ -6,8 +6,9 @@ from the bundled sample (camera i = sample camera i mod 4), then for each input 
 third process: end-to-end latency (image stamp → /hands/pose received) median and p99,
 sustained output rate, dropped sets, the node's own stamp → publish latency (median), the
 node's CPU (% of one core; and CPU ms per set out: the node process's CPU time over the run
-divided by the sets that came out; and the camera process's CPU ms per set published, on
-the same cores), memory, the load average, and where the node's time goes: the
+divided by the sets that came out; the CPU of its executor thread, the main thread, per image
+published: what taking and handing off one image costs; and the camera process's CPU ms per
+set published, on the same cores), memory, the load average, and where the node's time goes: the
 median detect/fuse/mesh/total ms of its "pipeline" /diagnostics status. With ``--subscribe``
 (the default) this process also subscribes to /hands/markers and /hands/meshes (raw bytes,
 not deserialised), so the node builds them as for a real consumer.
@@ -65,6 +66,12 @@ def _pipeline_medians(received) -> dict[str, str]:
     return {}
 
 
+def _thread_cpu_s(process, thread_id: int) -> float:
+    """User + system CPU seconds of one thread of ``process`` (a psutil.Process); the node's
+    main thread (id = its pid) runs the executor."""
+    return next((t.user_time + t.system_time for t in process.threads() if t.id == thread_id), float("nan"))
+
+
 def run(args: argparse.Namespace) -> int:
     import json
     import os
@@ -100,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     apply_ros_environment(localhost=True)  # benchmarks stay on this machine
     results = []
     print(f"{'cams':>4} {'in Hz':>6} {'out Hz':>6} {'lat p50 ms':>10} {'lat p99 ms':>10} {'node p50 ms':>11} {'dropped':>8} "
-          f"{'CPU %':>6} {'CPU ms/set':>10} {'pub ms/set':>10} {'RSS MB':>7} {'load':>5}  pipeline medians")
+          f"{'CPU %':>6} {'CPU ms/set':>10} {'exec ms/img':>11} {'pub ms/set':>10} {'RSS MB':>7} {'load':>5}  pipeline medians")
     with spinning_node("hand_pose_bench") as node:
         recorder = Recorder(node, {POSE: HandPoseArray, "/diagnostics": DiagnosticArray})
         consumed = {MARKERS_TOPIC: 0, MESHES_TOPIC: 0}  # messages received (bytes, never deserialised)
@@ -123,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
                     ps = psutil.Process(proc.process.pid)
                     for rate in args.rates:
                         ps.cpu_percent(None)
-                        cpu_start = sum(ps.cpu_times()[:2])
+                        cpu_start, executor_start = sum(ps.cpu_times()[:2]), _thread_cpu_s(ps, ps.pid)
                         feeder = subprocess.run(
                             [sys.executable, "-m", "hand_pose_ros.tools.bench.publisher", "--cameras", str(cameras),
                              "--rate", str(rate), "--duration", str(args.duration)],
@@ -136,6 +143,7 @@ def run(args: argparse.Namespace) -> int:
                         time.sleep(1.0)  # let the last sets come out
                         cpu = ps.cpu_percent(None)
                         cpu_s = sum(ps.cpu_times()[:2]) - cpu_start
+                        executor_s = _thread_cpu_s(ps, ps.pid) - executor_start
                         rss = ps.memory_info().rss / 2**20
                         window = [r for r in recorder.get(POSE)
                                   if published["first_stamp_ns"] <= stamp_to_ns(r.message.header.stamp) <= published["last_stamp_ns"]]
@@ -152,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
                             "sets_in": published["sets"], "sets_out": len(window),
                             "dropped": published["sets"] - len(window), "cpu_percent": cpu, "rss_mb": rss,
                             "cpu_ms_per_set": 1e3 * cpu_s / max(len(window), 1),
+                            "executor_ms_per_image": 1e3 * executor_s / max(published["sets"] * cameras, 1),
                             "publisher_cpu_ms_per_set": 1e3 * published["cpu_s"] / max(published["sets"], 1),
                             "pipeline_ms": _pipeline_medians(recorder.get("/diagnostics")),
                             "consumed": dict(consumed),
@@ -161,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
                         results.append(row)
                         print(f"{cameras:>4} {row['rate_in_hz']:>6.1f} {row['rate_out_hz']:>6.1f} {row['latency_p50_ms']:>10.1f} "
                               f"{row['latency_p99_ms']:>10.1f} {row['node_latency_p50_ms']:>11.1f} {row['dropped']:>8} {cpu:>6.0f} "
-                              f"{row['cpu_ms_per_set']:>10.1f} {row['publisher_cpu_ms_per_set']:>10.1f} {rss:>7.0f} {row['load_average']:>5.1f}  "
+                              f"{row['cpu_ms_per_set']:>10.1f} {row['executor_ms_per_image']:>11.2f} {row['publisher_cpu_ms_per_set']:>10.1f} {rss:>7.0f} {row['load_average']:>5.1f}  "
                               + " ".join(f"{k} {v}" for k, v in row["pipeline_ms"].items()), flush=True)
     best = {}
     for row in results:
