@@ -7,6 +7,12 @@ costs about half as much, with the same RGB values bit for bit; on a GPU the vie
 device tensor and all crops one ``grid_sample``. Legend: V views, N crops, S crop side (192
 palm, 224 landmark). Pixel coordinates have their origin at the centre of the top-left pixel,
 x right, y down.
+
+Crops that magnify the view (a hand region smaller than the network's input, image px per
+crop px < 1) can be sampled bicubic instead (``magnify_cubic``): bilinear interpolation is a
+blurring reconstruction when it enlarges, and the landmark network reads a small hand's
+fingers better from the sharper crop (docs/benchmarks.md, "Ninth round (issue #17, branch
+multiview10)"); a crop that shrinks the view stays bilinear, as MediaPipe's.
 """
 
 from __future__ import annotations
@@ -116,6 +122,7 @@ def warp_crops(
     dtype: torch.dtype,
     channels_last: bool = True,
     rgbx: bool = False,
+    magnify_cubic: bool = False,
 ) -> torch.Tensor:
     """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, on the views' device.
 
@@ -133,10 +140,13 @@ def warp_crops(
         affines: ``(N, 2, 3)`` float32 crop pixel → image pixel maps (``geometry.crop_affines``).
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
+        magnify_cubic: crops that magnify their view (``_magnifies``) are sampled bicubic
+            (OpenCV's and torch's both with a = −0.75, saturated to uint8 levels).
     """
     views = list(range(len(affines))) if view_index is None else list(view_index)
+    cubic = _magnifies(affines) if magnify_cubic else np.zeros(len(affines), bool)  # (N,)
     if images.batch is None:
-        return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype, channels_last, rgbx)
+        return _warp_crops_cpu(images.views, views, affines, size, replicate_border, dtype, channels_last, rgbx, cubic)
     device = images.batch.device
     index = torch.tensor(views, device=device)
     affines = torch.from_numpy(affines).to(device)
@@ -174,22 +184,34 @@ def warp_crops(
     layout[index, slot_index] = grid
     # Views of one size fill the batch: its border is theirs, and "border" padding replicates it.
     padding = "border" if replicate_border and same_size else "zeros"
-    sampled = F.grid_sample(images.batch, layout.reshape(len(images.batch), per_view * size, size, 2),
-                            mode="bilinear", padding_mode=padding, align_corners=False)
+    grid = layout.reshape(len(images.batch), per_view * size, size, 2)
+    sampled = F.grid_sample(images.batch, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     crops = sampled.reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]  # (N, 3, S, S)
+    if cubic.any():
+        sharp = F.grid_sample(images.batch, grid, mode="bicubic", padding_mode=padding, align_corners=False)
+        sharp = sharp.clamp(0, 255).reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]
+        crops = torch.where(torch.from_numpy(cubic).to(device)[:, None, None, None], sharp, crops)
     # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
     return (crops.round() / 255.0).to(dtype)
 
 
+def _magnifies(affines: np.ndarray) -> np.ndarray:
+    """``(N, 2, 3)`` crop → image maps → ``(N,)`` bool: the crop enlarges its view (fewer image
+    px per crop px than 1, the map's area scale ``|det| < 1``)."""
+    return np.abs(np.linalg.det(affines[:, :, :2].astype(np.float64))) < 1.0
+
+
 def _warp_crops_cpu(views: list[np.ndarray], view_index: list[int], affines: np.ndarray, size: int,
-                    replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool) -> torch.Tensor:
+                    replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool,
+                    cubic: np.ndarray) -> torch.Tensor:
     """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of ``views[view_index[i]]`` (uint8
-    RGBX, bilinear, the affine taken as the crop → image map) → ``(N, 3, S, S)``, channels-last
-    in memory or plain NCHW, or the ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
+    RGBX, bilinear or where ``cubic[i]`` bicubic, the affine taken as the crop → image map) →
+    ``(N, 3, S, S)``, channels-last in memory or plain NCHW, or the ``(N, S, S, 4)`` uint8 warps
+    with ``rgbx``."""
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     crops = np.empty((len(view_index), size, size, 4), np.uint8)
     for i, (view, affine) in enumerate(zip(view_index, affines.astype(np.float64))):
+        flags = (cv2.INTER_CUBIC if cubic[i] else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
         cv2.warpAffine(views[view], affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
     if rgbx:
         return torch.from_numpy(crops)

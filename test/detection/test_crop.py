@@ -64,3 +64,33 @@ def test_cpu_rgbx_crops_are_the_rgb_warps_bit_for_bit() -> None:
             warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                     borderMode=border, borderValue=0)
             np.testing.assert_array_equal(crop[..., :3], warped)
+
+
+def test_magnifying_crops_are_bicubic_and_shrinking_ones_stay_bilinear() -> None:
+    """``magnify_cubic``: a crop that enlarges its view is OpenCV's bicubic warp bit for bit, one
+    that shrinks it the bilinear one; the device path (``grid_sample``, here on a CPU batch)
+    gives the same levels within rounding."""
+    import cv2
+
+    from hand_pose_ros.detection.crop import PreparedImages
+
+    rng = np.random.default_rng(3)
+    view = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (5, 5), 1.0)
+    prepared = prepare_images([view], 1024, torch.device("cpu"), [0])
+    # 16 image px into 32 crop px (magnified), 48 into 32 (shrunk).
+    rects = np.array([[30.0, 20.0, 16.0, 16.0, 0.3], [30.0, 24.0, 48.0, 48.0, -0.2]], np.float32)
+    affines = geometry.crop_affines(rects, _SIZE)
+    crops = warp_crops(prepared, [0, 0], affines, _SIZE, True, torch.float32, rgbx=True, magnify_cubic=True).numpy()
+    for crop, affine, flag in zip(crops, affines.astype(np.float64), (cv2.INTER_CUBIC, cv2.INTER_LINEAR)):
+        warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=flag | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(crop[..., :3], warped)
+    bilinear = warp_crops(prepared, [0], affines[:1], _SIZE, True, torch.float32, rgbx=True).numpy()
+    assert np.abs(bilinear[0, ..., :3].astype(int) - crops[0, ..., :3]).max() > 2, "bicubic differs from bilinear"
+    batch = torch.from_numpy(view).permute(2, 0, 1)[None].float()
+    on_device = PreparedImages([view], batch, prepared.sizes, prepared.scales, prepared.shapes)
+    sampled = warp_crops(on_device, [0, 0], affines, _SIZE, True, torch.float32, magnify_cubic=True)
+    levels = (sampled * 255).round().permute(0, 2, 3, 1).numpy().astype(int)
+    # Inside the view (the borders' clamping differs between the two paths by a pixel's weights).
+    inner = slice(4, -4)
+    assert np.abs(levels[:, inner, inner] - crops[:, inner, inner, :3]).max() <= 2
