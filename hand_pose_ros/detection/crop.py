@@ -124,7 +124,8 @@ def warp_crops(
     rgbx: bool = False,
     magnify_cubic: bool = False,
 ) -> torch.Tensor:
-    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, on the views' device.
+    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear (bicubic where ``magnify_cubic``
+    and the crop magnifies), on the views' device.
 
     On the CPU (``images.batch`` is None) one ``cv2.warpAffine`` per crop on the uint8 view,
     the result laid out channels-last in memory (an NCHW view of ``(N, S, S, 3)``), or plain
