@@ -40,6 +40,13 @@ class HandDetectorConfig:
         min_presence: hand-presence score needed to report (and keep tracking) a hand, in [0, 1].
         max_image_side: images whose longer side exceeds this (px) are downscaled first;
             results are still in the original image's pixels.
+        magnify_cubic: landmark crops that enlarge their view (a hand region smaller than the
+            network's 224 px input) are sampled bicubic instead of bilinear (MediaPipe's, kept
+            for crops that shrink the view): the network reads a small hand's fingers better
+            from the sharper crop (DexYCB mustard, 8 cameras: MPJPE 8.35 → 8.21 mm), but on the
+            CPU path each such crop costs ≈ 0.85 ms more, on the set's critical path (≈ 4 ms
+            per set on the bundled sample; docs/benchmarks.md, ninth round), so it is off by
+            default. False: MediaPipe's bilinear crops everywhere.
         num_threads: on the CPU, for onnxruntime/litert/openvino the number of
             single-threaded runners per network that take a call's crops in parallel
             (sessions; OpenVINO's streams) (None: one per core, at most 4); for torch its intra-op threads
@@ -57,6 +64,7 @@ class HandDetectorConfig:
     min_detection_confidence: float = 0.5
     min_presence: float = 0.5
     max_image_side: int = 4096
+    magnify_cubic: bool = False
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -75,6 +83,7 @@ class HandDetectorConfig:
         for field in ("min_detection_confidence", "min_presence"):
             check_number(f"{name}.{field}", getattr(self, field), low=0.0, high=1.0)
         check_number(f"{name}.max_image_side", self.max_image_side, integer=True, low=MIN_IMAGE_SIDE)
+        check_bool(f"{name}.magnify_cubic", self.magnify_cubic)
         check_number(f"{name}.num_threads", self.num_threads, integer=True, low=1, optional=True)
 
 

@@ -10,6 +10,12 @@ the first crops meanwhile. On a GPU the views are one device tensor and all crop
 ``grid_sample``. Legend: V views, N crops, S crop side (192
 palm, 224 landmark). Pixel coordinates have their origin at the centre of the top-left pixel,
 x right, y down.
+
+Crops that magnify the view (a hand region smaller than the network's input, image px per
+crop px < 1) can be sampled bicubic instead (``magnify_cubic``): bilinear interpolation is a
+blurring reconstruction when it enlarges, and the landmark network reads a small hand's
+fingers better from the sharper crop (docs/benchmarks.md, "Ninth round (issue #17, branch
+multiview10)"); a crop that shrinks the view stays bilinear, as MediaPipe's.
 """
 
 from __future__ import annotations
@@ -131,8 +137,10 @@ def warp_crops(
     dtype: torch.dtype,
     channels_last: bool = True,
     rgbx: bool = False,
+    magnify_cubic: bool = False,
 ) -> torch.Tensor:
-    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear, on the views' device.
+    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear (bicubic where ``magnify_cubic``
+    and the crop magnifies), on the views' device.
 
     On the CPU (``images.batch`` is None) one ``cv2.warpAffine`` per crop on the uint8 view,
     the result laid out channels-last in memory (an NCHW view of ``(N, S, S, 3)``), or plain
@@ -148,10 +156,13 @@ def warp_crops(
         affines: ``(N, 2, 3)`` float32 crop pixel → image pixel maps (``geometry.crop_affines``).
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
+        magnify_cubic: crops that magnify their view (``_magnifies``) are sampled bicubic
+            (OpenCV's and torch's both with a = −0.75, saturated to uint8 levels).
     """
     views = list(range(len(affines))) if view_index is None else list(view_index)
+    cubic = _magnifies(affines) if magnify_cubic else np.zeros(len(affines), bool)  # (N,)
     if images.batch is None:
-        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx)
+        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx, cubic)
     device = images.batch.device
     index = torch.tensor(views, device=device)
     affines = torch.from_numpy(affines).to(device)
@@ -189,42 +200,53 @@ def warp_crops(
     layout[index, slot_index] = grid
     # Views of one size fill the batch: its border is theirs, and "border" padding replicates it.
     padding = "border" if replicate_border and same_size else "zeros"
-    sampled = F.grid_sample(images.batch, layout.reshape(len(images.batch), per_view * size, size, 2),
-                            mode="bilinear", padding_mode=padding, align_corners=False)
+    grid = layout.reshape(len(images.batch), per_view * size, size, 2)
+    sampled = F.grid_sample(images.batch, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     crops = sampled.reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]  # (N, 3, S, S)
+    if cubic.any():
+        sharp = F.grid_sample(images.batch, grid, mode="bicubic", padding_mode=padding, align_corners=False)
+        sharp = sharp.clamp(0, 255).reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]
+        crops = torch.where(torch.from_numpy(cubic).to(device)[:, None, None, None], sharp, crops)
     # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
     return (crops.round() / 255.0).to(dtype)
 
 
 def _footprint(affine: np.ndarray, size: int, width: int, height: int) -> tuple[int, int, int, int]:
     """The pixels ``x0, y0, x1, y1`` (slice bounds, within the ``width`` × ``height`` view) that the
-    bilinear warp of one ``size`` crop through ``affine`` ``(2, 3)`` float64 (crop px → view px)
-    can read: the crop's corner samples' extent, each side widened by a pixel for the
-    interpolation's neighbour and the warp's rounding of positions, clamped to the view (a
+    warp of one ``size`` crop through ``affine`` ``(2, 3)`` float64 (crop px → view px) can read:
+    the crop's corner samples' extent, each side widened by two pixels for the interpolation's
+    neighbours (bicubic's reach) and the warp's rounding of positions, clamped to the view (a
     sample outside reads the nearest edge pixels with the replicated border, nothing with the
     constant one). Non-finite: the whole view."""
     last = size - 1.0
     corners = affine[:, :2] @ np.array([[0.0, last, 0.0, last], [0.0, 0.0, last, last]]) + affine[:, 2:]  # (2, 4) px
     if not np.isfinite(corners).all():
         return 0, 0, width, height
-    low, high = np.floor(corners.min(1)) - 1, np.floor(corners.max(1)) + 3
+    low, high = np.floor(corners.min(1)) - 2, np.floor(corners.max(1)) + 4
     x0, y0 = (int(min(max(v, 0), limit - 1)) for v, limit in zip(low, (width, height)))
     x1, y1 = (int(max(min(v, limit), start + 1)) for v, limit, start in zip(high, (width, height), (x0, y0)))
     return x0, y0, x1, y1
 
 
+def _magnifies(affines: np.ndarray) -> np.ndarray:
+    """``(N, 2, 3)`` crop → image maps → ``(N,)`` bool: the crop enlarges its view (fewer image
+    px per crop px than 1, the map's area scale ``|det| < 1``)."""
+    return np.abs(np.linalg.det(affines[:, :, :2].astype(np.float64))) < 1.0
+
+
 def _warp_crops_cpu(images: PreparedImages, view_index: list[int], affines: np.ndarray, size: int,
-                    replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool) -> torch.Tensor:
+                    replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool,
+                    cubic: np.ndarray) -> torch.Tensor:
     """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of view ``view_index[i]``'s RGBX copy
-    (uint8, bilinear, the affine taken as the crop → image map; converted over the crop's
-    footprint first) → ``(N, 3, S, S)``, channels-last in memory or plain NCHW, or the
-    ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
+    (uint8, bilinear or where ``cubic[i]`` bicubic, the affine taken as the crop → image map;
+    converted over the crop's footprint first) → ``(N, 3, S, S)``, channels-last in memory or
+    plain NCHW, or the ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
-    flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
     crops = np.empty((len(view_index), size, size, 4), np.uint8)
     for i, (view, affine) in enumerate(zip(view_index, affines.astype(np.float64))):
         height, width = images.views[view].shape[:2]
         source = images.rgbx(view, *_footprint(affine, size, width, height))
+        flags = (cv2.INTER_CUBIC if cubic[i] else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
         cv2.warpAffine(source, affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
     if rgbx:
         return torch.from_numpy(crops)

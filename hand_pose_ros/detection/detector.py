@@ -12,7 +12,8 @@ smaller landmark call that frame), the better-centred run standing if its presen
 A hand is lost when a tracked or palm region gives no hand, or the view keeps fewer hands
 than it tracked; an external region (``rois``, e.g. a projected 3D hand) that gives none
 while the view keeps its hands is not a loss: the view does not see that hand, which a palm
-pass would not change. Two regions that converge on one hand are one hand kept.
+pass would not change. Two regions that converge on one hand (overlapping by IoU > 0.5, the
+same handedness label) are one hand kept.
 
 Handedness: the landmark network's handedness output is the score of MediaPipe's label 0, "Left",
 in MediaPipe's convention of mirrored (selfie) input. An un-mirrored image of a right hand looks
@@ -331,7 +332,11 @@ class HandDetector:
             for whole, part in zip((keypoints, world, next_rects, bounds, presence, right_score), redone):
                 whole[again] = part[better]
         # Every pair's overlap in one call (a call per region cost more in overhead than maths).
-        overlap = (geometry.rect_iou(next_rects, next_rects) > _SAME_HAND_IOU).tolist()  # (n, n)
+        # Regions of opposite handedness labels are two hands, however much they overlap (a
+        # left and a right hand side by side in a view: the sample's two hands, view 2).
+        right = right_score > 0.5  # (n,)
+        overlap = ((geometry.rect_iou(next_rects, next_rects) > _SAME_HAND_IOU)
+                   & (right[:, None] == right[None, :])).tolist()  # (n, n)
         presence_list = presence.tolist()
         kept: dict[int, list[int]] = {}  # view → indices of its kept regions
         for i in sorted(range(n), key=lambda j: -presence_list[j]):
@@ -357,7 +362,8 @@ class HandDetector:
         size = geometry.LANDMARK_INPUT_SIZE
         n = len(candidates)
         landmarks, presence, handedness, world = _host(self._backend.run_crops("landmark", n, self._crop_maker(
-            prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True)))
+            prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True,
+            magnify_cubic=self.config.magnify_cubic)))
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
         world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
@@ -366,13 +372,13 @@ class HandDetector:
         return keypoints, world, next_rects, bounds, presence[:, 0].copy(), handedness[:, 0].copy()
 
     def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: np.ndarray, size: int,
-                    replicate_border: bool) -> CropMaker:
+                    replicate_border: bool, magnify_cubic: bool = False) -> CropMaker:
         """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``),
         cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
         def make(part: slice) -> torch.Tensor:
             return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
                               dtype=self._backend.dtype, channels_last=self._backend.channels_last,
-                              rgbx=self._backend.rgbx_crops)
+                              rgbx=self._backend.rgbx_crops, magnify_cubic=magnify_cubic)
 
         return make
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 
@@ -69,7 +71,8 @@ def test_cpu_rgbx_crops_are_the_rgb_warps_bit_for_bit() -> None:
 def test_cpu_crops_convert_only_their_footprint_and_equal_warps_of_the_whole_view() -> None:
     """A view's RGBX copy is converted only where a crop reads (``PreparedImages.rgbx``): with
     the rest of that copy garbage, every crop (inside, across the edge, wholly outside, large
-    and small, both borders) still equals the warp of the whole converted view bit for bit."""
+    and small, both borders, bilinear and bicubic) still equals the warp of the whole converted
+    view bit for bit."""
     import cv2
 
     rng = np.random.default_rng(3)
@@ -82,11 +85,45 @@ def test_cpu_crops_convert_only_their_footprint_and_equal_warps_of_the_whole_vie
                           rng.uniform(-4, 4, n)], -1).astype(np.float32)
         affines = geometry.crop_affines(rects, _SIZE)
         whole = cv2.cvtColor(view, cv2.COLOR_RGB2RGBA)
-        for replicate, border in ((True, cv2.BORDER_REPLICATE), (False, cv2.BORDER_CONSTANT)):
+        magnified = np.abs(np.linalg.det(affines[:, :, :2].astype(np.float64))) < 1.0
+        for (replicate, border), cubic in itertools.product(((True, cv2.BORDER_REPLICATE), (False, cv2.BORDER_CONSTANT)),
+                                                            (False, True)):
             prepared = prepare_images([view], 1024, torch.device("cpu"), [0])
             prepared.rgbx(0, 0, 0, width, height)[:] = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)  # garbage
-            crops = warp_crops(prepared, [0] * n, affines, _SIZE, replicate, torch.float32, rgbx=True).numpy()
-            for crop, affine in zip(crops, affines.astype(np.float64)):
-                expected = cv2.warpAffine(whole, affine, (_SIZE, _SIZE), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            crops = warp_crops(prepared, [0] * n, affines, _SIZE, replicate, torch.float32, rgbx=True,
+                               magnify_cubic=cubic).numpy()
+            for crop, affine, magnifies in zip(crops, affines.astype(np.float64), magnified):
+                interpolation = cv2.INTER_CUBIC if cubic and magnifies else cv2.INTER_LINEAR
+                expected = cv2.warpAffine(whole, affine, (_SIZE, _SIZE), flags=interpolation | cv2.WARP_INVERSE_MAP,
                                           borderMode=border, borderValue=0)
                 np.testing.assert_array_equal(crop, expected)
+
+
+def test_magnifying_crops_are_bicubic_and_shrinking_ones_stay_bilinear() -> None:
+    """``magnify_cubic``: a crop that enlarges its view is OpenCV's bicubic warp bit for bit, one
+    that shrinks it the bilinear one; the device path (``grid_sample``, here on a CPU batch)
+    gives the same levels within rounding."""
+    import cv2
+
+    from hand_pose_ros.detection.crop import PreparedImages
+
+    rng = np.random.default_rng(3)
+    view = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (5, 5), 1.0)
+    prepared = prepare_images([view], 1024, torch.device("cpu"), [0])
+    # 16 image px into 32 crop px (magnified), 48 into 32 (shrunk).
+    rects = np.array([[30.0, 20.0, 16.0, 16.0, 0.3], [30.0, 24.0, 48.0, 48.0, -0.2]], np.float32)
+    affines = geometry.crop_affines(rects, _SIZE)
+    crops = warp_crops(prepared, [0, 0], affines, _SIZE, True, torch.float32, rgbx=True, magnify_cubic=True).numpy()
+    for crop, affine, flag in zip(crops, affines.astype(np.float64), (cv2.INTER_CUBIC, cv2.INTER_LINEAR)):
+        warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=flag | cv2.WARP_INVERSE_MAP,
+                                borderMode=cv2.BORDER_REPLICATE)
+        np.testing.assert_array_equal(crop[..., :3], warped)
+    bilinear = warp_crops(prepared, [0], affines[:1], _SIZE, True, torch.float32, rgbx=True).numpy()
+    assert np.abs(bilinear[0, ..., :3].astype(int) - crops[0, ..., :3]).max() > 2, "bicubic differs from bilinear"
+    batch = torch.from_numpy(view).permute(2, 0, 1)[None].float()
+    on_device = PreparedImages([view], batch, prepared.sizes, prepared.scales, prepared.shapes)
+    sampled = warp_crops(on_device, [0, 0], affines, _SIZE, True, torch.float32, magnify_cubic=True)
+    levels = (sampled * 255).round().permute(0, 2, 3, 1).numpy().astype(int)
+    # Inside the view (the borders' clamping differs between the two paths by a pixel's weights).
+    inner = slice(4, -4)
+    assert np.abs(levels[:, inner, inner] - crops[:, inner, inner, :3]).max() <= 2

@@ -125,3 +125,30 @@ def test_a_hand_that_jumps_off_its_tracked_region_is_recropped_in_the_same_frame
     fresh = _detector(max_hands=1).detect([moved])[0]
     assert len(tracked) == len(fresh) == 1
     assert np.median(np.linalg.norm(tracked[0].keypoints_2d - fresh[0].keypoints_2d, axis=-1)) < STILL_TOL_PX
+
+
+def test_overlapping_regions_are_one_hand_unless_their_handedness_labels_differ(photos, monkeypatch):
+    """Two crops of one hand converge on it and give one hand; two overlapping readings with
+    opposite handedness labels (a left and a right hand side by side) stay two hands."""
+    from hand_pose_ros.detection import geometry
+
+    hand = photos["handSrc.jpg"]
+    detector = _detector(max_hands=2)
+    first = detector.detect([hand])[0]
+    assert len(first) == 1
+    region = geometry.landmark_rects(first[0].keypoints_2d[None].astype(np.float32))[0].astype(np.float64)
+    nudged = region + np.array([0.05 * region[2], 0.0, 0.0, 0.0, 0.0])  # overlapping by IoU ≈ 0.9
+    detector.reset()
+    assert len(detector.detect([hand], rois=[[region, nudged]])[0]) == 1
+    reading = HandDetector._landmark_pass
+
+    def second_read_as_the_other_hand(self, prepared, candidates, rects):
+        out = reading(self, prepared, candidates, rects)
+        if len(candidates) == 2:
+            out[5][1] = 1.0 - out[5][1]  # the right-hand score of the second crop
+        return out
+
+    monkeypatch.setattr(HandDetector, "_landmark_pass", second_read_as_the_other_hand)
+    detector.reset()
+    both = detector.detect([hand], rois=[[region, nudged]])[0]
+    assert sorted(h.handedness.name for h in both) == ["LEFT", "RIGHT"]
