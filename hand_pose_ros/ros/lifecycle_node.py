@@ -35,6 +35,11 @@ class HandPoseLifecycleNode(HandPoseNode, LifecycleNode):
     """``HandPoseNode`` behind the lifecycle transitions (module docstring): its ``_configure``
     and ``_activate`` steps, callbacks and publishing, run by ``on_configure``/``on_activate``."""
 
+    # Its transitions destroy and re-create publishers and subscriptions that carry QoS event
+    # callbacks while it spins: the pattern of an open EventsExecutor segfault in rclpy
+    # (ros2/rclpy#1644), so it keeps rclpy's SingleThreadedExecutor.
+    EVENTS_EXECUTOR = False
+
     def __init__(self, **kwargs: Any) -> None:
         # LifecycleNode's (and Node's) constructor, not HandPoseNode's: that one configures and
         # activates at once.

@@ -94,6 +94,10 @@ GIL_SWITCH_INTERVAL_S = 0.0005
 class HandPoseNode(GuardedEndpoints, Node):
     """The multi-view hand pose node (see the module docstring)."""
 
+    # Spun by rclpy's EventsExecutor where rclpy has it (``make_executor``): this node makes its
+    # endpoints once and keeps them until it is destroyed.
+    EVENTS_EXECUTOR = True
+
     def __init__(self, **kwargs: Any) -> None:
         # Overrides are declared automatically so that unknown names can be reported.
         super().__init__(NODE_NAME, automatically_declare_parameters_from_overrides=True, **kwargs)
@@ -512,10 +516,12 @@ def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | Non
     # the executor, the output stage or a descheduled holder keep up to the switch interval
     # (5 ms by default) before being made to drop it.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    executor = make_executor()
+    node_class = node_class or HandPoseNode
+    executor = make_executor(events=node_class.EVENTS_EXECUTOR)
     node = None
     try:
-        node = (node_class or HandPoseNode)()
+        node = node_class()
+        node.get_logger().info(f"executor: {type(executor).__name__}")
         executor.add_node(node)
         while rclpy.ok():
             executor.spin_once(timeout_sec=SPIN_WAKE_S)
@@ -534,8 +540,9 @@ def main(argv: Sequence[str] | None = None, node_class: type[HandPoseNode] | Non
     return 0
 
 
-def make_executor() -> Any:
-    """rclpy's EventsExecutor where this rclpy has it (9.1, Kilted's, does), else SingleThreadedExecutor.
+def make_executor(events: bool = True) -> Any:
+    """rclpy's EventsExecutor where this rclpy has it (9.1, Kilted's, does) and ``events``, else
+    SingleThreadedExecutor.
 
     The events executor takes each message from a callback of the middleware, in C++: no wait
     set rebuilt in Python per round (at 4 cameras 8 subscriptions, 7 parameter services, 2
@@ -544,11 +551,13 @@ def make_executor() -> Any:
     it install SIGINT/SIGTERM handlers that shut the context down at once; Python's are put
     back, so that Ctrl-C still stops the worker before the context (``main``).
     """
+    from rclpy.executors import SingleThreadedExecutor
+
     try:
         from rclpy.experimental import EventsExecutor
     except ImportError:  # an older rclpy
-        from rclpy.executors import SingleThreadedExecutor
-
+        return SingleThreadedExecutor()
+    if not events:
         return SingleThreadedExecutor()
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     executor = EventsExecutor()
