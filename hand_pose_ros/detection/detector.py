@@ -46,6 +46,9 @@ LOG = logging.getLogger(__name__)
 
 # AssociationNormRect's threshold: a palm region overlapping a tracked one by more is the same hand.
 _SAME_HAND_IOU = 0.5
+# The landmark network's right-hand score above which a reading is a right hand (the label
+# reported, and the one converged regions must share).
+_RIGHT_HAND_SCORE = 0.5
 # A tracked region whose hand came out further than this fraction of the region's size from
 # its centre is re-cropped there and run again in the same frame (MediaPipe's own tracking
 # crops lag a hand that moves fast relative to the frame rate).
@@ -334,7 +337,7 @@ class HandDetector:
         # Every pair's overlap in one call (a call per region cost more in overhead than maths).
         # Regions of opposite handedness labels are two hands, however much they overlap (a
         # left and a right hand side by side in a view: the sample's two hands, view 2).
-        right = right_score > 0.5  # (n,)
+        right = right_score > _RIGHT_HAND_SCORE  # (n,)
         overlap = ((geometry.rect_iou(next_rects, next_rects) > _SAME_HAND_IOU)
                    & (right[:, None] == right[None, :])).tolist()  # (n, n)
         presence_list = presence.tolist()
@@ -391,7 +394,7 @@ class HandDetector:
         keypoints_px = (keypoints + 0.5) * scale - 0.5
         box_px = (box.reshape(2, 2) + 0.5) * scale - 0.5
         # MediaPipe's "Left" for mirrored input is the person's right hand here (module docstring).
-        hand = Handedness.RIGHT if right_score > 0.5 else Handedness.LEFT
+        hand = Handedness.RIGHT if right_score > _RIGHT_HAND_SCORE else Handedness.LEFT
         return HandDetection2D(
             keypoints_2d=keypoints_px,
             # The landmark network gives one presence score per hand, no per-keypoint score.
