@@ -556,7 +556,7 @@ def make_executor(events: bool = True) -> Any:
     try:
         from rclpy.experimental import EventsExecutor
     except ImportError:  # an older rclpy
-        return SingleThreadedExecutor()
+        events = False
     if not events:
         return SingleThreadedExecutor()
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
