@@ -458,8 +458,16 @@ class MultiViewFusion:
         return np.array([stamp - t.last_multi_view_stamp <= timeout for t in self.tracker.tracks], bool)
 
     def _gate_two_view_joints(self, frame: FrameInputs, points: np.ndarray, num_views: np.ndarray, hints: list[int]) -> None:
-        """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction."""
-        tracked = [g for g, k in enumerate(hints) if k >= 0 and frame.known[k]]
+        """(G, 21, 3), (G, 21): reject in place 2-view joints far from their track's prediction.
+
+        Only a track triangulated at its last update gates: one that went on from one view
+        since predicts its depth from that view's guess (and its velocity carries the guess on),
+        so two views that now agree measure the hand, as for a new track (DexYCB 2 cameras: a
+        4 cm gate against a one-view guess drifting 8 mm a frame kept a hand both views saw
+        one-view for 11 frames, up to 14 cm off)."""
+        tracks = self.tracker.tracks
+        tracked = [g for g, k in enumerate(hints)
+                   if k >= 0 and frame.known[k] and tracks[k].last_multi_view_stamp == tracks[k].last_stamp]
         if not tracked:
             return
         diff = points[tracked] - frame.predicted[[hints[g] for g in tracked]]  # (g, 21, 3)

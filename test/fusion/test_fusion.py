@@ -689,3 +689,32 @@ def test_fused_hands_are_the_hands_a_checked_constructor_makes() -> None:
             assert pickle.dumps(hand) == pickle.dumps(checked)
             seen += hand.monocular == one_view[t]
     assert seen >= 6
+
+
+def test_two_views_that_agree_again_replace_a_one_view_tracks_drifted_depth() -> None:
+    """Two cameras; camera 1 loses the hand while it moves away along camera 0's ray, so the
+    one-view track keeps the depth it predicted and falls behind (≈ 1 cm a frame). When
+    camera 1 sees the hand again the two views measure it: the output is triangulated and
+    right, not gated against the drifted prediction (DexYCB 2 cameras: 11 frames one-view)."""
+    rng = np.random.default_rng(5)
+    rig = make_rig(2, rng, distance=(0.6, 0.9))
+    base = hand_sequence(1, rng)[0, :1]  # (1, 21, 3): one hand, held still in shape
+    centre0 = rig.cameras[0].world_T_camera[:3, 3]
+    ray = base[0].mean(0) - centre0
+    ray /= np.linalg.norm(ray)
+    config = FusionConfig(filter="none", bone_weight_px_per_mm=0.0)
+    assert config.joint_gate_m < 0.06  # the premise: the lag below exceeds the two-view gate
+    fusion = MultiViewFusion(rig, config)
+    away = 0.3 / FPS  # m per frame, from frame 10 on
+    for t in range(20):
+        truth = base + ray * away * max(t - 9, 0)
+        dets, _ = synthesize_detections(truth, LABELS[1:], rig, NoiseModel(), rng)
+        if 10 <= t < 17:
+            dets = [dets[0], []]
+        (hand,) = fusion.process(dets, t / FPS)
+        error = np.linalg.norm(hand.keypoints_3d - truth[0], axis=-1).mean()
+        if t == 16:
+            assert hand.monocular and error > config.joint_gate_m, error  # the drift this is about
+        if t == 17:
+            assert not hand.monocular and np.all(hand.num_views == 2), hand.num_views
+            assert error < EXACT_TOL_M * 10, error
