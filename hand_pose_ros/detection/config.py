@@ -6,11 +6,14 @@ import dataclasses
 
 from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence, check_string
 
-__all__ = ["HandDetectorConfig", "GuidanceConfig", "BACKENDS", "PRECISIONS", "MODELS"]
+__all__ = ["HandDetectorConfig", "GuidanceConfig", "BACKENDS", "PRECISIONS", "MODELS", "MAGNIFIED_SAMPLING"]
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt", "litert", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
 MODELS = ("full", "lite")
+# How landmark crops that magnify their view are sampled (``detection.crop.warp_crops``):
+# MediaPipe's bilinear warp, bilinear from the sharpened view, or bicubic.
+MAGNIFIED_SAMPLING = ("bilinear", "sharpened", "bicubic")
 # Lowest max_image_side accepted: a floor against typos, far below the palm network's 192 px input.
 MIN_IMAGE_SIDE = 64
 
@@ -40,13 +43,18 @@ class HandDetectorConfig:
         min_presence: hand-presence score needed to report (and keep tracking) a hand, in [0, 1].
         max_image_side: images whose longer side exceeds this (px) are downscaled first;
             results are still in the original image's pixels.
-        magnify_cubic: landmark crops that enlarge their view (a hand region smaller than the
-            network's 224 px input) are sampled bicubic instead of bilinear (MediaPipe's, kept
-            for crops that shrink the view): the network reads a small hand's fingers better
-            from the sharper crop (DexYCB mustard, 8 cameras: MPJPE 8.35 → 8.21 mm), but on the
-            CPU path each such crop costs ≈ 0.85 ms more, on the set's critical path (≈ 4 ms
-            per set on the bundled sample; docs/benchmarks.md, ninth round), so it is off by
-            default. False: MediaPipe's bilinear crops everywhere.
+        magnified_crops: how landmark crops that enlarge their view (a hand region smaller
+            than the network's 224 px input) are sampled, one of ``MAGNIFIED_SAMPLING``:
+            ``"bilinear"`` MediaPipe's crops exactly (the default), ``"sharpened"`` bilinear
+            from the view sharpened by a 3-tap kernel (≈ 0.05 ms CPU per such crop),
+            ``"bicubic"`` (≈ 0.9 ms CPU per such crop, on the set's critical path). Bilinear
+            interpolation blurs what it enlarges, and the network reads a small hand's fingers
+            better from a sharper crop: DexYCB mustard 8 / 4 cameras MPJPE 8.35 / 9.46 mm
+            bilinear, 8.21 / 9.16 sharpened, 8.21 / 9.33 bicubic. But a one-camera hand's depth
+            comes from the landmarks' metric size, which sharper crops move: DexYCB cameras
+            alone, colour only, 3 of 7 worse by 28–53 mm (docs/benchmarks.md, eleventh round
+            of issue #17), hence bilinear by default; multi-camera rigs of small hands gain
+            from ``"sharpened"``. Crops that shrink the view stay bilinear.
         num_threads: on the CPU, for onnxruntime/litert/openvino the number of
             single-threaded runners per network that take a call's crops in parallel
             (sessions; OpenVINO's streams) (None: one per core, at most 4); for torch its intra-op threads
@@ -64,7 +72,7 @@ class HandDetectorConfig:
     min_detection_confidence: float = 0.5
     min_presence: float = 0.5
     max_image_side: int = 4096
-    magnify_cubic: bool = False
+    magnified_crops: str = "bilinear"
     num_threads: int | None = None
 
     def __post_init__(self) -> None:
@@ -83,7 +91,7 @@ class HandDetectorConfig:
         for field in ("min_detection_confidence", "min_presence"):
             check_number(f"{name}.{field}", getattr(self, field), low=0.0, high=1.0)
         check_number(f"{name}.max_image_side", self.max_image_side, integer=True, low=MIN_IMAGE_SIDE)
-        check_bool(f"{name}.magnify_cubic", self.magnify_cubic)
+        check_choice(f"{name}.magnified_crops", self.magnified_crops, MAGNIFIED_SAMPLING)
         check_number(f"{name}.num_threads", self.num_threads, integer=True, low=1, optional=True)
 
 

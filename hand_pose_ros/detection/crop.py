@@ -12,10 +12,13 @@ palm, 224 landmark). Pixel coordinates have their origin at the centre of the to
 x right, y down.
 
 Crops that magnify the view (a hand region smaller than the network's input, image px per
-crop px < 1) can be sampled bicubic instead (``magnify_cubic``): bilinear interpolation is a
-blurring reconstruction when it enlarges, and the landmark network reads a small hand's
-fingers better from the sharper crop (docs/benchmarks.md, "Ninth round (issue #17, branch
-multiview10)"); a crop that shrinks the view stays bilinear, as MediaPipe's.
+crop px < 1) can be sampled sharper than MediaPipe's bilinear warp (``magnified``): bilinear
+interpolation is a blurring reconstruction when it enlarges, and the landmark network reads a
+small hand's fingers better from a sharper crop. ``"sharpened"`` warps bilinear from the view
+sharpened by a small separable kernel (which undoes about the blur bilinear interpolation adds
+in view pixels; a tenth of the CPU of a bicubic warp), ``"bicubic"`` warps bicubic
+(docs/benchmarks.md, "Ninth round (issue #17, branch multiview10)" and "Eleventh round (issue
+#17, branch mv12)"); a crop that shrinks the view stays bilinear, as MediaPipe's.
 """
 
 from __future__ import annotations
@@ -28,9 +31,18 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hand_pose_ros.detection.config import MAGNIFIED_SAMPLING
+
 __all__ = ["PreparedImages", "prepare_images", "warp_crops"]
 
 LOG = logging.getLogger(__name__)
+
+# The sharpening kernel's side taps, per axis (−s, 1 + 2s, −s; unit gain): s = 0.2 lifts the
+# response at the view's Nyquist frequency by 1 + 4s = 1.8, about what bilinear magnification
+# loses there (a triangle kernel's 0.41); 0.1 / 0.3 / 0.45 were weaker or sharper than needed
+# on DexYCB (docs/benchmarks.md, eleventh round of issue #17).
+_SHARPEN_TAP = 0.2
+_SHARPEN_KERNEL = np.array([-_SHARPEN_TAP, 1 + 2 * _SHARPEN_TAP, -_SHARPEN_TAP], np.float32)
 
 
 class PreparedImages:
@@ -53,6 +65,8 @@ class PreparedImages:
         # Per view its (H, W, 4) uint8 RGBX copy (X = 255), allocated on the first crop and
         # converted only inside the regions ``rgbx`` was asked for: elsewhere undefined.
         self._rgbx: list[np.ndarray | None] = [None] * len(views)
+        # The same for the RGBX copy sharpened by ``_SHARPEN_KERNEL`` (``sharpened``).
+        self._sharp: list[np.ndarray | None] = [None] * len(views)
 
     def rgbx(self, view: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
         """View ``view``'s ``(H, W, 4)`` RGBX copy, its pixels ``[y0:y1, x0:x1]`` (clipped to the
@@ -62,6 +76,21 @@ class PreparedImages:
             self._rgbx[view] = np.empty((*rgb.shape[:2], 4), np.uint8)
         buffer = self._rgbx[view]
         cv2.cvtColor(rgb[y0:y1, x0:x1], cv2.COLOR_RGB2RGBA, dst=buffer[y0:y1, x0:x1])
+        return buffer
+
+    def sharpened(self, view: int, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """View ``view``'s RGBX copy sharpened by ``_SHARPEN_KERNEL`` in x and y (edges replicated,
+        saturated to uint8) ``(H, W, 4)``, filled now over ``[y0:y1, x0:x1]`` only (as ``rgbx``)."""
+        height, width = self.views[view].shape[:2]
+        # One pixel more each side (within the view), so the kernel sees every pixel's true
+        # neighbours: the region equals that of the whole view sharpened, bit for bit.
+        wx0, wy0, wx1, wy1 = max(x0 - 1, 0), max(y0 - 1, 0), min(x1 + 1, width), min(y1 + 1, height)
+        region = self.rgbx(view, wx0, wy0, wx1, wy1)[wy0:wy1, wx0:wx1]
+        if self._sharp[view] is None:
+            self._sharp[view] = np.empty((height, width, 4), np.uint8)
+        buffer = self._sharp[view]
+        sharp = cv2.sepFilter2D(region, -1, _SHARPEN_KERNEL, _SHARPEN_KERNEL, borderType=cv2.BORDER_REPLICATE)
+        buffer[y0:y1, x0:x1] = sharp[y0 - wy0:y1 - wy0, x0 - wx0:x1 - wx0]
         return buffer
 
 
@@ -137,10 +166,10 @@ def warp_crops(
     dtype: torch.dtype,
     channels_last: bool = True,
     rgbx: bool = False,
-    magnify_cubic: bool = False,
+    magnified: str = "bilinear",
 ) -> torch.Tensor:
-    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear (bicubic where ``magnify_cubic``
-    and the crop magnifies), on the views' device.
+    """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear (crops that magnify their view
+    sampled as ``magnified`` says), on the views' device.
 
     On the CPU (``images.batch`` is None) one ``cv2.warpAffine`` per crop on the uint8 view,
     the result laid out channels-last in memory (an NCHW view of ``(N, S, S, 3)``), or plain
@@ -156,13 +185,21 @@ def warp_crops(
         affines: ``(N, 2, 3)`` float32 crop pixel → image pixel maps (``geometry.crop_affines``).
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
-        magnify_cubic: crops that magnify their view (``_magnifies``) are sampled bicubic
-            (OpenCV's and torch's both with a = −0.75, saturated to uint8 levels).
+        magnified: one of ``MAGNIFIED_SAMPLING``, for the crops that magnify their view
+            (``_magnifies``): ``"bilinear"`` as every other crop; ``"sharpened"`` bilinear from
+            the view sharpened by ``_SHARPEN_KERNEL`` in x and y (edges replicated, saturated
+            to uint8 levels); ``"bicubic"`` (OpenCV's and torch's both with a = −0.75,
+            saturated to uint8 levels).
+    Raises:
+        ValueError: ``magnified`` is not one of ``MAGNIFIED_SAMPLING``.
     """
+    if magnified not in MAGNIFIED_SAMPLING:
+        raise ValueError(f"warp_crops: magnified must be one of {MAGNIFIED_SAMPLING}, got {magnified!r}")
     views = list(range(len(affines))) if view_index is None else list(view_index)
-    cubic = _magnifies(affines) if magnify_cubic else np.zeros(len(affines), bool)  # (N,)
+    sharper = _magnifies(affines) if magnified != "bilinear" else np.zeros(len(affines), bool)  # (N,)
     if images.batch is None:
-        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx, cubic)
+        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx,
+                               sharper, magnified)
     device = images.batch.device
     index = torch.tensor(views, device=device)
     affines = torch.from_numpy(affines).to(device)
@@ -203,12 +240,29 @@ def warp_crops(
     grid = layout.reshape(len(images.batch), per_view * size, size, 2)
     sampled = F.grid_sample(images.batch, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     crops = sampled.reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]  # (N, 3, S, S)
-    if cubic.any():
-        sharp = F.grid_sample(images.batch, grid, mode="bicubic", padding_mode=padding, align_corners=False)
+    if sharper.any():
+        if magnified == "bicubic":
+            sharp = F.grid_sample(images.batch, grid, mode="bicubic", padding_mode=padding, align_corners=False)
+        else:
+            sharp = F.grid_sample(_sharpened(images), grid, mode="bilinear", padding_mode=padding,
+                                  align_corners=False)
         sharp = sharp.clamp(0, 255).reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]
-        crops = torch.where(torch.from_numpy(cubic).to(device)[:, None, None, None], sharp, crops)
+        crops = torch.where(torch.from_numpy(sharper).to(device)[:, None, None, None], sharp, crops)
     # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
     return (crops.round() / 255.0).to(dtype)
+
+
+def _sharpened(images: PreparedImages) -> torch.Tensor:
+    """``images.batch`` ``(V, 3, H_max, W_max)`` with each view (its own size, edges replicated)
+    sharpened by ``_SHARPEN_KERNEL`` in x and y and rounded to uint8 levels; the padding stays 0."""
+    kernel = torch.from_numpy(_SHARPEN_KERNEL).to(images.batch.device)
+    across, down = kernel.reshape(1, 1, 1, 3).expand(3, 1, 1, 3), kernel.reshape(1, 1, 3, 1).expand(3, 1, 3, 1)
+    sharp = torch.zeros_like(images.batch)
+    for v, (width, height) in enumerate(images.sizes.astype(int)):
+        view = F.pad(images.batch[v:v + 1, :, :height, :width], (1, 1, 1, 1), mode="replicate")
+        view = F.conv2d(F.conv2d(view, across, groups=3), down, groups=3)  # (1, 3, height, width)
+        sharp[v, :, :height, :width] = view[0].round().clamp(0, 255)
+    return sharp
 
 
 def _footprint(affine: np.ndarray, size: int, width: int, height: int) -> tuple[int, int, int, int]:
@@ -236,18 +290,23 @@ def _magnifies(affines: np.ndarray) -> np.ndarray:
 
 def _warp_crops_cpu(images: PreparedImages, view_index: list[int], affines: np.ndarray, size: int,
                     replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool,
-                    cubic: np.ndarray) -> torch.Tensor:
+                    sharper: np.ndarray, magnified: str) -> torch.Tensor:
     """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of view ``view_index[i]``'s RGBX copy
-    (uint8, bilinear or where ``cubic[i]`` bicubic, the affine taken as the crop → image map;
-    converted over the crop's footprint first) → ``(N, 3, S, S)``, channels-last in memory or
-    plain NCHW, or the ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
+    (uint8, bilinear, or where ``sharper[i]`` sampled as ``magnified`` says; the affine taken as
+    the crop → image map; converted over the crop's footprint first) → ``(N, 3, S, S)``,
+    channels-last in memory or plain NCHW, or the ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
     crops = np.empty((len(view_index), size, size, 4), np.uint8)
     for i, (view, affine) in enumerate(zip(view_index, affines.astype(np.float64))):
         height, width = images.views[view].shape[:2]
-        source = images.rgbx(view, *_footprint(affine, size, width, height))
-        flags = (cv2.INTER_CUBIC if cubic[i] else cv2.INTER_LINEAR) | cv2.WARP_INVERSE_MAP
-        cv2.warpAffine(source, affine, (size, size), dst=crops[i], flags=flags, borderMode=border, borderValue=0)
+        footprint = _footprint(affine, size, width, height)
+        if sharper[i] and magnified == "sharpened":
+            source = images.sharpened(view, *footprint)
+        else:
+            source = images.rgbx(view, *footprint)
+        interpolation = cv2.INTER_CUBIC if sharper[i] and magnified == "bicubic" else cv2.INTER_LINEAR
+        cv2.warpAffine(source, affine, (size, size), dst=crops[i], flags=interpolation | cv2.WARP_INVERSE_MAP,
+                       borderMode=border, borderValue=0)
     if rgbx:
         return torch.from_numpy(crops)
     if channels_last:

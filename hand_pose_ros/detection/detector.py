@@ -366,7 +366,7 @@ class HandDetector:
         n = len(candidates)
         landmarks, presence, handedness, world = _host(self._backend.run_crops("landmark", n, self._crop_maker(
             prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True,
-            magnify_cubic=self.config.magnify_cubic)))
+            magnified=self.config.magnified_crops)))
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
         world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
@@ -375,13 +375,13 @@ class HandDetector:
         return keypoints, world, next_rects, bounds, presence[:, 0].copy(), handedness[:, 0].copy()
 
     def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: np.ndarray, size: int,
-                    replicate_border: bool, magnify_cubic: bool = False) -> CropMaker:
+                    replicate_border: bool, magnified: str = "bilinear") -> CropMaker:
         """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``),
         cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
         def make(part: slice) -> torch.Tensor:
             return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
                               dtype=self._backend.dtype, channels_last=self._backend.channels_last,
-                              rgbx=self._backend.rgbx_crops, magnify_cubic=magnify_cubic)
+                              rgbx=self._backend.rgbx_crops, magnified=magnified)
 
         return make
 

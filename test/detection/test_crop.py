@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 import torch
 
 from hand_pose_ros.detection import geometry
+from hand_pose_ros.detection.config import MAGNIFIED_SAMPLING
+from hand_pose_ros.detection.crop import _SHARPEN_KERNEL as _KERNEL
 from hand_pose_ros.detection.crop import prepare_images, warp_crops
 
 # Crop side in pixels (small: the test is about layout, not the networks).
@@ -71,8 +74,8 @@ def test_cpu_rgbx_crops_are_the_rgb_warps_bit_for_bit() -> None:
 def test_cpu_crops_convert_only_their_footprint_and_equal_warps_of_the_whole_view() -> None:
     """A view's RGBX copy is converted only where a crop reads (``PreparedImages.rgbx``): with
     the rest of that copy garbage, every crop (inside, across the edge, wholly outside, large
-    and small, both borders, bilinear and bicubic) still equals the warp of the whole converted
-    view bit for bit."""
+    and small, both borders, each ``magnified`` sampling) still equals the warp of the whole
+    converted view (sharpened whole for ``"sharpened"``) bit for bit."""
     import cv2
 
     rng = np.random.default_rng(3)
@@ -85,24 +88,27 @@ def test_cpu_crops_convert_only_their_footprint_and_equal_warps_of_the_whole_vie
                           rng.uniform(-4, 4, n)], -1).astype(np.float32)
         affines = geometry.crop_affines(rects, _SIZE)
         whole = cv2.cvtColor(view, cv2.COLOR_RGB2RGBA)
-        magnified = np.abs(np.linalg.det(affines[:, :, :2].astype(np.float64))) < 1.0
-        for (replicate, border), cubic in itertools.product(((True, cv2.BORDER_REPLICATE), (False, cv2.BORDER_CONSTANT)),
-                                                            (False, True)):
+        magnifying = np.abs(np.linalg.det(affines[:, :, :2].astype(np.float64))) < 1.0
+        sharpened = cv2.sepFilter2D(whole, -1, _KERNEL, _KERNEL, borderType=cv2.BORDER_REPLICATE)
+        for (replicate, border), magnified in itertools.product(
+                ((True, cv2.BORDER_REPLICATE), (False, cv2.BORDER_CONSTANT)), MAGNIFIED_SAMPLING):
             prepared = prepare_images([view], 1024, torch.device("cpu"), [0])
             prepared.rgbx(0, 0, 0, width, height)[:] = rng.integers(0, 256, (height, width, 4), dtype=np.uint8)  # garbage
             crops = warp_crops(prepared, [0] * n, affines, _SIZE, replicate, torch.float32, rgbx=True,
-                               magnify_cubic=cubic).numpy()
-            for crop, affine, magnifies in zip(crops, affines.astype(np.float64), magnified):
-                interpolation = cv2.INTER_CUBIC if cubic and magnifies else cv2.INTER_LINEAR
-                expected = cv2.warpAffine(whole, affine, (_SIZE, _SIZE), flags=interpolation | cv2.WARP_INVERSE_MAP,
+                               magnified=magnified).numpy()
+            for crop, affine, magnifies in zip(crops, affines.astype(np.float64), magnifying):
+                interpolation = cv2.INTER_CUBIC if magnified == "bicubic" and magnifies else cv2.INTER_LINEAR
+                source = sharpened if magnified == "sharpened" and magnifies else whole
+                expected = cv2.warpAffine(source, affine, (_SIZE, _SIZE), flags=interpolation | cv2.WARP_INVERSE_MAP,
                                           borderMode=border, borderValue=0)
                 np.testing.assert_array_equal(crop, expected)
 
 
-def test_magnifying_crops_are_bicubic_and_shrinking_ones_stay_bilinear() -> None:
-    """``magnify_cubic``: a crop that enlarges its view is OpenCV's bicubic warp bit for bit, one
-    that shrinks it the bilinear one; the device path (``grid_sample``, here on a CPU batch)
-    gives the same levels within rounding."""
+@pytest.mark.parametrize("magnified", ["sharpened", "bicubic"])
+def test_magnifying_crops_are_sampled_sharper_and_shrinking_ones_stay_bilinear(magnified) -> None:
+    """``magnified``: a crop that enlarges its view is OpenCV's bicubic warp, or the bilinear warp
+    of the view sharpened by the 3-tap kernel, bit for bit; one that shrinks it the bilinear one;
+    the device path (``grid_sample``, here on a CPU batch) gives the same levels within rounding."""
     import cv2
 
     from hand_pose_ros.detection.crop import PreparedImages
@@ -113,17 +119,33 @@ def test_magnifying_crops_are_bicubic_and_shrinking_ones_stay_bilinear() -> None
     # 16 image px into 32 crop px (magnified), 48 into 32 (shrunk).
     rects = np.array([[30.0, 20.0, 16.0, 16.0, 0.3], [30.0, 24.0, 48.0, 48.0, -0.2]], np.float32)
     affines = geometry.crop_affines(rects, _SIZE)
-    crops = warp_crops(prepared, [0, 0], affines, _SIZE, True, torch.float32, rgbx=True, magnify_cubic=True).numpy()
-    for crop, affine, flag in zip(crops, affines.astype(np.float64), (cv2.INTER_CUBIC, cv2.INTER_LINEAR)):
-        warped = cv2.warpAffine(view, affine, (_SIZE, _SIZE), flags=flag | cv2.WARP_INVERSE_MAP,
+    crops = warp_crops(prepared, [0, 0], affines, _SIZE, True, torch.float32, rgbx=True, magnified=magnified).numpy()
+    if magnified == "bicubic":
+        sources = ((view, cv2.INTER_CUBIC), (view, cv2.INTER_LINEAR))
+    else:
+        sharp = cv2.sepFilter2D(view, -1, _KERNEL, _KERNEL, borderType=cv2.BORDER_REPLICATE)
+        sources = ((sharp, cv2.INTER_LINEAR), (view, cv2.INTER_LINEAR))
+    for crop, affine, (source, flag) in zip(crops, affines.astype(np.float64), sources):
+        warped = cv2.warpAffine(source, affine, (_SIZE, _SIZE), flags=flag | cv2.WARP_INVERSE_MAP,
                                 borderMode=cv2.BORDER_REPLICATE)
         np.testing.assert_array_equal(crop[..., :3], warped)
     bilinear = warp_crops(prepared, [0], affines[:1], _SIZE, True, torch.float32, rgbx=True).numpy()
-    assert np.abs(bilinear[0, ..., :3].astype(int) - crops[0, ..., :3]).max() > 2, "bicubic differs from bilinear"
+    assert np.abs(bilinear[0, ..., :3].astype(int) - crops[0, ..., :3]).max() > 2, "sharper than bilinear"
+    # Sharper: more contrast between neighbouring crop pixels than the bilinear crop.
+    assert np.abs(np.diff(crops[0, ..., :3].astype(int), axis=0)).mean() > np.abs(
+        np.diff(bilinear[0, ..., :3].astype(int), axis=0)).mean()
     batch = torch.from_numpy(view).permute(2, 0, 1)[None].float()
     on_device = PreparedImages([view], batch, prepared.sizes, prepared.scales, prepared.shapes)
-    sampled = warp_crops(on_device, [0, 0], affines, _SIZE, True, torch.float32, magnify_cubic=True)
+    sampled = warp_crops(on_device, [0, 0], affines, _SIZE, True, torch.float32, magnified=magnified)
     levels = (sampled * 255).round().permute(0, 2, 3, 1).numpy().astype(int)
     # Inside the view (the borders' clamping differs between the two paths by a pixel's weights).
     inner = slice(4, -4)
     assert np.abs(levels[:, inner, inner] - crops[:, inner, inner, :3]).max() <= 2
+
+
+def test_unknown_magnified_sampling_is_refused() -> None:
+    view = np.zeros((48, 64, 3), np.uint8)
+    prepared = prepare_images([view], 1024, torch.device("cpu"), [0])
+    affines = geometry.crop_affines(np.array([[30.0, 20.0, 16.0, 16.0, 0.0]], np.float32), _SIZE)
+    with pytest.raises(ValueError, match="magnified must be one of"):
+        warp_crops(prepared, [0], affines, _SIZE, True, torch.float32, magnified="lanczos")
