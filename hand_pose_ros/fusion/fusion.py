@@ -466,8 +466,7 @@ class MultiViewFusion:
         4 cm gate against a one-view guess drifting 8 mm a frame kept a hand both views saw
         one-view for 11 frames, up to 14 cm off)."""
         tracks = self.tracker.tracks
-        tracked = [g for g, k in enumerate(hints)
-                   if k >= 0 and frame.known[k] and tracks[k].last_multi_view_stamp == tracks[k].last_stamp]
+        tracked = [g for g, k in enumerate(hints) if k >= 0 and frame.known[k] and tracks[k].triangulated_last]
         if not tracked:
             return
         diff = points[tracked] - frame.predicted[[hints[g] for g in tracked]]  # (g, 21, 3)

@@ -63,6 +63,11 @@ class Track:
         return self.points + self.velocity * max(stamp - self.last_stamp, 0.0)
 
     @property
+    def triangulated_last(self) -> bool:
+        """Its last update was a multi-view hand (its depth measured, not a one-view guess)."""
+        return self.last_multi_view_stamp == self.last_stamp
+
+    @property
     def established_bones(self) -> np.ndarray:
         """(20,) metres, the bone lengths measured often enough to trust; NaN elsewhere."""
         return np.where(self.bone_counts >= _BONES_ESTABLISHED, self.bones, np.nan)
@@ -176,7 +181,7 @@ class Tracker:
         # that jump is not motion. Its velocity and its filter start over there (a filter
         # still holding the guess would pull the output, and the prediction that gates the
         # next frame's two-view joints, centimetres off for several frames).
-        depth_fixed = multi_view and track.last_multi_view_stamp != track.last_stamp
+        depth_fixed = multi_view and not track.triangulated_last
         if depth_fixed or track.age == 0:
             track.filter = self._new_filter()
         out = track.filter(points, stamp) if track.filter is not None else points.copy()
