@@ -130,6 +130,16 @@ class GuidanceConfig:
             placed from one view's landmarks (DexYCB mustard, 8 cameras: the first instant
             86 → 14 mm). It costs the palm runs of those views (only in frames with a
             one-view hand) and a second fusion.
+        magnified_crops: how guided crops (placed from triangulated hands, and the one-view
+            search's crops along a ray) that enlarge their view are sampled, one of
+            ``MAGNIFIED_SAMPLING`` (``HandDetectorConfig.magnified_crops``, which stays the
+            sampling of each view's own tracking and palm crops). Sharper crops help where
+            other views triangulate the keypoints and hurt where one camera alone takes its
+            depth from the landmarks' metric size; guided crops exist only in rigs of two
+            cameras or more, so ``"sharpened"`` (the default) leaves one-camera rigs exactly as
+            MediaPipe's crops. DexYCB mustard, 8 / 4 / 2 cameras MPJPE 8.35 / 9.46 / 18.14 mm
+            → 8.23 / 9.19 / 17.76 (8 with depth 8.61 → 8.51); the bundled sample 6.915 → 6.918
+            (docs/benchmarks.md, thirteenth round of issue #17).
     """
 
     enabled: bool = True
@@ -138,6 +148,7 @@ class GuidanceConfig:
     tile_overlap: float = 0.5
     min_presence: float = 0.1
     search_same_frame: bool = True
+    magnified_crops: str = "sharpened"
 
     def __post_init__(self) -> None:
         name = "GuidanceConfig"
@@ -147,3 +158,4 @@ class GuidanceConfig:
         check_number(f"{name}.tile_overlap", self.tile_overlap, low=0.0, high=1.0, high_open=True)
         check_number(f"{name}.min_presence", self.min_presence, low=0.0, high=1.0)
         check_bool(f"{name}.search_same_frame", self.search_same_frame)
+        check_choice(f"{name}.magnified_crops", self.magnified_crops, MAGNIFIED_SAMPLING)

@@ -166,7 +166,7 @@ def warp_crops(
     dtype: torch.dtype,
     channels_last: bool = True,
     rgbx: bool = False,
-    magnified: str = "bilinear",
+    magnified: str | Sequence[str] = "bilinear",
 ) -> torch.Tensor:
     """Crops ``(N, 3, S, S)`` in [0, 1] of ``dtype``, bilinear (crops that magnify their view
     sampled as ``magnified`` says), on the views' device.
@@ -185,21 +185,25 @@ def warp_crops(
         affines: ``(N, 2, 3)`` float32 crop pixel → image pixel maps (``geometry.crop_affines``).
         replicate_border: clamp to the view's own edge pixels (MediaPipe's default border);
             otherwise outside the view is black (the palm detector's letterbox).
-        magnified: one of ``MAGNIFIED_SAMPLING``, for the crops that magnify their view
-            (``_magnifies``): ``"bilinear"`` as every other crop; ``"sharpened"`` bilinear from
-            the view sharpened by ``_SHARPEN_KERNEL`` in x and y (edges replicated, saturated
-            to uint8 levels); ``"bicubic"`` (OpenCV's and torch's both with a = −0.75,
-            saturated to uint8 levels).
+        magnified: one of ``MAGNIFIED_SAMPLING`` for every crop, or one per crop (N), for the
+            crops that magnify their view (``_magnifies``): ``"bilinear"`` as every other crop;
+            ``"sharpened"`` bilinear from the view sharpened by ``_SHARPEN_KERNEL`` in x and y
+            (edges replicated, saturated to uint8 levels); ``"bicubic"`` (OpenCV's and torch's
+            both with a = −0.75, saturated to uint8 levels).
     Raises:
-        ValueError: ``magnified`` is not one of ``MAGNIFIED_SAMPLING``.
+        ValueError: a ``magnified`` value not in ``MAGNIFIED_SAMPLING``, or not one per crop.
     """
-    if magnified not in MAGNIFIED_SAMPLING:
-        raise ValueError(f"warp_crops: magnified must be one of {MAGNIFIED_SAMPLING}, got {magnified!r}")
+    modes = [magnified] * len(affines) if isinstance(magnified, str) else list(magnified)
+    if len(modes) != len(affines):
+        raise ValueError(f"warp_crops: magnified must be one sampling or one per crop ({len(affines)}), got {len(modes)}")
+    if unknown := set(modes) - set(MAGNIFIED_SAMPLING):
+        raise ValueError(f"warp_crops: magnified must be one of {MAGNIFIED_SAMPLING}, got {sorted(unknown)}")
     views = list(range(len(affines))) if view_index is None else list(view_index)
-    sharper = _magnifies(affines) if magnified != "bilinear" else np.zeros(len(affines), bool)  # (N,)
+    # Per crop, how it is sampled: a crop that shrinks its view is bilinear whatever it asked.
+    magnifies = _magnifies(affines) if any(m != "bilinear" for m in modes) else np.zeros(len(affines), bool)
+    sampling = [mode if enlarges else "bilinear" for mode, enlarges in zip(modes, magnifies)]
     if images.batch is None:
-        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx,
-                               sharper, magnified)
+        return _warp_crops_cpu(images, views, affines, size, replicate_border, dtype, channels_last, rgbx, sampling)
     device = images.batch.device
     index = torch.tensor(views, device=device)
     affines = torch.from_numpy(affines).to(device)
@@ -240,14 +244,15 @@ def warp_crops(
     grid = layout.reshape(len(images.batch), per_view * size, size, 2)
     sampled = F.grid_sample(images.batch, grid, mode="bilinear", padding_mode=padding, align_corners=False)
     crops = sampled.reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]  # (N, 3, S, S)
-    if sharper.any():
-        if magnified == "bicubic":
+    for mode in {"sharpened", "bicubic"} & set(sampling):
+        if mode == "bicubic":
             sharp = F.grid_sample(images.batch, grid, mode="bicubic", padding_mode=padding, align_corners=False)
         else:
             sharp = F.grid_sample(_sharpened(images), grid, mode="bilinear", padding_mode=padding,
                                   align_corners=False)
         sharp = sharp.clamp(0, 255).reshape(len(images.batch), 3, per_view, size, size)[index, :, slot_index]
-        crops = torch.where(torch.from_numpy(sharper).to(device)[:, None, None, None], sharp, crops)
+        chosen = torch.tensor([m == mode for m in sampling], device=device)
+        crops = torch.where(chosen[:, None, None, None], sharp, crops)
     # MediaPipe warps the uint8 image and gets uint8 crops: round the same way (parity).
     return (crops.round() / 255.0).to(dtype)
 
@@ -290,21 +295,18 @@ def _magnifies(affines: np.ndarray) -> np.ndarray:
 
 def _warp_crops_cpu(images: PreparedImages, view_index: list[int], affines: np.ndarray, size: int,
                     replicate_border: bool, dtype: torch.dtype, channels_last: bool, rgbx: bool,
-                    sharper: np.ndarray, magnified: str) -> torch.Tensor:
+                    sampling: list[str]) -> torch.Tensor:
     """``warp_crops`` on the CPU: crop i = ``cv2.warpAffine`` of view ``view_index[i]``'s RGBX copy
-    (uint8, bilinear, or where ``sharper[i]`` sampled as ``magnified`` says; the affine taken as
+    (uint8, sampled as ``sampling[i]`` says, one of ``MAGNIFIED_SAMPLING``; the affine taken as
     the crop → image map; converted over the crop's footprint first) → ``(N, 3, S, S)``,
     channels-last in memory or plain NCHW, or the ``(N, S, S, 4)`` uint8 warps with ``rgbx``."""
     border = cv2.BORDER_REPLICATE if replicate_border else cv2.BORDER_CONSTANT
     crops = np.empty((len(view_index), size, size, 4), np.uint8)
-    for i, (view, affine) in enumerate(zip(view_index, affines.astype(np.float64))):
+    for i, (view, affine, mode) in enumerate(zip(view_index, affines.astype(np.float64), sampling)):
         height, width = images.views[view].shape[:2]
         footprint = _footprint(affine, size, width, height)
-        if sharper[i] and magnified == "sharpened":
-            source = images.sharpened(view, *footprint)
-        else:
-            source = images.rgbx(view, *footprint)
-        interpolation = cv2.INTER_CUBIC if sharper[i] and magnified == "bicubic" else cv2.INTER_LINEAR
+        source = images.sharpened(view, *footprint) if mode == "sharpened" else images.rgbx(view, *footprint)
+        interpolation = cv2.INTER_CUBIC if mode == "bicubic" else cv2.INTER_LINEAR
         cv2.warpAffine(source, affine, (size, size), dst=crops[i], flags=interpolation | cv2.WARP_INVERSE_MAP,
                        borderMode=border, borderValue=0)
     if rgbx:

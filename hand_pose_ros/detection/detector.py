@@ -35,7 +35,7 @@ import torch
 from hand_pose_ros.detection import geometry
 from hand_pose_ros.detection.backends import BackendUnavailable, create_backend
 from hand_pose_ros.detection.runtime import CropMaker
-from hand_pose_ros.detection.config import HandDetectorConfig
+from hand_pose_ros.detection.config import MAGNIFIED_SAMPLING, HandDetectorConfig
 from hand_pose_ros.detection.crop import PreparedImages, prepare_images, warp_crops
 from hand_pose_ros.keypoints import NUM_KEYPOINTS, Handedness
 from hand_pose_ros.types import HandDetection2D
@@ -73,6 +73,7 @@ class _Candidate:
     palm_box: np.ndarray | None  # (4,) float32 px when it came from the palm detector
     min_presence: float | None = None  # None: the config's min_presence
     external: bool = False  # from the caller's ``rois``: giving no hand is no loss (module docstring)
+    magnified: str | None = None  # how its crop is sampled if it magnifies; None: the config's magnified_crops
 
 
 class HandDetector:
@@ -127,7 +128,8 @@ class HandDetector:
     def detect(self, images: Sequence[np.ndarray | None], rois: Sequence[Sequence[np.ndarray]] | None = None,
                palm_regions: Sequence[Sequence[np.ndarray]] | None = None,
                roi_min_presence: float | None = None,
-               force_palm: Collection[int] = ()) -> list[list[HandDetection2D]]:
+               force_palm: Collection[int] = (),
+               roi_magnified: str | None = None) -> list[list[HandDetection2D]]:
         """Hands in each view.
 
         Args:
@@ -147,6 +149,9 @@ class HandDetector:
                 at a larger scale (``guidance.palm_tiles``).
             force_palm: view indices whose palm detector runs this call whatever their tracking
                 state (``guidance``: another camera sees a hand this view should see).
+            roi_magnified: how the crops of ``rois`` that magnify their view are sampled, one
+                of ``MAGNIFIED_SAMPLING`` (default: the config's ``magnified_crops``, as every
+                other crop).
         Returns:
             V lists (possibly empty) of ``HandDetection2D``: keypoints in full-image pixels.
         Raises:
@@ -156,6 +161,8 @@ class HandDetector:
             raise ValueError(f"images: expected a sequence of V views (H, W, 3), got one array of shape {images.shape}")
         if roi_min_presence is not None and not 0.0 <= roi_min_presence <= 1.0:
             raise ValueError(f"roi_min_presence: expected None or a number in [0, 1], got {roi_min_presence!r}")
+        if roi_magnified is not None and roi_magnified not in MAGNIFIED_SAMPLING:
+            raise ValueError(f"roi_magnified: expected None or one of {MAGNIFIED_SAMPLING}, got {roi_magnified!r}")
         for name, per_view in (("rois", rois), ("palm_regions", palm_regions)):
             if per_view is not None and len(per_view) > len(images):
                 raise ValueError(f"{name}: expected at most one list per view ({len(images)}), got {len(per_view)}")
@@ -177,7 +184,7 @@ class HandDetector:
         palm_crops = self._palm_crops(prepared, palm_views, _per_present(palm_regions, ids))
         palms = self._detect_palms(prepared, palm_crops) if palm_views else {}
         external = self._external_rects(prepared, _per_present(rois, ids), ids)
-        candidates = self._associate(ids, palms, external, roi_min_presence)
+        candidates = self._associate(ids, palms, external, roi_min_presence, roi_magnified)
         palm_at = time.perf_counter()
         found: list[list[HandDetection2D]] = [[] for _ in ids]
         kept_rects: dict[int, list[np.ndarray]] = {k: [] for k in range(len(ids))}
@@ -284,7 +291,8 @@ class HandDetector:
         return out
 
     def _associate(self, ids: list[int], palms: dict[int, list[tuple[np.ndarray, np.ndarray]]],
-                   external: dict[int, list[np.ndarray]], external_min_presence: float | None) -> list[_Candidate]:
+                   external: dict[int, list[np.ndarray]], external_min_presence: float | None,
+                   external_magnified: str | None) -> list[_Candidate]:
         """External regions first, then tracked and palm regions that no earlier one covers, ≤ max_hands per view.
 
         ``ids[k]`` is the view index of batch entry ``k``; candidates, ``palms`` and ``external`` use ``k``.
@@ -292,7 +300,8 @@ class HandDetector:
         per_view = []  # (batch index, external candidates, other (region, palm box) pairs)
         for k, view in enumerate(ids):
             track = self._tracks.get(view)
-            chosen = [_Candidate(k, r, None, external_min_presence, external=True) for r in external.get(k, [])]
+            chosen = [_Candidate(k, r, None, external_min_presence, external=True, magnified=external_magnified)
+                      for r in external.get(k, [])]
             others = [(r, None) for r in (track.rects if track is not None else [])] + palms.get(k, [])
             per_view.append((k, chosen, others))
         # Every pair's overlap, all views in one call (a call per view or region cost more in
@@ -366,7 +375,7 @@ class HandDetector:
         n = len(candidates)
         landmarks, presence, handedness, world = _host(self._backend.run_crops("landmark", n, self._crop_maker(
             prepared, [c.view for c in candidates], geometry.crop_affines(rects, size), size, replicate_border=True,
-            magnified=self.config.magnified_crops)))
+            magnified=[c.magnified or self.config.magnified_crops for c in candidates])))
         self.stage_calls["landmark"] += 1
         keypoints = geometry.project_landmarks(landmarks.reshape(n, NUM_KEYPOINTS, 3), rects, size)
         world = geometry.rotate_world_landmarks(world.reshape(n, NUM_KEYPOINTS, 3), rects)
@@ -375,13 +384,16 @@ class HandDetector:
         return keypoints, world, next_rects, bounds, presence[:, 0].copy(), handedness[:, 0].copy()
 
     def _crop_maker(self, prepared: PreparedImages, views: list[int], affines: np.ndarray, size: int,
-                    replicate_border: bool, magnified: str = "bilinear") -> CropMaker:
-        """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``),
-        cut by ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
+                    replicate_border: bool, magnified: str | list[str] = "bilinear") -> CropMaker:
+        """The crops of one network call (crop i: ``affines[i]`` ``(2, 3)`` on view ``views[i]``,
+        a magnifying one sampled as ``magnified`` (one for all, or one per crop) says), cut by
+        ``warp_crops`` in the backend's dtype and layout, a slice of them at a time."""
+        modes = [magnified] * len(affines) if isinstance(magnified, str) else magnified
+
         def make(part: slice) -> torch.Tensor:
             return warp_crops(prepared, views[part], affines[part], size, replicate_border=replicate_border,
                               dtype=self._backend.dtype, channels_last=self._backend.channels_last,
-                              rgbx=self._backend.rgbx_crops, magnified=magnified)
+                              rgbx=self._backend.rgbx_crops, magnified=modes[part])
 
         return make
 

@@ -185,7 +185,8 @@ class GuidedDetector:
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
         return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=self._palm_regions(),
-                                    roi_min_presence=self.config.min_presence, force_palm=self._search_views)
+                                    roi_min_presence=self.config.min_presence, force_palm=self._search_views,
+                                    roi_magnified=self.config.magnified_crops)
 
     def update(self, hands: Sequence[Hand3D], stamp: float | None = None,
                detections: Sequence[Sequence[HandDetection2D]] | None = None) -> None:
@@ -245,7 +246,9 @@ class GuidedDetector:
             rois = [pending.get(view, [])[:per_call] for view in range(len(self.cameras))]
             pending = {view: crops[per_call:] for view, crops in pending.items() if crops}
             looked = [image if rois[view] else None for view, image in enumerate(images)]
-            for view, dets in enumerate(self.detector.detect(looked, rois=rois, roi_min_presence=self.config.min_presence)):
+            found_now = self.detector.detect(looked, rois=rois, roi_min_presence=self.config.min_presence,
+                                             roi_magnified=self.config.magnified_crops)
+            for view, dets in enumerate(found_now):
                 if dets:
                     found[view].extend(dets)
                     pending.pop(view, None)

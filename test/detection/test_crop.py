@@ -143,6 +143,31 @@ def test_magnifying_crops_are_sampled_sharper_and_shrinking_ones_stay_bilinear(m
     assert np.abs(levels[:, inner, inner] - crops[:, inner, inner, :3]).max() <= 2
 
 
+def test_magnified_sampling_can_differ_per_crop() -> None:
+    """``magnified`` as one value per crop: crop i equals the crop cut alone with value i, on the
+    CPU and the device path alike."""
+    import cv2
+
+    from hand_pose_ros.detection.crop import PreparedImages
+
+    rng = np.random.default_rng(4)
+    view = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (5, 5), 1.0)
+    cpu = prepare_images([view], 1024, torch.device("cpu"), [0])
+    batch = torch.from_numpy(view).permute(2, 0, 1)[None].float()
+    device = PreparedImages([view], batch, cpu.sizes, cpu.scales, cpu.shapes)
+    rects = np.array([[30.0, 20.0, 16.0, 16.0, 0.3], [26.0, 22.0, 18.0, 18.0, -0.4], [34.0, 24.0, 14.0, 14.0, 1.0]],
+                     np.float32)
+    affines = geometry.crop_affines(rects, _SIZE)
+    modes = list(MAGNIFIED_SAMPLING)
+    for prepared, kwargs in ((cpu, {"rgbx": True}), (device, {})):
+        mixed = warp_crops(prepared, [0, 0, 0], affines, _SIZE, True, torch.float32, magnified=modes, **kwargs)
+        for i, mode in enumerate(modes):
+            alone = warp_crops(prepared, [0], affines[i:i + 1], _SIZE, True, torch.float32, magnified=mode, **kwargs)
+            torch.testing.assert_close(mixed[i:i + 1], alone, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="one per crop"):
+        warp_crops(cpu, [0, 0, 0], affines, _SIZE, True, torch.float32, magnified=modes[:2])
+
+
 def test_unknown_magnified_sampling_is_refused() -> None:
     view = np.zeros((48, 64, 3), np.uint8)
     prepared = prepare_images([view], 1024, torch.device("cpu"), [0])

@@ -23,6 +23,8 @@ from hand_pose_ros.types import Hand3D, HandDetection2D, KeypointSource
 # The sample view is pasted into a canvas this many times its size: its hands become too small
 # for the palm detector on the whole (letterboxed 192 px) frame.
 _CANVAS_FACTOR = 4
+# The sample's hands (≈ 150–250 px) shrunk by this are ≈ 60–100 px, DexYCB's size.
+_SHRINK = 0.4
 # A found hand's keypoints lie this close to the projected ground truth (px, median over joints):
 # the detector's 2D noise plus the offset between the ground truth's and MediaPipe's keypoints.
 _KEYPOINT_TOLERANCE_PX = 15.0
@@ -66,6 +68,39 @@ def test_guided_crop_finds_a_hand_the_palm_detector_misses(detector, small_hand)
     for det in found:
         error = min(np.median(np.linalg.norm(det.keypoints_2d - p, axis=-1)) for p in projected)
         assert error < _KEYPOINT_TOLERANCE_PX
+
+
+def test_guided_crops_are_sampled_as_roi_magnified_says(detector, small_hand) -> None:
+    """A magnifying guided crop follows ``roi_magnified`` (the detector's own crops keep its
+    config's sampling); ``GuidedDetector`` asks for ``GuidanceConfig.magnified_crops``."""
+    canvas, rig, hands = small_hand
+    # Shrunk so that the hand is smaller than the network's input and its crop magnifies.
+    canvas = cv2.resize(canvas, None, fx=_SHRINK, fy=_SHRINK, interpolation=cv2.INTER_AREA)
+    K = rig.cameras[0].camera_matrix.copy()
+    K[:2, :2] *= _SHRINK
+    K[:2, 2] = (K[:2, 2] + 0.5) * _SHRINK - 0.5  # pixel centres
+    rig = Rig(cameras=(dataclasses.replace(rig.cameras[0], width=canvas.shape[1], height=canvas.shape[0],
+                                           camera_matrix=K),))
+    rois = crops_from_hands([_hand(hands[0])], CameraArray.from_rig(rig))
+    assert rois[0][0][2] < 224, "the guided crop magnifies"
+    assert detector.config.magnified_crops == "bilinear"
+    own, = detector.detect([canvas], rois=rois)[0]
+    bilinear, = detector.detect([canvas], rois=rois, roi_magnified="bilinear")[0]
+    sharpened, = detector.detect([canvas], rois=rois, roi_magnified="sharpened")[0]
+    np.testing.assert_array_equal(own.keypoints_2d, bilinear.keypoints_2d)
+    moved = np.linalg.norm(sharpened.keypoints_2d - bilinear.keypoints_2d, axis=-1)
+    assert moved.max() > 0.01, "the sharpened crop is read differently"
+    projected = CameraArray.from_rig(rig).project(hands[0])[0]
+    assert np.median(np.linalg.norm(sharpened.keypoints_2d - projected, axis=-1)) < _KEYPOINT_TOLERANCE_PX
+    guided = GuidedDetector(detector, rig, GuidanceConfig(palm_tiles=1))
+    assert guided.config.magnified_crops == "sharpened"
+    guided.update([_hand(hands[0])])
+    via_guidance, = guided.detect([canvas])[0]
+    np.testing.assert_array_equal(via_guidance.keypoints_2d, sharpened.keypoints_2d)
+    with pytest.raises(ValueError, match="roi_magnified"):
+        detector.detect([canvas], rois=rois, roi_magnified="lanczos")
+    with pytest.raises(ValueError, match="magnified_crops"):
+        GuidanceConfig(magnified_crops="lanczos")
 
 
 def test_guided_detector_feeds_back_confirmed_hands_only(detector, small_hand) -> None:
