@@ -130,6 +130,9 @@ class FrameResult:
         depth_problems: camera name → why its depth map was dropped this frame (the reason
             alone: wrong size or dtype, no measurement: ``fusion.depth.check_depth``); that camera's colour
             detections were used all the same. Empty when every given depth map was used.
+        views_shed: (V,) whether the detector left each camera's image out of this set
+            (``guidance.shed_views``: it gave no detections, ``detections`` is empty there);
+            all False when none was (and in ``process_detections``).
     """
 
     stamp_ns: int
@@ -141,6 +144,7 @@ class FrameResult:
     timings: StageTimings
     keypoint_definition: str = "mediapipe"
     depth_problems: dict[str, str] = dataclasses.field(default_factory=dict)
+    views_shed: tuple[bool, ...] = ()
 
 
 class HandPosePipeline:
@@ -291,7 +295,8 @@ class HandPosePipeline:
 
     # --- per frame ------------------------------------------------------------------------------
     def process(self, images: Sequence[np.ndarray | None], stamp_ns: int, *,
-                depths: Sequence[np.ndarray | None] | None = None, fit_meshes: bool = True) -> FrameResult:
+                depths: Sequence[np.ndarray | None] | None = None, fit_meshes: bool = True,
+                behind: int = 0) -> FrameResult:
         """One synchronised set of images → detections, 3D hands, wrist poses (and meshes).
 
         Args:
@@ -306,6 +311,9 @@ class HandPosePipeline:
                 ``FrameResult.depth_problems``; the colour path goes on.
             fit_meshes: also fit the meshes (``fit_meshes``) before returning; False returns
                 the hands first, for the caller to fit when it wants.
+            behind: how far the caller lags its input, in sets (e.g. those it dropped over
+                the last second); with ``guidance.shed_views="auto"``, more than 0 lets the
+                detector leave out views of well-tracked hands (``FrameResult.views_shed``).
         Raises:
             ValueError: wrong number of images, a non-integer stamp, an unusable image
                 (naming its view).
@@ -318,15 +326,22 @@ class HandPosePipeline:
         self._check_views("images", images)
         started = time.perf_counter()
         self._follow_time(stamp_ns)
+        if isinstance(behind, bool) or not isinstance(behind, numbers.Integral) or behind < 0:
+            raise ValueError(f"behind: expected a number of sets >= 0, got {behind!r}")
+        shed = ()
         if self._guided is not None:
-            detections = self._guided.detect(list(images), stamp_ns / NS_PER_S)
+            mode = self._guided.config.shed_views
+            detections = self._guided.detect(list(images), stamp_ns / NS_PER_S,
+                                             shed=mode == "always" or (mode == "auto" and behind > 0))
+            shed = self._guided.last_shed
         else:
             detections = self._detector.detect(list(images))
         detect_ms = 1e3 * (time.perf_counter() - started)
         present = tuple(image is not None for image in images)
         shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
         usable, problems = self._usable_depths(depths, shapes)
-        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems, images)
+        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems,
+                          tuple(view in shed for view in range(len(images))), images)
 
     def process_detections(
         self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *,
@@ -346,7 +361,8 @@ class HandPosePipeline:
         views = [list(view) if view is not None else [] for view in detections]
         present = tuple(view is not None for view in detections)
         usable, problems = self._usable_depths(depths, [(c.height, c.width) for c in self.rig.cameras])
-        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes, usable, problems)
+        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes, usable, problems,
+                          (False,) * len(views))
 
     def fit_meshes(self, result: FrameResult) -> FrameResult:
         """``result`` with its hands' meshes and ``timings.mesh_ms`` (unchanged meshes without a
@@ -448,6 +464,7 @@ class HandPosePipeline:
         fit_meshes: bool,
         depths: list[np.ndarray | None] | None,
         depth_problems: dict[str, str],
+        views_shed: tuple[bool, ...],
         images: Sequence[np.ndarray | None] | None = None,
     ) -> FrameResult:
         fuse_start = time.perf_counter()
@@ -469,7 +486,8 @@ class HandPosePipeline:
             searched_s = time.perf_counter() - search_start
             detect_ms += 1e3 * searched_s
             fuse_start += searched_s
-            self._guided.update(detector_hands, stamp)  # the second look replaces the next frame's searches
+            # The second look replaces the next frame's searches.
+            self._guided.update(detector_hands, stamp, detections, plan_searches=False)
         elif self._guided is not None:
             self._guided.update(detector_hands, stamp, detections)
         self._monitor.update(detector_hands, detections)
@@ -488,6 +506,7 @@ class HandPosePipeline:
                                  total_ms=1e3 * (end - started)),
             keypoint_definition=definition,
             depth_problems=depth_problems,
+            views_shed=views_shed,
         )
         with self._unfitted_lock:
             self._unfitted = [*self._unfitted, (result, detector_hands, self._resets)][-_MAX_UNFITTED:]

@@ -324,6 +324,28 @@ def test_a_hand_one_view_finds_is_searched_for_and_triangulated_in_the_same_fram
     assert any(outcome[True].detections[1:])  # the searched views' detections are in the result
 
 
+def test_views_are_shed_only_when_configured_and_behind(rig, images):
+    def run(shed_views: str, behind: int) -> list[FrameResult]:
+        config = PipelineConfig(guidance=GuidanceConfig(shed_views=shed_views), mesh=MeshFitterConfig(model="none"))
+        with HandPosePipeline.from_config(config, rig, warm_up=False) as pipeline:
+            return [pipeline.process(images[frame], _stamp(i), behind=behind) for i, frame in enumerate(FRAMES)]
+
+    never = run("never", 3)
+    # "never", and "auto" while the caller keeps up, run every view as before shedding existed.
+    for a, b in zip(never, run("auto", 0)):
+        _assert_same_frame(a, b)
+        assert a.views_shed == b.views_shed == (False,) * len(rig)
+    for results in (run("auto", 1), run("always", 0)):
+        assert any(any(r.views_shed) for r in results)
+        for result in results:
+            assert len(result.views_shed) == len(rig) and all(result.views_present)
+            assert all(result.detections[v] == () for v, shed in enumerate(result.views_shed) if shed)
+            assert len(result.hands) == 2 and not any(h.monocular for h in result.hands)
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+        with pytest.raises(ValueError, match="behind"):
+            pipeline.process(images[FRAMES[0]], _stamp(0), behind=-1)
+
+
 def test_mano_definition_maps_the_output_and_the_monitor_sees_every_camera(rig, images):
     from hand_pose_ros.keypoint_definitions import to_mano
 

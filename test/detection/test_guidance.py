@@ -338,3 +338,120 @@ def test_the_ray_search_finds_nothing_where_there_is_no_hand(small_hand) -> None
     blank = np.full_like(canvas, 127)
     found = guided.search_now([canvas, blank], [one_view], [[seen], []])
     assert found is not None and found[1] == []
+
+
+# --- shedding views (GuidanceConfig.shed_views) ------------------------------------------------
+
+class _TrackingStub:
+    """Stands in for ``HandDetector`` where shedding is decided: each view tracks
+    ``tracked[view]`` hands (None: a palm run due) and gives ``detections[view]`` whenever it
+    gets an image; ``ran`` records the views each call got images for."""
+
+    config = HandDetectorConfig()
+
+    def __init__(self, tracked: list[int | None], detections: list[list[HandDetection2D]]) -> None:
+        self.tracked, self.detections, self.ran = tracked, detections, []
+
+    def tracked_hands(self, view: int) -> int | None:
+        return self.tracked[view]
+
+    def detect(self, images, rois=None, palm_regions=None, roi_min_presence=None, force_palm=()):
+        self.ran.append({v for v, image in enumerate(images) if image is not None})
+        return [list(self.detections[v]) if image is not None else [] for v, image in enumerate(images)]
+
+    def reset(self) -> None:
+        pass
+
+
+def _sample_hands_in_views(seen_by: list[set[int]]):
+    """The sample's 4-camera rig, its first frame's two hands as fused hands (track ids 0, 1),
+    and per view the detections (exact projections) of the hands ``seen_by`` names."""
+    directory = sample_dir()
+    rig = load_calibration(directory / "calibration.yaml")
+    frame = json.loads((directory / "ground_truth.json").read_text())["frames"][0]
+    points = [np.array(h["keypoints_3d"], float) for h in frame["hands"]][:2]
+    hands = [dataclasses.replace(_hand(p, views=len(views)), track_id=i) for i, (p, views) in enumerate(zip(points, seen_by))]
+    projected = CameraArray.from_rig(rig).project(np.concatenate(points)).reshape(len(rig), len(points), NUM_KEYPOINTS, 2)
+    detections = [[HandDetection2D(keypoints_2d=projected[v, h].astype(np.float32), keypoint_scores=np.ones(NUM_KEYPOINTS),
+                                   handedness=Handedness.RIGHT, handedness_score=1.0, presence=1.0)
+                   for h, views in enumerate(seen_by) if v in views] for v in range(len(rig))]
+    return rig, hands, detections
+
+
+def _run_sets(guided: GuidedDetector, hands, images, sets: int, shed: bool = True) -> list[set[int]]:
+    """``sets`` sets of detect (shedding) + update → the views each set ran."""
+    for i in range(sets):
+        detections = guided.detect(images, i / 30, shed=shed)
+        guided.update(hands, i / 30, detections)
+    return guided.detector.ran[-sets:]
+
+
+def test_shedding_keeps_min_fresh_views_per_hand_and_rotates_over_every_view() -> None:
+    everywhere = [{0, 1, 2, 3}, {0, 1, 2, 3}]
+    rig, hands, detections = _sample_hands_in_views(everywhere)
+    images = [np.zeros((c.height, c.width, 3), np.uint8) for c in rig.cameras]
+    guided = GuidedDetector(_TrackingStub([2] * 4, detections), rig, GuidanceConfig(shed_views="always", min_fresh_views=2))
+    ran = _run_sets(guided, hands, images, 8)
+    assert ran[0] == {0, 1, 2, 3}, "nothing known about the hands' views before the first update"
+    for views in ran[1:]:
+        assert len(views) == 2, "each hand, seen by all four views, keeps exactly min_fresh_views"
+    # Every view runs at least every ⌈4 / 2⌉ = 2 sets.
+    for first, second in zip(ran[1:], ran[2:]):
+        assert first | second == {0, 1, 2, 3}
+    assert guided.last_shed == tuple(sorted({0, 1, 2, 3} - ran[-1]))
+    # Without shed, every view runs.
+    assert all(views == {0, 1, 2, 3} for views in _run_sets(guided, hands, images, 3, shed=False))
+
+
+def test_a_hand_seen_by_few_views_keeps_them_all() -> None:
+    # Hand 0 is seen by views 0, 1 only (= min_fresh_views): neither is shed; hand 1 by all four.
+    rig, hands, detections = _sample_hands_in_views([{0, 1}, {0, 1, 2, 3}])
+    images = [np.zeros((c.height, c.width, 3), np.uint8) for c in rig.cameras]
+    stub = _TrackingStub([2, 2, 1, 1], detections)
+    guided = GuidedDetector(stub, rig, GuidanceConfig(shed_views="always", min_fresh_views=2))
+    ran = _run_sets(guided, hands, images, 6)[1:]
+    assert all({0, 1} <= views for views in ran)
+    assert all(first | second == {0, 1, 2, 3} for first, second in zip(ran, ran[1:])), "views 2, 3 still rotate"
+    assert any(views != {0, 1, 2, 3} for views in ran)
+    # min_fresh_views = 3: hand 1 keeps 3 of its 4 views, hand 0 both.
+    guided = GuidedDetector(_TrackingStub([2, 2, 1, 1], detections), rig, GuidanceConfig(shed_views="always", min_fresh_views=3))
+    ran = _run_sets(guided, hands, images, 6)[1:]
+    assert all(len(views) == 3 and {0, 1} <= views for views in ran)
+    assert set().union(*ran) == {0, 1, 2, 3}
+
+
+def test_views_with_a_palm_run_due_or_a_hand_the_tracks_do_not_explain_are_never_shed() -> None:
+    rig, hands, detections = _sample_hands_in_views([{0, 1, 2, 3}, {0, 1, 2, 3}])
+    images = [np.zeros((c.height, c.width, 3), np.uint8) for c in rig.cameras]
+    # View 0: its palm detector runs next (None); view 1 tracks a third hand no fused hand accounts for.
+    guided = GuidedDetector(_TrackingStub([None, 3, 2, 2], detections), rig,
+                            GuidanceConfig(shed_views="always", min_fresh_views=2))
+    ran = _run_sets(guided, hands, images, 5)[1:]
+    assert all({0, 1} <= views for views in ran)
+    assert {0, 1} in ran, "views 2, 3 are shed (in turn with running: each runs every second set)"
+
+
+def test_a_view_searching_for_a_one_view_hand_is_never_shed() -> None:
+    # A one-view (monocular) hand seen by view 0 only: view 3, which shows no hand, plans a palm
+    # search for it; hand 1 is seen by views 0-2.
+    rig, hands, detections = _sample_hands_in_views([{0}, {0, 1, 2}])
+    images = [np.zeros((c.height, c.width, 3), np.uint8) for c in rig.cameras]
+    one_view = dataclasses.replace(hands[0], monocular=True, depth_stddev=0.05)
+    config = GuidanceConfig(shed_views="always", min_fresh_views=2)
+    for given, searching in (([hands[1]], False), ([one_view, hands[1]], True)):
+        guided = GuidedDetector(_TrackingStub([2, 1, 1, 0], detections), rig, config)
+        guided.update(given, 0.0, guided.detect(images, 0.0))
+        assert (3 in guided.searches_for_next_frame()[1]) == searching
+        guided.detect(images, 1 / 30, shed=True)
+        # Shed without a search (it shows no hand), run with one; view 1 is shed either way.
+        assert guided.last_shed == ((1,) if searching else (1, 3))
+
+
+def test_shedding_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match=r"shed_views.*'never', 'auto', 'always'"):
+        GuidanceConfig(shed_views="sometimes")
+    with pytest.raises(ValueError, match="min_fresh_views"):
+        GuidanceConfig(min_fresh_views=1)  # one view would leave a hand monocular
+    with pytest.raises(ValueError, match="min_fresh_views"):
+        GuidanceConfig(min_fresh_views=2.5)
+    assert GuidanceConfig().shed_views == "never"
