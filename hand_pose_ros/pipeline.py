@@ -29,6 +29,7 @@ import numpy as np
 
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.calibration.monitor import MonitorReport, ReprojectionMonitor
+from hand_pose_ros.checks import check_number
 from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 from hand_pose_ros.fusion.depth import DepthMapError, check_depth
@@ -114,10 +115,13 @@ class FrameResult:
 
     Attributes:
         stamp_ns: capture time of the set, nanoseconds (as given to ``process``).
-        views_present: (V,) whether each camera had an image (``process``) or a detection
-            list (``process_detections``) this frame.
+        views_present: (V,) whether each camera had an image (``process``; a view left out
+            by ``views_shed`` had one) or a detection list (``process_detections``) this frame.
+        views_shed: (V,) whether the guided detector left each camera's image out of this set
+            (``guidance.shed_views``): no network ran there and it gave the fusion nothing, as
+            a missing camera; all False when none was left out (always in ``process_detections``).
         detections: V tuples of ``HandDetection2D`` (keypoints in that camera's pixels);
-            empty for a missing camera.
+            empty for a missing camera and a view left out.
         hands: H fused ``Hand3D`` (metres, the rig's world frame), their keypoints in
             ``keypoint_definition``'s joints.
         world_T_wrist: (H, 4, 4) float64, each hand's wrist frame (``fusion.wrist_pose``);
@@ -130,13 +134,11 @@ class FrameResult:
         depth_problems: camera name → why its depth map was dropped this frame (the reason
             alone: wrong size or dtype, no measurement: ``fusion.depth.check_depth``); that camera's colour
             detections were used all the same. Empty when every given depth map was used.
-        views_shed: (V,) whether the detector left each camera's image out of this set
-            (``guidance.shed_views``: it gave no detections, ``detections`` is empty there);
-            all False when none was (and in ``process_detections``).
     """
 
     stamp_ns: int
     views_present: tuple[bool, ...]
+    views_shed: tuple[bool, ...]
     detections: tuple[tuple[HandDetection2D, ...], ...]
     hands: tuple[Hand3D, ...]
     world_T_wrist: np.ndarray
@@ -144,7 +146,6 @@ class FrameResult:
     timings: StageTimings
     keypoint_definition: str = "mediapipe"
     depth_problems: dict[str, str] = dataclasses.field(default_factory=dict)
-    views_shed: tuple[bool, ...] = ()
 
 
 class HandPosePipeline:
@@ -313,10 +314,11 @@ class HandPosePipeline:
                 the hands first, for the caller to fit when it wants.
             behind: how far the caller lags its input, in sets (e.g. those it dropped over
                 the last second); with ``guidance.shed_views="auto"``, more than 0 lets the
-                detector leave out views of well-tracked hands (``FrameResult.views_shed``).
+                guided detector leave out views of well-tracked hands (``"always"``: on every
+                set; ``FrameResult.views_shed``).
         Raises:
             ValueError: wrong number of images, a non-integer stamp, an unusable image
-                (naming its view).
+                (naming its view), a ``behind`` that is not an integer >= 0.
             RuntimeError: the pipeline is closed or has no detector.
         """
         self._check_open("process")
@@ -324,24 +326,25 @@ class HandPosePipeline:
             raise RuntimeError("HandPosePipeline.process: this pipeline has no detector; feed detections "
                                "to process_detections instead")
         self._check_views("images", images)
+        check_number("behind", behind, integer=True, low=0)
         started = time.perf_counter()
         self._follow_time(stamp_ns)
-        if isinstance(behind, bool) or not isinstance(behind, numbers.Integral) or behind < 0:
-            raise ValueError(f"behind: expected a number of sets >= 0, got {behind!r}")
-        shed = ()
+        present = tuple(image is not None for image in images)
+        shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
+        shed: set[int] = set()
         if self._guided is not None:
             mode = self._guided.config.shed_views
-            detections = self._guided.detect(list(images), stamp_ns / NS_PER_S,
-                                             shed=mode == "always" or (mode == "auto" and behind > 0))
-            shed = self._guided.last_shed
+            if mode == "always" or (mode == "auto" and behind > 0):
+                shed = self._guided.views_to_shed(images)
+                # From here on a view left out is a missing camera (the same-frame search too).
+                images = [None if view in shed else image for view, image in enumerate(images)]
+            detections = self._guided.detect(list(images), stamp_ns / NS_PER_S)
         else:
             detections = self._detector.detect(list(images))
         detect_ms = 1e3 * (time.perf_counter() - started)
-        present = tuple(image is not None for image in images)
-        shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
         usable, problems = self._usable_depths(depths, shapes)
         return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems,
-                          tuple(view in shed for view in range(len(images))), images)
+                          tuple(view in shed for view in range(len(present))), images)
 
     def process_detections(
         self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *,
@@ -499,6 +502,7 @@ class HandPosePipeline:
         result = FrameResult(
             stamp_ns=int(stamp_ns),
             views_present=present,
+            views_shed=views_shed,
             detections=tuple(tuple(view) for view in detections),
             hands=hands,
             world_T_wrist=world_T_wrist,
@@ -506,7 +510,6 @@ class HandPosePipeline:
                                  total_ms=1e3 * (end - started)),
             keypoint_definition=definition,
             depth_problems=depth_problems,
-            views_shed=views_shed,
         )
         with self._unfitted_lock:
             self._unfitted = [*self._unfitted, (result, detector_hands, self._resets)][-_MAX_UNFITTED:]

@@ -29,16 +29,18 @@ crop placed where a moving hand was lags it by its motion over one frame.
 Nothing is invented: only hands that at least ``min_views`` views agreed on (triangulated,
 not one-view guesses) are fed back, and a crop whose presence is low gives no detection.
 
-Shedding views (``shed_views``; ``detect(..., shed=True)``): when the caller cannot keep up,
-a set may leave out views that show only well-tracked hands. Each fed-back hand remembers the
-views whose detections lay on its projection when they last ran; a view is left out only
-when its detector tracks no hand those memories do not account for, has no palm run due
-(``HandDetector.tracked_hands``) and no planned search, and every hand it sees keeps
-``min_fresh_views`` views that run. The views that ran most recently are left out first, so
-the left-out views rotate, and every view runs at least every ⌈V / min_fresh_views⌉ sets
-(V views with images; the period of the rotation where every hand is in every view). A left-out view runs no network and gives the fusion no
-detection for that set: nothing is predicted for it, and its detector state waits for its
-next image as a missing camera's does (its re-detection interval counts the sets it ran).
+Shedding views (``GuidanceConfig.shed_views``): when the caller cannot keep up, a set may
+leave out views that show only well-tracked hands (``views_to_shed``; the caller then passes
+None for them, as for a missing camera). Each fed-back hand remembers the views whose
+detections lay on its projection when they last ran; a view is left out only when its
+detector tracks no hand those memories do not account for, has no palm run due
+(``HandDetector.tracked_hands``) and no planned search, and every hand it saw keeps
+``min_fresh_views`` views that run. The views that ran most recently are left out first and
+none sits out more than ⌈V / min_fresh_views⌉ − 1 sets in a row (V: views with an image), so
+the left-out views rotate and each runs at least every ⌈V / min_fresh_views⌉ sets. A left-out
+view is a missing camera for that set: no network runs on it, it gives the fusion nothing
+(nothing is predicted for it), and its detector state waits for its next image (its
+re-detection interval counts the sets it ran).
 """
 
 from __future__ import annotations
@@ -188,31 +190,24 @@ class GuidedDetector:
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
         # Shedding (module docstring): per fed-back track id the views that saw it when they
-        # last ran, per view the sets since it last ran, the views the last ``detect`` gave
-        # the detector and those it left out.
+        # last ran, per view the sets since it last ran, and the views the last ``detect`` ran.
         self._seen: dict[int, set[int]] = {}
         self._idle_sets = [0] * len(rig)
         self._ran: set[int] = set()
-        self.last_shed: tuple[int, ...] = ()
 
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
         self._hands, self._stamp = [], None
-        self._seen, self._idle_sets, self._ran, self.last_shed = {}, [0] * len(self.cameras), set(), ()
+        self._seen, self._idle_sets, self._ran = {}, [0] * len(self.cameras), set()
         self._plan_searches((), ())
         self.detector.reset()
 
-    def detect(self, images: Sequence[np.ndarray | None], stamp: float | None = None, *,
-               shed: bool = False) -> list[list[HandDetection2D]]:
-        """Per view (rig order) the hands found, with the last ``update``'s hands as extra crops
-        (moved to ``stamp``, seconds, when given: module docstring). ``shed``: leave out the
-        views ``views_to_shed`` names (they get no detections; ``last_shed``)."""
+    def detect(self, images: Sequence[np.ndarray | None], stamp: float | None = None) -> list[list[HandDetection2D]]:
+        """Per view (rig order; None: no image, or left out by ``views_to_shed``) the hands
+        found, with the last ``update``'s hands as extra crops (moved to ``stamp``, seconds,
+        when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
-        shed_views = self.views_to_shed(images) if shed else set()
-        if shed_views:
-            images = [None if view in shed_views else image for view, image in enumerate(images)]
-        self.last_shed = tuple(sorted(shed_views))
         self._ran = {view for view, image in enumerate(images) if image is not None}
         self._idle_sets = [0 if view in self._ran else idle + 1 for view, idle in enumerate(self._idle_sets)]
         return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=self._palm_regions(),
@@ -223,23 +218,26 @@ class GuidedDetector:
         (module docstring): views with an image whose every hand is a fed-back hand that keeps
         ``min_fresh_views`` other views with images, with no palm run due, no search planned
         and not left out of the last ⌈V / min_fresh_views⌉ − 1 sets; the views that ran most
-        recently first."""
-        present = {view for view, image in enumerate(images) if image is not None}
-        seen = [views & present for track_id, _, _ in self._hands if (views := self._seen.get(track_id))]
-        fresh = [len(views) for views in seen]  # per fed-back hand, its views that still run
+        recently are taken first. Empty before the first ``update``, and wherever V ≤
+        ``min_fresh_views``."""
+        present = [view for view, image in enumerate(images) if image is not None]
         # A view sits out at most this many sets in a row, whatever its hands allow: the
-        # rotation's period where every hand is in every view.
-        max_idle = max(1, math.ceil(len(present) / self.config.min_fresh_views) - 1)
+        # rotation's period (less one) where every hand is in every view.
+        max_idle = math.ceil(len(present) / self.config.min_fresh_views) - 1
+        if max_idle < 1:
+            return set()
+        seen = [views.intersection(present) for track_id, _, _ in self._hands if (views := self._seen.get(track_id))]
+        fresh = [len(views) for views in seen]  # per remembered hand, its views that still run
         shed: set[int] = set()
         for view in sorted(present, key=lambda v: (self._idle_sets[v], v)):
             if self._idle_sets[view] >= max_idle or view in self._search_views:
                 continue
             tracked = self.detector.tracked_hands(view)
             if tracked is None:
-                continue
+                continue  # its palm detector runs next
             mine = [h for h, views in enumerate(seen) if view in views]
             if tracked > len(mine) or any(fresh[h] <= self.config.min_fresh_views for h in mine):
-                continue  # a hand the tracks do not account for, or one that would keep too few views
+                continue  # a hand the memories do not account for, or one that would keep too few views
             for h in mine:
                 fresh[h] -= 1
             shed.add(view)
