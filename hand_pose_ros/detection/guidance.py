@@ -222,10 +222,8 @@ class GuidedDetector:
         ``min_fresh_views``."""
         present = [view for view, image in enumerate(images) if image is not None]
         # A view sits out at most this many sets in a row, whatever its hands allow: the
-        # rotation's period (less one) where every hand is in every view.
+        # rotation's period (less one) where every hand is in every view (0 where V <= min_fresh_views).
         max_idle = math.ceil(len(present) / self.config.min_fresh_views) - 1
-        if max_idle < 1:
-            return set()
         seen = [views.intersection(present) for track_id, _, _ in self._hands if (views := self._seen.get(track_id))]
         fresh = [len(views) for views in seen]  # per remembered hand, its views that still run
         shed: set[int] = set()
