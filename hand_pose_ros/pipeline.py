@@ -29,6 +29,7 @@ import numpy as np
 
 from hand_pose_ros.calibration import Rig
 from hand_pose_ros.calibration.monitor import MonitorReport, ReprojectionMonitor
+from hand_pose_ros.checks import check_number
 from hand_pose_ros.detection.config import GuidanceConfig, HandDetectorConfig
 from hand_pose_ros.fusion import FusionConfig, MultiViewFusion
 from hand_pose_ros.fusion.depth import DepthMapError, check_depth
@@ -114,10 +115,13 @@ class FrameResult:
 
     Attributes:
         stamp_ns: capture time of the set, nanoseconds (as given to ``process``).
-        views_present: (V,) whether each camera had an image (``process``) or a detection
-            list (``process_detections``) this frame.
+        views_present: (V,) whether each camera had an image (``process``; a view left out
+            by ``views_shed`` had one) or a detection list (``process_detections``) this frame.
+        views_shed: (V,) whether the guided detector left each camera's image out of this set
+            (``guidance.shed_views``): no network ran there and it gave the fusion nothing, as
+            a missing camera; all False when none was left out (always in ``process_detections``).
         detections: V tuples of ``HandDetection2D`` (keypoints in that camera's pixels);
-            empty for a missing camera.
+            empty for a missing camera and a view left out.
         hands: H fused ``Hand3D`` (metres, the rig's world frame), their keypoints in
             ``keypoint_definition``'s joints.
         world_T_wrist: (H, 4, 4) float64, each hand's wrist frame (``fusion.wrist_pose``);
@@ -134,6 +138,7 @@ class FrameResult:
 
     stamp_ns: int
     views_present: tuple[bool, ...]
+    views_shed: tuple[bool, ...]
     detections: tuple[tuple[HandDetection2D, ...], ...]
     hands: tuple[Hand3D, ...]
     world_T_wrist: np.ndarray
@@ -291,7 +296,8 @@ class HandPosePipeline:
 
     # --- per frame ------------------------------------------------------------------------------
     def process(self, images: Sequence[np.ndarray | None], stamp_ns: int, *,
-                depths: Sequence[np.ndarray | None] | None = None, fit_meshes: bool = True) -> FrameResult:
+                depths: Sequence[np.ndarray | None] | None = None, fit_meshes: bool = True,
+                behind: int = 0) -> FrameResult:
         """One synchronised set of images → detections, 3D hands, wrist poses (and meshes).
 
         Args:
@@ -306,9 +312,13 @@ class HandPosePipeline:
                 ``FrameResult.depth_problems``; the colour path goes on.
             fit_meshes: also fit the meshes (``fit_meshes``) before returning; False returns
                 the hands first, for the caller to fit when it wants.
+            behind: how far the caller lags its input, in sets (e.g. those it dropped over
+                the last second); with ``guidance.shed_views="auto"``, more than 0 lets the
+                guided detector leave out views of well-tracked hands (``"always"``: on every
+                set; ``FrameResult.views_shed``).
         Raises:
             ValueError: wrong number of images, a non-integer stamp, an unusable image
-                (naming its view).
+                (naming its view), a ``behind`` that is not an integer >= 0.
             RuntimeError: the pipeline is closed or has no detector.
         """
         self._check_open("process")
@@ -316,17 +326,25 @@ class HandPosePipeline:
             raise RuntimeError("HandPosePipeline.process: this pipeline has no detector; feed detections "
                                "to process_detections instead")
         self._check_views("images", images)
+        check_number("behind", behind, integer=True, low=0)
         started = time.perf_counter()
         self._follow_time(stamp_ns)
+        present = tuple(image is not None for image in images)
+        shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
+        shed: set[int] = set()
         if self._guided is not None:
+            mode = self._guided.config.shed_views
+            if mode == "always" or (mode == "auto" and behind > 0):
+                shed = self._guided.views_to_shed(images)
+                # From here on a view left out is a missing camera (the same-frame search too).
+                images = [None if view in shed else image for view, image in enumerate(images)]
             detections = self._guided.detect(list(images), stamp_ns / NS_PER_S)
         else:
             detections = self._detector.detect(list(images))
         detect_ms = 1e3 * (time.perf_counter() - started)
-        present = tuple(image is not None for image in images)
-        shapes = [image.shape if image is not None else (c.height, c.width) for image, c in zip(images, self.rig.cameras)]
         usable, problems = self._usable_depths(depths, shapes)
-        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems, images)
+        return self._fuse(detections, present, stamp_ns, started, detect_ms, fit_meshes, usable, problems,
+                          tuple(view in shed for view in range(len(present))), images)
 
     def process_detections(
         self, detections: Sequence[Sequence[HandDetection2D] | None], stamp_ns: int, *,
@@ -346,7 +364,8 @@ class HandPosePipeline:
         views = [list(view) if view is not None else [] for view in detections]
         present = tuple(view is not None for view in detections)
         usable, problems = self._usable_depths(depths, [(c.height, c.width) for c in self.rig.cameras])
-        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes, usable, problems)
+        return self._fuse(views, present, stamp_ns, started, float("nan"), fit_meshes, usable, problems,
+                          (False,) * len(views))
 
     def fit_meshes(self, result: FrameResult) -> FrameResult:
         """``result`` with its hands' meshes and ``timings.mesh_ms`` (unchanged meshes without a
@@ -448,6 +467,7 @@ class HandPosePipeline:
         fit_meshes: bool,
         depths: list[np.ndarray | None] | None,
         depth_problems: dict[str, str],
+        views_shed: tuple[bool, ...],
         images: Sequence[np.ndarray | None] | None = None,
     ) -> FrameResult:
         fuse_start = time.perf_counter()
@@ -469,7 +489,8 @@ class HandPosePipeline:
             searched_s = time.perf_counter() - search_start
             detect_ms += 1e3 * searched_s
             fuse_start += searched_s
-            self._guided.update(detector_hands, stamp)  # the second look replaces the next frame's searches
+            # The second look replaces the next frame's searches.
+            self._guided.update(detector_hands, stamp, detections, plan_searches=False)
         elif self._guided is not None:
             self._guided.update(detector_hands, stamp, detections)
         self._monitor.update(detector_hands, detections)
@@ -481,6 +502,7 @@ class HandPosePipeline:
         result = FrameResult(
             stamp_ns=int(stamp_ns),
             views_present=present,
+            views_shed=views_shed,
             detections=tuple(tuple(view) for view in detections),
             hands=hands,
             world_T_wrist=world_T_wrist,

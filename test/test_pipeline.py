@@ -3,6 +3,7 @@ results against the components run by hand, warm-up, timings and close. No ROS."
 
 from __future__ import annotations
 
+import copy
 import gc
 import types
 import weakref
@@ -322,6 +323,41 @@ def test_a_hand_one_view_finds_is_searched_for_and_triangulated_in_the_same_fram
     triangulated = [h for h in outcome[True].hands if not h.monocular]
     assert triangulated and all(np.median(h.num_views) >= 2 for h in triangulated)
     assert any(outcome[True].detections[1:])  # the searched views' detections are in the result
+
+
+def test_views_are_shed_only_when_configured_and_behind(rig, images):
+    def run(shed_views: str, behind: int) -> list[FrameResult]:
+        config = PipelineConfig(guidance=GuidanceConfig(shed_views=shed_views), mesh=MeshFitterConfig(model="none"))
+        with HandPosePipeline.from_config(config, rig, warm_up=False) as pipeline:
+            results = []
+            for i, frame in enumerate(FRAMES):
+                tracks = copy.deepcopy(pipeline.detector._tracks)
+                results.append(pipeline.process(images[frame], _stamp(i), behind=behind))
+                for view in np.flatnonzero(results[-1].views_shed):
+                    # A view left out keeps its detector state, as a missing camera's.
+                    after = pipeline.detector._tracks[view]
+                    assert after.frames_since_palm == tracks[view].frames_since_palm
+                    assert np.array_equal(after.rects, tracks[view].rects) and after.lost == tracks[view].lost
+            return results
+
+    never = run("never", 3)
+    # "never", and "auto" while the caller keeps up, run every view as before shedding existed.
+    for a, b in zip(never, run("auto", 0)):
+        _assert_same_frame(a, b)
+        assert a.views_shed == b.views_shed == (False,) * len(rig)
+    for results in (run("auto", 1), run("always", 0)):
+        assert any(any(r.views_shed) for r in results)
+        for result in results:
+            ran = len(rig) - sum(result.views_shed)
+            assert len(result.views_shed) == len(rig) and all(result.views_present)
+            assert all(result.detections[v] == () for v, shed in enumerate(result.views_shed) if shed)
+            assert len(result.hands) == 2 and not any(h.monocular for h in result.hands)
+            # Nothing of a view left out reaches the fusion: no joint has more views than ran.
+            assert all(h.num_views.max() <= ran for h in result.hands)
+    with HandPosePipeline.from_config(PipelineConfig(), rig, warm_up=False) as pipeline:
+        for behind in (-1, 1.5, True):
+            with pytest.raises(ValueError, match="behind"):
+                pipeline.process(images[FRAMES[0]], _stamp(0), behind=behind)
 
 
 def test_mano_definition_maps_the_output_and_the_monitor_sees_every_camera(rig, images):

@@ -6,7 +6,7 @@ import dataclasses
 
 from hand_pose_ros.checks import check_bool, check_choice, check_number, check_sequence, check_string
 
-__all__ = ["HandDetectorConfig", "GuidanceConfig", "BACKENDS", "PRECISIONS", "MODELS", "MAGNIFIED_SAMPLING"]
+__all__ = ["HandDetectorConfig", "GuidanceConfig", "BACKENDS", "PRECISIONS", "MODELS", "MAGNIFIED_SAMPLING", "SHED_VIEWS"]
 
 BACKENDS = ("torch", "onnxruntime", "tensorrt", "litert", "openvino")
 PRECISIONS = ("fp32", "fp16", "bf16")
@@ -14,6 +14,9 @@ MODELS = ("full", "lite")
 # How landmark crops that magnify their view are sampled (``detection.crop.warp_crops``):
 # MediaPipe's bilinear warp, bilinear from the sharpened view, or bicubic.
 MAGNIFIED_SAMPLING = ("bilinear", "sharpened", "bicubic")
+# When the guided detector leaves views of well-tracked hands out of a set (``guidance.shed_views``):
+# never, only while the caller falls behind its input, or on every set.
+SHED_VIEWS = ("never", "auto", "always")
 # Lowest max_image_side accepted: a floor against typos, far below the palm network's 192 px input.
 MIN_IMAGE_SIDE = 64
 
@@ -140,6 +143,16 @@ class GuidanceConfig:
             MediaPipe's crops. DexYCB mustard, 8 / 4 / 2 cameras MPJPE 8.35 / 9.46 / 18.14 mm
             → 8.23 / 9.19 / 17.76 (8 with depth 8.61 → 8.51); the bundled sample 6.915 → 6.918
             (docs/benchmarks.md, thirteenth round of issue #17).
+        shed_views: whether a set's detector may leave out views that only show well-tracked
+            hands (``GuidedDetector``, docs/detection.md): ``"never"``; ``"auto"``, only while
+            the caller says it is behind its input (``HandPosePipeline.process(..., behind=n)``
+            with n > 0: the node passes the sets its worker skipped over the last second); or
+            ``"always"``. A view left out runs no network that set and gives the fusion
+            nothing (it is not predicted); each hand keeps ``min_fresh_views`` views, the
+            views left out rotate, and a view with a palm run due, a planned search, or a hand
+            the fused tracks do not account for is never left out.
+        min_fresh_views: views that still run on each hand in a set that sheds (at least 2:
+            a hand stays triangulated); a hand seen by no more views is never shed.
     """
 
     enabled: bool = True
@@ -149,6 +162,8 @@ class GuidanceConfig:
     min_presence: float = 0.1
     search_same_frame: bool = True
     magnified_crops: str = "sharpened"
+    shed_views: str = "never"
+    min_fresh_views: int = 2
 
     def __post_init__(self) -> None:
         name = "GuidanceConfig"
@@ -159,3 +174,5 @@ class GuidanceConfig:
         check_number(f"{name}.min_presence", self.min_presence, low=0.0, high=1.0)
         check_bool(f"{name}.search_same_frame", self.search_same_frame)
         check_choice(f"{name}.magnified_crops", self.magnified_crops, MAGNIFIED_SAMPLING)
+        check_choice(f"{name}.shed_views", self.shed_views, SHED_VIEWS)
+        check_number(f"{name}.min_fresh_views", self.min_fresh_views, integer=True, low=2)

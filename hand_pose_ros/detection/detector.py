@@ -213,6 +213,12 @@ class HandDetector:
             )
         return results
 
+    def tracked_hands(self, view: int) -> int | None:
+        """How many hands view ``view``'s next ``detect`` tracks without its palm detector, or
+        None when that call runs the palm detector there (no track yet, a loss, a re-detection
+        due, tracking off)."""
+        return None if self._needs_palm(view) else len(self._tracks[view].rects)
+
     def _needs_palm(self, view: int) -> bool:
         cfg, track = self.config, self._tracks.get(view)
         if not cfg.tracking or track is None or track.lost:

@@ -28,10 +28,24 @@ crop placed where a moving hand was lags it by its motion over one frame.
 
 Nothing is invented: only hands that at least ``min_views`` views agreed on (triangulated,
 not one-view guesses) are fed back, and a crop whose presence is low gives no detection.
+
+Shedding views (``GuidanceConfig.shed_views``): when the caller cannot keep up, a set may
+leave out views that show only well-tracked hands (``views_to_shed``; the caller then passes
+None for them, as for a missing camera). Each fed-back hand remembers the views whose
+detections lay on its projection when they last ran; a view is left out only when its
+detector tracks no hand those memories do not account for, has no palm run due
+(``HandDetector.tracked_hands``) and no planned search, and every hand it saw keeps
+``min_fresh_views`` views that run. The views that ran most recently are left out first and
+none sits out more than ⌈V / min_fresh_views⌉ − 1 sets in a row (V: views with an image), so
+the left-out views rotate and each runs at least every ⌈V / min_fresh_views⌉ sets. A left-out
+view is a missing camera for that set: no network runs on it, it gives the fusion nothing
+(nothing is predicted for it), and its detector state waits for its next image (its
+re-detection interval counts the sets it ran).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -87,6 +101,9 @@ _MAX_RAY_CROPS = 8
 _RAY_FINE_SAMPLES = 41
 # MediaPipe's tracking crop (geometry.landmark_rects) spans about this many hand sizes.
 _CROP_HAND_SIZES = 2.0
+# A view saw a fed-back hand when one of its detections lies this close to the hand's projection
+# (median px): the fusion's default inlier threshold, the error a view agreeing on a joint may have.
+_SEEN_MATCH_PX = 20.0
 # A one-view hand's search stretch (_search_stretch): the seeing view, its camera centre (3,)
 # m, the hand's centre (3,) m, its radius m, the lowest and highest depth factor.
 _Stretch = tuple[int, np.ndarray, np.ndarray, float, float, float]
@@ -172,27 +189,65 @@ class GuidedDetector:
         self._stretches: list[tuple[Hand3D, _Stretch]] = []
         self._tiles = [palm_tiles(int(w), int(h), self.config.palm_tiles, self.config.tile_overlap)
                        for w, h in self.cameras.image_size]
+        # Shedding (module docstring): per fed-back track id the views that saw it when they
+        # last ran, per view the sets since it last ran, and the views the last ``detect`` ran.
+        self._seen: dict[int, set[int]] = {}
+        self._idle_sets = [0] * len(rig)
+        self._ran: set[int] = set()
 
     def reset(self) -> None:
         """Forget the fed-back hands and the detector's tracks."""
         self._hands, self._stamp = [], None
+        self._seen, self._idle_sets, self._ran = {}, [0] * len(self.cameras), set()
         self._plan_searches((), ())
         self.detector.reset()
 
-    def detect(self, images: Sequence[np.ndarray], stamp: float | None = None) -> list[list[HandDetection2D]]:
-        """Per view (rig order) the hands found, with the last ``update``'s hands as extra crops
-        (moved to ``stamp``, seconds, when given: module docstring)."""
+    def detect(self, images: Sequence[np.ndarray | None], stamp: float | None = None) -> list[list[HandDetection2D]]:
+        """Per view (rig order; None: no image, or left out by ``views_to_shed``) the hands
+        found, with the last ``update``'s hands as extra crops (moved to ``stamp``, seconds,
+        when given: module docstring)."""
         if len(images) != len(self.cameras):
             raise ValueError(f"images: expected one per camera ({len(self.cameras)}), got {len(images)}")
+        self._ran = {view for view, image in enumerate(images) if image is not None}
+        self._idle_sets = [0 if view in self._ran else idle + 1 for view, idle in enumerate(self._idle_sets)]
         return self.detector.detect(images, rois=self.rois_for_next_frame(stamp), palm_regions=self._palm_regions(),
                                     roi_min_presence=self.config.min_presence, force_palm=self._search_views,
                                     roi_magnified=self.config.magnified_crops)
 
+    def views_to_shed(self, images: Sequence[np.ndarray | None]) -> set[int]:
+        """The views of ``images`` (rig order, None: absent) the next ``detect`` may leave out
+        (module docstring): views with an image whose every hand is a fed-back hand that keeps
+        ``min_fresh_views`` other views with images, with no palm run due, no search planned
+        and not left out of the last ⌈V / min_fresh_views⌉ − 1 sets; the views that ran most
+        recently are taken first. Empty before the first ``update``, and wherever V ≤
+        ``min_fresh_views``."""
+        present = [view for view, image in enumerate(images) if image is not None]
+        # A view sits out at most this many sets in a row, whatever its hands allow: the
+        # rotation's period (less one) where every hand is in every view (0 where V <= min_fresh_views).
+        max_idle = math.ceil(len(present) / self.config.min_fresh_views) - 1
+        seen = [views.intersection(present) for track_id, _, _ in self._hands if (views := self._seen.get(track_id))]
+        fresh = [len(views) for views in seen]  # per remembered hand, its views that still run
+        shed: set[int] = set()
+        for view in sorted(present, key=lambda v: (self._idle_sets[v], v)):
+            if self._idle_sets[view] >= max_idle or view in self._search_views:
+                continue
+            tracked = self.detector.tracked_hands(view)
+            if tracked is None:
+                continue  # its palm detector runs next
+            mine = [h for h, views in enumerate(seen) if view in views]
+            if tracked > len(mine) or any(fresh[h] <= self.config.min_fresh_views for h in mine):
+                continue  # a hand the memories do not account for, or one that would keep too few views
+            for h in mine:
+                fresh[h] -= 1
+            shed.add(view)
+        return shed
+
     def update(self, hands: Sequence[Hand3D], stamp: float | None = None,
-               detections: Sequence[Sequence[HandDetection2D]] | None = None) -> None:
+               detections: Sequence[Sequence[HandDetection2D]] | None = None, *, plan_searches: bool = True) -> None:
         """This frame's fused hands (at ``stamp`` seconds) → the next frame's crops (confirmed
         hands) and, given this frame's ``detections`` (per view), the palm searches for
-        one-view hands (module docstring)."""
+        one-view hands (none when ``plan_searches`` is False: module docstring) and, where
+        views may be shed, the views that saw each hand."""
         confirmed = [h for h in hands if not h.monocular and np.median(h.num_views) >= self.config.min_views]
         dt = None if stamp is None or self._stamp is None else stamp - self._stamp
         previous = {track_id: points for track_id, points, _ in self._hands}
@@ -208,7 +263,30 @@ class GuidedDetector:
                     velocity = moved * min(1.0, _MAX_HAND_SPEED_M_S / speed)
             hands_now.append((hand.track_id, points, velocity))
         self._hands, self._stamp = hands_now, stamp
-        self._plan_searches(hands if detections is not None else (), detections or ())
+        if self.config.shed_views != "never" and detections is not None:
+            self._remember_views(detections)
+        self._plan_searches(hands if detections is not None and plan_searches else (), detections or ())
+
+    def _remember_views(self, detections: Sequence[Sequence[HandDetection2D]]) -> None:
+        """Per fed-back hand, the views that ran in the last ``detect`` and have a detection on
+        its projection (``_SEEN_MATCH_PX``), with what the other views saw when they last ran."""
+        if not self._hands:
+            self._seen = {}
+            return
+        points = np.stack([points for _, points, _ in self._hands])  # (H, 21, 3) m world
+        projected = self.cameras.project(points.reshape(-1, 3)).reshape(len(self.cameras), len(points), NUM_KEYPOINTS, 2)
+        seen = {}
+        for h, (track_id, _, _) in enumerate(self._hands):
+            views = self._seen.get(track_id, set()) - self._ran
+            for view in self._ran:
+                for det in detections[view]:
+                    distance = np.linalg.norm(det.keypoints_2d - projected[view, h], axis=-1)  # (21,) px, NaN unseen
+                    distance = distance[np.isfinite(distance)]
+                    if len(distance) and np.median(distance) <= _SEEN_MATCH_PX:
+                        views.add(view)
+                        break
+            seen[track_id] = views
+        self._seen = seen
 
     def search_now(self, images: Sequence[np.ndarray | None], hands: Sequence[Hand3D],
                    detections: Sequence[Sequence[HandDetection2D]]) -> list[list[HandDetection2D]] | None:

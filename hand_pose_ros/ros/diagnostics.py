@@ -387,17 +387,26 @@ def _status(name: str, level: bytes | int, message: str, values: dict[str, objec
 
 
 class StageStats:
-    """The last ``LATENCY_SAMPLES`` sets' pipeline stage timings (``pipeline.StageTimings``, ms)."""
+    """The last ``LATENCY_SAMPLES`` sets' pipeline stage timings (``pipeline.StageTimings``, ms)
+    and views shed (``FrameResult.views_shed``)."""
 
     STAGES = ("detect_ms", "fuse_ms", "mesh_ms", "total_ms")
 
     def __init__(self) -> None:
         self._values: collections.deque[tuple[float, ...]] = collections.deque(maxlen=LATENCY_SAMPLES)
+        self._shed: collections.deque[int] = collections.deque(maxlen=LATENCY_SAMPLES)
         self._lock = threading.Lock()
 
-    def add(self, timings: Any) -> None:
+    def add(self, timings: Any, views_shed: int = 0) -> None:
         with self._lock:
             self._values.append(tuple(float(getattr(timings, s)) for s in self.STAGES))
+            self._shed.append(int(views_shed))
+
+    def shedding(self) -> tuple[float, float]:
+        """(fraction of the recent sets that shed views, mean views shed per set); zeros before any set."""
+        with self._lock:
+            shed = np.array(self._shed, dtype=np.float64)
+        return (float((shed > 0).mean()), float(shed.mean())) if shed.size else (0.0, 0.0)
 
     def medians(self) -> dict[str, float]:
         """Stage → median ms over the sets where it ran (NaN for a stage that never ran)."""
@@ -411,11 +420,13 @@ class StageStats:
 
 
 def pipeline_status(node_name: str, stages: StageStats) -> DiagnosticStatus:
-    """Where the node's time goes: median ms per stage over the recent sets (always OK)."""
+    """Where the node's time goes: median ms per stage over the recent sets, and how often views
+    were shed (``guidance.shed_views``; always OK: shedding is the configured answer to load)."""
     medians = stages.medians()
-    return _status(
-        f"{node_name}: pipeline",
-        OK,
-        ", ".join(f"{s[:-3]} {v:.1f} ms" for s, v in medians.items()) + " (medians)",
-        {f"Median {s[:-3]} ms": f"{v:.2f}" for s, v in medians.items()},
-    )
+    shedding_sets, views_per_set = stages.shedding()
+    message = ", ".join(f"{s[:-3]} {v:.1f} ms" for s, v in medians.items()) + " (medians)"
+    if shedding_sets > 0:
+        message += f"; views shed in {100 * shedding_sets:.0f} % of sets ({views_per_set:.2f} per set)"
+    values = {f"Median {s[:-3]} ms": f"{v:.2f}" for s, v in medians.items()}
+    values.update({"Sets shedding views (%)": f"{100 * shedding_sets:.1f}", "Views shed per set": f"{views_per_set:.2f}"})
+    return _status(f"{node_name}: pipeline", OK, message, values)

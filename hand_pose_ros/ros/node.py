@@ -89,6 +89,10 @@ SPIN_WAKE_S = 0.5
 # Python's GIL switch interval in the node's process (s; see main): 5 ms → 0.5 ms gave the
 # pipeline's median set 8–18 % shorter under load (docs/benchmarks.md, ninth round).
 GIL_SWITCH_INTERVAL_S = 0.0005
+# The worker counts as behind its input while it skipped a set this recently (s): the signal for
+# guidance.shed_views "auto", long enough that shedding, once it lets the worker keep up, goes
+# on for a second's sets instead of stopping at the first set that was not skipped.
+BEHIND_WINDOW_S = 1.0
 
 
 class HandPoseNode(GuardedEndpoints, Node):
@@ -380,7 +384,9 @@ class HandPoseNode(GuardedEndpoints, Node):
     def _process(self, synced: SyncedSet) -> tuple[Any, ...]:
         """First stage: the pipeline and the poses → the second stage's arguments (``_finish_set``)."""
         depths = self._depth.for_set(synced.stamps_ns, time.monotonic()) if self._depth is not None else None
-        result = self._pipeline.process(synced.items, synced.stamp_ns, depths=depths, fit_meshes=False)
+        # Behind: sets the worker skipped lately (guidance.shed_views "auto" sheds views then).
+        behind = self._worker.skipped_since(time.monotonic() - BEHIND_WINDOW_S)
+        result = self._pipeline.process(synced.items, synced.stamp_ns, depths=depths, fit_meshes=False, behind=behind)
         if self._depth is not None:
             self._depth.after_set(synced.stamps_ns, depths, result.depth_problems, time.monotonic())
         self._publish_poses(synced, result)
@@ -398,7 +404,7 @@ class HandPoseNode(GuardedEndpoints, Node):
         if mesh_pub is not None or mesh_marker_due:
             result = self._pipeline.fit_meshes(result)
         self._publish_meshes_and_views(synced, result, mesh_pub, marker_pub, mesh_marker_due)
-        self._stages.add(result.timings)
+        self._stages.add(result.timings, sum(result.views_shed))
 
     def _mesh_marker_due(self, now: float) -> bool:
         """Whether this set's markers carry the meshes (``publish.mesh_marker_rate_hz``; worker thread)."""

@@ -4,8 +4,10 @@ already runs the next one."""
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
@@ -14,6 +16,9 @@ __all__ = ["LatestWinsWorker", "SerialStage"]
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 U = TypeVar("U")
+# Skips whose times ``LatestWinsWorker`` keeps for ``skipped_since`` (30 Hz input at half
+# speed skips 15 a second: a few seconds' worth).
+_SKIP_TIMES = 64
 
 
 class _Stage:
@@ -100,15 +105,23 @@ class LatestWinsWorker(_Stage, Generic[T]):
         self.then = then
         self.submitted = 0
         self.skipped = 0
+        self._skip_times: collections.deque[float] = collections.deque(maxlen=_SKIP_TIMES)  # monotonic s
         super().__init__(process, on_error, name)
 
     def submit(self, item: T) -> None:
         with self._cond:
             if self._has_pending:
                 self.skipped += 1
+                self._skip_times.append(time.monotonic())
             self._pending, self._has_pending = item, True
             self.submitted += 1
             self._cond.notify_all()
+
+    def skipped_since(self, since: float) -> int:
+        """Items skipped at or after ``since`` (``time.monotonic()`` seconds; at most the last
+        ``_SKIP_TIMES`` skips are counted): how far behind its input the worker has been lately."""
+        with self._cond:
+            return sum(t >= since for t in self._skip_times)
 
     def stop(self, timeout: float = 5.0) -> None:
         """Finish the item in progress (the waiting one is discarded) and join the thread, then

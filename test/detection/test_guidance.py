@@ -373,3 +373,147 @@ def test_the_ray_search_finds_nothing_where_there_is_no_hand(small_hand) -> None
     blank = np.full_like(canvas, 127)
     found = guided.search_now([canvas, blank], [one_view], [[seen], []])
     assert found is not None and found[1] == []
+
+
+# --- shedding views (GuidanceConfig.shed_views) ------------------------------------------------
+
+class _TrackingStub:
+    """Stands in for ``HandDetector`` where shedding is decided: each view tracks
+    ``tracked[view]`` hands (None: a palm run due) and gives ``detections[view]`` whenever it
+    gets an image; ``ran`` records the views each call got images for."""
+
+    config = HandDetectorConfig()
+
+    def __init__(self, tracked: list[int | None], detections: list[list[HandDetection2D]]) -> None:
+        self.tracked, self.detections, self.ran = tracked, detections, []
+
+    def tracked_hands(self, view: int) -> int | None:
+        return self.tracked[view]
+
+    def detect(self, images, rois=None, palm_regions=None, roi_min_presence=None, force_palm=()):
+        self.ran.append({v for v, image in enumerate(images) if image is not None})
+        return [list(self.detections[v]) if image is not None else [] for v, image in enumerate(images)]
+
+    def reset(self) -> None:
+        pass
+
+
+def _sample_hands_in_views(seen_by: list[set[int]], cameras: int = 4):
+    """A rig of ``cameras`` cameras (camera i: the sample's camera i mod 4), the sample's first
+    frame's two hands as fused hands (track ids 0, 1), and per view the detections (exact
+    projections) of the hands ``seen_by`` names."""
+    directory = sample_dir()
+    sample = load_calibration(directory / "calibration.yaml")
+    rig = Rig(cameras=tuple(dataclasses.replace(sample.cameras[i % len(sample)], name=f"cam{i}") for i in range(cameras)))
+    frame = json.loads((directory / "ground_truth.json").read_text())["frames"][0]
+    points = [np.array(h["keypoints_3d"], float) for h in frame["hands"]][:2]
+    hands = [dataclasses.replace(_hand(p, views=len(views)), track_id=i) for i, (p, views) in enumerate(zip(points, seen_by))]
+    projected = CameraArray.from_rig(rig).project(np.concatenate(points)).reshape(len(rig), len(points), NUM_KEYPOINTS, 2)
+    detections = [[HandDetection2D(keypoints_2d=projected[v, h].astype(np.float32), keypoint_scores=np.ones(NUM_KEYPOINTS),
+                                   handedness=Handedness.RIGHT, handedness_score=1.0, presence=1.0)
+                   for h, views in enumerate(seen_by) if v in views] for v in range(len(rig))]
+    images = [np.zeros((c.height, c.width, 3), np.uint8) for c in rig.cameras]
+    return rig, hands, detections, images
+
+
+def _run_sets(guided: GuidedDetector, hands, images, sets: int, shed: bool = True) -> list[set[int]]:
+    """``sets`` sets as the pipeline runs them (the views ``views_to_shed`` names passed as
+    None, detect, update with the same hands) → the views each set ran."""
+    for i in range(sets):
+        left_out = guided.views_to_shed(images) if shed else set()
+        detections = guided.detect([None if v in left_out else image for v, image in enumerate(images)], i / 30)
+        guided.update(hands, i / 30, detections)
+    return guided.detector.ran[-sets:]
+
+
+@pytest.mark.parametrize("cameras, min_fresh", [(4, 2), (4, 3), (8, 2), (8, 3), (5, 2), (2, 2)])
+def test_shedding_keeps_min_fresh_views_per_hand_and_runs_every_view_within_the_period(cameras, min_fresh) -> None:
+    everywhere = [set(range(cameras))] * 2
+    rig, hands, detections, images = _sample_hands_in_views(everywhere, cameras)
+    guided = GuidedDetector(_TrackingStub([2] * cameras, detections), rig,
+                            GuidanceConfig(shed_views="always", min_fresh_views=min_fresh))
+    ran = _run_sets(guided, hands, images, 4 * cameras)
+    assert ran[0] == set(range(cameras)), "nothing is known about the hands' views before the first update"
+    period = -(-cameras // min_fresh)  # ⌈V / min_fresh_views⌉
+    for views in ran[1:]:
+        assert len(views) >= min_fresh, "each hand, seen by every view, keeps min_fresh_views"
+    for start in range(len(ran) - period + 1):
+        assert set().union(*ran[start:start + period]) == set(range(cameras)), f"sets {start}..: a view sat out a period"
+    if cameras > min_fresh:
+        assert sum(cameras - len(views) for views in ran[1:]) > 0
+    else:
+        assert all(views == set(range(cameras)) for views in ran), "V <= min_fresh_views: nothing to shed"
+    # Asked not to shed, every view runs.
+    assert all(views == set(range(cameras)) for views in _run_sets(guided, hands, images, 3, shed=False))
+
+
+def test_a_hand_seen_by_min_fresh_views_views_keeps_them_all() -> None:
+    # Hand 0 is seen by views 0, 1 only (= min_fresh_views): neither is shed; hand 1 by all four.
+    rig, hands, detections, images = _sample_hands_in_views([{0, 1}, {0, 1, 2, 3}])
+    guided = GuidedDetector(_TrackingStub([2, 2, 1, 1], detections), rig, GuidanceConfig(shed_views="always", min_fresh_views=2))
+    ran = _run_sets(guided, hands, images, 6)[1:]
+    assert all({0, 1} <= views for views in ran)
+    assert all(first | second == {0, 1, 2, 3} for first, second in zip(ran, ran[1:])), "views 2, 3 still rotate"
+    assert any(views != {0, 1, 2, 3} for views in ran)
+    # min_fresh_views = 3: hand 1 keeps 3 of its 4 views, hand 0 both of its.
+    guided = GuidedDetector(_TrackingStub([2, 2, 1, 1], detections), rig, GuidanceConfig(shed_views="always", min_fresh_views=3))
+    ran = _run_sets(guided, hands, images, 6)[1:]
+    assert all(len(views) == 3 and {0, 1} <= views for views in ran)
+    assert set().union(*ran) == {0, 1, 2, 3}
+
+
+def test_views_with_a_palm_run_due_or_a_hand_the_tracks_do_not_explain_are_never_shed() -> None:
+    rig, hands, detections, images = _sample_hands_in_views([{0, 1, 2, 3}, {0, 1, 2, 3}])
+    # View 0: its palm detector runs next (None); view 1 tracks a third hand no fused hand accounts for.
+    guided = GuidedDetector(_TrackingStub([None, 3, 2, 2], detections), rig,
+                            GuidanceConfig(shed_views="always", min_fresh_views=2))
+    ran = _run_sets(guided, hands, images, 5)[1:]
+    assert all({0, 1} <= views for views in ran)
+    assert {0, 1} in ran, "views 2, 3 are shed (each in turn with running: every second set)"
+    # A fused hand that starts (a new track id) in a set that sheds is known only to the views
+    # that ran: it is unaccounted for in those left out, and it keeps just two views.
+    guided = GuidedDetector(_TrackingStub([2] * 4, detections), rig, GuidanceConfig(shed_views="always"))
+    _run_sets(guided, hands, images, 1)
+    left_out = guided.views_to_shed(images)
+    assert len(left_out) == 2
+    detections_now = guided.detect([None if v in left_out else image for v, image in enumerate(images)], 1 / 30)
+    guided.update([hands[0], dataclasses.replace(hands[1], track_id=7)], 1 / 30, detections_now)
+    assert guided.views_to_shed(images) == set(), "every view runs before a view is shed again"
+
+
+def test_a_view_searching_for_a_one_view_hand_is_never_shed() -> None:
+    # A one-view (monocular) hand seen by view 0 only: view 3, which shows no hand, plans a palm
+    # search for it; hand 1 is seen by views 0-2.
+    rig, hands, detections, images = _sample_hands_in_views([{0}, {0, 1, 2}])
+    one_view = dataclasses.replace(hands[0], monocular=True, depth_stddev=0.05)
+    config = GuidanceConfig(shed_views="always", min_fresh_views=2)
+    for given, searching in (([hands[1]], False), ([one_view, hands[1]], True)):
+        guided = GuidedDetector(_TrackingStub([2, 1, 1, 0], detections), rig, config)
+        guided.update(given, 0.0, guided.detect(images, 0.0))
+        assert (3 in guided.searches_for_next_frame()[1]) == searching
+        # Shed without a search (it shows no hand), run with one; view 1 is shed either way
+        # (views 0, 2 keep hand 1 at two views; view 0 also sees the one-view hand).
+        assert guided.views_to_shed(images) == ({1} if searching else {1, 3})
+
+
+def test_views_without_an_image_are_neither_shed_nor_counted_as_fresh() -> None:
+    rig, hands, detections, images = _sample_hands_in_views([{0, 1, 2, 3}, {0, 1, 2, 3}])
+    guided = GuidedDetector(_TrackingStub([2] * 4, detections), rig, GuidanceConfig(shed_views="always"))
+    _run_sets(guided, hands, images, 1)
+    assert len(guided.views_to_shed(images)) == 2
+    # Camera 3 missing: three views with images, each hand keeps two, so one is shed.
+    partial = [*images[:3], None]
+    shed = guided.views_to_shed(partial)
+    assert len(shed) == 1 and 3 not in shed
+    # Two cameras missing: nothing may go.
+    assert guided.views_to_shed([images[0], None, images[2], None]) == set()
+
+
+def test_shedding_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match=r"shed_views.*'never', 'auto', 'always'"):
+        GuidanceConfig(shed_views="sometimes")
+    with pytest.raises(ValueError, match="min_fresh_views"):
+        GuidanceConfig(min_fresh_views=1)  # one view would leave a hand monocular
+    with pytest.raises(ValueError, match="min_fresh_views"):
+        GuidanceConfig(min_fresh_views=2.5)
+    assert (GuidanceConfig().shed_views, GuidanceConfig().min_fresh_views) == ("never", 2)

@@ -147,6 +147,20 @@ def test_pipeline_status_reports_stage_medians_over_the_sets_where_they_ran():
     assert status.name == "hand_pose_node: pipeline"
     assert (values["Median detect ms"], values["Median mesh ms"], values["Median total ms"]) == ("20.00", "5.00", "21.00")
     assert pipeline_status("n", StageStats()).values[0].value == "nan"
+    assert values["Sets shedding views (%)"] == "0.0" and "shed" not in status.message
+
+
+def test_pipeline_status_reports_the_views_shed():
+    from hand_pose_ros.pipeline import StageTimings
+    from hand_pose_ros.ros.diagnostics import StageStats, pipeline_status
+
+    stats = StageStats()
+    for shed in (0, 2, 1, 0):
+        stats.add(StageTimings(detect_ms=10.0, fuse_ms=1.0, mesh_ms=1.0, total_ms=12.0), shed)
+    status = pipeline_status("hand_pose_node", stats)
+    values = {kv.key: kv.value for kv in status.values}
+    assert (values["Sets shedding views (%)"], values["Views shed per set"]) == ("50.0", "0.75")
+    assert status.level == DiagnosticStatus.OK and "views shed in 50 % of sets (0.75 per set)" in status.message
 
 
 def test_depth_health_warns_while_refused_or_silent_and_counts_sets():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from hand_pose_ros.tools.harness import wait_until
 from hand_pose_ros.ros.worker import LatestWinsWorker
@@ -20,6 +21,7 @@ def test_newest_item_replaces_the_waiting_one():
         done.append(item)
 
     worker = LatestWinsWorker(process)
+    before = time.monotonic()
     worker.submit(0)
     assert started.wait(WAIT_S)  # 0 is in progress; 1..9 arrive meanwhile
     for item in range(1, 10):
@@ -29,6 +31,9 @@ def test_newest_item_replaces_the_waiting_one():
     worker.stop()
     assert done == [0, 9]
     assert worker.skipped == 8 and worker.processed == 2
+    # The skips' times say how far behind the worker has been lately (the node's "behind").
+    assert worker.skipped_since(before) == 8
+    assert worker.skipped_since(time.monotonic() + 1.0) == 0
 
 
 def test_a_failing_item_is_counted_and_the_next_one_runs():
