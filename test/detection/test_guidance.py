@@ -390,7 +390,7 @@ class _TrackingStub:
     def tracked_hands(self, view: int) -> int | None:
         return self.tracked[view]
 
-    def detect(self, images, rois=None, palm_regions=None, roi_min_presence=None, force_palm=()):
+    def detect(self, images, rois=None, palm_regions=None, roi_min_presence=None, force_palm=(), roi_magnified=None):
         self.ran.append({v for v, image in enumerate(images) if image is not None})
         return [list(self.detections[v]) if image is not None else [] for v, image in enumerate(images)]
 
